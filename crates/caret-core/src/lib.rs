@@ -1,0 +1,29 @@
+//! The Caret domain, as plain data and pure functions: no I/O, no clock of its own, no Tauri.
+//!
+//! # Layout
+//! - [`state`]: the catalog of Caret states a phone (or the user) reports, e.g. `in_call` or an `event`.
+//! - [`policy`]: the four privacy policies of a Slack workspace (Default, Trusted, VIP, Blocked) and timed blocks.
+//! - [`settings`]: everything a user configures per workspace, with validation.
+//! - [`status`]: what we want Slack to show: status text, emoji, expiration and presence.
+//! - [`mapping`]: [`decide`], the one function that turns (state, settings, now) into that status. The user's
+//!   privacy depends on it, so it is table-tested for every state, policy and phone-number option.
+//! - [`text`]: Slack's 100-character rule, grapheme-safe truncation and sanitising of free text from a phone.
+//!
+//! Time always comes in as an argument (`now`), so every rule here is testable without waiting.
+
+pub mod error;
+pub mod mapping;
+pub mod policy;
+pub mod settings;
+pub mod state;
+pub mod status;
+pub mod text;
+
+pub use error::{CoreError, Result};
+pub use mapping::{choose_input, decide};
+pub use policy::{Blocked, Policy, PolicySetting, SharingPolicy};
+pub use settings::{
+    LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule, StateTemplate, TimeFormat, WorkspaceSettings,
+};
+pub use state::{CaretState, EventDetails, ManualStatus, Origin, StateKind, StatusInput};
+pub use status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus};

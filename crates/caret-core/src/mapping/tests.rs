@@ -1,0 +1,641 @@
+//! Table-driven tests of the mapping: every state × policy × phone-number option × origin, with the expected
+//! Slack status written out literally, then the edges (Slack's 100-character limit with multi-byte and emoji
+//! text, expirations in the past, hostile titles).
+
+use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
+
+use super::*;
+use crate::policy::{PolicySetting, SharingPolicy};
+use crate::settings::{LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule};
+use crate::state::EventDetails;
+use crate::text::ELLIPSIS;
+
+const PHONE: &str = "+49 170 1234567";
+const TITLE: &str = "Quarterly review with ACME";
+
+/// Monday 23 Nov 2026, 10:00 in UTC+01:00.
+fn now() -> DateTime<FixedOffset> {
+    FixedOffset::east_opt(3600)
+        .unwrap()
+        .with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+        .unwrap()
+}
+
+fn now_utc() -> DateTime<Utc> {
+    now().with_timezone(&Utc)
+}
+
+/// 09:45 to 11:30 local.
+fn event() -> EventDetails {
+    EventDetails::new(
+        TITLE,
+        now_utc() - Duration::minutes(15),
+        now_utc() + Duration::minutes(90),
+    )
+    .unwrap()
+}
+
+fn state_of(kind: StateKind) -> CaretState {
+    CaretState::without_details(kind).unwrap_or_else(|| CaretState::Event(event()))
+}
+
+fn settings(policy: Policy, share_phone: bool) -> WorkspaceSettings {
+    let mut policy_setting = PolicySetting::default();
+    match policy {
+        Policy::Default => policy_setting.choose(SharingPolicy::Default),
+        Policy::Trusted => policy_setting.choose(SharingPolicy::Trusted),
+        Policy::Vip => policy_setting.choose(SharingPolicy::Vip),
+        Policy::Blocked => {
+            policy_setting.choose(SharingPolicy::Vip);
+            policy_setting.block_until_resumed();
+        }
+    }
+    WorkspaceSettings {
+        policy: policy_setting,
+        phone: PhoneSharing {
+            share: share_phone,
+            number: Some(PhoneNumber::parse(PHONE).unwrap()),
+        },
+        ..WorkspaceSettings::default()
+    }
+}
+
+fn status_of(decision: &Decision) -> Option<&SlackStatus> {
+    match &decision.status {
+        DesiredStatus::Set(status) => Some(status),
+        DesiredStatus::Clear => None,
+    }
+}
+
+/// What Trusted shows for each state, written out by hand: (kind, text, emoji). `None`: no status.
+const TRUSTED_TABLE: [(StateKind, Option<(&str, &str)>); 11] = [
+    (StateKind::Available, None),
+    (StateKind::Busy, Some(("Busy", ":no_entry:"))),
+    (StateKind::InCall, Some(("In a call", ":telephone_receiver:"))),
+    (StateKind::InVehicle, Some(("Driving", ":car:"))),
+    (StateKind::Silent, Some(("Phone on silent", ":no_bell:"))),
+    (StateKind::Event, Some(("In a meeting", ":calendar:"))),
+    (StateKind::Walking, Some(("Walking", ":walking:"))),
+    (StateKind::Running, Some(("Out for a run", ":runner:"))),
+    (StateKind::Biking, Some(("Cycling", ":bicyclist:"))),
+    (StateKind::Sleeping, Some(("Sleeping", ":sleeping:"))),
+    (StateKind::Offline, None),
+];
+
+/// The exact expected (text, emoji) for a state under a policy, without phone number.
+fn expected_look(kind: StateKind, policy: Policy) -> Option<(String, &'static str)> {
+    let (_, trusted) = TRUSTED_TABLE.iter().find(|(k, _)| *k == kind).unwrap();
+    let (text, emoji) = (*trusted)?;
+    match policy {
+        Policy::Blocked => None,
+        Policy::Default => Some(("Busy".to_owned(), ":no_entry:")),
+        Policy::Trusted => Some((text.to_owned(), emoji)),
+        Policy::Vip if kind == StateKind::Event => Some((format!("{TITLE} (until 11:30)"), emoji)),
+        Policy::Vip => Some((text.to_owned(), emoji)),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum OriginCase {
+    Phone,
+    ManualForAnHour,
+    ManualUntilCleared,
+}
+
+impl OriginCase {
+    const ALL: [OriginCase; 3] = [
+        OriginCase::Phone,
+        OriginCase::ManualForAnHour,
+        OriginCase::ManualUntilCleared,
+    ];
+
+    fn input(self, state: CaretState) -> StatusInput {
+        match self {
+            OriginCase::Phone => StatusInput::from_phone(state),
+            OriginCase::ManualForAnHour => StatusInput::manual(state, Some(now_utc() + Duration::hours(1))),
+            OriginCase::ManualUntilCleared => StatusInput::manual(state, None),
+        }
+    }
+}
+
+fn expected_expiration(kind: StateKind, policy: Policy, origin: OriginCase) -> Expiration {
+    match origin {
+        OriginCase::ManualForAnHour => Expiration::Fixed {
+            at: now_utc() + Duration::hours(1),
+        },
+        OriginCase::ManualUntilCleared => Expiration::Never,
+        OriginCase::Phone if kind == StateKind::Event && policy == Policy::Vip => {
+            Expiration::Fixed { at: event().end }
+        }
+        OriginCase::Phone => Expiration::Lease {
+            at: now_utc() + Duration::minutes(30),
+        },
+    }
+}
+
+#[test]
+fn every_state_policy_phone_option_and_origin_maps_exactly_as_the_table_says() {
+    let mut cases = 0;
+    for kind in StateKind::ALL {
+        for policy in Policy::ALL {
+            for share_phone in [false, true] {
+                for origin in OriginCase::ALL {
+                    let case = format!("{kind:?} under {policy:?}, phone shared: {share_phone}, {origin:?}");
+                    let decision = decide(
+                        &origin.input(state_of(kind)),
+                        &settings(policy, share_phone),
+                        now(),
+                    );
+                    assert_eq!(decision.policy, policy, "{case}");
+                    match expected_look(kind, policy) {
+                        None => assert_eq!(decision.status, DesiredStatus::Clear, "{case}"),
+                        Some((text, emoji)) => {
+                            let text = if share_phone {
+                                format!("{text} · {PHONE}")
+                            } else {
+                                text
+                            };
+                            let expected = SlackStatus {
+                                text,
+                                emoji: emoji.to_owned(),
+                                expiration: expected_expiration(kind, policy, origin),
+                            };
+                            assert_eq!(decision.status, DesiredStatus::Set(expected), "{case}");
+                        }
+                    }
+                    let away = kind == StateKind::Sleeping && policy != Policy::Blocked;
+                    let presence = if away { Presence::Away } else { Presence::Auto };
+                    assert_eq!(decision.presence, presence, "{case}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 11 * 4 * 2 * 3);
+}
+
+#[test]
+fn privacy_invariants_hold_for_every_combination() {
+    for kind in StateKind::ALL {
+        for policy in Policy::ALL {
+            for share_phone in [false, true] {
+                for origin in OriginCase::ALL {
+                    let decision = decide(
+                        &origin.input(state_of(kind)),
+                        &settings(policy, share_phone),
+                        now(),
+                    );
+                    let Some(status) = status_of(&decision) else {
+                        continue;
+                    };
+                    assert!(slack_length(&status.text) <= STATUS_TEXT_LIMIT);
+                    if policy != Policy::Vip {
+                        assert!(
+                            !status.text.contains(TITLE),
+                            "{kind:?}/{policy:?} leaked the event title"
+                        );
+                        assert!(
+                            !status.text.contains("11:30"),
+                            "{kind:?}/{policy:?} leaked the event end"
+                        );
+                    }
+                    if policy == Policy::Default {
+                        assert!(
+                            status.text.starts_with("Busy"),
+                            "{kind:?} under Default revealed itself"
+                        );
+                        assert_eq!(status.emoji, ":no_entry:");
+                    }
+                    assert_eq!(status.text.contains(PHONE), share_phone);
+                    assert_ne!(policy, Policy::Blocked, "Blocked must never set a status");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn default_hides_in_vehicle_as_busy() {
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::InVehicle),
+        &settings(Policy::Default, false),
+        now(),
+    );
+    assert_eq!(status_of(&decision).unwrap().text, "Busy");
+}
+
+#[test]
+fn default_hides_an_event_end_by_using_a_lease_not_the_end_time() {
+    let decision = decide(
+        &StatusInput::from_phone(state_of(StateKind::Event)),
+        &settings(Policy::Default, false),
+        now(),
+    );
+    let status = status_of(&decision).unwrap();
+    assert_eq!(
+        status.expiration,
+        Expiration::Lease {
+            at: now_utc() + Duration::minutes(30)
+        }
+    );
+    assert_eq!(
+        decision.recompute_at,
+        Some(event().end),
+        "the engine still clears it when the event ends"
+    );
+}
+
+#[test]
+fn default_clears_the_status_when_available() {
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::Available),
+        &settings(Policy::Default, true),
+        now(),
+    );
+    assert_eq!(decision.status, DesiredStatus::Clear);
+}
+
+#[test]
+fn trusted_shows_the_exact_state_but_never_an_event_title() {
+    let decision = decide(
+        &StatusInput::from_phone(state_of(StateKind::Event)),
+        &settings(Policy::Trusted, false),
+        now(),
+    );
+    assert_eq!(status_of(&decision).unwrap().text, "In a meeting");
+}
+
+#[test]
+fn trusted_never_expands_a_title_even_if_an_unvalidated_template_asks() {
+    let mut settings = settings(Policy::Trusted, false);
+    settings.templates.insert(
+        StateKind::Event,
+        StateTemplate {
+            text: "Meeting: {title} {end}".into(),
+            emoji: ":calendar:".into(),
+            detailed_text: None,
+        },
+    );
+    assert!(settings.validate().is_err(), "validation refuses it");
+    let decision = decide(
+        &StatusInput::from_phone(state_of(StateKind::Event)),
+        &settings,
+        now(),
+    );
+    assert_eq!(status_of(&decision).unwrap().text, "Meeting:");
+}
+
+#[test]
+fn vip_shares_event_title_and_end() {
+    let decision = decide(
+        &StatusInput::from_phone(state_of(StateKind::Event)),
+        &settings(Policy::Vip, false),
+        now(),
+    );
+    let status = status_of(&decision).unwrap();
+    assert_eq!(status.text, "Quarterly review with ACME (until 11:30)");
+    assert_eq!(status.expiration, Expiration::Fixed { at: event().end });
+}
+
+#[test]
+fn vip_event_without_a_title_says_in_a_meeting() {
+    let mut untitled = event();
+    untitled.title = " \n\t ".into();
+    let input = StatusInput::from_phone(CaretState::Event(untitled));
+    let decision = decide(&input, &settings(Policy::Vip, false), now());
+    assert_eq!(status_of(&decision).unwrap().text, "In a meeting (until 11:30)");
+}
+
+#[test]
+fn vip_writes_times_in_the_chosen_format_and_names_the_day_when_not_today() {
+    let mut settings = settings(Policy::Vip, false);
+    settings.time_format = TimeFormat::H12;
+    let decision = decide(
+        &StatusInput::from_phone(state_of(StateKind::Event)),
+        &settings,
+        now(),
+    );
+    assert_eq!(
+        status_of(&decision).unwrap().text,
+        "Quarterly review with ACME (until 11:30 AM)"
+    );
+
+    let tomorrow = EventDetails::new("Offsite", now_utc(), now_utc() + Duration::hours(24)).unwrap();
+    settings.time_format = TimeFormat::H24;
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::Event(tomorrow)),
+        &settings,
+        now(),
+    );
+    assert_eq!(status_of(&decision).unwrap().text, "Offsite (until Tue 10:00)");
+
+    let next_month = EventDetails::new("Sabbatical", now_utc(), now_utc() + Duration::days(40)).unwrap();
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::Event(next_month)),
+        &settings,
+        now(),
+    );
+    assert_eq!(
+        status_of(&decision).unwrap().text,
+        "Sabbatical (until 2 Jan 10:00)"
+    );
+}
+
+#[test]
+fn vip_uses_the_plain_text_when_a_detailed_text_needs_a_time_the_state_lacks() {
+    let mut settings = settings(Policy::Vip, false);
+    settings.templates.insert(
+        StateKind::InCall,
+        StateTemplate {
+            text: "On the phone".into(),
+            emoji: ":telephone_receiver:".into(),
+            detailed_text: Some("{title} (until {end})".into()),
+        },
+    );
+    let from_phone = decide(&StatusInput::from_phone(CaretState::InCall), &settings, now());
+    assert_eq!(status_of(&from_phone).unwrap().text, "On the phone");
+    let manual = StatusInput::manual(CaretState::InCall, Some(now_utc() + Duration::minutes(30)));
+    let decision = decide(&manual, &settings, now());
+    assert_eq!(status_of(&decision).unwrap().text, "On the phone (until 10:30)");
+}
+
+#[test]
+fn a_title_that_looks_like_a_placeholder_is_not_expanded_again() {
+    let mut sneaky = event();
+    sneaky.title = "{end} {start} {title}".into();
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::Event(sneaky)),
+        &settings(Policy::Vip, false),
+        now(),
+    );
+    assert_eq!(
+        status_of(&decision).unwrap().text,
+        "{end} {start} {title} (until 11:30)"
+    );
+}
+
+#[test]
+fn a_title_with_line_breaks_becomes_one_line() {
+    let mut multiline = event();
+    multiline.title = "Board\nmeeting\r\n\u{0}Q3".into();
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::Event(multiline)),
+        &settings(Policy::Vip, false),
+        now(),
+    );
+    assert_eq!(
+        status_of(&decision).unwrap().text,
+        "Board meeting Q3 (until 11:30)"
+    );
+}
+
+#[test]
+fn blocked_clears_and_returns_presence_to_automatic() {
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::Sleeping),
+        &settings(Policy::Blocked, true),
+        now(),
+    );
+    assert_eq!(decision.status, DesiredStatus::Clear);
+    assert_eq!(decision.presence, Presence::Auto);
+}
+
+#[test]
+fn blocked_wins_over_a_manual_status() {
+    let input = StatusInput::manual(CaretState::InCall, None);
+    let decision = decide(&input, &settings(Policy::Blocked, false), now());
+    assert_eq!(decision.status, DesiredStatus::Clear);
+}
+
+#[test]
+fn timed_block_asks_for_a_recompute_at_its_end_and_then_shares_again() {
+    let mut settings = settings(Policy::Trusted, false);
+    settings.policy.block_for(Duration::hours(1), now_utc());
+    let input = StatusInput::from_phone(CaretState::InCall);
+    let blocked = decide(&input, &settings, now());
+    assert_eq!(blocked.status, DesiredStatus::Clear);
+    assert_eq!(blocked.recompute_at, Some(now_utc() + Duration::hours(1)));
+    let after = decide(&input, &settings, now() + Duration::hours(1));
+    assert_eq!(after.policy, Policy::Trusted);
+    assert_eq!(status_of(&after).unwrap().text, "In a call");
+}
+
+#[test]
+fn offline_phone_claims_nothing() {
+    for policy in Policy::ALL {
+        let decision = decide(
+            &StatusInput::from_phone(CaretState::Offline),
+            &settings(policy, true),
+            now(),
+        );
+        assert_eq!(decision.status, DesiredStatus::Clear, "{policy:?}");
+        assert_eq!(decision.presence, Presence::Auto);
+    }
+}
+
+#[test]
+fn presence_follows_the_users_rule_for_the_real_state_even_under_default() {
+    let mut settings = settings(Policy::Default, false);
+    settings.presence.insert(StateKind::InVehicle, PresenceRule::Away);
+    let decision = decide(&StatusInput::from_phone(CaretState::InVehicle), &settings, now());
+    assert_eq!(decision.presence, Presence::Away);
+    assert_eq!(
+        status_of(&decision).unwrap().text,
+        "Busy",
+        "away reveals nothing more than Busy"
+    );
+}
+
+#[test]
+fn lease_length_comes_from_the_settings() {
+    let mut settings = settings(Policy::Trusted, false);
+    settings.lease = LeaseMinutes::new(10).unwrap();
+    let decision = decide(&StatusInput::from_phone(CaretState::Walking), &settings, now());
+    assert_eq!(
+        status_of(&decision).unwrap().expiration,
+        Expiration::Lease {
+            at: now_utc() + Duration::minutes(10)
+        }
+    );
+    assert_eq!(decision.recompute_at, None);
+}
+
+// --- Expirations in the past ---
+
+#[test]
+fn an_event_that_has_ended_shares_nothing() {
+    let ended = EventDetails::new(
+        TITLE,
+        now_utc() - Duration::hours(2),
+        now_utc() - Duration::minutes(1),
+    )
+    .unwrap();
+    for policy in Policy::ALL {
+        let decision = decide(
+            &StatusInput::from_phone(CaretState::Event(ended.clone())),
+            &settings(policy, true),
+            now(),
+        );
+        assert_eq!(decision.status, DesiredStatus::Clear, "{policy:?}");
+        assert_eq!(decision.recompute_at, None);
+    }
+}
+
+#[test]
+fn an_event_ending_exactly_now_has_ended() {
+    let ending = EventDetails::new(TITLE, now_utc() - Duration::hours(1), now_utc()).unwrap();
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::Event(ending)),
+        &settings(Policy::Vip, false),
+        now(),
+    );
+    assert_eq!(decision.status, DesiredStatus::Clear);
+}
+
+#[test]
+fn a_manual_status_past_its_end_shares_nothing() {
+    let input = StatusInput::manual(CaretState::InCall, Some(now_utc() - Duration::seconds(1)));
+    let decision = decide(&input, &settings(Policy::Trusted, false), now());
+    assert_eq!(decision.status, DesiredStatus::Clear);
+}
+
+#[test]
+fn a_manual_event_ends_at_whichever_comes_first() {
+    let input = StatusInput::manual(state_of(StateKind::Event), Some(now_utc() + Duration::hours(3)));
+    let decision = decide(&input, &settings(Policy::Trusted, false), now());
+    assert_eq!(decision.recompute_at, Some(event().end));
+}
+
+#[test]
+fn manual_status_wins_over_the_phone_until_it_expires() {
+    let phone = CaretState::Walking;
+    let manual = ManualStatus {
+        state: CaretState::InCall,
+        until: Some(now_utc() + Duration::minutes(30)),
+    };
+    let chosen = choose_input(Some(&phone), Some(&manual), now_utc()).unwrap();
+    assert_eq!(chosen, StatusInput::manual(CaretState::InCall, manual.until));
+    let later = choose_input(Some(&phone), Some(&manual), now_utc() + Duration::minutes(30)).unwrap();
+    assert_eq!(later, StatusInput::from_phone(CaretState::Walking));
+    assert_eq!(
+        choose_input(None, Some(&manual), now_utc() + Duration::hours(1)),
+        None
+    );
+    assert_eq!(choose_input(None, None, now_utc()), None);
+}
+
+// --- Slack's 100-character limit ---
+
+fn vip_event_titled(title: &str, share_phone: bool) -> String {
+    let mut titled = event();
+    titled.title = title.into();
+    let decision = decide(
+        &StatusInput::from_phone(CaretState::Event(titled)),
+        &settings(Policy::Vip, share_phone),
+        now(),
+    );
+    status_of(&decision).unwrap().text.clone()
+}
+
+const UNTIL: &str = " (until 11:30)"; // 14 units
+
+#[test]
+fn a_text_of_exactly_100_is_kept_whole() {
+    let title = "t".repeat(100 - UNTIL.len());
+    let text = vip_event_titled(&title, false);
+    assert_eq!(slack_length(&text), 100);
+    assert_eq!(text, format!("{title}{UNTIL}"));
+}
+
+#[test]
+fn a_text_of_101_is_cut_on_a_grapheme_with_an_ellipsis() {
+    let title = "t".repeat(101 - UNTIL.len());
+    let text = vip_event_titled(&title, false);
+    assert_eq!(slack_length(&text), 100);
+    assert!(text.ends_with(ELLIPSIS));
+}
+
+#[test]
+fn the_phone_number_is_never_cut() {
+    for title_length in [0, 1, 50, 70, 71, 72, 73, 99, 100, 250] {
+        let text = vip_event_titled(&"w".repeat(title_length), true);
+        assert!(text.ends_with(&format!(" · {PHONE}")), "{title_length}: {text}");
+        assert!(slack_length(&text) <= 100, "{title_length}: {text}");
+    }
+}
+
+#[test]
+fn the_phone_number_fits_exactly_at_the_edge() {
+    let suffix = format!(" · {PHONE}"); // 18 units
+    let title = "a".repeat(100 - UNTIL.len() - slack_length(&suffix));
+    let text = vip_event_titled(&title, true);
+    assert_eq!(slack_length(&text), 100);
+    assert!(!text.contains(ELLIPSIS));
+    let text = vip_event_titled(&format!("{title}a"), true);
+    assert_eq!(slack_length(&text), 100);
+    assert!(text.contains(&format!("{ELLIPSIS}{suffix}")));
+}
+
+#[test]
+fn multibyte_titles_are_cut_on_characters_not_bytes() {
+    let text = vip_event_titled(&"日本語の会議".repeat(20), true);
+    assert!(slack_length(&text) <= 100);
+    assert!(text.ends_with(PHONE));
+    assert!(
+        text.is_char_boundary(text.len()),
+        "valid UTF-8 by construction; the length is what matters"
+    );
+    assert!(text.contains(ELLIPSIS));
+}
+
+#[test]
+fn emoji_titles_are_never_split_inside_a_sequence() {
+    let family = "👨\u{200d}👩\u{200d}👧";
+    let flag = "🇩🇪";
+    let title = format!("{family}{flag}").repeat(12);
+    let text = vip_event_titled(&title, true);
+    assert!(slack_length(&text) <= 100);
+    let body = text.split(ELLIPSIS).next().unwrap();
+    let whole_pairs = body.matches(&format!("{family}{flag}")).count();
+    let rest = body.replacen(&format!("{family}{flag}").repeat(whole_pairs), "", 1);
+    assert!(
+        rest.is_empty() || rest == family,
+        "cut inside a grapheme: {rest:?}"
+    );
+}
+
+#[test]
+fn every_title_length_up_to_300_fits_and_keeps_the_phone_number() {
+    for unit in ["x", "é", "日", "😀", "👍🏽", "e\u{301}"] {
+        for count in 0..150 {
+            let text = vip_event_titled(&unit.repeat(count), true);
+            assert!(slack_length(&text) <= 100, "{unit} × {count}");
+            assert!(text.ends_with(PHONE), "{unit} × {count}");
+        }
+    }
+}
+
+#[test]
+fn a_long_custom_template_with_a_phone_number_still_fits() {
+    let mut settings = settings(Policy::Trusted, true);
+    settings.templates.insert(
+        StateKind::Busy,
+        StateTemplate {
+            text: "b".repeat(100),
+            emoji: ":no_entry:".into(),
+            detailed_text: None,
+        },
+    );
+    let decision = decide(&StatusInput::from_phone(CaretState::Busy), &settings, now());
+    let text = &status_of(&decision).unwrap().text;
+    assert_eq!(slack_length(text), 100);
+    assert!(text.ends_with(&format!("{ELLIPSIS} · {PHONE}")));
+}
+
+#[test]
+fn expiration_is_written_for_slack_in_unix_seconds() {
+    assert_eq!(Expiration::Never.slack_seconds(), 0);
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    assert_eq!(Expiration::Fixed { at }.slack_seconds(), at.timestamp());
+    assert_eq!(Expiration::Lease { at }.slack_seconds(), at.timestamp());
+}
