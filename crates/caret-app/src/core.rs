@@ -1,0 +1,175 @@
+//! [`AppCore`]: the running app's state, shared by the tray, the windows and the headless mode.
+//!
+//! Observers (the tray menu, the UI) subscribe to [`Snapshot`]s through a `tokio::sync::watch` channel, so a
+//! change is shown everywhere without anyone polling.
+
+use std::sync::Arc;
+
+use caret_core::{CaretState, ManualStatus};
+use serde::Serialize;
+use tokio::sync::watch;
+use ts_rs::TS;
+
+use crate::config::AppConfig;
+
+/// What we know of the phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "link", rename_all = "snake_case")]
+#[ts(export)]
+pub enum PhoneLink {
+    /// No phone has been paired with this desktop yet.
+    NotPaired,
+    /// A phone is paired but not connected (no heartbeat).
+    Offline,
+    /// A connected phone and the state it reported last.
+    Connected { state: CaretState },
+}
+
+/// Everything observers show about the app at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Snapshot {
+    pub phone: PhoneLink,
+    pub manual: Option<ManualStatus>,
+}
+
+impl Snapshot {
+    /// The read-only first line of the tray menu: what Caret Desktop believes your state is.
+    pub fn state_line(&self) -> String {
+        if let Some(manual) = &self.manual {
+            return format!("Status: {} (set by you)", manual.state.kind().label());
+        }
+        match &self.phone {
+            PhoneLink::NotPaired => "No phone paired yet".to_owned(),
+            PhoneLink::Offline => "Phone offline".to_owned(),
+            PhoneLink::Connected { state } => format!("Phone: {}", state.kind().label()),
+        }
+    }
+}
+
+/// Facts about the running app the UI shows in its About section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct AppInfo {
+    pub version: String,
+    pub headless: bool,
+    pub config_dir: String,
+    pub data_dir: String,
+    pub slack_api_url: String,
+    pub state_line: String,
+}
+
+/// A cheap-to-clone handle on the running app.
+#[derive(Clone)]
+pub struct AppCore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AppConfig,
+    headless: bool,
+    snapshot: watch::Sender<Snapshot>,
+}
+
+impl AppCore {
+    pub fn new(config: AppConfig, headless: bool) -> AppCore {
+        let initial = Snapshot {
+            phone: PhoneLink::NotPaired,
+            manual: None,
+        };
+        let (snapshot, _) = watch::channel(initial);
+        AppCore {
+            inner: Arc::new(Inner {
+                config,
+                headless,
+                snapshot,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.inner.config
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.snapshot.borrow().clone()
+    }
+
+    /// A receiver that sees every later change of the snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.inner.snapshot.subscribe()
+    }
+
+    /// Changes the snapshot and tells every observer, if anything changed.
+    pub fn update(&self, change: impl FnOnce(&mut Snapshot)) {
+        self.inner.snapshot.send_if_modified(|snapshot| {
+            let before = snapshot.clone();
+            change(snapshot);
+            *snapshot != before
+        });
+    }
+
+    pub fn info(&self) -> AppInfo {
+        let config = &self.inner.config;
+        AppInfo {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            headless: self.inner.headless,
+            config_dir: config.paths.config_dir.display().to_string(),
+            data_dir: config.paths.data_dir.display().to_string(),
+            slack_api_url: config.slack_api_url.to_string(),
+            state_line: self.snapshot().state_line(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AppPaths;
+    use caret_core::CaretState;
+
+    fn core() -> AppCore {
+        let paths = AppPaths {
+            config_dir: "/c".into(),
+            data_dir: "/d".into(),
+        };
+        let config = AppConfig {
+            paths,
+            slack_api_url: "https://slack.com/api".parse().unwrap(),
+        };
+        AppCore::new(config, false)
+    }
+
+    #[test]
+    fn the_state_line_says_what_is_known_and_that_a_manual_status_wins() {
+        let core = core();
+        assert_eq!(core.snapshot().state_line(), "No phone paired yet");
+        core.update(|s| {
+            s.phone = PhoneLink::Connected {
+                state: CaretState::InCall,
+            }
+        });
+        assert_eq!(core.snapshot().state_line(), "Phone: In a call");
+        core.update(|s| {
+            s.manual = Some(ManualStatus {
+                state: CaretState::Busy,
+                until: None,
+            })
+        });
+        assert_eq!(core.snapshot().state_line(), "Status: Busy (set by you)");
+        core.update(|s| s.phone = PhoneLink::Offline);
+        core.update(|s| s.manual = None);
+        assert_eq!(core.snapshot().state_line(), "Phone offline");
+    }
+
+    #[tokio::test]
+    async fn observers_are_told_of_changes_and_not_of_non_changes() {
+        let core = core();
+        let mut observer = core.subscribe();
+        core.update(|s| s.phone = PhoneLink::NotPaired);
+        assert!(!observer.has_changed().unwrap(), "nothing changed");
+        core.update(|s| s.phone = PhoneLink::Offline);
+        assert!(observer.has_changed().unwrap());
+        assert_eq!(observer.borrow_and_update().phone, PhoneLink::Offline);
+    }
+}

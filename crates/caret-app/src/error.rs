@@ -1,0 +1,29 @@
+//! The one error type of the runtime.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{name} is set to {value:?}, which is not a valid http(s) URL: {reason}")]
+    InvalidUrl {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{name} is set but empty; unset it or give a directory")]
+    EmptyDirectory { name: &'static str },
+    #[error("no home directory found: set CARET_CONFIG_DIR and CARET_DATA_DIR")]
+    NoHomeDirectory,
+    #[error("cannot create or use directory {path}: {source}")]
+    Directory { path: PathBuf, source: std::io::Error },
+    #[error(
+        "another Caret Desktop is already running with data directory {data_dir} (lock {lock_file}); quit it first, or run this one with another CARET_DATA_DIR"
+    )]
+    AlreadyRunning { data_dir: PathBuf, lock_file: PathBuf },
+    #[error("cannot take the instance lock {path}: {source}")]
+    Lock { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen for stop signals: {0}")]
+    Signals(std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, AppError>;

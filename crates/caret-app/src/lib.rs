@@ -1,0 +1,25 @@
+//! The Caret Desktop runtime, shared by the tray app (`src-tauri`), `--headless` and the tests. It knows nothing
+//! of Tauri or of a display.
+//!
+//! # Layout
+//! - [`config`]: where things live (XDG directories, `CARET_CONFIG_DIR`/`CARET_DATA_DIR`) and which Slack API
+//!   the app talks to (`CARET_SLACK_API_URL`).
+//! - [`instance`]: the lock that keeps one running instance per data directory.
+//! - [`action`]: the one [`Action`] type that the tray, the shortcut, the CLI and the UI all produce.
+//! - [`core`]: [`AppCore`], the cheap-to-clone handle to the running app's state, and what it tells the tray.
+//! - [`headless`]: running the same core with no tray or window, until a signal says stop.
+//! - [`logging`]: log setup (to stderr; never a secret).
+
+pub mod action;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod headless;
+pub mod instance;
+pub mod logging;
+
+pub use action::{Action, WindowKind};
+pub use config::{AppConfig, AppPaths};
+pub use core::{AppCore, AppInfo, PhoneLink, Snapshot};
+pub use error::{AppError, Result};
+pub use instance::InstanceLock;

@@ -1,0 +1,73 @@
+//! The desktop shell: the only crate that knows Tauri. It wires the plain runtime ([`caret_app`]) to a tray
+//! icon, windows and the single-instance plugin, and keeps every decision in the plain crates.
+//!
+//! # Layout
+//! - [`tray`]: the tray icon and its menu, kept in line with the core's snapshot; menu ids ↔ [`Action`]s.
+//! - [`actions`]: the one place where an [`Action`] from any entry point is carried out.
+//! - [`windows`]: windows created on demand and destroyed on close.
+//! - [`commands`]: the IPC commands the UI calls (thin; they delegate to the core).
+//! - [`ipc`]: the list of commands, shared by Tauri's handler and the generated TypeScript.
+//! - [`error`]: the shell's error, serialised for the UI as a code and a message.
+
+pub mod actions;
+pub mod commands;
+pub mod error;
+pub mod ipc;
+pub mod tray;
+pub mod windows;
+
+use caret_app::{Action, AppConfig, AppCore, InstanceLock, WindowKind};
+use tauri::{Manager, RunEvent};
+
+pub use error::{Result, ShellError};
+
+/// Runs the tray app until the user quits.
+pub fn run_tray() -> Result<()> {
+    let config = AppConfig::from_env()?;
+    config.paths.create()?;
+    let app = tauri::Builder::default()
+        // First, so that a second launch forwards to the first and exits before doing anything else.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            tracing::info!(?argv, "second launch forwarded here");
+            actions::handle(
+                app,
+                Action::OpenWindow {
+                    window: WindowKind::Settings,
+                },
+            );
+        }))
+        .invoke_handler(ipc::handler())
+        .setup(move |app| {
+            // The single-instance plugin only sees tray apps; the lock also covers a headless instance on the
+            // same data directory.
+            let lock = InstanceLock::acquire(&config.paths.data_dir)?;
+            let core = AppCore::new(config, false);
+            app.manage(lock);
+            app.manage(core.clone());
+            tray::create(app.handle(), &core)?;
+            tracing::info!(data_dir = %core.info().data_dir, "{} (tray)", caret_app::headless::READY_LINE);
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+    app.run(|_app, event| {
+        // Closing the last window must not quit a tray app; only Quit does (it exits with a code).
+        if let RunEvent::ExitRequested { code: None, api, .. } = event {
+            api.prevent_exit();
+        }
+    });
+    Ok(())
+}
+
+/// Runs the same core without tray or windows until SIGINT/SIGTERM.
+pub fn run_headless() -> Result<()> {
+    let config = AppConfig::from_env()?;
+    config.paths.create()?;
+    let _lock = InstanceLock::acquire(&config.paths.data_dir)?;
+    let core = AppCore::new(config, true);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ShellError::Runtime)?;
+    runtime.block_on(caret_app::headless::run(core))?;
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Launching the real binary in an isolated set of directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// The binary under test: `CARET_APP_BIN`, or the workspace's debug build (built once if needed).
+pub fn app_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("CARET_APP_BIN") {
+                return PathBuf::from(path);
+            }
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("tests/ has a parent");
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "caret-desktop"])
+                .current_dir(workspace)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building caret-desktop failed");
+            let target =
+                std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
+            target.join("debug").join("caret-desktop")
+        })
+        .clone()
+}
+
+/// A directory tree private to one launch: HOME, config, data.
+pub struct Sandbox {
+    pub root: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            root: tempfile::Builder::new()
+                .prefix("caret-e2e-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.root.path().join("config")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.root.path().join(format!("{name}.log"))
+    }
+
+    /// A command for the binary with this sandbox's directories, its stderr (the log) going to `name.log`.
+    pub fn command(&self, name: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(app_binary());
+        let home = self.root.path().join("home");
+        std::fs::create_dir_all(&home).expect("home dir");
+        let log = std::fs::File::create(self.log_path(name)).expect("log file");
+        command
+            .args(args)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("CARET_CONFIG_DIR", self.config_dir())
+            .env("CARET_DATA_DIR", self.data_dir())
+            .env("CARET_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true);
+        command
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+
+    /// Waits until the log of `name` contains `needle`, or panics with the log after `timeout`.
+    pub async fn wait_for_log(&self, name: &str, needle: &str, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.log(name).contains(needle) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} did not log {needle:?} within {timeout:?}; log:\n{}",
+                self.log(name)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
+/// Waits for a child to exit, or panics after `timeout` (killing it).
+pub async fn wait_for_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => status.expect("wait for child"),
+        Err(_) => {
+            let _ = child.start_kill();
+            panic!("the app did not exit within {timeout:?}");
+        }
+    }
+}
+
+/// Sends SIGTERM, as a service manager would.
+pub fn terminate(child: &Child) {
+    let pid = child.id().expect("child still running");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// The pids of a process's direct children (WebKit's helpers are children of the app). Each thread keeps its
+/// own list, and WebKit spawns its helpers from other threads than the main one, so all are read.
+pub fn child_pids(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// The command name of a process (`/proc/PID/comm`).
+pub fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}

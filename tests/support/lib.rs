@@ -1,0 +1,68 @@
+//! Helpers for whole-flow tests of the real `caret-desktop` binary.
+//!
+//! # Layout
+//! - [`app`]: launching the binary with its own config, data and home directories, and reading its log.
+//! - [`sni`]: a StatusNotifierWatcher the test owns, so the app's tray registers with the test, and a
+//!   dbusmenu client that lists the tray menu and clicks its items like a panel would.
+//! - [`x11`]: finding the app's windows and closing one the way a window manager does.
+//!
+//! Tests that need a display run under `tests/harness/desktop-session.sh` (the test command does that);
+//! [`require_desktop_session`] fails them with a clear message otherwise.
+
+pub mod app;
+pub mod sni;
+pub mod x11;
+
+/// Exclusive use of the desktop session. Tray tests own the session bus's StatusNotifierWatcher name and the
+/// app's single-instance name, so two at once would steal each other's tray; the lock is a file lock, so it
+/// holds across test processes (nextest) as well as threads (cargo test).
+pub async fn exclusive_desktop() -> std::fs::File {
+    require_desktop_session();
+    let dir = std::env::var_os("CARET_HARNESS_DIR").map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("desktop.lock"))
+        .expect("desktop lock file");
+    tokio::task::spawn_blocking(move || {
+        file.lock().expect("lock the desktop");
+        file
+    })
+    .await
+    .expect("lock task")
+}
+
+/// Polls `condition` every 100 ms until it holds, or panics with `what` (and the last value seen) after
+/// `timeout`. For observing another process, which offers no event to wait on.
+pub async fn eventually<T: std::fmt::Debug>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut probe: impl FnMut() -> T,
+    condition: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let value = probe();
+        if condition(&value) {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {timeout:?}; last seen {value:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Fails the test unless it runs inside the harness's desktop session.
+pub fn require_desktop_session() {
+    let inside = std::env::var_os("CARET_HARNESS").is_some()
+        && std::env::var_os("DISPLAY").is_some()
+        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    assert!(
+        inside,
+        "this test drives the real desktop app: run it inside tests/harness/desktop-session.sh \
+         (bash scripts/test.sh does), e.g. tests/harness/desktop-session.sh cargo nextest run -p caret-e2e"
+    );
+}

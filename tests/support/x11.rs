@@ -1,0 +1,68 @@
+//! Windows as the X server sees them. There is no window manager under Xvfb, so closing a window is done the
+//! way a window manager does it: a `WM_DELETE_WINDOW` client message, which GTK turns into a close request.
+
+use std::time::Duration;
+
+use x11rb::connection::Connection as _;
+use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt as _, EventMask};
+
+/// The visible windows whose title is exactly `title`.
+pub fn windows_titled(title: &str) -> Vec<u32> {
+    let pattern = format!("^{}$", regex_escape(title));
+    let output = std::process::Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", &pattern])
+        .output()
+        .expect("xdotool runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect()
+}
+
+/// Waits until `count` windows have `title`, or panics after `timeout`.
+pub async fn wait_for_windows(title: &str, count: usize, timeout: Duration) -> Vec<u32> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let found = windows_titled(title);
+        if found.len() == count {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {count} window(s) titled {title:?} within {timeout:?}, found {}",
+            found.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Asks a window to close, as a window manager's close button does.
+pub fn request_close(window: u32) {
+    let (connection, _) = x11rb::connect(None).expect("connect to X");
+    let atom = |name: &[u8]| {
+        connection
+            .intern_atom(false, name)
+            .expect("intern")
+            .reply()
+            .expect("atom")
+            .atom
+    };
+    let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
+    let message = ClientMessageEvent::new(32, window, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
+    connection
+        .send_event(false, window, EventMask::NO_EVENT, message)
+        .expect("send WM_DELETE_WINDOW");
+    connection.flush().expect("flush");
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if "\\^$.|?*+()[]{}".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,172 @@
+//! The real app with its real tray, under the harness's desktop session: it registers a StatusNotifierItem,
+//! its menu lists what it should, windows exist only while open, a second launch is forwarded to the first,
+//! and Quit exits cleanly.
+
+use std::time::Duration;
+
+use caret_e2e::app::{Sandbox, child_pids, process_name, wait_for_exit};
+use caret_e2e::sni::Watcher;
+use caret_e2e::x11::{request_close, wait_for_windows, windows_titled};
+use caret_e2e::{eventually, exclusive_desktop};
+
+const SETTINGS_TITLE: &str = "Caret Desktop — Settings";
+const START: Duration = Duration::from_secs(60);
+const SOON: Duration = Duration::from_secs(20);
+
+fn webkit_children(pid: u32) -> Vec<String> {
+    child_pids(pid)
+        .into_iter()
+        .map(process_name)
+        .filter(|name| name.starts_with("WebKit"))
+        .collect()
+}
+
+/// The web content processes: one per live webview, where a page's memory goes (~150 MB). WebKit's network
+/// process is not counted: it belongs to the web context Tauri keeps for reuse, not to a window.
+fn webview_processes(pid: u32) -> Vec<String> {
+    webkit_children(pid)
+        .into_iter()
+        .filter(|name| name.starts_with("WebKitWebProces"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tray_registers_with_its_menu_and_quit_exits_cleanly() {
+    let _desktop = exclusive_desktop().await;
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox.command("app", &[]).spawn().expect("launch caret-desktop");
+    let pid = app.id().expect("pid");
+
+    let item = watcher.next_item(START).await;
+    assert_eq!(
+        item.string_property("Status").await,
+        "Active",
+        "the icon is shown, not hidden"
+    );
+    let menu = item.menu().await;
+    assert_eq!(
+        menu.labels(),
+        ["No phone paired yet", "Settings…", "Quit Caret Desktop"]
+    );
+    assert!(
+        !menu.find("No phone paired yet").expect("state line").enabled,
+        "the state line is read-only"
+    );
+    assert!(menu.find("Quit Caret Desktop").expect("quit").enabled);
+
+    assert!(windows_titled(SETTINGS_TITLE).is_empty(), "no window at start");
+    assert!(
+        webkit_children(pid).is_empty(),
+        "no webview at start: {:?}",
+        webkit_children(pid)
+    );
+    sandbox
+        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
+        .await;
+
+    item.click(menu.find("Quit Caret Desktop").expect("quit")).await;
+    let status = wait_for_exit(&mut app, SOON).await;
+    assert!(
+        status.success(),
+        "Quit must exit 0, got {status}; log:\n{}",
+        sandbox.log("app")
+    );
+    assert!(sandbox.log("app").contains("quit requested"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_window_is_created_on_demand_and_destroyed_on_close() {
+    let _desktop = exclusive_desktop().await;
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox.command("app", &[]).spawn().expect("launch caret-desktop");
+    let pid = app.id().expect("pid");
+    let item = watcher.next_item(START).await;
+    let menu = item.menu().await;
+
+    item.click(menu.find("Settings…").expect("settings item")).await;
+    let windows = wait_for_windows(SETTINGS_TITLE, 1, START).await;
+    eventually(
+        "the open window's web process",
+        START,
+        || webview_processes(pid),
+        |found| found.len() == 1,
+    )
+    .await;
+
+    // Clicking again focuses the existing window rather than opening a second.
+    item.click(menu.find("Settings…").expect("settings item")).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        windows_titled(SETTINGS_TITLE).len(),
+        1,
+        "one Settings window at most"
+    );
+
+    request_close(windows[0]);
+    wait_for_windows(SETTINGS_TITLE, 0, SOON).await;
+    eventually(
+        "the closed window's web process ends",
+        SOON,
+        || webview_processes(pid),
+        Vec::is_empty,
+    )
+    .await;
+    assert!(
+        app.try_wait().expect("poll").is_none(),
+        "closing the last window must not quit a tray app"
+    );
+
+    item.click(
+        &item
+            .menu()
+            .await
+            .find("Quit Caret Desktop")
+            .expect("quit")
+            .clone(),
+    )
+    .await;
+    assert!(
+        wait_for_exit(&mut app, SOON).await.success(),
+        "log:\n{}",
+        sandbox.log("app")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_launch_is_forwarded_to_the_first_and_exits() {
+    let _desktop = exclusive_desktop().await;
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut first = sandbox.command("first", &[]).spawn().expect("launch first");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("first", "caret-desktop ready (tray)", SOON)
+        .await;
+
+    let mut second = sandbox.command("second", &[]).spawn().expect("launch second");
+    let status = wait_for_exit(&mut second, SOON).await;
+    assert!(
+        status.success(),
+        "the second launch hands over and exits 0, got {status}"
+    );
+    assert!(
+        !sandbox.log("second").contains("caret-desktop ready"),
+        "the second must not start a core"
+    );
+
+    // The first shows itself: the Settings window opens.
+    sandbox
+        .wait_for_log("first", "second launch forwarded here", SOON)
+        .await;
+    wait_for_windows(SETTINGS_TITLE, 1, START).await;
+    assert!(
+        first.try_wait().expect("poll").is_none(),
+        "the first keeps running"
+    );
+
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    assert!(wait_for_exit(&mut first, SOON).await.success());
+}

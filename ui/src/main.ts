@@ -1,0 +1,23 @@
+import { getCurrentWindow } from "@tauri-apps/api/window";
+import { call, describeError } from "./ipc";
+import { renderError, renderSettings } from "./views/settings";
+
+async function main(root: HTMLElement): Promise<void> {
+  // Each window shows the view named by its label (see WindowKind in crates/caret-app/src/action.rs).
+  const label = getCurrentWindow().label;
+  switch (label) {
+    case "settings": {
+      root.replaceChildren(renderSettings(await call("app_info", {})));
+      break;
+    }
+    default:
+      root.replaceChildren(renderError(`No view for window "${label}".`));
+  }
+}
+
+const root = document.getElementById("app");
+if (root) {
+  main(root).catch((error: unknown) => {
+    root.replaceChildren(renderError(describeError(error)));
+  });
+}

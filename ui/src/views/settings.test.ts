@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import type { AppInfo } from "../bindings/AppInfo";
+import { renderError, renderSettings } from "./settings";
+
+const info: AppInfo = {
+  version: "0.1.0",
+  headless: false,
+  config_dir: "/home/ada/.config/caret-desktop",
+  data_dir: "/home/ada/.local/share/caret-desktop",
+  slack_api_url: "https://slack.com/api",
+  state_line: "No phone paired yet",
+};
+
+describe("renderSettings", () => {
+  it("shows the state line and every fact about the installation", () => {
+    const view = renderSettings(info);
+    expect(view.querySelector('[data-testid="state-line"]')?.textContent).toBe("No phone paired yet");
+    const facts: Record<string, string> = Object.fromEntries(
+      [...view.querySelectorAll(".row")].map((row): [string, string] => [
+        row.querySelector("dt")?.textContent ?? "",
+        row.querySelector("dd")?.textContent ?? "",
+      ]),
+    );
+    expect(facts).toEqual({
+      Version: "0.1.0",
+      Mode: "Tray",
+      "Settings folder": info.config_dir,
+      "Data folder": info.data_dir,
+      "Slack API": "https://slack.com/api",
+    });
+  });
+
+  it("never turns text from the core into markup", () => {
+    const view = renderSettings({ ...info, state_line: '<img src=x onerror="alert(1)">' });
+    expect(view.querySelector("img")).toBeNull();
+    expect(view.querySelector('[data-testid="state-line"]')?.textContent).toContain("<img");
+  });
+
+  it("labels each section for assistive technology", () => {
+    const view = renderSettings(info);
+    expect(view.getAttribute("aria-labelledby")).toBe("settings-title");
+    expect(view.querySelector("#settings-title")?.textContent).toBe("Caret Desktop");
+  });
+});
+
+describe("renderError", () => {
+  it("is an alert that says what went wrong", () => {
+    const view = renderError("app_info failed");
+    expect(view.getAttribute("role")).toBe("alert");
+    expect(view.textContent).toContain("app_info failed");
+  });
+});
