@@ -639,3 +639,103 @@ fn expiration_is_written_for_slack_in_unix_seconds() {
     assert_eq!(Expiration::Fixed { at }.slack_seconds(), at.timestamp());
     assert_eq!(Expiration::Lease { at }.slack_seconds(), at.timestamp());
 }
+
+// --- The user-facing table in docs/status-mapping.md, written from `decide` itself ---
+
+fn cell(decision: &Decision) -> String {
+    match &decision.status {
+        DesiredStatus::Clear => "*(no status)*".to_owned(),
+        DesiredStatus::Set(status) => format!("`{}` {}", status.emoji, status.text.replace('|', "\\|")),
+    }
+}
+
+fn expiration_words(expiration: Expiration) -> String {
+    match expiration {
+        Expiration::Never => "never (until you clear it)".to_owned(),
+        Expiration::Fixed { at } => {
+            format!("at {} (fixed)", at.with_timezone(now().offset()).format("%H:%M"))
+        }
+        Expiration::Lease { at } => {
+            format!(
+                "at {} (a lease, renewed while the state lasts)",
+                at.with_timezone(now().offset()).format("%H:%M")
+            )
+        }
+    }
+}
+
+fn render_status_mapping_doc() -> String {
+    let mut out = String::from(
+        "# What Slack shows, state by state\n\n\
+         Generated from `caret_core::decide` by `cargo test -p caret-core` (the test command fails if this file is\n\
+         not current). Example: it is Monday 10:00, the event is \"Quarterly review with ACME\" from 09:45 to\n\
+         11:30, the lease is 30 minutes, the phone number is +49 170 1234567.\n\n\
+         ## Status text and emoji\n\n| State | Default | Trusted | VIP | Blocked |\n|---|---|---|---|---|\n",
+    );
+    for kind in StateKind::ALL {
+        let input = StatusInput::from_phone(state_of(kind));
+        let cells: Vec<String> = Policy::ALL
+            .iter()
+            .map(|policy| cell(&decide(&input, &settings(*policy, false), now())))
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", kind.label(), cells.join(" | ")));
+    }
+    out.push_str(
+        "\n## With the phone number shared\n\nThe number is appended whole; only the text before it is ever \
+         shortened to fit Slack's 100 characters.\n\n| State | Default | Trusted | VIP |\n|---|---|---|---|\n",
+    );
+    for kind in [StateKind::InCall, StateKind::Event] {
+        let input = StatusInput::from_phone(state_of(kind));
+        let cells: Vec<String> = [Policy::Default, Policy::Trusted, Policy::Vip]
+            .iter()
+            .map(|policy| cell(&decide(&input, &settings(*policy, true), now())))
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", kind.label(), cells.join(" | ")));
+    }
+    out.push_str("\n## When the status ends\n\n| Where it came from | Trusted | VIP |\n|---|---|---|\n");
+    let origins = [
+        ("Phone: In a call", StatusInput::from_phone(CaretState::InCall)),
+        (
+            "Phone: event",
+            StatusInput::from_phone(state_of(StateKind::Event)),
+        ),
+        (
+            "You, for 1 hour",
+            StatusInput::manual(CaretState::InCall, Some(now_utc() + Duration::hours(1))),
+        ),
+        (
+            "You, until cleared",
+            StatusInput::manual(CaretState::InCall, None),
+        ),
+    ];
+    for (name, input) in origins {
+        let cells: Vec<String> = [Policy::Trusted, Policy::Vip]
+            .iter()
+            .map(
+                |policy| match decide(&input, &settings(*policy, false), now()).status {
+                    DesiredStatus::Set(status) => expiration_words(status.expiration),
+                    DesiredStatus::Clear => "—".to_owned(),
+                },
+            )
+            .collect();
+        out.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
+    }
+    out.push_str(
+        "\nUnder Default, as under Trusted, an event gets a lease rather than its end time: the end is a detail only VIP shares. Every status \
+         is cleared when its event or chosen time is over.\n\n\
+         ## Presence\n\nSleeping sets you **away** (changeable per state); everything else leaves Slack's automatic \
+         presence alone. Blocked and an offline phone always return presence to automatic.\n",
+    );
+    out
+}
+
+/// Writes docs/status-mapping.md (CI checks the committed file did not change).
+#[test]
+fn status_mapping_doc_is_written_from_decide() {
+    let doc = render_status_mapping_doc();
+    assert!(doc.contains(
+        "| In a vehicle | `:no_entry:` Busy | `:car:` Driving | `:car:` Driving | *(no status)* |"
+    ));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/status-mapping.md");
+    std::fs::write(path, doc).unwrap();
+}

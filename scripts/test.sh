@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every gate and every test, installing what is missing first. This is what CI runs (.ci/run).
+#   bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+step() { printf '\n\033[1m== %s\033[0m (%ss)\n' "$*" "$((SECONDS - started))"; }
+
+step "setup"
+bash scripts/setup.sh --test
+
+step "UI: type-check, lint, unit tests, build"
+(
+  cd ui
+  npm run --silent typecheck
+  npm run --silent lint
+  npm run --silent test
+  npm run --silent build
+)
+
+step "Rust: format"
+cargo fmt --all --check
+
+step "architecture: only src-tauri knows Tauri"
+cargo fetch --locked -q
+bash scripts/check-no-tauri.sh
+
+step "Rust: clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "build the app binary the end-to-end tests drive"
+cargo build --locked -p caret-desktop
+export CARET_APP_BIN="$PWD/target/debug/caret-desktop"
+
+step "Rust tests (units, whole flows, the real app under Xvfb + D-Bus + keyring + notifications)"
+if cargo nextest --version >/dev/null 2>&1; then
+  tests/harness/desktop-session.sh cargo nextest run --locked --workspace --no-fail-fast
+else
+  tests/harness/desktop-session.sh cargo test --locked --workspace --no-fail-fast
+fi
+
+step "generated files are current (TypeScript bindings, docs/status-mapping.md)"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  drift=$(git status --porcelain -- ui/src/bindings docs/status-mapping.md)
+  if [[ -n "$drift" ]]; then
+    echo "generated files changed when the tests regenerated them; commit the regenerated files:" >&2
+    echo "$drift" >&2
+    git --no-pager diff -- ui/src/bindings docs/status-mapping.md >&2
+    exit 1
+  fi
+  echo "generated files match the code"
+else
+  echo "not a git checkout: cannot compare the regenerated bindings with committed ones" >&2
+  exit 1
+fi
+
+step "all gates passed"
