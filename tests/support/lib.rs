@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`app`]: launching the binary with its own config, data and home directories, and reading its log.
+//! - [`fake_slack`]: a local Slack Web API server that behaves as documented, with injectable faults.
 //! - [`sni`]: a StatusNotifierWatcher the test owns, so the app's tray registers with the test, and a
 //!   dbusmenu client that lists the tray menu and clicks its items like a panel would.
 //! - [`x11`]: finding the app's windows and closing one the way a window manager does.
@@ -10,6 +11,7 @@
 //! [`require_desktop_session`] fails them with a clear message otherwise.
 
 pub mod app;
+pub mod fake_slack;
 pub mod sni;
 pub mod x11;
 

@@ -1,0 +1,296 @@
+//! [`SlackClient`]: one async method per Web API method, one attempt per call.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{Result, SlackError, SlackMethod};
+use crate::token::SlackToken;
+
+/// What `auth.test` tells about a token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AuthInfo {
+    /// The workspace's URL, e.g. `https://acme.slack.com/`.
+    pub url: String,
+    pub team: String,
+    pub team_id: String,
+    pub user: String,
+    pub user_id: String,
+    /// The scopes granted to the token, from the `x-oauth-scopes` response header.
+    #[serde(skip)]
+    pub scopes: Vec<String>,
+}
+
+impl AuthInfo {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|granted| granted == scope)
+    }
+}
+
+/// The custom-status part of a Slack profile, as Slack sends and takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileStatus {
+    #[serde(default)]
+    pub status_text: String,
+    #[serde(default)]
+    pub status_emoji: String,
+    /// Unix seconds; 0 for never.
+    #[serde(default)]
+    pub status_expiration: i64,
+}
+
+impl ProfileStatus {
+    /// Slack's way to clear a status: both text and emoji empty.
+    pub fn cleared() -> ProfileStatus {
+        ProfileStatus::default()
+    }
+
+    pub fn is_clear(&self) -> bool {
+        self.status_text.is_empty() && self.status_emoji.is_empty()
+    }
+}
+
+/// What `users.profile.set` takes.
+pub type StatusFields = ProfileStatus;
+
+/// The presence values `users.setPresence` accepts (nothing forces "active").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WirePresence {
+    Auto,
+    Away,
+}
+
+/// What `users.getPresence` tells.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PresenceInfo {
+    /// "active" or "away".
+    pub presence: String,
+    #[serde(default)]
+    pub manual_away: bool,
+    #[serde(default)]
+    pub auto_away: bool,
+    #[serde(default)]
+    pub online: bool,
+}
+
+#[derive(Deserialize)]
+struct ProfileEnvelope {
+    profile: ProfileStatus,
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+/// A client for one Slack API base URL (production Slack, or a local server in tests).
+#[derive(Debug, Clone)]
+pub struct SlackClient {
+    http: reqwest::Client,
+    base: Url,
+}
+
+impl SlackClient {
+    /// `timeout` bounds each call from connect to the last byte.
+    pub fn new(base: Url, timeout: Duration) -> Result<SlackClient> {
+        // rustls needs a process-wide crypto provider; installing it twice is harmless (the second is refused).
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("caret-desktop/", env!("CARGO_PKG_VERSION")))
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|error| SlackError::Setup(error.to_string()))?;
+        Ok(SlackClient { http, base })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, method: SlackMethod) -> String {
+        format!("{}/{}", self.base.as_str().trim_end_matches('/'), method.as_str())
+    }
+
+    fn post(&self, method: SlackMethod, token: &SlackToken) -> RequestBuilder {
+        self.http
+            .post(self.url(method))
+            .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+    }
+
+    fn get(&self, method: SlackMethod, token: &SlackToken) -> RequestBuilder {
+        self.http
+            .get(self.url(method))
+            .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+    }
+
+    /// Who the token belongs to, and which scopes it has.
+    pub async fn auth_test(&self, token: &SlackToken) -> Result<AuthInfo> {
+        let method = SlackMethod::AuthTest;
+        let (mut info, headers): (AuthInfo, _) = self.call(method, self.post(method, token)).await?;
+        info.scopes = headers
+            .get("x-oauth-scopes")
+            .and_then(|value| value.to_str().ok())
+            .map(|scopes| {
+                scopes
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(info)
+    }
+
+    /// The user's current custom status.
+    pub async fn profile_get(&self, token: &SlackToken) -> Result<ProfileStatus> {
+        let method = SlackMethod::UsersProfileGet;
+        let (envelope, _): (ProfileEnvelope, _) = self.call(method, self.get(method, token)).await?;
+        Ok(envelope.profile)
+    }
+
+    /// Sets (or, with [`ProfileStatus::cleared`], clears) the custom status; returns the status Slack kept.
+    pub async fn profile_set(&self, token: &SlackToken, status: &StatusFields) -> Result<ProfileStatus> {
+        let method = SlackMethod::UsersProfileSet;
+        let body = serde_json::json!({ "profile": status });
+        let (envelope, _): (ProfileEnvelope, _) =
+            self.call(method, self.post(method, token).json(&body)).await?;
+        Ok(envelope.profile)
+    }
+
+    pub async fn set_presence(&self, token: &SlackToken, presence: WirePresence) -> Result<()> {
+        let method = SlackMethod::UsersSetPresence;
+        let body = serde_json::json!({ "presence": presence });
+        let _: (Empty, _) = self.call(method, self.post(method, token).json(&body)).await?;
+        Ok(())
+    }
+
+    pub async fn get_presence(&self, token: &SlackToken) -> Result<PresenceInfo> {
+        let method = SlackMethod::UsersGetPresence;
+        let (info, _) = self.call(method, self.get(method, token)).await?;
+        Ok(info)
+    }
+
+    /// Sends one request and turns every way it can fail into a [`SlackError`].
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: SlackMethod,
+        request: RequestBuilder,
+    ) -> Result<(T, HeaderMap)> {
+        let response = request
+            .send()
+            .await
+            .map_err(|error| transport_error(method, &error))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(SlackError::RateLimited {
+                method,
+                retry_after: retry_after(&headers),
+            });
+        }
+        if status.is_server_error() {
+            return Err(SlackError::Server {
+                method,
+                status: status.as_u16(),
+            });
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(method, &error))?;
+        if !status.is_success() {
+            return Err(SlackError::Api {
+                method,
+                code: format!("http_{}", status.as_u16()),
+            });
+        }
+        let invalid = |message: String| SlackError::InvalidResponse { method, message };
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| invalid(error.to_string()))?;
+        if value.get("ok").and_then(serde_json::Value::as_bool) != Some(true) {
+            let field = |name: &str| {
+                value
+                    .get(name)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            };
+            let code = field("error").unwrap_or_else(|| "unknown_error".to_owned());
+            return Err(SlackError::from_api(
+                method,
+                &code,
+                field("needed"),
+                field("provided"),
+            ));
+        }
+        let parsed = serde_json::from_value(value).map_err(|error| invalid(error.to_string()))?;
+        Ok((parsed, headers))
+    }
+}
+
+/// Slack gives `Retry-After` in seconds. Missing or unreadable: a minute, the window its limits are counted in.
+fn retry_after(headers: &HeaderMap) -> Duration {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(60), Duration::from_secs)
+}
+
+fn transport_error(method: SlackMethod, error: &reqwest::Error) -> SlackError {
+    if error.is_timeout() {
+        return SlackError::Timeout { method };
+    }
+    // reqwest's message names the URL, which holds no secret (the token travels in a header).
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    SlackError::Network { method, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_reads_seconds_and_falls_back_to_a_minute() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), Duration::from_secs(60));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Duration::from_secs(7));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn method_urls_join_the_base_without_double_slashes() {
+        let client =
+            SlackClient::new("http://127.0.0.1:9/api/".parse().unwrap(), Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            client.url(SlackMethod::UsersProfileSet),
+            "http://127.0.0.1:9/api/users.profile.set"
+        );
+    }
+
+    #[test]
+    fn a_cleared_status_is_both_fields_empty() {
+        assert!(ProfileStatus::cleared().is_clear());
+        let json = serde_json::to_value(ProfileStatus::cleared()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"status_text": "", "status_emoji": "", "status_expiration": 0})
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! The Slack client against the local Slack server: every documented answer becomes the right typed error,
+//! and statuses behave as Slack's reference says. No display needed.
+
+use std::time::Duration;
+
+use caret_e2e::fake_slack::{FakeSlack, Fault, Status, TestClock};
+use caret_slack::{
+    AuthFailure, ErrorClass, ProfileStatus, SlackClient, SlackError, SlackToken, WirePresence,
+};
+
+async fn setup(scopes: &[&str]) -> (FakeSlack, SlackClient, SlackToken, String) {
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let raw = slack.add_user("Acme", "ada", scopes);
+    let base = slack.base_url().parse().expect("the fake's base URL parses");
+    let client = SlackClient::new(base, Duration::from_secs(5)).expect("client builds");
+    let token = SlackToken::parse(&raw).expect("the fake issues user tokens");
+    (slack, client, token, raw)
+}
+
+fn status(text: &str, emoji: &str, expiration: i64) -> ProfileStatus {
+    ProfileStatus {
+        status_text: text.into(),
+        status_emoji: emoji.into(),
+        status_expiration: expiration,
+    }
+}
+
+#[tokio::test]
+async fn auth_test_names_the_user_team_and_granted_scopes() {
+    let (_slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
+    let info = client.auth_test(&token).await.unwrap();
+    assert_eq!((info.team.as_str(), info.user.as_str()), ("Acme", "ada"));
+    assert!(info.team_id.starts_with('T') && info.user_id.starts_with('U'));
+    assert_eq!(info.scopes, FakeSlack::FULL_SCOPES);
+    assert!(info.has_scope("users.profile:write"));
+}
+
+#[tokio::test]
+async fn a_status_set_is_read_back_and_cleared_by_emptying_both_fields() {
+    let (slack, client, token, raw) = setup(&FakeSlack::FULL_SCOPES).await;
+    let kept = client
+        .profile_set(&token, &status("In a call", ":telephone_receiver:", 0))
+        .await
+        .unwrap();
+    assert_eq!(kept, status("In a call", ":telephone_receiver:", 0));
+    assert_eq!(client.profile_get(&token).await.unwrap(), kept);
+    assert_eq!(slack.status(&raw).text, "In a call");
+
+    client
+        .profile_set(&token, &ProfileStatus::cleared())
+        .await
+        .unwrap();
+    assert!(client.profile_get(&token).await.unwrap().is_clear());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_status_clears_itself_at_its_expiration() {
+    let clock = TestClock::new();
+    let slack = FakeSlack::start(clock).await;
+    let raw = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let client = SlackClient::new(slack.base_url().parse().unwrap(), Duration::from_secs(5)).unwrap();
+    let token = SlackToken::parse(&raw).unwrap();
+    let expires = clock.unix_seconds() + 60;
+    client
+        .profile_set(&token, &status("Driving", ":car:", expires))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(client.profile_get(&token).await.unwrap().status_text, "Driving");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(
+        client.profile_get(&token).await.unwrap().is_clear(),
+        "Slack cleared it at the expiration"
+    );
+}
+
+#[tokio::test]
+async fn text_over_100_characters_is_refused_as_a_mapping_bug() {
+    let (_slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
+    let error = client
+        .profile_set(&token, &status(&"x".repeat(101), "", 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, SlackError::Refused { code, .. } if code == "too_long"),
+        "{error}"
+    );
+    assert_eq!(error.class(), ErrorClass::Bug);
+    client
+        .profile_set(&token, &status(&"x".repeat(100), "", 0))
+        .await
+        .expect("exactly 100 is fine");
+}
+
+#[tokio::test]
+async fn unknown_and_raw_unicode_emoji_are_refused() {
+    let (slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
+    let unknown = client
+        .profile_set(&token, &status("Hi", ":no_such_emoji:", 0))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), "profile_status_set_failed_not_valid_emoji");
+    let raw = client
+        .profile_set(&token, &status("Hi", "🚗", 0))
+        .await
+        .unwrap_err();
+    assert_eq!(raw.code(), "profile_status_set_failed_not_emoji_syntax");
+    assert_eq!(raw.class(), ErrorClass::Bug);
+    slack.add_custom_emoji("acme_logo");
+    client
+        .profile_set(&token, &status("Hi", ":acme_logo:", 0))
+        .await
+        .expect("custom emoji on the workspace");
+}
+
+#[tokio::test]
+async fn a_missing_scope_names_the_scope_to_add() {
+    let (_slack, client, token, _) = setup(&["users.profile:read", "users:read"]).await;
+    let error = client
+        .profile_set(&token, &status("Busy", ":no_entry:", 0))
+        .await
+        .unwrap_err();
+    let SlackError::MissingScope { needed, provided, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(needed, "users.profile:write");
+    assert_eq!(provided, &["users.profile:read", "users:read"]);
+    assert_eq!(error.class(), ErrorClass::NeedsUser);
+    let presence = client.set_presence(&token, WirePresence::Away).await.unwrap_err();
+    assert!(matches!(presence, SlackError::MissingScope { ref needed, .. } if needed == "users:write"));
+}
+
+#[tokio::test]
+async fn revoked_expired_and_unknown_tokens_disconnect() {
+    let (slack, client, token, raw) = setup(&FakeSlack::FULL_SCOPES).await;
+    slack.revoke(&raw);
+    let error = client.profile_get(&token).await.unwrap_err();
+    assert_eq!(
+        error,
+        SlackError::Auth {
+            method: caret_slack::SlackMethod::UsersProfileGet,
+            reason: AuthFailure::TokenRevoked
+        }
+    );
+    assert_eq!(error.class(), ErrorClass::Disconnect);
+
+    let other = slack.add_user("Acme", "bob", &FakeSlack::FULL_SCOPES);
+    slack.expire_token(&other);
+    let expired = client
+        .auth_test(&SlackToken::parse(&other).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        expired,
+        SlackError::Auth {
+            reason: AuthFailure::TokenExpired,
+            ..
+        }
+    ));
+
+    let unknown = client
+        .auth_test(&SlackToken::parse("xoxp-0000-0000-notissued").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        unknown,
+        SlackError::Auth {
+            reason: AuthFailure::InvalidAuth,
+            ..
+        }
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_eleventh_profile_set_in_a_minute_is_rate_limited_with_retry_after() {
+    let (slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
+    for n in 0..10 {
+        client
+            .profile_set(&token, &status(&format!("n{n}"), "", 0))
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(1)).await;
+    }
+    let error = client
+        .profile_set(&token, &status("n10", "", 0))
+        .await
+        .unwrap_err();
+    let SlackError::RateLimited { retry_after, .. } = error else {
+        panic!("{error:?}")
+    };
+    // The first call was 10 s ago: the window frees in 50 s.
+    assert_eq!(retry_after, Duration::from_secs(50));
+    tokio::time::advance(retry_after).await;
+    client
+        .profile_set(&token, &status("n10", "", 0))
+        .await
+        .expect("allowed after Retry-After");
+    assert_eq!(slack.count("users.profile.set", "ratelimited"), 1);
+}
+
+#[tokio::test]
+async fn server_errors_are_retryable() {
+    let (slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
+    slack.inject(Fault::ServerError {
+        status: 503,
+        times: 1,
+    });
+    let error = client.profile_get(&token).await.unwrap_err();
+    assert_eq!(
+        error,
+        SlackError::Server {
+            method: caret_slack::SlackMethod::UsersProfileGet,
+            status: 503
+        }
+    );
+    assert_eq!(error.class(), ErrorClass::Retry);
+    client
+        .profile_get(&token)
+        .await
+        .expect("the fault was one call long");
+}
+
+#[tokio::test]
+async fn a_hanging_server_is_a_timeout() {
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let raw = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let client = SlackClient::new(slack.base_url().parse().unwrap(), Duration::from_millis(300)).unwrap();
+    slack.inject(Fault::Hang {
+        delay: Duration::from_secs(5),
+        times: 1,
+    });
+    let error = client
+        .profile_get(&SlackToken::parse(&raw).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SlackError::Timeout { .. }), "{error:?}");
+    assert_eq!(error.class(), ErrorClass::Retry);
+}
+
+#[tokio::test]
+async fn an_unreachable_slack_is_a_network_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let client = SlackClient::new(
+        format!("http://127.0.0.1:{port}/api").parse().unwrap(),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let error = client
+        .auth_test(&SlackToken::parse("xoxp-1-2-abcdefgh").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SlackError::Network { .. }), "{error:?}");
+    assert!(
+        !error.to_string().contains("abcdefgh"),
+        "errors never carry the token"
+    );
+}
+
+#[tokio::test]
+async fn presence_is_set_and_read() {
+    let (slack, client, token, raw) = setup(&FakeSlack::FULL_SCOPES).await;
+    client.set_presence(&token, WirePresence::Away).await.unwrap();
+    assert!(slack.account(&raw).manual_away);
+    let info = client.get_presence(&token).await.unwrap();
+    assert_eq!(info.presence, "away");
+    assert!(info.manual_away);
+    client.set_presence(&token, WirePresence::Auto).await.unwrap();
+    assert_eq!(client.get_presence(&token).await.unwrap().presence, "active");
+}
+
+#[tokio::test]
+async fn the_user_changing_the_status_in_slack_is_visible_to_the_client() {
+    let (slack, client, token, raw) = setup(&FakeSlack::FULL_SCOPES).await;
+    slack.user_sets_status(
+        &raw,
+        Status {
+            text: "Lunch".into(),
+            emoji: ":coffee:".into(),
+            expiration: 0,
+        },
+    );
+    assert_eq!(
+        client.profile_get(&token).await.unwrap(),
+        status("Lunch", ":coffee:", 0)
+    );
+}
