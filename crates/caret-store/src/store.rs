@@ -1,0 +1,530 @@
+//! [`Store`]: workspaces, inputs, per-workspace sync state.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use caret_core::{Decision, WorkspaceSettings};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{Result, StoreError};
+use crate::migrations;
+
+pub type WorkspaceId = i64;
+
+/// A connected (or once-connected) Slack workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Workspace {
+    #[ts(type = "number")]
+    pub id: WorkspaceId,
+    pub team_id: String,
+    pub user_id: String,
+    pub team_name: String,
+    pub user_name: String,
+    pub settings: WorkspaceSettings,
+    pub connected: bool,
+    pub disconnect_reason: Option<String>,
+    #[ts(type = "number")]
+    pub created_at_ms: i64,
+}
+
+/// A custom status exactly as Slack holds it (Unix-seconds expiration, 0 for never).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRecord {
+    pub text: String,
+    pub emoji: String,
+    pub expiration: i64,
+}
+
+/// A write the engine started. After a crash, Slack may or may not have applied it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    /// The status we were setting (`None`: we were clearing ours).
+    pub status: Option<StatusRecord>,
+    /// What was ours before the write, to recognise either outcome.
+    pub previous: Option<StatusRecord>,
+}
+
+/// What the engine persists per workspace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    pub desired: Option<Decision>,
+    pub desired_at_ms: Option<i64>,
+    /// The status we last set and Slack confirmed; `None` when no status of ours is in Slack.
+    pub applied_status: Option<StatusRecord>,
+    /// "auto" or "away" as we last set it; `None` if we never set presence.
+    pub applied_presence: Option<String>,
+    pub applied_at_ms: Option<i64>,
+    pub in_flight: Option<InFlight>,
+}
+
+/// A cheap-to-clone handle on the database. The connection sits behind a std `Mutex`: every method is a short
+/// synchronous call and never holds the lock across an `.await`.
+#[derive(Clone)]
+pub struct Store {
+    connection: Arc<Mutex<Connection>>,
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Our own types always serialise; a failure would be a bug caught by the tests.
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+fn from_json<T: DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|source| StoreError::Json { column, source })
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let to_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection = Connection::open(path).map_err(to_error)?;
+        // WAL lets the UI read while the engine writes; FULL makes a committed change survive kill -9 and
+        // power loss alike (our write rate is tiny, so the fsyncs cost nothing that matters).
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(to_error)?;
+        Store::prepare(connection)
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::prepare(Connection::open_in_memory()?)
+    }
+
+    fn prepare(mut connection: Connection) -> Result<Store> {
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::apply(&mut connection)?;
+        Ok(Store {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (statements are atomic), so a
+        // poisoned lock is still safe to use.
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&self.lock())
+    }
+
+    /// `PRAGMA integrity_check`: "ok" for a healthy database.
+    pub fn integrity_check(&self) -> Result<String> {
+        self.with(|c| Ok(c.query_row("PRAGMA integrity_check", [], |row| row.get(0))?))
+    }
+
+    // --- workspaces ---
+
+    /// Adds a workspace, or updates the names of the same team and user and marks it connected again.
+    pub fn upsert_workspace(
+        &self,
+        team_id: &str,
+        user_id: &str,
+        team_name: &str,
+        user_name: &str,
+        settings: &WorkspaceSettings,
+        now_ms: i64,
+    ) -> Result<WorkspaceId> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO workspaces (team_id, user_id, team_name, user_name, settings, connected, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+                 ON CONFLICT (team_id, user_id) DO UPDATE SET
+                   team_name = excluded.team_name, user_name = excluded.user_name,
+                   connected = 1, disconnect_reason = NULL",
+                params![team_id, user_id, team_name, user_name, to_json(settings), now_ms],
+            )?;
+            Ok(c.query_row(
+                "SELECT id FROM workspaces WHERE team_id = ?1 AND user_id = ?2",
+                params![team_id, user_id],
+                |row| row.get(0),
+            )?)
+        })
+    }
+
+    pub fn workspaces(&self) -> Result<Vec<Workspace>> {
+        self.with(|c| {
+            let mut statement = c.prepare(
+                "SELECT id, team_id, user_id, team_name, user_name, settings, connected, disconnect_reason, created_at
+                 FROM workspaces ORDER BY id",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, bool>(6)?,
+                    row.get::<_, Option<String>>(7)?,
+                    row.get::<_, i64>(8)?,
+                ))
+            })?;
+            let mut workspaces = Vec::new();
+            for row in rows {
+                let (id, team_id, user_id, team_name, user_name, settings, connected, disconnect_reason, created_at_ms) =
+                    row?;
+                let settings = from_json("workspaces.settings", &settings)?;
+                workspaces.push(Workspace {
+                    id,
+                    team_id,
+                    user_id,
+                    team_name,
+                    user_name,
+                    settings,
+                    connected,
+                    disconnect_reason,
+                    created_at_ms,
+                });
+            }
+            Ok(workspaces)
+        })
+    }
+
+    pub fn workspace(&self, id: WorkspaceId) -> Result<Workspace> {
+        self.workspaces()?
+            .into_iter()
+            .find(|w| w.id == id)
+            .ok_or(StoreError::NoSuchWorkspace(id))
+    }
+
+    pub fn save_settings(&self, id: WorkspaceId, settings: &WorkspaceSettings) -> Result<()> {
+        self.with(|c| {
+            let changed = c.execute(
+                "UPDATE workspaces SET settings = ?2 WHERE id = ?1",
+                params![id, to_json(settings)],
+            )?;
+            if changed == 0 {
+                Err(StoreError::NoSuchWorkspace(id))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Marks a workspace disconnected (Slack refused its token) or connected again.
+    pub fn set_connected(&self, id: WorkspaceId, connected: bool, reason: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            let changed = c.execute(
+                "UPDATE workspaces SET connected = ?2, disconnect_reason = ?3 WHERE id = ?1",
+                params![id, connected, reason],
+            )?;
+            if changed == 0 {
+                Err(StoreError::NoSuchWorkspace(id))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    pub fn remove_workspace(&self, id: WorkspaceId) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM workspaces WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    // --- inputs ---
+
+    pub fn save_input<T: Serialize>(&self, key: &str, value: &T, now_ms: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO inputs (key, value, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![key, to_json(value), now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn load_input<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let text: Option<String> = self.with(|c| {
+            Ok(
+                c.query_row("SELECT value FROM inputs WHERE key = ?1", [key], |row| row.get(0))
+                    .optional()?,
+            )
+        })?;
+        text.map(|text| from_json("inputs.value", &text)).transpose()
+    }
+
+    // --- sync state ---
+
+    pub fn sync_state(&self, id: WorkspaceId) -> Result<SyncState> {
+        type Row = (
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+        );
+        let row: Option<Row> = self.with(|c| {
+            Ok(c.query_row(
+                "SELECT desired, desired_at, applied_status, applied_presence, applied_at, in_flight
+                 FROM sync_state WHERE workspace_id = ?1",
+                [id],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ))
+                },
+            )
+            .optional()?)
+        })?;
+        let Some((desired, desired_at_ms, applied_status, applied_presence, applied_at_ms, in_flight)) = row
+        else {
+            return Ok(SyncState::default());
+        };
+        Ok(SyncState {
+            desired: desired.map(|t| from_json("sync_state.desired", &t)).transpose()?,
+            desired_at_ms,
+            applied_status: applied_status
+                .map(|t| from_json("sync_state.applied_status", &t))
+                .transpose()?
+                .flatten(),
+            applied_presence,
+            applied_at_ms,
+            in_flight: in_flight
+                .map(|t| from_json("sync_state.in_flight", &t))
+                .transpose()?,
+        })
+    }
+
+    fn ensure_sync_row(c: &Connection, id: WorkspaceId) -> Result<()> {
+        c.execute(
+            "INSERT OR IGNORE INTO sync_state (workspace_id) VALUES (?1)",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    pub fn save_desired(&self, id: WorkspaceId, desired: &Decision, now_ms: i64) -> Result<()> {
+        self.with(|c| {
+            Store::ensure_sync_row(c, id)?;
+            c.execute(
+                "UPDATE sync_state SET desired = ?2, desired_at = ?3 WHERE workspace_id = ?1",
+                params![id, to_json(desired), now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records a write about to be sent: if the app dies before [`Store::finish_write`], the next start knows
+    /// Slack may hold either the old or the new status, and checks before acting.
+    pub fn begin_write(&self, id: WorkspaceId, in_flight: &InFlight, now_ms: i64) -> Result<()> {
+        self.with(|c| {
+            Store::ensure_sync_row(c, id)?;
+            c.execute(
+                "UPDATE sync_state SET in_flight = ?2, in_flight_at = ?3 WHERE workspace_id = ?1",
+                params![id, to_json(in_flight), now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records what Slack confirmed (`None`: no status of ours is there) and clears the in-flight write.
+    pub fn finish_write(&self, id: WorkspaceId, applied: Option<&StatusRecord>, now_ms: i64) -> Result<()> {
+        self.with(|c| {
+            Store::ensure_sync_row(c, id)?;
+            c.execute(
+                "UPDATE sync_state SET applied_status = ?2, applied_at = ?3, in_flight = NULL, in_flight_at = NULL
+                 WHERE workspace_id = ?1",
+                params![id, to_json(&applied), now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Drops an in-flight write that failed (Slack refused it), keeping the applied status as it was.
+    pub fn abandon_write(&self, id: WorkspaceId) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE sync_state SET in_flight = NULL, in_flight_at = NULL WHERE workspace_id = ?1",
+                [id],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn save_presence(&self, id: WorkspaceId, presence: &str, now_ms: i64) -> Result<()> {
+        self.with(|c| {
+            Store::ensure_sync_row(c, id)?;
+            c.execute(
+                "UPDATE sync_state SET applied_presence = ?2, applied_at = ?3 WHERE workspace_id = ?1",
+                params![id, presence, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caret_core::{DesiredStatus, Policy, Presence, SharingPolicy};
+
+    fn record(text: &str) -> StatusRecord {
+        StatusRecord {
+            text: text.into(),
+            emoji: ":car:".into(),
+            expiration: 1_800_000_000,
+        }
+    }
+
+    #[test]
+    fn workspaces_are_added_once_per_team_and_user_and_keep_their_settings() {
+        let store = Store::open_in_memory().unwrap();
+        let mut settings = WorkspaceSettings::default();
+        settings.policy.choose(SharingPolicy::Vip);
+        let id = store
+            .upsert_workspace("T1", "U1", "Acme", "ada", &settings, 10)
+            .unwrap();
+        let again = store
+            .upsert_workspace("T1", "U1", "Acme Corp", "ada", &WorkspaceSettings::default(), 20)
+            .unwrap();
+        assert_eq!(id, again);
+        let workspace = store.workspace(id).unwrap();
+        assert_eq!(workspace.team_name, "Acme Corp", "names follow Slack");
+        assert_eq!(
+            workspace.settings, settings,
+            "reconnecting keeps the user's settings"
+        );
+        assert_eq!(workspace.created_at_ms, 10);
+        let other = store
+            .upsert_workspace("T2", "U1", "Beta", "ada", &settings, 30)
+            .unwrap();
+        assert_ne!(id, other);
+        assert_eq!(store.workspaces().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_disconnected_workspace_says_why_and_reconnecting_clears_it() {
+        let store = Store::open_in_memory().unwrap();
+        let id = store
+            .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 0)
+            .unwrap();
+        store.set_connected(id, false, Some("token_revoked")).unwrap();
+        let workspace = store.workspace(id).unwrap();
+        assert!(!workspace.connected);
+        assert_eq!(workspace.disconnect_reason.as_deref(), Some("token_revoked"));
+        store
+            .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 1)
+            .unwrap();
+        assert!(store.workspace(id).unwrap().connected);
+        assert!(matches!(
+            store.set_connected(99, true, None),
+            Err(StoreError::NoSuchWorkspace(99))
+        ));
+    }
+
+    #[test]
+    fn sync_state_tracks_desired_applied_and_in_flight_writes() {
+        let store = Store::open_in_memory().unwrap();
+        let id = store
+            .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 0)
+            .unwrap();
+        assert_eq!(store.sync_state(id).unwrap(), SyncState::default());
+        let decision = Decision {
+            policy: Policy::Default,
+            status: DesiredStatus::Clear,
+            presence: Presence::Auto,
+            recompute_at: None,
+        };
+        store.save_desired(id, &decision, 5).unwrap();
+        let in_flight = InFlight {
+            status: Some(record("Driving")),
+            previous: None,
+        };
+        store.begin_write(id, &in_flight, 6).unwrap();
+        let state = store.sync_state(id).unwrap();
+        assert_eq!(state.desired, Some(decision));
+        assert_eq!(state.in_flight, Some(in_flight));
+        assert_eq!(state.applied_status, None);
+
+        store.finish_write(id, Some(&record("Driving")), 7).unwrap();
+        let state = store.sync_state(id).unwrap();
+        assert_eq!(state.applied_status, Some(record("Driving")));
+        assert_eq!(state.in_flight, None);
+
+        store.finish_write(id, None, 8).unwrap();
+        assert_eq!(
+            store.sync_state(id).unwrap().applied_status,
+            None,
+            "cleared: nothing of ours in Slack"
+        );
+        store.save_presence(id, "away", 9).unwrap();
+        assert_eq!(
+            store.sync_state(id).unwrap().applied_presence.as_deref(),
+            Some("away")
+        );
+    }
+
+    #[test]
+    fn inputs_round_trip() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.load_input::<caret_core::CaretState>("phone").unwrap(), None);
+        store
+            .save_input("phone", &caret_core::CaretState::InCall, 1)
+            .unwrap();
+        store
+            .save_input("phone", &caret_core::CaretState::Walking, 2)
+            .unwrap();
+        assert_eq!(
+            store.load_input("phone").unwrap(),
+            Some(caret_core::CaretState::Walking)
+        );
+    }
+
+    #[test]
+    fn a_file_database_survives_reopening_and_checks_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("caret.sqlite3");
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 0)
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.workspaces().unwrap().len(), 1);
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn removing_a_workspace_removes_its_sync_state_but_not_its_log() {
+        let store = Store::open_in_memory().unwrap();
+        let id = store
+            .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 0)
+            .unwrap();
+        store.finish_write(id, Some(&record("x")), 1).unwrap();
+        store
+            .append_log(&crate::NewLogEntry {
+                at_ms: 1,
+                source: "engine".into(),
+                workspace_id: Some(id),
+                outcome: "ok".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        store.remove_workspace(id).unwrap();
+        assert_eq!(store.sync_state(id).unwrap(), SyncState::default());
+        assert_eq!(store.query_log(&crate::LogFilter::default()).unwrap().len(), 1);
+    }
+}
