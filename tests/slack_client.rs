@@ -201,10 +201,7 @@ async fn the_eleventh_profile_set_in_a_minute_is_rate_limited_with_retry_after()
 #[tokio::test]
 async fn server_errors_are_retryable() {
     let (slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
-    slack.inject(Fault::ServerError {
-        status: 503,
-        times: 1,
-    });
+    slack.inject(Fault::server_error(503, 1));
     let error = client.profile_get(&token).await.unwrap_err();
     assert_eq!(
         error,
@@ -225,10 +222,7 @@ async fn a_hanging_server_is_a_timeout() {
     let slack = FakeSlack::start(TestClock::new()).await;
     let raw = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let client = SlackClient::new(slack.base_url().parse().unwrap(), Duration::from_millis(300)).unwrap();
-    slack.inject(Fault::Hang {
-        delay: Duration::from_secs(5),
-        times: 1,
-    });
+    slack.inject(Fault::hang(Duration::from_secs(5), 1));
     let error = client
         .profile_get(&SlackToken::parse(&raw).unwrap())
         .await

@@ -99,13 +99,56 @@ pub struct RecordedCall {
     pub at: Instant,
 }
 
-/// A fault to inject.
+/// What goes wrong.
+#[derive(Debug, Clone, Copy)]
+pub enum FaultKind {
+    /// Answer with this HTTP status (5xx) instead of handling the call.
+    ServerError(u16),
+    /// Handle the call (a write is applied), then hold the answer this long: longer than the client waits, it
+    /// is a timeout whose write landed anyway.
+    Hang(Duration),
+    /// Answer HTTP 429 with this `Retry-After`.
+    RateLimited(Duration),
+}
+
+/// A fault to inject, for the next `times` calls (of `method`, if given).
 #[derive(Debug, Clone)]
-pub enum Fault {
-    /// Answer HTTP `status` (5xx) to the next `times` calls.
-    ServerError { status: u16, times: usize },
-    /// Hold the next `times` calls for `delay` before answering (longer than the client's timeout: a timeout).
-    Hang { delay: Duration, times: usize },
+pub struct Fault {
+    pub kind: FaultKind,
+    pub times: usize,
+    pub method: Option<&'static str>,
+}
+
+impl Fault {
+    pub fn server_error(status: u16, times: usize) -> Fault {
+        Fault {
+            kind: FaultKind::ServerError(status),
+            times,
+            method: None,
+        }
+    }
+
+    pub fn hang(delay: Duration, times: usize) -> Fault {
+        Fault {
+            kind: FaultKind::Hang(delay),
+            times,
+            method: None,
+        }
+    }
+
+    pub fn rate_limited(retry_after: Duration, times: usize) -> Fault {
+        Fault {
+            kind: FaultKind::RateLimited(retry_after),
+            times,
+            method: None,
+        }
+    }
+
+    /// Only calls of this method.
+    pub fn on(mut self, method: &'static str) -> Fault {
+        self.method = Some(method);
+        self
+    }
 }
 
 struct Inner {
@@ -357,65 +400,68 @@ async fn handle(
     let token = bearer(&headers);
 
     // Faults first: they model trouble in front of the API.
-    let (hang, server_error) = {
+    let fault = {
         let mut guard = inner.lock().expect("fake slack lock");
-        let mut hang = None;
-        let mut server_error = None;
         if guard.outage_until.is_some_and(|until| Instant::now() < until) {
-            server_error = Some(503);
-        } else if let Some(fault) = guard.faults.front_mut() {
-            match fault {
-                Fault::ServerError { status, times } => {
-                    server_error = Some(*status);
-                    *times -= 1;
-                }
-                Fault::Hang { delay, times } => {
-                    hang = Some(*delay);
-                    *times -= 1;
-                }
+            Some(FaultKind::ServerError(503))
+        } else {
+            guard.faults.retain(|fault| fault.times > 0);
+            let matching = guard
+                .faults
+                .iter_mut()
+                .find(|fault| fault.method.is_none_or(|m| m == method));
+            matching.map(|fault| {
+                fault.times -= 1;
+                fault.kind
+            })
+        }
+    };
+
+    let early_or_answer = {
+        let mut guard = inner.lock().expect("fake slack lock");
+        let state = &mut *guard;
+        let user_id = token
+            .as_ref()
+            .and_then(|t| state.accounts.iter().find(|a| &a.token == t))
+            .map(|a| a.user_id.clone());
+        let record = |state: &mut Inner, outcome: &str| {
+            state.calls.push(RecordedCall {
+                method: method.clone(),
+                user_id: user_id.clone(),
+                body: body_json.clone(),
+                outcome: outcome.to_owned(),
+                at: Instant::now(),
+            });
+        };
+        match fault {
+            Some(FaultKind::ServerError(status)) => {
+                record(state, &format!("http_{status}"));
+                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                Err((code, "upstream trouble").into_response())
             }
-            if matches!(
-                guard.faults.front(),
-                Some(Fault::ServerError { times: 0, .. } | Fault::Hang { times: 0, .. })
-            ) {
-                guard.faults.pop_front();
+            Some(FaultKind::RateLimited(retry_after)) => {
+                record(state, "ratelimited");
+                Ok(ratelimited(retry_after))
+            }
+            _ => {
+                let answered = answer(state, &method, token.as_deref(), &body_json);
+                let outcome = if answered.1["ok"] == json!(true) {
+                    "ok".to_owned()
+                } else {
+                    answered.1["error"].as_str().unwrap_or("unknown").to_owned()
+                };
+                record(state, &outcome);
+                Ok(answered)
             }
         }
-        (hang, server_error)
     };
-    if let Some(delay) = hang {
+    let (status, value, extra_headers) = match early_or_answer {
+        Ok(answered) => answered,
+        Err(response) => return response,
+    };
+    if let Some(FaultKind::Hang(delay)) = fault {
         tokio::time::sleep(delay).await;
     }
-
-    let mut guard = inner.lock().expect("fake slack lock");
-    let state = &mut *guard;
-    let user_id = token
-        .as_ref()
-        .and_then(|t| state.accounts.iter().find(|a| &a.token == t))
-        .map(|a| a.user_id.clone());
-    let record = |state: &mut Inner, outcome: &str| {
-        state.calls.push(RecordedCall {
-            method: method.clone(),
-            user_id: user_id.clone(),
-            body: body_json.clone(),
-            outcome: outcome.to_owned(),
-            at: Instant::now(),
-        });
-    };
-
-    if let Some(status) = server_error {
-        record(state, &format!("http_{status}"));
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        return (code, "upstream trouble").into_response();
-    }
-
-    let (status, value, extra_headers) = answer(state, &method, token.as_deref(), &body_json);
-    let outcome = if value["ok"] == json!(true) {
-        "ok".to_owned()
-    } else {
-        value["error"].as_str().unwrap_or("unknown").to_owned()
-    };
-    record(state, &outcome);
     let mut response = (status, axum::Json(value)).into_response();
     for (name, value) in extra_headers {
         if let Ok(value) = HeaderValue::from_str(&value) {

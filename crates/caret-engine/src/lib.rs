@@ -1,13 +1,29 @@
-//! The Slack sync engine (being built; see issue 3): from the effective Caret state and each workspace's
-//! settings, keep every connected workspace's Slack status and presence equal to what the policy says.
+//! The Slack sync engine: from the effective Caret state and each workspace's settings, keep every connected
+//! workspace's Slack custom status and presence equal to what its policy says, as fast as Slack allows,
+//! without losing or clobbering anything.
 //!
 //! # Layout
-//! - [`clock`]: [`Clock`], the engine's only source of "now", so tests run on paused tokio time.
-//! - [`budget`]: [`Budget`], the per-user write budget that keeps us under Slack's 10 `users.profile.set`
-//!   per minute, so a 429 is an exception rather than the mechanism.
+//! - [`engine`]: [`Engine`], the handle the app holds. Its coordinator task keeps the inputs (phone state,
+//!   manual status, pause), persists them, logs them, and hands each workspace's worker the latest.
+//! - [`worker`]: one task per workspace. It decides (with [`caret_core::decide`], at send time, so leases are
+//!   fresh), checks Slack before overwriting (never clobber), spends the [`Budget`], writes, and retries or
+//!   stops as the error says. It also renews leases and wakes when an event, a manual status or a block ends.
+//! - [`clock`]: [`Clock`], the only source of "now", so tests run on paused tokio time.
+//! - [`budget`]: [`Budget`], the per-user write budget under Slack's 10 `users.profile.set` per minute.
+//! - [`tokens`]: [`TokenSource`], where workers get a workspace's token (the OS keyring in the app).
+//! - [`events`]: [`EngineEvent`], what the UI and notifications are told.
 
 pub mod budget;
 pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod tokens;
+pub mod worker;
 
 pub use budget::Budget;
 pub use clock::{Clock, SystemClock, TokioClock};
+pub use engine::{Engine, EngineConfig, Source};
+pub use error::{EngineError, Result};
+pub use events::EngineEvent;
+pub use tokens::{StaticTokens, TokenSource};

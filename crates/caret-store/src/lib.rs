@@ -18,4 +18,4 @@ pub mod store;
 
 pub use error::{Result, StoreError};
 pub use log::{LogEntry, LogFilter, LogKind, NewLogEntry, Retention};
-pub use store::{Store, SyncState, Workspace, WorkspaceId};
+pub use store::{InFlight, StatusRecord, Store, SyncState, Workspace, WorkspaceId};

@@ -1,0 +1,407 @@
+//! [`Engine`]: the handle the app holds, and the coordinator task behind it.
+//!
+//! The coordinator owns the inputs (phone state, manual status, pause) and each workspace's settings. On every
+//! change it persists the input, writes an input row to the sync log, and publishes a new [`Target`] to each
+//! workspace's worker through a `watch` channel. A `watch` holds only the latest value, which is exactly the
+//! coalescing the engine needs: a worker busy waiting for Slack or its budget picks up whatever is current
+//! when it is ready, never a backlog.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caret_core::{CaretState, ManualStatus, WorkspaceSettings};
+use caret_slack::SlackClient;
+use caret_store::{LogKind, NewLogEntry, Store, WorkspaceId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::error::{EngineError, Result};
+use crate::events::EngineEvent;
+use crate::tokens::TokenSource;
+use crate::worker::{self, WorkerContext};
+
+/// Who caused an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Phone,
+    Tray,
+    Shortcut,
+    Cli,
+    Ui,
+    Engine,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Phone => "phone",
+            Source::Tray => "tray",
+            Source::Shortcut => "shortcut",
+            Source::Cli => "cli",
+            Source::Ui => "ui",
+            Source::Engine => "engine",
+        }
+    }
+}
+
+/// Everything the engine needs, with defaults for the timings.
+pub struct EngineConfig {
+    pub slack: SlackClient,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: Arc<dyn TokenSource>,
+    /// Overwrite statuses set outside Caret Desktop. Off by default: we never clobber.
+    pub always_override: bool,
+    /// First retry delay after a transient failure; doubles up to `retry_cap`.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// How often to look again whether a status set outside Caret Desktop is gone.
+    pub foreign_recheck: Duration,
+    /// After failing this long, tell the user Slack is unreachable.
+    pub unreachable_after: Duration,
+    /// A persisted phone state older than this at start is stale: the phone will report again.
+    pub phone_state_max_age: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(
+        slack: SlackClient,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        tokens: Arc<dyn TokenSource>,
+    ) -> Self {
+        EngineConfig {
+            slack,
+            store,
+            clock,
+            tokens,
+            always_override: false,
+            retry_base: Duration::from_secs(2),
+            retry_cap: Duration::from_secs(300),
+            foreign_recheck: Duration::from_secs(60),
+            unreachable_after: Duration::from_secs(180),
+            phone_state_max_age: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// What a worker should make Slack show: the inputs and the workspace's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub phone: Option<CaretState>,
+    pub manual: Option<ManualStatus>,
+    pub settings: WorkspaceSettings,
+    pub paused: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PhoneRecord {
+    state: Option<CaretState>,
+    at_ms: i64,
+}
+
+const PHONE_KEY: &str = "phone";
+const MANUAL_KEY: &str = "manual";
+const PAUSED_KEY: &str = "paused";
+
+enum Command {
+    Phone(Option<CaretState>, Source),
+    Manual(Option<ManualStatus>, Source),
+    Settings(WorkspaceId, WorkspaceSettings, Source),
+    Paused(bool, Source),
+    StartWorkspace(WorkspaceId),
+    StopWorkspace(WorkspaceId),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The running engine. Cheap to share behind an `Arc`; every method returns at once.
+pub struct Engine {
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::Sender<EngineEvent>,
+}
+
+impl Engine {
+    /// Loads the persisted inputs and the connected workspaces, and starts a worker for each.
+    pub fn start(config: EngineConfig) -> Result<Engine> {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(256);
+        let coordinator = Coordinator::load(config, events.clone())?;
+        tokio::spawn(coordinator.run(receiver));
+        Ok(Engine { commands, events })
+    }
+
+    fn send(&self, command: Command) -> Result<()> {
+        self.commands.send(command).map_err(|_| EngineError::Stopped)
+    }
+
+    /// The phone's state; `None` when the phone is gone (offline).
+    pub fn set_phone_state(&self, state: Option<CaretState>) -> Result<()> {
+        self.send(Command::Phone(state, Source::Phone))
+    }
+
+    /// A status set by the user (wins over the phone until it ends), or `None` to clear it.
+    pub fn set_manual(&self, manual: Option<ManualStatus>, source: Source) -> Result<()> {
+        self.send(Command::Manual(manual, source))
+    }
+
+    /// New settings for a workspace (policy, templates…); they are saved and take effect at once.
+    pub fn set_settings(
+        &self,
+        workspace: WorkspaceId,
+        settings: WorkspaceSettings,
+        source: Source,
+    ) -> Result<()> {
+        self.send(Command::Settings(workspace, settings, source))
+    }
+
+    /// Pause stops all writes; resume sends what is due.
+    pub fn set_paused(&self, paused: bool, source: Source) -> Result<()> {
+        self.send(Command::Paused(paused, source))
+    }
+
+    /// Starts (or restarts, after reconnecting) syncing a workspace already in the store.
+    pub fn start_workspace(&self, workspace: WorkspaceId) -> Result<()> {
+        self.send(Command::StartWorkspace(workspace))
+    }
+
+    pub fn stop_workspace(&self, workspace: WorkspaceId) -> Result<()> {
+        self.send(Command::StopWorkspace(workspace))
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    /// Stops every worker. A write under way is abandoned; its in-flight record lets the next start settle it.
+    pub async fn shutdown(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+struct WorkerHandle {
+    target: watch::Sender<Target>,
+    task: JoinHandle<()>,
+}
+
+struct Coordinator {
+    config: Arc<WorkerContextShared>,
+    phone: Option<CaretState>,
+    manual: Option<ManualStatus>,
+    paused: bool,
+    workers: HashMap<WorkspaceId, WorkerHandle>,
+}
+
+/// What every worker shares.
+pub(crate) struct WorkerContextShared {
+    pub slack: SlackClient,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: Arc<dyn TokenSource>,
+    pub events: broadcast::Sender<EngineEvent>,
+    pub always_override: bool,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    pub foreign_recheck: Duration,
+    pub unreachable_after: Duration,
+}
+
+impl Coordinator {
+    fn load(config: EngineConfig, events: broadcast::Sender<EngineEvent>) -> Result<Coordinator> {
+        let store = config.store.clone();
+        let now_ms = config.clock.now_ms();
+        let max_age_ms = i64::try_from(config.phone_state_max_age.as_millis()).unwrap_or(i64::MAX);
+        let phone = store
+            .load_input::<PhoneRecord>(PHONE_KEY)?
+            .filter(|record| now_ms - record.at_ms <= max_age_ms)
+            .and_then(|record| record.state);
+        let manual = store.load_input::<Option<ManualStatus>>(MANUAL_KEY)?.flatten();
+        let paused = store.load_input::<bool>(PAUSED_KEY)?.unwrap_or(false);
+        let shared = Arc::new(WorkerContextShared {
+            slack: config.slack,
+            store,
+            clock: config.clock,
+            tokens: config.tokens,
+            events,
+            always_override: config.always_override,
+            retry_base: config.retry_base,
+            retry_cap: config.retry_cap,
+            foreign_recheck: config.foreign_recheck,
+            unreachable_after: config.unreachable_after,
+        });
+        let mut coordinator = Coordinator {
+            config: shared,
+            phone,
+            manual,
+            paused,
+            workers: HashMap::new(),
+        };
+        for workspace in coordinator.config.store.workspaces()? {
+            if workspace.connected {
+                coordinator.start_worker(workspace.id, workspace.settings, workspace.team_name);
+            }
+        }
+        Ok(coordinator)
+    }
+
+    fn target(&self, settings: WorkspaceSettings) -> Target {
+        Target {
+            phone: self.phone.clone(),
+            manual: self.manual.clone(),
+            settings,
+            paused: self.paused,
+        }
+    }
+
+    fn start_worker(&mut self, id: WorkspaceId, settings: WorkspaceSettings, team: String) {
+        if let Some(old) = self.workers.remove(&id) {
+            old.task.abort();
+        }
+        let (target, receiver) = watch::channel(self.target(settings));
+        let context = WorkerContext {
+            id,
+            team,
+            shared: self.config.clone(),
+        };
+        let task = tokio::spawn(worker::run(context, receiver));
+        self.workers.insert(id, WorkerHandle { target, task });
+    }
+
+    fn publish(&self) {
+        for handle in self.workers.values() {
+            handle.target.send_if_modified(|target| {
+                let next = Target {
+                    settings: target.settings.clone(),
+                    ..self.target(WorkspaceSettings::default())
+                };
+                let changed = *target != next;
+                *target = next;
+                changed
+            });
+        }
+    }
+
+    fn log_input(
+        &self,
+        source: Source,
+        state: Option<String>,
+        policy: Option<String>,
+        workspace: Option<WorkspaceId>,
+        outcome: &str,
+    ) {
+        let entry = NewLogEntry {
+            at_ms: self.config.clock.now_ms(),
+            kind: Some(LogKind::Input),
+            source: source.as_str().to_owned(),
+            workspace_id: workspace,
+            state,
+            policy,
+            outcome: outcome.to_owned(),
+            ..NewLogEntry::default()
+        };
+        match self.config.store.append_log(&entry) {
+            Ok(id) => {
+                let _ = self.config.events.send(EngineEvent::Logged { id });
+            }
+            Err(error) => tracing::error!("cannot write the sync log: {error}"),
+        }
+    }
+
+    fn persist<T: Serialize>(&self, key: &str, value: &T) {
+        if let Err(error) = self
+            .config
+            .store
+            .save_input(key, value, self.config.clock.now_ms())
+        {
+            tracing::error!(key, "cannot save an input: {error}");
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        while let Some(command) = commands.recv().await {
+            match command {
+                Command::Phone(state, source) => {
+                    let described = state.as_ref().map_or("offline", |s| s.kind().as_str()).to_owned();
+                    self.persist(
+                        PHONE_KEY,
+                        &PhoneRecord {
+                            state: state.clone(),
+                            at_ms: self.config.clock.now_ms(),
+                        },
+                    );
+                    self.phone = state;
+                    self.log_input(source, Some(described), None, None, "phone state");
+                    self.publish();
+                }
+                Command::Manual(manual, source) => {
+                    let described = manual.as_ref().map(|m| m.state.kind().as_str().to_owned());
+                    self.persist(MANUAL_KEY, &manual);
+                    let outcome = if manual.is_some() {
+                        "manual status set"
+                    } else {
+                        "manual status cleared"
+                    };
+                    self.manual = manual;
+                    self.log_input(source, described, None, None, outcome);
+                    self.publish();
+                }
+                Command::Paused(paused, source) => {
+                    self.persist(PAUSED_KEY, &paused);
+                    self.paused = paused;
+                    self.log_input(
+                        source,
+                        None,
+                        None,
+                        None,
+                        if paused {
+                            "syncing paused"
+                        } else {
+                            "syncing resumed"
+                        },
+                    );
+                    self.publish();
+                }
+                Command::Settings(id, settings, source) => {
+                    if let Err(error) = self.config.store.save_settings(id, &settings) {
+                        tracing::error!(workspace = id, "cannot save settings: {error}");
+                        continue;
+                    }
+                    let policy =
+                        format!("{:?}", settings.policy.effective(self.config.clock.now())).to_lowercase();
+                    self.log_input(source, None, Some(policy), Some(id), "settings changed");
+                    if let Some(handle) = self.workers.get(&id) {
+                        let target = self.target(settings);
+                        handle.target.send_if_modified(|current| {
+                            let changed = *current != target;
+                            *current = target;
+                            changed
+                        });
+                    }
+                }
+                Command::StartWorkspace(id) => match self.config.store.workspace(id) {
+                    Ok(workspace) => self.start_worker(id, workspace.settings, workspace.team_name),
+                    Err(error) => tracing::error!(workspace = id, "cannot start syncing: {error}"),
+                },
+                Command::StopWorkspace(id) => {
+                    if let Some(handle) = self.workers.remove(&id) {
+                        handle.task.abort();
+                    }
+                }
+                Command::Shutdown(done) => {
+                    for (_, handle) in self.workers.drain() {
+                        handle.task.abort();
+                        let _ = handle.task.await;
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,665 @@
+//! One task per workspace: make Slack show what the policy says, and keep it so.
+//!
+//! Each step: decide now (so a lease is always fresh) → if Slack already shows ours and nothing is due,
+//! rest → otherwise look at Slack first (`users.profile.get`): a status set by someone else is left alone
+//! (unless "always override"), and is looked at again later → spend the write budget → record the write as
+//! in flight → `users.profile.set` → record what Slack kept. Presence follows, only when it changes.
+//!
+//! Failures follow [`caret_slack::ErrorClass`]: wait exactly `Retry-After`, back off on transient trouble,
+//! stop and tell the user when the token is dead or a scope is missing, and log a refusal of what we sent as
+//! the bug it is. After a crash, the in-flight record says which two statuses Slack may hold; both count as
+//! ours, so the first step adopts whichever Slack has and sends nothing it does not need to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use caret_core::{Decision, DesiredStatus, Expiration, Policy, Presence, choose_input, decide};
+use caret_slack::{Backoff, ErrorClass, ProfileStatus, SlackError, SlackMethod, SlackToken, WirePresence};
+use caret_store::{InFlight, LogKind, NewLogEntry, StatusRecord, WorkspaceId};
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::budget::Budget;
+use crate::engine::{Target, WorkerContextShared};
+use crate::events::EngineEvent;
+
+pub(crate) struct WorkerContext {
+    pub id: WorkspaceId,
+    pub team: String,
+    pub shared: Arc<WorkerContextShared>,
+}
+
+/// What a step concluded.
+enum Flow {
+    /// Done for now; wake at this time (a lease to renew, an end to act on), if any.
+    Rest(Option<Instant>),
+    /// Not done; try again at this time.
+    RetryAt(Instant),
+    /// Not done, and trying again is useless until something changes (a bug, a missing scope, no token).
+    Halt,
+    /// The token is dead: this worker ends; reconnecting starts a new one.
+    Exit,
+}
+
+struct Worker {
+    cx: WorkerContext,
+    /// Our status as Slack holds it; `None` when no status of ours is there.
+    applied: Option<StatusRecord>,
+    /// Statuses that also count as ours until Slack has been looked at once (after a crash mid-write).
+    maybe_ours: Vec<StatusRecord>,
+    applied_presence: Presence,
+    presence_unavailable: bool,
+    budget: Budget,
+    backoff: Backoff,
+    retries: i64,
+    failing_since: Option<Instant>,
+    reported_unreachable: bool,
+    last_policy: Option<Policy>,
+    last_desired: Option<Decision>,
+    /// The foreign status last noted, so the log says it once, not at every look.
+    noted_foreign: Option<StatusRecord>,
+    noted_pause: bool,
+}
+
+fn record_of(status: &ProfileStatus) -> Option<StatusRecord> {
+    (!status.is_clear()).then(|| StatusRecord {
+        text: status.status_text.clone(),
+        emoji: status.status_emoji.clone(),
+        expiration: status.status_expiration,
+    })
+}
+
+fn fields_of(record: Option<&StatusRecord>) -> ProfileStatus {
+    record.map_or_else(ProfileStatus::cleared, |r| ProfileStatus {
+        status_text: r.text.clone(),
+        status_emoji: r.emoji.clone(),
+        status_expiration: r.expiration,
+    })
+}
+
+fn same_look(a: &StatusRecord, b: &StatusRecord) -> bool {
+    a.text == b.text && a.emoji == b.emoji
+}
+
+fn wire(presence: Presence) -> WirePresence {
+    match presence {
+        Presence::Auto => WirePresence::Auto,
+        Presence::Away => WirePresence::Away,
+    }
+}
+
+fn presence_name(presence: Presence) -> &'static str {
+    match presence {
+        Presence::Auto => "auto",
+        Presence::Away => "away",
+    }
+}
+
+pub(crate) async fn run(cx: WorkerContext, mut targets: watch::Receiver<Target>) {
+    let workspace = cx.id;
+    let mut worker = match Worker::recover(cx) {
+        Ok(worker) => worker,
+        Err(error) => {
+            tracing::error!(workspace, "cannot load the sync state: {error}");
+            return;
+        }
+    };
+    loop {
+        let target = targets.borrow_and_update().clone();
+        let wake = match worker.step(&target).await {
+            Flow::Rest(at) => at,
+            Flow::RetryAt(at) => Some(at),
+            Flow::Halt => None,
+            Flow::Exit => return,
+        };
+        tokio::select! {
+            changed = targets.changed() => if changed.is_err() { return },
+            () = sleep_until_option(wake) => {}
+        }
+    }
+}
+
+async fn sleep_until_option(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Worker {
+    fn recover(cx: WorkerContext) -> Result<Worker, caret_store::StoreError> {
+        let state = cx.shared.store.sync_state(cx.id)?;
+        let mut maybe_ours = Vec::new();
+        if let Some(InFlight { status, previous }) = &state.in_flight {
+            maybe_ours.extend(status.iter().cloned());
+            maybe_ours.extend(previous.iter().cloned());
+        }
+        let applied_presence = match state.applied_presence.as_deref() {
+            Some("away") => Presence::Away,
+            _ => Presence::Auto,
+        };
+        let backoff = Backoff::new(cx.shared.retry_base, cx.shared.retry_cap);
+        Ok(Worker {
+            applied: state.applied_status,
+            maybe_ours,
+            applied_presence,
+            presence_unavailable: false,
+            budget: Budget::for_profile_writes(),
+            backoff,
+            retries: 0,
+            failing_since: None,
+            reported_unreachable: false,
+            last_policy: None,
+            last_desired: state.desired,
+            noted_foreign: None,
+            noted_pause: false,
+            cx,
+        })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.cx.shared.clock.now()
+    }
+
+    /// The tokio instant at which the clock will read `at`.
+    fn instant_at(&self, at: DateTime<Utc>) -> Instant {
+        let ahead = (at - self.now()).to_std().unwrap_or(Duration::ZERO);
+        Instant::now() + ahead
+    }
+
+    fn emit(&self, event: EngineEvent) {
+        let _ = self.cx.shared.events.send(event);
+    }
+
+    fn log(&self, mut entry: NewLogEntry) {
+        entry.at_ms = self.cx.shared.clock.now_ms();
+        entry.source = "engine".to_owned();
+        entry.workspace_id = Some(self.cx.id);
+        entry.workspace = Some(self.cx.team.clone());
+        match self.cx.shared.store.append_log(&entry) {
+            Ok(id) => self.emit(EngineEvent::Logged { id }),
+            Err(error) => tracing::error!(workspace = self.cx.id, "cannot write the sync log: {error}"),
+        }
+    }
+
+    fn note(&self, decision: &Decision, state: Option<&str>, outcome: &str) {
+        self.log(NewLogEntry {
+            kind: Some(LogKind::Note),
+            state: state.map(str::to_owned),
+            policy: Some(decision.policy.label().to_lowercase()),
+            outcome: outcome.to_owned(),
+            ..NewLogEntry::default()
+        });
+    }
+
+    async fn step(&mut self, target: &Target) -> Flow {
+        let now_local = self.cx.shared.clock.now_local();
+        let now = now_local.with_timezone(&Utc);
+        let input = choose_input(target.phone.as_ref(), target.manual.as_ref(), now);
+        let decision = match &input {
+            Some(input) => decide(input, &target.settings, now_local),
+            None => Decision {
+                policy: target.settings.policy.effective(now),
+                status: DesiredStatus::Clear,
+                presence: Presence::Auto,
+                recompute_at: target.settings.policy.next_change(now),
+            },
+        };
+        let state_name = input.as_ref().map(|i| i.state.kind().as_str());
+        if self.last_policy == Some(Policy::Blocked)
+            && decision.policy != Policy::Blocked
+            && target.settings.policy.blocked.is_some()
+        {
+            self.emit(EngineEvent::BlockEnded {
+                workspace: self.cx.id,
+                team: self.cx.team.clone(),
+            });
+            self.note(&decision, state_name, "timed block ended; sharing again");
+        }
+        self.last_policy = Some(decision.policy);
+        if self.last_desired.as_ref() != Some(&decision) {
+            if let Err(error) =
+                self.cx
+                    .shared
+                    .store
+                    .save_desired(self.cx.id, &decision, now.timestamp_millis())
+            {
+                tracing::error!(workspace = self.cx.id, "cannot save the desired status: {error}");
+            }
+            self.last_desired = Some(decision.clone());
+        }
+
+        if target.paused {
+            if !self.noted_pause {
+                self.note(&decision, state_name, "paused: nothing sent");
+                self.noted_pause = true;
+            }
+            return Flow::Rest(None);
+        }
+        self.noted_pause = false;
+
+        let Some(token) = self.cx.shared.tokens.token(self.cx.id) else {
+            self.note(&decision, state_name, "no token for this workspace: reconnect it");
+            return Flow::Halt;
+        };
+
+        let status_flow = self
+            .sync_status(&decision, state_name, &token, &target.settings)
+            .await;
+        let Flow::Rest(status_wake) = status_flow else {
+            return status_flow;
+        };
+        let presence_flow = self.sync_presence(&decision, state_name, &token).await;
+        let Flow::Rest(_) = presence_flow else {
+            return presence_flow;
+        };
+
+        let recompute = decision.recompute_at.map(|at| self.instant_at(at));
+        Flow::Rest([status_wake, recompute].into_iter().flatten().min())
+    }
+
+    /// When a lease of `lease` length is renewed: once less than a third of it (at least a minute) is left.
+    fn renew_margin(lease: Duration) -> i64 {
+        i64::try_from((lease / 3).max(Duration::from_secs(60)).as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// Whether Slack (as far as we know) already shows `desired`, and when to look again.
+    fn satisfied(&self, desired: Option<&StatusRecord>, lease: Option<Duration>) -> Option<Option<Instant>> {
+        if !self.maybe_ours.is_empty() {
+            return None;
+        }
+        match (desired, &self.applied) {
+            (None, None) => Some(None),
+            (Some(wanted), Some(applied)) if same_look(wanted, applied) => {
+                match lease {
+                    Some(lease) => {
+                        let renew_at = applied.expiration - Self::renew_margin(lease);
+                        let now = self.now().timestamp();
+                        (now < renew_at).then(|| {
+                            Some(self.instant_at(
+                                DateTime::from_timestamp(renew_at, 0).unwrap_or_else(|| self.now()),
+                            ))
+                        })
+                    }
+                    None => (wanted.expiration == applied.expiration).then_some(None),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn is_ours(&self, status: &StatusRecord) -> bool {
+        self.applied.as_ref() == Some(status) || self.maybe_ours.contains(status)
+    }
+
+    fn set_applied(&mut self, applied: Option<StatusRecord>) {
+        if self.applied != applied || !self.maybe_ours.is_empty() {
+            let now_ms = self.cx.shared.clock.now_ms();
+            if let Err(error) = self
+                .cx
+                .shared
+                .store
+                .finish_write(self.cx.id, applied.as_ref(), now_ms)
+            {
+                tracing::error!(workspace = self.cx.id, "cannot save the applied status: {error}");
+            }
+        }
+        self.applied = applied;
+        self.maybe_ours.clear();
+    }
+
+    async fn sync_status(
+        &mut self,
+        decision: &Decision,
+        state_name: Option<&str>,
+        token: &SlackToken,
+        settings: &caret_core::WorkspaceSettings,
+    ) -> Flow {
+        let (desired, lease) = match &decision.status {
+            DesiredStatus::Clear => (None, None),
+            DesiredStatus::Set(status) => {
+                let lease = matches!(status.expiration, Expiration::Lease { .. }).then(|| {
+                    settings
+                        .lease
+                        .duration()
+                        .to_std()
+                        .unwrap_or(Duration::from_secs(1800))
+                });
+                let record = StatusRecord {
+                    text: status.text.clone(),
+                    emoji: status.emoji.clone(),
+                    expiration: status.expiration.slack_seconds(),
+                };
+                (Some(record), lease)
+            }
+        };
+        if let Some(wake) = self.satisfied(desired.as_ref(), lease) {
+            return Flow::Rest(wake);
+        }
+
+        // Never clobber: look at what Slack shows before changing it.
+        let current = match self.call_get(token).await {
+            Ok(current) => record_of(&current),
+            Err(error) => return self.on_error(decision, state_name, SlackMethod::UsersProfileGet, error),
+        };
+        match &current {
+            Some(shown) if desired.as_ref() == Some(shown) => {
+                // Slack already shows exactly this (after a crash, say): adopt it, send nothing.
+                self.set_applied(current.clone());
+                return Flow::Rest(self.satisfied(desired.as_ref(), lease).flatten());
+            }
+            Some(shown) if !self.is_ours(shown) => {
+                self.set_applied(None);
+                if self.cx.shared.always_override {
+                    self.note(
+                        decision,
+                        state_name,
+                        "overriding a status set outside Caret Desktop (always override is on)",
+                    );
+                } else {
+                    if self.noted_foreign.as_ref() != Some(shown) {
+                        self.note(
+                            decision,
+                            state_name,
+                            "left alone: a status set outside Caret Desktop is showing",
+                        );
+                        self.noted_foreign = Some(shown.clone());
+                    }
+                    let recheck = Instant::now() + self.cx.shared.foreign_recheck;
+                    let expires = (shown.expiration > 0)
+                        .then(|| DateTime::from_timestamp(shown.expiration, 0).map(|at| self.instant_at(at)))
+                        .flatten();
+                    return Flow::Rest(Some(expires.map_or(recheck, |at| at.min(recheck))));
+                }
+            }
+            Some(shown) => {
+                let shown = shown.clone();
+                self.set_applied(Some(shown));
+            }
+            None => self.set_applied(None),
+        }
+        self.noted_foreign = None;
+        if desired.is_none() && self.applied.is_none() {
+            return Flow::Rest(None); // nothing of ours to clear
+        }
+        if let Some(wake) = self.satisfied(desired.as_ref(), lease) {
+            return Flow::Rest(wake);
+        }
+
+        if !self.budget.try_take() {
+            return Flow::RetryAt(self.budget.available_at());
+        }
+        let in_flight = InFlight {
+            status: desired.clone(),
+            previous: self.applied.clone(),
+        };
+        if let Err(error) =
+            self.cx
+                .shared
+                .store
+                .begin_write(self.cx.id, &in_flight, self.cx.shared.clock.now_ms())
+        {
+            tracing::error!(workspace = self.cx.id, "cannot record the write: {error}");
+        }
+        let fields = fields_of(desired.as_ref());
+        let sent = serde_json::to_string(&fields).ok();
+        let started = Instant::now();
+        let result = self.cx.shared.slack.profile_set(token, &fields).await;
+        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        match result {
+            Ok(_) => {
+                self.log_call(
+                    decision,
+                    state_name,
+                    SlackMethod::UsersProfileSet,
+                    sent,
+                    "ok",
+                    Some(latency_ms),
+                    None,
+                );
+                self.succeeded();
+                self.set_applied(desired.clone());
+                self.emit(EngineEvent::Synced {
+                    workspace: self.cx.id,
+                });
+                Flow::Rest(self.satisfied(desired.as_ref(), lease).flatten())
+            }
+            Err(error) => {
+                if let Err(store_error) = self.cx.shared.store.abandon_write(self.cx.id) {
+                    tracing::error!(
+                        workspace = self.cx.id,
+                        "cannot drop the in-flight write: {store_error}"
+                    );
+                }
+                // A write that timed out may still have landed: both statuses count as ours until we look.
+                self.maybe_ours.extend(desired.iter().cloned());
+                self.maybe_ours.extend(self.applied.iter().cloned());
+                self.log_call(
+                    decision,
+                    state_name,
+                    SlackMethod::UsersProfileSet,
+                    sent,
+                    &error.code(),
+                    Some(latency_ms),
+                    Some(&error),
+                );
+                self.on_error(decision, state_name, SlackMethod::UsersProfileSet, error)
+            }
+        }
+    }
+
+    async fn call_get(&mut self, token: &SlackToken) -> Result<ProfileStatus, SlackError> {
+        self.cx.shared.slack.profile_get(token).await
+    }
+
+    async fn sync_presence(
+        &mut self,
+        decision: &Decision,
+        state_name: Option<&str>,
+        token: &SlackToken,
+    ) -> Flow {
+        if self.presence_unavailable || decision.presence == self.applied_presence {
+            return Flow::Rest(None);
+        }
+        let started = Instant::now();
+        let result = self
+            .cx
+            .shared
+            .slack
+            .set_presence(token, wire(decision.presence))
+            .await;
+        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let sent = Some(format!(
+            r#"{{"presence":"{}"}}"#,
+            presence_name(decision.presence)
+        ));
+        match result {
+            Ok(()) => {
+                self.log_call(
+                    decision,
+                    state_name,
+                    SlackMethod::UsersSetPresence,
+                    sent,
+                    "ok",
+                    Some(latency_ms),
+                    None,
+                );
+                self.succeeded();
+                self.applied_presence = decision.presence;
+                let now_ms = self.cx.shared.clock.now_ms();
+                if let Err(error) =
+                    self.cx
+                        .shared
+                        .store
+                        .save_presence(self.cx.id, presence_name(decision.presence), now_ms)
+                {
+                    tracing::error!(workspace = self.cx.id, "cannot save presence: {error}");
+                }
+                Flow::Rest(None)
+            }
+            Err(SlackError::MissingScope { needed, .. }) => {
+                // Presence is a nicety: without users:write the status still syncs.
+                self.presence_unavailable = true;
+                self.note(
+                    decision,
+                    state_name,
+                    &format!("presence not synced: the token lacks {needed}"),
+                );
+                self.emit(EngineEvent::MissingScope {
+                    workspace: self.cx.id,
+                    team: self.cx.team.clone(),
+                    scope: needed,
+                });
+                Flow::Rest(None)
+            }
+            Err(error) => {
+                self.log_call(
+                    decision,
+                    state_name,
+                    SlackMethod::UsersSetPresence,
+                    sent,
+                    &error.code(),
+                    Some(latency_ms),
+                    Some(&error),
+                );
+                self.on_error(decision, state_name, SlackMethod::UsersSetPresence, error)
+            }
+        }
+    }
+
+    fn succeeded(&mut self) {
+        self.backoff.reset();
+        self.retries = 0;
+        self.failing_since = None;
+        if self.reported_unreachable {
+            self.reported_unreachable = false;
+            self.emit(EngineEvent::Reachable {
+                workspace: self.cx.id,
+                team: self.cx.team.clone(),
+            });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn log_call(
+        &self,
+        decision: &Decision,
+        state_name: Option<&str>,
+        method: SlackMethod,
+        sent: Option<String>,
+        outcome: &str,
+        latency_ms: Option<i64>,
+        error: Option<&SlackError>,
+    ) {
+        self.log(NewLogEntry {
+            kind: Some(LogKind::Call),
+            state: state_name.map(str::to_owned),
+            policy: Some(decision.policy.label().to_lowercase()),
+            method: Some(method.as_str().to_owned()),
+            sent,
+            outcome: outcome.to_owned(),
+            latency_ms,
+            retries: self.retries,
+            error: error.map(ToString::to_string),
+            ..NewLogEntry::default()
+        });
+    }
+
+    fn on_error(
+        &mut self,
+        decision: &Decision,
+        state_name: Option<&str>,
+        method: SlackMethod,
+        error: SlackError,
+    ) -> Flow {
+        match error.class() {
+            ErrorClass::RetryAfter(wait) => {
+                self.retries += 1;
+                let until = Instant::now() + wait;
+                if method == SlackMethod::UsersProfileSet {
+                    self.budget.drain_until(until);
+                }
+                Flow::RetryAt(until)
+            }
+            ErrorClass::Retry => {
+                self.retries += 1;
+                let since = *self.failing_since.get_or_insert_with(Instant::now);
+                if !self.reported_unreachable && since.elapsed() >= self.cx.shared.unreachable_after {
+                    self.reported_unreachable = true;
+                    let since_ms = self.cx.shared.clock.now_ms()
+                        - i64::try_from(since.elapsed().as_millis()).unwrap_or(0);
+                    self.emit(EngineEvent::Unreachable {
+                        workspace: self.cx.id,
+                        team: self.cx.team.clone(),
+                        since_ms,
+                    });
+                }
+                if method == SlackMethod::UsersProfileGet {
+                    self.log_call(
+                        decision,
+                        state_name,
+                        method,
+                        None,
+                        &error.code(),
+                        None,
+                        Some(&error),
+                    );
+                }
+                Flow::RetryAt(Instant::now() + self.backoff.next_delay())
+            }
+            ErrorClass::Disconnect => {
+                let reason = error.code();
+                if let Err(store_error) = self
+                    .cx
+                    .shared
+                    .store
+                    .set_connected(self.cx.id, false, Some(&reason))
+                {
+                    tracing::error!(
+                        workspace = self.cx.id,
+                        "cannot mark the workspace disconnected: {store_error}"
+                    );
+                }
+                if method == SlackMethod::UsersProfileGet {
+                    self.log_call(decision, state_name, method, None, &reason, None, Some(&error));
+                }
+                self.emit(EngineEvent::Disconnected {
+                    workspace: self.cx.id,
+                    team: self.cx.team.clone(),
+                    reason,
+                });
+                Flow::Exit
+            }
+            ErrorClass::NeedsUser => {
+                if let SlackError::MissingScope { needed, .. } = &error {
+                    self.emit(EngineEvent::MissingScope {
+                        workspace: self.cx.id,
+                        team: self.cx.team.clone(),
+                        scope: needed.clone(),
+                    });
+                }
+                if method == SlackMethod::UsersProfileGet {
+                    self.log_call(
+                        decision,
+                        state_name,
+                        method,
+                        None,
+                        &error.code(),
+                        None,
+                        Some(&error),
+                    );
+                }
+                Flow::Halt
+            }
+            ErrorClass::Bug => {
+                tracing::error!(workspace = self.cx.id, "bug in the status mapping: {error}");
+                Flow::Halt
+            }
+            ErrorClass::Permanent => {
+                tracing::warn!(workspace = self.cx.id, "Slack refused: {error}");
+                Flow::Halt
+            }
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! The sync engine against the local Slack server, on paused tokio time: what Slack shows under every
+//! policy, coalescing of a flapping phone within the write budget, never clobbering, revocation, outages,
+//! rate limits and restart recovery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use caret_core::{CaretState, EventDetails, ManualStatus, PhoneNumber, SharingPolicy, WorkspaceSettings};
+use caret_e2e::fake_slack::{FakeSlack, Fault, Status, TestClock};
+use caret_engine::{Engine, EngineConfig, EngineEvent, Source, StaticTokens, TokioClock};
+use caret_slack::{SlackClient, SlackToken};
+use caret_store::{LogFilter, Store, WorkspaceId};
+use chrono::{DateTime, FixedOffset, Utc};
+
+const SET: &str = "users.profile.set";
+
+struct Rig {
+    slack: FakeSlack,
+    store: Store,
+    tokens: StaticTokens,
+    clock: TokioClock,
+    engine: Engine,
+}
+
+fn tokio_clock(test_clock: &TestClock) -> TokioClock {
+    let start = DateTime::<Utc>::from_timestamp_millis(test_clock.unix_millis()).expect("valid time");
+    TokioClock::starting_at(start, FixedOffset::east_opt(3600).expect("offset"))
+}
+
+fn settings(policy: SharingPolicy) -> WorkspaceSettings {
+    let mut settings = WorkspaceSettings::default();
+    settings.policy.choose(policy);
+    settings
+}
+
+fn add_workspace(
+    slack: &FakeSlack,
+    store: &Store,
+    tokens: &StaticTokens,
+    team: &str,
+    settings: &WorkspaceSettings,
+) -> (WorkspaceId, String) {
+    let raw = slack.add_user(team, "ada", &FakeSlack::FULL_SCOPES);
+    let id = store
+        .upsert_workspace(&format!("T-{team}"), "U1", team, "ada", settings, 0)
+        .expect("workspace");
+    tokens.insert(id, SlackToken::parse(&raw).expect("token"));
+    (id, raw)
+}
+
+fn start_engine(slack: &FakeSlack, store: &Store, tokens: &StaticTokens, clock: TokioClock) -> Engine {
+    let client =
+        SlackClient::new(slack.base_url().parse().expect("url"), Duration::from_secs(10)).expect("client");
+    let config = EngineConfig::new(client, store.clone(), Arc::new(clock), Arc::new(tokens.clone()));
+    Engine::start(config).expect("engine starts")
+}
+
+async fn rig(policy: SharingPolicy) -> (Rig, WorkspaceId, String) {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    let store = Store::open_in_memory().expect("store");
+    let tokens = StaticTokens::default();
+    let (id, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(policy));
+    let clock = tokio_clock(&test_clock);
+    let engine = start_engine(&slack, &store, &tokens, clock);
+    (
+        Rig {
+            slack,
+            store,
+            tokens,
+            clock,
+            engine,
+        },
+        id,
+        raw,
+    )
+}
+
+/// Lets the engine work for `duration` of (paused) time.
+async fn run_for(duration: Duration) {
+    let step = Duration::from_millis(100);
+    let mut elapsed = Duration::ZERO;
+    while elapsed < duration {
+        tokio::time::sleep(step).await;
+        elapsed += step;
+    }
+}
+
+fn text(slack: &FakeSlack, raw: &str) -> String {
+    slack.status(raw).text
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_policy_shows_what_it_should_in_slack() {
+    let cases = [
+        (SharingPolicy::Default, "Busy", ":no_entry:"),
+        (SharingPolicy::Trusted, "Driving", ":car:"),
+        (SharingPolicy::Vip, "Driving", ":car:"),
+    ];
+    for (policy, expected_text, expected_emoji) in cases {
+        let (rig, _, raw) = rig(policy).await;
+        rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+        run_for(Duration::from_secs(1)).await;
+        let status = rig.slack.status(&raw);
+        assert_eq!(
+            (status.text.as_str(), status.emoji.as_str()),
+            (expected_text, expected_emoji),
+            "{policy:?}"
+        );
+        let lease_end = rig.clock_now_secs() + 30 * 60;
+        assert!(
+            (status.expiration - lease_end).abs() <= 2,
+            "a 30-minute lease: {} vs {lease_end}",
+            status.expiration
+        );
+    }
+}
+
+impl Rig {
+    fn clock_now_secs(&self) -> i64 {
+        use caret_engine::Clock;
+        self.clock.now().timestamp()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn vip_shows_the_event_title_and_ends_at_the_event_end() {
+    let (rig, _, raw) = rig(SharingPolicy::Vip).await;
+    use caret_engine::Clock;
+    let now = rig.clock.now();
+    let event = EventDetails::new("Board meeting", now, now + chrono::Duration::minutes(45)).unwrap();
+    rig.engine
+        .set_phone_state(Some(CaretState::Event(event.clone())))
+        .unwrap();
+    run_for(Duration::from_secs(1)).await;
+    let status = rig.slack.status(&raw);
+    assert!(
+        status.text.starts_with("Board meeting (until "),
+        "{}",
+        status.text
+    );
+    assert_eq!(status.expiration, event.end.timestamp());
+}
+
+#[tokio::test(start_paused = true)]
+async fn blocked_clears_our_status_and_sends_nothing_more() {
+    let (rig, id, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(text(&rig.slack, &raw), "In a call");
+    let mut blocked = settings(SharingPolicy::Trusted);
+    blocked.policy.block_until_resumed();
+    rig.engine.set_settings(id, blocked, Source::Ui).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert!(rig.slack.status(&raw).text.is_empty(), "our status was cleared");
+    let writes = rig.slack.accepted(SET);
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(30)).await;
+    assert_eq!(rig.slack.accepted(SET), writes, "nothing sent while blocked");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_block_ends_by_itself_and_sharing_resumes() {
+    let (rig, id, raw) = rig(SharingPolicy::Trusted).await;
+    let mut events = rig.engine.subscribe();
+    let mut blocked = settings(SharingPolicy::Trusted);
+    use caret_engine::Clock;
+    blocked
+        .policy
+        .block_for(chrono::Duration::minutes(60), rig.clock.now());
+    rig.engine.set_settings(id, blocked, Source::Tray).unwrap();
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(59 * 60)).await;
+    assert!(rig.slack.status(&raw).text.is_empty());
+    run_for(Duration::from_secs(2 * 60)).await;
+    assert_eq!(text(&rig.slack, &raw), "Walking");
+    let mut saw_block_end = false;
+    while let Ok(event) = events.try_recv() {
+        saw_block_end |= matches!(event, EngineEvent::BlockEnded { .. });
+    }
+    assert!(saw_block_end);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manual_status_wins_until_it_expires_then_the_phone_is_back() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    use caret_engine::Clock;
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    let until = rig.clock.now() + chrono::Duration::minutes(30);
+    rig.engine
+        .set_manual(
+            Some(ManualStatus {
+                state: CaretState::InCall,
+                until: Some(until),
+            }),
+            Source::Shortcut,
+        )
+        .unwrap();
+    run_for(Duration::from_secs(1)).await;
+    let status = rig.slack.status(&raw);
+    assert_eq!(status.text, "In a call");
+    assert_eq!(status.expiration, until.timestamp());
+    run_for(Duration::from_secs(30 * 60)).await;
+    assert_eq!(
+        text(&rig.slack, &raw),
+        "Walking",
+        "the phone state is back after the manual status ended"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_phone_number_appears_only_when_shared() {
+    let mut with_number = settings(SharingPolicy::Trusted);
+    with_number.phone.share = true;
+    with_number.phone.number = Some(PhoneNumber::parse("+1 555 0100").unwrap());
+    let (rig, id, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_settings(id, with_number, Source::Ui).unwrap();
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(text(&rig.slack, &raw), "In a call · +1 555 0100");
+}
+
+#[tokio::test(start_paused = true)]
+async fn sleeping_sets_away_and_waking_sets_auto_each_once() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert!(rig.slack.account(&raw).manual_away);
+    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(
+        rig.slack.accepted("users.setPresence"),
+        1,
+        "presence is sent only when it changes"
+    );
+    rig.engine.set_phone_state(Some(CaretState::Available)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert!(!rig.slack.account(&raw).manual_away);
+    assert!(rig.slack.status(&raw).text.is_empty());
+    assert_eq!(rig.slack.accepted("users.setPresence"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flapping_phone_costs_at_most_ten_writes_a_minute_and_ends_exact() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    let states = [
+        CaretState::InCall,
+        CaretState::Walking,
+        CaretState::InVehicle,
+        CaretState::Busy,
+    ];
+    for change in 0..120 {
+        rig.engine
+            .set_phone_state(Some(states[change % states.len()].clone()))
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    rig.engine.set_phone_state(Some(CaretState::Silent)).unwrap();
+    run_for(Duration::from_secs(20)).await;
+    assert_eq!(
+        text(&rig.slack, &raw),
+        "Phone on silent",
+        "the settled state is exact"
+    );
+    assert_eq!(
+        rig.slack.count(SET, "ratelimited"),
+        0,
+        "our budget, not Slack's 429, held us back"
+    );
+    let writes = rig.slack.accepted(SET);
+    assert!(
+        writes <= 11,
+        "{writes} writes for a 60 s storm + the settled state"
+    );
+    let calls = rig.slack.calls();
+    for (index, call) in calls.iter().enumerate().filter(|(_, c)| c.method == SET) {
+        let window = calls[index..]
+            .iter()
+            .filter(|c| c.method == SET && c.at < call.at + Duration::from_secs(60))
+            .count();
+        assert!(window <= 10, "{window} writes within a minute");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_status_set_by_the_user_is_left_alone_and_we_resume_when_it_is_gone() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    rig.slack.user_sets_status(
+        &raw,
+        Status {
+            text: "Lunch".into(),
+            emoji: ":coffee:".into(),
+            expiration: 0,
+        },
+    );
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(5)).await;
+    assert_eq!(text(&rig.slack, &raw), "Lunch", "never clobber");
+    rig.engine.set_phone_state(Some(CaretState::Available)).unwrap();
+    run_for(Duration::from_secs(5)).await;
+    assert_eq!(text(&rig.slack, &raw), "Lunch", "we clear only what we set");
+    let notes = rig
+        .store
+        .query_log(&LogFilter {
+            text: Some("left alone".into()),
+            ..LogFilter::default()
+        })
+        .unwrap();
+    assert!(!notes.is_empty(), "the log says why");
+
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    rig.slack.user_sets_status(&raw, Status::default());
+    run_for(Duration::from_secs(70)).await;
+    assert_eq!(
+        text(&rig.slack, &raw),
+        "Driving",
+        "resumed once the user's status was cleared"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoked_token_disconnects_the_workspace_and_stops_its_calls() {
+    let (rig, id, raw) = rig(SharingPolicy::Trusted).await;
+    let mut events = rig.engine.subscribe();
+    rig.slack.revoke(&raw);
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    let workspace = rig.store.workspace(id).unwrap();
+    assert!(!workspace.connected);
+    assert_eq!(workspace.disconnect_reason.as_deref(), Some("token_revoked"));
+    let calls = rig.slack.calls().len();
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(600)).await;
+    assert_eq!(rig.slack.calls().len(), calls, "no retries against a dead token");
+    let mut disconnected = false;
+    while let Ok(event) = events.try_recv() {
+        disconnected |=
+            matches!(event, EngineEvent::Disconnected { ref reason, .. } if reason == "token_revoked");
+    }
+    assert!(disconnected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ten_minute_outage_is_ridden_out_and_the_latest_state_arrives_after() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    let mut events = rig.engine.subscribe();
+    rig.slack.outage_for(Duration::from_secs(600));
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(300)).await;
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(300)).await;
+    assert!(rig.slack.status(&raw).text.is_empty());
+    run_for(Duration::from_secs(360)).await;
+    assert_eq!(text(&rig.slack, &raw), "Driving");
+    let failed = rig.slack.count("users.profile.get", "http_503");
+    assert!(
+        (3..=20).contains(&failed),
+        "backoff, not a hammering: {failed} attempts in 10 minutes"
+    );
+    let mut unreachable = false;
+    let mut reachable = false;
+    while let Ok(event) = events.try_recv() {
+        unreachable |= matches!(event, EngineEvent::Unreachable { .. });
+        reachable |= matches!(event, EngineEvent::Reachable { .. });
+    }
+    assert!(unreachable && reachable);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_answer_is_waited_out_exactly() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.slack
+        .inject(Fault::rate_limited(Duration::from_secs(30), 1).on(SET));
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(29)).await;
+    assert!(
+        rig.slack.status(&raw).text.is_empty(),
+        "nothing before Retry-After"
+    );
+    assert_eq!(
+        rig.slack.calls().iter().filter(|c| c.method == SET).count(),
+        1,
+        "no retry before Retry-After"
+    );
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(text(&rig.slack, &raw), "In a call");
+    let sets: Vec<_> = rig
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == SET)
+        .collect();
+    assert_eq!(sets.len(), 2);
+    let waited = sets[1].at - sets[0].at;
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+        "waited {waited:?}"
+    );
+    let rows = rig
+        .store
+        .query_log(&LogFilter {
+            outcome: Some("ratelimited".into()),
+            ..LogFilter::default()
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the 429 is in the sync log");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_converges_without_sending_again() {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("caret.sqlite3");
+    let store = Store::open(&path).unwrap();
+    let tokens = StaticTokens::default();
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    engine.shutdown().await;
+    let writes = slack.accepted(SET);
+
+    let store = Store::open(&path).unwrap();
+    let _engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    run_for(Duration::from_secs(5)).await;
+    assert_eq!(
+        slack.accepted(SET),
+        writes,
+        "Slack already shows it: nothing sent twice"
+    );
+    assert_eq!(text(&slack, &raw), "In a call");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_in_the_middle_of_a_write_is_settled_on_restart() {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("caret.sqlite3");
+    let store = Store::open(&path).unwrap();
+    let tokens = StaticTokens::default();
+    let (id, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    // The next write lands at Slack, but the answer hangs; the app dies before hearing back.
+    slack.inject(Fault::hang(Duration::from_secs(3), 1).on(SET));
+    engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_millis(500)).await;
+    engine.shutdown().await;
+    assert!(
+        store.sync_state(id).unwrap().in_flight.is_some(),
+        "the write was recorded as in flight"
+    );
+
+    let writes = slack.accepted(SET);
+    assert_eq!(
+        text(&slack, &raw),
+        "Driving",
+        "Slack applied the write the app never heard back about"
+    );
+
+    let store = Store::open(&path).unwrap();
+    let _engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    run_for(Duration::from_secs(10)).await;
+    assert_eq!(text(&slack, &raw), "Driving", "converged to the desired state");
+    assert_eq!(slack.accepted(SET), writes, "recognised as ours: not sent again");
+    assert!(store.sync_state(id).unwrap().in_flight.is_none());
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_stops_all_writes_and_resume_sends_what_is_due() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_paused(true, Source::Tray).unwrap();
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(10)).await;
+    assert_eq!(rig.slack.calls().len(), 0);
+    rig.engine.set_paused(false, Source::Tray).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(text(&rig.slack, &raw), "In a call");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_is_renewed_while_the_state_lasts_and_lapses_when_we_stop() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(90 * 60)).await;
+    assert_eq!(
+        text(&rig.slack, &raw),
+        "Driving",
+        "still there after three lease lengths"
+    );
+    let renewals = rig.slack.accepted(SET);
+    assert!(
+        (4..=6).contains(&renewals),
+        "renewed about every 20 minutes: {renewals}"
+    );
+    rig.engine.shutdown().await;
+    run_for(Duration::from_secs(31 * 60)).await;
+    assert!(
+        rig.slack.status(&raw).text.is_empty(),
+        "a dead desktop's status expires in Slack by itself"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_call_is_in_the_sync_log_without_a_token() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    let rows = rig.store.query_log(&LogFilter::default()).unwrap();
+    let call = rows
+        .iter()
+        .find(|r| r.method.as_deref() == Some(SET))
+        .expect("a call row");
+    assert_eq!(call.outcome, "ok");
+    assert_eq!(call.policy.as_deref(), Some("trusted"));
+    assert_eq!(call.state.as_deref(), Some("in_call"));
+    assert!(call.sent.as_deref().unwrap_or("").contains("In a call"));
+    assert!(rows.iter().any(|r| r.source == "phone"), "the input row");
+    let mut export = Vec::new();
+    rig.store
+        .export_log_jsonl(&LogFilter::default(), &mut export)
+        .unwrap();
+    assert!(
+        !String::from_utf8(export).unwrap().contains(&raw),
+        "no token in the log"
+    );
+    let _ = &rig.tokens;
+}
