@@ -49,10 +49,30 @@ fn add_workspace(
 }
 
 fn start_engine(slack: &FakeSlack, store: &Store, tokens: &StaticTokens, clock: TokioClock) -> Engine {
+    start_engine_with(slack, store, tokens, clock, |_| {})
+}
+
+fn start_engine_with(
+    slack: &FakeSlack,
+    store: &Store,
+    tokens: &StaticTokens,
+    clock: TokioClock,
+    adjust: impl FnOnce(&mut EngineConfig),
+) -> Engine {
     let client =
         SlackClient::new(slack.base_url().parse().expect("url"), Duration::from_secs(10)).expect("client");
-    let config = EngineConfig::new(client, store.clone(), Arc::new(clock), Arc::new(tokens.clone()));
+    let mut config = EngineConfig::new(client, store.clone(), Arc::new(clock), Arc::new(tokens.clone()));
+    adjust(&mut config);
     Engine::start(config).expect("engine starts")
+}
+
+/// Every event received so far.
+fn drain(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>) -> Vec<EngineEvent> {
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    seen
 }
 
 async fn rig(policy: SharingPolicy) -> (Rig, WorkspaceId, String) {
@@ -531,4 +551,153 @@ async fn every_call_is_in_the_sync_log_without_a_token() {
         "no token in the log"
     );
     let _ = &rig.tokens;
+}
+
+#[tokio::test(start_paused = true)]
+async fn always_override_replaces_a_status_set_elsewhere() {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    let store = Store::open_in_memory().unwrap();
+    let tokens = StaticTokens::default();
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    slack.user_sets_status(
+        &raw,
+        Status {
+            text: "Lunch".into(),
+            emoji: ":coffee:".into(),
+            expiration: 0,
+        },
+    );
+    let engine = start_engine_with(&slack, &store, &tokens, tokio_clock(&test_clock), |c| {
+        c.always_override = true
+    });
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(text(&slack, &raw), "In a call");
+    let notes = store
+        .query_log(&LogFilter {
+            text: Some("always override".into()),
+            ..LogFilter::default()
+        })
+        .unwrap();
+    assert_eq!(notes.len(), 1, "the log says why it overwrote");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_without_the_write_scope_is_reported_and_not_retried() {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    let store = Store::open_in_memory().unwrap();
+    let tokens = StaticTokens::default();
+    let raw = slack.add_user(
+        "Acme",
+        "ada",
+        &["users.profile:read", "users:read", "users:write"],
+    );
+    let id = store
+        .upsert_workspace(
+            "T-Acme",
+            "U1",
+            "Acme",
+            "ada",
+            &settings(SharingPolicy::Trusted),
+            0,
+        )
+        .unwrap();
+    tokens.insert(id, SlackToken::parse(&raw).unwrap());
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    let mut events = engine.subscribe();
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(120)).await;
+    assert_eq!(
+        slack.count(SET, "missing_scope"),
+        1,
+        "one try, then wait for the user"
+    );
+    assert!(
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, EngineEvent::MissingScope { scope, .. } if scope == "users.profile:write"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_the_presence_scope_the_status_still_syncs() {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    let store = Store::open_in_memory().unwrap();
+    let tokens = StaticTokens::default();
+    let raw = slack.add_user("Acme", "ada", &["users.profile:read", "users.profile:write"]);
+    let id = store
+        .upsert_workspace(
+            "T-Acme",
+            "U1",
+            "Acme",
+            "ada",
+            &settings(SharingPolicy::Trusted),
+            0,
+        )
+        .unwrap();
+    tokens.insert(id, SlackToken::parse(&raw).unwrap());
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(text(&slack, &raw), "Sleeping");
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(text(&slack, &raw), "In a call", "syncing carries on");
+    assert_eq!(
+        slack.count("users.setPresence", "missing_scope"),
+        1,
+        "presence tried once, then skipped"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_is_retried_with_backoff() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.slack
+        .inject(Fault::hang(Duration::from_secs(60), 2).on("users.profile.get"));
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(40)).await;
+    assert_eq!(text(&rig.slack, &raw), "In a call");
+    let timeouts = rig
+        .store
+        .query_log(&LogFilter {
+            outcome: Some("timeout".into()),
+            ..LogFilter::default()
+        })
+        .unwrap();
+    assert_eq!(timeouts.len(), 2, "each timeout is logged");
+    assert!(
+        timeouts.iter().any(|row| row.retries >= 1),
+        "with its retry count"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sync_log_is_pruned_to_its_retention() {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    let store = Store::open_in_memory().unwrap();
+    let tokens = StaticTokens::default();
+    add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let engine = start_engine_with(&slack, &store, &tokens, tokio_clock(&test_clock), |c| {
+        c.retention = caret_store::Retention {
+            max_age_ms: 30 * 24 * 3600 * 1000,
+            max_rows: 5,
+        };
+        c.prune_every = Duration::from_secs(60);
+    });
+    for n in 0..20 {
+        let state = if n % 2 == 0 {
+            CaretState::InCall
+        } else {
+            CaretState::Walking
+        };
+        engine.set_phone_state(Some(state)).unwrap();
+        run_for(Duration::from_secs(10)).await;
+    }
+    run_for(Duration::from_secs(61)).await;
+    assert_eq!(store.query_log(&LogFilter::default()).unwrap().len(), 5);
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use caret_core::{CaretState, ManualStatus, WorkspaceSettings};
 use caret_slack::SlackClient;
-use caret_store::{LogKind, NewLogEntry, Store, WorkspaceId};
+use caret_store::{LogKind, NewLogEntry, Retention, Store, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -65,6 +65,9 @@ pub struct EngineConfig {
     pub unreachable_after: Duration,
     /// A persisted phone state older than this at start is stale: the phone will report again.
     pub phone_state_max_age: Duration,
+    /// How much sync log to keep; pruned at start and every `prune_every`.
+    pub retention: Retention,
+    pub prune_every: Duration,
 }
 
 impl EngineConfig {
@@ -85,6 +88,8 @@ impl EngineConfig {
             foreign_recheck: Duration::from_secs(60),
             unreachable_after: Duration::from_secs(180),
             phone_state_max_age: Duration::from_secs(30 * 60),
+            retention: Retention::default(),
+            prune_every: Duration::from_secs(3600),
         }
     }
 }
@@ -192,6 +197,8 @@ struct WorkerHandle {
 
 struct Coordinator {
     config: Arc<WorkerContextShared>,
+    retention: Retention,
+    prune_every: Duration,
     phone: Option<CaretState>,
     manual: Option<ManualStatus>,
     paused: bool,
@@ -237,6 +244,8 @@ impl Coordinator {
         });
         let mut coordinator = Coordinator {
             config: shared,
+            retention: config.retention,
+            prune_every: config.prune_every,
             phone,
             manual,
             paused,
@@ -323,8 +332,29 @@ impl Coordinator {
         }
     }
 
+    fn prune_log(&self) {
+        match self
+            .config
+            .store
+            .prune_log(self.retention, self.config.clock.now_ms())
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "sync log pruned"),
+            Err(error) => tracing::error!("cannot prune the sync log: {error}"),
+        }
+    }
+
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        while let Some(command) = commands.recv().await {
+        let mut prune = tokio::time::interval(self.prune_every);
+        loop {
+            let command = tokio::select! {
+                command = commands.recv() => command,
+                _ = prune.tick() => {
+                    self.prune_log();
+                    continue;
+                }
+            };
+            let Some(command) = command else { return };
             match command {
                 Command::Phone(state, source) => {
                     let described = state.as_ref().map_or("offline", |s| s.kind().as_str()).to_owned();
