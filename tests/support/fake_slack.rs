@@ -159,6 +159,8 @@ struct Inner {
     outage_until: Option<Instant>,
     tier_windows: HashMap<(String, String), VecDeque<Instant>>,
     custom_emoji: Vec<String>,
+    profile_set_limit: usize,
+    calls_feed: tokio::sync::broadcast::Sender<RecordedCall>,
 }
 
 /// The per-user limit on `users.profile.set`.
@@ -227,6 +229,8 @@ impl FakeSlack {
             outage_until: None,
             tier_windows: HashMap::new(),
             custom_emoji: Vec::new(),
+            profile_set_limit: PROFILE_SET_PER_MINUTE,
+            calls_feed: tokio::sync::broadcast::channel(1024).0,
         }));
         let app = Router::new()
             .route("/api/{method}", any(handle))
@@ -345,6 +349,16 @@ impl FakeSlack {
         self.with(|inner| inner.outage_until = Some(Instant::now() + duration));
     }
 
+    /// Every call from now on, as it arrives.
+    pub fn subscribe_calls(&self) -> tokio::sync::broadcast::Receiver<RecordedCall> {
+        self.with(|inner| inner.calls_feed.subscribe())
+    }
+
+    /// Lifts Slack's limits (the 10/min per user and the tiers), for benchmarks of our own pipeline.
+    pub fn lift_limits(&self) {
+        self.with(|inner| inner.profile_set_limit = usize::MAX);
+    }
+
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.with(|inner| inner.calls.clone())
     }
@@ -425,13 +439,15 @@ async fn handle(
             .and_then(|t| state.accounts.iter().find(|a| &a.token == t))
             .map(|a| a.user_id.clone());
         let record = |state: &mut Inner, outcome: &str| {
-            state.calls.push(RecordedCall {
+            let call = RecordedCall {
                 method: method.clone(),
                 user_id: user_id.clone(),
                 body: body_json.clone(),
                 outcome: outcome.to_owned(),
                 at: Instant::now(),
-            });
+            };
+            let _ = state.calls_feed.send(call.clone());
+            state.calls.push(call);
         };
         match fault {
             Some(FaultKind::ServerError(status)) => {
@@ -502,13 +518,16 @@ fn answer(
         return (StatusCode::OK, value, vec![]);
     }
 
-    // Tier limit per method per workspace.
+    // Tier limit per method per workspace (lifted with the per-user limit, for benchmarks).
     let team_id = account.team_id.clone();
+    let profile_set_limit = state.profile_set_limit;
     let window = state
         .tier_windows
         .entry((method.to_owned(), team_id))
         .or_default();
-    if let Some(retry) = over_limit(window, tier_limit(method)) {
+    if profile_set_limit != usize::MAX
+        && let Some(retry) = over_limit(window, tier_limit(method))
+    {
         return ratelimited(retry);
     }
 
@@ -533,7 +552,7 @@ fn answer(
             vec![],
         ),
         "users.profile.set" => {
-            if let Some(retry) = over_limit(&mut account.profile_sets, PROFILE_SET_PER_MINUTE) {
+            if let Some(retry) = over_limit(&mut account.profile_sets, profile_set_limit) {
                 return ratelimited(retry);
             }
             let Some(profile) = body.get("profile").and_then(Value::as_object) else {

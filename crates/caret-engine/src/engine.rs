@@ -68,6 +68,8 @@ pub struct EngineConfig {
     /// How much sync log to keep; pruned at start and every `prune_every`.
     pub retention: Retention,
     pub prune_every: Duration,
+    /// The per-user write budget (burst, one more every): see [`crate::Budget`]. Only benchmarks change it.
+    pub profile_budget: (u32, Duration),
 }
 
 impl EngineConfig {
@@ -90,6 +92,7 @@ impl EngineConfig {
             phone_state_max_age: Duration::from_secs(30 * 60),
             retention: Retention::default(),
             prune_every: Duration::from_secs(3600),
+            profile_budget: (crate::Budget::DEFAULT_CAPACITY, crate::Budget::DEFAULT_REFILL),
         }
     }
 }
@@ -217,6 +220,7 @@ pub(crate) struct WorkerContextShared {
     pub retry_cap: Duration,
     pub foreign_recheck: Duration,
     pub unreachable_after: Duration,
+    pub profile_budget: (u32, Duration),
 }
 
 impl Coordinator {
@@ -241,6 +245,7 @@ impl Coordinator {
             retry_cap: config.retry_cap,
             foreign_recheck: config.foreign_recheck,
             unreachable_after: config.unreachable_after,
+            profile_budget: config.profile_budget,
         });
         let mut coordinator = Coordinator {
             config: shared,

@@ -145,7 +145,7 @@ impl Worker {
             maybe_ours,
             applied_presence,
             presence_unavailable: false,
-            budget: Budget::for_profile_writes(),
+            budget: Budget::new(cx.shared.profile_budget.0, cx.shared.profile_budget.1),
             backoff,
             retries: 0,
             failing_since: None,
@@ -336,6 +336,11 @@ impl Worker {
         };
         if let Some(wake) = self.satisfied(desired.as_ref(), lease) {
             return Flow::Rest(wake);
+        }
+        // Wait for the budget before looking at Slack, so that a flapping phone costs a look only per write.
+        let budget_free_at = self.budget.available_at();
+        if budget_free_at > Instant::now() {
+            return Flow::RetryAt(budget_free_at);
         }
 
         // Never clobber: look at what Slack shows before changing it.
