@@ -40,7 +40,18 @@ fn add_workspace(
     team: &str,
     settings: &WorkspaceSettings,
 ) -> (WorkspaceId, String) {
-    let raw = slack.add_user(team, "ada", &FakeSlack::FULL_SCOPES);
+    add_workspace_with_scopes(slack, store, tokens, team, settings, &FakeSlack::FULL_SCOPES)
+}
+
+fn add_workspace_with_scopes(
+    slack: &FakeSlack,
+    store: &Store,
+    tokens: &StaticTokens,
+    team: &str,
+    settings: &WorkspaceSettings,
+    scopes: &[&str],
+) -> (WorkspaceId, String) {
+    let raw = slack.add_user(team, "ada", scopes);
     let id = store
         .upsert_workspace(&format!("T-{team}"), "U1", team, "ada", settings, 0)
         .expect("workspace");
@@ -589,22 +600,14 @@ async fn a_token_without_the_write_scope_is_reported_and_not_retried() {
     let slack = FakeSlack::start(test_clock).await;
     let store = Store::open_in_memory().unwrap();
     let tokens = StaticTokens::default();
-    let raw = slack.add_user(
+    add_workspace_with_scopes(
+        &slack,
+        &store,
+        &tokens,
         "Acme",
-        "ada",
+        &settings(SharingPolicy::Trusted),
         &["users.profile:read", "users:read", "users:write"],
     );
-    let id = store
-        .upsert_workspace(
-            "T-Acme",
-            "U1",
-            "Acme",
-            "ada",
-            &settings(SharingPolicy::Trusted),
-            0,
-        )
-        .unwrap();
-    tokens.insert(id, SlackToken::parse(&raw).unwrap());
     let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
     let mut events = engine.subscribe();
     engine.set_phone_state(Some(CaretState::InCall)).unwrap();
@@ -627,18 +630,14 @@ async fn without_the_presence_scope_the_status_still_syncs() {
     let slack = FakeSlack::start(test_clock).await;
     let store = Store::open_in_memory().unwrap();
     let tokens = StaticTokens::default();
-    let raw = slack.add_user("Acme", "ada", &["users.profile:read", "users.profile:write"]);
-    let id = store
-        .upsert_workspace(
-            "T-Acme",
-            "U1",
-            "Acme",
-            "ada",
-            &settings(SharingPolicy::Trusted),
-            0,
-        )
-        .unwrap();
-    tokens.insert(id, SlackToken::parse(&raw).unwrap());
+    let (_, raw) = add_workspace_with_scopes(
+        &slack,
+        &store,
+        &tokens,
+        "Acme",
+        &settings(SharingPolicy::Trusted),
+        &["users.profile:read", "users.profile:write"],
+    );
     let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
     engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
     run_for(Duration::from_secs(2)).await;

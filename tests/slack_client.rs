@@ -280,3 +280,30 @@ async fn the_user_changing_the_status_in_slack_is_visible_to_the_client() {
         status("Lunch", ":coffee:", 0)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn tier_limits_apply_per_method_per_workspace() {
+    let (slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
+    // users.setPresence is tier 2: 20 a minute for the workspace.
+    for _ in 0..20 {
+        client
+            .set_presence(&token, WirePresence::Auto)
+            .await
+            .expect("within the tier");
+    }
+    let error = client.set_presence(&token, WirePresence::Auto).await.unwrap_err();
+    assert!(
+        matches!(error, SlackError::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(60)),
+        "{error:?}"
+    );
+    client
+        .get_presence(&token)
+        .await
+        .expect("another method has its own window");
+    tokio::time::advance(Duration::from_secs(60)).await;
+    client
+        .set_presence(&token, WirePresence::Auto)
+        .await
+        .expect("the window moved on");
+    assert_eq!(slack.count("users.setPresence", "ratelimited"), 1);
+}

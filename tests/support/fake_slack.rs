@@ -297,6 +297,18 @@ impl FakeSlack {
         })
     }
 
+    fn with_account<T>(&self, token: &str, change: impl FnOnce(&mut Account) -> T) -> T {
+        self.with(|inner| {
+            change(
+                inner
+                    .accounts
+                    .iter_mut()
+                    .find(|a| a.token == token)
+                    .expect("known token"),
+            )
+        })
+    }
+
     /// The status Slack shows now (expired statuses already cleared).
     pub fn status(&self, token: &str) -> Status {
         self.account(token).status
@@ -304,36 +316,15 @@ impl FakeSlack {
 
     /// The user (or another app) changes the status in Slack.
     pub fn user_sets_status(&self, token: &str, status: Status) {
-        self.with(|inner| {
-            inner
-                .accounts
-                .iter_mut()
-                .find(|a| a.token == token)
-                .expect("known token")
-                .status = status
-        });
+        self.with_account(token, |account| account.status = status);
     }
 
     pub fn revoke(&self, token: &str) {
-        self.with(|inner| {
-            inner
-                .accounts
-                .iter_mut()
-                .find(|a| a.token == token)
-                .expect("known token")
-                .revoked = true
-        });
+        self.with_account(token, |account| account.revoked = true);
     }
 
     pub fn expire_token(&self, token: &str) {
-        self.with(|inner| {
-            inner
-                .accounts
-                .iter_mut()
-                .find(|a| a.token == token)
-                .expect("known token")
-                .expired = true
-        });
+        self.with_account(token, |account| account.expired = true);
     }
 
     pub fn add_custom_emoji(&self, name: &str) {
