@@ -700,3 +700,38 @@ async fn the_sync_log_is_pruned_to_its_retention() {
     run_for(Duration::from_secs(61)).await;
     assert_eq!(store.query_log(&LogFilter::default()).unwrap().len(), 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn we_resume_when_a_status_set_elsewhere_expires() {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    let store = Store::open_in_memory().unwrap();
+    let tokens = StaticTokens::default();
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let expires = test_clock.unix_seconds() + 120;
+    slack.user_sets_status(
+        &raw,
+        Status {
+            text: "Focus time".into(),
+            emoji: ":headphones:".into(),
+            expiration: expires,
+        },
+    );
+    // Only the expiry can wake it in time: the periodic look is an hour away.
+    let engine = start_engine_with(&slack, &store, &tokens, tokio_clock(&test_clock), |c| {
+        c.foreign_recheck = Duration::from_secs(3600)
+    });
+    engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(110)).await;
+    assert_eq!(text(&slack, &raw), "Focus time");
+    run_for(Duration::from_secs(20)).await;
+    assert_eq!(
+        text(&slack, &raw),
+        "Driving",
+        "resumed when the other status expired"
+    );
+    assert!(
+        slack.count("users.profile.get", "ok") <= 3,
+        "no spinning while waiting"
+    );
+}

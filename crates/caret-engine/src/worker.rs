@@ -372,8 +372,15 @@ impl Worker {
                         self.noted_foreign = Some(shown.clone());
                     }
                     let recheck = Instant::now() + self.cx.shared.foreign_recheck;
+                    // Look again when that status expires, but never sooner than a few seconds from now:
+                    // Slack may still report a status whose expiration has just passed, and looking again at
+                    // once would spin.
+                    let soonest = Instant::now() + Duration::from_secs(5);
                     let expires = (shown.expiration > 0)
-                        .then(|| DateTime::from_timestamp(shown.expiration, 0).map(|at| self.instant_at(at)))
+                        .then(|| {
+                            DateTime::from_timestamp(shown.expiration, 0)
+                                .map(|at| self.instant_at(at).max(soonest))
+                        })
                         .flatten();
                     return Flow::Rest(Some(expires.map_or(recheck, |at| at.min(recheck))));
                 }
