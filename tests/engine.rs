@@ -735,3 +735,98 @@ async fn we_resume_when_a_status_set_elsewhere_expires() {
         "no spinning while waiting"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn our_status_is_recognised_as_ours_even_as_slack_rewrote_it() {
+    let (rig, id, raw) = rig(SharingPolicy::Vip).await;
+    use caret_engine::Clock;
+    let now = rig.clock.now();
+    let event = EventDetails::new("R&D <review>", now, now + chrono::Duration::hours(2)).unwrap();
+    rig.engine
+        .set_phone_state(Some(CaretState::Event(event)))
+        .unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert!(
+        text(&rig.slack, &raw).starts_with("R&amp;D &lt;review&gt; (until "),
+        "Slack keeps it escaped"
+    );
+    // The user blocks sharing: the title must go, because it is ours.
+    let mut blocked = settings(SharingPolicy::Vip);
+    blocked.policy.block_until_resumed();
+    rig.engine.set_settings(id, blocked, Source::Tray).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert!(
+        rig.slack.status(&raw).text.is_empty(),
+        "our own (escaped) status was cleared, not left alone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_template_without_emoji_is_still_ours_after_slack_adds_its_default() {
+    let mut plain = settings(SharingPolicy::Trusted);
+    plain.templates.insert(
+        caret_core::StateKind::Walking,
+        caret_core::StateTemplate {
+            text: "Out walking".into(),
+            emoji: String::new(),
+            detailed_text: None,
+        },
+    );
+    let (rig, id, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_settings(id, plain, Source::Ui).unwrap();
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(rig.slack.status(&raw).emoji, ":speech_balloon:");
+    run_for(Duration::from_secs(3 * 3600)).await;
+    assert_eq!(
+        text(&rig.slack, &raw),
+        "Out walking",
+        "its lease was renewed for three hours"
+    );
+    let writes = rig.slack.accepted(SET);
+    assert!(
+        (8..=12).contains(&writes),
+        "renewed every 20 minutes, not re-sent in a loop: {writes} writes"
+    );
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(10)).await;
+    assert_eq!(
+        text(&rig.slack, &raw),
+        "In a call",
+        "replaced, not left alone as someone else's"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_presence_failure_does_not_stop_lease_renewals() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.slack
+        .inject(Fault::server_error(500, 1000).on("users.setPresence"));
+    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(2 * 3600)).await;
+    assert_eq!(text(&rig.slack, &raw), "Sleeping", "the lease kept being renewed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_restart_does_not_get_a_fresh_burst() {
+    let (rig, id, raw) = rig(SharingPolicy::Trusted).await;
+    let states = [CaretState::InCall, CaretState::Walking];
+    for n in 0..40 {
+        rig.engine.set_phone_state(Some(states[n % 2].clone())).unwrap();
+        if n % 10 == 9 {
+            rig.engine.start_workspace(id).unwrap(); // as reconnecting does
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    run_for(Duration::from_secs(30)).await;
+    let calls = rig.slack.calls();
+    for (index, call) in calls.iter().enumerate().filter(|(_, c)| c.method == SET) {
+        let window = calls[index..]
+            .iter()
+            .filter(|c| c.method == SET && c.at < call.at + Duration::from_secs(60))
+            .count();
+        assert!(window <= 10, "{window} writes within a minute");
+    }
+    assert_eq!(rig.slack.count(SET, "ratelimited"), 0);
+    assert_eq!(text(&rig.slack, &raw), "Walking");
+}

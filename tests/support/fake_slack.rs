@@ -5,7 +5,8 @@
 //! - scopes: each method needs its scope, else `missing_scope` with `needed` and `provided`;
 //! - `users.profile.set`: JSON body `{"profile": {…}}`; over 100 characters → `too_long`; an emoji not on the
 //!   workspace → `profile_status_set_failed_not_valid_emoji`, raw unicode → `…_not_emoji_syntax`; text and
-//!   emoji both `""` clears; the status clears itself at `status_expiration`;
+//!   emoji both `""` clears; a text without emoji gets `:speech_balloon:`; `&`, `<`, `>` are kept escaped;
+//!   the status clears itself at `status_expiration`;
 //! - presence: `users.setPresence` (`auto`/`away`, else `invalid_presence`), `users.getPresence`;
 //! - limits: `users.profile.set` at most 10 per minute per user, and per-method tier limits per workspace,
 //!   answered with HTTP 429, `Retry-After` (seconds) and `{"ok":false,"error":"ratelimited"}`;
@@ -587,12 +588,17 @@ fn answer(
             account.status = if text.is_empty() && emoji.is_empty() {
                 Status::default()
             } else {
-                // Slack picks a default emoji for a text without one.
+                // Slack picks a default emoji for a text without one, and keeps the text with &, < and >
+                // escaped, as in messages.
                 let emoji = if emoji.is_empty() {
                     ":speech_balloon:".to_owned()
                 } else {
                     emoji
                 };
+                let text = text
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
                 Status {
                     text,
                     emoji,

@@ -142,3 +142,31 @@ mod tests {
         assert!(budget.try_take());
     }
 }
+
+/// A [`Budget`] shared between a workspace's successive workers, so that restarting a worker (reconnecting,
+/// say) does not hand out a fresh burst inside the same minute. The lock is held only for a few arithmetic
+/// steps, never across an `.await`, so a std `Mutex` fits.
+#[derive(Debug, Clone)]
+pub struct SharedBudget(std::sync::Arc<std::sync::Mutex<Budget>>);
+
+impl SharedBudget {
+    pub fn new(budget: Budget) -> SharedBudget {
+        SharedBudget(std::sync::Arc::new(std::sync::Mutex::new(budget)))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Budget) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    pub fn try_take(&self) -> bool {
+        self.with(Budget::try_take)
+    }
+
+    pub fn available_at(&self) -> Instant {
+        self.with(Budget::available_at)
+    }
+
+    pub fn drain_until(&self, until: Instant) {
+        self.with(|budget| budget.drain_until(until));
+    }
+}

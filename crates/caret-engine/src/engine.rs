@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::budget::{Budget, SharedBudget};
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::events::EngineEvent;
@@ -206,6 +207,8 @@ struct Coordinator {
     manual: Option<ManualStatus>,
     paused: bool,
     workers: HashMap<WorkspaceId, WorkerHandle>,
+    /// Per workspace, outliving its workers.
+    budgets: HashMap<WorkspaceId, SharedBudget>,
 }
 
 /// What every worker shares.
@@ -255,6 +258,7 @@ impl Coordinator {
             manual,
             paused,
             workers: HashMap::new(),
+            budgets: HashMap::new(),
         };
         for workspace in coordinator.config.store.workspaces()? {
             if workspace.connected {
@@ -273,18 +277,31 @@ impl Coordinator {
         }
     }
 
+    /// Starts a workspace's worker. Any previous one must be stopped first ([`Coordinator::stop_worker`]).
     fn start_worker(&mut self, id: WorkspaceId, settings: WorkspaceSettings, team: String) {
-        if let Some(old) = self.workers.remove(&id) {
-            old.task.abort();
-        }
+        let (capacity, refill) = self.config.profile_budget;
+        let budget = self
+            .budgets
+            .entry(id)
+            .or_insert_with(|| SharedBudget::new(Budget::new(capacity, refill)))
+            .clone();
         let (target, receiver) = watch::channel(self.target(settings));
         let context = WorkerContext {
             id,
             team,
             shared: self.config.clone(),
+            budget,
         };
         let task = tokio::spawn(worker::run(context, receiver));
         self.workers.insert(id, WorkerHandle { target, task });
+    }
+
+    /// Stops a workspace's worker and waits until it has, so that a new one never overlaps with it.
+    async fn stop_worker(&mut self, id: WorkspaceId) {
+        if let Some(old) = self.workers.remove(&id) {
+            old.task.abort();
+            let _ = old.task.await;
+        }
     }
 
     fn publish(&self) {
@@ -420,14 +437,13 @@ impl Coordinator {
                     }
                 }
                 Command::StartWorkspace(id) => match self.config.store.workspace(id) {
-                    Ok(workspace) => self.start_worker(id, workspace.settings, workspace.team_name),
+                    Ok(workspace) => {
+                        self.stop_worker(id).await;
+                        self.start_worker(id, workspace.settings, workspace.team_name);
+                    }
                     Err(error) => tracing::error!(workspace = id, "cannot start syncing: {error}"),
                 },
-                Command::StopWorkspace(id) => {
-                    if let Some(handle) = self.workers.remove(&id) {
-                        handle.task.abort();
-                    }
-                }
+                Command::StopWorkspace(id) => self.stop_worker(id).await,
                 Command::Shutdown(done) => {
                     for (_, handle) in self.workers.drain() {
                         handle.task.abort();

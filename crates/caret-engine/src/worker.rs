@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::budget::Budget;
+use crate::budget::SharedBudget;
 use crate::engine::{Target, WorkerContextShared};
 use crate::events::EngineEvent;
 
@@ -28,6 +28,8 @@ pub(crate) struct WorkerContext {
     pub id: WorkspaceId,
     pub team: String,
     pub shared: Arc<WorkerContextShared>,
+    /// Kept by the coordinator across this workspace's workers.
+    pub budget: SharedBudget,
 }
 
 /// What a step concluded.
@@ -50,7 +52,7 @@ struct Worker {
     maybe_ours: Vec<StatusRecord>,
     applied_presence: Presence,
     presence_unavailable: bool,
-    budget: Budget,
+    budget: SharedBudget,
     backoff: Backoff,
     retries: i64,
     failing_since: Option<Instant>,
@@ -78,8 +80,29 @@ fn fields_of(record: Option<&StatusRecord>) -> ProfileStatus {
     })
 }
 
+/// Text and emoji as Slack keeps them: it escapes `&`, `<` and `>` in the text, and gives a text without an
+/// emoji its default emoji. Comparing in this form keeps our own status from looking like someone else's.
+fn slack_form(record: &StatusRecord) -> (String, &str) {
+    let text = record
+        .text
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">");
+    let emoji = if record.emoji.is_empty() && !record.text.is_empty() {
+        ":speech_balloon:"
+    } else {
+        &record.emoji
+    };
+    (text, emoji)
+}
+
 fn same_look(a: &StatusRecord, b: &StatusRecord) -> bool {
-    a.text == b.text && a.emoji == b.emoji
+    slack_form(a) == slack_form(b)
+}
+
+/// The same status: same look and same expiration.
+fn same_status(a: &StatusRecord, b: &StatusRecord) -> bool {
+    same_look(a, b) && a.expiration == b.expiration
 }
 
 fn wire(presence: Presence) -> WirePresence {
@@ -113,19 +136,30 @@ pub(crate) async fn run(cx: WorkerContext, mut targets: watch::Receiver<Target>)
             Flow::Halt => None,
             Flow::Exit => return,
         };
-        tokio::select! {
-            changed = targets.changed() => if changed.is_err() { return },
-            () = sleep_until_option(wake) => {}
+        // Deadlines are wall-clock times (a lease's end, an event's end). tokio's clock stops while a laptop is
+        // suspended, so sleep in chunks of at most a minute and check the wall clock after each.
+        let deadline =
+            wake.map(|at| worker.now() + chrono::Duration::from_std(at - Instant::now()).unwrap_or_default());
+        loop {
+            let chunk = Instant::now() + MAX_SLEEP;
+            let until = wake.map_or(chunk, |at| at.min(chunk));
+            tokio::select! {
+                changed = targets.changed() => {
+                    if changed.is_err() { return }
+                    break;
+                }
+                () = tokio::time::sleep_until(until) => {
+                    if deadline.is_some_and(|deadline| worker.now() >= deadline) || wake.is_some_and(|at| Instant::now() >= at) {
+                        break;
+                    }
+                }
+            }
         }
     }
 }
 
-async fn sleep_until_option(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
+/// The longest a worker sleeps without looking at the wall clock.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 impl Worker {
     fn recover(cx: WorkerContext) -> Result<Worker, caret_store::StoreError> {
@@ -145,7 +179,7 @@ impl Worker {
             maybe_ours,
             applied_presence,
             presence_unavailable: false,
-            budget: Budget::new(cx.shared.profile_budget.0, cx.shared.profile_budget.1),
+            budget: cx.budget.clone(),
             backoff,
             retries: 0,
             failing_since: None,
@@ -244,19 +278,23 @@ impl Worker {
             return Flow::Halt;
         };
 
-        let status_flow = self
-            .sync_status(&decision, state_name, &token, &target.settings)
-            .await;
-        let Flow::Rest(status_wake) = status_flow else {
-            return status_flow;
-        };
-        let presence_flow = self.sync_presence(&decision, state_name, &token).await;
-        let Flow::Rest(_) = presence_flow else {
-            return presence_flow;
-        };
-
         let recompute = decision.recompute_at.map(|at| self.instant_at(at));
-        Flow::Rest([status_wake, recompute].into_iter().flatten().min())
+        let status_wake = match self
+            .sync_status(&decision, state_name, &token, &target.settings)
+            .await
+        {
+            Flow::Rest(wake) => wake,
+            // Retrying the same thing is useless, but the decision changes by itself at `recompute_at`.
+            Flow::Halt => return Flow::Rest(recompute),
+            other => return other,
+        };
+        let wakes = [status_wake, recompute];
+        match self.sync_presence(&decision, state_name, &token).await {
+            Flow::Exit => Flow::Exit,
+            // Presence is a nicety: its trouble never holds up the status (nor its lease renewals).
+            Flow::RetryAt(at) => Flow::Rest(wakes.into_iter().flatten().chain([at]).min()),
+            Flow::Rest(_) | Flow::Halt => Flow::Rest(wakes.into_iter().flatten().min()),
+        }
     }
 
     /// When a lease of `lease` length is renewed: once less than a third of it (at least a minute) is left.
@@ -290,7 +328,10 @@ impl Worker {
     }
 
     fn is_ours(&self, status: &StatusRecord) -> bool {
-        self.applied.as_ref() == Some(status) || self.maybe_ours.contains(status)
+        self.applied
+            .iter()
+            .chain(&self.maybe_ours)
+            .any(|ours| same_status(ours, status))
     }
 
     fn set_applied(&mut self, applied: Option<StatusRecord>) {
@@ -345,11 +386,15 @@ impl Worker {
 
         // Never clobber: look at what Slack shows before changing it.
         let current = match self.call_get(token).await {
-            Ok(current) => record_of(&current),
+            Ok(current) => {
+                // Slack answered: whatever was failing before is over.
+                self.succeeded();
+                record_of(&current)
+            }
             Err(error) => return self.on_error(decision, state_name, SlackMethod::UsersProfileGet, error),
         };
         match &current {
-            Some(shown) if desired.as_ref() == Some(shown) => {
+            Some(shown) if desired.as_ref().is_some_and(|wanted| same_status(wanted, shown)) => {
                 // Slack already shows exactly this (after a crash, say): adopt it, send nothing.
                 self.set_applied(current.clone());
                 return Flow::Rest(self.satisfied(desired.as_ref(), lease).flatten());
@@ -406,13 +451,14 @@ impl Worker {
             status: desired.clone(),
             previous: self.applied.clone(),
         };
-        if let Err(error) =
-            self.cx
-                .shared
-                .store
-                .begin_write(self.cx.id, &in_flight, self.cx.shared.clock.now_ms())
-        {
-            tracing::error!(workspace = self.cx.id, "cannot record the write: {error}");
+        let now_ms = self.cx.shared.clock.now_ms();
+        if let Err(error) = self.cx.shared.store.begin_write(self.cx.id, &in_flight, now_ms) {
+            // Without the record a crash could leave a status of ours we would not recognise: do not send.
+            tracing::error!(
+                workspace = self.cx.id,
+                "cannot record the write, not sending it: {error}"
+            );
+            return Flow::RetryAt(Instant::now() + self.backoff.next_delay());
         }
         let fields = fields_of(desired.as_ref());
         let sent = serde_json::to_string(&fields).ok();
@@ -420,7 +466,7 @@ impl Worker {
         let result = self.cx.shared.slack.profile_set(token, &fields).await;
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         match result {
-            Ok(_) => {
+            Ok(kept) => {
                 self.log_call(
                     decision,
                     state_name,
@@ -431,14 +477,18 @@ impl Worker {
                     None,
                 );
                 self.succeeded();
-                self.set_applied(desired.clone());
+                // What Slack kept (it may escape the text or pick a default emoji) is what we will see later.
+                self.set_applied(record_of(&kept));
                 self.emit(EngineEvent::Synced {
                     workspace: self.cx.id,
                 });
                 Flow::Rest(self.satisfied(desired.as_ref(), lease).flatten())
             }
             Err(error) => {
-                if let Err(store_error) = self.cx.shared.store.abandon_write(self.cx.id) {
+                // A write that failed on the way (timeout, network, 5xx) may have landed: keep its in-flight
+                // record so that even a crash now leaves both statuses recognisable. A refusal did not land.
+                let may_have_landed = error.class() == ErrorClass::Retry;
+                if !may_have_landed && let Err(store_error) = self.cx.shared.store.abandon_write(self.cx.id) {
                     tracing::error!(
                         workspace = self.cx.id,
                         "cannot drop the in-flight write: {store_error}"

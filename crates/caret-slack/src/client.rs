@@ -233,12 +233,14 @@ impl SlackClient {
 }
 
 /// Slack gives `Retry-After` in seconds. Missing or unreadable: a minute, the window its limits are counted in.
+/// Kept between 1 s (0 would mean hammering) and an hour (a huge value is a broken proxy, not a plan).
 fn retry_after(headers: &HeaderMap) -> Duration {
-    headers
+    let seconds = headers
         .get(RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok())
-        .map_or(Duration::from_secs(60), Duration::from_secs)
+        .unwrap_or(60);
+    Duration::from_secs(seconds.clamp(1, 3600))
 }
 
 fn transport_error(method: SlackMethod, error: &reqwest::Error) -> SlackError {

@@ -160,13 +160,14 @@ impl SlackError {
             SlackError::Auth { .. } => ErrorClass::Disconnect,
             SlackError::MissingScope { .. } => ErrorClass::NeedsUser,
             SlackError::Refused { .. } => ErrorClass::Bug,
-            SlackError::Server { .. } | SlackError::Timeout { .. } | SlackError::Network { .. } => {
-                ErrorClass::Retry
-            }
+            // An unreadable answer (a captive portal's HTML page, a proxy's error) is trouble on the way, not a
+            // verdict from Slack: try again later.
+            SlackError::Server { .. }
+            | SlackError::Timeout { .. }
+            | SlackError::Network { .. }
+            | SlackError::InvalidResponse { .. } => ErrorClass::Retry,
             SlackError::Api { code, .. } if TRANSIENT_CODES.contains(&code.as_str()) => ErrorClass::Retry,
-            SlackError::Api { .. } | SlackError::InvalidResponse { .. } | SlackError::Setup(_) => {
-                ErrorClass::Permanent
-            }
+            SlackError::Api { .. } | SlackError::Setup(_) => ErrorClass::Permanent,
         }
     }
 
@@ -300,6 +301,10 @@ mod tests {
             },
             SlackError::from_api(M, "service_unavailable", None, None),
             SlackError::from_api(M, "internal_error", None, None),
+            SlackError::InvalidResponse {
+                method: M,
+                message: "expected value at line 1".into(),
+            },
         ] {
             assert_eq!(error.class(), ErrorClass::Retry, "{error}");
         }
