@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use caret_e2e::app::{Sandbox, child_pids, process_name, wait_for_exit};
 use caret_e2e::sni::Watcher;
-use caret_e2e::x11::{request_close, wait_for_windows, windows_titled};
+use caret_e2e::x11::{close_window, wait_for_windows, windows_titled};
 use caret_e2e::{eventually, exclusive_desktop};
 
 const SETTINGS_TITLE: &str = "Caret Desktop — Settings";
@@ -104,8 +104,7 @@ async fn settings_window_is_created_on_demand_and_destroyed_on_close() {
         "one Settings window at most"
     );
 
-    request_close(windows[0]);
-    wait_for_windows(SETTINGS_TITLE, 0, SOON).await;
+    close_window(windows[0], SETTINGS_TITLE).await;
     eventually(
         "the closed window's web process ends",
         SOON,
