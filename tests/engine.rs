@@ -77,6 +77,25 @@ fn start_engine_with(
     Engine::start(config).expect("engine starts")
 }
 
+/// What a test needs before it starts an engine itself (to restart it, or to configure it).
+struct Parts {
+    test_clock: TestClock,
+    slack: FakeSlack,
+    store: Store,
+    tokens: StaticTokens,
+}
+
+async fn parts(store: Store) -> Parts {
+    let test_clock = TestClock::new();
+    let slack = FakeSlack::start(test_clock).await;
+    Parts {
+        test_clock,
+        slack,
+        store,
+        tokens: StaticTokens::default(),
+    }
+}
+
 /// Every event received so far.
 fn drain(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>) -> Vec<EngineEvent> {
     let mut seen = Vec::new();
@@ -87,10 +106,12 @@ fn drain(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>) -> Vec<Engi
 }
 
 async fn rig(policy: SharingPolicy) -> (Rig, WorkspaceId, String) {
-    let test_clock = TestClock::new();
-    let slack = FakeSlack::start(test_clock).await;
-    let store = Store::open_in_memory().expect("store");
-    let tokens = StaticTokens::default();
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().expect("store")).await;
     let (id, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(policy));
     let clock = tokio_clock(&test_clock);
     let engine = start_engine(&slack, &store, &tokens, clock);
@@ -441,12 +462,14 @@ async fn a_rate_limit_answer_is_waited_out_exactly() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restart_converges_without_sending_again() {
-    let test_clock = TestClock::new();
-    let slack = FakeSlack::start(test_clock).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("caret.sqlite3");
-    let store = Store::open(&path).unwrap();
-    let tokens = StaticTokens::default();
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open(&path).unwrap()).await;
     let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
     let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
     engine.set_phone_state(Some(CaretState::InCall)).unwrap();
@@ -467,12 +490,14 @@ async fn a_restart_converges_without_sending_again() {
 
 #[tokio::test(start_paused = true)]
 async fn a_crash_in_the_middle_of_a_write_is_settled_on_restart() {
-    let test_clock = TestClock::new();
-    let slack = FakeSlack::start(test_clock).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("caret.sqlite3");
-    let store = Store::open(&path).unwrap();
-    let tokens = StaticTokens::default();
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open(&path).unwrap()).await;
     let (id, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
     let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
     engine.set_phone_state(Some(CaretState::InCall)).unwrap();
@@ -566,10 +591,12 @@ async fn every_call_is_in_the_sync_log_without_a_token() {
 
 #[tokio::test(start_paused = true)]
 async fn always_override_replaces_a_status_set_elsewhere() {
-    let test_clock = TestClock::new();
-    let slack = FakeSlack::start(test_clock).await;
-    let store = Store::open_in_memory().unwrap();
-    let tokens = StaticTokens::default();
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
     let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
     slack.user_sets_status(
         &raw,
@@ -596,10 +623,12 @@ async fn always_override_replaces_a_status_set_elsewhere() {
 
 #[tokio::test(start_paused = true)]
 async fn a_token_without_the_write_scope_is_reported_and_not_retried() {
-    let test_clock = TestClock::new();
-    let slack = FakeSlack::start(test_clock).await;
-    let store = Store::open_in_memory().unwrap();
-    let tokens = StaticTokens::default();
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
     add_workspace_with_scopes(
         &slack,
         &store,
@@ -626,10 +655,12 @@ async fn a_token_without_the_write_scope_is_reported_and_not_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn without_the_presence_scope_the_status_still_syncs() {
-    let test_clock = TestClock::new();
-    let slack = FakeSlack::start(test_clock).await;
-    let store = Store::open_in_memory().unwrap();
-    let tokens = StaticTokens::default();
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
     let (_, raw) = add_workspace_with_scopes(
         &slack,
         &store,
@@ -676,10 +707,12 @@ async fn a_timeout_is_retried_with_backoff() {
 
 #[tokio::test(start_paused = true)]
 async fn the_sync_log_is_pruned_to_its_retention() {
-    let test_clock = TestClock::new();
-    let slack = FakeSlack::start(test_clock).await;
-    let store = Store::open_in_memory().unwrap();
-    let tokens = StaticTokens::default();
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
     add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
     let engine = start_engine_with(&slack, &store, &tokens, tokio_clock(&test_clock), |c| {
         c.retention = caret_store::Retention {
@@ -703,10 +736,12 @@ async fn the_sync_log_is_pruned_to_its_retention() {
 
 #[tokio::test(start_paused = true)]
 async fn we_resume_when_a_status_set_elsewhere_expires() {
-    let test_clock = TestClock::new();
-    let slack = FakeSlack::start(test_clock).await;
-    let store = Store::open_in_memory().unwrap();
-    let tokens = StaticTokens::default();
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
     let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
     let expires = test_clock.unix_seconds() + 120;
     slack.user_sets_status(

@@ -635,6 +635,18 @@ impl Worker {
         method: SlackMethod,
         error: SlackError,
     ) -> Flow {
+        // A failed write is logged where it is sent; a failed look is logged here, whatever its class.
+        if method == SlackMethod::UsersProfileGet {
+            self.log_call(
+                decision,
+                state_name,
+                method,
+                None,
+                &error.code(),
+                None,
+                Some(&error),
+            );
+        }
         match error.class() {
             ErrorClass::RetryAfter(wait) => {
                 self.retries += 1;
@@ -657,17 +669,6 @@ impl Worker {
                         since_ms,
                     });
                 }
-                if method == SlackMethod::UsersProfileGet {
-                    self.log_call(
-                        decision,
-                        state_name,
-                        method,
-                        None,
-                        &error.code(),
-                        None,
-                        Some(&error),
-                    );
-                }
                 Flow::RetryAt(Instant::now() + self.backoff.next_delay())
             }
             ErrorClass::Disconnect => {
@@ -683,9 +684,6 @@ impl Worker {
                         "cannot mark the workspace disconnected: {store_error}"
                     );
                 }
-                if method == SlackMethod::UsersProfileGet {
-                    self.log_call(decision, state_name, method, None, &reason, None, Some(&error));
-                }
                 self.emit(EngineEvent::Disconnected {
                     workspace: self.cx.id,
                     team: self.cx.team.clone(),
@@ -700,17 +698,6 @@ impl Worker {
                         team: self.cx.team.clone(),
                         scope: needed.clone(),
                     });
-                }
-                if method == SlackMethod::UsersProfileGet {
-                    self.log_call(
-                        decision,
-                        state_name,
-                        method,
-                        None,
-                        &error.code(),
-                        None,
-                        Some(&error),
-                    );
                 }
                 Flow::Halt
             }
