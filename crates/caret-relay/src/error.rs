@@ -1,0 +1,71 @@
+//! The relay's error type: every way a phone's input is refused, each with a stable code that goes back to
+//! the phone (see `docs/relay-protocol.md`).
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Refusals of a phone's message. None of them ends the connection by itself except where noted in the
+/// protocol document; none of them affects another device.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("frame of {size} bytes is over the {limit}-byte limit")]
+    FrameTooLarge { size: usize, limit: usize },
+    #[error("frame is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("frame is not a JSON object with a string \"type\"")]
+    MissingType,
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    #[error("message {message_type:?} is missing or has an invalid field: {detail}")]
+    InvalidField { message_type: String, detail: String },
+    #[error("unknown state {0:?}")]
+    UnknownState(String),
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    #[error("protocol version {0} is not supported (this desktop speaks 1)")]
+    UnsupportedVersion(u32),
+    #[error("sequence number {seq} is not after the last one accepted ({last})")]
+    StaleSequence { seq: u64, last: u64 },
+    #[error("too many messages: wait {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+}
+
+impl ProtocolError {
+    /// The stable code sent to the phone.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProtocolError::FrameTooLarge { .. } => "frame_too_large",
+            ProtocolError::MalformedJson(_) => "malformed_json",
+            ProtocolError::MissingType => "missing_type",
+            ProtocolError::UnknownType(_) => "unknown_type",
+            ProtocolError::InvalidField { .. } => "invalid_field",
+            ProtocolError::UnknownState(_) => "unknown_state",
+            ProtocolError::InvalidEvent(_) => "invalid_event",
+            ProtocolError::UnsupportedVersion(_) => "unsupported_version",
+            ProtocolError::StaleSequence { .. } => "stale_seq",
+            ProtocolError::RateLimited { .. } => "rate_limited",
+        }
+    }
+
+    /// The message the desktop sends back for this refusal.
+    pub fn to_message(&self, seq: Option<u64>) -> ErrorMessage {
+        ErrorMessage {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+            seq,
+        }
+    }
+}
+
+/// `{"type": "error", …}` as sent to the phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct ErrorMessage {
+    pub code: String,
+    pub message: String,
+    /// The refused message's sequence number, when it had one.
+    #[ts(type = "number | null")]
+    pub seq: Option<u64>,
+}
+
+pub type Result<T> = std::result::Result<T, ProtocolError>;

@@ -1,0 +1,17 @@
+//! The relay between phones and the desktop (issue 4, being built).
+//!
+//! # Layout
+//! - [`protocol`]: protocol v1: every message a phone and the desktop exchange, the error codes, and
+//!   [`protocol::parse_phone_frame`], the one parser every byte from a phone goes through (size limit first,
+//!   then JSON, then types, states and events checked). `docs/relay-protocol.md` is its written form.
+//! - [`session`]: per-connection rules that need memory: sequence numbers (stale, out of order, snapshots after
+//!   a reconnect) and a per-device rate limit.
+//!
+//! Still to come: the TLS listener (rustls, a self-signed certificate made at first run), pairing (QR code
+//! and a PAKE-bound short code), device records, mDNS, the phone web page and the CLI phone.
+
+pub mod error;
+pub mod protocol;
+pub mod session;
+
+pub use error::{ProtocolError, Result};
