@@ -69,3 +69,27 @@ pub struct ErrorMessage {
 }
 
 pub type Result<T> = std::result::Result<T, ProtocolError>;
+
+/// The crate's error for everything that is not a phone's message being refused (those are
+/// [`ProtocolError`]s, which travel back to the phone).
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("relay certificate {path}: {source}")]
+    IdentityFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "relay certificate {path} is unreadable ({reason}); delete it to make a new one (phones must pair again)"
+    )]
+    IdentityCorrupt {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("cannot make the relay certificate: {0}")]
+    CertificateGeneration(String),
+    #[error("TLS setup: {0}")]
+    Tls(String),
+}

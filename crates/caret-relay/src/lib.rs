@@ -4,14 +4,18 @@
 //! - [`protocol`]: protocol v1: every message a phone and the desktop exchange, the error codes, and
 //!   [`protocol::parse_phone_frame`], the one parser every byte from a phone goes through (size limit first,
 //!   then JSON, then types, states and events checked). `docs/relay-protocol.md` is its written form.
+//! - [`identity`]: the relay's TLS identity: a self-signed certificate made at first run and kept, its
+//!   SHA-256 fingerprint (what phones pin), and the rustls server configuration.
 //! - [`session`]: per-connection rules that need memory: sequence numbers (stale, out of order, snapshots after
 //!   a reconnect) and a per-device rate limit.
 //!
-//! Still to come: the TLS listener (rustls, a self-signed certificate made at first run), pairing (QR code
+//! Still to come: the TLS listener, pairing (QR code
 //! and a PAKE-bound short code), device records, mDNS, the phone web page and the CLI phone.
 
 pub mod error;
+pub mod identity;
 pub mod protocol;
 pub mod session;
 
-pub use error::{ProtocolError, Result};
+pub use error::{ProtocolError, RelayError, Result};
+pub use identity::{Fingerprint, RelayIdentity};
