@@ -28,6 +28,17 @@ pub enum ProtocolError {
     StaleSequence { seq: u64, last: u64 },
     #[error("too many messages: wait {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u64 },
+    /// Unknown device, wrong token or revoked device: one answer for all, so a guesser learns nothing.
+    #[error("not a paired device, or its pairing was revoked")]
+    Unauthorized,
+    #[error("pairing is not open: start it on the desktop (tray, Settings or CLI)")]
+    PairingClosed,
+    #[error("the pairing code has expired: start pairing again on the desktop")]
+    PairingExpired,
+    #[error("wrong pairing code; {attempts_left} attempt(s) left")]
+    WrongPairingSecret { attempts_left: u8 },
+    #[error("too many wrong pairing codes: pairing closed; start it again on the desktop")]
+    PairingLockedOut,
 }
 
 impl ProtocolError {
@@ -44,6 +55,11 @@ impl ProtocolError {
             ProtocolError::UnsupportedVersion(_) => "unsupported_version",
             ProtocolError::StaleSequence { .. } => "stale_seq",
             ProtocolError::RateLimited { .. } => "rate_limited",
+            ProtocolError::Unauthorized => "unauthorized",
+            ProtocolError::PairingClosed => "pairing_closed",
+            ProtocolError::PairingExpired => "pairing_expired",
+            ProtocolError::WrongPairingSecret { .. } => "wrong_pairing_code",
+            ProtocolError::PairingLockedOut => "pairing_locked_out",
         }
     }
 

@@ -6,14 +6,16 @@
 //!   then JSON, then types, states and events checked). `docs/relay-protocol.md` is its written form.
 //! - [`identity`]: the relay's TLS identity: a self-signed certificate made at first run and kept, its
 //!   SHA-256 fingerprint (what phones pin), and the rustls server configuration.
+//! - [`pairing`]: device tokens (256 bits, kept only as SHA-256, checked in constant time) and the pairing
+//!   window (a one-time secret, two minutes, single use, closed after five wrong attempts).
 //! - [`session`]: per-connection rules that need memory: sequence numbers (stale, out of order, snapshots after
 //!   a reconnect) and a per-device rate limit.
 //!
-//! Still to come: the TLS listener, pairing (QR code
-//! and a PAKE-bound short code), device records, mDNS, the phone web page and the CLI phone.
+//! Still to come: the TLS listener, the PAKE-bound typed short code, mDNS, the phone web page and the CLI phone.
 
 pub mod error;
 pub mod identity;
+pub mod pairing;
 pub mod protocol;
 pub mod session;
 

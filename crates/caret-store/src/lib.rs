@@ -5,17 +5,20 @@
 //!   recorded in `PRAGMA user_version`.
 //! - [`store`]: [`Store`], a cheap handle over one connection: workspaces and their settings, the inputs and
 //!   per-workspace sync state that let a restart converge, and the sync log.
+//! - [`devices`]: paired phones (token hashes only, never tokens), last seen, revocation.
 //! - [`log`]: sync log entries, queries for the UI (newest first, filters), retention, JSON-lines and CSV
 //!   export.
 //!
 //! Durability: WAL with `synchronous = FULL`, so a change the engine was told is saved survives `kill -9` (and
 //! a power cut). Tokens are never stored here: they live in the OS keyring.
 
+pub mod devices;
 pub mod error;
 pub mod log;
 pub mod migrations;
 pub mod store;
 
+pub use devices::Device;
 pub use error::{Result, StoreError};
 pub use log::{LogEntry, LogFilter, LogKind, NewLogEntry, Retention};
 pub use store::{InFlight, StatusRecord, Store, SyncState, Workspace, WorkspaceId};

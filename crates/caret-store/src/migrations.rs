@@ -6,10 +6,16 @@ use rusqlite::Connection;
 use crate::error::{Result, StoreError};
 
 /// (file name, SQL) in the order they apply.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "20261122_0001_initial.sql",
-    include_str!("../migrations/20261122_0001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "20261122_0001_initial.sql",
+        include_str!("../migrations/20261122_0001_initial.sql"),
+    ),
+    (
+        "20261122_0002_devices.sql",
+        include_str!("../migrations/20261122_0002_devices.sql"),
+    ),
+];
 
 pub fn latest_version() -> i64 {
     i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
@@ -52,9 +58,9 @@ mod tests {
             .unwrap();
         assert_eq!(version, latest_version());
         let tables: i64 = connection
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('workspaces', 'sync_state', 'inputs', 'sync_log')", [], |row| row.get(0))
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('workspaces', 'sync_state', 'inputs', 'sync_log', 'devices')", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(tables, 4);
+        assert_eq!(tables, 5);
     }
 
     #[test]
