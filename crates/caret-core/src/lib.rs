@@ -7,6 +7,7 @@
 //! - [`status`]: what we want Slack to show: status text, emoji, expiration and presence.
 //! - [`mapping`]: [`decide`], the one function that turns (state, settings, now) into that status. The user's
 //!   privacy depends on it, so it is table-tested for every state, policy and phone-number option.
+//! - [`rate`]: a token bucket with the time passed in, for rate limits (the engine's, the relay's).
 //! - [`text`]: Slack's 100-character rule, grapheme-safe truncation and sanitising of free text from a phone.
 //!
 //! Time always comes in as an argument (`now`), so every rule here is testable without waiting.
@@ -14,6 +15,7 @@
 pub mod error;
 pub mod mapping;
 pub mod policy;
+pub mod rate;
 pub mod settings;
 pub mod state;
 pub mod status;

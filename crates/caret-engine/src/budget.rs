@@ -9,29 +9,18 @@
 
 use std::time::Duration;
 
+use caret_core::rate::TokenBucket;
 use tokio::time::Instant;
 
 #[derive(Debug, Clone)]
-pub struct Budget {
-    capacity: u32,
-    refill: Duration,
-    tokens: u32,
-    /// When the next token is added (meaningful only while below capacity).
-    next_refill: Instant,
-}
+pub struct Budget(TokenBucket);
 
 impl Budget {
     pub const DEFAULT_CAPACITY: u32 = 2;
     pub const DEFAULT_REFILL: Duration = Duration::from_secs(8);
 
     pub fn new(capacity: u32, refill: Duration) -> Budget {
-        let capacity = capacity.max(1);
-        Budget {
-            capacity,
-            refill,
-            tokens: capacity,
-            next_refill: Instant::now() + refill,
-        }
+        Budget(TokenBucket::new(capacity, refill, Instant::now().into_std()))
     }
 
     /// Slack's per-user profile limit, with margin.
@@ -39,42 +28,19 @@ impl Budget {
         Budget::new(Budget::DEFAULT_CAPACITY, Budget::DEFAULT_REFILL)
     }
 
-    fn top_up(&mut self, now: Instant) {
-        while self.tokens < self.capacity && now >= self.next_refill {
-            self.tokens += 1;
-            self.next_refill += self.refill;
-        }
-        if self.tokens == self.capacity && now >= self.next_refill {
-            // Full: the next token is counted from when one is next spent.
-            self.next_refill = now + self.refill;
-        }
-    }
-
     /// Takes a token if one is there.
     pub fn try_take(&mut self) -> bool {
-        let now = Instant::now();
-        self.top_up(now);
-        if self.tokens == 0 {
-            return false;
-        }
-        if self.tokens == self.capacity {
-            self.next_refill = now + self.refill;
-        }
-        self.tokens -= 1;
-        true
+        self.0.try_take(Instant::now().into_std())
     }
 
     /// When a token will be there (now, if one is).
     pub fn available_at(&mut self) -> Instant {
-        let now = Instant::now();
-        self.top_up(now);
-        if self.tokens > 0 { now } else { self.next_refill }
+        Instant::from_std(self.0.available_at(Instant::now().into_std()))
     }
 
     /// After a 429, spend everything until Slack's `Retry-After` has passed.
     pub fn drain_until(&mut self, until: Instant) {
-        self.tokens = 0;
-        self.next_refill = self.next_refill.max(until);
+        self.0.drain_until(until.into_std());
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use caret_core::rate::TokenBucket;
 use tokio::time::Instant;
 
 use crate::error::{ProtocolError, Result};
@@ -42,12 +43,7 @@ impl SequenceTracker {
 /// A per-device message budget (token bucket on tokio time): a burst, then a steady rate. A phone changes
 /// state a few times a minute; a flood is refused without touching the engine or other devices.
 #[derive(Debug, Clone)]
-pub struct RateLimiter {
-    capacity: u32,
-    refill: Duration,
-    tokens: u32,
-    next_refill: Instant,
-}
+pub struct RateLimiter(TokenBucket);
 
 impl RateLimiter {
     /// 20 at once, then 2 a second: far above any real phone, far below what would load the desktop.
@@ -56,34 +52,19 @@ impl RateLimiter {
     }
 
     pub fn new(capacity: u32, refill: Duration) -> RateLimiter {
-        let capacity = capacity.max(1);
-        RateLimiter {
-            capacity,
-            refill,
-            tokens: capacity,
-            next_refill: Instant::now() + refill,
-        }
+        RateLimiter(TokenBucket::new(capacity, refill, Instant::now().into_std()))
     }
 
     /// Counts one message; refuses it, saying when to try again, if over budget.
     pub fn check(&mut self) -> Result<()> {
-        let now = Instant::now();
-        while self.tokens < self.capacity && now >= self.next_refill {
-            self.tokens += 1;
-            self.next_refill += self.refill;
+        let now = Instant::now().into_std();
+        if self.0.try_take(now) {
+            return Ok(());
         }
-        if self.tokens == self.capacity {
-            // Full: the next token is counted from the one spent now.
-            self.next_refill = now + self.refill;
-        }
-        if self.tokens == 0 {
-            let wait = self.next_refill.saturating_duration_since(now);
-            return Err(ProtocolError::RateLimited {
-                retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            });
-        }
-        self.tokens -= 1;
-        Ok(())
+        let wait = self.0.available_at(now).saturating_duration_since(now);
+        Err(ProtocolError::RateLimited {
+            retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        })
     }
 }
 
