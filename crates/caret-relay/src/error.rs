@@ -39,6 +39,16 @@ pub enum ProtocolError {
     WrongPairingSecret { attempts_left: u8 },
     #[error("too many wrong pairing codes: pairing closed; start it again on the desktop")]
     PairingLockedOut,
+    #[error("the first message on a connection must be \"hello\"")]
+    HelloRequired,
+    #[error("nothing received in time: the connection is closed")]
+    Timeout,
+    #[error("too many refused messages in a row: the connection is closed")]
+    TooManyErrors,
+    #[error("this device connected again: the older connection is closed")]
+    Replaced,
+    #[error("the desktop relay is shutting down")]
+    ShuttingDown,
 }
 
 impl ProtocolError {
@@ -60,6 +70,46 @@ impl ProtocolError {
             ProtocolError::PairingExpired => "pairing_expired",
             ProtocolError::WrongPairingSecret { .. } => "wrong_pairing_code",
             ProtocolError::PairingLockedOut => "pairing_locked_out",
+            ProtocolError::HelloRequired => "hello_required",
+            ProtocolError::Timeout => "timeout",
+            ProtocolError::TooManyErrors => "too_many_errors",
+            ProtocolError::Replaced => "replaced",
+            ProtocolError::ShuttingDown => "shutting_down",
+        }
+    }
+
+    /// Whether the connection ends after this refusal (the rest leave it open: one bad message from a phone
+    /// should not cost it its connection).
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            ProtocolError::UnsupportedVersion(_)
+                | ProtocolError::Unauthorized
+                | ProtocolError::PairingClosed
+                | ProtocolError::PairingExpired
+                | ProtocolError::WrongPairingSecret { .. }
+                | ProtocolError::PairingLockedOut
+                | ProtocolError::HelloRequired
+                | ProtocolError::Timeout
+                | ProtocolError::TooManyErrors
+                | ProtocolError::Replaced
+                | ProtocolError::ShuttingDown
+        )
+    }
+
+    /// The HTTP status for this refusal on the HTTPS endpoints.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ProtocolError::FrameTooLarge { .. } => 413,
+            ProtocolError::RateLimited { .. } => 429,
+            ProtocolError::Unauthorized => 401,
+            ProtocolError::PairingClosed
+            | ProtocolError::PairingExpired
+            | ProtocolError::WrongPairingSecret { .. }
+            | ProtocolError::PairingLockedOut => 403,
+            ProtocolError::Timeout => 408,
+            ProtocolError::ShuttingDown => 503,
+            _ => 400,
         }
     }
 
@@ -108,4 +158,11 @@ pub enum RelayError {
     CertificateGeneration(String),
     #[error("TLS setup: {0}")]
     Tls(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] caret_store::StoreError),
 }

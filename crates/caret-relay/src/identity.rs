@@ -31,6 +31,20 @@ impl Fingerprint {
         &self.0
     }
 
+    /// Reads the hex form back, with or without `:` separators, in either case.
+    pub fn parse(text: &str) -> Option<Fingerprint> {
+        let digits: Vec<u8> = text.bytes().filter(|b| *b != b':').collect();
+        if digits.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks(2)) {
+            let pair = std::str::from_utf8(pair).ok()?;
+            *byte = u8::from_str_radix(pair, 16).ok()?;
+        }
+        Some(Fingerprint(bytes))
+    }
+
     /// Lowercase hex without separators, for QR codes and URLs.
     pub fn hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()

@@ -13,11 +13,18 @@
 //!
 //! Still to come: the TLS listener, the PAKE-bound typed short code, mDNS, the phone web page and the CLI phone.
 
+pub mod client;
 pub mod error;
+mod hub;
 pub mod identity;
 pub mod pairing;
+pub mod pake;
 pub mod protocol;
+mod routes;
+mod server;
 pub mod session;
 
 pub use error::{ProtocolError, RelayError, Result};
+pub use hub::{DEFAULT_PORT, PairingMethod, PhoneFeed, RelayConfig, RelayEvent};
 pub use identity::{Fingerprint, RelayIdentity};
+pub use server::{PairingOffer, Relay};

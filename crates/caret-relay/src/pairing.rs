@@ -3,8 +3,8 @@
 //! A paired phone holds a device id and a 256-bit token; the desktop keeps only the token's SHA-256 and
 //! compares in constant time. Pairing is possible only while the user has opened a window on the desktop: a
 //! one-time secret valid for two minutes, used once, and closed after five wrong attempts. (The QR code
-//! carries the secret with the certificate fingerprint; the typed short code will be bound to the TLS channel
-//! by a PAKE, see docs/relay-threat-model.md when it lands.)
+//! carries the secret with the certificate fingerprint; the typed short code is bound to the TLS channel by
+//! a PAKE, see [`crate::pake`] and docs/relay-threat-model.md.)
 
 use std::time::Duration;
 
@@ -82,6 +82,7 @@ enum WindowState {
 /// One pairing window, opened by the user.
 pub struct PairingWindow {
     secret: String,
+    short_code: String,
     expires_at: Instant,
     wrong_attempts: u8,
     state: WindowState,
@@ -97,11 +98,17 @@ impl std::fmt::Debug for PairingWindow {
 }
 
 impl PairingWindow {
-    /// Opens a window with a fresh 128-bit secret.
+    /// Opens a window with a fresh 128-bit secret, for the usual two minutes.
     pub fn open() -> Result<PairingWindow, RelayError> {
+        PairingWindow::open_for(PAIRING_WINDOW)
+    }
+
+    /// Opens a window that lasts `duration` (tests shorten it).
+    pub fn open_for(duration: Duration) -> Result<PairingWindow, RelayError> {
         Ok(PairingWindow {
             secret: hex(&random_bytes::<16>()?),
-            expires_at: Instant::now() + PAIRING_WINDOW,
+            short_code: random_short_code()?,
+            expires_at: Instant::now() + duration,
             wrong_attempts: 0,
             state: WindowState::Open,
         })
@@ -112,35 +119,74 @@ impl PairingWindow {
         &self.secret
     }
 
+    /// The short code to type (`1234-5678`), the password of the PAKE exchange (see [`crate::pake`]).
+    pub fn short_code(&self) -> &str {
+        &self.short_code
+    }
+
     pub fn expires_at(&self) -> Instant {
         self.expires_at
     }
 
-    /// Checks a secret a phone presents. Right: the window is used up (single use). Wrong: counted; the fifth
-    /// wrong attempt closes the window.
-    pub fn redeem(&mut self, presented: &str) -> Result<(), ProtocolError> {
+    /// Whether a pairing attempt may still be made; says why not otherwise.
+    pub fn ensure_open(&self) -> Result<(), ProtocolError> {
         match self.state {
-            WindowState::Used => return Err(ProtocolError::PairingClosed),
-            WindowState::LockedOut => return Err(ProtocolError::PairingLockedOut),
-            WindowState::Open => {}
+            WindowState::Used => Err(ProtocolError::PairingClosed),
+            WindowState::LockedOut => Err(ProtocolError::PairingLockedOut),
+            WindowState::Open if Instant::now() >= self.expires_at => Err(ProtocolError::PairingExpired),
+            WindowState::Open => Ok(()),
         }
-        if Instant::now() >= self.expires_at {
-            return Err(ProtocolError::PairingExpired);
+    }
+
+    /// Counts a failed attempt (a wrong secret, or a code exchange that did not confirm); the fifth closes
+    /// the window.
+    pub fn record_wrong_attempt(&mut self) -> ProtocolError {
+        self.wrong_attempts = self.wrong_attempts.saturating_add(1);
+        if self.wrong_attempts >= MAX_WRONG_ATTEMPTS {
+            self.state = WindowState::LockedOut;
+            return ProtocolError::PairingLockedOut;
         }
+        ProtocolError::WrongPairingSecret {
+            attempts_left: MAX_WRONG_ATTEMPTS - self.wrong_attempts,
+        }
+    }
+
+    /// A confirmed code exchange: the window is used up, if nothing else used it first.
+    pub fn consume(&mut self) -> Result<(), ProtocolError> {
+        self.ensure_open()?;
+        self.state = WindowState::Used;
+        Ok(())
+    }
+
+    /// Checks a secret a phone presents (the QR path). Right: the window is used up (single use). Wrong:
+    /// counted; the fifth wrong attempt closes the window.
+    pub fn redeem(&mut self, presented: &str) -> Result<(), ProtocolError> {
+        self.ensure_open()?;
         let right = bool::from(presented.as_bytes().ct_eq(self.secret.as_bytes()));
         if right {
             self.state = WindowState::Used;
             return Ok(());
         }
-        self.wrong_attempts += 1;
-        if self.wrong_attempts >= MAX_WRONG_ATTEMPTS {
-            self.state = WindowState::LockedOut;
-            return Err(ProtocolError::PairingLockedOut);
-        }
-        Err(ProtocolError::WrongPairingSecret {
-            attempts_left: MAX_WRONG_ATTEMPTS - self.wrong_attempts,
-        })
+        Err(self.record_wrong_attempt())
     }
+}
+
+/// Eight random digits shown as `1234-5678` (26.6 bits): enough when every guess is an online PAKE exchange
+/// and five wrong ones close the window (a guesser's chance is 5 in 10^8 per window).
+fn random_short_code() -> Result<String, RelayError> {
+    // Rejection sampling keeps the digits uniform: 4_200_000_000 is the largest multiple of 10^8 below 2^32.
+    loop {
+        let value = u32::from_le_bytes(random_bytes::<4>()?);
+        if value < 4_200_000_000 {
+            let digits = value % 100_000_000;
+            return Ok(format!("{:04}-{:04}", digits / 10_000, digits % 10_000));
+        }
+    }
+}
+
+/// A typed code as the PAKE password: digits only, so `1234 5678`, `12345678` and `1234-5678` all work.
+pub fn normalize_short_code(typed: &str) -> String {
+    typed.chars().filter(char::is_ascii_digit).collect()
 }
 
 #[cfg(test)]
@@ -212,5 +258,35 @@ mod tests {
             }
         }
         assert_eq!(paired, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_codes_are_eight_uniform_digits_and_typed_forms_normalize() {
+        let window = PairingWindow::open().unwrap();
+        let code = window.short_code();
+        assert_eq!(code.len(), 9);
+        assert_eq!(&code[4..5], "-");
+        assert_eq!(normalize_short_code(code).len(), 8);
+        assert_eq!(normalize_short_code(" 1234 5678\n"), "12345678");
+        let mut first_digits = std::collections::HashSet::new();
+        for _ in 0..400 {
+            first_digits.insert(random_short_code().unwrap().as_bytes()[0]);
+        }
+        assert_eq!(first_digits.len(), 10, "every leading digit occurs");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_used_window_cannot_be_consumed_again_and_wrong_code_exchanges_count() {
+        let mut window = PairingWindow::open().unwrap();
+        for _ in 0..4 {
+            window.record_wrong_attempt();
+        }
+        window.consume().unwrap();
+        assert_eq!(window.consume(), Err(ProtocolError::PairingClosed));
+        let mut window = PairingWindow::open().unwrap();
+        for _ in 0..5 {
+            window.record_wrong_attempt();
+        }
+        assert_eq!(window.consume(), Err(ProtocolError::PairingLockedOut));
     }
 }

@@ -94,6 +94,45 @@ pub enum DesktopMessage {
     Error(ErrorMessage),
 }
 
+/// What the desktop answers while pairing.
+#[derive(Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum PairingReply {
+    /// The typed-code path, step 2: the desktop's SPAKE2 message (hex).
+    Pake {
+        msg: String,
+    },
+    /// Paired: the credentials, shown to this phone once. `mac` (hex) is present on the typed-code path and
+    /// proves the credentials come from the holder of the code.
+    Paired {
+        device_id: String,
+        token: String,
+        /// The certificate fingerprint (hex) to pin from now on.
+        fingerprint: String,
+        heartbeat_secs: u32,
+        mac: Option<String>,
+    },
+    Error(ErrorMessage),
+}
+
+impl fmt::Debug for PairingReply {
+    /// Never shows the token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PairingReply::Pake { .. } => f.write_str("Pake"),
+            PairingReply::Paired { device_id, .. } => write!(f, "Paired {{ device_id: {device_id:?}, .. }}"),
+            PairingReply::Error(error) => write!(f, "Error({error:?})"),
+        }
+    }
+}
+
+impl PairingReply {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"type":"error","code":"internal"}"#.to_owned())
+    }
+}
+
 impl DesktopMessage {
     pub fn to_json(&self) -> String {
         // Our own types always serialise.
@@ -187,8 +226,8 @@ fn is_identifier(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Parses one frame from a phone.
-pub fn parse_phone_frame(frame: &[u8]) -> Result<PhoneMessage> {
+/// The checks every frame gets before its fields are looked at: size first, then JSON, then an object.
+fn parse_object(frame: &[u8]) -> Result<Map<String, Value>> {
     if frame.len() > MAX_FRAME_BYTES {
         return Err(ProtocolError::FrameTooLarge {
             size: frame.len(),
@@ -197,13 +236,95 @@ pub fn parse_phone_frame(frame: &[u8]) -> Result<PhoneMessage> {
     }
     let value: Value =
         serde_json::from_slice(frame).map_err(|error| ProtocolError::MalformedJson(error.to_string()))?;
-    let Value::Object(object) = value else {
-        return Err(ProtocolError::MissingType);
-    };
-    let message_type = object
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(ProtocolError::MissingType),
+    }
+}
+
+fn type_of(object: &Map<String, Value>) -> Result<&str> {
+    object
         .get("type")
         .and_then(Value::as_str)
-        .ok_or(ProtocolError::MissingType)?;
+        .ok_or(ProtocolError::MissingType)
+}
+
+fn device_name(message_type: &str, object: &Map<String, Value>) -> Result<Option<String>> {
+    Ok(
+        bounded_string(message_type, object, "name", MAX_DEVICE_NAME_CHARS)?
+            .map(|name| caret_core::text::sanitize_free_text(&name))
+            .filter(|name| !name.is_empty()),
+    )
+}
+
+/// What a phone sends while pairing (`POST /v1/pair` and the `/v1/pair/code` WebSocket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairingMessage {
+    /// The QR path: the one-time secret from the QR code.
+    Pair { secret: String, name: Option<String> },
+    /// The typed-code path, step 1: the phone's SPAKE2 message.
+    Pake { message: Vec<u8>, name: Option<String> },
+    /// The typed-code path, step 3: the phone's key confirmation.
+    Confirm { mac: Vec<u8> },
+}
+
+/// Parses a pairing message (same limits as every other frame).
+pub fn parse_pairing_frame(frame: &[u8]) -> Result<PairingMessage> {
+    let object = parse_object(frame)?;
+    let message_type = type_of(&object)?;
+    let hex_field = |name: &str, max_bytes: usize| {
+        object
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|text| crate::pake::from_hex(text, max_bytes))
+            .ok_or_else(|| field_error(message_type, format!("\"{name}\" must be hex")))
+    };
+    match message_type {
+        "pair" => Ok(PairingMessage::Pair {
+            secret: bounded_string("pair", &object, "secret", 64)?
+                .ok_or_else(|| field_error("pair", "\"secret\" is required"))?,
+            name: device_name("pair", &object)?,
+        }),
+        "pake" => Ok(PairingMessage::Pake {
+            message: hex_field("msg", 64)?,
+            name: device_name("pake", &object)?,
+        }),
+        "confirm" => Ok(PairingMessage::Confirm {
+            mac: hex_field("mac", 64)?,
+        }),
+        other => Err(ProtocolError::UnknownType(other.chars().take(64).collect())),
+    }
+}
+
+/// The longest an HTTP-posted state lasts without another post: 12 hours.
+pub const MAX_HTTP_STATE_SECS: u64 = 12 * 3600;
+/// How long an HTTP-posted state lasts when the post does not say.
+pub const DEFAULT_HTTP_STATE_SECS: u64 = 3600;
+
+/// The body of `POST /v1/state`: `{"state": …, "for_secs": 3600}`. Automation tools cannot count, so there
+/// is no `seq`: posts count in the order they arrive. `for_secs` (60 to 12 h) is how long the state holds
+/// without a newer post; then the phone counts as offline and the engine's rules take over.
+pub fn parse_http_state(body: &[u8]) -> Result<(CaretState, u64)> {
+    let object = parse_object(body)?;
+    let state = parse_state(
+        object
+            .get("state")
+            .ok_or_else(|| field_error("state", "\"state\" is required"))?,
+    )?;
+    let for_secs = match object.get("for_secs") {
+        None | Some(Value::Null) => DEFAULT_HTTP_STATE_SECS,
+        Some(value) => value
+            .as_u64()
+            .filter(|secs| (60..=MAX_HTTP_STATE_SECS).contains(secs))
+            .ok_or_else(|| field_error("state", "\"for_secs\" must be a whole number from 60 to 43200"))?,
+    };
+    Ok((state, for_secs))
+}
+
+/// Parses one frame from a phone.
+pub fn parse_phone_frame(frame: &[u8]) -> Result<PhoneMessage> {
+    let object = parse_object(frame)?;
+    let message_type = type_of(&object)?;
     match message_type {
         "hello" => {
             let protocol = object
@@ -220,9 +341,7 @@ pub fn parse_phone_frame(frame: &[u8]) -> Result<PhoneMessage> {
             let token = bounded_string("hello", &object, "token", MAX_TOKEN_CHARS)?
                 .filter(|token| is_identifier(token))
                 .ok_or_else(|| field_error("hello", "\"token\" is required"))?;
-            let name = bounded_string("hello", &object, "name", MAX_DEVICE_NAME_CHARS)?
-                .map(|name| caret_core::text::sanitize_free_text(&name))
-                .filter(|name| !name.is_empty());
+            let name = device_name("hello", &object)?;
             Ok(PhoneMessage::Hello {
                 protocol,
                 device_id,

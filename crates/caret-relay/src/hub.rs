@@ -1,0 +1,470 @@
+//! What the relay's connections share: the device records, the pairing window, who is online, the phone
+//! state the engine should see, and the status pushed back to phones.
+//!
+//! Everything here is quick and synchronous (a mutex held for a map lookup, a SQLite row); connections do
+//! their waiting outside it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use caret_core::CaretState;
+use caret_store::{Device, LogKind, NewLogEntry, Store};
+use serde::Serialize;
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::time::Instant;
+use ts_rs::TS;
+
+use crate::error::{ProtocolError, RelayError};
+use crate::identity::Fingerprint;
+use crate::pairing::{NewDevice, PairingWindow, token_matches};
+use crate::protocol::{DesktopMessage, ShownStatus};
+use crate::session::RateLimiter;
+
+/// How the relay listens and how patient it is.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The TCP port; 0 picks a free one (tests).
+    pub port: u16,
+    /// Listen on 127.0.0.1 only: nothing on the LAN can reach the relay (and nothing is advertised).
+    pub loopback_only: bool,
+    /// Phones send a `ping` at least this often; three missed beats and the phone counts as offline.
+    pub heartbeat: Duration,
+    /// Open connections at most (TLS handshakes included); more are closed at once.
+    pub max_connections: usize,
+    /// How long a connection may take for its TLS handshake, its request headers or body, its `hello`,
+    /// or a pairing step: slow or silent clients are cut off after this.
+    pub patience: Duration,
+    /// Consecutive refused messages after which a connection is closed.
+    pub max_consecutive_errors: u32,
+    /// How long a pairing window stays open (two minutes; tests shorten it).
+    pub pairing_window: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            port: DEFAULT_PORT,
+            loopback_only: false,
+            heartbeat: Duration::from_secs(20),
+            max_connections: 128,
+            patience: Duration::from_secs(10),
+            max_consecutive_errors: 16,
+            pairing_window: crate::pairing::PAIRING_WINDOW,
+        }
+    }
+}
+
+/// The relay's default port (unassigned by IANA).
+pub const DEFAULT_PORT: u16 = 47_823;
+
+/// What the engine should take as the phone's state: the newest state from any phone still online, or
+/// `None` when every phone is gone (then the engine's rules take over: leases expire).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneFeed {
+    pub state: Option<CaretState>,
+    /// The device that reported `state`.
+    pub from_device: Option<String>,
+    /// Devices online now (a live connection, or an HTTP-posted state still holding), sorted.
+    pub online: Vec<String>,
+}
+
+/// Things the app tells the user about (notifications) and tests wait for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum RelayEvent {
+    DevicePaired { device: Device, method: PairingMethod },
+    DeviceRevoked { device_id: String },
+    DeviceOnline { device_id: String },
+    DeviceOffline { device_id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum PairingMethod {
+    QrCode,
+    TypedCode,
+}
+
+impl PairingMethod {
+    fn label(self) -> &'static str {
+        match self {
+            PairingMethod::QrCode => "QR code",
+            PairingMethod::TypedCode => "typed code",
+        }
+    }
+}
+
+/// How a state reached the relay, which decides how long it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// Holds while this connection lives.
+    Connection(u64),
+    /// Holds until then, unless a newer post replaces it.
+    Http { until: Instant },
+}
+
+#[derive(Debug, Clone)]
+struct Report {
+    state: CaretState,
+    at: Instant,
+    via: Via,
+}
+
+struct LiveConnection {
+    id: u64,
+    kick: oneshot::Sender<ProtocolError>,
+}
+
+/// The relay's shared state.
+pub(crate) struct Hub {
+    pub config: RelayConfig,
+    pub store: Store,
+    pub fingerprint: Fingerprint,
+    pairing: Mutex<Option<PairingWindow>>,
+    connections: Mutex<HashMap<String, LiveConnection>>,
+    reports: Mutex<HashMap<String, Report>>,
+    limiters: Mutex<HashMap<String, RateLimiter>>,
+    feed: watch::Sender<PhoneFeed>,
+    status: watch::Sender<DesktopMessage>,
+    events: broadcast::Sender<RelayEvent>,
+    next_connection: AtomicU64,
+}
+
+/// Poisoning only means another task panicked mid-update of a map; the maps stay usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A device that passed `hello`.
+pub(crate) struct Authenticated {
+    pub connection: u64,
+    pub kicked: oneshot::Receiver<ProtocolError>,
+}
+
+impl Hub {
+    pub fn new(config: RelayConfig, store: Store, fingerprint: Fingerprint) -> Hub {
+        Hub {
+            config,
+            store,
+            fingerprint,
+            pairing: Mutex::new(None),
+            connections: Mutex::new(HashMap::new()),
+            reports: Mutex::new(HashMap::new()),
+            limiters: Mutex::new(HashMap::new()),
+            feed: watch::Sender::new(PhoneFeed::default()),
+            status: watch::Sender::new(DesktopMessage::Status {
+                effective: None,
+                shown: Vec::new(),
+            }),
+            events: broadcast::Sender::new(256),
+            next_connection: AtomicU64::new(1),
+        }
+    }
+
+    pub fn heartbeat_secs(&self) -> u32 {
+        u32::try_from(self.config.heartbeat.as_secs())
+            .unwrap_or(u32::MAX)
+            .max(1)
+    }
+
+    pub fn feed(&self) -> watch::Receiver<PhoneFeed> {
+        self.feed.subscribe()
+    }
+
+    pub fn events(&self) -> broadcast::Receiver<RelayEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn status(&self) -> watch::Receiver<DesktopMessage> {
+        self.status.subscribe()
+    }
+
+    pub fn publish_status(&self, effective: Option<CaretState>, shown: Vec<ShownStatus>) {
+        self.status
+            .send_replace(DesktopMessage::Status { effective, shown });
+    }
+
+    // ----- devices -----
+
+    /// The device a presented id and token belong to, if it is paired and not revoked.
+    pub fn authenticate(&self, device_id: &str, token: &str) -> Result<Device, ProtocolError> {
+        match self.store.active_device(device_id) {
+            Ok(Some((device, hash))) if token_matches(token, &hash) => Ok(device),
+            Ok(_) => Err(ProtocolError::Unauthorized),
+            Err(error) => {
+                tracing::error!("relay: cannot read the devices: {error}");
+                Err(ProtocolError::Unauthorized)
+            }
+        }
+    }
+
+    /// The device a bearer token belongs to (the HTTPS endpoint has no device id).
+    pub fn authenticate_bearer(&self, token: &str) -> Result<Device, ProtocolError> {
+        let devices = self.store.devices().map_err(|error| {
+            tracing::error!("relay: cannot read the devices: {error}");
+            ProtocolError::Unauthorized
+        })?;
+        // Every active device is checked (constant time each), so the answer takes as long for any token.
+        let mut found = None;
+        for device in devices
+            .into_iter()
+            .filter(|device| device.revoked_at_ms.is_none())
+        {
+            if let Ok(Some((device, hash))) = self.store.active_device(&device.id)
+                && token_matches(token, &hash)
+            {
+                found = Some(device);
+            }
+        }
+        found.ok_or(ProtocolError::Unauthorized)
+    }
+
+    pub fn is_active(&self, device_id: &str) -> bool {
+        matches!(self.store.active_device(device_id), Ok(Some(_)))
+    }
+
+    /// Registers a live connection for a device, closing an older one of the same device.
+    pub fn connect(&self, device: &Device) -> Authenticated {
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let (kick, kicked) = oneshot::channel();
+        let older = lock(&self.connections).insert(device.id.clone(), LiveConnection { id, kick });
+        match older {
+            Some(older) => {
+                let _ = older.kick.send(ProtocolError::Replaced);
+            }
+            None => {
+                let _ = self.events.send(RelayEvent::DeviceOnline {
+                    device_id: device.id.clone(),
+                });
+            }
+        }
+        self.touch(&device.id, None);
+        self.republish();
+        Authenticated {
+            connection: id,
+            kicked,
+        }
+    }
+
+    /// A connection ended: its state stops holding.
+    pub fn disconnect(&self, device_id: &str, connection: u64) {
+        let removed = {
+            let mut connections = lock(&self.connections);
+            match connections.get(device_id) {
+                Some(live) if live.id == connection => connections.remove(device_id).is_some(),
+                _ => false,
+            }
+        };
+        {
+            let mut reports = lock(&self.reports);
+            if reports.get(device_id).map(|report| report.via) == Some(Via::Connection(connection)) {
+                reports.remove(device_id);
+            }
+        }
+        if removed {
+            let _ = self.events.send(RelayEvent::DeviceOffline {
+                device_id: device_id.to_owned(),
+            });
+        }
+        self.republish();
+    }
+
+    /// Revokes a device: its token is refused from now on and its open connection is closed at once.
+    pub fn revoke(&self, device_id: &str) -> Result<bool, RelayError> {
+        let revoked = self.store.revoke_device(device_id, now_ms())?;
+        if let Some(live) = lock(&self.connections).remove(device_id) {
+            let _ = live.kick.send(ProtocolError::Unauthorized);
+        }
+        lock(&self.reports).remove(device_id);
+        lock(&self.limiters).remove(device_id);
+        if revoked {
+            let _ = self.events.send(RelayEvent::DeviceRevoked {
+                device_id: device_id.to_owned(),
+            });
+        }
+        self.republish();
+        Ok(revoked)
+    }
+
+    /// Closes every connection (the relay is stopping).
+    pub fn kick_everyone(&self) {
+        for (_, live) in lock(&self.connections).drain() {
+            let _ = live.kick.send(ProtocolError::ShuttingDown);
+        }
+    }
+
+    pub fn touch(&self, device_id: &str, last_seq: Option<u64>) {
+        if let Err(error) = self.store.touch_device(device_id, now_ms(), last_seq) {
+            tracing::warn!("relay: cannot record that {device_id} was seen: {error}");
+        }
+    }
+
+    /// One message from a device, counted against its budget (shared by its connection and HTTP posts).
+    pub fn check_rate(&self, device_id: &str) -> Result<(), ProtocolError> {
+        lock(&self.limiters)
+            .entry(device_id.to_owned())
+            .or_insert_with(RateLimiter::for_device)
+            .check()
+    }
+
+    // ----- states -----
+
+    /// A state accepted on a live connection.
+    pub fn report_from_connection(&self, device_id: &str, connection: u64, state: CaretState) {
+        self.report(device_id, state, Via::Connection(connection));
+    }
+
+    /// A state posted over HTTPS, holding for `for_secs` unless replaced.
+    pub fn report_from_http(self: &Arc<Self>, device_id: &str, state: CaretState, hold: Duration) {
+        let until = Instant::now() + hold;
+        self.report(device_id, state, Via::Http { until });
+        let hub = Arc::downgrade(self);
+        let device_id = device_id.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(until).await;
+            if let Some(hub) = hub.upgrade() {
+                hub.expire_http_report(&device_id, until);
+            }
+        });
+    }
+
+    fn expire_http_report(&self, device_id: &str, until: Instant) {
+        let expired = {
+            let mut reports = lock(&self.reports);
+            let matches = reports.get(device_id).map(|report| report.via) == Some(Via::Http { until });
+            matches && reports.remove(device_id).is_some()
+        };
+        if expired {
+            if !lock(&self.connections).contains_key(device_id) {
+                let _ = self.events.send(RelayEvent::DeviceOffline {
+                    device_id: device_id.to_owned(),
+                });
+            }
+            self.republish();
+        }
+    }
+
+    fn report(&self, device_id: &str, state: CaretState, via: Via) {
+        lock(&self.reports).insert(
+            device_id.to_owned(),
+            Report {
+                state,
+                at: Instant::now(),
+                via,
+            },
+        );
+        self.republish();
+    }
+
+    /// Recomputes what the engine sees; observers wake only if it changed.
+    fn republish(&self) {
+        let now = Instant::now();
+        let connected: Vec<String> = lock(&self.connections).keys().cloned().collect();
+        let reports = lock(&self.reports).clone();
+        let live = |report: &Report| match report.via {
+            Via::Connection(_) => true,
+            Via::Http { until } => until > now,
+        };
+        let newest = reports
+            .iter()
+            .filter(|(_, report)| live(report))
+            .max_by_key(|(_, report)| report.at);
+        let mut online: Vec<String> = connected;
+        online.extend(
+            reports
+                .iter()
+                .filter(|(_, report)| live(report))
+                .map(|(id, _)| id.clone()),
+        );
+        online.sort();
+        online.dedup();
+        let feed = PhoneFeed {
+            state: newest.map(|(_, report)| report.state.clone()),
+            from_device: newest.map(|(id, _)| id.clone()),
+            online,
+        };
+        self.feed.send_if_modified(|current| {
+            let changed = *current != feed;
+            *current = feed;
+            changed
+        });
+    }
+
+    // ----- pairing -----
+
+    /// Opens a new pairing window (replacing any older one).
+    pub fn open_pairing(&self) -> Result<(String, String, Instant), RelayError> {
+        let window = PairingWindow::open_for(self.config.pairing_window)?;
+        let offer = (
+            window.secret().to_owned(),
+            window.short_code().to_owned(),
+            window.expires_at(),
+        );
+        *lock(&self.pairing) = Some(window);
+        Ok(offer)
+    }
+
+    pub fn close_pairing(&self) {
+        *lock(&self.pairing) = None;
+    }
+
+    /// Runs `step` on the open pairing window, or refuses if there is none.
+    pub fn with_pairing<T>(
+        &self,
+        step: impl FnOnce(&mut PairingWindow) -> Result<T, ProtocolError>,
+    ) -> Result<T, ProtocolError> {
+        match lock(&self.pairing).as_mut() {
+            Some(window) => step(window),
+            None => Err(ProtocolError::PairingClosed),
+        }
+    }
+
+    /// After a pairing window was used: makes the device, records it, tells the app.
+    pub fn complete_pairing(
+        &self,
+        name: Option<String>,
+        method: PairingMethod,
+        peer: SocketAddr,
+    ) -> Result<NewDevice, RelayError> {
+        let new_device = NewDevice::generate()?;
+        let name = name.unwrap_or_else(|| "Phone".to_owned());
+        let at = now_ms();
+        self.store
+            .add_device(&new_device.id, &name, &new_device.token_hash, at)?;
+        let entry = NewLogEntry {
+            at_ms: at,
+            kind: Some(LogKind::Note),
+            source: "relay".to_owned(),
+            outcome: format!(
+                "paired a new device \"{name}\" ({}) by {} from {}",
+                new_device.id,
+                method.label(),
+                peer.ip()
+            ),
+            ..NewLogEntry::default()
+        };
+        if let Err(error) = self.store.append_log(&entry) {
+            tracing::error!("relay: cannot write the sync log: {error}");
+        }
+        tracing::info!(device = %new_device.id, "relay: paired a new device by {}", method.label());
+        let device = Device {
+            id: new_device.id.clone(),
+            name,
+            paired_at_ms: at,
+            last_seen_ms: None,
+            last_seq: None,
+            revoked_at_ms: None,
+        };
+        let _ = self.events.send(RelayEvent::DevicePaired { device, method });
+        Ok(new_device)
+    }
+}

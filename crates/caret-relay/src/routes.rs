@@ -1,0 +1,420 @@
+//! The relay's endpoints: the phone WebSocket, the automation endpoint, and the two pairing paths.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, Limited};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::error::ProtocolError;
+use crate::hub::{Hub, PairingMethod};
+use crate::pake::{PakeExchange, to_hex};
+use crate::protocol::{
+    DesktopMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION, PairingMessage, PairingReply, PhoneMessage,
+    parse_http_state, parse_pairing_frame, parse_phone_frame,
+};
+use crate::server::{ConnectionSlot, Peer};
+use crate::session::SequenceTracker;
+
+/// The largest WebSocket message read at all. Between this and [`MAX_FRAME_BYTES`] a message gets a
+/// `frame_too_large` answer; above it the WebSocket layer closes the connection (close code 1009).
+const MAX_WEBSOCKET_MESSAGE: usize = 64 * 1024;
+
+pub(crate) fn router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route("/v1/ws", get(phone_socket))
+        .route("/v1/state", post(post_state))
+        .route("/v1/pair", post(pair_with_secret))
+        .route("/v1/pair/code", get(pair_with_code))
+        .fallback(not_found)
+        .with_state(hub)
+}
+
+fn json_response(status: u16, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn error_response(error: &ProtocolError) -> Response {
+    let body = DesktopMessage::Error(error.to_message(None)).to_json();
+    let mut response = json_response(error.http_status(), body);
+    if let ProtocolError::RateLimited { retry_after_ms } = error {
+        let seconds = retry_after_ms.div_ceil(1000).max(1);
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    json_response(
+        404,
+        r#"{"type":"error","code":"not_found","message":"no such endpoint; see docs/relay-protocol.md"}"#
+            .into(),
+    )
+}
+
+/// Reads a request body within the size limit and the relay's patience.
+async fn read_body(hub: &Hub, body: Body) -> Result<Bytes, ProtocolError> {
+    let limited = Limited::new(body, MAX_FRAME_BYTES);
+    match tokio::time::timeout(hub.config.patience, limited.collect()).await {
+        Err(_) => Err(ProtocolError::Timeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(ProtocolError::FrameTooLarge {
+                size: MAX_FRAME_BYTES + 1,
+                limit: MAX_FRAME_BYTES,
+            })
+        }
+        Ok(Err(_)) => Err(ProtocolError::Timeout),
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// `POST /v1/state` for automation tools: a bearer token and `{"state": …, "for_secs": …}`.
+async fn post_state(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let token = bearer_token(&headers).ok_or(ProtocolError::Unauthorized)?;
+        let device = hub.authenticate_bearer(token)?;
+        hub.check_rate(&device.id)?;
+        let bytes = read_body(&hub, body).await?;
+        let (state, for_secs) = parse_http_state(&bytes)?;
+        hub.touch(&device.id, None);
+        hub.report_from_http(&device.id, state, Duration::from_secs(for_secs));
+        Ok::<_, ProtocolError>(for_secs)
+    }
+    .await;
+    match result {
+        Ok(for_secs) => json_response(200, format!(r#"{{"type":"accepted","for_secs":{for_secs}}}"#)),
+        Err(error) => error_response(&error),
+    }
+}
+
+/// `POST /v1/pair`: the QR path. The phone pinned the certificate from the QR code, so the channel is
+/// already trusted; the one-time secret proves the phone saw the QR code.
+async fn pair_with_secret(
+    State(hub): State<Arc<Hub>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    body: Body,
+) -> Response {
+    let result = async {
+        let bytes = read_body(&hub, body).await?;
+        let PairingMessage::Pair { secret, name } = parse_pairing_frame(&bytes)? else {
+            return Err(ProtocolError::InvalidField {
+                message_type: "pair".into(),
+                detail: "this endpoint takes {\"type\": \"pair\", \"secret\": …}".into(),
+            });
+        };
+        hub.with_pairing(|window| window.redeem(&secret))?;
+        hub.complete_pairing(name, PairingMethod::QrCode, peer)
+            .map_err(|error| {
+                tracing::error!("relay: pairing failed: {error}");
+                ProtocolError::PairingClosed
+            })
+    }
+    .await;
+    match result {
+        Ok(device) => json_response(
+            200,
+            PairingReply::Paired {
+                device_id: device.id.clone(),
+                token: device.token.clone(),
+                fingerprint: hub.fingerprint.hex(),
+                heartbeat_secs: hub.heartbeat_secs(),
+                mac: None,
+            }
+            .to_json(),
+        ),
+        Err(error) => error_response(&error),
+    }
+}
+
+/// Sends one JSON text message; `false` if the phone is gone.
+async fn send_text(socket: &mut WebSocket, json: String) -> bool {
+    socket.send(Message::Text(json.into())).await.is_ok()
+}
+
+/// Sends the error, then closes with a policy-violation close frame whose reason is the error code.
+async fn close_with(socket: &mut WebSocket, error: &ProtocolError) {
+    let _ = send_text(socket, DesktopMessage::Error(error.to_message(None)).to_json()).await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: 1008,
+            reason: error.code().into(),
+        })))
+        .await;
+}
+
+/// The next data message (text or binary), skipping WebSocket pings and pongs; `None` once the phone
+/// closed or the connection broke.
+async fn next_frame(socket: &mut WebSocket) -> Option<Bytes> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Text(text)) => return Some(Bytes::from(text)),
+            Ok(Message::Binary(bytes)) => return Some(bytes),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) | Err(_) => return None,
+        }
+    }
+}
+
+fn upgrade_limits(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .max_message_size(MAX_WEBSOCKET_MESSAGE)
+        .max_frame_size(MAX_WEBSOCKET_MESSAGE)
+}
+
+/// `GET /v1/ws`: a phone's stream.
+async fn phone_socket(
+    State(hub): State<Arc<Hub>>,
+    Extension(slot): Extension<ConnectionSlot>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let permit = slot.take();
+    upgrade_limits(upgrade)
+        .on_upgrade(move |socket| async move {
+            run_phone_session(hub, socket).await;
+            drop(permit);
+        })
+        .into_response()
+}
+
+async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
+    // 1. `hello`, in time.
+    let first = match tokio::time::timeout(hub.config.patience, next_frame(&mut socket)).await {
+        Ok(Some(frame)) => frame,
+        Ok(None) => return,
+        Err(_) => return close_with(&mut socket, &ProtocolError::Timeout).await,
+    };
+    let device = match parse_phone_frame(&first) {
+        Ok(PhoneMessage::Hello { device_id, token, .. }) => {
+            match hub.authenticate(&device_id, token.expose()) {
+                Ok(device) => device,
+                Err(error) => return close_with(&mut socket, &error).await,
+            }
+        }
+        Ok(_) => return close_with(&mut socket, &ProtocolError::HelloRequired).await,
+        Err(error) if error.closes_connection() => return close_with(&mut socket, &error).await,
+        Err(_) => return close_with(&mut socket, &ProtocolError::HelloRequired).await,
+    };
+    let device_id = device.id.clone();
+    let mut sequence = SequenceTracker::resume(device.last_seq.and_then(|seq| u64::try_from(seq).ok()));
+    let mut session = hub.connect(&device);
+    let welcome = DesktopMessage::Welcome {
+        protocol: PROTOCOL_VERSION,
+        heartbeat_secs: hub.heartbeat_secs(),
+        last_seq: sequence.last(),
+    };
+    let mut status = hub.status();
+    let status_now = status.borrow_and_update().to_json();
+    if !send_text(&mut socket, welcome.to_json()).await || !send_text(&mut socket, status_now).await {
+        hub.disconnect(&device_id, session.connection);
+        return;
+    }
+
+    // 2. Messages until the phone leaves, misses its heartbeats, is revoked or replaced.
+    let silence_limit = hub.config.heartbeat * 3;
+    let mut consecutive_errors = 0u32;
+    let ending: Option<ProtocolError> = loop {
+        tokio::select! {
+            kicked = &mut session.kicked => {
+                break Some(kicked.unwrap_or(ProtocolError::ShuttingDown));
+            }
+            changed = status.changed() => {
+                if changed.is_err() {
+                    break Some(ProtocolError::ShuttingDown);
+                }
+                let json = status.borrow_and_update().to_json();
+                if !send_text(&mut socket, json).await {
+                    break None;
+                }
+            }
+            frame = tokio::time::timeout(silence_limit, next_frame(&mut socket)) => {
+                let frame = match frame {
+                    Err(_) => {
+                        tracing::info!(device = %device_id, "relay: heartbeats missed; phone offline");
+                        break Some(ProtocolError::Timeout);
+                    }
+                    Ok(None) => break None,
+                    Ok(Some(frame)) => frame,
+                };
+                let answer = handle_phone_frame(&hub, &device_id, session.connection, &mut sequence, &frame);
+                match answer {
+                    Ok(reply) => {
+                        consecutive_errors = 0;
+                        if !send_text(&mut socket, reply.to_json()).await {
+                            break None;
+                        }
+                    }
+                    Err((error, _)) if error.closes_connection() => break Some(error),
+                    Err((error, seq)) => {
+                        consecutive_errors += 1;
+                        if consecutive_errors >= hub.config.max_consecutive_errors {
+                            break Some(ProtocolError::TooManyErrors);
+                        }
+                        let json = DesktopMessage::Error(error.to_message(seq)).to_json();
+                        if !send_text(&mut socket, json).await {
+                            break None;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if let Some(error) = ending {
+        close_with(&mut socket, &error).await;
+    }
+    hub.disconnect(&device_id, session.connection);
+}
+
+/// One message on an authenticated connection: the reply, or the refusal with the message's `seq`.
+fn handle_phone_frame(
+    hub: &Arc<Hub>,
+    device_id: &str,
+    connection: u64,
+    sequence: &mut SequenceTracker,
+    frame: &[u8],
+) -> Result<DesktopMessage, (ProtocolError, Option<u64>)> {
+    hub.check_rate(device_id).map_err(|error| (error, None))?;
+    let message = parse_phone_frame(frame).map_err(|error| (error, None))?;
+    match message {
+        PhoneMessage::Ping => Ok(DesktopMessage::Pong),
+        PhoneMessage::Hello { .. } => Err((
+            ProtocolError::InvalidField {
+                message_type: "hello".into(),
+                detail: "already said hello on this connection".into(),
+            },
+            None,
+        )),
+        PhoneMessage::State { seq, state } => accept_state(hub, device_id, connection, seq, state, || {
+            sequence.accept_state(seq)
+        }),
+        PhoneMessage::Snapshot { seq, state } => accept_state(hub, device_id, connection, seq, state, || {
+            sequence.accept_snapshot(seq);
+            Ok(())
+        }),
+    }
+}
+
+fn accept_state(
+    hub: &Arc<Hub>,
+    device_id: &str,
+    connection: u64,
+    seq: u64,
+    state: caret_core::CaretState,
+    check_sequence: impl FnOnce() -> Result<(), ProtocolError>,
+) -> Result<DesktopMessage, (ProtocolError, Option<u64>)> {
+    // Checked on every state, so a revocation made anywhere (even by another process sharing the
+    // database) stops the device at its next message.
+    if !hub.is_active(device_id) {
+        return Err((ProtocolError::Unauthorized, Some(seq)));
+    }
+    check_sequence().map_err(|error| (error, Some(seq)))?;
+    hub.touch(device_id, Some(seq));
+    hub.report_from_connection(device_id, connection, state);
+    Ok(DesktopMessage::Ack { seq })
+}
+
+/// `GET /v1/pair/code`: the typed-code path (SPAKE2 + fingerprint-bound confirmation, see [`crate::pake`]).
+async fn pair_with_code(
+    State(hub): State<Arc<Hub>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    Extension(slot): Extension<ConnectionSlot>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let permit: Option<OwnedSemaphorePermit> = slot.take();
+    upgrade_limits(upgrade)
+        .on_upgrade(move |mut socket| async move {
+            let outcome = run_code_pairing(&hub, &mut socket, peer).await;
+            match outcome {
+                Ok(reply) => {
+                    let _ = send_text(&mut socket, reply.to_json()).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                }
+                Err(error) => close_with(&mut socket, &error).await,
+            }
+            drop(permit);
+        })
+        .into_response()
+}
+
+async fn next_pairing_message(hub: &Hub, socket: &mut WebSocket) -> Result<PairingMessage, ProtocolError> {
+    match tokio::time::timeout(hub.config.patience, next_frame(socket)).await {
+        Err(_) => Err(ProtocolError::Timeout),
+        Ok(None) => Err(ProtocolError::Timeout),
+        Ok(Some(frame)) => parse_pairing_frame(&frame),
+    }
+}
+
+async fn run_code_pairing(
+    hub: &Hub,
+    socket: &mut WebSocket,
+    peer: std::net::SocketAddr,
+) -> Result<PairingReply, ProtocolError> {
+    let PairingMessage::Pake { message, name } = next_pairing_message(hub, socket).await? else {
+        return Err(ProtocolError::InvalidField {
+            message_type: "pake".into(),
+            detail: "the exchange starts with {\"type\": \"pake\", \"msg\": …}".into(),
+        });
+    };
+    let short_code = hub.with_pairing(|window| {
+        window.ensure_open()?;
+        Ok(window.short_code().to_owned())
+    })?;
+    let (exchange, outbound) = PakeExchange::start(&short_code);
+    // From here on the attempt counts unless it confirms: an exchange abandoned halfway is a guess too.
+    let key = exchange.finish(&message);
+    let sent = send_text(
+        socket,
+        PairingReply::Pake {
+            msg: to_hex(&outbound),
+        }
+        .to_json(),
+    )
+    .await;
+    let confirmed = match (key, sent) {
+        (Some(key), true) => match next_pairing_message(hub, socket).await {
+            Ok(PairingMessage::Confirm { mac }) if key.verify_phone_mac(&hub.fingerprint, &mac) => Some(key),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(key) = confirmed else {
+        return Err(hub.with_pairing(|window| Err(window.record_wrong_attempt()))?);
+    };
+    hub.with_pairing(|window| window.consume())?;
+    let device = hub
+        .complete_pairing(name, PairingMethod::TypedCode, peer)
+        .map_err(|error| {
+            tracing::error!("relay: pairing failed: {error}");
+            ProtocolError::PairingClosed
+        })?;
+    let mac = key.desktop_mac(&hub.fingerprint, &device.id, &device.token);
+    Ok(PairingReply::Paired {
+        device_id: device.id.clone(),
+        token: device.token.clone(),
+        fingerprint: hub.fingerprint.hex(),
+        heartbeat_secs: hub.heartbeat_secs(),
+        mac: Some(to_hex(&mac)),
+    })
+}

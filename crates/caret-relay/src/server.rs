@@ -1,0 +1,261 @@
+//! The listener: TCP, TLS (rustls), HTTP/1.1 (hyper) and the routes (axum).
+//!
+//! Each connection runs in its own task with a deadline on every step (TLS handshake, request headers, body,
+//! `hello`), and the number of open connections is capped, so slow or piled-up clients cannot starve the
+//! phones that behave.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Extension;
+use caret_core::CaretState;
+use caret_store::{Device, Store};
+use chrono::{DateTime, Utc};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::error::RelayError;
+use crate::hub::{Hub, PhoneFeed, RelayConfig, RelayEvent};
+use crate::identity::{Fingerprint, RelayIdentity};
+use crate::protocol::ShownStatus;
+use crate::routes;
+
+/// The remote address of a connection, for the routes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub SocketAddr);
+
+/// The slot a connection holds among `max_connections`. A WebSocket takes it over from the HTTP connection
+/// that upgraded, so the cap counts live phones too.
+#[derive(Clone)]
+pub(crate) struct ConnectionSlot(pub Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl ConnectionSlot {
+    pub fn take(&self) -> Option<OwnedSemaphorePermit> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// A pairing window as the desktop shows it: the QR code's contents and the short code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PairingOffer {
+    /// What the QR code encodes: the phone page's address, with the secret and the fingerprint in the
+    /// fragment (a browser never sends the fragment over the network).
+    pub qr_url: String,
+    pub short_code: String,
+    pub fingerprint: Fingerprint,
+    pub addresses: Vec<IpAddr>,
+    pub port: u16,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for PairingOffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PairingOffer")
+            .field("addresses", &self.addresses)
+            .field("port", &self.port)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The running relay. Dropping it does not stop it; call [`Relay::shutdown`].
+pub struct Relay {
+    hub: Arc<Hub>,
+    local_addr: SocketAddr,
+    accept_loop: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// Binds and starts serving. Must be called inside a tokio runtime.
+    pub async fn start(
+        config: RelayConfig,
+        identity: &RelayIdentity,
+        store: Store,
+    ) -> Result<Relay, RelayError> {
+        let ip = if config.loopback_only {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        let address = SocketAddr::new(ip, config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| RelayError::Listen { address, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| RelayError::Listen { address, source })?;
+        let acceptor = TlsAcceptor::from(identity.server_config()?);
+        let hub = Arc::new(Hub::new(config, store, identity.fingerprint));
+        let accept_loop = tokio::spawn(accept_loop(listener, acceptor, hub.clone()));
+        tracing::info!(
+            "relay listening on {local_addr} (certificate {})",
+            identity.fingerprint
+        );
+        Ok(Relay {
+            hub,
+            local_addr,
+            accept_loop,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.hub.fingerprint
+    }
+
+    /// The phone state for the engine, updated as phones report, connect and go away.
+    pub fn phone_feed(&self) -> watch::Receiver<PhoneFeed> {
+        self.hub.feed()
+    }
+
+    pub fn events(&self) -> broadcast::Receiver<RelayEvent> {
+        self.hub.events()
+    }
+
+    /// What the desktop makes of it now; pushed to every connected phone.
+    pub fn publish_status(&self, effective: Option<CaretState>, shown: Vec<ShownStatus>) {
+        self.hub.publish_status(effective, shown);
+    }
+
+    /// Opens a pairing window (two minutes, single use) and returns what to show the user.
+    pub fn start_pairing(&self) -> Result<PairingOffer, RelayError> {
+        let (secret, short_code, expires_at) = self.hub.open_pairing()?;
+        let remaining = expires_at.saturating_duration_since(tokio::time::Instant::now());
+        let addresses = self.addresses();
+        let port = self.local_addr.port();
+        let fingerprint = self.hub.fingerprint;
+        let hosts: Vec<String> = addresses.iter().map(url_host).collect();
+        let first = hosts.first().cloned().unwrap_or_else(|| "127.0.0.1".to_owned());
+        let qr_url = format!(
+            "https://{first}:{port}/#pair={secret}&fp={}&hosts={}",
+            fingerprint.hex(),
+            hosts.join(",")
+        );
+        Ok(PairingOffer {
+            qr_url,
+            short_code,
+            fingerprint,
+            addresses,
+            port,
+            expires_at: Utc::now() + chrono::Duration::from_std(remaining).unwrap_or_default(),
+        })
+    }
+
+    pub fn cancel_pairing(&self) {
+        self.hub.close_pairing();
+    }
+
+    /// Revokes a device; its open connection is closed at once. Returns whether it was active.
+    pub fn revoke(&self, device_id: &str) -> Result<bool, RelayError> {
+        self.hub.revoke(device_id)
+    }
+
+    pub fn devices(&self) -> Result<Vec<Device>, RelayError> {
+        Ok(self.hub.store.devices()?)
+    }
+
+    /// The addresses a phone can reach the relay at: the loopback address in loopback-only mode, otherwise
+    /// the machine's non-loopback IPv4 addresses (IPv4 first: phones' browsers handle it best), then IPv6.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        if self.hub.config.loopback_only || !self.local_addr.ip().is_unspecified() {
+            return vec![self.local_addr.ip()];
+        }
+        let mut found: Vec<IpAddr> = if_addrs::get_if_addrs()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|interface| interface.ip())
+            .filter(|ip| !ip.is_loopback() && ip.is_ipv4())
+            .collect();
+        found.sort();
+        found.dedup();
+        if found.is_empty() {
+            found.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        found
+    }
+
+    /// Stops listening and closes every connection.
+    pub async fn shutdown(self) {
+        self.accept_loop.abort();
+        let _ = self.accept_loop.await;
+        self.hub.kick_everyone();
+    }
+}
+
+fn url_host(ip: &IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, hub: Arc<Hub>) {
+    let slots = Arc::new(Semaphore::new(hub.config.max_connections));
+    let router = routes::router(hub.clone());
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!("relay: accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        while connections.try_join_next().is_some() {}
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("relay: too many connections; closed one from {peer}");
+            drop(tcp);
+            continue;
+        };
+        let (acceptor, router, patience) = (acceptor.clone(), router.clone(), hub.config.patience);
+        connections.spawn(async move {
+            let slot = ConnectionSlot(Arc::new(Mutex::new(Some(permit))));
+            let _ = tcp.set_nodelay(true);
+            let tls = match tokio::time::timeout(patience, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!("relay: TLS handshake with {peer} failed: {error}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("relay: TLS handshake with {peer} timed out");
+                    return;
+                }
+            };
+            let service =
+                TowerToHyperService::new(router.layer(Extension(Peer(peer))).layer(Extension(slot.clone())));
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(patience)
+                .serve_connection(TokioIo::new(tls), service)
+                .with_upgrades();
+            // The HTTP part of a connection is short: a phone upgrades to a WebSocket at once (the future
+            // ends there and the WebSocket lives on in its own task), an automation tool posts a state.
+            // A client that lingers (keep-alive, a body trickling in) is cut off after a few deadlines.
+            match tokio::time::timeout(patience * 3, connection).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::debug!("relay: connection from {peer} ended: {error}"),
+                Err(_) => tracing::debug!("relay: connection from {peer} lingered; closed"),
+            }
+            drop(slot);
+        });
+    }
+}

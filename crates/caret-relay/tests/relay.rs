@@ -1,0 +1,768 @@
+//! The relay over real TLS sockets on loopback: pairing (QR and typed code), devices, protocol v1, the
+//! HTTPS endpoint, and every kind of bad input, with well-behaved phones checked alongside.
+
+// The helpers below are test code too: a failed unwrap is the test failing, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caret_core::{CaretState, StateKind};
+use caret_relay::client::{
+    ClientError, Credentials, PairingLink, PhoneConnection, connect_tls, https_request, pair_with_code,
+    pair_with_link,
+};
+use caret_relay::{Fingerprint, PairingMethod, PhoneFeed, Relay, RelayConfig, RelayEvent, RelayIdentity};
+use caret_store::Store;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+struct TestRelay {
+    relay: Relay,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRelay {
+    async fn start(config: RelayConfig) -> TestRelay {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).unwrap();
+        let store = Store::open(&dir.path().join("caret.db")).unwrap();
+        let relay = Relay::start(
+            RelayConfig {
+                port: 0,
+                loopback_only: true,
+                ..config
+            },
+            &identity,
+            store.clone(),
+        )
+        .await
+        .unwrap();
+        TestRelay {
+            relay,
+            store,
+            _dir: dir,
+        }
+    }
+
+    async fn default() -> TestRelay {
+        TestRelay::start(RelayConfig::default()).await
+    }
+
+    fn address(&self) -> SocketAddr {
+        self.relay.local_addr()
+    }
+
+    async fn pair(&self, name: &str) -> Credentials {
+        let offer = self.relay.start_pairing().unwrap();
+        pair_with_link(&PairingLink::parse(&offer.qr_url).unwrap(), name)
+            .await
+            .unwrap()
+    }
+}
+
+fn refusal_code(error: &ClientError) -> &str {
+    match error {
+        ClientError::Refused { code, .. } => code,
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
+async fn wait_for_feed(
+    feed: &mut watch::Receiver<PhoneFeed>,
+    wanted: impl Fn(&PhoneFeed) -> bool,
+) -> PhoneFeed {
+    tokio::time::timeout(Duration::from_secs(20), feed.wait_for(|feed| wanted(feed)))
+        .await
+        .expect("the phone feed reached the expected value in time")
+        .unwrap()
+        .clone()
+}
+
+/// Reads messages until the connection closes; returns the last error code and the close reason.
+async fn until_closed(connection: &mut PhoneConnection) -> Vec<String> {
+    let mut codes = Vec::new();
+    while let Ok(message) = tokio::time::timeout(Duration::from_secs(20), connection.receive())
+        .await
+        .expect("closed in time")
+    {
+        if message["type"] == "error" {
+            codes.push(message["code"].as_str().unwrap().to_owned());
+        }
+    }
+    codes
+}
+
+fn state(seq: u64, name: &str) -> Value {
+    json!({"type": "state", "seq": seq, "state": name})
+}
+
+#[tokio::test]
+async fn qr_pairing_then_states_reach_the_engine_feed_with_acks_and_sequence_rules() {
+    let relay = TestRelay::default().await;
+    let mut events = relay.relay.events();
+    let credentials = relay.pair("Ada's Pixel").await;
+    assert!(credentials.device_id.starts_with("d_"));
+    assert_eq!(credentials.token.len(), 64);
+    assert_eq!(credentials.fingerprint, relay.relay.fingerprint().hex());
+
+    let RelayEvent::DevicePaired { device, method } = events.recv().await.unwrap() else {
+        panic!("a pairing event first")
+    };
+    assert_eq!(
+        (device.name.as_str(), method),
+        ("Ada's Pixel", PairingMethod::QrCode)
+    );
+    let log = relay.store.query_log(&Default::default()).unwrap();
+    assert!(
+        log.iter()
+            .any(|entry| entry.outcome.contains("paired a new device \"Ada's Pixel\"")),
+        "a sync-log entry: {log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|entry| format!("{entry:?}").contains(&credentials.token)),
+        "the token is not in the log"
+    );
+
+    let mut feed = relay.relay.phone_feed();
+    let mut phone = PhoneConnection::open(&credentials, "Ada's Pixel").await.unwrap();
+    assert_eq!(phone.welcome["protocol"], 1);
+    assert_eq!(phone.welcome["last_seq"], Value::Null);
+    phone
+        .send_json(&json!({"type": "snapshot", "seq": 1, "state": "walking"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        phone.receive_reply().await.unwrap(),
+        json!({"type": "ack", "seq": 1})
+    );
+    let seen = wait_for_feed(&mut feed, |feed| feed.state.is_some()).await;
+    assert_eq!(seen.state.unwrap().kind(), StateKind::Walking);
+    assert_eq!(seen.online, vec![credentials.device_id.clone()]);
+
+    phone.send_json(&state(2, "in_call")).await.unwrap();
+    assert_eq!(phone.receive_reply().await.unwrap()["type"], "ack");
+    wait_for_feed(&mut feed, |feed| {
+        feed.state.as_ref().map(CaretState::kind) == Some(StateKind::InCall)
+    })
+    .await;
+
+    // A replayed and an out-of-order state are refused and change nothing.
+    for seq in [2, 1] {
+        phone.send_json(&state(seq, "sleeping")).await.unwrap();
+        let answer = phone.receive_reply().await.unwrap();
+        assert_eq!(
+            (answer["code"].as_str(), answer["seq"].as_u64()),
+            (Some("stale_seq"), Some(seq))
+        );
+    }
+    assert_eq!(
+        feed.borrow().state.as_ref().map(CaretState::kind),
+        Some(StateKind::InCall)
+    );
+
+    // An event with its details; a ping.
+    phone
+        .send_json(
+            &json!({"type": "state", "seq": 3, "state": {"kind": "event", "title": "Standup",
+            "start": "2026-11-23T09:00:00Z", "end": "2026-11-23T09:15:00Z"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(phone.receive_reply().await.unwrap()["seq"], 3);
+    phone.send_json(&json!({"type": "ping"})).await.unwrap();
+    assert_eq!(phone.receive_reply().await.unwrap()["type"], "pong");
+    let seen = wait_for_feed(&mut feed, |feed| {
+        feed.state.as_ref().map(CaretState::kind) == Some(StateKind::Event)
+    })
+    .await;
+    let Some(CaretState::Event(details)) = seen.state else {
+        panic!()
+    };
+    assert_eq!(details.title, "Standup");
+
+    // The phone leaves: its state stops holding. On reconnect the desktop says where it was.
+    phone.close().await;
+    wait_for_feed(&mut feed, |feed| feed.state.is_none() && feed.online.is_empty()).await;
+    let mut phone = PhoneConnection::open(&credentials, "Ada's Pixel").await.unwrap();
+    assert_eq!(phone.welcome["last_seq"], 3);
+    phone.send_json(&state(3, "busy")).await.unwrap();
+    assert_eq!(
+        phone.receive_reply().await.unwrap()["code"],
+        "stale_seq",
+        "remembered across connections"
+    );
+    phone
+        .send_json(&json!({"type": "snapshot", "seq": 1, "state": "busy"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        phone.receive_reply().await.unwrap()["seq"],
+        1,
+        "a snapshot resets the baseline"
+    );
+    wait_for_feed(&mut feed, |feed| {
+        feed.state.as_ref().map(CaretState::kind) == Some(StateKind::Busy)
+    })
+    .await;
+    let stored = relay.store.devices().unwrap();
+    assert_eq!(stored[0].last_seq, Some(1));
+    assert!(stored[0].last_seen_ms.is_some());
+    relay.relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_status_the_desktop_publishes_is_pushed_to_connected_phones() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Pixel").await;
+    let mut phone = PhoneConnection::open(&credentials, "Pixel").await.unwrap();
+    let first = phone.receive().await.unwrap();
+    assert_eq!(
+        first,
+        json!({"type": "status", "effective": null, "shown": []}),
+        "sent after welcome"
+    );
+    relay.relay.publish_status(
+        CaretState::without_details(StateKind::InCall),
+        vec![caret_relay::protocol::ShownStatus {
+            workspace: "Acme".into(),
+            text: "In a call".into(),
+            emoji: ":telephone_receiver:".into(),
+        }],
+    );
+    let pushed = phone.receive().await.unwrap();
+    assert_eq!(pushed["type"], "status");
+    assert_eq!(pushed["shown"][0]["text"], "In a call");
+}
+
+#[tokio::test]
+async fn typed_code_pairing_works_and_pins_the_certificate_it_confirmed() {
+    let relay = TestRelay::default().await;
+    let offer = relay.relay.start_pairing().unwrap();
+    assert_eq!(offer.short_code.len(), 9);
+    let typed = offer.short_code.replace('-', " ");
+    let credentials = pair_with_code(relay.address(), &typed, "Termux").await.unwrap();
+    assert_eq!(credentials.fingerprint, relay.relay.fingerprint().hex());
+    let phone = PhoneConnection::open(&credentials, "Termux").await.unwrap();
+    assert_eq!(phone.welcome["type"], "welcome");
+    assert_eq!(relay.store.devices().unwrap()[0].name, "Termux");
+    // Single use: the same code (or the QR secret of the same window) pairs nothing more.
+    let again = pair_with_code(relay.address(), &offer.short_code, "Again")
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_code(&again), "pairing_closed");
+    let link = PairingLink::parse(&offer.qr_url).unwrap();
+    assert_eq!(
+        refusal_code(&pair_with_link(&link, "Replay").await.unwrap_err()),
+        "pairing_closed"
+    );
+    assert_eq!(relay.store.devices().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn wrong_codes_count_down_then_lock_the_window_even_for_the_right_code() {
+    let relay = TestRelay::default().await;
+    let offer = relay.relay.start_pairing().unwrap();
+    let wrong = if offer.short_code == "0000-0000" {
+        "0000-0001"
+    } else {
+        "0000-0000"
+    };
+    for left in (1..=4).rev() {
+        let error = pair_with_code(relay.address(), wrong, "Guess").await.unwrap_err();
+        let ClientError::Refused { code, message } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(code, "wrong_pairing_code");
+        assert!(message.contains(&format!("{left} attempt")), "{message}");
+    }
+    let error = pair_with_code(relay.address(), wrong, "Guess").await.unwrap_err();
+    assert_eq!(refusal_code(&error), "pairing_locked_out");
+    let error = pair_with_code(relay.address(), &offer.short_code, "Right")
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_code(&error), "pairing_locked_out");
+    let link = PairingLink::parse(&offer.qr_url).unwrap();
+    assert_eq!(
+        refusal_code(&pair_with_link(&link, "Right").await.unwrap_err()),
+        "pairing_locked_out"
+    );
+    assert!(relay.store.devices().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn wrong_qr_secrets_count_too_and_nothing_pairs_without_an_open_window() {
+    let relay = TestRelay::default().await;
+    let fingerprint = relay.relay.fingerprint();
+    let post = |secret: &str| {
+        let body = json!({"type": "pair", "secret": secret, "name": "x"})
+            .to_string()
+            .into_bytes();
+        https_request(relay.address(), fingerprint, "POST", "/v1/pair", None, body)
+    };
+    let (status, answer) = post("00000000000000000000000000000000").await.unwrap();
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("pairing_closed")),
+        "no window open"
+    );
+    let offer = relay.relay.start_pairing().unwrap();
+    let (status, answer) = post("00000000000000000000000000000000").await.unwrap();
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("wrong_pairing_code"))
+    );
+    relay.relay.cancel_pairing();
+    let link = PairingLink::parse(&offer.qr_url).unwrap();
+    assert_eq!(
+        refusal_code(&pair_with_link(&link, "Late").await.unwrap_err()),
+        "pairing_closed"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_window_pairs_nothing() {
+    let relay = TestRelay::start(RelayConfig {
+        pairing_window: Duration::from_millis(300),
+        ..RelayConfig::default()
+    })
+    .await;
+    let offer = relay.relay.start_pairing().unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let link = PairingLink::parse(&offer.qr_url).unwrap();
+    assert_eq!(
+        refusal_code(&pair_with_link(&link, "Late").await.unwrap_err()),
+        "pairing_expired"
+    );
+    let error = pair_with_code(relay.address(), &offer.short_code, "Late")
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_code(&error), "pairing_expired");
+}
+
+/// A LAN attacker that terminates TLS with its own certificate and relays everything to the desktop.
+async fn start_tls_interceptor(target: SocketAddr) -> (SocketAddr, Fingerprint) {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = RelayIdentity::load_or_create(dir.path(), &["attacker".into()]).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _dir = dir;
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut phone_side) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok((mut desktop_side, _)) = connect_tls(target, None).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut phone_side, &mut desktop_side).await;
+            });
+        }
+    });
+    (address, identity.fingerprint)
+}
+
+#[tokio::test]
+async fn a_man_in_the_middle_can_neither_pair_by_code_nor_pass_the_qr_pin() {
+    let relay = TestRelay::default().await;
+    let (attacker, attacker_fingerprint) = start_tls_interceptor(relay.address()).await;
+    assert_ne!(attacker_fingerprint, relay.relay.fingerprint());
+    let offer = relay.relay.start_pairing().unwrap();
+
+    // The typed code through the attacker: the right code, yet the desktop refuses (the phone confirmed the
+    // attacker's certificate), and it counts as a wrong attempt.
+    let error = pair_with_code(attacker, &offer.short_code, "Victim")
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_code(&error), "wrong_pairing_code");
+
+    // The QR link pointed at the attacker: the pinned fingerprint stops the handshake before the secret
+    // leaves the phone.
+    let mut link = PairingLink::parse(&offer.qr_url).unwrap();
+    link.addresses = vec![attacker];
+    let error = pair_with_link(&link, "Victim").await.unwrap_err();
+    assert!(matches!(error, ClientError::Tls(_)), "{error}");
+
+    // The window is still usable by the real phone on the direct path.
+    let direct = pair_with_code(relay.address(), &offer.short_code, "Real")
+        .await
+        .unwrap();
+    assert_eq!(relay.store.devices().unwrap().len(), 1);
+    assert_eq!(relay.store.devices().unwrap()[0].id, direct.device_id);
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_cut_off_at_once_everywhere() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Lost phone").await;
+    let other = relay.pair("Other").await;
+    let mut feed = relay.relay.phone_feed();
+    let mut phone = PhoneConnection::open(&credentials, "Lost phone").await.unwrap();
+    let mut other_phone = PhoneConnection::open(&other, "Other").await.unwrap();
+    phone.send_json(&state(1, "in_vehicle")).await.unwrap();
+    assert_eq!(phone.receive_reply().await.unwrap()["type"], "ack");
+    wait_for_feed(&mut feed, |feed| feed.state.is_some()).await;
+
+    assert!(relay.relay.revoke(&credentials.device_id).unwrap());
+    assert_eq!(until_closed(&mut phone).await, ["unauthorized"]);
+    wait_for_feed(&mut feed, |feed| feed.state.is_none()).await;
+    let error = PhoneConnection::open(&credentials, "Lost phone")
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_code(&error), "unauthorized");
+    let (status, _) = https_request(
+        relay.address(),
+        relay.relay.fingerprint(),
+        "POST",
+        "/v1/state",
+        Some(&credentials.token),
+        br#"{"state": "busy"}"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 401);
+    // The other phone never noticed.
+    other_phone.send_json(&state(1, "busy")).await.unwrap();
+    assert_eq!(other_phone.receive_reply().await.unwrap()["type"], "ack");
+}
+
+#[tokio::test]
+async fn hello_is_checked_first_and_wrong_credentials_get_one_answer() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Pixel").await;
+    for wrong in [
+        Credentials {
+            token: "0".repeat(64),
+            ..credentials.clone()
+        },
+        Credentials {
+            device_id: "d_0000000000000000".into(),
+            ..credentials.clone()
+        },
+    ] {
+        assert_eq!(
+            refusal_code(&PhoneConnection::open(&wrong, "x").await.unwrap_err()),
+            "unauthorized"
+        );
+    }
+    // A state before hello; an unsupported protocol version.
+    let pinned = relay.relay.fingerprint();
+    for (first, expected) in [
+        (state(1, "busy"), "hello_required"),
+        (
+            json!({"type": "hello", "protocol": 2, "device_id": credentials.device_id, "token": credentials.token}),
+            "unsupported_version",
+        ),
+    ] {
+        let (tls, _) = connect_tls(relay.address(), Some(pinned)).await.unwrap();
+        let (mut socket, _) =
+            tokio_tungstenite::client_async(format!("wss://{}/v1/ws", relay.address()), tls)
+                .await
+                .unwrap();
+        use futures_util::{SinkExt, StreamExt};
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                first.to_string().into(),
+            ))
+            .await
+            .unwrap();
+        let answer = socket.next().await.unwrap().unwrap();
+        let answer: Value = serde_json::from_str(answer.to_text().unwrap()).unwrap();
+        assert_eq!(answer["code"], expected);
+    }
+}
+
+#[tokio::test]
+async fn every_bad_frame_gets_its_code_and_the_connection_and_other_phones_carry_on() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Hostile").await;
+    let calm = relay.pair("Calm").await;
+    let mut hostile = PhoneConnection::open(&credentials, "Hostile").await.unwrap();
+    let mut calm_phone = PhoneConnection::open(&calm, "Calm").await.unwrap();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![b' '; 9 * 1024], "frame_too_large"),
+        (b"{not json".to_vec(), "malformed_json"),
+        (vec![0xff, 0xfe, 0x00], "malformed_json"),
+        (b"[1, 2]".to_vec(), "missing_type"),
+        (br#"{"type": "teleport"}"#.to_vec(), "unknown_type"),
+        (
+            br#"{"type": "state", "seq": "one", "state": "busy"}"#.to_vec(),
+            "invalid_field",
+        ),
+        (
+            br#"{"type": "state", "seq": 1, "state": "driving"}"#.to_vec(),
+            "unknown_state",
+        ),
+        (
+            br#"{"type": "state", "seq": 1, "state": "event"}"#.to_vec(),
+            "invalid_event",
+        ),
+        (
+            format!("{}{}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+            "malformed_json",
+        ),
+    ];
+    for (frame, code) in cases {
+        hostile.send_raw(frame).await.unwrap();
+        let answer = hostile.receive_reply().await.unwrap();
+        assert_eq!(answer["code"], code, "{answer}");
+        calm_phone.send_json(&json!({"type": "ping"})).await.unwrap();
+        assert_eq!(calm_phone.receive_reply().await.unwrap()["type"], "pong");
+    }
+    hostile.send_json(&state(1, "busy")).await.unwrap();
+    assert_eq!(
+        hostile.receive_reply().await.unwrap()["type"],
+        "ack",
+        "still usable after refusals"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_is_rate_limited_then_closed_and_a_huge_frame_closes_the_socket() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Flood").await;
+    let mut flooder = PhoneConnection::open(&credentials, "Flood").await.unwrap();
+    for _ in 0..40 {
+        flooder.send_json(&json!({"type": "ping"})).await.unwrap();
+    }
+    let codes = until_closed(&mut flooder).await;
+    assert!(codes.iter().any(|code| code == "rate_limited"), "{codes:?}");
+    assert_eq!(codes.last().map(String::as_str), Some("too_many_errors"));
+
+    let mut big = PhoneConnection::open(&credentials, "Flood").await.unwrap();
+    big.send_raw(vec![b'x'; 200 * 1024]).await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(20), big.receive_reply())
+            .await
+            .unwrap()
+            .is_err(),
+        "a frame over the WebSocket limit closes the connection"
+    );
+}
+
+#[tokio::test]
+async fn silent_and_slow_clients_are_cut_off_and_the_connection_cap_holds() {
+    let relay = TestRelay::start(RelayConfig {
+        patience: Duration::from_millis(500),
+        max_connections: 4,
+        ..RelayConfig::default()
+    })
+    .await;
+    let credentials = relay.pair("Phone").await;
+    let mut phone = PhoneConnection::open(&credentials, "Phone").await.unwrap();
+
+    // Slow-loris: TCP open, no TLS handshake; TLS done, no request; WebSocket open, no hello.
+    let mut silent = TcpStream::connect(relay.address()).await.unwrap();
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buffer))
+        .await
+        .unwrap();
+    assert!(matches!(read, Ok(0) | Err(_)), "closed without a handshake");
+    let (mut tls, _) = connect_tls(relay.address(), Some(relay.relay.fingerprint()))
+        .await
+        .unwrap();
+    tls.write_all(b"GET /v1/ws HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buffer))
+        .await
+        .unwrap();
+    assert!(
+        matches!(read, Ok(0) | Err(_)) || buffer.starts_with(b"HTTP/1.1 408"),
+        "cut off mid-headers"
+    );
+    let (tls, _) = connect_tls(relay.address(), Some(relay.relay.fingerprint()))
+        .await
+        .unwrap();
+    let (mut socket, _) = tokio_tungstenite::client_async(format!("wss://{}/v1/ws", relay.address()), tls)
+        .await
+        .unwrap();
+    use futures_util::StreamExt;
+    let answer = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(answer.to_text().unwrap().contains("\"timeout\""), "{answer}");
+
+    // Too many connections: with the phone holding one slot, three more fill the cap; the next is closed.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(relay.address()).await.unwrap());
+    }
+    let mut extra = TcpStream::connect(relay.address()).await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(10), extra.read(&mut buffer))
+        .await
+        .unwrap();
+    assert!(matches!(read, Ok(0) | Err(_)), "refused over the cap");
+    // The phone carries on throughout (it keeps beating, so its heartbeat never runs out).
+    phone.send_json(&json!({"type": "ping"})).await.unwrap();
+    assert_eq!(phone.receive_reply().await.unwrap()["type"], "pong");
+}
+
+#[tokio::test]
+async fn missed_heartbeats_mark_the_phone_offline_and_its_state_stops_holding() {
+    let relay = TestRelay::start(RelayConfig {
+        heartbeat: Duration::from_secs(1),
+        ..RelayConfig::default()
+    })
+    .await;
+    let credentials = relay.pair("Sleepy").await;
+    let mut events = relay.relay.events();
+    let mut feed = relay.relay.phone_feed();
+    let mut phone = PhoneConnection::open(&credentials, "Sleepy").await.unwrap();
+    assert_eq!(phone.welcome["heartbeat_secs"], 1);
+    phone.send_json(&state(1, "in_vehicle")).await.unwrap();
+    wait_for_feed(&mut feed, |feed| feed.state.is_some()).await;
+    // Silent from now on: after three beats the desktop gives up.
+    assert_eq!(until_closed(&mut phone).await, ["timeout"]);
+    wait_for_feed(&mut feed, |feed| feed.state.is_none() && feed.online.is_empty()).await;
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    assert!(seen.contains(&RelayEvent::DeviceOffline {
+        device_id: credentials.device_id.clone()
+    }));
+}
+
+#[tokio::test]
+async fn the_https_endpoint_takes_states_from_automation_tools_with_clear_errors() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Tasker").await;
+    let fingerprint = relay.relay.fingerprint();
+    let mut feed = relay.relay.phone_feed();
+    let post = |bearer: Option<String>, body: Vec<u8>| {
+        let address = relay.address();
+        async move {
+            https_request(address, fingerprint, "POST", "/v1/state", bearer.as_deref(), body)
+                .await
+                .unwrap()
+        }
+    };
+    let token = Some(credentials.token.clone());
+    let (status, answer) = post(
+        token.clone(),
+        br#"{"state": "in_vehicle", "for_secs": 60}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer),
+        (200, json!({"type": "accepted", "for_secs": 60}))
+    );
+    let seen = wait_for_feed(&mut feed, |feed| feed.state.is_some()).await;
+    assert_eq!(seen.from_device.as_deref(), Some(credentials.device_id.as_str()));
+
+    for (bearer, body, status, code) in [
+        (None, br#"{"state": "busy"}"#.to_vec(), 401, "unauthorized"),
+        (
+            Some("nope".to_owned()),
+            br#"{"state": "busy"}"#.to_vec(),
+            401,
+            "unauthorized",
+        ),
+        (token.clone(), b"{oops".to_vec(), 400, "malformed_json"),
+        (
+            token.clone(),
+            br#"{"state": "flying"}"#.to_vec(),
+            400,
+            "unknown_state",
+        ),
+        (
+            token.clone(),
+            br#"{"state": "busy", "for_secs": 5}"#.to_vec(),
+            400,
+            "invalid_field",
+        ),
+        (token.clone(), vec![b' '; 20 * 1024], 413, "frame_too_large"),
+    ] {
+        let (got, answer) = post(bearer, body).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{answer}");
+    }
+    let (status, _) = https_request(relay.address(), fingerprint, "GET", "/nowhere", None, Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    // Posting faster than the budget: 429 with Retry-After-like advice in the body.
+    let mut limited = 0;
+    for _ in 0..30 {
+        let (status, answer) = post(token.clone(), br#"{"state": "busy"}"#.to_vec()).await;
+        if status == 429 {
+            assert_eq!(answer["code"], "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "the per-device budget applies to HTTPS too");
+}
+
+#[tokio::test]
+async fn an_http_state_holds_for_its_time_then_the_phone_counts_as_offline() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Shortcuts").await;
+    let mut feed = relay.relay.phone_feed();
+    let body = br#"{"state": "busy", "for_secs": 60}"#.to_vec();
+    let (status, _) = https_request(
+        relay.address(),
+        relay.relay.fingerprint(),
+        "POST",
+        "/v1/state",
+        Some(&credentials.token),
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    wait_for_feed(&mut feed, |feed| feed.state.is_some()).await;
+    // Paused only now: the sockets above need real time for their deadlines.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(61)).await;
+    wait_for_feed(&mut feed, |feed| feed.state.is_none()).await;
+}
+
+#[tokio::test]
+async fn fifty_phones_at_once_each_get_their_acks_and_the_newest_state_wins() {
+    let relay = Arc::new(TestRelay::default().await);
+    let mut all = Vec::new();
+    for index in 0..50 {
+        all.push(relay.pair(&format!("Phone {index}")).await);
+    }
+    let mut connections = Vec::new();
+    for credentials in &all {
+        connections.push(PhoneConnection::open(credentials, "x").await.unwrap());
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, mut connection) in connections.into_iter().enumerate() {
+        tasks.spawn(async move {
+            for seq in 1..=5u64 {
+                let name = if index % 2 == 0 { "busy" } else { "walking" };
+                connection.send_json(&state(seq, name)).await.unwrap();
+                let answer = connection.receive_reply().await.unwrap();
+                assert_eq!(answer, json!({"type": "ack", "seq": seq}));
+            }
+            connection
+        });
+    }
+    let mut connections = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        connections.push(done.unwrap());
+    }
+    let mut feed = relay.relay.phone_feed();
+    let seen = wait_for_feed(&mut feed, |feed| feed.online.len() == 50).await;
+    assert!(seen.state.is_some());
+    let last = &mut connections[0];
+    last.send_json(&state(6, "sleeping")).await.unwrap();
+    last.receive_reply().await.unwrap();
+    wait_for_feed(&mut feed, |feed| {
+        feed.state.as_ref().map(CaretState::kind) == Some(StateKind::Sleeping)
+    })
+    .await;
+    assert_eq!(relay.store.devices().unwrap().len(), 50);
+}
