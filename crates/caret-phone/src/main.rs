@@ -1,0 +1,350 @@
+//! `caret-phone`: a phone for Caret Desktop on the command line.
+//!
+//! It speaks relay protocol v1 exactly as a phone app would (docs/relay-protocol.md): pairs by the QR
+//! code's link or by the short code, keeps its credentials in a file only the user can read, pins the
+//! desktop's certificate, and sends states over the WebSocket (or the HTTPS endpoint with `post`).
+
+mod scenario;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use caret_relay::Fingerprint;
+use caret_relay::client::{ClientError, Credentials, PairingLink, PhoneConnection, https_request};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+use crate::scenario::{StateSpec, Step, parse_scenario, parse_state_spec};
+
+#[derive(Parser)]
+#[command(
+    name = "caret-phone",
+    version,
+    about = "A phone for Caret Desktop on the command line"
+)]
+struct Cli {
+    /// Where the credentials are kept (default: the user's config dir, caret-phone/credentials.json).
+    #[arg(long, global = true, env = "CARET_PHONE_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+    /// The name the desktop shows for this phone.
+    #[arg(long, global = true, default_value = "caret-phone")]
+    name: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pair with the desktop: by the QR code's link, or by the short code and the desktop's address.
+    Pair {
+        /// The link in the QR code (https://HOST:PORT/#pair=…).
+        #[arg(long, conflicts_with_all = ["code", "address"])]
+        link: Option<String>,
+        /// The short code shown on the desktop (1234-5678).
+        #[arg(long, requires = "address")]
+        code: Option<String>,
+        /// The desktop's address, HOST:PORT, for pairing by code.
+        #[arg(long)]
+        address: Option<SocketAddr>,
+    },
+    /// Send one state and print what the desktop answers (`busy`, `in_call`, `event "Standup" 15m`, …).
+    Send { state: Vec<String> },
+    /// Post one state to the HTTPS endpoint, as an automation tool would.
+    Post {
+        state: String,
+        /// How long the state holds without another post.
+        #[arg(long, default_value_t = 3600)]
+        for_secs: u64,
+    },
+    /// Stay connected: read states from stdin, one per line; print what the desktop pushes.
+    Run,
+    /// Replay a scenario file (see the README for its format).
+    Replay { file: PathBuf },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PhoneError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a credentials file ({reason}); pair again")]
+    BadCredentials { path: PathBuf, reason: String },
+}
+
+fn default_credentials_path() -> Result<PathBuf, PhoneError> {
+    directories::ProjectDirs::from("", "", "caret-phone")
+        .map(|dirs| dirs.config_dir().join("credentials.json"))
+        .ok_or_else(|| PhoneError::Usage("no home directory: pass --credentials PATH".into()))
+}
+
+fn file_error(path: &Path) -> impl Fn(std::io::Error) -> PhoneError + '_ {
+    move |source| PhoneError::File {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes the credentials readable by the user only, atomically.
+fn save_credentials(path: &Path, credentials: &Credentials) -> Result<(), PhoneError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(file_error(parent))?;
+    }
+    let temporary = path.with_extension("tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary).map_err(file_error(&temporary))?;
+        let json =
+            serde_json::to_vec_pretty(credentials).map_err(|error| PhoneError::Usage(error.to_string()))?;
+        file.write_all(&json).map_err(file_error(&temporary))?;
+        file.sync_all().map_err(file_error(&temporary))?;
+    }
+    std::fs::rename(&temporary, path).map_err(file_error(path))
+}
+
+fn load_credentials(path: &Path) -> Result<Credentials, PhoneError> {
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => PhoneError::Usage(format!(
+            "not paired yet ({} does not exist): run `caret-phone pair` first",
+            path.display()
+        )),
+        _ => PhoneError::File {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    serde_json::from_slice(&bytes).map_err(|error| PhoneError::BadCredentials {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    })
+}
+
+/// Prints one message from the desktop as a JSON line (what scripts and tests read).
+fn print_json(message: &Value) {
+    println!("{message}");
+}
+
+fn now_seq() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(1)
+}
+
+/// A connection that reconnects when needed and numbers its states.
+struct Phone {
+    credentials: Credentials,
+    name: String,
+    connection: Option<PhoneConnection>,
+    seq: u64,
+}
+
+impl Phone {
+    async fn connection(&mut self) -> Result<&mut PhoneConnection, PhoneError> {
+        if self.connection.is_none() {
+            let connection = PhoneConnection::open(&self.credentials, &self.name).await?;
+            print_json(&connection.welcome);
+            self.connection = Some(connection);
+        }
+        self.connection
+            .as_mut()
+            .ok_or_else(|| PhoneError::Usage("not connected".into()))
+    }
+
+    /// Sends a state: a snapshot on a fresh connection (as the protocol asks), a state otherwise.
+    async fn send(&mut self, spec: &StateSpec) -> Result<Value, PhoneError> {
+        let fresh = self.connection.is_none();
+        // Sequence numbers from the clock keep increasing across runs of this program.
+        self.seq = now_seq().max(self.seq + 1);
+        let message = json!({
+            "type": if fresh { "snapshot" } else { "state" },
+            "seq": self.seq,
+            "state": spec.at_now(),
+        });
+        let connection = self.connection().await?;
+        connection.send_json(&message).await?;
+        let answer = connection.receive_reply().await?;
+        print_json(&answer);
+        if answer["type"] == "error" {
+            return Err(ClientError::Refused {
+                code: answer["code"].as_str().unwrap_or_default().to_owned(),
+                message: answer["message"].as_str().unwrap_or_default().to_owned(),
+            }
+            .into());
+        }
+        Ok(answer)
+    }
+
+    async fn heartbeat(&mut self) -> Result<(), PhoneError> {
+        if let Some(connection) = self.connection.as_mut() {
+            connection.send_json(&json!({"type": "ping"})).await?;
+        }
+        Ok(())
+    }
+
+    fn heartbeat_every(&self) -> Duration {
+        let secs = self
+            .connection
+            .as_ref()
+            .and_then(|connection| connection.welcome["heartbeat_secs"].as_u64())
+            .unwrap_or(20);
+        Duration::from_secs(secs.max(1))
+    }
+
+    async fn disconnect(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            connection.close().await;
+        }
+    }
+
+    /// Waits, beating and printing pushes; a dropped connection is reopened at the next state.
+    async fn wait(&mut self, duration: Duration, beat: bool) -> Result<(), PhoneError> {
+        let until = tokio::time::Instant::now() + duration;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            let next_beat = (now + self.heartbeat_every()).min(until);
+            match self.connection.as_mut() {
+                Some(connection) => match tokio::time::timeout_at(next_beat, connection.receive()).await {
+                    Ok(Ok(message)) => print_json(&message),
+                    Ok(Err(_)) => self.connection = None,
+                    Err(_) if beat && next_beat < until => self.heartbeat().await?,
+                    Err(_) => {}
+                },
+                None => tokio::time::sleep_until(next_beat).await,
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), PhoneError> {
+    let path = match cli.credentials {
+        Some(path) => path,
+        None => default_credentials_path()?,
+    };
+    match cli.command {
+        Command::Pair { link, code, address } => {
+            let credentials = match (link, code, address) {
+                (Some(link), _, _) => {
+                    caret_relay::client::pair_with_link(&PairingLink::parse(&link)?, &cli.name).await?
+                }
+                (None, Some(code), Some(address)) => {
+                    caret_relay::client::pair_with_code(address, &code, &cli.name).await?
+                }
+                _ => return Err(PhoneError::Usage("pass --link, or --code with --address".into())),
+            };
+            save_credentials(&path, &credentials)?;
+            print_json(&json!({
+                "paired": credentials.device_id,
+                "desktop": credentials.address.to_string(),
+                "fingerprint": credentials.fingerprint,
+            }));
+            Ok(())
+        }
+        Command::Send { state } => {
+            let spec = parse_state_spec(&state.join(" ")).map_err(PhoneError::Usage)?;
+            let mut phone = Phone::new(load_credentials(&path)?, cli.name);
+            phone.send(&spec).await?;
+            // The status the desktop works out follows shortly; print what arrives within a moment.
+            phone.wait(Duration::from_millis(500), false).await?;
+            phone.disconnect().await;
+            Ok(())
+        }
+        Command::Post { state, for_secs } => {
+            let credentials = load_credentials(&path)?;
+            let spec = parse_state_spec(&state).map_err(PhoneError::Usage)?;
+            let pinned = Fingerprint::parse(&credentials.fingerprint)
+                .ok_or_else(|| PhoneError::Usage("the stored fingerprint is not valid; pair again".into()))?;
+            let body = json!({"state": spec.at_now(), "for_secs": for_secs}).to_string();
+            let (status, answer) = https_request(
+                credentials.address,
+                pinned,
+                "POST",
+                "/v1/state",
+                Some(&credentials.token),
+                body.into_bytes(),
+            )
+            .await?;
+            print_json(&answer);
+            if status == 200 {
+                Ok(())
+            } else {
+                Err(PhoneError::Usage(format!("the desktop answered HTTP {status}")))
+            }
+        }
+        Command::Run => {
+            let mut phone = Phone::new(load_credentials(&path)?, cli.name);
+            phone.connection().await?;
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            loop {
+                let beat = phone.heartbeat_every();
+                let connection = phone.connection().await?;
+                tokio::select! {
+                    line = lines.next_line() => match line.map_err(file_error(Path::new("stdin")))? {
+                        None => break,
+                        Some(line) if line.trim().is_empty() => {}
+                        Some(line) => match parse_state_spec(&line) {
+                            Ok(spec) => { let _ = phone.send(&spec).await; }
+                            Err(error) => eprintln!("{error}"),
+                        },
+                    },
+                    message = connection.receive() => match message {
+                        Ok(message) => print_json(&message),
+                        Err(_) => phone.connection = None,
+                    },
+                    () = tokio::time::sleep(beat) => phone.heartbeat().await?,
+                }
+            }
+            phone.disconnect().await;
+            Ok(())
+        }
+        Command::Replay { file } => {
+            let text = std::fs::read_to_string(&file).map_err(file_error(&file))?;
+            let steps = parse_scenario(&text)
+                .map_err(|error| PhoneError::Usage(format!("{}: {error}", file.display())))?;
+            let mut phone = Phone::new(load_credentials(&path)?, cli.name);
+            for step in steps {
+                match step {
+                    Step::Send(spec) => {
+                        phone.send(&spec).await?;
+                    }
+                    Step::Wait(duration) => phone.wait(duration, true).await?,
+                    Step::Silent(duration) => phone.wait(duration, false).await?,
+                    Step::Disconnect => phone.disconnect().await,
+                }
+            }
+            phone.disconnect().await;
+            Ok(())
+        }
+    }
+}
+
+impl Phone {
+    fn new(credentials: Credentials, name: String) -> Phone {
+        Phone {
+            credentials,
+            name,
+            connection: None,
+            seq: 0,
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("caret-phone: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The CLI phone against a real relay over TLS on loopback: pairing both ways, sending, posting, replaying
+//! a scenario with a disconnect, and clear errors.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is the test failing
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use caret_core::StateKind;
+use caret_relay::{PhoneFeed, Relay, RelayConfig, RelayIdentity};
+use caret_store::Store;
+use tokio::process::Command;
+use tokio::sync::watch;
+
+async fn start_relay(dir: &Path) -> (Relay, Store) {
+    let identity = RelayIdentity::load_or_create(dir, &["localhost".into()]).unwrap();
+    let store = Store::open(&dir.join("caret.db")).unwrap();
+    let config = RelayConfig {
+        port: 0,
+        loopback_only: true,
+        ..RelayConfig::default()
+    };
+    (
+        Relay::start(config, &identity, store.clone()).await.unwrap(),
+        store,
+    )
+}
+
+async fn phone(credentials: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caret-phone"))
+        .arg("--credentials")
+        .arg(credentials)
+        .args(["--name", "CLI phone"])
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+fn stdout_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+async fn kind_reaches(feed: &mut watch::Receiver<PhoneFeed>, kind: StateKind) {
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        feed.wait_for(|feed| feed.state.as_ref().map(|state| state.kind()) == Some(kind)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+#[tokio::test]
+async fn pair_by_link_send_post_and_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, store) = start_relay(dir.path()).await;
+    let credentials: PathBuf = dir.path().join("phone/credentials.json");
+
+    let not_paired = phone(&credentials, &["send", "busy"]).await;
+    assert!(!not_paired.status.success());
+    assert!(String::from_utf8_lossy(&not_paired.stderr).contains("not paired yet"));
+
+    let offer = relay.start_pairing().unwrap();
+    let paired = phone(&credentials, &["pair", "--link", &offer.qr_url]).await;
+    assert!(
+        paired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paired.stderr)
+    );
+    assert_eq!(stdout_lines(&paired)[0]["fingerprint"], relay.fingerprint().hex());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&credentials).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is the user's only");
+    }
+    assert_eq!(store.devices().unwrap()[0].name, "CLI phone");
+
+    let mut feed = relay.phone_feed();
+    let sent = phone(&credentials, &["send", "event", "\"Standup\"", "15m"]).await;
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    let lines = stdout_lines(&sent);
+    assert_eq!(lines[0]["type"], "welcome");
+    assert!(lines.iter().any(|line| line["type"] == "ack"), "{lines:?}");
+
+    let posted = phone(&credentials, &["post", "in_vehicle", "--for-secs", "120"]).await;
+    assert!(
+        posted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&posted.stderr)
+    );
+    kind_reaches(&mut feed, StateKind::InVehicle).await;
+
+    let scenario = dir.path().join("morning.txt");
+    std::fs::write(
+        &scenario,
+        "in_call\nwait 1s\ndisconnect\nwalking\nwait 500ms # ms is not a unit\n",
+    )
+    .unwrap();
+    let refused = phone(&credentials, &["replay", scenario.to_str().unwrap()]).await;
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("line 5: not a duration"));
+    std::fs::write(&scenario, "in_call\nwait 1s\ndisconnect\nsleeping\n").unwrap();
+    let replayed = phone(&credentials, &["replay", scenario.to_str().unwrap()]).await;
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let welcomes = stdout_lines(&replayed)
+        .iter()
+        .filter(|line| line["type"] == "welcome")
+        .count();
+    assert_eq!(welcomes, 2, "reconnected after the disconnect");
+    assert_eq!(store.devices().unwrap().len(), 1);
+
+    let bad = phone(&credentials, &["send", "driving"]).await;
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown state \"driving\""));
+}
+
+#[tokio::test]
+async fn pair_by_code_and_a_wrong_code_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, store) = start_relay(dir.path()).await;
+    let credentials = dir.path().join("credentials.json");
+    let offer = relay.start_pairing().unwrap();
+    let address = relay.local_addr().to_string();
+    let wrong = if offer.short_code == "1111-1111" {
+        "2222-2222"
+    } else {
+        "1111-1111"
+    };
+    let refused = phone(&credentials, &["pair", "--code", wrong, "--address", &address]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("wrong_pairing_code"));
+    assert!(!credentials.exists());
+    let paired = phone(
+        &credentials,
+        &["pair", "--code", &offer.short_code, "--address", &address],
+    )
+    .await;
+    assert!(
+        paired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paired.stderr)
+    );
+    assert_eq!(store.devices().unwrap().len(), 1);
+    let sent = phone(&credentials, &["send", "busy"]).await;
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+}
