@@ -1,7 +1,7 @@
 //! Where every [`Action`] is carried out, whatever produced it (tray, shortcut, CLI, UI).
 
-use caret_app::Action;
-use tauri::{AppHandle, Runtime};
+use caret_app::{Action, AppCore, WindowKind};
+use tauri::{AppHandle, Manager, Runtime};
 
 use crate::windows;
 
@@ -11,6 +11,20 @@ pub fn handle<R: Runtime>(app: &AppHandle<R>, action: Action) {
         Action::OpenWindow { window } => {
             if let Err(error) = windows::open(app, window) {
                 tracing::error!(?window, "cannot open window: {error}");
+            }
+        }
+        Action::PairPhone => {
+            // The pairing starts here, so the Phones window (new or already open) finds it and shows it.
+            match app
+                .try_state::<AppCore>()
+                .map(|core| core.services().and_then(|s| s.start_pairing()))
+            {
+                Some(Ok(_)) => tracing::info!("pairing window opened"),
+                Some(Err(error)) => tracing::error!("cannot start pairing: {error}"),
+                None => tracing::error!("cannot start pairing: the app is not set up"),
+            }
+            if let Err(error) = windows::open(app, WindowKind::Phones) {
+                tracing::error!("cannot open the Phones window: {error}");
             }
         }
         Action::Quit => {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use caret_app::services::{PairingView, PhonesView};
 use caret_app::{Action, AppInfo};
 use ts_rs::{Config, TS};
 
@@ -61,6 +62,10 @@ macro_rules! ipc_commands {
 ipc_commands! {
     app_info() -> AppInfo;
     perform(action: Action) -> ();
+    phones() -> PhonesView;
+    start_pairing() -> PairingView;
+    cancel_pairing() -> ();
+    revoke_device(deviceId: String) -> bool;
 }
 
 /// The text of `commands.ts`.

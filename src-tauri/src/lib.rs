@@ -42,6 +42,8 @@ pub fn run_tray() -> Result<()> {
             // same data directory.
             let lock = InstanceLock::acquire(&config.paths.data_dir)?;
             let core = AppCore::new(config, false);
+            // The relay and the database run on Tauri's tokio runtime, like everything async in the shell.
+            tauri::async_runtime::block_on(caret_app::services::start_all(&core))?;
             app.manage(lock);
             app.manage(core.clone());
             tray::create(app.handle(), &core)?;

@@ -12,15 +12,17 @@ struct Cli {
     /// Run the same core without tray or windows (for a home server, or tests). Stops on SIGINT/SIGTERM.
     #[arg(long)]
     headless: bool,
+    #[command(subcommand)]
+    command: Option<caret_app::cli::Command>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     caret_app::logging::init();
-    let outcome = if cli.headless {
-        caret_desktop::run_headless()
-    } else {
-        caret_desktop::run_tray()
+    let outcome = match cli.command {
+        Some(command) => caret_app::cli::run(command).map_err(caret_desktop::ShellError::from),
+        None if cli.headless => caret_desktop::run_headless(),
+        None => caret_desktop::run_tray(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

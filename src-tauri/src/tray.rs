@@ -18,16 +18,26 @@ const IDLE_ICON: &[u8] = include_bytes!("../../icons/tray/idle.png");
 pub enum TrayItem {
     /// Read-only: the current state.
     StateLine,
+    PairPhone,
+    OpenPhones,
     OpenSettings,
     Quit,
 }
 
 impl TrayItem {
-    pub const ALL: [TrayItem; 3] = [TrayItem::StateLine, TrayItem::OpenSettings, TrayItem::Quit];
+    pub const ALL: [TrayItem; 5] = [
+        TrayItem::StateLine,
+        TrayItem::PairPhone,
+        TrayItem::OpenPhones,
+        TrayItem::OpenSettings,
+        TrayItem::Quit,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
             TrayItem::StateLine => "state-line",
+            TrayItem::PairPhone => "pair-phone",
+            TrayItem::OpenPhones => "open-phones",
             TrayItem::OpenSettings => "open-settings",
             TrayItem::Quit => "quit",
         }
@@ -36,6 +46,10 @@ impl TrayItem {
     pub fn action(self) -> Option<Action> {
         match self {
             TrayItem::StateLine => None,
+            TrayItem::PairPhone => Some(Action::PairPhone),
+            TrayItem::OpenPhones => Some(Action::OpenWindow {
+                window: WindowKind::Phones,
+            }),
             TrayItem::OpenSettings => Some(Action::OpenWindow {
                 window: WindowKind::Settings,
             }),
@@ -73,6 +87,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<(
         &[
             &state_line,
             &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, TrayItem::PairPhone.id(), "Pair phone…", true, None::<&str>)?,
+            &MenuItem::with_id(app, TrayItem::OpenPhones.id(), "Phones…", true, None::<&str>)?,
             &MenuItem::with_id(app, TrayItem::OpenSettings.id(), "Settings…", true, None::<&str>)?,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, TrayItem::Quit.id(), "Quit Caret Desktop", true, None::<&str>)?,
@@ -126,6 +142,7 @@ mod tests {
                 window: WindowKind::Settings
             })
         );
+        assert_eq!(TrayItem::PairPhone.action(), Some(Action::PairPhone));
         assert_eq!(TrayItem::StateLine.action(), None, "the state line is read-only");
     }
 

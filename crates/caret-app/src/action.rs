@@ -12,21 +12,25 @@ use ts_rs::TS;
 #[ts(export)]
 pub enum WindowKind {
     Settings,
+    /// Paired phones and pairing a new one.
+    Phones,
 }
 
 impl WindowKind {
-    pub const ALL: [WindowKind; 1] = [WindowKind::Settings];
+    pub const ALL: [WindowKind; 2] = [WindowKind::Settings, WindowKind::Phones];
 
     /// The window's label, also the fragment of the page the UI shows in it (`index.html#settings`).
     pub fn label(self) -> &'static str {
         match self {
             WindowKind::Settings => "settings",
+            WindowKind::Phones => "phones",
         }
     }
 
     pub fn title(self) -> &'static str {
         match self {
             WindowKind::Settings => "Caret Desktop — Settings",
+            WindowKind::Phones => "Caret Desktop — Phones",
         }
     }
 
@@ -40,7 +44,11 @@ impl WindowKind {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[ts(export)]
 pub enum Action {
-    OpenWindow { window: WindowKind },
+    OpenWindow {
+        window: WindowKind,
+    },
+    /// Open a pairing window (two minutes) and show its QR code and short code.
+    PairPhone,
     Quit,
 }
 

@@ -13,6 +13,18 @@ pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 pub const CONFIG_DIR_VAR: &str = "CARET_CONFIG_DIR";
 pub const DATA_DIR_VAR: &str = "CARET_DATA_DIR";
 pub const SLACK_API_URL_VAR: &str = "CARET_SLACK_API_URL";
+pub const RELAY_PORT_VAR: &str = "CARET_RELAY_PORT";
+pub const RELAY_LOOPBACK_VAR: &str = "CARET_RELAY_LOOPBACK";
+
+/// How the phone relay listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RelaySettings {
+    /// The TCP port (`CARET_RELAY_PORT`, default 47823; 0 picks a free port, for tests).
+    pub port: u16,
+    /// Listen on 127.0.0.1 only and advertise nothing (`CARET_RELAY_LOOPBACK=1`): for users who want nothing
+    /// on the LAN (phones then reach the desktop through an SSH or USB tunnel), and for tests.
+    pub loopback_only: bool,
+}
 
 /// The two directories the app writes to. Both are created private to the user (0700): they will hold the
 /// sync log and device records, which are nobody else's business.
@@ -78,6 +90,7 @@ pub struct AppConfig {
     pub paths: AppPaths,
     /// Base of the Slack Web API, without a trailing slash: methods are `{base}/{method}`.
     pub slack_api_url: Url,
+    pub relay: RelaySettings,
 }
 
 impl AppConfig {
@@ -91,7 +104,34 @@ impl AppConfig {
             Some(value) if !value.trim().is_empty() => parse_api_url(SLACK_API_URL_VAR, value.trim())?,
             _ => parse_api_url(SLACK_API_URL_VAR, DEFAULT_SLACK_API_URL)?,
         };
-        Ok(AppConfig { paths, slack_api_url })
+        let port = match var(RELAY_PORT_VAR).map(|value| value.trim().to_owned()) {
+            None => caret_relay::DEFAULT_PORT,
+            Some(value) if value.is_empty() => caret_relay::DEFAULT_PORT,
+            Some(value) => value.parse::<u16>().map_err(|_| AppError::InvalidSetting {
+                name: RELAY_PORT_VAR,
+                value: value.clone(),
+                expected: "a port number from 0 to 65535",
+            })?,
+        };
+        let loopback_only = match var(RELAY_LOOPBACK_VAR).map(|value| value.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(value) => match value.as_str() {
+                "" | "0" | "false" | "no" | "off" => false,
+                "1" | "true" | "yes" | "on" => true,
+                _ => {
+                    return Err(AppError::InvalidSetting {
+                        name: RELAY_LOOPBACK_VAR,
+                        value,
+                        expected: "1 or 0",
+                    });
+                }
+            },
+        };
+        Ok(AppConfig {
+            paths,
+            slack_api_url,
+            relay: RelaySettings { port, loopback_only },
+        })
     }
 }
 
@@ -127,6 +167,46 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn relay_settings_default_to_the_lan_port_and_refuse_nonsense() {
+        let config = AppConfig::resolve(env(&[(CONFIG_DIR_VAR, "/c"), (DATA_DIR_VAR, "/d")])).unwrap();
+        assert_eq!(
+            config.relay,
+            RelaySettings {
+                port: caret_relay::DEFAULT_PORT,
+                loopback_only: false
+            }
+        );
+        let config = AppConfig::resolve(env(&[
+            (CONFIG_DIR_VAR, "/c"),
+            (DATA_DIR_VAR, "/d"),
+            (RELAY_PORT_VAR, "0"),
+            (RELAY_LOOPBACK_VAR, "yes"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.relay,
+            RelaySettings {
+                port: 0,
+                loopback_only: true
+            }
+        );
+        for (name, value) in [
+            (RELAY_PORT_VAR, "70000"),
+            (RELAY_PORT_VAR, "http"),
+            (RELAY_LOOPBACK_VAR, "maybe"),
+        ] {
+            let error = AppConfig::resolve(env(&[
+                (CONFIG_DIR_VAR, "/c"),
+                (DATA_DIR_VAR, "/d"),
+                (name, value),
+            ]))
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains(name) && error.contains(value), "{error}");
+        }
     }
 
     #[test]

@@ -69,6 +69,8 @@ struct Inner {
     config: AppConfig,
     headless: bool,
     snapshot: watch::Sender<Snapshot>,
+    /// Attached once the async runtime runs (see [`crate::services`]).
+    services: std::sync::OnceLock<crate::services::Services>,
 }
 
 impl AppCore {
@@ -83,8 +85,24 @@ impl AppCore {
                 config,
                 headless,
                 snapshot,
+                services: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Attaches the started services; only the first call counts.
+    pub fn attach_services(&self, services: crate::services::Services) {
+        if self.inner.services.set(services).is_err() {
+            tracing::warn!("services were already attached; the second set is ignored");
+        }
+    }
+
+    /// The database and the relay, once started.
+    pub fn services(&self) -> crate::error::Result<&crate::services::Services> {
+        self.inner
+            .services
+            .get()
+            .ok_or_else(|| crate::error::AppError::Refused("Caret Desktop is still starting".into()))
     }
 
     pub fn config(&self) -> &AppConfig {
@@ -136,6 +154,10 @@ mod tests {
         let config = AppConfig {
             paths,
             slack_api_url: "https://slack.com/api".parse().unwrap(),
+            relay: crate::config::RelaySettings {
+                port: 0,
+                loopback_only: true,
+            },
         };
         AppCore::new(config, false)
     }

@@ -10,6 +10,12 @@ pub enum AppError {
         value: String,
         reason: String,
     },
+    #[error("{name} is set to {value:?}; expected {expected}")]
+    InvalidSetting {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
     #[error("{name} is set but empty; unset it or give a directory")]
     EmptyDirectory { name: &'static str },
     #[error("no home directory found: set CARET_CONFIG_DIR and CARET_DATA_DIR")]
@@ -24,6 +30,16 @@ pub enum AppError {
     Lock { path: PathBuf, source: std::io::Error },
     #[error("cannot listen for stop signals: {0}")]
     Signals(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] caret_store::StoreError),
+    #[error(transparent)]
+    Relay(#[from] caret_relay::RelayError),
+    #[error("control socket {path}: {source}")]
+    Control { path: PathBuf, source: std::io::Error },
+    #[error("Caret Desktop is not running (no answer on {path}); start it first")]
+    NotRunning { path: PathBuf },
+    #[error("the running Caret Desktop refused: {0}")]
+    Refused(String),
 }
 
 pub type Result<T> = std::result::Result<T, AppError>;

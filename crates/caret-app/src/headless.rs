@@ -13,6 +13,7 @@ pub const READY_LINE: &str = "caret-desktop ready";
 pub async fn run(core: AppCore) -> Result<()> {
     let mut terminate = signal(SignalKind::terminate()).map_err(AppError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(AppError::Signals)?;
+    crate::services::start_all(&core).await?;
     let info = core.info();
     tracing::info!(
         config_dir = %info.config_dir,
@@ -24,6 +25,9 @@ pub async fn run(core: AppCore) -> Result<()> {
     tokio::select! {
         _ = terminate.recv() => tracing::info!("SIGTERM received, stopping"),
         _ = interrupt.recv() => tracing::info!("SIGINT received, stopping"),
+    }
+    if let Ok(services) = core.services() {
+        services.stop();
     }
     Ok(())
 }

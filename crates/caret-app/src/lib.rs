@@ -11,12 +11,16 @@
 //! - [`logging`]: log setup (to stderr; never a secret).
 
 pub mod action;
+pub mod cli;
 pub mod config;
+pub mod control;
 pub mod core;
 pub mod error;
 pub mod headless;
 pub mod instance;
 pub mod logging;
+pub mod notify;
+pub mod services;
 
 pub use action::{Action, WindowKind};
 pub use config::{AppConfig, AppPaths};

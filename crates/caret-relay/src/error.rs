@@ -49,6 +49,9 @@ pub enum ProtocolError {
     Replaced,
     #[error("the desktop relay is shutting down")]
     ShuttingDown,
+    /// The desktop failed (its database, its random generator); the phone's input was fine.
+    #[error("the desktop could not finish this; try again, and see the desktop's log if it persists")]
+    Internal,
 }
 
 impl ProtocolError {
@@ -75,6 +78,7 @@ impl ProtocolError {
             ProtocolError::TooManyErrors => "too_many_errors",
             ProtocolError::Replaced => "replaced",
             ProtocolError::ShuttingDown => "shutting_down",
+            ProtocolError::Internal => "internal_error",
         }
     }
 
@@ -94,6 +98,7 @@ impl ProtocolError {
                 | ProtocolError::TooManyErrors
                 | ProtocolError::Replaced
                 | ProtocolError::ShuttingDown
+                | ProtocolError::Internal
         )
     }
 
@@ -109,6 +114,7 @@ impl ProtocolError {
             | ProtocolError::PairingLockedOut => 403,
             ProtocolError::Timeout => 408,
             ProtocolError::ShuttingDown => 503,
+            ProtocolError::Internal => 500,
             _ => 400,
         }
     }

@@ -6,14 +6,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use caret_core::CaretState;
 use caret_store::{Device, LogKind, NewLogEntry, Store};
 use serde::Serialize;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{Notify, broadcast, oneshot, watch};
 use tokio::time::Instant;
 use ts_rs::TS;
 
@@ -125,7 +125,12 @@ pub(crate) struct Hub {
     pub config: RelayConfig,
     pub store: Store,
     pub fingerprint: Fingerprint,
-    pairing: Mutex<Option<PairingWindow>>,
+    /// The open pairing window and its generation (each window opened gets the next number).
+    pairing: Mutex<Option<(u64, PairingWindow)>>,
+    next_pairing: AtomicU64,
+    /// Wakes the task that expires HTTP-posted states when a new one arrives.
+    http_reports_changed: Notify,
+    stopping: AtomicBool,
     connections: Mutex<HashMap<String, LiveConnection>>,
     reports: Mutex<HashMap<String, Report>>,
     limiters: Mutex<HashMap<String, RateLimiter>>,
@@ -157,6 +162,9 @@ impl Hub {
             store,
             fingerprint,
             pairing: Mutex::new(None),
+            next_pairing: AtomicU64::new(1),
+            http_reports_changed: Notify::new(),
+            stopping: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
             reports: Mutex::new(HashMap::new()),
             limiters: Mutex::new(HashMap::new()),
@@ -188,9 +196,18 @@ impl Hub {
         self.status.subscribe()
     }
 
+    /// Pushes the status to connected phones, if it changed.
     pub fn publish_status(&self, effective: Option<CaretState>, shown: Vec<ShownStatus>) {
-        self.status
-            .send_replace(DesktopMessage::Status { effective, shown });
+        let status = DesktopMessage::Status { effective, shown };
+        self.status.send_if_modified(|current| {
+            let changed = *current != status;
+            *current = status;
+            changed
+        });
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     // ----- devices -----
@@ -264,13 +281,15 @@ impl Hub {
                 _ => false,
             }
         };
-        {
+        let still_reporting = {
             let mut reports = lock(&self.reports);
             if reports.get(device_id).map(|report| report.via) == Some(Via::Connection(connection)) {
                 reports.remove(device_id);
             }
-        }
-        if removed {
+            reports.contains_key(device_id)
+        };
+        // A device whose HTTP-posted state still holds stays online.
+        if removed && !still_reporting {
             let _ = self.events.send(RelayEvent::DeviceOffline {
                 device_id: device_id.to_owned(),
             });
@@ -295,8 +314,9 @@ impl Hub {
         Ok(revoked)
     }
 
-    /// Closes every connection (the relay is stopping).
+    /// Closes every connection (the relay is stopping); connections still saying hello are refused.
     pub fn kick_everyone(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         for (_, live) in lock(&self.connections).drain() {
             let _ = live.kick.send(ProtocolError::ShuttingDown);
         }
@@ -324,33 +344,58 @@ impl Hub {
     }
 
     /// A state posted over HTTPS, holding for `for_secs` unless replaced.
-    pub fn report_from_http(self: &Arc<Self>, device_id: &str, state: CaretState, hold: Duration) {
+    pub fn report_from_http(&self, device_id: &str, state: CaretState, hold: Duration) {
         let until = Instant::now() + hold;
+        let was_online =
+            lock(&self.connections).contains_key(device_id) || lock(&self.reports).contains_key(device_id);
         self.report(device_id, state, Via::Http { until });
-        let hub = Arc::downgrade(self);
-        let device_id = device_id.to_owned();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(until).await;
-            if let Some(hub) = hub.upgrade() {
-                hub.expire_http_report(&device_id, until);
-            }
-        });
+        if !was_online {
+            let _ = self.events.send(RelayEvent::DeviceOnline {
+                device_id: device_id.to_owned(),
+            });
+        }
+        self.http_reports_changed.notify_one();
     }
 
-    fn expire_http_report(&self, device_id: &str, until: Instant) {
-        let expired = {
+    /// The earliest moment an HTTP-posted state stops holding.
+    fn next_http_expiry(&self) -> Option<Instant> {
+        lock(&self.reports)
+            .values()
+            .filter_map(|report| match report.via {
+                Via::Http { until } => Some(until),
+                Via::Connection(_) => None,
+            })
+            .min()
+    }
+
+    /// Drops the HTTP-posted states whose time is up.
+    fn expire_http_reports_now(&self) {
+        let now = Instant::now();
+        let expired: Vec<String> = {
             let mut reports = lock(&self.reports);
-            let matches = reports.get(device_id).map(|report| report.via) == Some(Via::Http { until });
-            matches && reports.remove(device_id).is_some()
-        };
-        if expired {
-            if !lock(&self.connections).contains_key(device_id) {
-                let _ = self.events.send(RelayEvent::DeviceOffline {
-                    device_id: device_id.to_owned(),
-                });
+            let due: Vec<String> = reports
+                .iter()
+                .filter(|(_, report)| matches!(report.via, Via::Http { until } if until <= now))
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &due {
+                reports.remove(id);
             }
-            self.republish();
+            due
+        };
+        if expired.is_empty() {
+            return;
         }
+        let still_connected: Vec<bool> = {
+            let connections = lock(&self.connections);
+            expired.iter().map(|id| connections.contains_key(id)).collect()
+        };
+        for (device_id, connected) in expired.into_iter().zip(still_connected) {
+            if !connected {
+                let _ = self.events.send(RelayEvent::DeviceOffline { device_id });
+            }
+        }
+        self.republish();
     }
 
     fn report(&self, device_id: &str, state: CaretState, via: Via) {
@@ -409,7 +454,8 @@ impl Hub {
             window.short_code().to_owned(),
             window.expires_at(),
         );
-        *lock(&self.pairing) = Some(window);
+        let generation = self.next_pairing.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.pairing) = Some((generation, window));
         Ok(offer)
     }
 
@@ -422,9 +468,21 @@ impl Hub {
         &self,
         step: impl FnOnce(&mut PairingWindow) -> Result<T, ProtocolError>,
     ) -> Result<T, ProtocolError> {
+        self.with_pairing_generation(None, step).map(|(_, result)| result)
+    }
+
+    /// Runs `step` on the open pairing window if it is the `expected` one (any, for `None`), and says
+    /// which it was; a window opened since counts as closed for this attempt.
+    pub fn with_pairing_generation<T>(
+        &self,
+        expected: Option<u64>,
+        step: impl FnOnce(&mut PairingWindow) -> Result<T, ProtocolError>,
+    ) -> Result<(u64, T), ProtocolError> {
         match lock(&self.pairing).as_mut() {
-            Some(window) => step(window),
-            None => Err(ProtocolError::PairingClosed),
+            Some((generation, window)) if expected.is_none_or(|expected| expected == *generation) => {
+                step(window).map(|result| (*generation, result))
+            }
+            _ => Err(ProtocolError::PairingClosed),
         }
     }
 
@@ -466,5 +524,27 @@ impl Hub {
         };
         let _ = self.events.send(RelayEvent::DevicePaired { device, method });
         Ok(new_device)
+    }
+}
+
+/// Expires HTTP-posted states when their time is up: one task for the relay (not one per post, which a
+/// device posting at its rate limit could pile up), sleeping until the earliest expiry. Stopped with the
+/// relay ([`crate::Relay::shutdown`]).
+pub(crate) async fn expire_http_reports(hub: Arc<Hub>) {
+    loop {
+        let changed = hub.http_reports_changed.notified();
+        tokio::pin!(changed);
+        // Registered before looking, so a post arriving meanwhile is not missed.
+        changed.as_mut().enable();
+        match hub.next_http_expiry() {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = &mut changed => {}
+                }
+            }
+            None => changed.await,
+        }
+        hub.expire_http_reports_now();
     }
 }

@@ -141,6 +141,10 @@ impl PairingWindow {
     /// Counts a failed attempt (a wrong secret, or a code exchange that did not confirm); the fifth closes
     /// the window.
     pub fn record_wrong_attempt(&mut self) -> ProtocolError {
+        // A window already used, locked or expired is not counted against: it says why it is closed.
+        if let Err(closed) = self.ensure_open() {
+            return closed;
+        }
         self.wrong_attempts = self.wrong_attempts.saturating_add(1);
         if self.wrong_attempts >= MAX_WRONG_ATTEMPTS {
             self.state = WindowState::LockedOut;

@@ -151,7 +151,9 @@ fn seq_of(message_type: &str, object: &Map<String, Value>) -> Result<u64> {
     object
         .get("seq")
         .and_then(Value::as_u64)
-        .ok_or_else(|| field_error(message_type, "\"seq\" must be a whole number"))
+        // Device records keep it as SQLite's signed 64-bit integer.
+        .filter(|seq| i64::try_from(*seq).is_ok())
+        .ok_or_else(|| field_error(message_type, "\"seq\" must be a whole number below 2^63"))
 }
 
 fn bounded_string(

@@ -23,8 +23,8 @@ use crate::protocol::{
 use crate::server::{ConnectionSlot, Peer};
 use crate::session::SequenceTracker;
 
-/// The largest WebSocket message read at all. Between this and [`MAX_FRAME_BYTES`] a message gets a
-/// `frame_too_large` answer; above it the WebSocket layer closes the connection (close code 1009).
+/// The largest WebSocket message read at all. Between [`MAX_FRAME_BYTES`] and this a message gets a
+/// `frame_too_large` answer and the connection stays; above it the connection is closed (close code 1009).
 const MAX_WEBSOCKET_MESSAGE: usize = 64 * 1024;
 
 pub(crate) fn router(hub: Arc<Hub>) -> Router {
@@ -52,6 +52,12 @@ fn json_response(status: u16, body: String) -> Response {
 fn error_response(error: &ProtocolError) -> Response {
     let body = DesktopMessage::Error(error.to_message(None)).to_json();
     let mut response = json_response(error.http_status(), body);
+    if matches!(error, ProtocolError::Unauthorized) {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"caret-relay\""),
+        );
+    }
     if let ProtocolError::RateLimited { retry_after_ms } = error {
         let seconds = retry_after_ms.div_ceil(1000).max(1);
         if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
@@ -129,7 +135,7 @@ async fn pair_with_secret(
         hub.complete_pairing(name, PairingMethod::QrCode, peer)
             .map_err(|error| {
                 tracing::error!("relay: pairing failed: {error}");
-                ProtocolError::PairingClosed
+                ProtocolError::Internal
             })
     }
     .await;
@@ -154,27 +160,62 @@ async fn send_text(socket: &mut WebSocket, json: String) -> bool {
     socket.send(Message::Text(json.into())).await.is_ok()
 }
 
-/// Sends the error, then closes with a policy-violation close frame whose reason is the error code.
+/// Sends the error, then closes with a close frame whose reason is the error code: 1009 (too big) for an
+/// oversized message, 1001 (going away) at shutdown, 1008 (policy violation) for every other refusal.
 async fn close_with(socket: &mut WebSocket, error: &ProtocolError) {
     let _ = send_text(socket, DesktopMessage::Error(error.to_message(None)).to_json()).await;
+    let code = match error {
+        ProtocolError::FrameTooLarge { .. } => 1009,
+        ProtocolError::ShuttingDown => 1001,
+        _ => 1008,
+    };
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code: 1008,
+            code,
             reason: error.code().into(),
         })))
         .await;
 }
 
-/// The next data message (text or binary), skipping WebSocket pings and pongs; `None` once the phone
-/// closed or the connection broke.
-async fn next_frame(socket: &mut WebSocket) -> Option<Bytes> {
+/// What the next read from a WebSocket brought.
+enum Incoming {
+    Frame(Bytes),
+    /// Over the WebSocket message limit: the phone is told and the connection closed (1009).
+    TooBig,
+    /// The phone closed, or the connection broke.
+    Gone,
+}
+
+/// The next data message (text or binary), skipping WebSocket pings and pongs.
+async fn next_frame(socket: &mut WebSocket) -> Incoming {
     loop {
-        match socket.recv().await? {
-            Ok(Message::Text(text)) => return Some(Bytes::from(text)),
-            Ok(Message::Binary(bytes)) => return Some(bytes),
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-            Ok(Message::Close(_)) | Err(_) => return None,
+        match socket.recv().await {
+            Some(Ok(Message::Text(text))) => return Incoming::Frame(Bytes::from(text)),
+            Some(Ok(Message::Binary(bytes))) => return Incoming::Frame(bytes),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Err(error)) if is_capacity_error(&error) => return Incoming::TooBig,
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return Incoming::Gone,
         }
+    }
+}
+
+/// Whether a WebSocket read failed because the message was over the size limit.
+fn is_capacity_error(error: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(tungstenite) = cause.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+            return matches!(tungstenite, tokio_tungstenite::tungstenite::Error::Capacity(_));
+        }
+        source = cause.source();
+    }
+    false
+}
+
+fn too_big() -> ProtocolError {
+    ProtocolError::FrameTooLarge {
+        size: MAX_WEBSOCKET_MESSAGE + 1,
+        limit: MAX_FRAME_BYTES,
     }
 }
 
@@ -202,8 +243,9 @@ async fn phone_socket(
 async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
     // 1. `hello`, in time.
     let first = match tokio::time::timeout(hub.config.patience, next_frame(&mut socket)).await {
-        Ok(Some(frame)) => frame,
-        Ok(None) => return,
+        Ok(Incoming::Frame(frame)) => frame,
+        Ok(Incoming::Gone) => return,
+        Ok(Incoming::TooBig) => return close_with(&mut socket, &too_big()).await,
         Err(_) => return close_with(&mut socket, &ProtocolError::Timeout).await,
     };
     let device = match parse_phone_frame(&first) {
@@ -217,6 +259,9 @@ async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
         Err(error) if error.closes_connection() => return close_with(&mut socket, &error).await,
         Err(_) => return close_with(&mut socket, &ProtocolError::HelloRequired).await,
     };
+    if hub.is_stopping() {
+        return close_with(&mut socket, &ProtocolError::ShuttingDown).await;
+    }
     let device_id = device.id.clone();
     let mut sequence = SequenceTracker::resume(device.last_seq.and_then(|seq| u64::try_from(seq).ok()));
     let mut session = hub.connect(&device);
@@ -233,7 +278,9 @@ async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
     }
 
     // 2. Messages until the phone leaves, misses its heartbeats, is revoked or replaced.
+    // Only what the phone sends counts as a beat: pushing a status to it proves nothing about the phone.
     let silence_limit = hub.config.heartbeat * 3;
+    let mut silent_until = tokio::time::Instant::now() + silence_limit;
     let mut consecutive_errors = 0u32;
     let ending: Option<ProtocolError> = loop {
         tokio::select! {
@@ -249,15 +296,17 @@ async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
                     break None;
                 }
             }
-            frame = tokio::time::timeout(silence_limit, next_frame(&mut socket)) => {
-                let frame = match frame {
-                    Err(_) => {
-                        tracing::info!(device = %device_id, "relay: heartbeats missed; phone offline");
-                        break Some(ProtocolError::Timeout);
-                    }
-                    Ok(None) => break None,
-                    Ok(Some(frame)) => frame,
+            () = tokio::time::sleep_until(silent_until) => {
+                tracing::info!(device = %device_id, "relay: heartbeats missed; phone offline");
+                break Some(ProtocolError::Timeout);
+            }
+            incoming = next_frame(&mut socket) => {
+                let frame = match incoming {
+                    Incoming::Gone => break None,
+                    Incoming::TooBig => break Some(too_big()),
+                    Incoming::Frame(frame) => frame,
                 };
+                silent_until = tokio::time::Instant::now() + silence_limit;
                 let answer = handle_phone_frame(&hub, &device_id, session.connection, &mut sequence, &frame);
                 match answer {
                     Ok(reply) => {
@@ -360,9 +409,9 @@ async fn pair_with_code(
 
 async fn next_pairing_message(hub: &Hub, socket: &mut WebSocket) -> Result<PairingMessage, ProtocolError> {
     match tokio::time::timeout(hub.config.patience, next_frame(socket)).await {
-        Err(_) => Err(ProtocolError::Timeout),
-        Ok(None) => Err(ProtocolError::Timeout),
-        Ok(Some(frame)) => parse_pairing_frame(&frame),
+        Err(_) | Ok(Incoming::Gone) => Err(ProtocolError::Timeout),
+        Ok(Incoming::TooBig) => Err(too_big()),
+        Ok(Incoming::Frame(frame)) => parse_pairing_frame(&frame),
     }
 }
 
@@ -377,7 +426,9 @@ async fn run_code_pairing(
             detail: "the exchange starts with {\"type\": \"pake\", \"msg\": …}".into(),
         });
     };
-    let short_code = hub.with_pairing(|window| {
+    // The exchange belongs to this window: if the user opens a new one meanwhile, this attempt neither
+    // uses nor counts against it.
+    let (generation, short_code) = hub.with_pairing_generation(None, |window| {
         window.ensure_open()?;
         Ok(window.short_code().to_owned())
     })?;
@@ -400,14 +451,17 @@ async fn run_code_pairing(
         _ => None,
     };
     let Some(key) = confirmed else {
-        return Err(hub.with_pairing(|window| Err(window.record_wrong_attempt()))?);
+        let refusal = hub.with_pairing_generation(Some(generation), |window| {
+            Err::<(), _>(window.record_wrong_attempt())
+        });
+        return Err(refusal.err().unwrap_or(ProtocolError::PairingClosed));
     };
-    hub.with_pairing(|window| window.consume())?;
+    hub.with_pairing_generation(Some(generation), |window| window.consume())?;
     let device = hub
         .complete_pairing(name, PairingMethod::TypedCode, peer)
         .map_err(|error| {
             tracing::error!("relay: pairing failed: {error}");
-            ProtocolError::PairingClosed
+            ProtocolError::Internal
         })?;
     let mac = key.desktop_mac(&hub.fingerprint, &device.id, &device.token);
     Ok(PairingReply::Paired {

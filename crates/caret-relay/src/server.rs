@@ -68,6 +68,7 @@ pub struct Relay {
     hub: Arc<Hub>,
     local_addr: SocketAddr,
     accept_loop: JoinHandle<()>,
+    expiry: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -99,6 +100,7 @@ impl Relay {
             .map_err(|source| RelayError::Listen { address, source })?;
         let acceptor = TlsAcceptor::from(identity.server_config()?);
         let hub = Arc::new(Hub::new(config, store, identity.fingerprint));
+        let expiry = tokio::spawn(crate::hub::expire_http_reports(hub.clone()));
         let accept_loop = tokio::spawn(accept_loop(listener, acceptor, hub.clone()));
         tracing::info!(
             "relay listening on {local_addr} (certificate {})",
@@ -108,6 +110,7 @@ impl Relay {
             hub,
             local_addr,
             accept_loop,
+            expiry,
         })
     }
 
@@ -133,6 +136,12 @@ impl Relay {
         self.hub.publish_status(effective, shown);
     }
 
+    /// A handle that publishes the status from another task (the relay itself stays with its owner).
+    pub fn status_publisher(&self) -> impl Fn(Option<CaretState>, Vec<ShownStatus>) + Send + Sync + 'static {
+        let hub = self.hub.clone();
+        move |effective, shown| hub.publish_status(effective, shown)
+    }
+
     /// Opens a pairing window (two minutes, single use) and returns what to show the user.
     pub fn start_pairing(&self) -> Result<PairingOffer, RelayError> {
         let (secret, short_code, expires_at) = self.hub.open_pairing()?;
@@ -140,7 +149,7 @@ impl Relay {
         let addresses = self.addresses();
         let port = self.local_addr.port();
         let fingerprint = self.hub.fingerprint;
-        let hosts: Vec<String> = addresses.iter().map(url_host).collect();
+        let hosts: Vec<String> = addresses.iter().map(ToString::to_string).collect();
         let first = hosts.first().cloned().unwrap_or_else(|| "127.0.0.1".to_owned());
         let qr_url = format!(
             "https://{first}:{port}/#pair={secret}&fp={}&hosts={}",
@@ -171,7 +180,8 @@ impl Relay {
     }
 
     /// The addresses a phone can reach the relay at: the loopback address in loopback-only mode, otherwise
-    /// the machine's non-loopback IPv4 addresses (IPv4 first: phones' browsers handle it best), then IPv6.
+    /// the machine's non-loopback IPv4 addresses (the relay listens on IPv4 only: every phone on a home
+    /// LAN has it, and one family keeps the QR code short).
     pub fn addresses(&self) -> Vec<IpAddr> {
         if self.hub.config.loopback_only || !self.local_addr.ip().is_unspecified() {
             return vec![self.local_addr.ip()];
@@ -191,17 +201,10 @@ impl Relay {
     }
 
     /// Stops listening and closes every connection.
-    pub async fn shutdown(self) {
+    pub fn shutdown(&self) {
         self.accept_loop.abort();
-        let _ = self.accept_loop.await;
+        self.expiry.abort();
         self.hub.kick_everyone();
-    }
-}
-
-fn url_host(ip: &IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }
 

@@ -213,7 +213,7 @@ async fn qr_pairing_then_states_reach_the_engine_feed_with_acks_and_sequence_rul
     let stored = relay.store.devices().unwrap();
     assert_eq!(stored[0].last_seq, Some(1));
     assert!(stored[0].last_seen_ms.is_some());
-    relay.relay.shutdown().await;
+    relay.relay.shutdown();
 }
 
 #[tokio::test]
@@ -509,6 +509,10 @@ async fn every_bad_frame_gets_its_code_and_the_connection_and_other_phones_carry
             format!("{}{}", "[".repeat(200), "]".repeat(200)).into_bytes(),
             "malformed_json",
         ),
+        (
+            br#"{"type": "state", "seq": 9223372036854775808, "state": "busy"}"#.to_vec(),
+            "invalid_field",
+        ),
     ];
     for (frame, code) in cases {
         hostile.send_raw(frame).await.unwrap();
@@ -539,12 +543,10 @@ async fn a_flood_is_rate_limited_then_closed_and_a_huge_frame_closes_the_socket(
 
     let mut big = PhoneConnection::open(&credentials, "Flood").await.unwrap();
     big.send_raw(vec![b'x'; 200 * 1024]).await.unwrap();
-    assert!(
-        tokio::time::timeout(Duration::from_secs(20), big.receive_reply())
-            .await
-            .unwrap()
-            .is_err(),
-        "a frame over the WebSocket limit closes the connection"
+    assert_eq!(
+        until_closed(&mut big).await,
+        ["frame_too_large"],
+        "a frame over the WebSocket limit is answered, then the connection closed"
     );
 }
 
@@ -622,8 +624,22 @@ async fn missed_heartbeats_mark_the_phone_offline_and_its_state_stops_holding() 
     assert_eq!(phone.welcome["heartbeat_secs"], 1);
     phone.send_json(&state(1, "in_vehicle")).await.unwrap();
     wait_for_feed(&mut feed, |feed| feed.state.is_some()).await;
-    // Silent from now on: after three beats the desktop gives up.
+    // Silent from now on: after three beats the desktop gives up, however busily it pushes statuses to
+    // the phone meanwhile (only what the phone sends counts as a beat).
+    let publish = relay.relay.status_publisher();
+    let pushing = tokio::spawn(async move {
+        for round in 0u32.. {
+            let state = if round % 2 == 0 {
+                StateKind::Busy
+            } else {
+                StateKind::Walking
+            };
+            publish(CaretState::without_details(state), Vec::new());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
     assert_eq!(until_closed(&mut phone).await, ["timeout"]);
+    pushing.abort();
     wait_for_feed(&mut feed, |feed| feed.state.is_none() && feed.online.is_empty()).await;
     let mut seen = Vec::new();
     while let Ok(event) = events.try_recv() {
@@ -765,4 +781,53 @@ async fn fifty_phones_at_once_each_get_their_acks_and_the_newest_state_wins() {
     })
     .await;
     assert_eq!(relay.store.devices().unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn a_second_connection_replaces_the_first_and_shutdown_closes_everyone() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Pixel").await;
+    let mut events = relay.relay.events();
+    let mut first = PhoneConnection::open(&credentials, "Pixel").await.unwrap();
+    let mut second = PhoneConnection::open(&credentials, "Pixel").await.unwrap();
+    assert_eq!(until_closed(&mut first).await, ["replaced"]);
+    second.send_json(&state(1, "busy")).await.unwrap();
+    assert_eq!(second.receive_reply().await.unwrap()["type"], "ack");
+    relay.relay.shutdown();
+    assert_eq!(until_closed(&mut second).await, ["shutting_down"]);
+    // Online once: the replacement is not a new arrival.
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    let online = seen
+        .iter()
+        .filter(|event| matches!(event, RelayEvent::DeviceOnline { .. }))
+        .count();
+    assert_eq!(online, 1, "{seen:?}");
+}
+
+#[tokio::test]
+async fn an_automation_post_brings_the_device_online_and_counts_as_seen() {
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Home Assistant").await;
+    let mut events = relay.relay.events();
+    let (status, _) = https_request(
+        relay.address(),
+        relay.relay.fingerprint(),
+        "POST",
+        "/v1/state",
+        Some(&credentials.token),
+        br#"{"state": "sleeping"}"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        events.recv().await.unwrap(),
+        RelayEvent::DeviceOnline {
+            device_id: credentials.device_id.clone()
+        }
+    );
+    assert!(relay.store.devices().unwrap()[0].last_seen_ms.is_some());
 }

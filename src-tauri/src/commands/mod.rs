@@ -1,8 +1,11 @@
 //! The IPC commands the UI calls. Each is a few lines that delegate to the core or to [`crate::actions`].
 //! They are listed once, in [`crate::ipc`], which registers them and generates their TypeScript signatures.
 
+use caret_app::services::{PairingView, PhonesView};
 use caret_app::{Action, AppCore, AppInfo};
 use tauri::{AppHandle, Runtime, State};
+
+use crate::error::Result;
 
 /// Facts about the running app, for the About section.
 #[tauri::command]
@@ -14,6 +17,29 @@ pub fn app_info(core: State<'_, AppCore>) -> AppInfo {
 #[tauri::command]
 pub fn perform<R: Runtime>(app: AppHandle<R>, action: Action) {
     crate::actions::handle(&app, action);
+}
+
+/// Paired phones, the relay, and the open pairing window, for the Phones window.
+#[tauri::command]
+pub fn phones(core: State<'_, AppCore>) -> Result<PhonesView> {
+    Ok(core.services()?.phones()?)
+}
+
+/// Opens a pairing window (two minutes): the QR code and the short code.
+#[tauri::command]
+pub fn start_pairing(core: State<'_, AppCore>) -> Result<PairingView> {
+    Ok(core.services()?.start_pairing()?)
+}
+
+#[tauri::command]
+pub fn cancel_pairing(core: State<'_, AppCore>) -> Result<()> {
+    Ok(core.services()?.cancel_pairing()?)
+}
+
+/// Revokes a phone; returns whether it was active. Its open connection closes at once.
+#[tauri::command]
+pub fn revoke_device(core: State<'_, AppCore>, device_id: String) -> Result<bool> {
+    Ok(core.services()?.revoke(&device_id)?)
 }
 
 #[cfg(test)]
@@ -32,6 +58,10 @@ mod tests {
         let config = AppConfig {
             paths,
             slack_api_url: "http://127.0.0.1:9/api".parse().expect("url"),
+            relay: caret_app::config::RelaySettings {
+                port: 0,
+                loopback_only: true,
+            },
         };
         let app = mock_builder()
             .invoke_handler(crate::ipc::handler())

@@ -4,4 +4,4 @@ import type { WindowKind } from "./WindowKind";
 /**
  * Something the user asked for, from any entry point.
  */
-export type Action = { "type": "open_window", window: WindowKind, } | { "type": "quit" };
+export type Action = { "type": "open_window", window: WindowKind, } | { "type": "pair_phone" } | { "type": "quit" };

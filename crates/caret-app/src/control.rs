@@ -1,0 +1,198 @@
+//! The local control socket: how `caret-desktop pair`, `devices` and `revoke` talk to the running app (tray
+//! or headless). A Unix socket in the data directory (0700), itself 0600: only the user can reach it.
+//!
+//! One JSON request per connection, one JSON answer, each on a line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::config::AppPaths;
+use crate::core::AppCore;
+use crate::error::{AppError, Result};
+use crate::services::{DeviceView, PairingView};
+
+pub const SOCKET_FILE: &str = "control.sock";
+/// A request is a short line; anything longer is not ours.
+const MAX_REQUEST_BYTES: usize = 16 * 1024;
+const PATIENCE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum ControlRequest {
+    StartPairing,
+    CancelPairing,
+    Devices,
+    Revoke { device_id: String },
+    Status,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlResponse {
+    Pairing { pairing: PairingView },
+    Devices { devices: Vec<DeviceView> },
+    Revoked { revoked: bool },
+    Done,
+    Status { state_line: String },
+    Error { message: String },
+}
+
+pub fn socket_path(paths: &AppPaths) -> PathBuf {
+    paths.data_dir.join(SOCKET_FILE)
+}
+
+fn control_error(path: &Path) -> impl Fn(std::io::Error) -> AppError + '_ {
+    move |source| AppError::Control {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Starts answering on the socket. The instance lock is held, so a socket file left by a crash is stale
+/// and replaced.
+pub fn start(core: AppCore) -> Result<()> {
+    let path = socket_path(&core.config().paths);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(control_error(&path)(error)),
+    }
+    let listener = UnixListener::bind(&path).map_err(control_error(&path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(control_error(&path))?;
+    }
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve(core.clone(), stream));
+                }
+                Err(error) => {
+                    tracing::warn!("control socket: accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn serve(core: AppCore, stream: UnixStream) {
+    let (reader, mut writer) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(reader).take(MAX_REQUEST_BYTES as u64);
+    let response = match tokio::time::timeout(PATIENCE, reader.read_line(&mut line)).await {
+        Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
+            Ok(request) => answer(&core, request),
+            Err(error) => ControlResponse::Error {
+                message: format!("not a control request: {error}"),
+            },
+        },
+        Ok(Err(error)) => ControlResponse::Error {
+            message: error.to_string(),
+        },
+        Err(_) => return,
+    };
+    let mut json = serde_json::to_string(&response)
+        .unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
+    json.push('\n');
+    let _ = writer.write_all(json.as_bytes()).await;
+}
+
+fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
+    let result = (|| -> Result<ControlResponse> {
+        let services = core.services()?;
+        Ok(match request {
+            ControlRequest::StartPairing => ControlResponse::Pairing {
+                pairing: services.start_pairing()?,
+            },
+            ControlRequest::CancelPairing => {
+                services.cancel_pairing()?;
+                ControlResponse::Done
+            }
+            ControlRequest::Devices => ControlResponse::Devices {
+                devices: services.devices()?,
+            },
+            ControlRequest::Revoke { device_id } => ControlResponse::Revoked {
+                revoked: services.revoke(&device_id)?,
+            },
+            ControlRequest::Status => ControlResponse::Status {
+                state_line: core.snapshot().state_line(),
+            },
+        })
+    })();
+    result.unwrap_or_else(|error| ControlResponse::Error {
+        message: error.to_string(),
+    })
+}
+
+/// Sends one request to the running app and returns its answer (an `Error` answer becomes `Refused`).
+pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<ControlResponse> {
+    let path = socket_path(paths);
+    let mut stream = UnixStream::connect(&path)
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                AppError::NotRunning { path: path.clone() }
+            }
+            _ => control_error(&path)(source),
+        })?;
+    let mut json = serde_json::to_string(request).map_err(|error| AppError::Refused(error.to_string()))?;
+    json.push('\n');
+    stream
+        .write_all(json.as_bytes())
+        .await
+        .map_err(control_error(&path))?;
+    let mut line = String::new();
+    tokio::time::timeout(PATIENCE, BufReader::new(stream).read_line(&mut line))
+        .await
+        .map_err(|_| AppError::NotRunning { path: path.clone() })?
+        .map_err(control_error(&path))?;
+    match serde_json::from_str::<ControlResponse>(&line) {
+        Ok(ControlResponse::Error { message }) => Err(AppError::Refused(message)),
+        Ok(response) => Ok(response),
+        Err(_) => Err(AppError::NotRunning { path }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_answers_have_a_stable_json_form() {
+        assert_eq!(
+            serde_json::to_string(&ControlRequest::Revoke {
+                device_id: "d_1".into()
+            })
+            .unwrap(),
+            r#"{"command":"revoke","device_id":"d_1"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ControlRequest>(r#"{"command":"start_pairing"}"#).unwrap(),
+            ControlRequest::StartPairing
+        );
+        assert_eq!(
+            serde_json::to_string(&ControlResponse::Revoked { revoked: true }).unwrap(),
+            r#"{"type":"revoked","revoked":true}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn no_running_app_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths {
+            config_dir: dir.path().into(),
+            data_dir: dir.path().into(),
+        };
+        let error = request(&paths, &ControlRequest::Status).await.unwrap_err();
+        assert!(error.to_string().contains("not running"), "{error}");
+    }
+}

@@ -1,0 +1,427 @@
+//! The long-running parts of the app, started once the async runtime runs: the database and the phone
+//! relay, and the tasks that carry the relay's news to the snapshot (tray), to the phones (what the desktop
+//! shows) and to the user (notifications).
+
+use std::sync::{Arc, Mutex};
+
+use caret_core::CaretState;
+use caret_relay::{PairingOffer, PhoneFeed, Relay, RelayConfig, RelayEvent, RelayIdentity};
+use caret_store::{Device, Store};
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::core::{AppCore, PhoneLink, Snapshot};
+use crate::error::{AppError, Result};
+use crate::notify;
+
+/// The database file in the data directory.
+pub const DATABASE_FILE: &str = "caret.db";
+
+pub struct Services {
+    pub store: Store,
+    relay: std::result::Result<Relay, String>,
+    /// The pairing window last opened, for the Phones window to show until it is used or expires.
+    current_pairing: Arc<Mutex<Option<PairingView>>>,
+    loopback_only: bool,
+}
+
+/// The relay as the Phones window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[ts(export)]
+pub struct RelayView {
+    pub running: bool,
+    /// Why it is not running (e.g. its port is taken).
+    pub problem: Option<String>,
+    pub port: Option<u16>,
+    pub addresses: Vec<String>,
+    /// `AB:CD:…`
+    pub fingerprint: Option<String>,
+    pub loopback_only: bool,
+}
+
+/// Everything the Phones window shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[ts(export)]
+pub struct PhonesView {
+    pub relay: RelayView,
+    pub devices: Vec<DeviceView>,
+    /// The open pairing window, if any (used-up and expired ones are gone).
+    pub pairing: Option<PairingView>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("relay", &self.relay)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pairing window as the UI and the CLI show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[ts(export)]
+pub struct PairingView {
+    /// The link in the QR code (it carries the one-time secret: show it only in the pairing view).
+    pub link: String,
+    /// The QR code as an SVG document, made here so the UI needs no QR library.
+    pub qr_svg: String,
+    /// The short code to type on the phone instead (`1234-5678`).
+    pub short_code: String,
+    /// The relay certificate's SHA-256, `AB:CD:…`, to compare with what the phone shows.
+    pub fingerprint: String,
+    pub addresses: Vec<String>,
+    pub port: u16,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// A paired device as the Devices list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[ts(export)]
+pub struct DeviceView {
+    pub id: String,
+    pub name: String,
+    #[ts(type = "number")]
+    pub paired_at_ms: i64,
+    #[ts(type = "number | null")]
+    pub last_seen_ms: Option<i64>,
+    pub online: bool,
+    pub revoked: bool,
+}
+
+fn machine_names() -> Vec<String> {
+    let mut names = vec!["caret.local".to_owned(), "localhost".to_owned()];
+    if let Ok(hostname) = std::fs::read_to_string("/etc/hostname") {
+        let hostname = hostname.trim();
+        if !hostname.is_empty() {
+            names.insert(0, format!("{hostname}.local"));
+        }
+    }
+    names
+}
+
+impl Services {
+    /// Opens the database and starts the relay. A relay that cannot start (its port taken) is not fatal:
+    /// the app runs on, says why, and phones cannot connect until it is fixed.
+    pub async fn start(core: &AppCore) -> Result<Services> {
+        let paths = &core.config().paths;
+        let store = Store::open(&paths.data_dir.join(DATABASE_FILE))?;
+        let relay = Self::start_relay(core, &store).await.map_err(|error| {
+            tracing::error!("the phone relay is not running: {error}");
+            error.to_string()
+        });
+        let services = Services {
+            store,
+            relay,
+            current_pairing: Arc::new(Mutex::new(None)),
+            loopback_only: core.config().relay.loopback_only,
+        };
+        if let Ok(relay) = &services.relay {
+            spawn_phone_feed(core.clone(), services.store.clone(), relay.phone_feed());
+            spawn_status_push(core.clone(), relay);
+            spawn_relay_events(relay.events(), services.current_pairing.clone());
+        }
+        Ok(services)
+    }
+
+    async fn start_relay(core: &AppCore, store: &Store) -> Result<Relay> {
+        let settings = core.config().relay;
+        let identity = RelayIdentity::load_or_create(&core.config().paths.data_dir, &machine_names())?;
+        let config = RelayConfig {
+            port: settings.port,
+            loopback_only: settings.loopback_only,
+            ..RelayConfig::default()
+        };
+        Ok(Relay::start(config, &identity, store.clone()).await?)
+    }
+
+    pub fn relay(&self) -> Result<&Relay> {
+        self.relay
+            .as_ref()
+            .map_err(|why| AppError::Refused(format!("the phone relay is not running: {why}")))
+    }
+
+    /// Opens a pairing window (two minutes) and returns what to show.
+    pub fn start_pairing(&self) -> Result<PairingView> {
+        let offer = self.relay()?.start_pairing()?;
+        let view = pairing_view(&offer);
+        *lock(&self.current_pairing) = Some(view.clone());
+        Ok(view)
+    }
+
+    pub fn cancel_pairing(&self) -> Result<()> {
+        self.relay()?.cancel_pairing();
+        *lock(&self.current_pairing) = None;
+        Ok(())
+    }
+
+    /// The open pairing window, unless it was used or has expired.
+    pub fn current_pairing(&self) -> Option<PairingView> {
+        let mut current = lock(&self.current_pairing);
+        let expired = current.as_ref().is_some_and(|view| {
+            chrono::DateTime::parse_from_rfc3339(&view.expires_at)
+                .map(|at| at <= chrono::Utc::now())
+                .unwrap_or(true)
+        });
+        if expired {
+            *current = None;
+        }
+        current.clone()
+    }
+
+    pub fn relay_view(&self) -> RelayView {
+        match &self.relay {
+            Ok(relay) => RelayView {
+                running: true,
+                problem: None,
+                port: Some(relay.local_addr().port()),
+                addresses: relay.addresses().iter().map(ToString::to_string).collect(),
+                fingerprint: Some(relay.fingerprint().to_string()),
+                loopback_only: self.loopback_only,
+            },
+            Err(problem) => RelayView {
+                running: false,
+                problem: Some(problem.clone()),
+                port: None,
+                addresses: Vec::new(),
+                fingerprint: None,
+                loopback_only: self.loopback_only,
+            },
+        }
+    }
+
+    pub fn phones(&self) -> Result<PhonesView> {
+        Ok(PhonesView {
+            relay: self.relay_view(),
+            devices: self.devices()?,
+            pairing: self.current_pairing(),
+        })
+    }
+
+    pub fn devices(&self) -> Result<Vec<DeviceView>> {
+        let online = match &self.relay {
+            Ok(relay) => relay.phone_feed().borrow().online.clone(),
+            Err(_) => Vec::new(),
+        };
+        Ok(self
+            .store
+            .devices()?
+            .into_iter()
+            .map(|device| device_view(device, &online))
+            .collect())
+    }
+
+    /// Revokes a device; its open connection closes at once.
+    pub fn revoke(&self, device_id: &str) -> Result<bool> {
+        match &self.relay {
+            Ok(relay) => Ok(relay.revoke(device_id)?),
+            Err(_) => Ok(self
+                .store
+                .revoke_device(device_id, chrono::Utc::now().timestamp_millis())?),
+        }
+    }
+
+    /// Stops the relay (closing phones' connections with `shutting_down`).
+    pub fn stop(&self) {
+        if let Ok(relay) = &self.relay {
+            relay.shutdown();
+        }
+    }
+}
+
+/// Starts the services, attaches them to the core and opens the control socket. A control socket that
+/// cannot open is logged (the CLI then cannot reach this instance) but does not stop the app.
+pub async fn start_all(core: &AppCore) -> Result<()> {
+    let services = Services::start(core).await?;
+    core.attach_services(services);
+    if let Err(error) = crate::control::start(core.clone()) {
+        tracing::error!("the command line cannot reach this instance: {error}");
+    }
+    Ok(())
+}
+
+fn device_view(device: Device, online: &[String]) -> DeviceView {
+    DeviceView {
+        online: online.contains(&device.id),
+        revoked: device.revoked_at_ms.is_some(),
+        id: device.id,
+        name: device.name,
+        paired_at_ms: device.paired_at_ms,
+        last_seen_ms: device.last_seen_ms,
+    }
+}
+
+pub fn pairing_view(offer: &PairingOffer) -> PairingView {
+    let qr_svg = qrcode::QrCode::with_error_correction_level(offer.qr_url.as_bytes(), qrcode::EcLevel::M)
+        .map(|code| {
+            code.render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(240, 240)
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default();
+    PairingView {
+        link: offer.qr_url.clone(),
+        qr_svg,
+        short_code: offer.short_code.clone(),
+        fingerprint: offer.fingerprint.to_string(),
+        addresses: offer.addresses.iter().map(ToString::to_string).collect(),
+        port: offer.port,
+        expires_at: offer
+            .expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
+}
+
+/// What the tray's phone line says, from the relay's feed and whether any device is paired.
+pub fn phone_link(feed: &PhoneFeed, any_device_paired: bool) -> PhoneLink {
+    match (&feed.state, any_device_paired || !feed.online.is_empty()) {
+        (Some(state), _) => PhoneLink::Connected { state: state.clone() },
+        (None, true) => PhoneLink::Offline,
+        (None, false) => PhoneLink::NotPaired,
+    }
+}
+
+fn any_active_device(store: &Store) -> bool {
+    store
+        .devices()
+        .map(|devices| devices.iter().any(|device| device.revoked_at_ms.is_none()))
+        .unwrap_or(false)
+}
+
+/// Keeps the snapshot's phone line in step with the relay.
+fn spawn_phone_feed(core: AppCore, store: Store, mut feed: tokio::sync::watch::Receiver<PhoneFeed>) {
+    tokio::spawn(async move {
+        loop {
+            let current = feed.borrow_and_update().clone();
+            let link = phone_link(&current, any_active_device(&store));
+            core.update(|snapshot| snapshot.phone = link);
+            if feed.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// The state the desktop acts on now: a manual status wins over the phone.
+pub fn effective_state(snapshot: &Snapshot) -> Option<CaretState> {
+    if let Some(manual) = &snapshot.manual {
+        return Some(manual.state.clone());
+    }
+    match &snapshot.phone {
+        PhoneLink::Connected { state } => Some(state.clone()),
+        PhoneLink::NotPaired | PhoneLink::Offline => None,
+    }
+}
+
+/// Tells connected phones what the desktop makes of things whenever that changes.
+fn spawn_status_push(core: AppCore, relay: &Relay) {
+    let mut snapshots = core.subscribe();
+    let publish = relay.status_publisher();
+    tokio::spawn(async move {
+        loop {
+            let effective = effective_state(&snapshots.borrow_and_update());
+            // What each workspace shows comes with the sync engine's wiring; until then, none is claimed.
+            publish(effective, Vec::new());
+            if snapshots.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Tells the user about what happened on the relay that they should know: a new device above all.
+fn spawn_relay_events(
+    mut events: tokio::sync::broadcast::Receiver<RelayEvent>,
+    current_pairing: Arc<Mutex<Option<PairingView>>>,
+) {
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(RelayEvent::DevicePaired { device, .. }) => {
+                    // The window is used up: the Phones window stops showing its QR code.
+                    *lock(&current_pairing) = None;
+                    notify::show(
+                        "New phone paired",
+                        &format!(
+                            "\"{}\" can now send your state to Caret Desktop. Not you? Revoke it in Devices.",
+                            device.name
+                        ),
+                    )
+                    .await;
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_phone_line_follows_the_feed_and_pairing() {
+        let mut feed = PhoneFeed::default();
+        assert_eq!(phone_link(&feed, false), PhoneLink::NotPaired);
+        assert_eq!(phone_link(&feed, true), PhoneLink::Offline);
+        feed.state = Some(CaretState::InCall);
+        feed.online = vec!["d_1".into()];
+        assert_eq!(
+            phone_link(&feed, true),
+            PhoneLink::Connected {
+                state: CaretState::InCall
+            }
+        );
+    }
+
+    #[test]
+    fn a_manual_status_wins_over_the_phone_in_what_is_pushed_back() {
+        let mut snapshot = Snapshot {
+            phone: PhoneLink::Connected {
+                state: CaretState::Walking,
+            },
+            manual: None,
+        };
+        assert_eq!(effective_state(&snapshot), Some(CaretState::Walking));
+        snapshot.manual = Some(caret_core::ManualStatus {
+            state: CaretState::Busy,
+            until: None,
+        });
+        assert_eq!(effective_state(&snapshot), Some(CaretState::Busy));
+        snapshot.manual = None;
+        snapshot.phone = PhoneLink::Offline;
+        assert_eq!(effective_state(&snapshot), None);
+    }
+
+    #[test]
+    fn the_pairing_view_has_a_scannable_qr_code_and_the_colon_fingerprint() {
+        let fingerprint = caret_relay::Fingerprint::of(b"certificate");
+        let offer = PairingOffer {
+            qr_url: format!(
+                "https://192.168.1.5:47823/#pair=00ff&fp={}&hosts=192.168.1.5",
+                fingerprint.hex()
+            ),
+            short_code: "1234-5678".into(),
+            fingerprint,
+            addresses: vec!["192.168.1.5".parse().unwrap()],
+            port: 47823,
+            expires_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        };
+        let view = pairing_view(&offer);
+        assert!(
+            view.qr_svg.starts_with("<?xml") && view.qr_svg.contains("<svg"),
+            "{}",
+            view.qr_svg
+        );
+        assert_eq!(view.fingerprint.len(), 95, "AB:CD:… form");
+        assert_eq!(view.expires_at, "2027-01-15T08:00:00Z");
+        assert_eq!(view.addresses, ["192.168.1.5"]);
+    }
+}
