@@ -97,3 +97,142 @@ async fn the_slack_api_url_can_point_at_a_local_server() {
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+/// Runs `caret-desktop ARGS` against the running instance of `sandbox`; returns (success, stdout, stderr).
+async fn cli(sandbox: &Sandbox, name: &str, args: &[&str]) -> (bool, String, String) {
+    let output = sandbox
+        .command(name, args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .await
+        .expect("run the CLI");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_phone_pairs_with_the_headless_app_reports_and_is_cut_off_by_a_revoke() {
+    use caret_relay::client::{PairingLink, PhoneConnection, pair_with_link};
+
+    let sandbox = Sandbox::new();
+    let (ok, _, stderr) = cli(&sandbox, "cli-early", &["devices"]).await;
+    assert!(!ok && stderr.contains("not running"), "{stderr}");
+
+    let mut app = sandbox
+        .command("headless", &["--headless"])
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("headless", READY, SOON).await;
+    assert!(sandbox.log("headless").contains("relay listening on 127.0.0.1:"));
+    let socket = sandbox.data_dir().join("control.sock");
+    let mode = std::fs::metadata(&socket)
+        .expect("control socket")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "only the user reaches the control socket");
+
+    let (ok, stdout, stderr) = cli(&sandbox, "cli-devices", &["devices"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("No phone paired yet"), "{stdout}");
+
+    // The person's form: a QR code drawn in the terminal, the code and the fingerprint.
+    let (ok, stdout, stderr) = cli(&sandbox, "cli-pair-text", &["pair"]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains('▀') || stdout.contains('█'),
+        "a QR code: {stdout}"
+    );
+    assert!(stdout.contains("Certificate fingerprint"), "{stdout}");
+
+    // The script's form, then the phone pairs by the link (which a newer `pair` replaced: the first
+    // window is gone, the second one works).
+    let (ok, stdout, stderr) = cli(&sandbox, "cli-pair", &["pair", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let pairing: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("a pairing link");
+    let credentials = pair_with_link(&link, "E2E phone").await.expect("pairs");
+    assert!(
+        sandbox.log("headless").contains("paired a new device by QR code"),
+        "{}",
+        sandbox.log("headless")
+    );
+
+    let mut phone = PhoneConnection::open(&credentials, "E2E phone")
+        .await
+        .expect("connects");
+    phone
+        .send_json(&serde_json::json!({"type": "snapshot", "seq": 1, "state": "in_call"}))
+        .await
+        .expect("send");
+    assert_eq!(phone.receive_reply().await.expect("ack")["type"], "ack");
+    // The desktop pushes back what it now acts on.
+    let pushed = tokio::time::timeout(SOON, async {
+        loop {
+            let message = phone.receive().await.expect("a message");
+            if message["type"] == "status" && message["effective"]["kind"] == "in_call" {
+                return message;
+            }
+        }
+    })
+    .await
+    .expect("the effective status is pushed to the phone");
+    assert_eq!(pushed["shown"], serde_json::json!([]));
+
+    let (ok, stdout, _) = cli(&sandbox, "cli-devices-2", &["devices", "--json"]).await;
+    assert!(ok);
+    let listed: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("one device")).expect("JSON");
+    assert_eq!(listed["name"], "E2E phone");
+    assert_eq!(listed["online"], true);
+
+    let (ok, stdout, stderr) = cli(&sandbox, "cli-revoke", &["revoke", &credentials.device_id]).await;
+    assert!(ok && stdout.contains("Revoked"), "{stdout}{stderr}");
+    let closed = tokio::time::timeout(SOON, async {
+        loop {
+            match phone.receive().await {
+                Ok(message) if message["type"] == "error" => return message["code"].clone(),
+                Ok(_) => continue,
+                Err(_) => return serde_json::Value::Null,
+            }
+        }
+    })
+    .await
+    .expect("closed in time");
+    assert_eq!(closed, "unauthorized");
+    assert!(PhoneConnection::open(&credentials, "E2E phone").await.is_err());
+
+    // Nothing the phone holds is in a file the app wrote.
+    for entry in walk(&sandbox.data_dir())
+        .into_iter()
+        .chain(walk(&sandbox.config_dir()))
+    {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&credentials.token),
+            "the device token is in {}",
+            entry.display()
+        );
+    }
+
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.is_file() {
+            files.push(path);
+        }
+    }
+    files
+}

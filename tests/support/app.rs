@@ -73,6 +73,9 @@ impl Sandbox {
             .env("CARET_CONFIG_DIR", self.config_dir())
             .env("CARET_DATA_DIR", self.data_dir())
             .env("CARET_LOG", "info")
+            // A free port on loopback: tests run side by side and expose nothing on the LAN.
+            .env("CARET_RELAY_PORT", "0")
+            .env("CARET_RELAY_LOOPBACK", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -11,6 +11,9 @@ export async function call<K extends CommandName>(
   return invoke<Commands[K]["result"]>(name, args);
 }
 
+/** The shape of `call`, so a view can take it as a parameter and a test can hand it a fake. */
+export type Call = typeof call;
+
 /** Whether a rejected call carries the shell's `{code, message}` error. */
 export function isCommandError(error: unknown): error is CommandError {
   return (

@@ -1,5 +1,6 @@
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import { call, describeError } from "./ipc";
+import { mountPhones } from "./views/phones";
 import { renderError, renderSettings } from "./views/settings";
 
 async function main(root: HTMLElement): Promise<void> {
@@ -8,6 +9,17 @@ async function main(root: HTMLElement): Promise<void> {
   switch (label) {
     case "settings": {
       root.replaceChildren(renderSettings(await call("app_info", {})));
+      break;
+    }
+    case "phones": {
+      const phones = mountPhones(root, call);
+      window.addEventListener(
+        "pagehide",
+        () => {
+          phones.stop();
+        },
+        { once: true },
+      );
       break;
     }
     default:
