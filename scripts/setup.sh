@@ -26,7 +26,8 @@ fi
 # --- Debian packages ---
 build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
   libayatana-appindicator3-dev librsvg2-dev)
-test_packages=(xvfb dbus dbus-x11 webkit2gtk-driver xdotool gnome-keyring libsecret-tools dunst imagemagick openssl)
+test_packages=(xvfb dbus dbus-x11 webkit2gtk-driver xdotool gnome-keyring libsecret-tools dunst imagemagick openssl
+  chromium)
 wanted=("${build_packages[@]}")
 $want_test && wanted+=("${test_packages[@]}")
 

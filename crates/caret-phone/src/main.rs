@@ -45,11 +45,17 @@ enum Command {
         #[arg(long, conflicts_with_all = ["code", "address"])]
         link: Option<String>,
         /// The short code shown on the desktop (1234-5678).
-        #[arg(long, requires = "address")]
-        code: Option<String>,
-        /// The desktop's address, HOST:PORT, for pairing by code.
         #[arg(long)]
+        code: Option<String>,
+        /// The desktop's address, HOST:PORT, for pairing by code (found on the LAN if not given).
+        #[arg(long, requires = "code")]
         address: Option<SocketAddr>,
+    },
+    /// List the desktops announcing themselves on the LAN (mDNS, `_caret._tcp`).
+    Discover {
+        /// How long to listen, in seconds.
+        #[arg(long, default_value_t = 3)]
+        wait: u64,
     },
     /// Send one state and print what the desktop answers (`busy`, `in_call`, `event "Standup" 15m`, …).
     Send { state: Vec<String> },
@@ -239,7 +245,15 @@ async fn run(cli: Cli) -> Result<(), PhoneError> {
                 (None, Some(code), Some(address)) => {
                     caret_relay::client::pair_with_code(address, &code, &cli.name).await?
                 }
-                _ => return Err(PhoneError::Usage("pass --link, or --code with --address".into())),
+                (None, Some(code), None) => {
+                    let address = the_one_desktop().await?;
+                    caret_relay::client::pair_with_code(address, &code, &cli.name).await?
+                }
+                _ => {
+                    return Err(PhoneError::Usage(
+                        "pass --link, or --code (with --address if needed)".into(),
+                    ));
+                }
             };
             save_credentials(&path, &credentials)?;
             print_json(&json!({
@@ -247,6 +261,16 @@ async fn run(cli: Cli) -> Result<(), PhoneError> {
                 "desktop": credentials.address.to_string(),
                 "fingerprint": credentials.fingerprint,
             }));
+            Ok(())
+        }
+        Command::Discover { wait } => {
+            for desktop in discover(Duration::from_secs(wait)).await? {
+                print_json(&json!({
+                    "name": desktop.name,
+                    "addresses": desktop.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "fingerprint": desktop.fingerprint.map(|fingerprint| fingerprint.to_string()),
+                }));
+            }
             Ok(())
         }
         Command::Send { state } => {
@@ -335,6 +359,35 @@ impl Phone {
             connection: None,
             seq: 0,
         }
+    }
+}
+
+async fn discover(wait: Duration) -> Result<Vec<caret_relay::advertise::Discovered>, PhoneError> {
+    tokio::task::spawn_blocking(move || caret_relay::advertise::discover(wait))
+        .await
+        .map_err(|error| PhoneError::Usage(error.to_string()))?
+        .map_err(|error| PhoneError::Usage(error.to_string()))
+}
+
+/// The desktop to pair with by code when no address was given: the only one on the LAN.
+async fn the_one_desktop() -> Result<SocketAddr, PhoneError> {
+    let found = discover(Duration::from_secs(3)).await?;
+    match found.as_slice() {
+        [one] => one.addresses.first().copied().ok_or_else(|| {
+            PhoneError::Usage(format!("{} announced no IPv4 address; pass --address", one.name))
+        }),
+        [] => Err(PhoneError::Usage(
+            "no Caret Desktop found on the LAN (is it in loopback-only mode?); pass --address HOST:PORT"
+                .into(),
+        )),
+        several => Err(PhoneError::Usage(format!(
+            "several desktops on the LAN ({}); pass --address HOST:PORT",
+            several
+                .iter()
+                .map(|desktop| desktop.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 

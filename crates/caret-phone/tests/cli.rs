@@ -152,3 +152,41 @@ async fn pair_by_code_and_a_wrong_code_is_a_clear_error() {
     let sent = phone(&credentials, &["send", "busy"]).await;
     assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
 }
+
+#[tokio::test]
+async fn a_desktop_is_discovered_on_the_lan_and_paired_by_code_without_an_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).unwrap();
+    let store = Store::open(&dir.path().join("caret.db")).unwrap();
+    let config = RelayConfig {
+        port: 0,
+        ..RelayConfig::default()
+    };
+    let relay = Relay::start(config, &identity, store.clone()).await.unwrap();
+    assert!(relay.advertised_as().is_some());
+    let credentials = dir.path().join("credentials.json");
+
+    let found = phone(&credentials, &["discover", "--wait", "3"]).await;
+    assert!(
+        found.status.success(),
+        "{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+    let desktops = stdout_lines(&found);
+    let ours = desktops
+        .iter()
+        .find(|desktop| desktop["fingerprint"] == identity.fingerprint.to_string())
+        .unwrap_or_else(|| panic!("our desktop among {desktops:?}"));
+    let port = relay.local_addr().port().to_string();
+    assert!(ours["addresses"][0].as_str().unwrap().ends_with(&port));
+
+    let offer = relay.start_pairing().unwrap();
+    let paired = phone(&credentials, &["pair", "--code", &offer.short_code]).await;
+    assert!(
+        paired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paired.stderr)
+    );
+    assert_eq!(store.devices().unwrap().len(), 1);
+    relay.shutdown();
+}

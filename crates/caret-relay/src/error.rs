@@ -171,4 +171,6 @@ pub enum RelayError {
     },
     #[error(transparent)]
     Store(#[from] caret_store::StoreError),
+    #[error("cannot announce the relay on the LAN (mDNS): {0}")]
+    Advertise(String),
 }

@@ -41,6 +41,8 @@ pub struct RelayConfig {
     pub max_consecutive_errors: u32,
     /// How long a pairing window stays open (two minutes; tests shorten it).
     pub pairing_window: Duration,
+    /// Announce the relay on the LAN with mDNS/DNS-SD (`_caret._tcp`). Never in loopback-only mode.
+    pub advertise: bool,
 }
 
 impl Default for RelayConfig {
@@ -53,6 +55,7 @@ impl Default for RelayConfig {
             patience: Duration::from_secs(10),
             max_consecutive_errors: 16,
             pairing_window: crate::pairing::PAIRING_WINDOW,
+            advertise: true,
         }
     }
 }

@@ -13,6 +13,7 @@
 //!
 //! Still to come: the TLS listener, the PAKE-bound typed short code, mDNS, the phone web page and the CLI phone.
 
+pub mod advertise;
 pub mod client;
 pub mod error;
 mod hub;

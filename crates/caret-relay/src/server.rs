@@ -19,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::advertise::Advertisement;
 use crate::error::RelayError;
 use crate::hub::{Hub, PhoneFeed, RelayConfig, RelayEvent};
 use crate::identity::{Fingerprint, RelayIdentity};
@@ -69,6 +70,7 @@ pub struct Relay {
     local_addr: SocketAddr,
     accept_loop: JoinHandle<()>,
     expiry: JoinHandle<()>,
+    advertisement: Mutex<Option<Advertisement>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -106,11 +108,20 @@ impl Relay {
             "relay listening on {local_addr} (certificate {})",
             identity.fingerprint
         );
+        let advertisement = if hub.config.advertise && !hub.config.loopback_only {
+            // Not fatal: phones can still pair by the QR code or a typed address.
+            Advertisement::start(local_addr.port(), &identity.fingerprint)
+                .inspect_err(|error| tracing::warn!("{error}"))
+                .ok()
+        } else {
+            None
+        };
         Ok(Relay {
             hub,
             local_addr,
             accept_loop,
             expiry,
+            advertisement: Mutex::new(advertisement),
         })
     }
 
@@ -120,6 +131,14 @@ impl Relay {
 
     pub fn fingerprint(&self) -> Fingerprint {
         self.hub.fingerprint
+    }
+
+    /// The DNS-SD instance name the relay is announced as, if it is.
+    pub fn advertised_as(&self) -> Option<String> {
+        self.advertisement
+            .lock()
+            .ok()
+            .and_then(|advertisement| advertisement.as_ref().map(|a| a.fullname().to_owned()))
     }
 
     /// The phone state for the engine, updated as phones report, connect and go away.
@@ -204,6 +223,10 @@ impl Relay {
     pub fn shutdown(&self) {
         self.accept_loop.abort();
         self.expiry.abort();
+        if let Ok(mut advertisement) = self.advertisement.lock() {
+            // Dropping it sends the goodbye packets.
+            advertisement.take();
+        }
         self.hub.kick_everyone();
     }
 }

@@ -831,3 +831,52 @@ async fn an_automation_post_brings_the_device_online_and_counts_as_seen() {
     );
     assert!(relay.store.devices().unwrap()[0].last_seen_ms.is_some());
 }
+
+#[tokio::test]
+async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).unwrap();
+    let store = Store::open(&dir.path().join("caret.db")).unwrap();
+    let relay = Relay::start(
+        RelayConfig {
+            port: 0,
+            ..RelayConfig::default()
+        },
+        &identity,
+        store,
+    )
+    .await
+    .unwrap();
+    let announced = relay.advertised_as().expect("announced");
+    let browser = mdns_sd::ServiceDaemon::new().unwrap();
+    let found = browser.browse(caret_relay::advertise::SERVICE_TYPE).unwrap();
+    let wanted = announced.clone();
+    let resolved = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(mdns_sd::ServiceEvent::ServiceResolved(service)) =
+                found.recv_timeout(Duration::from_millis(200))
+                && service.fullname == wanted
+            {
+                return Some(service);
+            }
+        }
+        None
+    })
+    .await
+    .unwrap()
+    .expect("found on the LAN in time");
+    assert_eq!(resolved.port, relay.local_addr().port());
+    assert_eq!(
+        resolved.txt_properties.get_property_val_str("fp"),
+        Some(identity.fingerprint.hex().as_str())
+    );
+    assert_eq!(resolved.txt_properties.get_property_val_str("v"), Some("1"));
+    assert!(!resolved.addresses.is_empty());
+    relay.shutdown();
+    let _ = browser.shutdown();
+
+    // Loopback-only announces nothing.
+    let quiet = TestRelay::default().await;
+    assert_eq!(quiet.relay.advertised_as(), None);
+}

@@ -1,0 +1,128 @@
+//! DNS-SD over mDNS: the relay announces itself on the LAN as `_caret._tcp`, so a phone app (or
+//! `caret-phone discover`) finds the desktop without typing an address. The announcement carries nothing
+//! secret: the protocol version, the WebSocket path and the certificate fingerprint (which the phone still
+//! checks against the QR code or the PAKE confirmation; discovery alone is never trusted).
+
+use mdns_sd::{ServiceDaemon, ServiceInfo};
+
+use crate::error::RelayError;
+use crate::identity::Fingerprint;
+
+/// The DNS-SD service type.
+pub const SERVICE_TYPE: &str = "_caret._tcp.local.";
+
+/// A running announcement; withdrawn (goodbye packets) when dropped.
+pub struct Advertisement {
+    daemon: ServiceDaemon,
+    fullname: String,
+}
+
+impl std::fmt::Debug for Advertisement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Advertisement")
+            .field("fullname", &self.fullname)
+            .finish()
+    }
+}
+
+/// The machine's name for the instance label ("Caret Desktop on ada-laptop").
+fn machine_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "this computer".to_owned())
+}
+
+impl Advertisement {
+    /// Announces the relay on `port` on every non-loopback interface (addresses follow interface changes).
+    pub fn start(port: u16, fingerprint: &Fingerprint) -> Result<Advertisement, RelayError> {
+        let failed = |error: mdns_sd::Error| RelayError::Advertise(error.to_string());
+        let daemon = ServiceDaemon::new().map_err(failed)?;
+        let machine = machine_name();
+        let host = format!(
+            "{}.local.",
+            machine.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
+        );
+        let properties = [
+            ("v", "1".to_owned()),
+            ("path", "/v1/ws".to_owned()),
+            ("fp", fingerprint.hex()),
+        ];
+        let info = ServiceInfo::new(
+            SERVICE_TYPE,
+            &format!("Caret Desktop on {machine}"),
+            &host,
+            "",
+            port,
+            &properties[..],
+        )
+        .map_err(failed)?
+        .enable_addr_auto();
+        let fullname = info.get_fullname().to_owned();
+        daemon.register(info).map_err(failed)?;
+        tracing::info!("relay announced on the LAN as {fullname}");
+        Ok(Advertisement { daemon, fullname })
+    }
+
+    pub fn fullname(&self) -> &str {
+        &self.fullname
+    }
+}
+
+impl Drop for Advertisement {
+    fn drop(&mut self) {
+        let _ = self.daemon.unregister(&self.fullname);
+        let _ = self.daemon.shutdown();
+    }
+}
+
+/// A desktop found on the LAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    pub name: String,
+    pub addresses: Vec<std::net::SocketAddr>,
+    /// As announced: a hint, never trusted (the QR code or the PAKE confirmation is).
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// Looks for desktops on the LAN for `wait` (blocking: call it off the async threads); returns each once.
+pub fn discover(wait: std::time::Duration) -> Result<Vec<Discovered>, RelayError> {
+    let failed = |error: mdns_sd::Error| RelayError::Advertise(error.to_string());
+    let daemon = ServiceDaemon::new().map_err(failed)?;
+    let events = daemon.browse(SERVICE_TYPE).map_err(failed)?;
+    let deadline = std::time::Instant::now() + wait;
+    let mut found: Vec<Discovered> = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let Ok(event) = events.recv_timeout(left) else {
+            break;
+        };
+        if let mdns_sd::ServiceEvent::ServiceResolved(service) = event {
+            let mut addresses: Vec<std::net::SocketAddr> = service
+                .addresses
+                .iter()
+                .map(|ip| std::net::SocketAddr::new(ip.to_ip_addr(), service.port))
+                .filter(|address| address.is_ipv4())
+                .collect();
+            addresses.sort();
+            let name = service
+                .fullname
+                .strip_suffix(&format!(".{SERVICE_TYPE}"))
+                .unwrap_or(&service.fullname)
+                .replace("\\ ", " ");
+            let fingerprint = service
+                .txt_properties
+                .get_property_val_str("fp")
+                .and_then(Fingerprint::parse);
+            if !found.iter().any(|known| known.name == name) {
+                found.push(Discovered {
+                    name,
+                    addresses,
+                    fingerprint,
+                });
+            }
+        }
+    }
+    let _ = daemon.shutdown();
+    Ok(found)
+}
