@@ -39,6 +39,13 @@ else
   tests/harness/desktop-session.sh cargo test --locked --workspace --no-fail-fast
 fi
 
+step "the phone page in Chromium, as a phone (a mocked relay, then the real headless app)"
+(
+  cd tests/phone-page
+  npm ci --silent --no-audit --no-fund
+  npm test
+)
+
 step "generated files are current (TypeScript bindings, docs/status-mapping.md)"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   drift=$(git status --porcelain -- ui/src/bindings docs/status-mapping.md)

@@ -47,7 +47,13 @@ async fn tray_registers_with_its_menu_and_quit_exits_cleanly() {
     let menu = item.menu().await;
     assert_eq!(
         menu.labels(),
-        ["No phone paired yet", "Settings…", "Quit Caret Desktop"]
+        [
+            "No phone paired yet",
+            "Pair phone…",
+            "Phones…",
+            "Settings…",
+            "Quit Caret Desktop"
+        ]
     );
     assert!(
         !menu.find("No phone paired yet").expect("state line").enabled,
@@ -168,4 +174,75 @@ async fn a_second_launch_is_forwarded_to_the_first_and_exits() {
     item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
         .await;
     assert!(wait_for_exit(&mut first, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pair_phone_opens_the_phones_window_and_the_tray_follows_the_phone() {
+    use caret_relay::client::{PairingLink, PhoneConnection, pair_with_link};
+
+    let _desktop = exclusive_desktop().await;
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox.command("app", &[]).spawn().expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    let menu = item.menu().await;
+
+    item.click(menu.find("Pair phone…").expect("pair item")).await;
+    wait_for_windows("Caret Desktop — Phones", 1, START).await;
+    sandbox.wait_for_log("app", "pairing window opened", SOON).await;
+
+    // The phone side: the same pairing, asked for on the command line (the window shows it as a QR code).
+    let output = sandbox
+        .command("cli", &["pair", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .await
+        .expect("caret-desktop pair");
+    assert!(output.status.success(), "{}", sandbox.log("cli"));
+    let pairing: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("link");
+    let credentials = pair_with_link(&link, "Tray test phone").await.expect("pairs");
+    sandbox.wait_for_log("app", "notification shown", SOON).await;
+
+    let mut phone = PhoneConnection::open(&credentials, "Tray test phone")
+        .await
+        .expect("connects");
+    phone
+        .send_json(&serde_json::json!({"type": "snapshot", "seq": 1, "state": "in_call"}))
+        .await
+        .expect("send");
+    let state_line = |menu: &caret_e2e::sni::MenuEntry| menu.labels().first().cloned().unwrap_or_default();
+    let mut line = String::new();
+    for _ in 0..100 {
+        line = state_line(&item.menu().await);
+        if line == "Phone: In a call" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(line, "Phone: In a call", "the tray shows the phone's state");
+    phone.close().await;
+    for _ in 0..100 {
+        line = state_line(&item.menu().await);
+        if line == "Phone offline" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(line, "Phone offline", "and that it left");
+
+    item.click(
+        &item
+            .menu()
+            .await
+            .find("Quit Caret Desktop")
+            .expect("quit")
+            .clone(),
+    )
+    .await;
+    assert!(
+        wait_for_exit(&mut app, SOON).await.success(),
+        "log:\n{}",
+        sandbox.log("app")
+    );
 }

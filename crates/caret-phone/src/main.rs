@@ -50,6 +50,10 @@ enum Command {
         /// The desktop's address, HOST:PORT, for pairing by code (found on the LAN if not given).
         #[arg(long, requires = "code")]
         address: Option<SocketAddr>,
+        /// Also print the device token, once, to paste into an automation tool (Tasker, Shortcuts, Home
+        /// Assistant) as its bearer token. Anyone with it can set your state: keep it secret.
+        #[arg(long)]
+        print_token: bool,
     },
     /// List the desktops announcing themselves on the LAN (mDNS, `_caret._tcp`).
     Discover {
@@ -237,7 +241,12 @@ async fn run(cli: Cli) -> Result<(), PhoneError> {
         None => default_credentials_path()?,
     };
     match cli.command {
-        Command::Pair { link, code, address } => {
+        Command::Pair {
+            link,
+            code,
+            address,
+            print_token,
+        } => {
             let credentials = match (link, code, address) {
                 (Some(link), _, _) => {
                     caret_relay::client::pair_with_link(&PairingLink::parse(&link)?, &cli.name).await?
@@ -256,11 +265,15 @@ async fn run(cli: Cli) -> Result<(), PhoneError> {
                 }
             };
             save_credentials(&path, &credentials)?;
-            print_json(&json!({
+            let mut paired = json!({
                 "paired": credentials.device_id,
                 "desktop": credentials.address.to_string(),
                 "fingerprint": credentials.fingerprint,
-            }));
+            });
+            if print_token {
+                paired["token"] = json!(credentials.token);
+            }
+            print_json(&paired);
             Ok(())
         }
         Command::Discover { wait } => {

@@ -73,6 +73,10 @@ async fn pair_by_link_send_post_and_replay() {
         String::from_utf8_lossy(&paired.stderr)
     );
     assert_eq!(stdout_lines(&paired)[0]["fingerprint"], relay.fingerprint().hex());
+    assert!(
+        stdout_lines(&paired)[0].get("token").is_none(),
+        "the token is printed only when asked for"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -140,7 +144,14 @@ async fn pair_by_code_and_a_wrong_code_is_a_clear_error() {
     assert!(!credentials.exists());
     let paired = phone(
         &credentials,
-        &["pair", "--code", &offer.short_code, "--address", &address],
+        &[
+            "pair",
+            "--code",
+            &offer.short_code,
+            "--address",
+            &address,
+            "--print-token",
+        ],
     )
     .await;
     assert!(
@@ -148,6 +159,8 @@ async fn pair_by_code_and_a_wrong_code_is_a_clear_error() {
         "{}",
         String::from_utf8_lossy(&paired.stderr)
     );
+    let token = stdout_lines(&paired)[0]["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 64, "printed for an automation tool");
     assert_eq!(store.devices().unwrap().len(), 1);
     let sent = phone(&credentials, &["send", "busy"]).await;
     assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));

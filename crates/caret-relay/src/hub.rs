@@ -43,6 +43,8 @@ pub struct RelayConfig {
     pub pairing_window: Duration,
     /// Announce the relay on the LAN with mDNS/DNS-SD (`_caret._tcp`). Never in loopback-only mode.
     pub advertise: bool,
+    /// Each device's message budget: a burst, then one more every so often. Only benchmarks change it.
+    pub device_rate: (u32, Duration),
 }
 
 impl Default for RelayConfig {
@@ -56,6 +58,7 @@ impl Default for RelayConfig {
             max_consecutive_errors: 16,
             pairing_window: crate::pairing::PAIRING_WINDOW,
             advertise: true,
+            device_rate: crate::session::RateLimiter::DEVICE_RATE,
         }
     }
 }
@@ -335,7 +338,7 @@ impl Hub {
     pub fn check_rate(&self, device_id: &str) -> Result<(), ProtocolError> {
         lock(&self.limiters)
             .entry(device_id.to_owned())
-            .or_insert_with(RateLimiter::for_device)
+            .or_insert_with(|| RateLimiter::new(self.config.device_rate.0, self.config.device_rate.1))
             .check()
     }
 

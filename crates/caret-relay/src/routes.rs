@@ -29,12 +29,53 @@ const MAX_WEBSOCKET_MESSAGE: usize = 64 * 1024;
 
 pub(crate) fn router(hub: Arc<Hub>) -> Router {
     Router::new()
+        .route(
+            "/",
+            get(|| async { phone_page_file(PHONE_PAGE_HTML, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/page.js",
+            get(|| async { phone_page_file(PHONE_PAGE_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/page.css",
+            get(|| async { phone_page_file(PHONE_PAGE_CSS, "text/css; charset=utf-8") }),
+        )
         .route("/v1/ws", get(phone_socket))
         .route("/v1/state", post(post_state))
         .route("/v1/pair", post(pair_with_secret))
         .route("/v1/pair/code", get(pair_with_code))
         .fallback(not_found)
         .with_state(hub)
+}
+
+// The phone page (crates/caret-relay/phone), built into the binary: nothing to install, nothing on disk to
+// tamper with.
+const PHONE_PAGE_HTML: &str = include_str!("../phone/index.html");
+const PHONE_PAGE_JS: &str = include_str!("../phone/page.js");
+const PHONE_PAGE_CSS: &str = include_str!("../phone/page.css");
+
+/// The page may load only its own script and style and talk only to this relay: even an injected string
+/// could not run or send anything elsewhere.
+const PHONE_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+fn phone_page_file(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PHONE_PAGE_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // A new desktop version brings a new page: browsers check each time (the files are small).
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 fn json_response(status: u16, body: String) -> Response {

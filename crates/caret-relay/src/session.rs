@@ -47,8 +47,10 @@ pub struct RateLimiter(TokenBucket);
 
 impl RateLimiter {
     /// 20 at once, then 2 a second: far above any real phone, far below what would load the desktop.
+    pub const DEVICE_RATE: (u32, Duration) = (20, Duration::from_millis(500));
+
     pub fn for_device() -> RateLimiter {
-        RateLimiter::new(20, Duration::from_millis(500))
+        RateLimiter::new(Self::DEVICE_RATE.0, Self::DEVICE_RATE.1)
     }
 
     pub fn new(capacity: u32, refill: Duration) -> RateLimiter {

@@ -1,0 +1,300 @@
+//! Benchmarks of the phone relay. Prints figures; asserts nothing.
+//!
+//!   cargo run --release -p caret-e2e --bin bench-relay [-- --samples N --idle-secs S --only latency|idle]
+//!
+//! 1. Latency: a phone's `state` message → the relay's phone feed (what the app hands to the sync engine as
+//!    its input), through real TLS on loopback and the device checks against the SQLite file store; and
+//!    the phone's round trip (state → `ack`). Alone, then with 49 more phones connected and chatting.
+//! 2. Idle cost of a connected phone, on the real `caret-desktop --headless`: context switches of the app
+//!    (all its threads) and bytes on the wire (through a counting TCP proxy) during `--idle-secs` with one
+//!    phone beating at the default 20 s, against the same period with no phone. Figures per hour.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use caret_core::{CaretState, StateKind};
+use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
+use caret_relay::client::{Credentials, PairingLink, PhoneConnection, pair_with_link};
+use caret_relay::{PhoneFeed, Relay, RelayConfig, RelayIdentity};
+use caret_store::Store;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.3} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn report(label: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "  {label:<34} p50 {:>10}  p99 {:>10}  max {:>10}  (n = {})",
+        ms(percentile(&samples, 50.0)),
+        ms(percentile(&samples, 99.0)),
+        ms(*samples.last().expect("samples")),
+        samples.len()
+    );
+}
+
+async fn paired(relay: &Relay, name: &str) -> Credentials {
+    let offer = relay.start_pairing().expect("pairing window");
+    pair_with_link(&PairingLink::parse(&offer.qr_url).expect("link"), name)
+        .await
+        .expect("pairs")
+}
+
+async fn measure(
+    phone: &mut PhoneConnection,
+    feed: &mut watch::Receiver<PhoneFeed>,
+    samples: usize,
+    next_seq: &mut u64,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut to_feed, mut round_trip) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
+    // Sequence numbers continue from the phone's last one (a repeated one would be refused as stale).
+    let first = phone.welcome["last_seq"].as_u64().unwrap_or(0).max(*next_seq);
+    for seq in first + 1..=first + samples as u64 + 20 {
+        *next_seq = seq;
+        let kind = if seq % 2 == 0 {
+            StateKind::Busy
+        } else {
+            StateKind::Walking
+        };
+        let message = json!({"type": "state", "seq": seq, "state": kind.as_str()});
+        let started = Instant::now();
+        phone.send_json(&message).await.expect("send");
+        feed.wait_for(|feed| feed.state.as_ref().map(CaretState::kind) == Some(kind))
+            .await
+            .expect("feed");
+        let fed = started.elapsed();
+        let answer = phone.receive_reply().await.expect("ack");
+        assert_eq!(answer["type"], "ack", "{answer}");
+        let acked = started.elapsed();
+
+        if seq > first + 20 {
+            to_feed.push(fed);
+            round_trip.push(acked);
+        }
+    }
+    (to_feed, round_trip)
+}
+
+async fn latency(samples: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).expect("identity");
+    let store = Store::open(&dir.path().join("caret.db")).expect("store");
+    // The per-device rate limit (2 a second after a burst of 20) is lifted: this measures the pipeline.
+    let config = RelayConfig {
+        port: 0,
+        loopback_only: true,
+        device_rate: (u32::MAX, Duration::from_millis(1)),
+        ..RelayConfig::default()
+    };
+    let relay = Relay::start(config, &identity, store).await.expect("relay");
+    let credentials = paired(&relay, "bench").await;
+    let mut phone = PhoneConnection::open(&credentials, "bench")
+        .await
+        .expect("connect");
+    let mut feed = relay.phone_feed();
+
+    println!("Latency through TLS on loopback ({samples} samples after 20 warm-up, rate limit lifted):");
+    let mut seq = 0;
+    let (to_feed, round_trip) = measure(&mut phone, &mut feed, samples, &mut seq).await;
+    report("state → phone feed (engine input)", to_feed);
+    report("state → ack at the phone", round_trip);
+
+    // 49 more phones, each sending a message every second: the measured phone's latency under load. They
+    // ping rather than send states, so that their states do not compete with the measured one in the feed
+    // (the newest state wins there).
+    let mut others = Vec::new();
+    for index in 0..49 {
+        let credentials = paired(&relay, &format!("other {index}")).await;
+        let mut other = PhoneConnection::open(&credentials, "other")
+            .await
+            .expect("connect");
+        others.push(tokio::spawn(async move {
+            for seq in 1u64.. {
+                let message = json!({"type": "ping", "n": seq});
+                if other.send_json(&message).await.is_err() || other.receive_reply().await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }));
+    }
+
+    let (to_feed, round_trip) = measure(&mut phone, &mut feed, samples / 2, &mut seq).await;
+    println!("With 49 more phones connected, each sending a message every second:");
+    report("state → phone feed (engine input)", to_feed);
+    report("state → ack at the phone", round_trip);
+    for other in others {
+        other.abort();
+    }
+    relay.shutdown();
+}
+
+/// Voluntary + involuntary context switches of every thread of a process: how often it woke up.
+fn context_switches(pid: u32) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        for line in status.lines() {
+            if let Some(count) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                total += count.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// Copies one direction, counting bytes as they pass (so a window of time can be measured).
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    bytes: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    while let Ok(read) = from.read(&mut buffer).await {
+        if read == 0 || to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+        bytes.fetch_add(read as u64, Ordering::Relaxed);
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Forwards one TCP port to another, counting the bytes both ways.
+async fn counting_proxy(target: SocketAddr, bytes: Arc<AtomicU64>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let bytes = bytes.clone();
+            tokio::spawn(async move {
+                let Ok(outbound) = TcpStream::connect(target).await else {
+                    return;
+                };
+                let (from_phone, to_phone) = inbound.into_split();
+                let (from_desktop, to_desktop) = outbound.into_split();
+                tokio::join!(
+                    pump(from_phone, to_desktop, bytes.clone()),
+                    pump(from_desktop, to_phone, bytes)
+                );
+            });
+        }
+    });
+    address
+}
+
+async fn idle_cost(idle: Duration) {
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("bench", &["--headless"])
+        .spawn()
+        .expect("launch the app");
+    sandbox
+        .wait_for_log("bench", "caret-desktop ready (headless)", Duration::from_secs(30))
+        .await;
+    let pid = app.id().expect("pid");
+    let output = sandbox
+        .command("bench-pair", &["pair", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .await
+        .expect("pair");
+    let pairing: serde_json::Value = serde_json::from_slice(&output.stdout).expect("pairing JSON");
+    let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("link parses");
+    let mut credentials = pair_with_link(&link, "bench").await.expect("pairs");
+
+    println!(
+        "Idle cost on caret-desktop --headless over {} s each:",
+        idle.as_secs()
+    );
+    let before = context_switches(pid);
+    tokio::time::sleep(idle).await;
+    let without_phone = context_switches(pid) - before;
+
+    let bytes = Arc::new(AtomicU64::new(0));
+    credentials.address = counting_proxy(credentials.address, bytes.clone()).await;
+    let mut phone = PhoneConnection::open(&credentials, "bench")
+        .await
+        .expect("connect");
+    let beat = Duration::from_secs(phone.welcome["heartbeat_secs"].as_u64().unwrap_or(20));
+    // Settle the connection set-up, then measure only the steady state.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = context_switches(pid);
+    let bytes_before = bytes.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let mut next_beat = Instant::now() + beat;
+    while started.elapsed() < idle {
+        tokio::select! {
+            () = tokio::time::sleep_until(next_beat) => {
+                phone.send_json(&json!({"type": "ping"})).await.expect("ping");
+                next_beat += beat;
+            }
+            message = phone.receive() => { message.expect("the connection stays up"); }
+            () = tokio::time::sleep_until(started + idle) => {}
+        }
+    }
+    let with_phone = context_switches(pid) - before;
+    let steady_bytes = bytes.load(Ordering::Relaxed) - bytes_before;
+    let hours = idle.as_secs_f64() / 3600.0;
+    phone.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let wire = bytes.load(Ordering::Relaxed);
+    println!(
+        "  app wake-ups (context switches)    no phone {:>8.0}/h   one phone {:>8.0}/h   difference {:>8.0}/h",
+        without_phone as f64 / hours,
+        with_phone as f64 / hours,
+        (with_phone as f64 - without_phone as f64) / hours
+    );
+    println!(
+        "  bytes on the wire, both ways       {steady_bytes} B in {} s of steady state: {:.1} kB/h at a {} s heartbeat \
+         (connection set-up and close: {} B once)",
+        idle.as_secs(),
+        steady_bytes as f64 / hours / 1000.0,
+        beat.as_secs(),
+        wire - steady_bytes
+    );
+    terminate(&app);
+    let _ = wait_for_exit(&mut app, Duration::from_secs(20)).await;
+}
+
+fn flag(name: &str, default: u64) -> u64 {
+    std::env::args()
+        .skip_while(|arg| arg != name)
+        .nth(1)
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let samples = flag("--samples", 2000) as usize;
+    let idle = Duration::from_secs(flag("--idle-secs", 120));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let only = std::env::args().skip_while(|arg| arg != "--only").nth(1);
+    if only.as_deref() != Some("idle") {
+        runtime.block_on(latency(samples.max(10)));
+    }
+    if only.as_deref() != Some("latency") {
+        runtime.block_on(idle_cost(idle));
+    }
+}
