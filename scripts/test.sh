@@ -46,6 +46,9 @@ step "the phone page in Chromium, as a phone (a mocked relay, then the real head
   npm test
 )
 
+step "fuzz the relay's parsers (a bounded run: 30 s; bash scripts/fuzz.sh 600 for a longer one)"
+bash scripts/fuzz.sh 30
+
 step "generated files are current (TypeScript bindings, docs/status-mapping.md)"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   drift=$(git status --porcelain -- ui/src/bindings docs/status-mapping.md)

@@ -180,7 +180,11 @@ fn time_of(object: &Map<String, Value>, name: &str) -> Result<DateTime<Utc>> {
         .ok_or_else(|| ProtocolError::InvalidEvent(format!("\"{name}\" is required (RFC 3339 time)")))?;
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| ProtocolError::InvalidEvent(format!("\"{name}\" is not an RFC 3339 time: {text:?}")))
+        // Quoted back at most in part: an error message never echoes a whole hostile frame.
+        .map_err(|_| {
+            let shown: String = text.chars().take(40).collect();
+            ProtocolError::InvalidEvent(format!("\"{name}\" is not an RFC 3339 time: {shown:?}"))
+        })
 }
 
 /// A state: either a wire name (`"in_call"`) or an object (`{"kind": "event", "title": …, "start": …, "end": …}`).

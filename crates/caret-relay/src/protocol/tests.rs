@@ -153,6 +153,18 @@ fn an_unknown_type_or_state_is_quoted_back_but_never_at_length() {
     assert!(error.to_string().len() < 200, "{}", error.to_string().len());
 }
 
+/// Found by the fuzz target: an event time that is not a time was quoted back whole (up to the frame's 8 KiB).
+#[test]
+fn a_bad_event_time_is_quoted_back_but_never_at_length() {
+    let frame = format!(
+        r#"{{"type":"state","seq":1,"state":{{"kind":"event","start":"2026-11-23T09:00:00Z","end":"2{}"}}}}"#,
+        "\u{7f}".repeat(3000)
+    );
+    let error = parse_phone_frame(frame.as_bytes()).unwrap_err();
+    assert_eq!(error.code(), "invalid_event");
+    assert!(error.to_string().len() < 300, "{}", error.to_string().len());
+}
+
 /// A cheap stand-in for the fuzz target (which runs for longer, see docs/relay-protocol.md): thousands of
 /// mutations of good frames never panic and always answer a parse or a documented error.
 #[test]
