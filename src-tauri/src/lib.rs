@@ -51,11 +51,18 @@ pub fn run_tray() -> Result<()> {
             Ok(())
         })
         .build(tauri::generate_context!())?;
-    app.run(|_app, event| {
+    app.run(|app, event| match event {
         // Closing the last window must not quit a tray app; only Quit does (it exits with a code).
-        if let RunEvent::ExitRequested { code: None, api, .. } = event {
-            api.prevent_exit();
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        // Phones are told (`shutting_down`) and the LAN announcement withdrawn before the process ends.
+        RunEvent::Exit => {
+            if let Some(core) = app.try_state::<AppCore>()
+                && let Ok(services) = core.services()
+            {
+                services.stop();
+            }
         }
+        _ => {}
     });
     Ok(())
 }

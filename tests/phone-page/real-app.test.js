@@ -73,7 +73,7 @@ test('a phone pairs with the real app by its QR link and its state reaches the d
 
   await page.goto(pairing.link);
   await page.getByRole('heading', { name: 'Pair with Caret Desktop' }).waitFor();
-  assert.equal(await page.locator('#fp').textContent(), pairing.fingerprint, 'the page shows the same fingerprint');
+  assert.equal(await page.locator('#fp').textContent(), pairing.fingerprint, 'the page shows the fingerprint from the link for the user to compare');
   await page.getByLabel(/name/i).fill('Chromium phone');
   await page.getByRole('button', { name: 'Pair', exact: true }).click();
 
@@ -88,7 +88,7 @@ test('a phone pairs with the real app by its QR link and its state reaches the d
 
   // Revoked on the desktop: the page forgets its credentials and says so.
   await cli('revoke', devices[0].id);
-  await page.getByText('This phone was unpaired on the desktop').waitFor({ timeout: 10_000 });
+  await page.locator('#unpaired-text').waitFor({ timeout: 10_000 });
   assert.equal(await page.evaluate(() => localStorage.getItem('caret.device')), null);
   assert.deepEqual(problems, [], 'no script or policy errors');
   await context.close();

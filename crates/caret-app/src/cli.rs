@@ -87,7 +87,7 @@ pub fn pairing_text(pairing: &PairingView) -> String {
         .map(|code| code.render::<Dense1x2>().quiet_zone(true).build())
         .unwrap_or_default();
     format!(
-        "{qr}\nScan this with the phone's camera, or type the code {code} in caret-phone or the phone page.\n\
+        "{qr}\nScan this with the phone's camera, or type the code {code} in caret-phone (caret-phone pair --code).\n\
          Valid until {expires} (one phone, one use).\n\
          Desktop address: {addresses} port {port}\n\
          Certificate fingerprint (the phone must show the same):\n  {fingerprint}\n",

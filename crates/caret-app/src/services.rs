@@ -61,8 +61,8 @@ impl std::fmt::Debug for Services {
     }
 }
 
-/// A pairing window as the UI and the CLI show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+/// A pairing window as the UI and the CLI show it. `Debug` hides the link and the code (they pair a phone).
+#[derive(Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[ts(export)]
 pub struct PairingView {
     /// The link in the QR code (it carries the one-time secret: show it only in the pairing view).
@@ -77,6 +77,17 @@ pub struct PairingView {
     pub port: u16,
     /// RFC 3339.
     pub expires_at: String,
+}
+
+impl std::fmt::Debug for PairingView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PairingView")
+            .field("fingerprint", &self.fingerprint)
+            .field("addresses", &self.addresses)
+            .field("port", &self.port)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A paired device as the Devices list shows it.
@@ -121,7 +132,12 @@ impl Services {
             loopback_only: core.config().relay.loopback_only,
         };
         if let Ok(relay) = &services.relay {
-            spawn_phone_feed(core.clone(), services.store.clone(), relay.phone_feed());
+            spawn_phone_feed(
+                core.clone(),
+                services.store.clone(),
+                relay.phone_feed(),
+                relay.events(),
+            );
             spawn_status_push(core.clone(), relay);
             spawn_relay_events(relay.events(), services.current_pairing.clone());
         }
@@ -159,15 +175,11 @@ impl Services {
         Ok(())
     }
 
-    /// The open pairing window, unless it was used or has expired.
+    /// The open pairing window, unless it was used, locked out by wrong codes, cancelled or has expired.
     pub fn current_pairing(&self) -> Option<PairingView> {
+        let still_open = self.relay.as_ref().is_ok_and(Relay::pairing_open);
         let mut current = lock(&self.current_pairing);
-        let expired = current.as_ref().is_some_and(|view| {
-            chrono::DateTime::parse_from_rfc3339(&view.expires_at)
-                .map(|at| at <= chrono::Utc::now())
-                .unwrap_or(true)
-        });
-        if expired {
+        if !still_open {
             *current = None;
         }
         current.clone()
@@ -293,18 +305,41 @@ fn any_active_device(store: &Store) -> bool {
         .unwrap_or(false)
 }
 
-/// Keeps the snapshot's phone line in step with the relay.
-fn spawn_phone_feed(core: AppCore, store: Store, mut feed: tokio::sync::watch::Receiver<PhoneFeed>) {
+/// Keeps the snapshot's phone line in step with the relay: its feed, and pairings and revocations (which
+/// change "No phone paired yet" into "Phone offline" and back without the feed changing).
+fn spawn_phone_feed(
+    core: AppCore,
+    store: Store,
+    mut feed: tokio::sync::watch::Receiver<PhoneFeed>,
+    mut events: tokio::sync::broadcast::Receiver<RelayEvent>,
+) {
     tokio::spawn(async move {
         loop {
             let current = feed.borrow_and_update().clone();
             let link = phone_link(&current, any_active_device(&store));
             core.update(|snapshot| snapshot.phone = link);
-            if feed.changed().await.is_err() {
-                return;
+            tokio::select! {
+                changed = feed.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                event = events.recv() => {
+                    if matches!(event, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
             }
         }
     });
+}
+
+/// Notification bodies may be read as markup (the freedesktop spec allows a subset of HTML): a device
+/// name is the phone's text, shown as text.
+fn escape_markup(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The state the desktop acts on now: a manual status wins over the phone.
@@ -348,14 +383,16 @@ fn spawn_relay_events(
                     notify::show(
                         "New phone paired",
                         &format!(
-                            "\"{}\" can now send your state to Caret Desktop. Not you? Revoke it in Devices.",
-                            device.name
+                            "\"{}\" can now send your state to Caret Desktop. Not you? Revoke it in Phones.",
+                            escape_markup(&device.name)
                         ),
                     )
                     .await;
                 }
                 Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!("{missed} relay events were missed; new pairings are in the sync log");
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
@@ -365,6 +402,14 @@ fn spawn_relay_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_name_is_shown_as_text_in_a_notification() {
+        assert_eq!(
+            escape_markup("<b>Ada</b> & co"),
+            "&lt;b&gt;Ada&lt;/b&gt; &amp; co"
+        );
+    }
 
     #[test]
     fn the_phone_line_follows_the_feed_and_pairing() {

@@ -153,12 +153,15 @@ struct Phone {
     name: String,
     connection: Option<PhoneConnection>,
     seq: u64,
+    /// When this phone last sent anything (hello included): the heartbeat counts from there.
+    last_sent: tokio::time::Instant,
 }
 
 impl Phone {
     async fn connection(&mut self) -> Result<&mut PhoneConnection, PhoneError> {
         if self.connection.is_none() {
             let connection = PhoneConnection::open(&self.credentials, &self.name).await?;
+            self.last_sent = tokio::time::Instant::now();
             print_json(&connection.welcome);
             self.connection = Some(connection);
         }
@@ -177,9 +180,9 @@ impl Phone {
             "seq": self.seq,
             "state": spec.at_now(),
         });
-        let connection = self.connection().await?;
-        connection.send_json(&message).await?;
-        let answer = connection.receive_reply().await?;
+        self.connection().await?.send_json(&message).await?;
+        self.last_sent = tokio::time::Instant::now();
+        let answer = self.connection().await?.receive_reply().await?;
         print_json(&answer);
         if answer["type"] == "error" {
             return Err(ClientError::Refused {
@@ -194,8 +197,14 @@ impl Phone {
     async fn heartbeat(&mut self) -> Result<(), PhoneError> {
         if let Some(connection) = self.connection.as_mut() {
             connection.send_json(&json!({"type": "ping"})).await?;
+            self.last_sent = tokio::time::Instant::now();
         }
         Ok(())
+    }
+
+    /// When the next heartbeat is due: the desktop counts only what the phone sends.
+    fn beat_due(&self) -> tokio::time::Instant {
+        self.last_sent + self.heartbeat_every()
     }
 
     fn heartbeat_every(&self) -> Duration {
@@ -221,15 +230,17 @@ impl Phone {
             if now >= until {
                 return Ok(());
             }
-            let next_beat = (now + self.heartbeat_every()).min(until);
+            // The beat is due a heartbeat after the last message sent, however many the desktop pushes.
+            let due = self.beat_due();
+            let wake = due.min(until);
             match self.connection.as_mut() {
-                Some(connection) => match tokio::time::timeout_at(next_beat, connection.receive()).await {
+                Some(connection) => match tokio::time::timeout_at(wake, connection.receive()).await {
                     Ok(Ok(message)) => print_json(&message),
                     Ok(Err(_)) => self.connection = None,
-                    Err(_) if beat && next_beat < until => self.heartbeat().await?,
+                    Err(_) if beat && due <= tokio::time::Instant::now() => self.heartbeat().await?,
                     Err(_) => {}
                 },
-                None => tokio::time::sleep_until(next_beat).await,
+                None => tokio::time::sleep_until(wake).await,
             }
         }
     }
@@ -322,7 +333,7 @@ async fn run(cli: Cli) -> Result<(), PhoneError> {
             phone.connection().await?;
             let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
             loop {
-                let beat = phone.heartbeat_every();
+                let beat = phone.beat_due();
                 let connection = phone.connection().await?;
                 tokio::select! {
                     line = lines.next_line() => match line.map_err(file_error(Path::new("stdin")))? {
@@ -337,7 +348,7 @@ async fn run(cli: Cli) -> Result<(), PhoneError> {
                         Ok(message) => print_json(&message),
                         Err(_) => phone.connection = None,
                     },
-                    () = tokio::time::sleep(beat) => phone.heartbeat().await?,
+                                        () = tokio::time::sleep_until(beat) => phone.heartbeat().await?,
                 }
             }
             phone.disconnect().await;
@@ -371,6 +382,7 @@ impl Phone {
             name,
             connection: None,
             seq: 0,
+            last_sent: tokio::time::Instant::now(),
         }
     }
 }

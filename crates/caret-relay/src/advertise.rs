@@ -34,6 +34,16 @@ fn machine_name() -> String {
         .unwrap_or_else(|| "this computer".to_owned())
 }
 
+/// "Caret Desktop on ada-laptop", with the port when it is not the default one, so that two relays on one
+/// machine (two users; tests running side by side) are told apart.
+fn instance_name(machine: &str, port: u16) -> String {
+    if port == crate::hub::DEFAULT_PORT {
+        format!("Caret Desktop on {machine}")
+    } else {
+        format!("Caret Desktop on {machine} ({port})")
+    }
+}
+
 impl Advertisement {
     /// Announces the relay on `port` on every non-loopback interface (addresses follow interface changes).
     pub fn start(port: u16, fingerprint: &Fingerprint) -> Result<Advertisement, RelayError> {
@@ -51,7 +61,7 @@ impl Advertisement {
         ];
         let info = ServiceInfo::new(
             SERVICE_TYPE,
-            &format!("Caret Desktop on {machine}"),
+            &instance_name(&machine, port),
             &host,
             "",
             port,
@@ -114,12 +124,20 @@ pub fn discover(wait: std::time::Duration) -> Result<Vec<Discovered>, RelayError
                 .txt_properties
                 .get_property_val_str("fp")
                 .and_then(Fingerprint::parse);
-            if !found.iter().any(|known| known.name == name) {
-                found.push(Discovered {
+            // A service can resolve more than once (an address record arriving after the first answer):
+            // keep every address seen.
+            match found.iter_mut().find(|known| known.name == name) {
+                Some(known) => {
+                    known.addresses.extend(addresses);
+                    known.addresses.sort();
+                    known.addresses.dedup();
+                    known.fingerprint = known.fingerprint.or(fingerprint);
+                }
+                None => found.push(Discovered {
                     name,
                     addresses,
                     fingerprint,
-                });
+                }),
             }
         }
     }

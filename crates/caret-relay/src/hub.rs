@@ -223,9 +223,10 @@ impl Hub {
         match self.store.active_device(device_id) {
             Ok(Some((device, hash))) if token_matches(token, &hash) => Ok(device),
             Ok(_) => Err(ProtocolError::Unauthorized),
+            // The desktop's trouble, not the phone's: `unauthorized` would make a phone forget its pairing.
             Err(error) => {
                 tracing::error!("relay: cannot read the devices: {error}");
-                Err(ProtocolError::Unauthorized)
+                Err(ProtocolError::Internal)
             }
         }
     }
@@ -234,7 +235,7 @@ impl Hub {
     pub fn authenticate_bearer(&self, token: &str) -> Result<Device, ProtocolError> {
         let devices = self.store.devices().map_err(|error| {
             tracing::error!("relay: cannot read the devices: {error}");
-            ProtocolError::Unauthorized
+            ProtocolError::Internal
         })?;
         // Every active device is checked (constant time each), so the answer takes as long for any token.
         let mut found = None;
@@ -251,8 +252,23 @@ impl Hub {
         found.ok_or(ProtocolError::Unauthorized)
     }
 
-    pub fn is_active(&self, device_id: &str) -> bool {
-        matches!(self.store.active_device(device_id), Ok(Some(_)))
+    /// Whether a device is still paired (not revoked); a database failure is the desktop's error.
+    pub fn check_active(&self, device_id: &str) -> Result<(), ProtocolError> {
+        match self.store.active_device(device_id) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(ProtocolError::Unauthorized),
+            Err(error) => {
+                tracing::error!("relay: cannot read the devices: {error}");
+                Err(ProtocolError::Internal)
+            }
+        }
+    }
+
+    /// Whether `connection` is still the device's live one (not replaced by a newer connection).
+    pub fn is_current(&self, device_id: &str, connection: u64) -> bool {
+        lock(&self.connections)
+            .get(device_id)
+            .is_some_and(|live| live.id == connection)
     }
 
     /// Registers a live connection for a device, closing an older one of the same device.
@@ -352,8 +368,9 @@ impl Hub {
     /// A state posted over HTTPS, holding for `for_secs` unless replaced.
     pub fn report_from_http(&self, device_id: &str, state: CaretState, hold: Duration) {
         let until = Instant::now() + hold;
-        let was_online =
-            lock(&self.connections).contains_key(device_id) || lock(&self.reports).contains_key(device_id);
+        // One lock at a time, here as everywhere in the hub.
+        let connected = lock(&self.connections).contains_key(device_id);
+        let was_online = connected || lock(&self.reports).contains_key(device_id);
         self.report(device_id, state, Via::Http { until });
         if !was_online {
             let _ = self.events.send(RelayEvent::DeviceOnline {

@@ -263,8 +263,9 @@ fn device_name(message_type: &str, object: &Map<String, Value>) -> Result<Option
     )
 }
 
-/// What a phone sends while pairing (`POST /v1/pair` and the `/v1/pair/code` WebSocket).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a phone sends while pairing (`POST /v1/pair` and the `/v1/pair/code` WebSocket). `Debug` hides the
+/// secret and the key material.
+#[derive(Clone, PartialEq, Eq)]
 pub enum PairingMessage {
     /// The QR path: the one-time secret from the QR code.
     Pair { secret: String, name: Option<String> },
@@ -272,6 +273,16 @@ pub enum PairingMessage {
     Pake { message: Vec<u8>, name: Option<String> },
     /// The typed-code path, step 3: the phone's key confirmation.
     Confirm { mac: Vec<u8> },
+}
+
+impl fmt::Debug for PairingMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PairingMessage::Pair { name, .. } => write!(f, "Pair {{ name: {name:?}, .. }}"),
+            PairingMessage::Pake { name, .. } => write!(f, "Pake {{ name: {name:?}, .. }}"),
+            PairingMessage::Confirm { .. } => f.write_str("Confirm { .. }"),
+        }
+    }
 }
 
 /// Parses a pairing message (same limits as every other frame).

@@ -196,9 +196,16 @@ async fn pair_with_secret(
     }
 }
 
-/// Sends one JSON text message; `false` if the phone is gone.
+/// How long one message may take to leave. A phone that stops reading would otherwise hold its session
+/// (and a connection slot) forever, deaf to revocation, replacement and its own heartbeat deadline.
+const SEND_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Sends one JSON text message; `false` if the phone is gone or not reading.
 async fn send_text(socket: &mut WebSocket, json: String) -> bool {
-    socket.send(Message::Text(json.into())).await.is_ok()
+    matches!(
+        tokio::time::timeout(SEND_DEADLINE, socket.send(Message::Text(json.into()))).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Sends the error, then closes with a close frame whose reason is the error code: 1009 (too big) for an
@@ -210,12 +217,11 @@ async fn close_with(socket: &mut WebSocket, error: &ProtocolError) {
         ProtocolError::ShuttingDown => 1001,
         _ => 1008,
     };
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: error.code().into(),
-        })))
-        .await;
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: error.code().into(),
+    }));
+    let _ = tokio::time::timeout(SEND_DEADLINE, socket.send(close)).await;
 }
 
 /// What the next read from a WebSocket brought.
@@ -306,6 +312,12 @@ async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
     let device_id = device.id.clone();
     let mut sequence = SequenceTracker::resume(device.last_seq.and_then(|seq| u64::try_from(seq).ok()));
     let mut session = hub.connect(&device);
+    // A revocation that landed between the token check and the registration found no connection to close:
+    // look again now that this one is registered (a later revocation will find and close it).
+    if let Err(error) = hub.check_active(&device_id) {
+        hub.disconnect(&device_id, session.connection);
+        return close_with(&mut socket, &error).await;
+    }
     let welcome = DesktopMessage::Welcome {
         protocol: PROTOCOL_VERSION,
         heartbeat_secs: hub.heartbeat_secs(),
@@ -416,8 +428,11 @@ fn accept_state(
 ) -> Result<DesktopMessage, (ProtocolError, Option<u64>)> {
     // Checked on every state, so a revocation made anywhere (even by another process sharing the
     // database) stops the device at its next message.
-    if !hub.is_active(device_id) {
-        return Err((ProtocolError::Unauthorized, Some(seq)));
+    hub.check_active(device_id).map_err(|error| (error, Some(seq)))?;
+    // A message still queued on a connection that a newer one replaced must not overwrite the newer
+    // connection's state or move the sequence baseline back.
+    if !hub.is_current(device_id, connection) {
+        return Err((ProtocolError::Replaced, Some(seq)));
     }
     check_sequence().map_err(|error| (error, Some(seq)))?;
     hub.touch(device_id, Some(seq));

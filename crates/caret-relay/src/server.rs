@@ -189,6 +189,11 @@ impl Relay {
         self.hub.close_pairing();
     }
 
+    /// Whether the pairing window is still open (not used, locked out, expired or cancelled).
+    pub fn pairing_open(&self) -> bool {
+        self.hub.with_pairing(|window| window.ensure_open()).is_ok()
+    }
+
     /// Revokes a device; its open connection is closed at once. Returns whether it was active.
     pub fn revoke(&self, device_id: &str) -> Result<bool, RelayError> {
         self.hub.revoke(device_id)
@@ -205,18 +210,7 @@ impl Relay {
         if self.hub.config.loopback_only || !self.local_addr.ip().is_unspecified() {
             return vec![self.local_addr.ip()];
         }
-        let mut found: Vec<IpAddr> = if_addrs::get_if_addrs()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|interface| interface.ip())
-            .filter(|ip| !ip.is_loopback() && ip.is_ipv4())
-            .collect();
-        found.sort();
-        found.dedup();
-        if found.is_empty() {
-            found.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        }
-        found
+        lan_addresses()
     }
 
     /// Stops listening and closes every connection.
@@ -229,6 +223,49 @@ impl Relay {
         }
         self.hub.kick_everyone();
     }
+}
+
+/// The machine's IPv4 addresses a phone on the LAN may reach, best first: the one the default route leaves
+/// from (the LAN on a typical machine), then the others. Loopback, link-local (169.254/16) and the bridges
+/// of containers and VMs (docker0, br-…, veth…, virbr…) are left out: a phone cannot reach them, and the
+/// QR code's link uses the first address.
+fn lan_addresses() -> Vec<IpAddr> {
+    let virtual_interface = |name: &str| {
+        [
+            "docker", "br-", "veth", "virbr", "lxcbr", "podman", "cni", "flannel",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+    };
+    let mut found: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|interface| !virtual_interface(&interface.name))
+        .map(|interface| interface.ip())
+        .filter(|ip| match ip {
+            IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
+            IpAddr::V6(_) => false,
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    if let Some(preferred) = default_route_address()
+        && let Some(at) = found.iter().position(|ip| *ip == preferred)
+    {
+        found[..=at].rotate_right(1);
+    }
+    if found.is_empty() {
+        found.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    found
+}
+
+/// The local address the system would use to reach the wider network. A UDP "connect" only picks the
+/// route; nothing is sent (192.0.2.1 is a documentation address).
+fn default_route_address() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    socket.local_addr().ok().map(|address| address.ip())
 }
 
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, hub: Arc<Hub>) {
@@ -283,5 +320,29 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, hub: Arc<Hub>
             }
             drop(slot);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lan_addresses_put_the_default_route_first_and_leave_out_what_a_phone_cannot_reach() {
+        let found = lan_addresses();
+        assert!(!found.is_empty());
+        for ip in &found {
+            if let IpAddr::V4(v4) = ip {
+                assert!(!v4.is_link_local(), "{ip}");
+            }
+        }
+        if let Some(preferred) = default_route_address().filter(|ip| !ip.is_loopback())
+            && found.contains(&preferred)
+        {
+            assert_eq!(
+                found[0], preferred,
+                "the default route's address leads: {found:?}"
+            );
+        }
     }
 }

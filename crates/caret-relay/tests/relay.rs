@@ -551,10 +551,9 @@ async fn a_flood_is_rate_limited_then_closed_and_a_huge_frame_closes_the_socket(
 }
 
 #[tokio::test]
-async fn silent_and_slow_clients_are_cut_off_and_the_connection_cap_holds() {
+async fn silent_and_slow_clients_are_cut_off() {
     let relay = TestRelay::start(RelayConfig {
         patience: Duration::from_millis(500),
-        max_connections: 4,
         ..RelayConfig::default()
     })
     .await;
@@ -595,19 +594,41 @@ async fn silent_and_slow_clients_are_cut_off_and_the_connection_cap_holds() {
         .unwrap();
     assert!(answer.to_text().unwrap().contains("\"timeout\""), "{answer}");
 
-    // Too many connections: with the phone holding one slot, three more fill the cap; the next is closed.
+    // The phone carries on throughout.
+    phone.send_json(&json!({"type": "ping"})).await.unwrap();
+    assert_eq!(phone.receive_reply().await.unwrap()["type"], "pong");
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed_at_once_and_the_phone_carries_on() {
+    // A patience far longer than the wait below: a connection closed within that wait was refused by the
+    // cap, not cut off for being slow.
+    let relay = TestRelay::start(RelayConfig {
+        patience: Duration::from_secs(60),
+        max_connections: 4,
+        ..RelayConfig::default()
+    })
+    .await;
+    let credentials = relay.pair("Phone").await;
+    let mut phone = PhoneConnection::open(&credentials, "Phone").await.unwrap();
+    // With the phone holding one slot, three silent connections fill the cap; the next is closed.
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(TcpStream::connect(relay.address()).await.unwrap());
     }
+    let mut buffer = [0u8; 16];
     let mut extra = TcpStream::connect(relay.address()).await.unwrap();
-    let read = tokio::time::timeout(Duration::from_secs(10), extra.read(&mut buffer))
+    let read = tokio::time::timeout(Duration::from_secs(20), extra.read(&mut buffer))
         .await
-        .unwrap();
+        .expect("closed long before the 60 s patience");
     assert!(matches!(read, Ok(0) | Err(_)), "refused over the cap");
-    // The phone carries on throughout (it keeps beating, so its heartbeat never runs out).
     phone.send_json(&json!({"type": "ping"})).await.unwrap();
     assert_eq!(phone.receive_reply().await.unwrap()["type"], "pong");
+    // A slot freed is a slot usable again.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let other = relay.pair("Other").await;
+    assert!(PhoneConnection::open(&other, "Other").await.is_ok());
 }
 
 #[tokio::test]
