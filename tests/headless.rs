@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
+use caret_e2e::app::{Sandbox, files_under, terminate, wait_for_exit};
 
 const READY: &str = "caret-desktop ready (headless)";
 const SOON: Duration = Duration::from_secs(20);
@@ -98,28 +98,12 @@ async fn the_slack_api_url_can_point_at_a_local_server() {
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
 
-/// Runs `caret-desktop ARGS` against the running instance of `sandbox`; returns (success, stdout, stderr).
-async fn cli(sandbox: &Sandbox, name: &str, args: &[&str]) -> (bool, String, String) {
-    let output = sandbox
-        .command(name, args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .await
-        .expect("run the CLI");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 async fn a_phone_pairs_with_the_headless_app_reports_and_is_cut_off_by_a_revoke() {
     use caret_relay::client::{PairingLink, PhoneConnection, pair_with_link};
 
     let sandbox = Sandbox::new();
-    let (ok, _, stderr) = cli(&sandbox, "cli-early", &["devices"]).await;
+    let (ok, _, stderr) = sandbox.cli("cli-early", &["devices"]).await;
     assert!(!ok && stderr.contains("not running"), "{stderr}");
 
     let mut app = sandbox
@@ -136,12 +120,12 @@ async fn a_phone_pairs_with_the_headless_app_reports_and_is_cut_off_by_a_revoke(
         & 0o777;
     assert_eq!(mode, 0o600, "only the user reaches the control socket");
 
-    let (ok, stdout, stderr) = cli(&sandbox, "cli-devices", &["devices"]).await;
+    let (ok, stdout, stderr) = sandbox.cli("cli-devices", &["devices"]).await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("No phone paired yet"), "{stdout}");
 
     // The person's form: a QR code drawn in the terminal, the code and the fingerprint.
-    let (ok, stdout, stderr) = cli(&sandbox, "cli-pair-text", &["pair"]).await;
+    let (ok, stdout, stderr) = sandbox.cli("cli-pair-text", &["pair"]).await;
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains('▀') || stdout.contains('█'),
@@ -151,9 +135,7 @@ async fn a_phone_pairs_with_the_headless_app_reports_and_is_cut_off_by_a_revoke(
 
     // The script's form, then the phone pairs by the link (which a newer `pair` replaced: the first
     // window is gone, the second one works).
-    let (ok, stdout, stderr) = cli(&sandbox, "cli-pair", &["pair", "--json"]).await;
-    assert!(ok, "{stderr}");
-    let pairing: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+    let pairing = sandbox.start_pairing().await;
     let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("a pairing link");
     let credentials = pair_with_link(&link, "E2E phone").await.expect("pairs");
     assert!(
@@ -183,14 +165,16 @@ async fn a_phone_pairs_with_the_headless_app_reports_and_is_cut_off_by_a_revoke(
     .expect("the effective status is pushed to the phone");
     assert_eq!(pushed["shown"], serde_json::json!([]));
 
-    let (ok, stdout, _) = cli(&sandbox, "cli-devices-2", &["devices", "--json"]).await;
+    let (ok, stdout, _) = sandbox.cli("cli-devices-2", &["devices", "--json"]).await;
     assert!(ok);
     let listed: serde_json::Value =
         serde_json::from_str(stdout.lines().next().expect("one device")).expect("JSON");
     assert_eq!(listed["name"], "E2E phone");
     assert_eq!(listed["online"], true);
 
-    let (ok, stdout, stderr) = cli(&sandbox, "cli-revoke", &["revoke", &credentials.device_id]).await;
+    let (ok, stdout, stderr) = sandbox
+        .cli("cli-revoke", &["revoke", &credentials.device_id])
+        .await;
     assert!(ok && stdout.contains("Revoked"), "{stdout}{stderr}");
     let closed = tokio::time::timeout(SOON, async {
         loop {
@@ -207,9 +191,9 @@ async fn a_phone_pairs_with_the_headless_app_reports_and_is_cut_off_by_a_revoke(
     assert!(PhoneConnection::open(&credentials, "E2E phone").await.is_err());
 
     // Nothing the phone holds is in a file the app wrote.
-    for entry in walk(&sandbox.data_dir())
+    for entry in files_under(&sandbox.data_dir())
         .into_iter()
-        .chain(walk(&sandbox.config_dir()))
+        .chain(files_under(&sandbox.config_dir()))
     {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
@@ -222,17 +206,4 @@ async fn a_phone_pairs_with_the_headless_app_reports_and_is_cut_off_by_a_revoke(
 
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else if path.is_file() {
-            files.push(path);
-        }
-    }
-    files
 }

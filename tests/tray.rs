@@ -192,14 +192,7 @@ async fn pair_phone_opens_the_phones_window_and_the_tray_follows_the_phone() {
     sandbox.wait_for_log("app", "pairing window opened", SOON).await;
 
     // The phone side: the same pairing, asked for on the command line (the window shows it as a QR code).
-    let output = sandbox
-        .command("cli", &["pair", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .output()
-        .await
-        .expect("caret-desktop pair");
-    assert!(output.status.success(), "{}", sandbox.log("cli"));
-    let pairing: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let pairing = sandbox.start_pairing().await;
     let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("link");
     let credentials = pair_with_link(&link, "Tray test phone").await.expect("pairs");
     sandbox.wait_for_log("app", "notification shown", SOON).await;

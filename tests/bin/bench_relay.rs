@@ -211,13 +211,7 @@ async fn idle_cost(idle: Duration) {
         .wait_for_log("bench", "caret-desktop ready (headless)", Duration::from_secs(30))
         .await;
     let pid = app.id().expect("pid");
-    let output = sandbox
-        .command("bench-pair", &["pair", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .output()
-        .await
-        .expect("pair");
-    let pairing: serde_json::Value = serde_json::from_slice(&output.stdout).expect("pairing JSON");
+    let pairing = sandbox.start_pairing().await;
     let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("link parses");
     let mut credentials = pair_with_link(&link, "bench").await.expect("pairs");
 

@@ -152,3 +152,43 @@ pub fn process_name(pid: u32) -> String {
         .trim()
         .to_owned()
 }
+
+impl Sandbox {
+    /// Runs `caret-desktop ARGS` (a command for the running instance) with this sandbox's directories;
+    /// returns whether it succeeded and its standard output and error.
+    pub async fn cli(&self, name: &str, args: &[&str]) -> (bool, String, String) {
+        let output = self
+            .command(name, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .await
+            .expect("run the command line");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Opens a pairing window on the running instance (`caret-desktop pair --json`): what the QR code holds.
+    pub async fn start_pairing(&self) -> serde_json::Value {
+        let (ok, stdout, stderr) = self.cli("cli-pair", &["pair", "--json"]).await;
+        assert!(ok, "caret-desktop pair failed: {stderr}");
+        serde_json::from_str(stdout.trim()).expect("the pairing as JSON")
+    }
+}
+
+/// Every file below `dir`, for scanning what the app wrote.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else if path.is_file() {
+            files.push(path);
+        }
+    }
+    files
+}

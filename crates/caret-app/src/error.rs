@@ -34,6 +34,10 @@ pub enum AppError {
     Store(#[from] caret_store::StoreError),
     #[error(transparent)]
     Relay(#[from] caret_relay::RelayError),
+    #[error("the sync engine: {0}")]
+    Engine(#[from] caret_engine::EngineError),
+    #[error("the Slack client: {0}")]
+    Slack(#[from] caret_slack::SlackError),
     #[error("control socket {path}: {source}")]
     Control { path: PathBuf, source: std::io::Error },
     #[error("Caret Desktop is not running (no answer on {path}); start it first")]

@@ -21,6 +21,7 @@ pub mod instance;
 pub mod logging;
 pub mod notify;
 pub mod services;
+pub mod tokens;
 
 pub use action::{Action, WindowKind};
 pub use config::{AppConfig, AppPaths};

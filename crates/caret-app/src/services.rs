@@ -5,7 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use caret_core::CaretState;
+use caret_engine::{Engine, EngineConfig, EngineEvent, SystemClock};
+use caret_relay::protocol::ShownStatus;
 use caret_relay::{PairingOffer, PhoneFeed, Relay, RelayConfig, RelayEvent, RelayIdentity};
+use caret_slack::SlackClient;
 use caret_store::{Device, Store};
 use serde::Serialize;
 use ts_rs::TS;
@@ -13,12 +16,18 @@ use ts_rs::TS;
 use crate::core::{AppCore, PhoneLink, Snapshot};
 use crate::error::{AppError, Result};
 use crate::notify;
+use crate::tokens::KeyringTokens;
 
 /// The database file in the data directory.
 pub const DATABASE_FILE: &str = "caret.db";
 
+/// How long one Slack call may take before it counts as failed (and is retried by the engine).
+const SLACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub struct Services {
     pub store: Store,
+    /// The sync engine: phone states and manual statuses in, Slack statuses out.
+    pub engine: Engine,
     relay: std::result::Result<Relay, String>,
     /// The pairing window last opened, for the Phones window to show until it is used or expires.
     current_pairing: Arc<Mutex<Option<PairingView>>>,
@@ -121,12 +130,21 @@ impl Services {
     pub async fn start(core: &AppCore) -> Result<Services> {
         let paths = &core.config().paths;
         let store = Store::open(&paths.data_dir.join(DATABASE_FILE))?;
+        let slack = SlackClient::new(core.config().slack_api_url.clone(), SLACK_TIMEOUT)?;
+        let tokens = Arc::new(KeyringTokens::new(store.clone()));
+        let engine = Engine::start(EngineConfig::new(
+            slack,
+            store.clone(),
+            Arc::new(SystemClock),
+            tokens,
+        ))?;
         let relay = Self::start_relay(core, &store).await.map_err(|error| {
             tracing::error!("the phone relay is not running: {error}");
             error.to_string()
         });
         let services = Services {
             store,
+            engine,
             relay,
             current_pairing: Arc::new(Mutex::new(None)),
             loopback_only: core.config().relay.loopback_only,
@@ -135,10 +153,16 @@ impl Services {
             spawn_phone_feed(
                 core.clone(),
                 services.store.clone(),
+                services.engine.clone(),
                 relay.phone_feed(),
                 relay.events(),
             );
-            spawn_status_push(core.clone(), relay);
+            spawn_status_push(
+                core.clone(),
+                services.store.clone(),
+                services.engine.subscribe(),
+                relay,
+            );
             spawn_relay_events(relay.events(), services.current_pairing.clone());
         }
         Ok(services)
@@ -305,17 +329,26 @@ fn any_active_device(store: &Store) -> bool {
         .unwrap_or(false)
 }
 
-/// Keeps the snapshot's phone line in step with the relay: its feed, and pairings and revocations (which
-/// change "No phone paired yet" into "Phone offline" and back without the feed changing).
+/// Carries the relay's feed to the sync engine (the phone's state, or `None` when every phone is gone: then
+/// the engine's rules take over) and to the snapshot's phone line, which pairings and revocations also
+/// change ("No phone paired yet" ↔ "Phone offline") without the feed changing.
 fn spawn_phone_feed(
     core: AppCore,
     store: Store,
+    engine: Engine,
     mut feed: tokio::sync::watch::Receiver<PhoneFeed>,
     mut events: tokio::sync::broadcast::Receiver<RelayEvent>,
 ) {
     tokio::spawn(async move {
+        let mut told_engine: Option<Option<CaretState>> = None;
         loop {
             let current = feed.borrow_and_update().clone();
+            if told_engine.as_ref() != Some(&current.state) {
+                if let Err(error) = engine.set_phone_state(current.state.clone()) {
+                    tracing::error!("the sync engine did not take the phone's state: {error}");
+                }
+                told_engine = Some(current.state.clone());
+            }
             let link = phone_link(&current, any_active_device(&store));
             core.update(|snapshot| snapshot.phone = link);
             tokio::select! {
@@ -353,17 +386,53 @@ pub fn effective_state(snapshot: &Snapshot) -> Option<CaretState> {
     }
 }
 
-/// Tells connected phones what the desktop makes of things whenever that changes.
-fn spawn_status_push(core: AppCore, relay: &Relay) {
+/// What each connected workspace shows now, as the engine last confirmed it (a workspace showing nothing
+/// of ours is left out).
+fn shown_statuses(store: &Store) -> Vec<ShownStatus> {
+    let Ok(workspaces) = store.workspaces() else {
+        return Vec::new();
+    };
+    workspaces
+        .into_iter()
+        .filter(|workspace| workspace.connected)
+        .filter_map(|workspace| {
+            let applied = store.sync_state(workspace.id).ok()?.applied_status?;
+            Some(ShownStatus {
+                workspace: workspace.team_name,
+                text: applied.text,
+                emoji: applied.emoji,
+            })
+        })
+        .collect()
+}
+
+/// Tells connected phones what the desktop makes of things: the state it acts on, and what each workspace
+/// shows, whenever either changes.
+fn spawn_status_push(
+    core: AppCore,
+    store: Store,
+    mut engine_events: tokio::sync::broadcast::Receiver<EngineEvent>,
+    relay: &Relay,
+) {
     let mut snapshots = core.subscribe();
     let publish = relay.status_publisher();
     tokio::spawn(async move {
         loop {
             let effective = effective_state(&snapshots.borrow_and_update());
-            // What each workspace shows comes with the sync engine's wiring; until then, none is claimed.
-            publish(effective, Vec::new());
-            if snapshots.changed().await.is_err() {
-                return;
+            publish(effective, shown_statuses(&store));
+            tokio::select! {
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                event = engine_events.recv() => match event {
+                    // Only a confirmed sync changes what Slack shows; a lag may have hidden one: look again.
+                    Ok(EngineEvent::Synced { .. } | EngineEvent::Disconnected { .. })
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
             }
         }
     });

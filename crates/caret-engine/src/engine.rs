@@ -127,7 +127,8 @@ enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// The running engine. Cheap to share behind an `Arc`; every method returns at once.
+/// A handle on the running engine. Clones share the engine; every method returns at once.
+#[derive(Clone)]
 pub struct Engine {
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<EngineEvent>,

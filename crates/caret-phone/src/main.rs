@@ -6,7 +6,6 @@
 
 mod scenario;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -106,19 +105,10 @@ fn save_credentials(path: &Path, credentials: &Credentials) -> Result<(), PhoneE
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(file_error(parent))?;
     }
-    let temporary = path.with_extension("tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary).map_err(file_error(&temporary))?;
-        let json =
-            serde_json::to_vec_pretty(credentials).map_err(|error| PhoneError::Usage(error.to_string()))?;
-        file.write_all(&json).map_err(file_error(&temporary))?;
-        file.sync_all().map_err(file_error(&temporary))?;
-    }
-    std::fs::rename(&temporary, path).map_err(file_error(path))
+    let json =
+        serde_json::to_vec_pretty(credentials).map_err(|error| PhoneError::Usage(error.to_string()))?;
+    caret_relay::identity::write_private_file(path, &json)
+        .map_err(|(path, source)| PhoneError::File { path, source })
 }
 
 fn load_credentials(path: &Path) -> Result<Credentials, PhoneError> {

@@ -80,27 +80,31 @@ impl fmt::Debug for RelayIdentity {
     }
 }
 
-fn identity_file(path: &Path) -> impl Fn(std::io::Error) -> RelayError + '_ {
-    move |source| RelayError::IdentityFile {
-        path: path.to_path_buf(),
-        source,
-    }
+/// Tags an I/O error with the file it concerns.
+fn at(path: &Path) -> impl Fn(std::io::Error) -> (PathBuf, std::io::Error) + '_ {
+    move |error| (path.to_path_buf(), error)
 }
 
 /// Writes a file readable by the user only, atomically (a crash leaves the old file or the new, never half).
-fn write_private(path: &Path, contents: &str) -> Result<(), RelayError> {
+/// The error names the file that failed (the temporary one or the target). Shared with the CLI phone, which
+/// keeps its device token the same way.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
     let temporary = path.with_extension("tmp");
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary).map_err(identity_file(&temporary))?;
-        file.write_all(contents.as_bytes())
-            .map_err(identity_file(&temporary))?;
-        file.sync_all().map_err(identity_file(&temporary))?;
+        let mut file = options.open(&temporary).map_err(at(&temporary))?;
+        file.write_all(contents).map_err(at(&temporary))?;
+        file.sync_all().map_err(at(&temporary))?;
     }
-    std::fs::rename(&temporary, path).map_err(identity_file(path))
+    std::fs::rename(&temporary, path).map_err(at(path))
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), RelayError> {
+    write_private_file(path, contents.as_bytes())
+        .map_err(|(path, source)| RelayError::IdentityFile { path, source })
 }
 
 impl RelayIdentity {
