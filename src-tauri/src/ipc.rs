@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use caret_app::services::{PairingView, PhonesView};
+use caret_app::workspaces::WorkspaceView;
 use caret_app::{Action, AppInfo};
 use ts_rs::{Config, TS};
 
@@ -66,6 +67,9 @@ ipc_commands! {
     start_pairing() -> PairingView;
     cancel_pairing() -> ();
     revoke_device(deviceId: String) -> bool;
+    workspaces() -> Vec<WorkspaceView>;
+    connect_workspace(token: String) -> WorkspaceView;
+    disconnect_workspace(workspaceId: u32) -> WorkspaceView;
 }
 
 /// The text of `commands.ts`.

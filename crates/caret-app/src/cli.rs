@@ -8,6 +8,7 @@ use crate::config::AppConfig;
 use crate::control::{ControlRequest, ControlResponse, request};
 use crate::error::{AppError, Result};
 use crate::services::{DeviceView, PairingView};
+use crate::workspaces::{PastedSecret, WorkspaceView};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
@@ -24,6 +25,58 @@ pub enum Command {
     },
     /// Revoke a phone: its token stops working at once, also on an open connection.
     Revoke { device_id: String },
+    /// Slack workspaces: connect one with a token (read from standard input, never from the command
+    /// line), list them, disconnect one.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Connect a workspace: paste its User OAuth Token (xoxp-…) when asked, or pipe it in.
+    Add,
+    /// List the workspaces.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disconnect a workspace: syncing stops and its token is deleted from the keyring.
+    Remove { workspace_id: i64 },
+}
+
+/// Reads the token: hidden when typed at a terminal, a line of standard input otherwise.
+fn read_token() -> Result<PastedSecret> {
+    use std::io::{BufRead, IsTerminal};
+    let line = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Slack User OAuth Token (xoxp-…, not shown): ")
+            .map_err(AppError::Signals)?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(AppError::Signals)?;
+        line
+    };
+    Ok(PastedSecret::new(line.trim()))
+}
+
+fn workspace_line(workspace: &WorkspaceView) -> String {
+    let state = if workspace.connected {
+        "connected".to_owned()
+    } else {
+        format!(
+            "disconnected ({})",
+            workspace
+                .disconnect_reason
+                .as_deref()
+                .unwrap_or("no reason given")
+        )
+    };
+    format!(
+        "{:>4}  {} as {}  {state}",
+        workspace.id, workspace.team, workspace.user
+    )
 }
 
 /// Runs a command against the running app.
@@ -61,6 +114,55 @@ pub fn run(command: Command) -> Result<()> {
                 } else {
                     print!("{}", devices_text(&devices));
                 }
+                Ok(())
+            }
+            Command::Workspace(WorkspaceCommand::Add) => {
+                let token = read_token()?;
+                let ControlResponse::Workspace { workspace } =
+                    request(&config.paths, &ControlRequest::ConnectWorkspace { token }).await?
+                else {
+                    return Err(AppError::Refused("unexpected answer".into()));
+                };
+                println!("Connected to {} as {}.", workspace.team, workspace.user);
+                if !workspace.missing_scopes.is_empty() {
+                    println!(
+                        "Presence (away/active) is left alone: the token lacks {}.",
+                        workspace.missing_scopes.join(", ")
+                    );
+                }
+                Ok(())
+            }
+            Command::Workspace(WorkspaceCommand::List { json }) => {
+                let ControlResponse::Workspaces { workspaces } =
+                    request(&config.paths, &ControlRequest::Workspaces).await?
+                else {
+                    return Err(AppError::Refused("unexpected answer".into()));
+                };
+                for workspace in &workspaces {
+                    if json {
+                        println!("{}", serde_json::to_string(workspace).unwrap_or_default());
+                    } else {
+                        println!("{}", workspace_line(workspace));
+                    }
+                }
+                if workspaces.is_empty() && !json {
+                    println!("No workspace connected. Run `caret-desktop workspace add`.");
+                }
+                Ok(())
+            }
+            Command::Workspace(WorkspaceCommand::Remove { workspace_id }) => {
+                let ControlResponse::Workspace { workspace } = request(
+                    &config.paths,
+                    &ControlRequest::DisconnectWorkspace { workspace_id },
+                )
+                .await?
+                else {
+                    return Err(AppError::Refused("unexpected answer".into()));
+                };
+                println!(
+                    "Disconnected {}; its token was deleted from the keyring.",
+                    workspace.team
+                );
                 Ok(())
             }
             Command::Revoke { device_id } => {

@@ -14,11 +14,14 @@ use crate::config::AppPaths;
 use crate::core::AppCore;
 use crate::error::{AppError, Result};
 use crate::services::{DeviceView, PairingView};
+use crate::workspaces::{PastedSecret, WorkspaceView};
 
 pub const SOCKET_FILE: &str = "control.sock";
 /// A request is a short line; anything longer is not ours.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
 const PATIENCE: Duration = Duration::from_secs(5);
+/// How long a command waits for its answer: connecting a workspace asks Slack first.
+const ANSWER_PATIENCE: Duration = Duration::from_secs(45);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -26,8 +29,18 @@ pub enum ControlRequest {
     StartPairing,
     CancelPairing,
     Devices,
-    Revoke { device_id: String },
+    Revoke {
+        device_id: String,
+    },
     Status,
+    /// Connect a workspace with a pasted token (checked with Slack, then kept in the keyring only).
+    ConnectWorkspace {
+        token: PastedSecret,
+    },
+    DisconnectWorkspace {
+        workspace_id: i64,
+    },
+    Workspaces,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +51,8 @@ pub enum ControlResponse {
     Revoked { revoked: bool },
     Done,
     Status { state_line: String },
+    Workspace { workspace: WorkspaceView },
+    Workspaces { workspaces: Vec<WorkspaceView> },
     Error { message: String },
 }
 
@@ -90,7 +105,7 @@ async fn serve(core: AppCore, stream: UnixStream) {
     let mut reader = BufReader::new(reader).take(MAX_REQUEST_BYTES as u64);
     let response = match tokio::time::timeout(PATIENCE, reader.read_line(&mut line)).await {
         Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
-            Ok(request) => answer(&core, request),
+            Ok(request) => answer(&core, request).await,
             Err(error) => ControlResponse::Error {
                 message: format!("not a control request: {error}"),
             },
@@ -106,10 +121,10 @@ async fn serve(core: AppCore, stream: UnixStream) {
     let _ = writer.write_all(json.as_bytes()).await;
 }
 
-fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
-    let result = (|| -> Result<ControlResponse> {
+async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
+    let result = async {
         let services = core.services()?;
-        Ok(match request {
+        Ok::<_, AppError>(match request {
             ControlRequest::StartPairing => ControlResponse::Pairing {
                 pairing: services.start_pairing()?,
             },
@@ -126,8 +141,18 @@ fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             ControlRequest::Status => ControlResponse::Status {
                 state_line: core.snapshot().state_line(),
             },
+            ControlRequest::ConnectWorkspace { token } => ControlResponse::Workspace {
+                workspace: services.connect_workspace(&token).await?,
+            },
+            ControlRequest::DisconnectWorkspace { workspace_id } => ControlResponse::Workspace {
+                workspace: services.disconnect_workspace(workspace_id)?,
+            },
+            ControlRequest::Workspaces => ControlResponse::Workspaces {
+                workspaces: services.workspaces()?,
+            },
         })
-    })();
+    }
+    .await;
     result.unwrap_or_else(|error| ControlResponse::Error {
         message: error.to_string(),
     })
@@ -151,7 +176,7 @@ pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<Contr
         .await
         .map_err(control_error(&path))?;
     let mut line = String::new();
-    tokio::time::timeout(PATIENCE, BufReader::new(stream).read_line(&mut line))
+    tokio::time::timeout(ANSWER_PATIENCE, BufReader::new(stream).read_line(&mut line))
         .await
         .map_err(|_| AppError::NotRunning { path: path.clone() })?
         .map_err(control_error(&path))?;

@@ -44,6 +44,13 @@ pub enum AppError {
     NotRunning { path: PathBuf },
     #[error("the running Caret Desktop refused: {0}")]
     Refused(String),
+    #[error("the desktop keyring: {0}")]
+    Keyring(String),
+    #[error(
+        "the token for {team} lacks {}: add it under OAuth & Permissions → User Token Scopes, reinstall the app to the workspace, and paste the new token",
+        missing.join(", ")
+    )]
+    MissingScopes { team: String, missing: Vec<String> },
 }
 
 pub type Result<T> = std::result::Result<T, AppError>;

@@ -22,6 +22,7 @@ pub mod logging;
 pub mod notify;
 pub mod services;
 pub mod tokens;
+pub mod workspaces;
 
 pub use action::{Action, WindowKind};
 pub use config::{AppConfig, AppPaths};

@@ -28,6 +28,8 @@ pub struct Services {
     pub store: Store,
     /// The sync engine: phone states and manual statuses in, Slack statuses out.
     pub engine: Engine,
+    pub(crate) slack: SlackClient,
+    pub(crate) tokens: Arc<KeyringTokens>,
     relay: std::result::Result<Relay, String>,
     /// The pairing window last opened, for the Phones window to show until it is used or expires.
     current_pairing: Arc<Mutex<Option<PairingView>>>,
@@ -133,10 +135,10 @@ impl Services {
         let slack = SlackClient::new(core.config().slack_api_url.clone(), SLACK_TIMEOUT)?;
         let tokens = Arc::new(KeyringTokens::new(store.clone()));
         let engine = Engine::start(EngineConfig::new(
-            slack,
+            slack.clone(),
             store.clone(),
             Arc::new(SystemClock),
-            tokens,
+            tokens.clone(),
         ))?;
         let relay = Self::start_relay(core, &store).await.map_err(|error| {
             tracing::error!("the phone relay is not running: {error}");
@@ -145,6 +147,8 @@ impl Services {
         let services = Services {
             store,
             engine,
+            slack,
+            tokens,
             relay,
             current_pairing: Arc::new(Mutex::new(None)),
             loopback_only: core.config().relay.loopback_only,

@@ -2,6 +2,7 @@
 //! They are listed once, in [`crate::ipc`], which registers them and generates their TypeScript signatures.
 
 use caret_app::services::{PairingView, PhonesView};
+use caret_app::workspaces::{PastedSecret, WorkspaceView};
 use caret_app::{Action, AppCore, AppInfo};
 use tauri::{AppHandle, Runtime, State};
 
@@ -34,6 +35,29 @@ pub fn start_pairing(core: State<'_, AppCore>) -> Result<PairingView> {
 #[tauri::command]
 pub fn cancel_pairing(core: State<'_, AppCore>) -> Result<()> {
     Ok(core.services()?.cancel_pairing()?)
+}
+
+/// The Slack workspaces.
+#[tauri::command]
+pub fn workspaces(core: State<'_, AppCore>) -> Result<Vec<WorkspaceView>> {
+    Ok(core.services()?.workspaces()?)
+}
+
+/// Connects a workspace with a pasted User OAuth Token: checked with Slack, kept in the keyring only.
+#[tauri::command]
+pub async fn connect_workspace(core: State<'_, AppCore>, token: String) -> Result<WorkspaceView> {
+    let core = core.inner().clone();
+    Ok(core
+        .services()?
+        .connect_workspace(&PastedSecret::new(token))
+        .await?)
+}
+
+/// Disconnects a workspace: syncing stops and its token is deleted from the keyring.
+#[tauri::command]
+// A `u32` on the wire: a JSON number in TypeScript (an `i64` would be a `bigint` there); row ids fit.
+pub fn disconnect_workspace(core: State<'_, AppCore>, workspace_id: u32) -> Result<WorkspaceView> {
+    Ok(core.services()?.disconnect_workspace(i64::from(workspace_id))?)
 }
 
 /// Revokes a phone; returns whether it was active. Its open connection closes at once.

@@ -3,6 +3,7 @@ import type { Action } from "./Action";
 import type { AppInfo } from "./AppInfo";
 import type { PairingView } from "./PairingView";
 import type { PhonesView } from "./PhonesView";
+import type { WorkspaceView } from "./WorkspaceView";
 
 /** Every IPC command: its arguments and its result. */
 export interface Commands {
@@ -12,6 +13,9 @@ export interface Commands {
   start_pairing: { args: Record<string, never>; result: PairingView };
   cancel_pairing: { args: Record<string, never>; result: null };
   revoke_device: { args: { deviceId: string }; result: boolean };
+  workspaces: { args: Record<string, never>; result: Array<WorkspaceView> };
+  connect_workspace: { args: { token: string }; result: WorkspaceView };
+  disconnect_workspace: { args: { workspaceId: number }; result: WorkspaceView };
 }
 
 export type CommandName = keyof Commands;

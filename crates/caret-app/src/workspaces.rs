@@ -1,0 +1,169 @@
+//! Connecting a Slack workspace with a pasted User OAuth Token, and disconnecting it.
+//!
+//! The token is checked with `auth.test` before anything is kept (team and user named, missing scopes
+//! named), then stored in the OS keyring only; the database keeps the workspace (ids, names, settings),
+//! never the token. Disconnecting deletes the keyring entry.
+
+use std::fmt;
+
+use caret_core::WorkspaceSettings;
+use caret_slack::SlackToken;
+use caret_store::{Workspace, WorkspaceId};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{AppError, Result};
+use crate::services::Services;
+use crate::tokens::{KEYRING_SERVICE, keyring_account};
+
+/// Scopes without which nothing works: reading and writing the custom status.
+pub const REQUIRED_SCOPES: [&str; 2] = ["users.profile:write", "users.profile:read"];
+/// Scopes for presence (away / auto); without them statuses still sync and presence is left alone.
+pub const PRESENCE_SCOPES: [&str; 2] = ["users:write", "users:read"];
+
+/// A secret typed or pasted by the user, on its way to the keyring: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PastedSecret(String);
+
+impl PastedSecret {
+    pub fn new(text: impl Into<String>) -> PastedSecret {
+        PastedSecret(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PastedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PastedSecret(…redacted)")
+    }
+}
+
+/// A workspace as the UI and the CLI list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct WorkspaceView {
+    #[ts(type = "number")]
+    pub id: WorkspaceId,
+    pub team: String,
+    pub user: String,
+    pub connected: bool,
+    /// Why it is disconnected (token revoked, disconnected by you…).
+    pub disconnect_reason: Option<String>,
+    /// Granted scopes that matter and are missing (presence ones: presence is then left alone).
+    pub missing_scopes: Vec<String>,
+}
+
+impl WorkspaceView {
+    fn of(workspace: Workspace, missing_scopes: Vec<String>) -> WorkspaceView {
+        WorkspaceView {
+            id: workspace.id,
+            team: workspace.team_name,
+            user: workspace.user_name,
+            connected: workspace.connected,
+            disconnect_reason: workspace.disconnect_reason,
+            missing_scopes,
+        }
+    }
+}
+
+fn keyring_error(error: keyring::Error) -> AppError {
+    AppError::Keyring(format!(
+        "{error}. Caret Desktop keeps Slack tokens only in the desktop keyring (the Secret Service): start \
+         gnome-keyring or KWallet (and unlock it), then try again"
+    ))
+}
+
+impl Services {
+    /// Checks a pasted token with Slack, keeps it in the keyring and starts syncing the workspace.
+    pub async fn connect_workspace(&self, pasted: &PastedSecret) -> Result<WorkspaceView> {
+        let token = SlackToken::parse(pasted.expose()).ok_or_else(|| {
+            AppError::Refused(
+                "that is not a Slack User OAuth Token: it starts with xoxp- (OAuth & Permissions page of your \
+                 Slack app)"
+                    .into(),
+            )
+        })?;
+        let info = self.slack.auth_test(&token).await?;
+        let missing: Vec<String> = REQUIRED_SCOPES
+            .iter()
+            .filter(|scope| !info.has_scope(scope))
+            .map(|scope| (*scope).to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(AppError::MissingScopes {
+                team: info.team,
+                missing,
+            });
+        }
+        let missing_presence: Vec<String> = PRESENCE_SCOPES
+            .iter()
+            .filter(|scope| !info.has_scope(scope))
+            .map(|scope| (*scope).to_owned())
+            .collect();
+        // The keyring first: if it is not there, nothing is half-connected.
+        let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_account(&info.team_id, &info.user_id))
+            .map_err(keyring_error)?;
+        // What was checked: the pasted text without surrounding whitespace, exactly as `SlackToken::parse` took it.
+        entry
+            .set_password(pasted.expose().trim())
+            .map_err(keyring_error)?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let id = self.store.upsert_workspace(
+            &info.team_id,
+            &info.user_id,
+            &info.team,
+            &info.user,
+            &WorkspaceSettings::default(),
+            now_ms,
+        )?;
+        self.tokens.forget(id);
+        self.engine.start_workspace(id)?;
+        tracing::info!(workspace = id, "connected to {} as {}", info.team, info.user);
+        Ok(WorkspaceView::of(self.store.workspace(id)?, missing_presence))
+    }
+
+    /// Stops syncing a workspace and deletes its token from the keyring. Its settings stay, for a
+    /// reconnection.
+    pub fn disconnect_workspace(&self, id: WorkspaceId) -> Result<WorkspaceView> {
+        let workspace = self.store.workspace(id)?;
+        self.engine.stop_workspace(id)?;
+        match keyring::Entry::new(
+            KEYRING_SERVICE,
+            &keyring_account(&workspace.team_id, &workspace.user_id),
+        )
+        .and_then(|entry| entry.delete_credential())
+        {
+            Ok(()) | Err(keyring::Error::NoEntry) => {}
+            Err(error) => return Err(keyring_error(error)),
+        }
+        self.tokens.forget(id);
+        self.store.set_connected(id, false, Some("disconnected by you"))?;
+        Ok(WorkspaceView::of(self.store.workspace(id)?, Vec::new()))
+    }
+
+    pub fn workspaces(&self) -> Result<Vec<WorkspaceView>> {
+        Ok(self
+            .store
+            .workspaces()?
+            .into_iter()
+            .map(|workspace| WorkspaceView::of(workspace, Vec::new()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pasted_secret_never_shows_itself() {
+        let secret = PastedSecret::new("xoxp-1234-abcd");
+        assert!(!format!("{secret:?}").contains("1234"));
+        assert_eq!(secret.expose(), "xoxp-1234-abcd");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"xoxp-1234-abcd\"");
+    }
+}

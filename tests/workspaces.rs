@@ -1,0 +1,148 @@
+//! Connecting a Slack workspace on the real app: a token piped to `caret-desktop workspace add` is checked
+//! with the local Slack server, lands in the keyring (gnome-keyring under the harness) and in no file, and
+//! the workspace syncs; bad tokens and missing scopes are refused with what to do; removing deletes the
+//! token. Needs the desktop harness (D-Bus and the Secret Service).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use caret_e2e::app::{Sandbox, files_under, terminate, wait_for_exit};
+use caret_e2e::fake_slack::{FakeSlack, TestClock};
+use caret_e2e::require_desktop_session;
+use tokio::io::AsyncWriteExt;
+
+const READY: &str = "caret-desktop ready (headless)";
+const SOON: Duration = Duration::from_secs(30);
+
+/// `caret-desktop workspace add` with the token on standard input.
+async fn add(sandbox: &Sandbox, token: &str) -> (bool, String, String) {
+    let mut child = sandbox
+        .command("cli-add", &["workspace", "add"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run workspace add");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(format!("  {token}\n").as_bytes())
+        .await
+        .expect("write the token");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("workspace add ends");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The token as the Secret Service holds it, read with `secret-tool` (what a user would run).
+async fn secret_tool_lookup(account: &str) -> Option<String> {
+    let output = tokio::process::Command::new("secret-tool")
+        .args(["lookup", "service", "caret-desktop", "username", account])
+        .output()
+        .await
+        .expect("secret-tool runs");
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disconnect() {
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let no_presence = slack.add_user("Beta", "bob", &["users.profile:write", "users.profile:read"]);
+    let read_only = slack.add_user("Gamma", "cy", &["users.profile:read"]);
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("app", &["--headless"])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("app", READY, SOON).await;
+
+    let (ok, _, stderr) = add(&sandbox, "hello").await;
+    assert!(!ok && stderr.contains("xoxp-"), "not a token: {stderr}");
+    let (ok, _, stderr) = add(&sandbox, "xoxp-0000-0000-0000-unknown").await;
+    assert!(
+        !ok && stderr.contains("auth.test"),
+        "a token Slack refuses: {stderr}"
+    );
+    let (ok, _, stderr) = add(&sandbox, &read_only).await;
+    assert!(!ok, "no write scope, no connection");
+    assert!(
+        stderr.contains("users.profile:write") && stderr.contains("reinstall"),
+        "{stderr}"
+    );
+
+    let (ok, stdout, stderr) = add(&sandbox, &token).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Connected to Acme as ada"), "{stdout}");
+    let (ok, stdout, _) = add(&sandbox, &no_presence).await;
+    assert!(
+        ok && stdout.contains("Presence (away/active) is left alone"),
+        "{stdout}"
+    );
+
+    let (ok, stdout, _) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
+    assert!(ok);
+    let listed: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect();
+    assert_eq!(
+        listed.len(),
+        2,
+        "the refused tokens left nothing behind: {listed:?}"
+    );
+    let acme = listed.iter().find(|w| w["team"] == "Acme").expect("Acme listed");
+    assert_eq!(acme["connected"], true);
+
+    // In the keyring, where `secret-tool` finds it; in no file the app wrote, nor its log.
+    let team_id = slack.account(&token).team_id.clone();
+    let user_id = slack.account(&token).user_id.clone();
+    let account = caret_app::tokens::keyring_account(&team_id, &user_id);
+    assert_eq!(
+        secret_tool_lookup(&account).await.as_deref(),
+        Some(token.as_str())
+    );
+    for file in files_under(&sandbox.data_dir())
+        .into_iter()
+        .chain(files_under(&sandbox.config_dir()))
+    {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&token),
+            "token in {}",
+            file.display()
+        );
+    }
+    assert!(!sandbox.log("app").contains(&token), "token in the log");
+
+    let id = acme["id"].as_i64().expect("id").to_string();
+    let (ok, stdout, _) = sandbox.cli("cli-remove", &["workspace", "remove", &id]).await;
+    assert!(ok && stdout.contains("Disconnected Acme"), "{stdout}");
+    assert_eq!(
+        secret_tool_lookup(&account).await,
+        None,
+        "the token is gone from the keyring"
+    );
+    let (_, stdout, _) = sandbox.cli("cli-list-2", &["workspace", "list"]).await;
+    assert!(
+        stdout.contains("Acme as ada  disconnected (disconnected by you)"),
+        "{stdout}"
+    );
+
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+    // Tidy the shared keyring.
+    let bob = slack.account(&no_presence);
+    if let Ok(entry) = keyring::Entry::new(
+        "caret-desktop",
+        &caret_app::tokens::keyring_account(&bob.team_id, &bob.user_id),
+    ) {
+        let _ = entry.delete_credential();
+    }
+}
