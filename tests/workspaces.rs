@@ -146,3 +146,42 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
         let _ = entry.delete_credential();
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_keyring_connecting_fails_saying_what_to_start_and_keeps_nothing() {
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let sandbox = Sandbox::new();
+    // No session bus, so no Secret Service: what a bare server or a broken desktop session looks like.
+    let mut app = sandbox
+        .command("app", &["--headless"])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/caret-test-bus",
+        )
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("app", READY, SOON).await;
+    let (ok, _, stderr) = add(&sandbox, &token).await;
+    assert!(!ok, "no keyring, no connection");
+    assert!(
+        stderr.contains("keyring") && stderr.contains("gnome-keyring"),
+        "{stderr}"
+    );
+    let (_, stdout, _) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
+    assert!(stdout.trim().is_empty(), "nothing half-connected: {stdout}");
+    for file in files_under(&sandbox.data_dir())
+        .into_iter()
+        .chain(files_under(&sandbox.config_dir()))
+    {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&token),
+            "token in {}",
+            file.display()
+        );
+    }
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
