@@ -8,6 +8,7 @@ use std::time::Duration;
 use caret_core::{SharingPolicy, WorkspaceSettings};
 use caret_e2e::app::{Sandbox, files_under, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
+use caret_e2e::notifications::NotificationMonitor;
 use caret_e2e::{eventually, require_desktop_session};
 use caret_relay::client::{PairingLink, PhoneConnection, pair_with_link};
 use caret_store::Store;
@@ -18,6 +19,7 @@ const SOON: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread")]
 async fn a_phone_state_reaches_slack_through_the_running_app_and_what_slack_shows_comes_back() {
     require_desktop_session();
+    let notifications = NotificationMonitor::start().await;
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
 
@@ -46,8 +48,13 @@ async fn a_phone_state_reaches_slack_through_the_running_app_and_what_slack_show
 
     let pairing = sandbox.start_pairing().await;
     let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("link");
-    let credentials = pair_with_link(&link, "Pixel").await.expect("pairs");
-    let mut phone = PhoneConnection::open(&credentials, "Pixel")
+    let phone_name = format!("Pixel {}", std::process::id());
+    let credentials = pair_with_link(&link, &phone_name).await.expect("pairs");
+    // The pairing is announced on the desktop, as the notification daemon receives it.
+    notifications
+        .wait_for("New phone paired", &phone_name, SOON)
+        .await;
+    let mut phone = PhoneConnection::open(&credentials, &phone_name)
         .await
         .expect("connects");
     phone
@@ -99,6 +106,17 @@ async fn a_phone_state_reaches_slack_through_the_running_app_and_what_slack_show
         !sandbox.log("app").contains(&token),
         "the Slack token is in the log"
     );
+
+    // The token is revoked in Slack: at the next change the workspace is disconnected and the user told.
+    slack.revoke(&token);
+    phone
+        .send_json(&serde_json::json!({"type": "state", "seq": 2, "state": "busy"}))
+        .await
+        .expect("send");
+    let told = notifications
+        .wait_for("Slack disconnected: Acme", "Settings", SOON)
+        .await;
+    assert_eq!(told.app, "Caret Desktop");
 
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());

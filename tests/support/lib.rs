@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod fake_slack;
+pub mod notifications;
 pub mod sni;
 pub mod x11;
 

@@ -169,6 +169,7 @@ impl Services {
             );
             spawn_relay_events(relay.events(), services.current_pairing.clone());
         }
+        spawn_engine_notifications(services.engine.subscribe());
         Ok(services)
     }
 
@@ -442,6 +443,54 @@ fn spawn_status_push(
     });
 }
 
+/// What the user must hear about from the sync engine, as a notification: a workspace that needs them, a
+/// Slack that stays unreachable, a timed Blocked that ended. `None` for the rest (the sync log has them).
+pub fn engine_notification(event: &EngineEvent) -> Option<(String, String)> {
+    match event {
+        EngineEvent::Disconnected { team, reason, .. } => Some((
+            format!("Slack disconnected: {}", escape_markup(team)),
+            format!(
+                "{}. Your status there is no longer updated: connect the workspace again in Settings.",
+                escape_markup(reason)
+            ),
+        )),
+        EngineEvent::MissingScope { team, scope, .. } => Some((
+            format!("Slack needs a permission: {}", escape_markup(team)),
+            format!(
+                "The token lacks {}: add it to your Slack app, reinstall it, and connect again in Settings.",
+                escape_markup(scope)
+            ),
+        )),
+        EngineEvent::Unreachable { team, .. } => Some((
+            format!("Slack unreachable: {}", escape_markup(team)),
+            "Slack has not answered for a few minutes. Changes are kept and sent when it is back.".to_owned(),
+        )),
+        EngineEvent::BlockEnded { team, .. } => Some((
+            format!("Sharing resumed: {}", escape_markup(team)),
+            "The timed Blocked ended; the previous policy applies again.".to_owned(),
+        )),
+        _ => None,
+    }
+}
+
+fn spawn_engine_notifications(mut events: tokio::sync::broadcast::Receiver<EngineEvent>) {
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Some((summary, body)) = engine_notification(&event) {
+                        notify::show(&summary, &body).await;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!("{missed} engine events were missed; the sync log has them");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
 /// Tells the user about what happened on the relay that they should know: a new device above all.
 fn spawn_relay_events(
     mut events: tokio::sync::broadcast::Receiver<RelayEvent>,
@@ -475,6 +524,26 @@ fn spawn_relay_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engine_events_that_need_the_user_become_notifications_and_the_rest_do_not() {
+        let (summary, body) = engine_notification(&EngineEvent::Disconnected {
+            workspace: 1,
+            team: "Acme <Inc>".into(),
+            reason: "token revoked".into(),
+        })
+        .expect("a notification");
+        assert_eq!(summary, "Slack disconnected: Acme &lt;Inc&gt;");
+        assert!(body.starts_with("token revoked.") && body.contains("Settings"));
+        assert!(engine_notification(&EngineEvent::Synced { workspace: 1 }).is_none());
+        assert!(
+            engine_notification(&EngineEvent::BlockEnded {
+                workspace: 1,
+                team: "Acme".into()
+            })
+            .is_some()
+        );
+    }
 
     #[test]
     fn a_device_name_is_shown_as_text_in_a_notification() {
