@@ -185,3 +185,104 @@ async fn without_a_keyring_connecting_fails_saying_what_to_start_and_keeps_nothi
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+/// Waits until the sync log (read from the app's database, as the log window will) has a row matching.
+async fn log_has(sandbox: &Sandbox, what: &str, matches: impl Fn(&caret_store::LogEntry) -> bool) {
+    let store = caret_store::Store::open(&sandbox.data_dir().join("caret.db")).expect("the app's database");
+    caret_e2e::eventually(
+        what,
+        SOON,
+        || store.query_log(&Default::default()).expect("query the sync log"),
+        |rows| rows.iter().any(&matches),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_sets_a_status_switches_the_policy_and_pauses_syncing() {
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("app", &["--headless"])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("app", READY, SOON).await;
+    let (ok, _, stderr) = add(&sandbox, &token).await;
+    assert!(ok, "{stderr}");
+    let (_, stdout, _) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
+    let listed: serde_json::Value = serde_json::from_str(stdout.lines().next().expect("one")).expect("JSON");
+    let id = listed["id"].as_i64().expect("id").to_string();
+    let text = || slack.status(&token).text;
+
+    // Default shares only that you are busy, never which state.
+    let (ok, stdout, stderr) = sandbox
+        .cli("cli-set", &["status", "set", "in_call", "--for", "1h"])
+        .await;
+    assert!(ok && stdout.contains("Status set"), "{stdout}{stderr}");
+    let busy = caret_e2e::eventually("a status in Slack", SOON, text, |text| !text.is_empty()).await;
+    assert!(
+        !busy.to_lowercase().contains("call"),
+        "Default must not say which state: {busy}"
+    );
+
+    // Trusted shares the state itself.
+    let (ok, _, stderr) = sandbox.cli("cli-policy", &["policy", &id, "trusted"]).await;
+    assert!(ok, "{stderr}");
+    let call = caret_e2e::eventually("the call in Slack", SOON, text, |text| {
+        text.to_lowercase().contains("call")
+    })
+    .await;
+
+    // Paused: a new status is kept, not sent; resumed: it goes out.
+    let (ok, _, _) = sandbox.cli("cli-pause", &["pause"]).await;
+    assert!(ok);
+    let (ok, _, _) = sandbox
+        .cli("cli-set-2", &["status", "set", "sleeping", "--for", "eod"])
+        .await;
+    assert!(ok);
+    log_has(
+        &sandbox,
+        "the engine noting it did not send while paused",
+        |row| row.outcome.contains("paused"),
+    )
+    .await;
+    assert_eq!(text(), call, "nothing sent while paused");
+    let (ok, _, _) = sandbox.cli("cli-resume", &["resume"]).await;
+    assert!(ok);
+    caret_e2e::eventually("the new status after resuming", SOON, text, |now| {
+        *now != call && !now.is_empty()
+    })
+    .await;
+
+    // Cleared: with no phone, nothing of ours stays in Slack.
+    let (ok, _, _) = sandbox.cli("cli-clear", &["status", "clear"]).await;
+    assert!(ok);
+    caret_e2e::eventually("Slack cleared", SOON, text, String::is_empty).await;
+    log_has(
+        &sandbox,
+        "the command line as the source in the sync log",
+        |row| row.source == "cli",
+    )
+    .await;
+
+    // Mistakes are refused with what to type instead.
+    let (ok, _, stderr) = sandbox.cli("cli-bad", &["status", "set", "driving"]).await;
+    assert!(!ok && stderr.contains("in_vehicle"), "{stderr}");
+    let (ok, _, stderr) = sandbox
+        .cli("cli-bad-2", &["policy", &id, "trusted", "--for", "1h"])
+        .await;
+    assert!(!ok && stderr.contains("--for"), "{stderr}");
+
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+    let account = slack.account(&token);
+    if let Ok(entry) = keyring::Entry::new(
+        "caret-desktop",
+        &caret_app::tokens::keyring_account(&account.team_id, &account.user_id),
+    ) {
+        let _ = entry.delete_credential();
+    }
+}

@@ -1,12 +1,25 @@
 //! Where every [`Action`] is carried out, whatever produced it (tray, shortcut, CLI, UI).
 
+use caret_app::apply::Source;
 use caret_app::{Action, AppCore, WindowKind};
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::windows;
 
-pub fn handle<R: Runtime>(app: &AppHandle<R>, action: Action) {
+/// Carries out `action`, which came from `source` (the sync log records who asked).
+pub fn handle<R: Runtime>(app: &AppHandle<R>, action: Action, source: Source) {
     tracing::debug!(?action, "action");
+    if caret_app::apply::is_domain_action(&action) {
+        match app.try_state::<AppCore>() {
+            Some(core) => {
+                if let Err(error) = caret_app::apply::apply(&core, &action, source) {
+                    tracing::error!(?action, "cannot carry out: {error}");
+                }
+            }
+            None => tracing::error!("cannot carry out {action:?}: the app is not set up"),
+        }
+        return;
+    }
     match action {
         Action::OpenWindow { window } => {
             if let Err(error) = windows::open(app, window) {
@@ -31,5 +44,11 @@ pub fn handle<R: Runtime>(app: &AppHandle<R>, action: Action) {
             tracing::info!("quit requested");
             app.exit(0);
         }
+        // Carried out above.
+        Action::SetStatus { .. }
+        | Action::ClearStatus
+        | Action::SetPolicy { .. }
+        | Action::Pause
+        | Action::Resume => {}
     }
 }

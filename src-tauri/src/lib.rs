@@ -34,6 +34,7 @@ pub fn run_tray() -> Result<()> {
                 Action::OpenWindow {
                     window: WindowKind::Settings,
                 },
+                caret_app::apply::Source::Tray,
             );
         }))
         .invoke_handler(ipc::handler())

@@ -116,7 +116,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<(
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match TrayItem::try_from(event.id()).map(TrayItem::action) {
-        Ok(Some(action)) => crate::actions::handle(app, action),
+        Ok(Some(action)) => crate::actions::handle(app, action, caret_app::apply::Source::Tray),
         Ok(None) => {}
         Err(UnknownMenuId(id)) => tracing::warn!(id, "click on a menu item we do not know"),
     }

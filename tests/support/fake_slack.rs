@@ -162,6 +162,15 @@ struct Inner {
     custom_emoji: Vec<String>,
     profile_set_limit: usize,
     calls_feed: tokio::sync::broadcast::Sender<RecordedCall>,
+    /// Unique to this server in this machine: tests run side by side and share one keyring, so team ids,
+    /// user ids and tokens must not repeat between servers.
+    instance: String,
+}
+
+fn next_instance() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let local = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}x{local}", std::process::id())
 }
 
 /// The per-user limit on `users.profile.set`.
@@ -232,6 +241,7 @@ impl FakeSlack {
             custom_emoji: Vec::new(),
             profile_set_limit: PROFILE_SET_PER_MINUTE,
             calls_feed: tokio::sync::broadcast::channel(1024).0,
+            instance: next_instance(),
         }));
         let app = Router::new()
             .route("/api/{method}", any(handle))
@@ -259,12 +269,13 @@ impl FakeSlack {
     pub fn add_user(&self, team: &str, user: &str, scopes: &[&str]) -> String {
         self.with(|inner| {
             let index = inner.accounts.len() + 1;
-            let token = format!("xoxp-{index}000-{index}111-fake{index}{user}");
+            let instance = &inner.instance;
+            let token = format!("xoxp-{instance}-{index}111-fake{index}{user}");
             inner.accounts.push(Account {
                 token: token.clone(),
-                team_id: format!("T{index:04}"),
+                team_id: format!("T{instance}X{index:04}"),
                 team: team.to_owned(),
-                user_id: format!("U{index:04}"),
+                user_id: format!("U{instance}X{index:04}"),
                 user: user.to_owned(),
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 revoked: false,

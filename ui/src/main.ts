@@ -2,13 +2,17 @@ import { getCurrentWindow } from "@tauri-apps/api/window";
 import { call, describeError } from "./ipc";
 import { mountPhones } from "./views/phones";
 import { renderError, renderSettings } from "./views/settings";
+import { mountWorkspaces } from "./views/workspaces";
 
 async function main(root: HTMLElement): Promise<void> {
   // Each window shows the view named by its label (see WindowKind in crates/caret-app/src/action.rs).
   const label = getCurrentWindow().label;
   switch (label) {
     case "settings": {
-      root.replaceChildren(renderSettings(await call("app_info", {})));
+      const info = await call("app_info", {});
+      const workspaces = document.createElement("div");
+      root.replaceChildren(renderSettings(info, workspaces));
+      mountWorkspaces(workspaces, call);
       break;
     }
     case "phones": {

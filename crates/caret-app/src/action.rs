@@ -2,6 +2,7 @@
 //! the UI all turn into an [`Action`], handled in one place. The shell maps its own identifiers (menu ids) to
 //! these with `TryFrom`, never by scattered string matching.
 
+use caret_core::StateKind;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -39,6 +40,56 @@ impl WindowKind {
     }
 }
 
+/// How long a manual status lasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum StatusDuration {
+    Minutes {
+        minutes: u32,
+    },
+    /// Until the next local midnight.
+    EndOfDay,
+    UntilCleared,
+}
+
+impl StatusDuration {
+    /// `30m`, `1h`, `90` (minutes), `eod`, `forever`: what the command line takes.
+    pub fn parse(text: &str) -> Option<StatusDuration> {
+        let text = text.trim().to_ascii_lowercase();
+        match text.as_str() {
+            "eod" | "end-of-day" | "today" => return Some(StatusDuration::EndOfDay),
+            "forever" | "until-cleared" | "never" => return Some(StatusDuration::UntilCleared),
+            _ => {}
+        }
+        let (number, factor) = if let Some(hours) = text.strip_suffix('h') {
+            (hours, 60)
+        } else if let Some(minutes) = text.strip_suffix('m') {
+            (minutes, 1)
+        } else {
+            (text.as_str(), 1)
+        };
+        let minutes = number.parse::<u32>().ok()?.checked_mul(factor)?;
+        // Slack takes any expiration; a week is far more than a manual status should need.
+        (1..=7 * 24 * 60)
+            .contains(&minutes)
+            .then_some(StatusDuration::Minutes { minutes })
+    }
+}
+
+/// A policy change for one workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum PolicyChoice {
+    Default,
+    Trusted,
+    Vip,
+    BlockFor { minutes: u32 },
+    BlockUntilResumed,
+    Resume,
+}
+
 /// Something the user asked for, from any entry point.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -49,12 +100,51 @@ pub enum Action {
     },
     /// Open a pairing window (two minutes) and show its QR code and short code.
     PairPhone,
+    /// A status set by hand; it wins over the phone until it ends.
+    SetStatus {
+        state: StateKind,
+        duration: StatusDuration,
+    },
+    ClearStatus,
+    /// A workspace's policy: a sharing level, a block, or the end of a block.
+    SetPolicy {
+        #[ts(type = "number")]
+        workspace: i64,
+        choice: PolicyChoice,
+    },
+    /// Stop writing to Slack (nothing is lost: what is due is sent on resume).
+    Pause,
+    Resume,
     Quit,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_type_them() {
+        assert_eq!(
+            StatusDuration::parse("30m"),
+            Some(StatusDuration::Minutes { minutes: 30 })
+        );
+        assert_eq!(
+            StatusDuration::parse("1H"),
+            Some(StatusDuration::Minutes { minutes: 60 })
+        );
+        assert_eq!(
+            StatusDuration::parse("90"),
+            Some(StatusDuration::Minutes { minutes: 90 })
+        );
+        assert_eq!(StatusDuration::parse("eod"), Some(StatusDuration::EndOfDay));
+        assert_eq!(
+            StatusDuration::parse("forever"),
+            Some(StatusDuration::UntilCleared)
+        );
+        for bad in ["0m", "soon", "-5m", "1000h", "4294967295h", ""] {
+            assert_eq!(StatusDuration::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn window_labels_round_trip() {

@@ -4,6 +4,9 @@
 use clap::Subcommand;
 use qrcode::render::unicode::Dense1x2;
 
+use caret_core::StateKind;
+
+use crate::action::{Action, PolicyChoice, StatusDuration};
 use crate::config::AppConfig;
 use crate::control::{ControlRequest, ControlResponse, request};
 use crate::error::{AppError, Result};
@@ -24,11 +27,96 @@ pub enum Command {
         json: bool,
     },
     /// Revoke a phone: its token stops working at once, also on an open connection.
-    Revoke { device_id: String },
+    Revoke {
+        device_id: String,
+    },
     /// Slack workspaces: connect one with a token (read from standard input, never from the command
     /// line), list them, disconnect one.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Your status, set by hand: it wins over the phone until it ends.
+    #[command(subcommand)]
+    Status(StatusCommand),
+    /// A workspace's policy: default, trusted, vip, blocked (for a time with --for, or until resumed), resume.
+    Policy {
+        workspace_id: i64,
+        policy: String,
+        /// With `blocked`: how long (30m, 2h, eod).
+        #[arg(long = "for")]
+        duration: Option<String>,
+    },
+    /// Stop writing to Slack until `resume` (nothing is lost: what is due is sent then).
+    Pause,
+    Resume,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum StatusCommand {
+    /// Set a status: available, busy, in_call, in_vehicle, silent, walking, running, biking, sleeping, offline.
+    Set {
+        state: String,
+        /// How long: 30m, 1h, 90 (minutes), eod (until midnight), forever (until cleared). Default 1h.
+        #[arg(long = "for", default_value = "1h")]
+        duration: String,
+    },
+    /// Clear the status you set; the phone's state applies again.
+    Clear,
+}
+
+fn duration_arg(text: &str) -> Result<StatusDuration> {
+    StatusDuration::parse(text).ok_or_else(|| {
+        AppError::Refused(format!(
+            "{text:?} is not a duration: use 30m, 1h, 90 (minutes), eod or forever"
+        ))
+    })
+}
+
+fn state_arg(text: &str) -> Result<StateKind> {
+    StateKind::parse(text)
+        .filter(|kind| *kind != StateKind::Event)
+        .ok_or_else(|| {
+            let names: Vec<&str> = StateKind::ALL
+                .iter()
+                .filter(|kind| **kind != StateKind::Event)
+                .map(|kind| kind.as_str())
+                .collect();
+            AppError::Refused(format!("unknown status {text:?}; one of: {}", names.join(", ")))
+        })
+}
+
+fn policy_arg(text: &str, duration: Option<&str>) -> Result<PolicyChoice> {
+    Ok(match (text.to_ascii_lowercase().as_str(), duration) {
+        ("default", None) => PolicyChoice::Default,
+        ("trusted", None) => PolicyChoice::Trusted,
+        ("vip", None) => PolicyChoice::Vip,
+        ("resume", None) => PolicyChoice::Resume,
+        ("blocked", None) => PolicyChoice::BlockUntilResumed,
+        ("blocked", Some(duration)) => match duration_arg(duration)? {
+            StatusDuration::Minutes { minutes } => PolicyChoice::BlockFor { minutes },
+            StatusDuration::EndOfDay => PolicyChoice::BlockFor {
+                minutes: minutes_until_midnight(),
+            },
+            StatusDuration::UntilCleared => PolicyChoice::BlockUntilResumed,
+        },
+        (_, Some(_)) => return Err(AppError::Refused("--for goes with `blocked` only".into())),
+        (other, None) => {
+            return Err(AppError::Refused(format!(
+                "unknown policy {other:?}: default, trusted, vip, blocked or resume"
+            )));
+        }
+    })
+}
+
+fn minutes_until_midnight() -> u32 {
+    let now = chrono::Utc::now();
+    crate::apply::status_until(&StatusDuration::EndOfDay, now)
+        .map(|end| u32::try_from((end - now).num_minutes().max(1)).unwrap_or(1))
+        .unwrap_or(60)
+}
+
+async fn perform(config: &AppConfig, action: Action) -> Result<()> {
+    request(&config.paths, &ControlRequest::Perform { action }).await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -165,6 +253,47 @@ pub fn run(command: Command) -> Result<()> {
                 );
                 Ok(())
             }
+            Command::Status(StatusCommand::Set { state, duration }) => {
+                let action = Action::SetStatus {
+                    state: state_arg(&state)?,
+                    duration: duration_arg(&duration)?,
+                };
+                perform(&config, action).await?;
+                println!("Status set: {state} ({duration}).");
+                Ok(())
+            }
+            Command::Status(StatusCommand::Clear) => {
+                perform(&config, Action::ClearStatus).await?;
+                println!("Status cleared; the phone's state applies again.");
+                Ok(())
+            }
+            Command::Policy {
+                workspace_id,
+                policy,
+                duration,
+            } => {
+                let choice = policy_arg(&policy, duration.as_deref())?;
+                perform(
+                    &config,
+                    Action::SetPolicy {
+                        workspace: workspace_id,
+                        choice,
+                    },
+                )
+                .await?;
+                println!("Policy of workspace {workspace_id}: {policy}.");
+                Ok(())
+            }
+            Command::Pause => {
+                perform(&config, Action::Pause).await?;
+                println!("Syncing paused: nothing is sent to Slack until `caret-desktop resume`.");
+                Ok(())
+            }
+            Command::Resume => {
+                perform(&config, Action::Resume).await?;
+                println!("Syncing resumed.");
+                Ok(())
+            }
             Command::Revoke { device_id } => {
                 let answer = request(
                     &config.paths,
@@ -241,6 +370,37 @@ pub fn devices_text(devices: &[DeviceView]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policies_and_states_read_as_typed_with_clear_refusals() {
+        assert_eq!(policy_arg("VIP", None).unwrap(), PolicyChoice::Vip);
+        assert_eq!(
+            policy_arg("blocked", Some("2h")).unwrap(),
+            PolicyChoice::BlockFor { minutes: 120 }
+        );
+        assert_eq!(
+            policy_arg("blocked", None).unwrap(),
+            PolicyChoice::BlockUntilResumed
+        );
+        assert!(
+            policy_arg("trusted", Some("1h"))
+                .unwrap_err()
+                .to_string()
+                .contains("--for")
+        );
+        assert!(
+            policy_arg("open", None)
+                .unwrap_err()
+                .to_string()
+                .contains("default, trusted")
+        );
+        assert_eq!(state_arg("in_call").unwrap(), StateKind::InCall);
+        assert!(
+            state_arg("event").is_err(),
+            "an event comes from the phone, with its details"
+        );
+        assert!(duration_arg("soon").unwrap_err().to_string().contains("eod"));
+    }
 
     #[test]
     fn the_device_list_says_who_is_online_revoked_or_never_seen() {

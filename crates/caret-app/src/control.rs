@@ -41,6 +41,10 @@ pub enum ControlRequest {
         workspace_id: i64,
     },
     Workspaces,
+    /// Carry out an action (set or clear a status, a policy, pause, resume) as the tray would.
+    Perform {
+        action: crate::action::Action,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +154,10 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             ControlRequest::Workspaces => ControlResponse::Workspaces {
                 workspaces: services.workspaces()?,
             },
+            ControlRequest::Perform { action } => {
+                crate::apply::apply(core, &action, crate::apply::Source::Cli)?;
+                ControlResponse::Done
+            }
         })
     }
     .await;

@@ -11,6 +11,7 @@
 //! - [`logging`]: log setup (to stderr; never a secret).
 
 pub mod action;
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -24,7 +25,7 @@ pub mod services;
 pub mod tokens;
 pub mod workspaces;
 
-pub use action::{Action, WindowKind};
+pub use action::{Action, PolicyChoice, StatusDuration, WindowKind};
 pub use config::{AppConfig, AppPaths};
 pub use core::{AppCore, AppInfo, PhoneLink, Snapshot};
 pub use error::{AppError, Result};

@@ -170,6 +170,17 @@ impl Services {
             spawn_relay_events(relay.events(), services.current_pairing.clone());
         }
         spawn_engine_notifications(services.engine.subscribe());
+        // A manual status set before a restart still shows in the tray until it ends.
+        let persisted = services
+            .store
+            .load_input::<Option<caret_core::ManualStatus>>(caret_engine::MANUAL_KEY)
+            .ok()
+            .flatten()
+            .flatten()
+            .filter(|manual| manual.is_active(chrono::Utc::now()));
+        if persisted.is_some() {
+            crate::apply::show_manual(core, persisted);
+        }
         Ok(services)
     }
 

@@ -114,7 +114,8 @@ struct PhoneRecord {
 }
 
 const PHONE_KEY: &str = "phone";
-const MANUAL_KEY: &str = "manual";
+/// Where the engine keeps the manual status among its persisted inputs (the app reads it at start).
+pub const MANUAL_KEY: &str = "manual";
 const PAUSED_KEY: &str = "paused";
 
 enum Command {

@@ -17,7 +17,7 @@ pub fn app_info(core: State<'_, AppCore>) -> AppInfo {
 /// Carries out an action the user took in the UI, exactly as if it came from the tray.
 #[tauri::command]
 pub fn perform<R: Runtime>(app: AppHandle<R>, action: Action) {
-    crate::actions::handle(&app, action);
+    crate::actions::handle(&app, action, caret_app::apply::Source::Ui);
 }
 
 /// Paired phones, the relay, and the open pairing window, for the Phones window.

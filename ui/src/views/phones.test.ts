@@ -279,6 +279,15 @@ describe("mountPhones", () => {
       };
       return true;
     },
+    workspaces: () => {
+      throw new Error("not used");
+    },
+    connect_workspace: () => {
+      throw new Error("not used");
+    },
+    disconnect_workspace: () => {
+      throw new Error("not used");
+    },
   };
 
   const mount = (app = fakeApp(handlers)) => {

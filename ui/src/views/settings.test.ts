@@ -36,6 +36,14 @@ describe("renderSettings", () => {
     expect(view.querySelector('[data-testid="state-line"]')?.textContent).toContain("<img");
   });
 
+  it("puts the workspaces panel between the state line and the facts about the installation", () => {
+    const panel = document.createElement("div");
+    const view = renderSettings(info, panel);
+    expect([...view.children].map((child) => child.tagName)).toEqual(["HEADER", "DIV", "SECTION"]);
+    expect(view.children[1]).toBe(panel);
+    expect(view.children[2]?.getAttribute("aria-labelledby")).toBe("about-title");
+  });
+
   it("labels each section for assistive technology", () => {
     const view = renderSettings(info);
     expect(view.getAttribute("aria-labelledby")).toBe("settings-title");

@@ -1,8 +1,11 @@
 import type { AppInfo } from "../bindings/AppInfo";
 import { h } from "../dom";
 
-/** The Settings window: what the app believes now, and where it keeps things. */
-export function renderSettings(info: AppInfo): HTMLElement {
+/**
+ * The Settings window: what the app believes now, and where it keeps things. `workspaces` (filled by
+ * `mountWorkspaces` once the window is shown) goes between the state line and the facts about the installation.
+ */
+export function renderSettings(info: AppInfo, workspaces: Node | null = null): HTMLElement {
   const row = (term: string, value: string) => h("div", { class: "row" }, h("dt", {}, term), h("dd", {}, value));
   return h(
     "section",
@@ -13,6 +16,7 @@ export function renderSettings(info: AppInfo): HTMLElement {
       h("h1", { id: "settings-title" }, "Caret Desktop"),
       h("p", { class: "state", "data-testid": "state-line" }, info.state_line),
     ),
+    workspaces,
     h(
       "section",
       { "aria-labelledby": "about-title" },
