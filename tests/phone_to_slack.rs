@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use caret_core::{SharingPolicy, WorkspaceSettings};
-use caret_e2e::app::{Sandbox, files_under, terminate, wait_for_exit};
+use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::notifications::NotificationMonitor;
 use caret_e2e::{eventually, require_desktop_session};
@@ -90,22 +90,8 @@ async fn a_phone_state_reaches_slack_through_the_running_app_and_what_slack_show
     assert_eq!(pushed["shown"][0]["text"], shown.text.as_str());
     assert_eq!(pushed["effective"]["kind"], "in_call");
 
-    // The token never reached a file the app wrote.
-    for file in files_under(&sandbox.data_dir())
-        .into_iter()
-        .chain(files_under(&sandbox.config_dir()))
-    {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&token),
-            "the Slack token is in {}",
-            file.display()
-        );
-    }
-    assert!(
-        !sandbox.log("app").contains(&token),
-        "the Slack token is in the log"
-    );
+    // The token never reached a file the app wrote, nor a log.
+    sandbox.assert_secret_nowhere(&token, "Slack token");
 
     // The token is revoked in Slack: at the next change the workspace is disconnected and the user told.
     slack.revoke(&token);

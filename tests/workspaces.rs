@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use caret_e2e::app::{Sandbox, files_under, terminate, wait_for_exit};
+use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::require_desktop_session;
 use tokio::io::AsyncWriteExt;
@@ -108,18 +108,7 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
         secret_tool_lookup(&account).await.as_deref(),
         Some(token.as_str())
     );
-    for file in files_under(&sandbox.data_dir())
-        .into_iter()
-        .chain(files_under(&sandbox.config_dir()))
-    {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&token),
-            "token in {}",
-            file.display()
-        );
-    }
-    assert!(!sandbox.log("app").contains(&token), "token in the log");
+    sandbox.assert_secret_nowhere(&token, "Slack token");
 
     let id = acme["id"].as_i64().expect("id").to_string();
     let (ok, stdout, _) = sandbox.cli("cli-remove", &["workspace", "remove", &id]).await;
@@ -171,17 +160,7 @@ async fn without_a_keyring_connecting_fails_saying_what_to_start_and_keeps_nothi
     );
     let (_, stdout, _) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
     assert!(stdout.trim().is_empty(), "nothing half-connected: {stdout}");
-    for file in files_under(&sandbox.data_dir())
-        .into_iter()
-        .chain(files_under(&sandbox.config_dir()))
-    {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&token),
-            "token in {}",
-            file.display()
-        );
-    }
+    sandbox.assert_secret_nowhere(&token, "Slack token");
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }

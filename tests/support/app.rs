@@ -192,3 +192,26 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+impl Sandbox {
+    /// Fails if `secret` is in any file the app wrote (its config and data directories) or in a log of
+    /// this sandbox: secrets live in the keyring, or nowhere.
+    pub fn assert_secret_nowhere(&self, secret: &str, what: &str) {
+        let files = files_under(&self.data_dir())
+            .into_iter()
+            .chain(files_under(&self.config_dir()))
+            .chain(
+                files_under(self.root.path())
+                    .into_iter()
+                    .filter(|file| file.extension().is_some_and(|extension| extension == "log")),
+            );
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "the {what} is in {}",
+                file.display()
+            );
+        }
+    }
+}

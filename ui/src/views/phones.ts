@@ -2,7 +2,7 @@ import type { DeviceView } from "../bindings/DeviceView";
 import type { PairingView } from "../bindings/PairingView";
 import type { PhonesView } from "../bindings/PhonesView";
 import type { RelayView } from "../bindings/RelayView";
-import { h } from "../dom";
+import { button, focusKey, focusedKey, h } from "../dom";
 import { describeError, type Call } from "../ipc";
 import { renderError } from "./settings";
 
@@ -169,16 +169,6 @@ function renderRelay(relay: RelayView): HTMLElement {
   return h("section", { "aria-labelledby": "relay-title" }, h("h2", { id: "relay-title" }, "Relay"), status);
 }
 
-function button(
-  label: string,
-  focusKey: string,
-  onClick: () => void,
-  attributes: Record<string, string> = {},
-): HTMLButtonElement {
-  const element = h("button", { type: "button", "data-focus": focusKey, ...attributes }, label);
-  element.addEventListener("click", onClick);
-  return element;
-}
 
 function renderPairing(state: PhonesState, actions: PhonesActions, now: number): HTMLElement {
   const section = (...children: (Node | false)[]) =>
@@ -313,19 +303,7 @@ function renderDevices(devices: DeviceView[], actions: PhonesActions): HTMLEleme
   );
 }
 
-function focusedKey(root: HTMLElement): string | null {
-  const active = document.activeElement;
-  return active instanceof HTMLElement && root.contains(active) ? (active.dataset.focus ?? null) : null;
-}
 
-function focusKey(root: HTMLElement, key: string): void {
-  for (const element of root.querySelectorAll<HTMLElement>("[data-focus]")) {
-    if (element.dataset.focus === key) {
-      element.focus();
-      return;
-    }
-  }
-}
 
 /**
  * Shows the Phones window in `root` and keeps it current: asks for the view every {@link REFRESH_MS}, moves the

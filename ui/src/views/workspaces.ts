@@ -1,5 +1,5 @@
 import type { WorkspaceView } from "../bindings/WorkspaceView";
-import { h } from "../dom";
+import { button, focusKey, focusedKey, h } from "../dom";
 import { describeError, type Call } from "../ipc";
 
 /** What the list of workspaces shows at one moment. */
@@ -158,30 +158,8 @@ export function renderWorkspaceList(state: WorkspaceListState, actions: Workspac
   );
 }
 
-function button(
-  label: string,
-  focusKey: string,
-  onClick: () => void,
-  attributes: Record<string, string> = {},
-): HTMLButtonElement {
-  const element = h("button", { type: "button", "data-focus": focusKey, ...attributes }, label);
-  element.addEventListener("click", onClick);
-  return element;
-}
 
-function focusedKey(root: HTMLElement): string | null {
-  const active = document.activeElement;
-  return active instanceof HTMLElement && root.contains(active) ? (active.dataset.focus ?? null) : null;
-}
 
-function focusKey(root: HTMLElement, key: string): void {
-  for (const element of root.querySelectorAll<HTMLElement>("[data-focus]")) {
-    if (element.dataset.focus === key) {
-      element.focus();
-      return;
-    }
-  }
-}
 
 /** Whether the focus is nowhere in particular (a button that held it was disabled or removed). */
 function focusLost(): boolean {
