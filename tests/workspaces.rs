@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
+use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::require_desktop_session;
 use tokio::io::AsyncWriteExt;
@@ -54,6 +54,13 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let no_presence = slack.add_user("Beta", "bob", &["users.profile:write", "users.profile:read"]);
+    let _cleanup = [&token, &no_presence].map(|token| {
+        let account = slack.account(token);
+        KeyringCleanup(caret_app::tokens::keyring_account(
+            &account.team_id,
+            &account.user_id,
+        ))
+    });
     let read_only = slack.add_user("Gamma", "cy", &["users.profile:read"]);
     let sandbox = Sandbox::new();
     let mut app = sandbox
@@ -108,8 +115,9 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
         secret_tool_lookup(&account).await.as_deref(),
         Some(token.as_str())
     );
-    sandbox.assert_secret_nowhere(&token, "Slack token");
-
+    for secret in [&token, &no_presence, &read_only] {
+        sandbox.assert_secret_nowhere(secret, "Slack token");
+    }
     let id = acme["id"].as_i64().expect("id").to_string();
     let (ok, stdout, _) = sandbox.cli("cli-remove", &["workspace", "remove", &id]).await;
     assert!(ok && stdout.contains("Disconnected Acme"), "{stdout}");
@@ -126,14 +134,6 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
 
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
-    // Tidy the shared keyring.
-    let bob = slack.account(&no_presence);
-    if let Ok(entry) = keyring::Entry::new(
-        "caret-desktop",
-        &caret_app::tokens::keyring_account(&bob.team_id, &bob.user_id),
-    ) {
-        let _ = entry.delete_credential();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -182,6 +182,11 @@ async fn the_command_line_sets_a_status_switches_the_policy_and_pauses_syncing()
     require_desktop_session();
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let account = slack.account(&token);
+    let _cleanup = KeyringCleanup(caret_app::tokens::keyring_account(
+        &account.team_id,
+        &account.user_id,
+    ));
     let sandbox = Sandbox::new();
     let mut app = sandbox
         .command("app", &["--headless"])
@@ -222,13 +227,19 @@ async fn the_command_line_sets_a_status_switches_the_policy_and_pauses_syncing()
         .cli("cli-set-2", &["status", "set", "sleeping", "--for", "eod"])
         .await;
     assert!(ok);
+    let sets_before = slack.accepted("users.profile.set");
     log_has(
         &sandbox,
         "the engine noting it did not send while paused",
-        |row| row.outcome.contains("paused"),
+        |row| row.outcome == "paused: nothing sent",
     )
     .await;
     assert_eq!(text(), call, "nothing sent while paused");
+    assert_eq!(
+        slack.accepted("users.profile.set"),
+        sets_before,
+        "no write while paused"
+    );
     let (ok, _, _) = sandbox.cli("cli-resume", &["resume"]).await;
     assert!(ok);
     caret_e2e::eventually("the new status after resuming", SOON, text, |now| {
@@ -257,11 +268,4 @@ async fn the_command_line_sets_a_status_switches_the_policy_and_pauses_syncing()
 
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
-    let account = slack.account(&token);
-    if let Ok(entry) = keyring::Entry::new(
-        "caret-desktop",
-        &caret_app::tokens::keyring_account(&account.team_id, &account.user_id),
-    ) {
-        let _ = entry.delete_credential();
-    }
 }

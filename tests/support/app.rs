@@ -215,3 +215,14 @@ impl Sandbox {
         }
     }
 }
+
+/// Deletes a keyring entry when dropped, even when the test fails: tests share the harness's keyring.
+pub struct KeyringCleanup(pub String);
+
+impl Drop for KeyringCleanup {
+    fn drop(&mut self) {
+        if let Ok(entry) = keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &self.0) {
+            let _ = entry.delete_credential();
+        }
+    }
+}

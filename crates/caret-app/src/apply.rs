@@ -17,11 +17,18 @@ pub fn status_until(duration: &StatusDuration, now: DateTime<Utc>) -> Option<Dat
         StatusDuration::EndOfDay => {
             // The end of the user's day in their own time zone: the next local midnight.
             let local = now.with_timezone(&Local);
+            // Where a DST change skips midnight, the day ends at the first local time that exists after it.
             let midnight = local
                 .date_naive()
                 .succ_opt()
                 .and_then(|tomorrow| tomorrow.and_hms_opt(0, 0, 0))
-                .and_then(|naive| Local.from_local_datetime(&naive).earliest());
+                .and_then(|naive| {
+                    (0..=3).find_map(|hours| {
+                        Local
+                            .from_local_datetime(&(naive + chrono::Duration::hours(hours)))
+                            .earliest()
+                    })
+                });
             Some(midnight.map_or(now + chrono::Duration::hours(24), |at| at.with_timezone(&Utc)))
         }
         StatusDuration::UntilCleared => None,
@@ -61,6 +68,9 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
             show_manual(core, None);
         }
         Action::SetPolicy { workspace, choice } => {
+            // One change at a time, saved before the engine hears of it: a second change right after reads
+            // the first one's result rather than the engine's not-yet-saved copy.
+            let _one_at_a_time = services.lock_settings();
             let mut settings = services.store.workspace(*workspace)?.settings;
             match choice {
                 PolicyChoice::Default => settings.policy.choose(SharingPolicy::Default),
@@ -72,6 +82,7 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
                 PolicyChoice::BlockUntilResumed => settings.policy.block_until_resumed(),
                 PolicyChoice::Resume => settings.policy.resume(),
             }
+            services.store.save_settings(*workspace, &settings)?;
             services.engine.set_settings(*workspace, settings, source)?;
         }
         Action::Pause => services.engine.set_paused(true, source)?,
@@ -88,22 +99,37 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
 /// Shows a manual status in the snapshot (the tray's first line) until it ends.
 pub fn show_manual(core: &AppCore, manual: Option<ManualStatus>) {
     core.update(|snapshot| snapshot.manual = manual.clone());
-    if let Some(ManualStatus {
+    let Some(ManualStatus {
         until: Some(until), ..
     }) = manual.clone()
-    {
-        let core = core.clone();
-        let wait = (until - Utc::now()).to_std().unwrap_or_default();
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            // Only if it is still the same status (not replaced or cleared meanwhile).
-            core.update(|snapshot| {
-                if snapshot.manual == manual {
-                    snapshot.manual = None;
-                }
-            });
+    else {
+        return;
+    };
+    // The tray calls this from the GUI thread, outside the async runtime: spawn on the app's runtime.
+    let Some(runtime) = tokio::runtime::Handle::try_current()
+        .ok()
+        .or_else(|| core.services().ok().map(|services| services.runtime.clone()))
+    else {
+        tracing::warn!("no runtime to end the manual status on time; it ends at the next change");
+        return;
+    };
+    let core = core.clone();
+    runtime.spawn(async move {
+        // Short sleeps against the wall clock: tokio's clock stops while a laptop sleeps, Slack's does not.
+        loop {
+            let left = (until - Utc::now()).to_std().unwrap_or_default();
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(left.min(std::time::Duration::from_secs(60))).await;
+        }
+        // Only if it is still the same status (not replaced or cleared meanwhile).
+        core.update(|snapshot| {
+            if snapshot.manual == manual {
+                snapshot.manual = None;
+            }
         });
-    }
+    });
 }
 
 #[cfg(test)]
@@ -121,7 +147,8 @@ mod tests {
         );
         assert_eq!(status_until(&StatusDuration::UntilCleared, now), None);
         let end = status_until(&StatusDuration::EndOfDay, now).unwrap();
-        assert!(end > now && end <= now + chrono::Duration::hours(24), "{end}");
+        // A day is 23 to 25 hours long where DST changes.
+        assert!(end > now && end <= now + chrono::Duration::hours(25), "{end}");
         assert_eq!(
             end.with_timezone(&Local).time(),
             chrono::NaiveTime::MIN,

@@ -136,14 +136,13 @@ pub enum WorkspaceCommand {
 fn read_token() -> Result<PastedSecret> {
     use std::io::{BufRead, IsTerminal};
     let line = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("Slack User OAuth Token (xoxp-…, not shown): ")
-            .map_err(AppError::Signals)?
+        rpassword::prompt_password("Slack User OAuth Token (xoxp-…, not shown): ").map_err(AppError::Stdin)?
     } else {
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .map_err(AppError::Signals)?;
+            .map_err(AppError::Stdin)?;
         line
     };
     Ok(PastedSecret::new(line.trim()))
@@ -173,7 +172,7 @@ pub fn run(command: Command) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(AppError::Signals)?;
+        .map_err(AppError::Runtime)?;
     runtime.block_on(async {
         match command {
             Command::Pair { json } => {

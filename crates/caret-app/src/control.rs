@@ -1,5 +1,5 @@
-//! The local control socket: how `caret-desktop pair`, `devices` and `revoke` talk to the running app (tray
-//! or headless). A Unix socket in the data directory (0700), itself 0600: only the user can reach it.
+//! The local control socket: how the command line (`caret-desktop pair`, `devices`, `revoke`, `workspace`,
+//! `status`, `policy`, `pause`, `resume`) talks to the running app (tray or headless). A Unix socket in the data directory (0700), itself 0600: only the user can reach it.
 //!
 //! One JSON request per connection, one JSON answer, each on a line.
 
@@ -149,7 +149,7 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
                 workspace: services.connect_workspace(&token).await?,
             },
             ControlRequest::DisconnectWorkspace { workspace_id } => ControlResponse::Workspace {
-                workspace: services.disconnect_workspace(workspace_id)?,
+                workspace: services.disconnect_workspace(workspace_id).await?,
             },
             ControlRequest::Workspaces => ControlResponse::Workspaces {
                 workspaces: services.workspaces()?,
@@ -186,12 +186,20 @@ pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<Contr
     let mut line = String::new();
     tokio::time::timeout(ANSWER_PATIENCE, BufReader::new(stream).read_line(&mut line))
         .await
-        .map_err(|_| AppError::NotRunning { path: path.clone() })?
+        .map_err(|_| {
+            AppError::Refused(format!(
+                "no answer within {} s (it may still finish: check with `caret-desktop workspace list`)",
+                ANSWER_PATIENCE.as_secs()
+            ))
+        })?
         .map_err(control_error(&path))?;
     match serde_json::from_str::<ControlResponse>(&line) {
         Ok(ControlResponse::Error { message }) => Err(AppError::Refused(message)),
         Ok(response) => Ok(response),
-        Err(_) => Err(AppError::NotRunning { path }),
+        Err(_) if line.is_empty() => Err(AppError::NotRunning { path }),
+        Err(error) => Err(AppError::Refused(format!(
+            "an answer this command does not understand ({error}); are the app and the command the same version?"
+        ))),
     }
 }
 

@@ -46,6 +46,10 @@ pub enum AppError {
     Refused(String),
     #[error("the desktop keyring: {0}")]
     Keyring(String),
+    #[error("cannot read standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
     #[error(
         "the token for {team} lacks {}: add it under OAuth & Permissions → User Token Scopes, reinstall the app to the workspace, and paste the new token",
         missing.join(", ")

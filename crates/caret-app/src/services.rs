@@ -30,6 +30,9 @@ pub struct Services {
     pub engine: Engine,
     pub(crate) slack: SlackClient,
     pub(crate) tokens: Arc<KeyringTokens>,
+    /// The async runtime the services run on, for work started from the GUI thread.
+    pub runtime: tokio::runtime::Handle,
+    settings_changes: Mutex<()>,
     relay: std::result::Result<Relay, String>,
     /// The pairing window last opened, for the Phones window to show until it is used or expires.
     current_pairing: Arc<Mutex<Option<PairingView>>>,
@@ -149,6 +152,8 @@ impl Services {
             engine,
             slack,
             tokens,
+            runtime: tokio::runtime::Handle::current(),
+            settings_changes: Mutex::new(()),
             relay,
             current_pairing: Arc::new(Mutex::new(None)),
             loopback_only: core.config().relay.loopback_only,
@@ -193,6 +198,11 @@ impl Services {
             ..RelayConfig::default()
         };
         Ok(Relay::start(config, &identity, store.clone()).await?)
+    }
+
+    /// Held while a workspace's settings are read, changed and saved.
+    pub(crate) fn lock_settings(&self) -> std::sync::MutexGuard<'_, ()> {
+        lock(&self.settings_changes)
     }
 
     pub fn relay(&self) -> Result<&Relay> {
@@ -393,7 +403,11 @@ fn escape_markup(text: &str) -> String {
 
 /// The state the desktop acts on now: a manual status wins over the phone.
 pub fn effective_state(snapshot: &Snapshot) -> Option<CaretState> {
-    if let Some(manual) = &snapshot.manual {
+    if let Some(manual) = snapshot
+        .manual
+        .as_ref()
+        .filter(|manual| manual.is_active(chrono::Utc::now()))
+    {
         return Some(manual.state.clone());
     }
     match &snapshot.phone {
@@ -422,6 +436,19 @@ fn shown_statuses(store: &Store) -> Vec<ShownStatus> {
         .collect()
 }
 
+/// Waits for an engine event after which a workspace may show something else: a confirmed sync, a
+/// disconnection, or a lag that may have hidden one. `false` when the engine is gone.
+async fn next_shown_change(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>) -> bool {
+    loop {
+        match events.recv().await {
+            Ok(EngineEvent::Synced { .. } | EngineEvent::Disconnected { .. })
+            | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return true,
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+        }
+    }
+}
+
 /// Tells connected phones what the desktop makes of things: the state it acts on, and what each workspace
 /// shows, whenever either changes.
 fn spawn_status_push(
@@ -442,13 +469,11 @@ fn spawn_status_push(
                         return;
                     }
                 }
-                event = engine_events.recv() => match event {
-                    // Only a confirmed sync changes what Slack shows; a lag may have hidden one: look again.
-                    Ok(EngineEvent::Synced { .. } | EngineEvent::Disconnected { .. })
-                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                },
+                                relevant = next_shown_change(&mut engine_events) => {
+                    if !relevant {
+                        return;
+                    }
+                }
             }
         }
     });
@@ -459,25 +484,25 @@ fn spawn_status_push(
 pub fn engine_notification(event: &EngineEvent) -> Option<(String, String)> {
     match event {
         EngineEvent::Disconnected { team, reason, .. } => Some((
-            format!("Slack disconnected: {}", escape_markup(team)),
+            format!("Slack disconnected: {team}"),
             format!(
                 "{}. Your status there is no longer updated: connect the workspace again in Settings.",
                 escape_markup(reason)
             ),
         )),
         EngineEvent::MissingScope { team, scope, .. } => Some((
-            format!("Slack needs a permission: {}", escape_markup(team)),
+            format!("Slack needs a permission: {team}"),
             format!(
                 "The token lacks {}: add it to your Slack app, reinstall it, and connect again in Settings.",
                 escape_markup(scope)
             ),
         )),
         EngineEvent::Unreachable { team, .. } => Some((
-            format!("Slack unreachable: {}", escape_markup(team)),
+            format!("Slack unreachable: {team}"),
             "Slack has not answered for a few minutes. Changes are kept and sent when it is back.".to_owned(),
         )),
         EngineEvent::BlockEnded { team, .. } => Some((
-            format!("Sharing resumed: {}", escape_markup(team)),
+            format!("Sharing resumed: {team}"),
             "The timed Blocked ended; the previous policy applies again.".to_owned(),
         )),
         _ => None,
@@ -544,7 +569,8 @@ mod tests {
             reason: "token revoked".into(),
         })
         .expect("a notification");
-        assert_eq!(summary, "Slack disconnected: Acme &lt;Inc&gt;");
+        // The summary is plain text to notification daemons; only the body may be read as markup.
+        assert_eq!(summary, "Slack disconnected: Acme <Inc>");
         assert!(body.starts_with("token revoked.") && body.contains("Settings"));
         assert!(engine_notification(&EngineEvent::Synced { workspace: 1 }).is_none());
         assert!(

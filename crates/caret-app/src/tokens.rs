@@ -78,6 +78,17 @@ impl KeyringTokens {
     }
 }
 
+/// Runs a blocking keyring call (D-Bus, maybe an unlock prompt) without stalling the async runtime's other
+/// tasks: on a multi-threaded runtime the thread is handed over while it waits.
+pub fn blocking<T>(call: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
+}
+
 impl TokenSource for KeyringTokens {
     fn token(&self, workspace: WorkspaceId) -> Option<SlackToken> {
         if let Some(token) = self
@@ -88,7 +99,7 @@ impl TokenSource for KeyringTokens {
         {
             return Some(token);
         }
-        let token = self.read(workspace)?;
+        let token = blocking(|| self.read(workspace))?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(workspace, token.clone());
         }

@@ -71,10 +71,17 @@ impl WorkspaceView {
 }
 
 fn keyring_error(error: keyring::Error) -> AppError {
-    AppError::Keyring(format!(
-        "{error}. Caret Desktop keeps Slack tokens only in the desktop keyring (the Secret Service): start \
-         gnome-keyring or KWallet (and unlock it), then try again"
-    ))
+    match error {
+        // The keyring library connects to the Secret Service once per process: one that was missing then
+        // stays missing for this run.
+        keyring::Error::NoDefaultStore
+        | keyring::Error::PlatformFailure(_)
+        | keyring::Error::NoStorageAccess(_) => AppError::Keyring(format!(
+            "{error}. Caret Desktop keeps Slack tokens only in the desktop keyring (the Secret Service): \
+                 start gnome-keyring or KWallet and unlock it, then restart Caret Desktop and try again"
+        )),
+        other => AppError::Keyring(other.to_string()),
+    }
 }
 
 impl Services {
@@ -104,13 +111,18 @@ impl Services {
             .filter(|scope| !info.has_scope(scope))
             .map(|scope| (*scope).to_owned())
             .collect();
-        // The keyring first: if it is not there, nothing is half-connected.
-        let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_account(&info.team_id, &info.user_id))
-            .map_err(keyring_error)?;
+        // The keyring first: if it is not there, nothing is half-connected. Off the async threads: the
+        // Secret Service may be waiting for the user to unlock it.
+        let account = keyring_account(&info.team_id, &info.user_id);
         // What was checked: the pasted text without surrounding whitespace, exactly as `SlackToken::parse` took it.
-        entry
-            .set_password(pasted.expose().trim())
-            .map_err(keyring_error)?;
+        let secret = PastedSecret::new(pasted.expose().trim());
+        tokio::task::spawn_blocking(move || {
+            keyring::Entry::new(KEYRING_SERVICE, &account)
+                .and_then(|entry| entry.set_password(secret.expose()))
+        })
+        .await
+        .map_err(|error| AppError::Keyring(error.to_string()))?
+        .map_err(keyring_error)?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let id = self.store.upsert_workspace(
             &info.team_id,
@@ -128,18 +140,21 @@ impl Services {
 
     /// Stops syncing a workspace and deletes its token from the keyring. Its settings stay, for a
     /// reconnection.
-    pub fn disconnect_workspace(&self, id: WorkspaceId) -> Result<WorkspaceView> {
+    pub async fn disconnect_workspace(&self, id: WorkspaceId) -> Result<WorkspaceView> {
         let workspace = self.store.workspace(id)?;
-        self.engine.stop_workspace(id)?;
-        match keyring::Entry::new(
-            KEYRING_SERVICE,
-            &keyring_account(&workspace.team_id, &workspace.user_id),
-        )
-        .and_then(|entry| entry.delete_credential())
-        {
+        // The token goes first: if the keyring refuses, the workspace stays connected and working, not
+        // half-disconnected.
+        let account = keyring_account(&workspace.team_id, &workspace.user_id);
+        let deleted = tokio::task::spawn_blocking(move || {
+            keyring::Entry::new(KEYRING_SERVICE, &account).and_then(|entry| entry.delete_credential())
+        })
+        .await
+        .map_err(|error| AppError::Keyring(error.to_string()))?;
+        match deleted {
             Ok(()) | Err(keyring::Error::NoEntry) => {}
             Err(error) => return Err(keyring_error(error)),
         }
+        self.engine.stop_workspace(id)?;
         self.tokens.forget(id);
         self.store.set_connected(id, false, Some("disconnected by you"))?;
         Ok(WorkspaceView::of(self.store.workspace(id)?, Vec::new()))

@@ -56,8 +56,12 @@ pub async fn connect_workspace(core: State<'_, AppCore>, token: String) -> Resul
 /// Disconnects a workspace: syncing stops and its token is deleted from the keyring.
 #[tauri::command]
 // A `u32` on the wire: a JSON number in TypeScript (an `i64` would be a `bigint` there); row ids fit.
-pub fn disconnect_workspace(core: State<'_, AppCore>, workspace_id: u32) -> Result<WorkspaceView> {
-    Ok(core.services()?.disconnect_workspace(i64::from(workspace_id))?)
+pub async fn disconnect_workspace(core: State<'_, AppCore>, workspace_id: u32) -> Result<WorkspaceView> {
+    let core = core.inner().clone();
+    Ok(core
+        .services()?
+        .disconnect_workspace(i64::from(workspace_id))
+        .await?)
 }
 
 /// Revokes a phone; returns whether it was active. Its open connection closes at once.
