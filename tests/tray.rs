@@ -49,6 +49,10 @@ async fn tray_registers_with_its_menu_and_quit_exits_cleanly() {
         menu.labels(),
         [
             "No phone paired yet",
+            "Set status",
+            "Clear status",
+            "Pause syncing",
+            "Resume syncing",
             "Pair phone…",
             "Phones…",
             "Settings…",
@@ -223,6 +227,115 @@ async fn pair_phone_opens_the_phones_window_and_the_tray_follows_the_phone() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(line, "Phone offline", "and that it left");
+
+    item.click(
+        &item
+            .menu()
+            .await
+            .find("Quit Caret Desktop")
+            .expect("quit")
+            .clone(),
+    )
+    .await;
+    assert!(
+        wait_for_exit(&mut app, SOON).await.success(),
+        "log:\n{}",
+        sandbox.log("app")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_slack() {
+    use caret_e2e::app::KeyringCleanup;
+    use caret_e2e::fake_slack::{FakeSlack, TestClock};
+    use tokio::io::AsyncWriteExt;
+
+    let _desktop = exclusive_desktop().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let account = slack.account(&token);
+    let _cleanup = KeyringCleanup(caret_app::tokens::keyring_account(
+        &account.team_id,
+        &account.user_id,
+    ));
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("app", &[])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .spawn()
+        .expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
+        .await;
+
+    // Connect the workspace (Trusted, so Slack shows the state itself).
+    let mut add = sandbox
+        .command("cli-add", &["workspace", "add"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("workspace add");
+    let mut stdin = add.stdin.take().expect("stdin");
+    stdin
+        .write_all(format!("{token}\n").as_bytes())
+        .await
+        .expect("token");
+    drop(stdin);
+    assert!(
+        add.wait().await.expect("ends").success(),
+        "{}",
+        sandbox.log("cli-add")
+    );
+    let (ok, _, stderr) = sandbox.cli("cli-policy", &["policy", "1", "trusted"]).await;
+    assert!(ok, "{stderr}");
+
+    // Set status ▸ In a call ▸ For 30 minutes, clicked as a panel does.
+    let menu = item.menu().await;
+    let entry = menu
+        .find("Set status")
+        .and_then(|submenu| submenu.find("In a call"))
+        .and_then(|submenu| submenu.find("For 30 minutes"))
+        .expect("Set status ▸ In a call ▸ For 30 minutes")
+        .clone();
+    item.click(&entry).await;
+    let shown = eventually(
+        "the call in Slack",
+        SOON,
+        || slack.status(&token),
+        |status| status.text.to_lowercase().contains("call"),
+    )
+    .await;
+    assert!(shown.expiration > 0, "30 minutes, then Slack clears it by itself");
+    let mut line = String::new();
+    for _ in 0..100 {
+        line = item.menu().await.labels().first().cloned().unwrap_or_default();
+        if line == "Status: In a call (set by you)" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        line, "Status: In a call (set by you)",
+        "the tray says it was set by hand"
+    );
+
+    item.click(
+        &item
+            .menu()
+            .await
+            .find("Clear status")
+            .expect("Clear status")
+            .clone(),
+    )
+    .await;
+    eventually(
+        "Slack cleared",
+        SOON,
+        || slack.status(&token).text,
+        String::is_empty,
+    )
+    .await;
 
     item.click(
         &item

@@ -2,9 +2,10 @@
 //! updated from the core's snapshots, never polled. Menu ids map to [`Action`]s through [`TrayItem`], so a click
 //! is handled by [`crate::actions::handle`] exactly like the same action from the shortcut, CLI or UI.
 
-use caret_app::{Action, AppCore, WindowKind};
+use caret_app::{Action, AppCore, StatusDuration, WindowKind};
+use caret_core::StateKind;
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem};
+use tauri::menu::{Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Runtime};
 
@@ -13,11 +14,67 @@ pub const TRAY_ID: &str = "caret";
 
 const IDLE_ICON: &[u8] = include_bytes!("../../icons/tray/idle.png");
 
+/// How long a status set from the tray lasts: the four choices of its Set status submenu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayDuration {
+    HalfHour,
+    Hour,
+    EndOfDay,
+    UntilCleared,
+}
+
+impl TrayDuration {
+    pub const ALL: [TrayDuration; 4] = [
+        TrayDuration::HalfHour,
+        TrayDuration::Hour,
+        TrayDuration::EndOfDay,
+        TrayDuration::UntilCleared,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            TrayDuration::HalfHour => "30m",
+            TrayDuration::Hour => "1h",
+            TrayDuration::EndOfDay => "eod",
+            TrayDuration::UntilCleared => "forever",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TrayDuration::HalfHour => "For 30 minutes",
+            TrayDuration::Hour => "For 1 hour",
+            TrayDuration::EndOfDay => "Until the end of the day",
+            TrayDuration::UntilCleared => "Until I clear it",
+        }
+    }
+
+    fn duration(self) -> StatusDuration {
+        match self {
+            TrayDuration::HalfHour => StatusDuration::Minutes { minutes: 30 },
+            TrayDuration::Hour => StatusDuration::Minutes { minutes: 60 },
+            TrayDuration::EndOfDay => StatusDuration::EndOfDay,
+            TrayDuration::UntilCleared => StatusDuration::UntilCleared,
+        }
+    }
+}
+
+/// The states the tray offers (an event needs its title and times, which come from the phone).
+pub fn tray_states() -> impl Iterator<Item = StateKind> {
+    StateKind::ALL
+        .into_iter()
+        .filter(|kind| *kind != StateKind::Event)
+}
+
 /// The items of the tray menu that do something or show something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayItem {
     /// Read-only: the current state.
     StateLine,
+    SetStatus(StateKind, TrayDuration),
+    ClearStatus,
+    PauseSyncing,
+    ResumeSyncing,
     PairPhone,
     OpenPhones,
     OpenSettings,
@@ -25,27 +82,50 @@ pub enum TrayItem {
 }
 
 impl TrayItem {
-    pub const ALL: [TrayItem; 5] = [
-        TrayItem::StateLine,
-        TrayItem::PairPhone,
-        TrayItem::OpenPhones,
-        TrayItem::OpenSettings,
-        TrayItem::Quit,
-    ];
+    /// Every item, for mapping ids back.
+    pub fn all() -> Vec<TrayItem> {
+        let mut items = vec![TrayItem::StateLine];
+        for state in tray_states() {
+            for duration in TrayDuration::ALL {
+                items.push(TrayItem::SetStatus(state, duration));
+            }
+        }
+        items.extend([
+            TrayItem::ClearStatus,
+            TrayItem::PauseSyncing,
+            TrayItem::ResumeSyncing,
+            TrayItem::PairPhone,
+            TrayItem::OpenPhones,
+            TrayItem::OpenSettings,
+            TrayItem::Quit,
+        ]);
+        items
+    }
 
-    pub fn id(self) -> &'static str {
+    pub fn id(self) -> String {
         match self {
-            TrayItem::StateLine => "state-line",
-            TrayItem::PairPhone => "pair-phone",
-            TrayItem::OpenPhones => "open-phones",
-            TrayItem::OpenSettings => "open-settings",
-            TrayItem::Quit => "quit",
+            TrayItem::StateLine => "state-line".into(),
+            TrayItem::SetStatus(state, duration) => format!("status:{}:{}", state.as_str(), duration.key()),
+            TrayItem::ClearStatus => "clear-status".into(),
+            TrayItem::PauseSyncing => "pause".into(),
+            TrayItem::ResumeSyncing => "resume".into(),
+            TrayItem::PairPhone => "pair-phone".into(),
+            TrayItem::OpenPhones => "open-phones".into(),
+            TrayItem::OpenSettings => "open-settings".into(),
+            TrayItem::Quit => "quit".into(),
         }
     }
 
     pub fn action(self) -> Option<Action> {
         match self {
             TrayItem::StateLine => None,
+            TrayItem::SetStatus(state, duration) => Some(Action::SetStatus {
+                state,
+                duration: duration.duration(),
+            }),
+            TrayItem::ClearStatus => Some(Action::ClearStatus),
+            TrayItem::PauseSyncing => Some(Action::Pause),
+            TrayItem::ResumeSyncing => Some(Action::Resume),
             TrayItem::PairPhone => Some(Action::PairPhone),
             TrayItem::OpenPhones => Some(Action::OpenWindow {
                 window: WindowKind::Phones,
@@ -66,11 +146,31 @@ impl TryFrom<&MenuId> for TrayItem {
     type Error = UnknownMenuId;
 
     fn try_from(id: &MenuId) -> Result<TrayItem, UnknownMenuId> {
-        TrayItem::ALL
+        TrayItem::all()
             .into_iter()
             .find(|item| item.id() == id.as_ref())
             .ok_or_else(|| UnknownMenuId(id.as_ref().to_owned()))
     }
+}
+
+/// The Set status submenu: a submenu per state, a duration in each.
+fn status_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Submenu<R>> {
+    let submenu = Submenu::with_id(app, "set-status", "Set status", true)?;
+    for state in tray_states() {
+        let durations = Submenu::with_id(app, format!("status:{}", state.as_str()), state.label(), true)?;
+        for duration in TrayDuration::ALL {
+            let item = TrayItem::SetStatus(state, duration);
+            durations.append(&MenuItem::with_id(
+                app,
+                item.id(),
+                duration.label(),
+                true,
+                None::<&str>,
+            )?)?;
+        }
+        submenu.append(&durations)?;
+    }
+    Ok(submenu)
 }
 
 /// Creates the tray icon and keeps its state line current.
@@ -86,6 +186,29 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<(
         app,
         &[
             &state_line,
+            &PredefinedMenuItem::separator(app)?,
+            &status_menu(app)?,
+            &MenuItem::with_id(
+                app,
+                TrayItem::ClearStatus.id(),
+                "Clear status",
+                true,
+                None::<&str>,
+            )?,
+            &MenuItem::with_id(
+                app,
+                TrayItem::PauseSyncing.id(),
+                "Pause syncing",
+                true,
+                None::<&str>,
+            )?,
+            &MenuItem::with_id(
+                app,
+                TrayItem::ResumeSyncing.id(),
+                "Resume syncing",
+                true,
+                None::<&str>,
+            )?,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, TrayItem::PairPhone.id(), "Pair phone…", true, None::<&str>)?,
             &MenuItem::with_id(app, TrayItem::OpenPhones.id(), "Phones…", true, None::<&str>)?,
@@ -128,9 +251,18 @@ mod tests {
 
     #[test]
     fn menu_ids_map_to_items_and_items_to_actions() {
-        for item in TrayItem::ALL {
+        for item in TrayItem::all() {
             assert_eq!(TrayItem::try_from(&MenuId::new(item.id())), Ok(item));
         }
+        assert_eq!(
+            TrayItem::SetStatus(StateKind::InCall, TrayDuration::HalfHour).action(),
+            Some(Action::SetStatus {
+                state: StateKind::InCall,
+                duration: StatusDuration::Minutes { minutes: 30 }
+            })
+        );
+        assert_eq!(TrayItem::ClearStatus.action(), Some(Action::ClearStatus));
+        assert_eq!(TrayItem::PauseSyncing.action(), Some(Action::Pause));
         assert_eq!(
             TrayItem::try_from(&MenuId::new("bogus")),
             Err(UnknownMenuId("bogus".into()))
@@ -148,9 +280,14 @@ mod tests {
 
     #[test]
     fn menu_ids_are_unique() {
-        let mut ids: Vec<_> = TrayItem::ALL.iter().map(|item| item.id()).collect();
+        let mut ids: Vec<_> = TrayItem::all().iter().map(|item| item.id()).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), TrayItem::ALL.len());
+        assert_eq!(ids.len(), TrayItem::all().len());
+        assert_eq!(
+            ids.len(),
+            1 + 10 * 4 + 7,
+            "ten states × four durations, and the rest"
+        );
     }
 }
