@@ -208,24 +208,10 @@ async fn pair_phone_opens_the_phones_window_and_the_tray_follows_the_phone() {
         .send_json(&serde_json::json!({"type": "snapshot", "seq": 1, "state": "in_call"}))
         .await
         .expect("send");
-    let state_line = |menu: &caret_e2e::sni::MenuEntry| menu.labels().first().cloned().unwrap_or_default();
-    let mut line = String::new();
-    for _ in 0..100 {
-        line = state_line(&item.menu().await);
-        if line == "Phone: In a call" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let line = item.wait_for_state_line("Phone: In a call", SOON).await;
     assert_eq!(line, "Phone: In a call", "the tray shows the phone's state");
     phone.close().await;
-    for _ in 0..100 {
-        line = state_line(&item.menu().await);
-        if line == "Phone offline" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let line = item.wait_for_state_line("Phone offline", SOON).await;
     assert_eq!(line, "Phone offline", "and that it left");
 
     item.click(
@@ -248,7 +234,6 @@ async fn pair_phone_opens_the_phones_window_and_the_tray_follows_the_phone() {
 async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_slack() {
     use caret_e2e::app::KeyringCleanup;
     use caret_e2e::fake_slack::{FakeSlack, TestClock};
-    use tokio::io::AsyncWriteExt;
 
     let _desktop = exclusive_desktop().await;
     let slack = FakeSlack::start(TestClock::new()).await;
@@ -271,22 +256,8 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
         .await;
 
     // Connect the workspace (Trusted, so Slack shows the state itself).
-    let mut add = sandbox
-        .command("cli-add", &["workspace", "add"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("workspace add");
-    let mut stdin = add.stdin.take().expect("stdin");
-    stdin
-        .write_all(format!("{token}\n").as_bytes())
-        .await
-        .expect("token");
-    drop(stdin);
-    assert!(
-        add.wait().await.expect("ends").success(),
-        "{}",
-        sandbox.log("cli-add")
-    );
+    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
+    assert!(ok, "{stderr}");
     let (ok, _, stderr) = sandbox.cli("cli-policy", &["policy", "1", "trusted"]).await;
     assert!(ok, "{stderr}");
 
@@ -307,14 +278,9 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
     )
     .await;
     assert!(shown.expiration > 0, "30 minutes, then Slack clears it by itself");
-    let mut line = String::new();
-    for _ in 0..100 {
-        line = item.menu().await.labels().first().cloned().unwrap_or_default();
-        if line == "Status: In a call (set by you)" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let line = item
+        .wait_for_state_line("Status: In a call (set by you)", SOON)
+        .await;
     assert_eq!(
         line, "Status: In a call (set by you)",
         "the tray says it was set by hand"

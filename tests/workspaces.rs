@@ -3,39 +3,14 @@
 //! the workspace syncs; bad tokens and missing scopes are refused with what to do; removing deletes the
 //! token. Needs the desktop harness (D-Bus and the Secret Service).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::require_desktop_session;
-use tokio::io::AsyncWriteExt;
 
 const READY: &str = "caret-desktop ready (headless)";
 const SOON: Duration = Duration::from_secs(30);
-
-/// `caret-desktop workspace add` with the token on standard input.
-async fn add(sandbox: &Sandbox, token: &str) -> (bool, String, String) {
-    let mut child = sandbox
-        .command("cli-add", &["workspace", "add"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run workspace add");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(format!("  {token}\n").as_bytes())
-        .await
-        .expect("write the token");
-    drop(stdin);
-    let output = child.wait_with_output().await.expect("workspace add ends");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 /// The token as the Secret Service holds it, read with `secret-tool` (what a user would run).
 async fn secret_tool_lookup(account: &str) -> Option<String> {
@@ -70,24 +45,24 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
         .expect("launch");
     sandbox.wait_for_log("app", READY, SOON).await;
 
-    let (ok, _, stderr) = add(&sandbox, "hello").await;
+    let (ok, _, stderr) = sandbox.add_workspace("hello").await;
     assert!(!ok && stderr.contains("xoxp-"), "not a token: {stderr}");
-    let (ok, _, stderr) = add(&sandbox, "xoxp-0000-0000-0000-unknown").await;
+    let (ok, _, stderr) = sandbox.add_workspace("xoxp-0000-0000-0000-unknown").await;
     assert!(
         !ok && stderr.contains("auth.test"),
         "a token Slack refuses: {stderr}"
     );
-    let (ok, _, stderr) = add(&sandbox, &read_only).await;
+    let (ok, _, stderr) = sandbox.add_workspace(&read_only).await;
     assert!(!ok, "no write scope, no connection");
     assert!(
         stderr.contains("users.profile:write") && stderr.contains("reinstall"),
         "{stderr}"
     );
 
-    let (ok, stdout, stderr) = add(&sandbox, &token).await;
+    let (ok, stdout, stderr) = sandbox.add_workspace(&token).await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("Connected to Acme as ada"), "{stdout}");
-    let (ok, stdout, _) = add(&sandbox, &no_presence).await;
+    let (ok, stdout, _) = sandbox.add_workspace(&no_presence).await;
     assert!(
         ok && stdout.contains("Presence (away/active) is left alone"),
         "{stdout}"
@@ -152,7 +127,7 @@ async fn without_a_keyring_connecting_fails_saying_what_to_start_and_keeps_nothi
         .spawn()
         .expect("launch");
     sandbox.wait_for_log("app", READY, SOON).await;
-    let (ok, _, stderr) = add(&sandbox, &token).await;
+    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
     assert!(!ok, "no keyring, no connection");
     assert!(
         stderr.contains("keyring") && stderr.contains("gnome-keyring"),
@@ -194,7 +169,7 @@ async fn the_command_line_sets_a_status_switches_the_policy_and_pauses_syncing()
         .spawn()
         .expect("launch");
     sandbox.wait_for_log("app", READY, SOON).await;
-    let (ok, _, stderr) = add(&sandbox, &token).await;
+    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
     assert!(ok, "{stderr}");
     let (_, stdout, _) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
     let listed: serde_json::Value = serde_json::from_str(stdout.lines().next().expect("one")).expect("JSON");

@@ -226,3 +226,30 @@ impl Drop for KeyringCleanup {
         }
     }
 }
+
+impl Sandbox {
+    /// `caret-desktop workspace add` with `token` on standard input (as a pipe gives it); returns whether it
+    /// succeeded and its standard output and error.
+    pub async fn add_workspace(&self, token: &str) -> (bool, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut child = self
+            .command("cli-add", &["workspace", "add"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run workspace add");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(format!("  {token}\n").as_bytes())
+            .await
+            .expect("write the token");
+        drop(stdin);
+        let output = child.wait_with_output().await.expect("workspace add ends");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}

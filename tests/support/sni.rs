@@ -182,6 +182,18 @@ impl TrayItem {
         entry_from_parts(id, properties, children)
     }
 
+    /// Waits until the menu's first line (the state line) reads `expected`; returns what it read last.
+    pub async fn wait_for_state_line(&self, expected: &str, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let line = self.menu().await.labels().first().cloned().unwrap_or_default();
+            if line == expected || tokio::time::Instant::now() >= deadline {
+                return line;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Clicks an item the way a panel does (`Event(id, "clicked", 0, 0)`).
     pub async fn click(&self, entry: &MenuEntry) {
         let menu_path = self.menu_path().await;
