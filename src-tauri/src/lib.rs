@@ -6,18 +6,21 @@
 //! - [`actions`]: the one place where an [`Action`] from any entry point is carried out.
 //! - [`windows`]: windows created on demand and destroyed on close.
 //! - [`commands`]: the IPC commands the UI calls (thin; they delegate to the core).
-//! - [`ipc`]: the list of commands, shared by Tauri's handler and the generated TypeScript.
+//! - [`ipc`]: the list of commands and events, shared by Tauri's handler and the generated TypeScript.
+//! - [`shortcut`]: the global shortcut that opens the quick picker (a refusal is reported, never fatal) and
+//!   starting at login.
 //! - [`error`]: the shell's error, serialised for the UI as a code and a message.
 
 pub mod actions;
 pub mod commands;
 pub mod error;
 pub mod ipc;
+pub mod shortcut;
 pub mod tray;
 pub mod windows;
 
 use caret_app::{Action, AppConfig, AppCore, InstanceLock, WindowKind};
-use tauri::{Manager, RunEvent};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
 
 pub use error::{Result, ShellError};
 
@@ -37,6 +40,8 @@ pub fn run_tray() -> Result<()> {
                 caret_app::apply::Source::Tray,
             );
         }))
+        // Off unless the user turns it on in Settings (it writes a login item; nothing is written at start).
+        .plugin(tauri_plugin_autostart::Builder::new().build())
         .invoke_handler(ipc::handler())
         .setup(move |app| {
             // The single-instance plugin only sees tray apps; the lock also covers a headless instance on the
@@ -48,6 +53,16 @@ pub fn run_tray() -> Result<()> {
             app.manage(lock);
             app.manage(core.clone());
             tray::create(app.handle(), &core)?;
+            let handle = app.handle().clone();
+            core.attach_shell(Box::new(move |action| {
+                actions::handle(&handle, action, caret_app::apply::Source::Cli);
+            }));
+            forward_events(app.handle(), &core);
+            let preferences = caret_app::preferences::load(&core.config().paths).unwrap_or_else(|error| {
+                tracing::warn!("{error}; using the default preferences");
+                caret_app::preferences::Preferences::default()
+            });
+            shortcut::install(app.handle(), &preferences);
             tracing::info!(data_dir = %core.info().data_dir, "{} (tray)", caret_app::headless::READY_LINE);
             Ok(())
         })
@@ -66,6 +81,33 @@ pub fn run_tray() -> Result<()> {
         _ => {}
     });
     Ok(())
+}
+
+/// Tells every open window when the snapshot changes or the sync log grows, so no window polls.
+fn forward_events<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
+    let mut snapshots = core.subscribe();
+    let emitter = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while snapshots.changed().await.is_ok() {
+            let snapshot = snapshots.borrow_and_update().clone();
+            if let Err(error) = emitter.emit(ipc::SNAPSHOT_EVENT, snapshot) {
+                tracing::debug!("cannot send the snapshot to the windows: {error}");
+            }
+        }
+    });
+    let Ok(services) = core.services() else {
+        return;
+    };
+    let mut newest = services.store.watch_log();
+    let emitter = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while newest.changed().await.is_ok() {
+            let id = *newest.borrow_and_update();
+            if let Err(error) = emitter.emit(ipc::SYNC_LOG_EVENT, id) {
+                tracing::debug!("cannot announce a sync log row to the windows: {error}");
+            }
+        }
+    });
 }
 
 /// Runs the same core without tray or windows until SIGINT/SIGTERM.

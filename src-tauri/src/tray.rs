@@ -2,17 +2,16 @@
 //! updated from the core's snapshots, never polled. Menu ids map to [`Action`]s through [`TrayItem`], so a click
 //! is handled by [`crate::actions::handle`] exactly like the same action from the shortcut, CLI or UI.
 
-use caret_app::{Action, AppCore, StatusDuration, WindowKind};
-use caret_core::StateKind;
+use caret_app::tray_icon::{ICON_SIZE, IconLook};
+use caret_app::{Action, AppCore, PolicyChoice, Snapshot, StatusDuration, WindowKind};
+use caret_core::{Blocked, PolicySetting, SharingPolicy, StateKind};
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Runtime};
 
 /// The id under which the tray icon is registered.
 pub const TRAY_ID: &str = "caret";
-
-const IDLE_ICON: &[u8] = include_bytes!("../../icons/tray/idle.png");
 
 /// How long a status set from the tray lasts: the four choices of its Set status submenu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,24 +65,95 @@ pub fn tray_states() -> impl Iterator<Item = StateKind> {
         .filter(|kind| *kind != StateKind::Event)
 }
 
+/// The policy choices of a workspace's submenu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayPolicy {
+    Default,
+    Trusted,
+    Vip,
+    BlockHour,
+    BlockUntilResumed,
+    Resume,
+}
+
+impl TrayPolicy {
+    pub const ALL: [TrayPolicy; 6] = [
+        TrayPolicy::Default,
+        TrayPolicy::Trusted,
+        TrayPolicy::Vip,
+        TrayPolicy::BlockHour,
+        TrayPolicy::BlockUntilResumed,
+        TrayPolicy::Resume,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            TrayPolicy::Default => "default",
+            TrayPolicy::Trusted => "trusted",
+            TrayPolicy::Vip => "vip",
+            TrayPolicy::BlockHour => "block-1h",
+            TrayPolicy::BlockUntilResumed => "block",
+            TrayPolicy::Resume => "resume",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TrayPolicy::Default => "Default — Available or Busy only",
+            TrayPolicy::Trusted => "Trusted — the exact state",
+            TrayPolicy::Vip => "VIP — the state with details",
+            TrayPolicy::BlockHour => "Blocked for 1 hour",
+            TrayPolicy::BlockUntilResumed => "Blocked until resumed",
+            TrayPolicy::Resume => "Resume sharing",
+        }
+    }
+
+    fn choice(self) -> PolicyChoice {
+        match self {
+            TrayPolicy::Default => PolicyChoice::Default,
+            TrayPolicy::Trusted => PolicyChoice::Trusted,
+            TrayPolicy::Vip => PolicyChoice::Vip,
+            TrayPolicy::BlockHour => PolicyChoice::BlockFor { minutes: 60 },
+            TrayPolicy::BlockUntilResumed => PolicyChoice::BlockUntilResumed,
+            TrayPolicy::Resume => PolicyChoice::Resume,
+        }
+    }
+
+    /// Whether the radio-like check mark sits on this choice for `policy` (the Resume item carries none).
+    fn is_checked(self, policy: &PolicySetting) -> bool {
+        match (self, policy.blocked) {
+            (TrayPolicy::BlockHour, Some(Blocked { until: Some(_) })) => true,
+            (TrayPolicy::BlockUntilResumed, Some(Blocked { until: None })) => true,
+            (TrayPolicy::Default, None) => policy.sharing == SharingPolicy::Default,
+            (TrayPolicy::Trusted, None) => policy.sharing == SharingPolicy::Trusted,
+            (TrayPolicy::Vip, None) => policy.sharing == SharingPolicy::Vip,
+            _ => false,
+        }
+    }
+}
+
 /// The items of the tray menu that do something or show something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayItem {
     /// Read-only: the current state.
     StateLine,
+    /// Read-only: what a workspace's Slack shows.
+    WorkspaceLine(i64),
     SetStatus(StateKind, TrayDuration),
     ClearStatus,
+    SetPolicy(i64, TrayPolicy),
     PauseSyncing,
     ResumeSyncing,
     PairPhone,
     OpenPhones,
+    OpenSyncLog,
     OpenSettings,
     Quit,
 }
 
 impl TrayItem {
-    /// Every item, for mapping ids back.
-    pub fn all() -> Vec<TrayItem> {
+    /// The items whose ids carry no workspace.
+    fn fixed() -> Vec<TrayItem> {
         let mut items = vec![TrayItem::StateLine];
         for state in tray_states() {
             for duration in TrayDuration::ALL {
@@ -96,6 +166,7 @@ impl TrayItem {
             TrayItem::ResumeSyncing,
             TrayItem::PairPhone,
             TrayItem::OpenPhones,
+            TrayItem::OpenSyncLog,
             TrayItem::OpenSettings,
             TrayItem::Quit,
         ]);
@@ -105,34 +176,39 @@ impl TrayItem {
     pub fn id(self) -> String {
         match self {
             TrayItem::StateLine => "state-line".into(),
+            TrayItem::WorkspaceLine(workspace) => format!("workspace:{workspace}"),
             TrayItem::SetStatus(state, duration) => format!("status:{}:{}", state.as_str(), duration.key()),
             TrayItem::ClearStatus => "clear-status".into(),
+            TrayItem::SetPolicy(workspace, policy) => format!("policy:{workspace}:{}", policy.key()),
             TrayItem::PauseSyncing => "pause".into(),
             TrayItem::ResumeSyncing => "resume".into(),
             TrayItem::PairPhone => "pair-phone".into(),
             TrayItem::OpenPhones => "open-phones".into(),
+            TrayItem::OpenSyncLog => "open-sync-log".into(),
             TrayItem::OpenSettings => "open-settings".into(),
             TrayItem::Quit => "quit".into(),
         }
     }
 
     pub fn action(self) -> Option<Action> {
+        let open = |window| Some(Action::OpenWindow { window });
         match self {
-            TrayItem::StateLine => None,
+            TrayItem::StateLine | TrayItem::WorkspaceLine(_) => None,
             TrayItem::SetStatus(state, duration) => Some(Action::SetStatus {
                 state,
                 duration: duration.duration(),
             }),
             TrayItem::ClearStatus => Some(Action::ClearStatus),
+            TrayItem::SetPolicy(workspace, policy) => Some(Action::SetPolicy {
+                workspace,
+                choice: policy.choice(),
+            }),
             TrayItem::PauseSyncing => Some(Action::Pause),
             TrayItem::ResumeSyncing => Some(Action::Resume),
             TrayItem::PairPhone => Some(Action::PairPhone),
-            TrayItem::OpenPhones => Some(Action::OpenWindow {
-                window: WindowKind::Phones,
-            }),
-            TrayItem::OpenSettings => Some(Action::OpenWindow {
-                window: WindowKind::Settings,
-            }),
+            TrayItem::OpenPhones => open(WindowKind::Phones),
+            TrayItem::OpenSyncLog => open(WindowKind::SyncLog),
+            TrayItem::OpenSettings => open(WindowKind::Settings),
             TrayItem::Quit => Some(Action::Quit),
         }
     }
@@ -146,10 +222,27 @@ impl TryFrom<&MenuId> for TrayItem {
     type Error = UnknownMenuId;
 
     fn try_from(id: &MenuId) -> Result<TrayItem, UnknownMenuId> {
-        TrayItem::all()
-            .into_iter()
-            .find(|item| item.id() == id.as_ref())
-            .ok_or_else(|| UnknownMenuId(id.as_ref().to_owned()))
+        let text = id.as_ref();
+        let unknown = || UnknownMenuId(text.to_owned());
+        let mut parts = text.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("workspace"), Some(workspace), None, None) => workspace
+                .parse()
+                .map(TrayItem::WorkspaceLine)
+                .map_err(|_| unknown()),
+            (Some("policy"), Some(workspace), Some(key), None) => {
+                let workspace = workspace.parse().map_err(|_| unknown())?;
+                let policy = TrayPolicy::ALL
+                    .into_iter()
+                    .find(|policy| policy.key() == key)
+                    .ok_or_else(unknown)?;
+                Ok(TrayItem::SetPolicy(workspace, policy))
+            }
+            _ => TrayItem::fixed()
+                .into_iter()
+                .find(|item| item.id() == text)
+                .ok_or_else(unknown),
+        }
     }
 }
 
@@ -173,64 +266,196 @@ fn status_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Submenu<R>> {
     Ok(submenu)
 }
 
-/// Creates the tray icon and keeps its state line current.
-pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<()> {
+/// The handles of the items that change with the snapshot, so that a change updates them in place (a menu
+/// the user holds open stays open); the menu is rebuilt only when the list of workspaces changes.
+struct LiveMenu<R: Runtime> {
+    state_line: MenuItem<R>,
+    workspace_lines: Vec<(i64, MenuItem<R>)>,
+    policies: Vec<(i64, TrayPolicy, CheckMenuItem<R>)>,
+    pause: MenuItem<R>,
+    resume: MenuItem<R>,
+    /// The workspaces the menu was built for: (id, team).
+    built_for: Vec<(i64, String)>,
+}
+
+fn workspaces_key(snapshot: &Snapshot) -> Vec<(i64, String)> {
+    snapshot
+        .workspaces
+        .iter()
+        .map(|workspace| (workspace.id, workspace.team.clone()))
+        .collect()
+}
+
+fn build_menu<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Result<(Menu<R>, LiveMenu<R>)> {
     let state_line = MenuItem::with_id(
         app,
         TrayItem::StateLine.id(),
-        core.snapshot().state_line(),
+        snapshot.state_line(),
         false,
         None::<&str>,
     )?;
-    let menu = Menu::with_items(
+    let menu = Menu::with_items(app, &[&state_line])?;
+    let mut workspace_lines = Vec::new();
+    for workspace in &snapshot.workspaces {
+        let line = MenuItem::with_id(
+            app,
+            TrayItem::WorkspaceLine(workspace.id).id(),
+            workspace.tray_line(),
+            false,
+            None::<&str>,
+        )?;
+        menu.append(&line)?;
+        workspace_lines.push((workspace.id, line));
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&status_menu(app)?)?;
+    menu.append(&MenuItem::with_id(
         app,
-        &[
-            &state_line,
-            &PredefinedMenuItem::separator(app)?,
-            &status_menu(app)?,
-            &MenuItem::with_id(
+        TrayItem::ClearStatus.id(),
+        "Clear status",
+        true,
+        None::<&str>,
+    )?)?;
+
+    let policy_menu = Submenu::with_id(app, "policy", "Policy", true)?;
+    let mut policies = Vec::new();
+    if snapshot.workspaces.is_empty() {
+        policy_menu.append(&MenuItem::with_id(
+            app,
+            "policy-none",
+            "No Slack workspace connected",
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    for workspace in &snapshot.workspaces {
+        let submenu = Submenu::with_id(app, format!("policy:{}", workspace.id), &workspace.team, true)?;
+        for policy in TrayPolicy::ALL {
+            if policy == TrayPolicy::BlockHour {
+                submenu.append(&PredefinedMenuItem::separator(app)?)?;
+            }
+            let item = CheckMenuItem::with_id(
                 app,
-                TrayItem::ClearStatus.id(),
-                "Clear status",
-                true,
+                TrayItem::SetPolicy(workspace.id, policy).id(),
+                policy.label(),
+                policy != TrayPolicy::Resume || workspace.policy.blocked.is_some(),
+                policy.is_checked(&workspace.policy),
                 None::<&str>,
-            )?,
-            &MenuItem::with_id(
-                app,
-                TrayItem::PauseSyncing.id(),
-                "Pause syncing",
-                true,
-                None::<&str>,
-            )?,
-            &MenuItem::with_id(
-                app,
-                TrayItem::ResumeSyncing.id(),
-                "Resume syncing",
-                true,
-                None::<&str>,
-            )?,
-            &PredefinedMenuItem::separator(app)?,
-            &MenuItem::with_id(app, TrayItem::PairPhone.id(), "Pair phone…", true, None::<&str>)?,
-            &MenuItem::with_id(app, TrayItem::OpenPhones.id(), "Phones…", true, None::<&str>)?,
-            &MenuItem::with_id(app, TrayItem::OpenSettings.id(), "Settings…", true, None::<&str>)?,
-            &PredefinedMenuItem::separator(app)?,
-            &MenuItem::with_id(app, TrayItem::Quit.id(), "Quit Caret Desktop", true, None::<&str>)?,
-        ],
+            )?;
+            submenu.append(&item)?;
+            policies.push((workspace.id, policy, item));
+        }
+        policy_menu.append(&submenu)?;
+    }
+    menu.append(&policy_menu)?;
+
+    let pause = MenuItem::with_id(
+        app,
+        TrayItem::PauseSyncing.id(),
+        "Pause syncing",
+        !snapshot.paused,
+        None::<&str>,
     )?;
-    TrayIconBuilder::with_id(TRAY_ID)
-        .icon(Image::from_bytes(IDLE_ICON)?)
-        .tooltip("Caret Desktop")
+    let resume = MenuItem::with_id(
+        app,
+        TrayItem::ResumeSyncing.id(),
+        "Resume syncing",
+        snapshot.paused,
+        None::<&str>,
+    )?;
+    menu.append(&pause)?;
+    menu.append(&resume)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    for (item, label) in [
+        (TrayItem::PairPhone, "Pair phone…"),
+        (TrayItem::OpenPhones, "Phones…"),
+        (TrayItem::OpenSyncLog, "Open sync log"),
+        (TrayItem::OpenSettings, "Settings…"),
+    ] {
+        menu.append(&MenuItem::with_id(app, item.id(), label, true, None::<&str>)?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        TrayItem::Quit.id(),
+        "Quit Caret Desktop",
+        true,
+        None::<&str>,
+    )?)?;
+    let live = LiveMenu {
+        state_line,
+        workspace_lines,
+        policies,
+        pause,
+        resume,
+        built_for: workspaces_key(snapshot),
+    };
+    Ok((menu, live))
+}
+
+impl<R: Runtime> LiveMenu<R> {
+    /// Brings the items in line with `snapshot` (same workspaces as when built).
+    fn update(&self, snapshot: &Snapshot) -> tauri::Result<()> {
+        self.state_line.set_text(snapshot.state_line())?;
+        for workspace in &snapshot.workspaces {
+            if let Some((_, line)) = self.workspace_lines.iter().find(|(id, _)| *id == workspace.id) {
+                line.set_text(workspace.tray_line())?;
+            }
+            for (_, policy, item) in self.policies.iter().filter(|(id, _, _)| *id == workspace.id) {
+                item.set_checked(policy.is_checked(&workspace.policy))?;
+                if *policy == TrayPolicy::Resume {
+                    item.set_enabled(workspace.policy.blocked.is_some())?;
+                }
+            }
+        }
+        self.pause.set_enabled(!snapshot.paused)?;
+        self.resume.set_enabled(snapshot.paused)?;
+        Ok(())
+    }
+}
+
+fn icon_image(look: IconLook) -> Image<'static> {
+    Image::new_owned(look.render(), ICON_SIZE, ICON_SIZE)
+}
+
+/// Creates the tray icon and keeps its icon, tooltip and menu in line with the core's snapshot.
+pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<()> {
+    let snapshot = core.snapshot();
+    let (menu, mut live) = build_menu(app, &snapshot)?;
+    let mut look = IconLook::of(&snapshot, chrono::Utc::now());
+    let tray = TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon_image(look))
+        .tooltip(IconLook::tooltip(&snapshot))
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu_event)
         .build(app)?;
 
     let mut snapshots = core.subscribe();
+    let app = app.clone();
     tauri::async_runtime::spawn(async move {
         while snapshots.changed().await.is_ok() {
-            let line = snapshots.borrow_and_update().state_line();
-            if let Err(error) = state_line.set_text(&line) {
-                tracing::warn!("cannot update the tray state line: {error}");
+            let snapshot = snapshots.borrow_and_update().clone();
+            let refreshed = if workspaces_key(&snapshot) == live.built_for {
+                live.update(&snapshot)
+            } else {
+                build_menu(&app, &snapshot).and_then(|(menu, rebuilt)| {
+                    live = rebuilt;
+                    tray.set_menu(Some(menu))
+                })
+            };
+            if let Err(error) = refreshed {
+                tracing::warn!("cannot update the tray menu: {error}");
+            }
+            let now_look = IconLook::of(&snapshot, chrono::Utc::now());
+            if now_look != look {
+                look = now_look;
+                if let Err(error) = tray.set_icon(Some(icon_image(look))) {
+                    tracing::warn!("cannot change the tray icon: {error}");
+                }
+            }
+            if let Err(error) = tray.set_tooltip(Some(IconLook::tooltip(&snapshot))) {
+                tracing::warn!("cannot change the tray tooltip: {error}");
             }
         }
     });
@@ -251,7 +476,12 @@ mod tests {
 
     #[test]
     fn menu_ids_map_to_items_and_items_to_actions() {
-        for item in TrayItem::all() {
+        let dynamic = [
+            TrayItem::WorkspaceLine(7),
+            TrayItem::SetPolicy(7, TrayPolicy::Vip),
+            TrayItem::SetPolicy(12, TrayPolicy::BlockHour),
+        ];
+        for item in TrayItem::fixed().into_iter().chain(dynamic) {
             assert_eq!(TrayItem::try_from(&MenuId::new(item.id())), Ok(item));
         }
         assert_eq!(
@@ -276,17 +506,64 @@ mod tests {
         );
         assert_eq!(TrayItem::PairPhone.action(), Some(Action::PairPhone));
         assert_eq!(TrayItem::StateLine.action(), None, "the state line is read-only");
+        assert_eq!(
+            TrayItem::WorkspaceLine(3).action(),
+            None,
+            "so are the workspace lines"
+        );
+        assert_eq!(
+            TrayItem::SetPolicy(3, TrayPolicy::BlockHour).action(),
+            Some(Action::SetPolicy {
+                workspace: 3,
+                choice: PolicyChoice::BlockFor { minutes: 60 }
+            })
+        );
+        assert_eq!(
+            TrayItem::OpenSyncLog.action(),
+            Some(Action::OpenWindow {
+                window: WindowKind::SyncLog
+            })
+        );
+        for bad in [
+            "policy:x:vip",
+            "policy:3:nope",
+            "policy:3",
+            "workspace:",
+            "status:in_call:2h",
+        ] {
+            assert!(TrayItem::try_from(&MenuId::new(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_policy_check_mark_follows_the_setting_and_a_block_hides_the_sharing_choice() {
+        let trusted = PolicySetting::sharing(SharingPolicy::Trusted);
+        let checked: Vec<TrayPolicy> = TrayPolicy::ALL
+            .into_iter()
+            .filter(|policy| policy.is_checked(&trusted))
+            .collect();
+        assert_eq!(checked, vec![TrayPolicy::Trusted]);
+        let mut blocked = trusted;
+        blocked.block_until_resumed();
+        let checked: Vec<TrayPolicy> = TrayPolicy::ALL
+            .into_iter()
+            .filter(|policy| policy.is_checked(&blocked))
+            .collect();
+        assert_eq!(checked, vec![TrayPolicy::BlockUntilResumed]);
     }
 
     #[test]
     fn menu_ids_are_unique() {
-        let mut ids: Vec<_> = TrayItem::all().iter().map(|item| item.id()).collect();
+        let mut ids: Vec<_> = TrayItem::fixed().iter().map(|item| item.id()).collect();
+        ids.extend(TrayPolicy::ALL.map(|policy| TrayItem::SetPolicy(1, policy).id()));
+        ids.extend(TrayPolicy::ALL.map(|policy| TrayItem::SetPolicy(2, policy).id()));
+        let count = ids.len();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), TrayItem::all().len());
+        assert_eq!(ids.len(), count);
         assert_eq!(
-            ids.len(),
-            1 + 10 * 4 + 7,
+            TrayItem::fixed().len(),
+            1 + 10 * 4 + 8,
             "ten states × four durations, and the rest"
         );
     }

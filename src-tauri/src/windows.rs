@@ -12,11 +12,24 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind) -> tauri::Result<(
         return Ok(());
     }
     // The UI picks its view from the window label.
-    WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::App("index.html".into()))
-        .title(kind.title())
-        .inner_size(880.0, 640.0)
-        .min_inner_size(560.0, 420.0)
-        .build()?;
+    let builder = WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::App("index.html".into()))
+        .title(kind.title());
+    let builder = match kind {
+        // A small panel in front of everything, gone when used, dismissed or left (it closes itself on blur).
+        WindowKind::Picker => builder
+            .inner_size(440.0, 460.0)
+            .resizable(false)
+            .decorations(false)
+            .always_on_top(true)
+            .skip_taskbar(true)
+            .center()
+            .focused(true),
+        WindowKind::SyncLog => builder.inner_size(1040.0, 680.0).min_inner_size(640.0, 420.0),
+        WindowKind::Settings | WindowKind::Phones => {
+            builder.inner_size(880.0, 640.0).min_inner_size(560.0, 420.0)
+        }
+    };
+    builder.build()?;
     tracing::info!(window = kind.label(), "window opened");
     Ok(())
 }

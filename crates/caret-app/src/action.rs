@@ -15,16 +15,27 @@ pub enum WindowKind {
     Settings,
     /// Paired phones and pairing a new one.
     Phones,
+    /// Every input and every Slack call, live.
+    SyncLog,
+    /// The quick status picker the global shortcut opens: type, arrows, Enter.
+    Picker,
 }
 
 impl WindowKind {
-    pub const ALL: [WindowKind; 2] = [WindowKind::Settings, WindowKind::Phones];
+    pub const ALL: [WindowKind; 4] = [
+        WindowKind::Settings,
+        WindowKind::Phones,
+        WindowKind::SyncLog,
+        WindowKind::Picker,
+    ];
 
     /// The window's label, also the fragment of the page the UI shows in it (`index.html#settings`).
     pub fn label(self) -> &'static str {
         match self {
             WindowKind::Settings => "settings",
             WindowKind::Phones => "phones",
+            WindowKind::SyncLog => "sync-log",
+            WindowKind::Picker => "picker",
         }
     }
 
@@ -32,6 +43,8 @@ impl WindowKind {
         match self {
             WindowKind::Settings => "Caret Desktop — Settings",
             WindowKind::Phones => "Caret Desktop — Phones",
+            WindowKind::SyncLog => "Caret Desktop — Sync log",
+            WindowKind::Picker => "Set status",
         }
     }
 

@@ -84,9 +84,13 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
             }
             services.store.save_settings(*workspace, &settings)?;
             services.engine.set_settings(*workspace, settings, source)?;
+            services.refresh_workspaces(core);
         }
-        Action::Pause => services.engine.set_paused(true, source)?,
-        Action::Resume => services.engine.set_paused(false, source)?,
+        Action::Pause | Action::Resume => {
+            let paused = matches!(action, Action::Pause);
+            services.engine.set_paused(paused, source)?;
+            core.update(|snapshot| snapshot.paused = paused);
+        }
         Action::OpenWindow { .. } | Action::PairPhone | Action::Quit => {
             return Err(AppError::Refused(
                 "that is done from the tray app's own windows, not from here".into(),

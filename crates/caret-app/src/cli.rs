@@ -48,6 +48,27 @@ pub enum Command {
     /// Stop writing to Slack until `resume` (nothing is lost: what is due is sent then).
     Pause,
     Resume,
+    /// Print the sync log as JSON lines, oldest first (each input, each Slack call and its outcome).
+    Log {
+        /// Keep printing new rows as they are written (Ctrl+C to stop).
+        #[arg(long, short)]
+        follow: bool,
+        /// Only this workspace's rows.
+        #[arg(long)]
+        workspace: Option<i64>,
+        /// Only rows whose outcome is not "ok".
+        #[arg(long)]
+        problems: bool,
+        /// Only rows mentioning this text (state, policy, method, what was sent, outcome, error).
+        #[arg(long)]
+        search: Option<String>,
+        /// How many of the latest rows to print first (default 200).
+        #[arg(long, short = 'n')]
+        limit: Option<u32>,
+    },
+    /// Open the quick status picker of the running tray app. Bind this in your desktop's keyboard settings
+    /// where the global shortcut cannot be registered (Wayland sessions, a taken combination).
+    Picker,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -164,6 +185,14 @@ fn workspace_line(workspace: &WorkspaceView) -> String {
         "{:>4}  {} as {}  {state}",
         workspace.id, workspace.team, workspace.user
     )
+}
+
+fn print_json_line(value: &impl serde::Serialize) -> std::io::Result<()> {
+    use std::io::Write;
+    let json = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{json}")?;
+    out.flush()
 }
 
 /// Runs a command against the running app.
@@ -292,6 +321,54 @@ pub fn run(command: Command) -> Result<()> {
                 perform(&config, Action::Resume).await?;
                 println!("Syncing resumed.");
                 Ok(())
+            }
+            Command::Log {
+                follow,
+                workspace,
+                problems,
+                search,
+                limit,
+            } => {
+                let filter = caret_store::LogFilter {
+                    workspace_id: workspace,
+                    problems_only: problems,
+                    text: search,
+                    limit,
+                    ..caret_store::LogFilter::default()
+                };
+                let mut failed = None;
+                crate::control::request_stream(
+                    &config.paths,
+                    &ControlRequest::Log { filter, follow },
+                    |response| {
+                        if let ControlResponse::Log { entries } = response {
+                            for entry in &entries {
+                                if let Err(error) = print_json_line(entry) {
+                                    // A closed pipe (`| head`) ends the command quietly.
+                                    failed = Some(error);
+                                    return false;
+                                }
+                            }
+                        }
+                        follow
+                    },
+                )
+                .await?;
+                match failed {
+                    Some(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                        Err(AppError::Stdout(error))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Command::Picker => {
+                perform(
+                    &config,
+                    Action::OpenWindow {
+                        window: crate::action::WindowKind::Picker,
+                    },
+                )
+                .await
             }
             Command::Revoke { device_id } => {
                 let answer = request(

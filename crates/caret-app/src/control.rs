@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use caret_store::{LogEntry, LogFilter};
+
 use crate::config::AppPaths;
 use crate::core::AppCore;
 use crate::error::{AppError, Result};
@@ -45,19 +47,45 @@ pub enum ControlRequest {
     Perform {
         action: crate::action::Action,
     },
+    /// The sync log, oldest first; with `follow`, the connection stays open and each new row is sent as it
+    /// is written, until the client hangs up.
+    Log {
+        #[serde(default)]
+        filter: LogFilter,
+        #[serde(default)]
+        follow: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ControlResponse {
-    Pairing { pairing: PairingView },
-    Devices { devices: Vec<DeviceView> },
-    Revoked { revoked: bool },
+    Pairing {
+        pairing: PairingView,
+    },
+    Devices {
+        devices: Vec<DeviceView>,
+    },
+    Revoked {
+        revoked: bool,
+    },
     Done,
-    Status { state_line: String },
-    Workspace { workspace: WorkspaceView },
-    Workspaces { workspaces: Vec<WorkspaceView> },
-    Error { message: String },
+    Status {
+        state_line: String,
+    },
+    Workspace {
+        workspace: WorkspaceView,
+    },
+    Workspaces {
+        workspaces: Vec<WorkspaceView>,
+    },
+    /// Sync log rows, oldest first.
+    Log {
+        entries: Vec<LogEntry>,
+    },
+    Error {
+        message: String,
+    },
 }
 
 pub fn socket_path(paths: &AppPaths) -> PathBuf {
@@ -109,6 +137,10 @@ async fn serve(core: AppCore, stream: UnixStream) {
     let mut reader = BufReader::new(reader).take(MAX_REQUEST_BYTES as u64);
     let response = match tokio::time::timeout(PATIENCE, reader.read_line(&mut line)).await {
         Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
+            Ok(ControlRequest::Log { filter, follow: true }) => {
+                follow_log(&core, filter, reader, writer).await;
+                return;
+            }
             Ok(request) => answer(&core, request).await,
             Err(error) => ControlResponse::Error {
                 message: format!("not a control request: {error}"),
@@ -119,10 +151,94 @@ async fn serve(core: AppCore, stream: UnixStream) {
         },
         Err(_) => return,
     };
-    let mut json = serde_json::to_string(&response)
-        .unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
+    let _ = send(&mut writer, &response).await;
+}
+
+async fn send(writer: &mut (impl AsyncWriteExt + Unpin), response: &ControlResponse) -> std::io::Result<()> {
+    let mut json =
+        serde_json::to_string(response).unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
     json.push('\n');
-    let _ = writer.write_all(json.as_bytes()).await;
+    writer.write_all(json.as_bytes()).await
+}
+
+/// The rows matching `filter`, oldest first.
+fn log_rows(core: &AppCore, filter: &LogFilter) -> Result<Vec<LogEntry>> {
+    let mut rows = core.services()?.store.query_log(filter)?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Sends the matching rows, then every new matching row as it is written, until the client hangs up.
+async fn follow_log(
+    core: &AppCore,
+    filter: LogFilter,
+    mut reader: impl AsyncReadExt + Unpin,
+    mut writer: impl AsyncWriteExt + Unpin,
+) {
+    let mut newest = match core.services() {
+        Ok(services) => services.store.watch_log(),
+        Err(error) => {
+            let _ = send(
+                &mut writer,
+                &ControlResponse::Error {
+                    message: error.to_string(),
+                },
+            )
+            .await;
+            return;
+        }
+    };
+    // Read before the first query: a row written in between is then both in the query and announced, and the
+    // `after_id` bookkeeping below keeps it from being sent twice.
+    let mut seen = *newest.borrow_and_update();
+    let mut batch = log_rows(
+        core,
+        &LogFilter {
+            after_id: None,
+            ..filter.clone()
+        },
+    );
+    let mut hung_up = [0u8; 1];
+    let mut first = true;
+    loop {
+        let response = match batch {
+            Ok(entries) => {
+                seen = entries.iter().map(|entry| entry.id).fold(seen, i64::max);
+                ControlResponse::Log { entries }
+            }
+            Err(error) => ControlResponse::Error {
+                message: error.to_string(),
+            },
+        };
+        let ends = matches!(response, ControlResponse::Error { .. });
+        let empty = matches!(&response, ControlResponse::Log { entries } if entries.is_empty());
+        // The first answer always goes out (the client waits for it); later empty ones (rows the filter
+        // leaves out) do not.
+        if (first || !empty) && send(&mut writer, &response).await.is_err() || ends {
+            return;
+        }
+        first = false;
+        tokio::select! {
+            changed = newest.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            // The client sends nothing more; a read that ends is the client hanging up.
+            _ = reader.read(&mut hung_up) => return,
+        }
+        let upto = *newest.borrow_and_update();
+        batch = log_rows(
+            core,
+            &LogFilter {
+                after_id: Some(seen),
+                limit: Some(10_000),
+                before_id: None,
+                ..filter.clone()
+            },
+        );
+        seen = seen.max(upto);
+    }
 }
 
 async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
@@ -155,9 +271,16 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
                 workspaces: services.workspaces()?,
             },
             ControlRequest::Perform { action } => {
-                crate::apply::apply(core, &action, crate::apply::Source::Cli)?;
+                if crate::apply::is_domain_action(&action) {
+                    crate::apply::apply(core, &action, crate::apply::Source::Cli)?;
+                } else {
+                    core.shell_action(action)?;
+                }
                 ControlResponse::Done
             }
+            ControlRequest::Log { filter, follow: _ } => ControlResponse::Log {
+                entries: log_rows(core, &filter)?,
+            },
         })
     }
     .await;
@@ -168,6 +291,24 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
 
 /// Sends one request to the running app and returns its answer (an `Error` answer becomes `Refused`).
 pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<ControlResponse> {
+    let mut first = None;
+    request_stream(paths, request, |response| {
+        first = Some(response);
+        false
+    })
+    .await?;
+    first.ok_or_else(|| AppError::NotRunning {
+        path: socket_path(paths),
+    })
+}
+
+/// Sends a request and hands each answer line to `each` until it returns `false` or the app hangs up. Only
+/// the first answer has a deadline: a followed log may stay quiet for hours.
+pub async fn request_stream(
+    paths: &AppPaths,
+    request: &ControlRequest,
+    mut each: impl FnMut(ControlResponse) -> bool,
+) -> Result<()> {
     let path = socket_path(paths);
     let mut stream = UnixStream::connect(&path)
         .await
@@ -183,23 +324,42 @@ pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<Contr
         .write_all(json.as_bytes())
         .await
         .map_err(control_error(&path))?;
-    let mut line = String::new();
-    tokio::time::timeout(ANSWER_PATIENCE, BufReader::new(stream).read_line(&mut line))
-        .await
-        .map_err(|_| {
-            AppError::Refused(format!(
-                "no answer within {} s (it may still finish: check with `caret-desktop workspace list`)",
-                ANSWER_PATIENCE.as_secs()
-            ))
-        })?
-        .map_err(control_error(&path))?;
-    match serde_json::from_str::<ControlResponse>(&line) {
-        Ok(ControlResponse::Error { message }) => Err(AppError::Refused(message)),
-        Ok(response) => Ok(response),
-        Err(_) if line.is_empty() => Err(AppError::NotRunning { path }),
-        Err(error) => Err(AppError::Refused(format!(
-            "an answer this command does not understand ({error}); are the app and the command the same version?"
-        ))),
+    let path_for_errors = path.clone();
+    let mut lines = BufReader::new(stream).lines();
+    let mut first = true;
+    loop {
+        let next = if first {
+            tokio::time::timeout(ANSWER_PATIENCE, lines.next_line())
+                .await
+                .map_err(|_| {
+                    AppError::Refused(format!(
+                        "no answer within {} s (it may still finish: check with `caret-desktop workspace list`)",
+                        ANSWER_PATIENCE.as_secs()
+                    ))
+                })?
+        } else {
+            lines.next_line().await
+        };
+        let Some(line) = next.map_err(control_error(&path_for_errors))? else {
+            return if first {
+                Err(AppError::NotRunning { path })
+            } else {
+                Ok(())
+            };
+        };
+        first = false;
+        let response = match serde_json::from_str::<ControlResponse>(&line) {
+            Ok(ControlResponse::Error { message }) => return Err(AppError::Refused(message)),
+            Ok(response) => response,
+            Err(error) => {
+                return Err(AppError::Refused(format!(
+                    "an answer this command does not understand ({error}); are the app and the command the same version?"
+                )));
+            }
+        };
+        if !each(response) {
+            return Ok(());
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use caret_core::{CaretState, ManualStatus};
+use caret_core::{CaretState, ManualStatus, Policy, PolicySetting};
 use serde::Serialize;
 use tokio::sync::watch;
 use ts_rs::TS;
@@ -13,11 +13,12 @@ use ts_rs::TS;
 use crate::config::AppConfig;
 
 /// What we know of the phone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "link", rename_all = "snake_case")]
 #[ts(export)]
 pub enum PhoneLink {
     /// No phone has been paired with this desktop yet.
+    #[default]
     NotPaired,
     /// A phone is paired but not connected (no heartbeat).
     Offline,
@@ -25,15 +26,70 @@ pub enum PhoneLink {
     Connected { state: CaretState },
 }
 
-/// Everything observers show about the app at one moment.
+/// What one workspace's Slack shows of ours, as the engine last confirmed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct ShownText {
+    pub text: String,
+    pub emoji: String,
+}
+
+/// A workspace as the tray lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct WorkspaceLine {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub team: String,
+    pub connected: bool,
+    pub policy: PolicySetting,
+    pub effective_policy: Policy,
+    /// `None`: no status of ours in this workspace.
+    pub shows: Option<ShownText>,
+}
+
+impl WorkspaceLine {
+    /// The read-only tray line: what this workspace's Slack shows.
+    pub fn tray_line(&self) -> String {
+        if !self.connected {
+            return format!("{}: disconnected — reconnect in Settings", self.team);
+        }
+        match (&self.shows, self.effective_policy) {
+            (_, Policy::Blocked) => format!("{}: blocked, shows nothing", self.team),
+            (Some(shown), _) => format!("{} shows “{}”", self.team, shown.text),
+            (None, _) => format!("{} shows no status", self.team),
+        }
+    }
+}
+
+/// Everything observers show about the app at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 #[ts(export)]
 pub struct Snapshot {
     pub phone: PhoneLink,
     pub manual: Option<ManualStatus>,
+    /// Syncing to Slack is paused by the user.
+    pub paused: bool,
+    pub workspaces: Vec<WorkspaceLine>,
 }
 
 impl Snapshot {
+    /// The state the tray icon shows: a manual status wins over the phone; `None` when nothing is known.
+    pub fn effective_state(&self, now: chrono::DateTime<chrono::Utc>) -> Option<CaretState> {
+        if let Some(manual) = self.manual.as_ref().filter(|manual| manual.is_active(now)) {
+            return Some(manual.state.clone());
+        }
+        match &self.phone {
+            PhoneLink::Connected { state } => Some(state.clone()),
+            PhoneLink::NotPaired | PhoneLink::Offline => None,
+        }
+    }
+
+    /// Whether any workspace needs the user (its token was refused).
+    pub fn any_disconnected(&self) -> bool {
+        self.workspaces.iter().any(|workspace| !workspace.connected)
+    }
+
     /// The read-only first line of the tray menu: what Caret Desktop believes your state is.
     pub fn state_line(&self) -> String {
         if let Some(manual) = &self.manual {
@@ -71,21 +127,24 @@ struct Inner {
     snapshot: watch::Sender<Snapshot>,
     /// Attached once the async runtime runs (see [`crate::services`]).
     services: std::sync::OnceLock<crate::services::Services>,
+    /// Carries out the actions only the tray app can (windows, quitting), for the control socket. Unset when
+    /// headless.
+    shell: std::sync::OnceLock<ShellHandler>,
 }
+
+/// The shell's handler for the actions that need a display.
+pub type ShellHandler = Box<dyn Fn(crate::action::Action) + Send + Sync>;
 
 impl AppCore {
     pub fn new(config: AppConfig, headless: bool) -> AppCore {
-        let initial = Snapshot {
-            phone: PhoneLink::NotPaired,
-            manual: None,
-        };
-        let (snapshot, _) = watch::channel(initial);
+        let (snapshot, _) = watch::channel(Snapshot::default());
         AppCore {
             inner: Arc::new(Inner {
                 config,
                 headless,
                 snapshot,
                 services: std::sync::OnceLock::new(),
+                shell: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -94,6 +153,30 @@ impl AppCore {
     pub fn attach_services(&self, services: crate::services::Services) {
         if self.inner.services.set(services).is_err() {
             tracing::warn!("services were already attached; the second set is ignored");
+        }
+    }
+
+    /// Registers the tray app's handler for window and quit actions; only the first call counts.
+    pub fn attach_shell(&self, handler: ShellHandler) {
+        if self.inner.shell.set(handler).is_err() {
+            tracing::warn!("a shell was already attached; the second is ignored");
+        }
+    }
+
+    /// Hands an action that needs a display (a window, the picker, quitting) to the tray app.
+    pub fn shell_action(&self, action: crate::action::Action) -> crate::error::Result<()> {
+        match self.inner.shell.get() {
+            Some(handler) => {
+                handler(action);
+                Ok(())
+            }
+            None => Err(crate::error::AppError::NeedsTray(
+                match action {
+                    crate::action::Action::Quit => "quitting from here",
+                    _ => "opening a window",
+                }
+                .to_owned(),
+            )),
         }
     }
 

@@ -46,6 +46,8 @@ pub enum AppError {
     Refused(String),
     #[error("the desktop keyring: {0}")]
     Keyring(String),
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
     #[error("cannot read standard input: {0}")]
     Stdin(std::io::Error),
     #[error("cannot start the async runtime: {0}")]
@@ -55,6 +57,14 @@ pub enum AppError {
         missing.join(", ")
     )]
     MissingScopes { team: String, missing: Vec<String> },
+    #[error("cannot export the sync log to {path}: {reason}")]
+    Export { path: PathBuf, reason: String },
+    #[error("preferences file {path}: {reason}")]
+    Preferences { path: PathBuf, reason: String },
+    #[error("{0} needs the tray app; this Caret Desktop runs headless")]
+    NeedsTray(String),
+    #[error("Caret Desktop's settings: {0}")]
+    Settings(#[from] caret_core::CoreError),
 }
 
 pub type Result<T> = std::result::Result<T, AppError>;

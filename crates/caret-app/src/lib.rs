@@ -9,6 +9,15 @@
 //! - [`core`]: [`AppCore`], the cheap-to-clone handle to the running app's state, and what it tells the tray.
 //! - [`headless`]: running the same core with no tray or window, until a signal says stop.
 //! - [`logging`]: log setup (to stderr; never a secret).
+//! - [`apply`]: carrying out the domain [`Action`]s (status, policy, pause) for every entry point.
+//! - [`services`]: the store, the sync engine, the relay, and the tasks that connect them to the snapshot.
+//! - [`control`] / [`cli`]: the local socket the command line uses to reach the running app.
+//! - [`workspaces`] / [`tokens`]: connecting Slack workspaces; their tokens in the OS keyring.
+//! - [`preview`]: what Slack will show for each state under each policy (the Settings window's preview).
+//! - [`export`]: exporting the sync log (JSON lines or CSV) for the Sync log window.
+//! - [`preferences`]: the app's own preferences (shortcut, autostart), a small JSON file.
+//! - [`notify`]: desktop notifications (a missing daemon is logged, never fatal).
+//! - [`tray_icon`]: the tray icon drawn per state group, with a paused/disconnected badge.
 
 pub mod action;
 pub mod apply;
@@ -17,12 +26,16 @@ pub mod config;
 pub mod control;
 pub mod core;
 pub mod error;
+pub mod export;
 pub mod headless;
 pub mod instance;
 pub mod logging;
 pub mod notify;
+pub mod preferences;
+pub mod preview;
 pub mod services;
 pub mod tokens;
+pub mod tray_icon;
 pub mod workspaces;
 
 pub use action::{Action, PolicyChoice, StatusDuration, WindowKind};

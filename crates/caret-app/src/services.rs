@@ -33,6 +33,8 @@ pub struct Services {
     /// The async runtime the services run on, for work started from the GUI thread.
     pub runtime: tokio::runtime::Handle,
     settings_changes: Mutex<()>,
+    /// Rung when a workspace is connected, disconnected or its settings saved, for the snapshot's lines.
+    workspaces_changed: Arc<tokio::sync::Notify>,
     relay: std::result::Result<Relay, String>,
     /// The pairing window last opened, for the Phones window to show until it is used or expires.
     current_pairing: Arc<Mutex<Option<PairingView>>>,
@@ -154,6 +156,7 @@ impl Services {
             tokens,
             runtime: tokio::runtime::Handle::current(),
             settings_changes: Mutex::new(()),
+            workspaces_changed: Arc::new(tokio::sync::Notify::new()),
             relay,
             current_pairing: Arc::new(Mutex::new(None)),
             loopback_only: core.config().relay.loopback_only,
@@ -175,6 +178,20 @@ impl Services {
             spawn_relay_events(relay.events(), services.current_pairing.clone());
         }
         spawn_engine_notifications(services.engine.subscribe());
+        let paused = services
+            .store
+            .load_input::<bool>(caret_engine::PAUSED_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+        core.update(|snapshot| snapshot.paused = paused);
+        services.refresh_workspaces(core);
+        spawn_workspace_refresh(
+            core.clone(),
+            services.store.clone(),
+            services.engine.subscribe(),
+            services.workspaces_changed.clone(),
+        );
         // A manual status set before a restart still shows in the tray until it ends.
         let persisted = services
             .store
@@ -198,6 +215,17 @@ impl Services {
             ..RelayConfig::default()
         };
         Ok(Relay::start(config, &identity, store.clone()).await?)
+    }
+
+    /// Puts the workspaces' policies and what each shows into the snapshot (the tray's lines and Policy menu).
+    pub fn refresh_workspaces(&self, core: &AppCore) {
+        let lines = workspace_lines(&self.store);
+        core.update(|snapshot| snapshot.workspaces = lines);
+    }
+
+    /// Tells the snapshot's refresher that the workspaces changed.
+    pub(crate) fn workspaces_changed(&self) {
+        self.workspaces_changed.notify_one();
     }
 
     /// Held while a workspace's settings are read, changed and saved.
@@ -403,17 +431,7 @@ fn escape_markup(text: &str) -> String {
 
 /// The state the desktop acts on now: a manual status wins over the phone.
 pub fn effective_state(snapshot: &Snapshot) -> Option<CaretState> {
-    if let Some(manual) = snapshot
-        .manual
-        .as_ref()
-        .filter(|manual| manual.is_active(chrono::Utc::now()))
-    {
-        return Some(manual.state.clone());
-    }
-    match &snapshot.phone {
-        PhoneLink::Connected { state } => Some(state.clone()),
-        PhoneLink::NotPaired | PhoneLink::Offline => None,
-    }
+    snapshot.effective_state(chrono::Utc::now())
 }
 
 /// What each connected workspace shows now, as the engine last confirmed it (a workspace showing nothing
@@ -434,6 +452,63 @@ fn shown_statuses(store: &Store) -> Vec<ShownStatus> {
             })
         })
         .collect()
+}
+
+/// Every workspace with its policy and what it shows of ours now.
+fn workspace_lines(store: &Store) -> Vec<crate::core::WorkspaceLine> {
+    let workspaces = match store.workspaces() {
+        Ok(workspaces) => workspaces,
+        Err(error) => {
+            tracing::error!("cannot list workspaces for the tray: {error}");
+            return Vec::new();
+        }
+    };
+    let now = chrono::Utc::now();
+    workspaces
+        .into_iter()
+        .map(|workspace| {
+            let shows = store
+                .sync_state(workspace.id)
+                .ok()
+                .and_then(|state| state.applied_status)
+                .map(|applied| crate::core::ShownText {
+                    text: applied.text,
+                    emoji: applied.emoji,
+                });
+            crate::core::WorkspaceLine {
+                id: workspace.id,
+                team: workspace.team_name,
+                connected: workspace.connected,
+                policy: workspace.settings.policy,
+                effective_policy: workspace.settings.policy.effective(now),
+                shows,
+            }
+        })
+        .collect()
+}
+
+/// Keeps the snapshot's workspace lines current: after every engine event but the sync log's own (a sync,
+/// a disconnection, a block that ended…).
+fn spawn_workspace_refresh(
+    core: AppCore,
+    store: Store,
+    mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
+    changed: Arc<tokio::sync::Notify>,
+) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(EngineEvent::Logged { .. }) => continue,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                () = changed.notified() => {}
+            }
+            let lines = workspace_lines(&store);
+            core.update(|snapshot| snapshot.workspaces = lines);
+        }
+    });
 }
 
 /// Waits for an engine event after which a workspace may show something else: a confirmed sync, a
@@ -611,7 +686,7 @@ mod tests {
             phone: PhoneLink::Connected {
                 state: CaretState::Walking,
             },
-            manual: None,
+            ..Snapshot::default()
         };
         assert_eq!(effective_state(&snapshot), Some(CaretState::Walking));
         snapshot.manual = Some(caret_core::ManualStatus {

@@ -55,6 +55,10 @@ pub struct WorkspaceView {
     pub disconnect_reason: Option<String>,
     /// Granted scopes that matter and are missing (presence ones: presence is then left alone).
     pub missing_scopes: Vec<String>,
+    /// The policy as the user set it (a block keeps the policy it will return to).
+    pub policy: caret_core::PolicySetting,
+    /// The policy in force now.
+    pub effective_policy: caret_core::Policy,
 }
 
 impl WorkspaceView {
@@ -66,6 +70,8 @@ impl WorkspaceView {
             connected: workspace.connected,
             disconnect_reason: workspace.disconnect_reason,
             missing_scopes,
+            policy: workspace.settings.policy,
+            effective_policy: workspace.settings.policy.effective(chrono::Utc::now()),
         }
     }
 }
@@ -135,6 +141,7 @@ impl Services {
         self.tokens.forget(id);
         self.engine.start_workspace(id)?;
         tracing::info!(workspace = id, "connected to {} as {}", info.team, info.user);
+        self.workspaces_changed();
         Ok(WorkspaceView::of(self.store.workspace(id)?, missing_presence))
     }
 
@@ -157,6 +164,34 @@ impl Services {
         self.engine.stop_workspace(id)?;
         self.tokens.forget(id);
         self.store.set_connected(id, false, Some("disconnected by you"))?;
+        self.workspaces_changed();
+        Ok(WorkspaceView::of(self.store.workspace(id)?, Vec::new()))
+    }
+
+    /// A workspace's settings, for the Settings window's form.
+    pub fn workspace_settings(&self, id: WorkspaceId) -> Result<caret_core::WorkspaceSettings> {
+        Ok(self.store.workspace(id)?.settings)
+    }
+
+    /// Saves what the Settings form edits (phone number, templates, lease, time format) after checking it.
+    /// The policy is not taken from the form: it changes only through its own action (tray, Settings radio,
+    /// CLI), so a form opened before a policy change cannot undo that change by saving.
+    pub fn save_workspace_settings(
+        &self,
+        id: WorkspaceId,
+        edited: caret_core::WorkspaceSettings,
+        source: caret_engine::Source,
+    ) -> Result<WorkspaceView> {
+        edited.validate()?;
+        let _one_at_a_time = self.lock_settings();
+        let stored = self.store.workspace(id)?.settings;
+        let settings = caret_core::WorkspaceSettings {
+            policy: stored.policy,
+            ..edited
+        };
+        self.store.save_settings(id, &settings)?;
+        self.engine.set_settings(id, settings, source)?;
+        self.workspaces_changed();
         Ok(WorkspaceView::of(self.store.workspace(id)?, Vec::new()))
     }
 

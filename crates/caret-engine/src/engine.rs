@@ -116,7 +116,8 @@ struct PhoneRecord {
 const PHONE_KEY: &str = "phone";
 /// Where the engine keeps the manual status among its persisted inputs (the app reads it at start).
 pub const MANUAL_KEY: &str = "manual";
-const PAUSED_KEY: &str = "paused";
+/// Where the engine keeps whether syncing is paused (the app reads it at start to show it in the tray).
+pub const PAUSED_KEY: &str = "paused";
 
 enum Command {
     Phone(Option<CaretState>, Source),

@@ -23,7 +23,7 @@ pub mod worker;
 
 pub use budget::Budget;
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use engine::{Engine, EngineConfig, MANUAL_KEY, Source};
+pub use engine::{Engine, EngineConfig, MANUAL_KEY, PAUSED_KEY, Source};
 pub use error::{EngineError, Result};
 pub use events::EngineEvent;
 pub use tokens::{StaticTokens, TokenSource};

@@ -99,6 +99,10 @@ pub struct LogFilter {
     /// Rows older than this id (for paging back).
     #[ts(type = "number | null")]
     pub before_id: Option<i64>,
+    /// Rows newer than this id (for following the log).
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub after_id: Option<i64>,
     /// At most this many rows (default 200, at most 10 000).
     pub limit: Option<u32>,
 }
@@ -187,6 +191,10 @@ fn where_clause(filter: &LogFilter) -> (String, Vec<Box<dyn ToSql>>) {
         conditions.push("id < ?".into());
         values.push(Box::new(before));
     }
+    if let Some(after) = filter.after_id {
+        conditions.push("id > ?".into());
+        values.push(Box::new(after));
+    }
     let clause = if conditions.is_empty() {
         String::new()
     } else {
@@ -220,6 +228,14 @@ impl Store {
             )?;
             Ok(connection.last_insert_rowid())
         })
+        .inspect(|id| {
+            self.newest_log_id.send_replace(*id);
+        })
+    }
+
+    /// A receiver of the newest sync log row's id: it changes whenever a row is appended.
+    pub fn watch_log(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.newest_log_id.subscribe()
     }
 
     /// Rows matching `filter`, newest first.
@@ -316,6 +332,30 @@ mod tests {
             .unwrap();
         store.append_log(&entry(4_000, 2, "ok", "100%_sure")).unwrap();
         store
+    }
+
+    #[test]
+    fn followers_see_each_new_row_and_can_ask_for_what_came_after() {
+        let store = store_with_rows();
+        let mut newest = store.watch_log();
+        assert_eq!(
+            *newest.borrow_and_update(),
+            4,
+            "the newest id is known from the start"
+        );
+        let id = store.append_log(&entry(5_000, 1, "ok", "sleeping")).unwrap();
+        assert!(newest.has_changed().unwrap());
+        assert_eq!(*newest.borrow_and_update(), id);
+        let after = store
+            .query_log(&LogFilter {
+                after_id: Some(3),
+                ..LogFilter::default()
+            })
+            .unwrap();
+        let ids: Vec<i64> = after.iter().map(|row| row.id).collect();
+        assert_eq!(ids, vec![5, 4]);
+        let reopened_newest = Store::open_in_memory().unwrap().watch_log();
+        assert_eq!(*reopened_newest.borrow(), 0, "an empty log starts at 0");
     }
 
     #[test]

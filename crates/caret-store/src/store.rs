@@ -66,6 +66,9 @@ pub struct SyncState {
 #[derive(Clone)]
 pub struct Store {
     connection: Arc<Mutex<Connection>>,
+    /// The id of the newest sync log row, so the sync log window and `caret-desktop log --follow` are told of
+    /// new rows without polling the database.
+    pub(crate) newest_log_id: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -102,8 +105,11 @@ impl Store {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&mut connection)?;
+        let newest: i64 =
+            connection.query_row("SELECT COALESCE(MAX(id), 0) FROM sync_log", [], |row| row.get(0))?;
         Ok(Store {
             connection: Arc::new(Mutex::new(connection)),
+            newest_log_id: Arc::new(tokio::sync::watch::channel(newest).0),
         })
     }
 

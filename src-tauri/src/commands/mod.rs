@@ -1,10 +1,15 @@
 //! The IPC commands the UI calls. Each is a few lines that delegate to the core or to [`crate::actions`].
 //! They are listed once, in [`crate::ipc`], which registers them and generates their TypeScript signatures.
 
+use caret_app::export::{ExportFormat, ExportedLog};
+use caret_app::preferences::PreferencesView;
+use caret_app::preview::SettingsPreview;
 use caret_app::services::{PairingView, PhonesView};
 use caret_app::workspaces::{PastedSecret, WorkspaceView};
-use caret_app::{Action, AppCore, AppInfo};
-use tauri::{AppHandle, Runtime, State};
+use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
+use caret_core::WorkspaceSettings;
+use caret_store::{LogEntry, LogFilter};
+use tauri::{AppHandle, Runtime, State, WebviewWindow};
 
 use crate::error::Result;
 
@@ -14,10 +19,102 @@ pub fn app_info(core: State<'_, AppCore>) -> AppInfo {
     core.info()
 }
 
-/// Carries out an action the user took in the UI, exactly as if it came from the tray.
+/// Carries out an action the user took in the UI, exactly as if it came from the tray. One taken in the quick
+/// picker is logged as coming from the shortcut that opened it.
 #[tauri::command]
-pub fn perform<R: Runtime>(app: AppHandle<R>, action: Action) {
-    crate::actions::handle(&app, action, caret_app::apply::Source::Ui);
+pub fn perform<R: Runtime>(app: AppHandle<R>, window: WebviewWindow<R>, action: Action) {
+    let source = if WindowKind::from_label(window.label()) == Some(WindowKind::Picker) {
+        caret_app::apply::Source::Shortcut
+    } else {
+        caret_app::apply::Source::Ui
+    };
+    crate::actions::handle(&app, action, source);
+}
+
+/// What the app believes now (state, what each workspace shows, paused); later changes arrive as `snapshot`
+/// events.
+#[tauri::command]
+pub fn snapshot(core: State<'_, AppCore>) -> Snapshot {
+    core.snapshot()
+}
+
+/// Sync log rows matching the filter, newest first. New rows are announced by `sync-log` events.
+#[tauri::command]
+pub fn sync_log(core: State<'_, AppCore>, filter: LogFilter) -> Result<Vec<LogEntry>> {
+    Ok(core
+        .services()?
+        .store
+        .query_log(&filter)
+        .map_err(caret_app::AppError::from)?)
+}
+
+/// Writes every row the filter selects to a new file in the Downloads folder.
+#[tauri::command]
+pub fn export_sync_log(
+    core: State<'_, AppCore>,
+    filter: LogFilter,
+    format: ExportFormat,
+) -> Result<ExportedLog> {
+    let dir = caret_app::export::export_dir();
+    Ok(caret_app::export::export_log(
+        &core.services()?.store,
+        &filter,
+        format,
+        &dir,
+        chrono::Local::now(),
+    )?)
+}
+
+/// A workspace's settings, for the Settings form.
+#[tauri::command]
+pub fn workspace_settings(core: State<'_, AppCore>, workspace_id: u32) -> Result<WorkspaceSettings> {
+    Ok(core.services()?.workspace_settings(i64::from(workspace_id))?)
+}
+
+/// Saves the Settings form (phone number, templates, lease, time format); the policy has its own action.
+#[tauri::command]
+pub fn save_workspace_settings(
+    core: State<'_, AppCore>,
+    workspace_id: u32,
+    settings: WorkspaceSettings,
+) -> Result<WorkspaceView> {
+    Ok(core.services()?.save_workspace_settings(
+        i64::from(workspace_id),
+        settings,
+        caret_app::apply::Source::Ui,
+    )?)
+}
+
+/// What Slack would show for each state under each policy with these (unsaved) settings.
+#[tauri::command]
+pub fn preview_settings(settings: WorkspaceSettings) -> SettingsPreview {
+    caret_app::preview::preview(&settings, chrono::Local::now().fixed_offset())
+}
+
+/// The app's preferences (shortcut, autostart) and whether the shortcut works.
+#[tauri::command]
+pub fn preferences<R: Runtime>(app: AppHandle<R>, core: State<'_, AppCore>) -> Result<PreferencesView> {
+    crate::shortcut::view(&app, &core)
+}
+
+/// Saves and registers a new global shortcut ("" for none); a refusal is reported in the answer, not thrown.
+#[tauri::command]
+pub fn set_shortcut<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, AppCore>,
+    shortcut: String,
+) -> Result<PreferencesView> {
+    crate::shortcut::change(&app, &core, &shortcut)
+}
+
+/// Turns starting at login on or off.
+#[tauri::command]
+pub fn set_autostart<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, AppCore>,
+    enabled: bool,
+) -> Result<PreferencesView> {
+    crate::shortcut::set_autostart(&app, &core, enabled)
 }
 
 /// Paired phones, the relay, and the open pairing window, for the Phones window.

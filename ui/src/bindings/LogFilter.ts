@@ -21,6 +21,10 @@ text: string | null,
  */
 before_id: number | null, 
 /**
+ * Rows newer than this id (for following the log).
+ */
+after_id: number | null, 
+/**
  * At most this many rows (default 200, at most 10 000).
  */
 limit: number | null, };

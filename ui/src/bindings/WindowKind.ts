@@ -4,4 +4,4 @@
  * The windows the app can open. Each is created on demand and destroyed on close: a hidden webview costs
  * about 160 MB, a tray icon almost nothing.
  */
-export type WindowKind = "settings" | "phones";
+export type WindowKind = "settings" | "phones" | "sync_log" | "picker";

@@ -1,0 +1,147 @@
+//! The app's own preferences (not a workspace's): the global shortcut and starting at login. Kept as a small
+//! JSON file in the config directory, written atomically (a temporary file renamed over the old one), so a
+//! crash mid-write leaves the previous preferences rather than half a file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::config::AppPaths;
+use crate::error::{AppError, Result};
+
+pub const PREFERENCES_FILE: &str = "preferences.json";
+/// The shortcut that opens the quick status picker unless the user chose another.
+pub const DEFAULT_SHORTCUT: &str = "Ctrl+Alt+S";
+/// The command a desktop's own keyboard settings can bind when the global shortcut cannot be registered.
+pub const PICKER_COMMAND: &str = "caret-desktop picker";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Preferences {
+    /// The global shortcut for the quick picker, as Tauri spells accelerators ("Ctrl+Alt+S"); "" for none.
+    #[serde(default = "default_shortcut")]
+    pub shortcut: String,
+    /// Start Caret Desktop when the user logs in. Off until the user turns it on.
+    #[serde(default)]
+    pub autostart: bool,
+}
+
+fn default_shortcut() -> String {
+    DEFAULT_SHORTCUT.to_owned()
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences {
+            shortcut: default_shortcut(),
+            autostart: false,
+        }
+    }
+}
+
+/// Whether the global shortcut works, as the Settings window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum ShortcutStatus {
+    /// Pressing it opens the picker.
+    Registered { shortcut: String },
+    /// The user chose no shortcut.
+    Off,
+    /// The system refused it (taken by another app, or a Wayland session where apps cannot grab keys).
+    Failed { shortcut: String, reason: String },
+}
+
+/// The preferences with what became of them, for the Settings window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct PreferencesView {
+    pub preferences: Preferences,
+    pub shortcut: ShortcutStatus,
+    /// What to bind in the desktop's own keyboard settings if the shortcut cannot be registered.
+    pub picker_command: String,
+    /// Whether the login item is really in place (it can be removed outside the app).
+    pub autostart_enabled: bool,
+}
+
+pub fn preferences_path(paths: &AppPaths) -> PathBuf {
+    paths.config_dir.join(PREFERENCES_FILE)
+}
+
+fn file_error(path: &Path) -> impl Fn(std::io::Error) -> AppError + '_ {
+    move |source| AppError::Preferences {
+        path: path.to_path_buf(),
+        reason: source.to_string(),
+    }
+}
+
+/// Reads the preferences; a missing file means the defaults. A damaged file is an error naming it, rather
+/// than a silent reset of what the user chose.
+pub fn load(paths: &AppPaths) -> Result<Preferences> {
+    let path = preferences_path(paths);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| AppError::Preferences {
+            path: path.clone(),
+            reason: error.to_string(),
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Preferences::default()),
+        Err(error) => Err(file_error(&path)(error)),
+    }
+}
+
+pub fn save(paths: &AppPaths, preferences: &Preferences) -> Result<()> {
+    let path = preferences_path(paths);
+    let temporary = path.with_extension("json.tmp");
+    let json = serde_json::to_vec_pretty(preferences).map_err(|error| AppError::Preferences {
+        path: path.clone(),
+        reason: error.to_string(),
+    })?;
+    std::fs::write(&temporary, json).map_err(file_error(&temporary))?;
+    std::fs::rename(&temporary, &path).map_err(file_error(&path))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(dir: &Path) -> AppPaths {
+        AppPaths {
+            config_dir: dir.to_path_buf(),
+            data_dir: dir.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn missing_file_means_defaults_and_autostart_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let preferences = load(&paths(dir.path())).unwrap();
+        assert_eq!(preferences.shortcut, DEFAULT_SHORTCUT);
+        assert!(!preferences.autostart);
+    }
+
+    #[test]
+    fn saved_preferences_read_back_and_leave_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let chosen = Preferences {
+            shortcut: "Super+Shift+K".into(),
+            autostart: true,
+        };
+        save(&paths(dir.path()), &chosen).unwrap();
+        assert_eq!(load(&paths(dir.path())).unwrap(), chosen);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(PREFERENCES_FILE)]);
+    }
+
+    #[test]
+    fn a_damaged_file_is_reported_with_its_path_not_silently_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(PREFERENCES_FILE), "{not json").unwrap();
+        let error = load(&paths(dir.path())).unwrap_err().to_string();
+        assert!(error.contains(PREFERENCES_FILE), "{error}");
+    }
+}

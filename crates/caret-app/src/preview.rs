@@ -1,0 +1,302 @@
+//! The live preview of Settings: exactly what Slack will show for each state under each policy, computed by
+//! the same [`caret_core::decide`] the sync engine uses (never a second copy of the rules), for the settings
+//! the user is editing, before they are saved.
+
+use caret_core::{
+    CaretState, Decision, DesiredStatus, EventDetails, Expiration, Policy, PolicySetting, Presence,
+    SharingPolicy, StateKind, StatusInput, WorkspaceSettings, decide,
+};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use ts_rs::TS;
+
+/// The event the preview uses to show what VIP reveals of one.
+pub const EXAMPLE_EVENT_TITLE: &str = "Quarterly planning";
+const EXAMPLE_EVENT_MINUTES: i64 = 45;
+
+/// One state as Slack would show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct PreviewRow {
+    pub state: StateKind,
+    /// The state's name in the app ("In a call").
+    pub label: String,
+    /// The status text and emoji; `None`: no status from us (Slack shows nothing, or what you set yourself).
+    pub status: Option<PreviewStatus>,
+    pub presence: Presence,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct PreviewStatus {
+    pub text: String,
+    pub emoji: String,
+    /// When Slack removes it, in words ("renewed while your phone says so", "at 15:45").
+    pub expires: String,
+}
+
+/// Every state under one policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct PolicyPreview {
+    pub policy: Policy,
+    pub rows: Vec<PreviewRow>,
+}
+
+/// What the Settings window shows beside the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct SettingsPreview {
+    /// Default, Trusted, VIP, Blocked, in that order.
+    pub policies: Vec<PolicyPreview>,
+    /// Why these settings cannot be saved as they are (a template too long, a phone number missing…).
+    pub problem: Option<String>,
+    /// The example event used for "In a meeting".
+    pub example_event: String,
+}
+
+/// The same settings with `policy` in force, keeping everything else.
+fn under(settings: &WorkspaceSettings, policy: Policy) -> WorkspaceSettings {
+    let mut settings = settings.clone();
+    settings.policy = match policy {
+        Policy::Default => PolicySetting::sharing(SharingPolicy::Default),
+        Policy::Trusted => PolicySetting::sharing(SharingPolicy::Trusted),
+        Policy::Vip => PolicySetting::sharing(SharingPolicy::Vip),
+        Policy::Blocked => {
+            let mut blocked = PolicySetting::sharing(settings.policy.sharing);
+            blocked.block_until_resumed();
+            blocked
+        }
+    };
+    settings
+}
+
+fn example_state(kind: StateKind, now: DateTime<Utc>) -> CaretState {
+    CaretState::without_details(kind).unwrap_or_else(|| {
+        CaretState::Event(EventDetails {
+            title: EXAMPLE_EVENT_TITLE.to_owned(),
+            start: now,
+            end: now + chrono::Duration::minutes(EXAMPLE_EVENT_MINUTES),
+        })
+    })
+}
+
+fn describe_expiration(
+    expiration: &Expiration,
+    settings: &WorkspaceSettings,
+    now: DateTime<FixedOffset>,
+) -> String {
+    match expiration {
+        Expiration::Never => "stays until cleared".to_owned(),
+        Expiration::Fixed { at } => {
+            let local = at.with_timezone(now.offset());
+            match settings.time_format {
+                caret_core::TimeFormat::H24 => format!("ends at {}", local.format("%H:%M")),
+                caret_core::TimeFormat::H12 => format!("ends at {}", local.format("%-I:%M %p")),
+            }
+        }
+        Expiration::Lease { .. } => format!(
+            "renewed while your phone says so; gone {} min after it stops",
+            settings.lease.minutes()
+        ),
+    }
+}
+
+fn row(
+    kind: StateKind,
+    decision: &Decision,
+    settings: &WorkspaceSettings,
+    now: DateTime<FixedOffset>,
+) -> PreviewRow {
+    PreviewRow {
+        state: kind,
+        label: kind.label().to_owned(),
+        status: match &decision.status {
+            DesiredStatus::Clear => None,
+            DesiredStatus::Set(status) => Some(PreviewStatus {
+                text: status.text.clone(),
+                emoji: status.emoji.clone(),
+                expires: describe_expiration(&status.expiration, settings, now),
+            }),
+        },
+        presence: decision.presence,
+    }
+}
+
+/// What Slack shows for each state reported by the phone, under each policy, with `settings` as edited.
+pub fn preview(settings: &WorkspaceSettings, now: DateTime<FixedOffset>) -> SettingsPreview {
+    let now_utc = now.with_timezone(&Utc);
+    let policies = Policy::ALL
+        .into_iter()
+        .map(|policy| {
+            let settings = under(settings, policy);
+            let rows = StateKind::ALL
+                .into_iter()
+                .map(|kind| {
+                    let input = StatusInput::from_phone(example_state(kind, now_utc));
+                    row(kind, &decide(&input, &settings, now), &settings, now)
+                })
+                .collect();
+            PolicyPreview { policy, rows }
+        })
+        .collect();
+    SettingsPreview {
+        policies,
+        problem: settings.validate().err().map(|error| error.to_string()),
+        example_event: format!("“{EXAMPLE_EVENT_TITLE}”, {EXAMPLE_EVENT_MINUTES} minutes from now"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caret_core::{PhoneNumber, PhoneSharing, StateTemplate};
+
+    fn now() -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339("2026-11-23T14:00:00+01:00").unwrap()
+    }
+
+    fn shown(preview: &SettingsPreview, policy: Policy, kind: StateKind) -> Option<String> {
+        preview
+            .policies
+            .iter()
+            .find(|column| column.policy == policy)
+            .and_then(|column| column.rows.iter().find(|row| row.state == kind))
+            .and_then(|row| row.status.as_ref())
+            .map(|status| format!("{} {}", status.emoji, status.text))
+    }
+
+    #[test]
+    fn every_state_is_previewed_under_every_policy() {
+        let preview = preview(&WorkspaceSettings::default(), now());
+        let policies: Vec<Policy> = preview.policies.iter().map(|column| column.policy).collect();
+        assert_eq!(policies, Policy::ALL.to_vec());
+        for column in &preview.policies {
+            assert_eq!(column.rows.len(), StateKind::ALL.len());
+        }
+        assert_eq!(preview.problem, None);
+    }
+
+    #[test]
+    fn default_preview_shows_busy_for_driving_and_nothing_for_available() {
+        let preview = preview(&WorkspaceSettings::default(), now());
+        assert_eq!(
+            shown(&preview, Policy::Default, StateKind::InVehicle).as_deref(),
+            Some(":no_entry: Busy")
+        );
+        assert_eq!(shown(&preview, Policy::Default, StateKind::Available), None);
+        assert_eq!(shown(&preview, Policy::Default, StateKind::Offline), None);
+    }
+
+    #[test]
+    fn trusted_preview_names_the_state_and_hides_the_event_title() {
+        let preview = preview(&WorkspaceSettings::default(), now());
+        assert_eq!(
+            shown(&preview, Policy::Trusted, StateKind::InVehicle).as_deref(),
+            Some(":car: Driving")
+        );
+        let meeting = shown(&preview, Policy::Trusted, StateKind::Event).unwrap();
+        assert!(!meeting.contains(EXAMPLE_EVENT_TITLE), "{meeting}");
+    }
+
+    #[test]
+    fn vip_preview_shows_the_event_title_and_its_local_end() {
+        let preview = preview(&WorkspaceSettings::default(), now());
+        let meeting = shown(&preview, Policy::Vip, StateKind::Event).unwrap();
+        assert_eq!(meeting, ":calendar: Quarterly planning (until 14:45)");
+        let column = &preview.policies[2];
+        let event = column
+            .rows
+            .iter()
+            .find(|row| row.state == StateKind::Event)
+            .unwrap();
+        assert_eq!(event.status.as_ref().unwrap().expires, "ends at 14:45");
+    }
+
+    #[test]
+    fn blocked_preview_shows_nothing_at_all() {
+        let settings = WorkspaceSettings {
+            phone: PhoneSharing {
+                share: true,
+                number: Some(PhoneNumber::parse("+1 555 0100").unwrap()),
+            },
+            ..WorkspaceSettings::default()
+        };
+        let preview = preview(&settings, now());
+        for kind in StateKind::ALL {
+            assert_eq!(shown(&preview, Policy::Blocked, kind), None, "{kind:?}");
+        }
+        let sleeping = preview.policies[3]
+            .rows
+            .iter()
+            .find(|row| row.state == StateKind::Sleeping)
+            .unwrap();
+        assert_eq!(
+            sleeping.presence,
+            Presence::Auto,
+            "Blocked does not even show away"
+        );
+    }
+
+    #[test]
+    fn a_shared_phone_number_appears_in_the_preview_as_it_will_in_slack() {
+        let settings = WorkspaceSettings {
+            phone: PhoneSharing {
+                share: true,
+                number: Some(PhoneNumber::parse("+1 555 0100").unwrap()),
+            },
+            ..WorkspaceSettings::default()
+        };
+        let preview = preview(&settings, now());
+        assert_eq!(
+            shown(&preview, Policy::Trusted, StateKind::InCall).as_deref(),
+            Some(":telephone_receiver: In a call · +1 555 0100")
+        );
+    }
+
+    #[test]
+    fn an_edited_template_shows_before_it_is_saved_and_a_bad_one_is_explained() {
+        let mut settings = WorkspaceSettings::default();
+        settings.templates.insert(
+            StateKind::InVehicle,
+            StateTemplate {
+                text: "On the road".into(),
+                emoji: ":red_car:".into(),
+                detailed_text: None,
+            },
+        );
+        let preview = preview(&settings, now());
+        assert_eq!(
+            shown(&preview, Policy::Trusted, StateKind::InVehicle).as_deref(),
+            Some(":red_car: On the road")
+        );
+        settings.templates.insert(
+            StateKind::InCall,
+            StateTemplate {
+                text: "Call about {title}".into(),
+                emoji: String::new(),
+                detailed_text: None,
+            },
+        );
+        let problem = super::preview(&settings, now()).problem.expect("a problem");
+        assert!(problem.contains("{title}"), "{problem}");
+    }
+
+    #[test]
+    fn phone_states_are_described_as_leases_of_the_chosen_length() {
+        let settings = WorkspaceSettings {
+            lease: caret_core::LeaseMinutes::new(15).unwrap(),
+            ..WorkspaceSettings::default()
+        };
+        let preview = preview(&settings, now());
+        let row = preview.policies[1]
+            .rows
+            .iter()
+            .find(|row| row.state == StateKind::Walking)
+            .unwrap();
+        assert_eq!(
+            row.status.as_ref().unwrap().expires,
+            "renewed while your phone says so; gone 15 min after it stops"
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! The global shortcut that opens the quick status picker, and starting at login.
+//!
+//! Registering a global shortcut can fail for reasons outside the app: a Wayland session (apps cannot grab
+//! keys there), another app holding the combination, an X server without the needed extension. None of those
+//! may take the app down: the failure is kept as a [`ShortcutStatus::Failed`] the Settings window shows, with
+//! the fallback (`caret-desktop picker`, bound in the desktop's own keyboard settings).
+
+use std::sync::Mutex;
+
+use caret_app::preferences::{self, PICKER_COMMAND, Preferences, PreferencesView, ShortcutStatus};
+use caret_app::{Action, AppCore, WindowKind};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_autostart::ManagerExt as _;
+use tauri_plugin_global_shortcut::{GlobalShortcutExt, ShortcutState};
+
+use crate::error::{Result, ShellError};
+
+/// What became of the shortcut; a std `Mutex`: held for a copy, never across an `.await`.
+#[derive(Default)]
+pub struct ShortcutRegistry {
+    status: Mutex<Option<ShortcutStatus>>,
+    /// Why the global shortcut plugin itself could not start, if it could not.
+    unavailable: Mutex<Option<String>>,
+}
+
+impl ShortcutRegistry {
+    fn set(&self, status: ShortcutStatus) {
+        *self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status);
+    }
+
+    pub fn status(&self) -> ShortcutStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .unwrap_or(ShortcutStatus::Off)
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        self.unavailable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Adds the global shortcut plugin and registers the saved shortcut. Never fails: a refusal is recorded.
+pub fn install<R: Runtime>(app: &AppHandle<R>, preferences: &Preferences) {
+    app.manage(ShortcutRegistry::default());
+    let plugin = tauri_plugin_global_shortcut::Builder::new()
+        .with_handler(|app, shortcut, event| {
+            // Both the press and the release arrive; the picker opens once, on the press.
+            if event.state() == ShortcutState::Pressed {
+                tracing::info!(%shortcut, "global shortcut pressed");
+                crate::actions::handle(
+                    app,
+                    Action::OpenWindow {
+                        window: WindowKind::Picker,
+                    },
+                    caret_app::apply::Source::Shortcut,
+                );
+            }
+        })
+        .build();
+    if let Err(error) = app.plugin(plugin) {
+        tracing::warn!("global shortcuts are unavailable here: {error}");
+        let registry = app.state::<ShortcutRegistry>();
+        *registry
+            .unavailable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.to_string());
+    }
+    register(app, &preferences.shortcut);
+}
+
+/// Replaces the registered shortcut with `shortcut` ("" turns it off) and records the outcome.
+fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
+    let registry = app.state::<ShortcutRegistry>();
+    let status = if let Some(reason) = registry.unavailable() {
+        ShortcutStatus::Failed {
+            shortcut: shortcut.to_owned(),
+            reason,
+        }
+    } else {
+        let shortcuts = app.global_shortcut();
+        if let Err(error) = shortcuts.unregister_all() {
+            tracing::warn!("cannot release the previous shortcut: {error}");
+        }
+        let shortcut = shortcut.trim();
+        if shortcut.is_empty() {
+            ShortcutStatus::Off
+        } else {
+            match shortcuts.register(shortcut) {
+                Ok(()) => ShortcutStatus::Registered {
+                    shortcut: shortcut.to_owned(),
+                },
+                Err(error) => ShortcutStatus::Failed {
+                    shortcut: shortcut.to_owned(),
+                    reason: error.to_string(),
+                },
+            }
+        }
+    };
+    match &status {
+        ShortcutStatus::Failed { shortcut, reason } => {
+            tracing::warn!(shortcut, "the global shortcut is not registered: {reason}");
+        }
+        ShortcutStatus::Registered { shortcut } => tracing::info!(shortcut, "global shortcut registered"),
+        ShortcutStatus::Off => tracing::info!("no global shortcut"),
+    }
+    registry.set(status.clone());
+    status
+}
+
+/// The preferences and what became of them, for the Settings window.
+pub fn view<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> Result<PreferencesView> {
+    let preferences = preferences::load(&core.config().paths)?;
+    let autostart_enabled = app.autolaunch().is_enabled().unwrap_or(false);
+    Ok(PreferencesView {
+        preferences,
+        shortcut: app.state::<ShortcutRegistry>().status(),
+        picker_command: PICKER_COMMAND.to_owned(),
+        autostart_enabled,
+    })
+}
+
+/// Saves the user's shortcut (even one the system refuses now: it may work in another session) and
+/// registers it.
+pub fn change<R: Runtime>(app: &AppHandle<R>, core: &AppCore, shortcut: &str) -> Result<PreferencesView> {
+    let mut saved = preferences::load(&core.config().paths)?;
+    saved.shortcut = shortcut.trim().to_owned();
+    preferences::save(&core.config().paths, &saved)?;
+    register(app, &saved.shortcut);
+    view(app, core)
+}
+
+/// Turns starting at login on or off (a desktop entry in `~/.config/autostart` on Linux).
+pub fn set_autostart<R: Runtime>(
+    app: &AppHandle<R>,
+    core: &AppCore,
+    enabled: bool,
+) -> Result<PreferencesView> {
+    let launcher = app.autolaunch();
+    let outcome = if enabled {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    };
+    outcome.map_err(|error| ShellError::Autostart(error.to_string()))?;
+    let mut saved = preferences::load(&core.config().paths)?;
+    saved.autostart = enabled;
+    preferences::save(&core.config().paths, &saved)?;
+    view(app, core)
+}
