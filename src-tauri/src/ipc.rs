@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use caret_app::action::PickerChoices;
 use caret_app::export::{ExportFormat, ExportedLog};
 use caret_app::preferences::PreferencesView;
 use caret_app::preview::SettingsPreview;
@@ -104,6 +105,7 @@ ipc_commands! {
     workspace_settings(workspaceId: u32) -> WorkspaceSettings;
     save_workspace_settings(workspaceId: u32, settings: WorkspaceSettings) -> WorkspaceView;
     preview_settings(settings: WorkspaceSettings) -> SettingsPreview;
+    picker_choices() -> PickerChoices;
     preferences() -> PreferencesView;
     set_shortcut(shortcut: String) -> PreferencesView;
     set_autostart(enabled: bool) -> PreferencesView;

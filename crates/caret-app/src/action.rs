@@ -180,3 +180,103 @@ mod tests {
         );
     }
 }
+
+/// A status the quick picker and the tray offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct StatusChoice {
+    pub state: StateKind,
+    /// "In a call"
+    pub label: String,
+    /// The built-in emoji (":telephone_receiver:"), "" for the states that show no status.
+    pub emoji: String,
+}
+
+/// A duration the quick picker offers, with the digit that picks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct DurationChoice {
+    pub digit: u8,
+    pub label: String,
+    pub duration: StatusDuration,
+}
+
+/// What the quick picker lists: every state a person can set by hand (an event needs the phone's details),
+/// and the four durations the tray offers too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct PickerChoices {
+    pub states: Vec<StatusChoice>,
+    pub durations: Vec<DurationChoice>,
+    /// The duration Enter uses when no digit was pressed.
+    pub default_digit: u8,
+}
+
+impl PickerChoices {
+    pub fn new() -> PickerChoices {
+        let states = StateKind::ALL
+            .into_iter()
+            .filter(|kind| *kind != StateKind::Event)
+            .map(|state| StatusChoice {
+                state,
+                label: state.label().to_owned(),
+                emoji: caret_core::StateTemplate::builtin(state)
+                    .map(|template| template.emoji)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let durations = [
+            (1, "For 30 minutes", StatusDuration::Minutes { minutes: 30 }),
+            (2, "For 1 hour", StatusDuration::Minutes { minutes: 60 }),
+            (3, "Until the end of the day", StatusDuration::EndOfDay),
+            (4, "Until I clear it", StatusDuration::UntilCleared),
+        ]
+        .into_iter()
+        .map(|(digit, label, duration)| DurationChoice {
+            digit,
+            label: label.to_owned(),
+            duration,
+        })
+        .collect();
+        PickerChoices {
+            states,
+            durations,
+            default_digit: 2,
+        }
+    }
+}
+
+impl Default for PickerChoices {
+    fn default() -> Self {
+        PickerChoices::new()
+    }
+}
+
+#[cfg(test)]
+mod picker_tests {
+    use super::*;
+
+    #[test]
+    fn the_picker_offers_every_settable_state_and_four_durations_by_digit() {
+        let choices = PickerChoices::new();
+        assert_eq!(choices.states.len(), 10, "every state but an event");
+        assert!(
+            choices
+                .states
+                .iter()
+                .all(|choice| choice.state != StateKind::Event)
+        );
+        let digits: Vec<u8> = choices.durations.iter().map(|choice| choice.digit).collect();
+        assert_eq!(digits, vec![1, 2, 3, 4]);
+        assert!(digits.contains(&choices.default_digit));
+        let call = choices
+            .states
+            .iter()
+            .find(|c| c.state == StateKind::InCall)
+            .unwrap();
+        assert_eq!(
+            (call.label.as_str(), call.emoji.as_str()),
+            ("In a call", ":telephone_receiver:")
+        );
+    }
+}

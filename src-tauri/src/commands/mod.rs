@@ -1,6 +1,7 @@
 //! The IPC commands the UI calls. Each is a few lines that delegate to the core or to [`crate::actions`].
 //! They are listed once, in [`crate::ipc`], which registers them and generates their TypeScript signatures.
 
+use caret_app::action::PickerChoices;
 use caret_app::export::{ExportFormat, ExportedLog};
 use caret_app::preferences::PreferencesView;
 use caret_app::preview::SettingsPreview;
@@ -89,6 +90,12 @@ pub fn save_workspace_settings(
 #[tauri::command]
 pub fn preview_settings(settings: WorkspaceSettings) -> SettingsPreview {
     caret_app::preview::preview(&settings, chrono::Local::now().fixed_offset())
+}
+
+/// The states and durations the quick picker lists.
+#[tauri::command]
+pub fn picker_choices() -> PickerChoices {
+    PickerChoices::new()
 }
 
 /// The app's preferences (shortcut, autostart) and whether the shortcut works.

@@ -7,6 +7,7 @@ import type { LogEntry } from "./LogEntry";
 import type { LogFilter } from "./LogFilter";
 import type { PairingView } from "./PairingView";
 import type { PhonesView } from "./PhonesView";
+import type { PickerChoices } from "./PickerChoices";
 import type { PreferencesView } from "./PreferencesView";
 import type { SettingsPreview } from "./SettingsPreview";
 import type { Snapshot } from "./Snapshot";
@@ -30,6 +31,7 @@ export interface Commands {
   workspace_settings: { args: { workspaceId: number }; result: WorkspaceSettings };
   save_workspace_settings: { args: { workspaceId: number; settings: WorkspaceSettings }; result: WorkspaceView };
   preview_settings: { args: { settings: WorkspaceSettings }; result: SettingsPreview };
+  picker_choices: { args: Record<string, never>; result: PickerChoices };
   preferences: { args: Record<string, never>; result: PreferencesView };
   set_shortcut: { args: { shortcut: string }; result: PreferencesView };
   set_autostart: { args: { enabled: boolean }; result: PreferencesView };
