@@ -7,7 +7,7 @@ use std::time::Duration;
 use caret_e2e::app::{Sandbox, child_pids, process_name, wait_for_exit};
 use caret_e2e::sni::Watcher;
 use caret_e2e::x11::{close_window, wait_for_windows, windows_titled};
-use caret_e2e::{eventually, exclusive_desktop};
+use caret_e2e::{eventually, eventually_async, exclusive_desktop};
 
 const SETTINGS_TITLE: &str = "Caret Desktop — Settings";
 const START: Duration = Duration::from_secs(60);
@@ -51,13 +51,29 @@ async fn tray_registers_with_its_menu_and_quit_exits_cleanly() {
             "No phone paired yet",
             "Set status",
             "Clear status",
+            "Policy",
             "Pause syncing",
             "Resume syncing",
             "Pair phone…",
             "Phones…",
+            "Open sync log",
             "Settings…",
             "Quit Caret Desktop"
         ]
+    );
+    assert!(
+        !menu.find("Resume syncing").expect("resume").enabled,
+        "nothing to resume while syncing runs"
+    );
+    assert_eq!(
+        menu.find("Policy")
+            .expect("policy")
+            .children
+            .iter()
+            .map(|entry| entry.label.as_str())
+            .collect::<Vec<_>>(),
+        ["No Slack workspace connected"],
+        "no workspace yet: the Policy menu says so"
     );
     assert!(
         !menu.find("No phone paired yet").expect("state line").enabled,
@@ -255,11 +271,59 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
         .wait_for_log("app", "caret-desktop ready (tray)", SOON)
         .await;
 
-    // Connect the workspace (Trusted, so Slack shows the state itself).
+    // Connect the workspace, and choose Trusted in its Policy menu (the menu grows a submenu for it), so that
+    // Slack shows the state itself.
     let (ok, _, stderr) = sandbox.add_workspace(&token).await;
     assert!(ok, "{stderr}");
-    let (ok, _, stderr) = sandbox.cli("cli-policy", &["policy", "1", "trusted"]).await;
-    assert!(ok, "{stderr}");
+    let trusted = eventually_async(
+        "Policy ▸ Acme in the tray menu",
+        SOON,
+        || async { item.menu().await },
+        |menu| {
+            menu.find("Policy")
+                .and_then(|policy| policy.find("Acme"))
+                .is_some()
+        },
+    )
+    .await;
+    let acme = trusted
+        .find("Policy")
+        .and_then(|policy| policy.find("Acme"))
+        .expect("Policy ▸ Acme");
+    let labels: Vec<&str> = acme.children.iter().map(|entry| entry.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "Default — Available or Busy only",
+            "Trusted — the exact state",
+            "VIP — the state with details",
+            "",
+            "Blocked for 1 hour",
+            "Blocked until resumed",
+            "Resume sharing"
+        ]
+    );
+    assert!(
+        acme.find("Default — Available or Busy only")
+            .expect("default")
+            .checked,
+        "a new workspace starts on Default, and the menu shows it"
+    );
+    item.click(&acme.find("Trusted — the exact state").expect("trusted").clone())
+        .await;
+    eventually_async(
+        "Trusted checked in the menu",
+        SOON,
+        || async { item.menu().await },
+        |menu| {
+            menu.find("Policy")
+                .and_then(|policy| policy.find("Acme"))
+                .and_then(|acme| acme.find("Trusted — the exact state"))
+                .is_some_and(|entry| entry.checked)
+        },
+    )
+    .await;
+    let icon_before = item.string_property("IconName").await;
 
     // Set status ▸ In a call ▸ For 30 minutes, clicked as a panel does.
     let menu = item.menu().await;
@@ -285,6 +349,24 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
         line, "Status: In a call (set by you)",
         "the tray says it was set by hand"
     );
+    eventually_async(
+        "the menu's line for Acme says what Slack shows",
+        SOON,
+        || async { item.menu().await.labels() },
+        |labels| {
+            labels
+                .iter()
+                .any(|label| label.starts_with("Acme shows “") && label.contains("call"))
+        },
+    )
+    .await;
+    eventually_async(
+        "the tray icon changes with the state",
+        SOON,
+        || async { item.string_property("IconName").await },
+        |icon| *icon != icon_before,
+    )
+    .await;
 
     item.click(
         &item

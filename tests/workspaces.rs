@@ -244,3 +244,95 @@ async fn the_command_line_sets_a_status_switches_the_policy_and_pauses_syncing()
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sync_log_prints_as_json_lines_and_follows_new_rows_as_they_are_written() {
+    use tokio::io::AsyncBufReadExt;
+
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let account = slack.account(&token);
+    let _cleanup = KeyringCleanup(caret_app::tokens::keyring_account(
+        &account.team_id,
+        &account.user_id,
+    ));
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("app", &["--headless"])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("app", READY, SOON).await;
+    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
+    assert!(ok, "{stderr}");
+
+    // Following: the command keeps running and prints each new row as one JSON object per line.
+    let mut follow = sandbox
+        .command(
+            "cli-follow",
+            &["log", "--follow", "--search", "users.profile.set"],
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("log --follow");
+    let mut lines = tokio::io::BufReader::new(follow.stdout.take().expect("stdout")).lines();
+    let (ok, _, stderr) = sandbox
+        .cli("cli-set", &["status", "set", "busy", "--for", "30m"])
+        .await;
+    assert!(ok, "{stderr}");
+    let call = tokio::time::timeout(SOON, async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .expect("read")
+                .expect("a line before the end");
+            let row: serde_json::Value = serde_json::from_str(&line).expect("each line is JSON");
+            if row["method"] == "users.profile.set" && row["outcome"] == "ok" {
+                return row;
+            }
+        }
+    })
+    .await
+    .expect("the status call, followed live");
+    assert_eq!(call["workspace"], "Acme");
+    assert!(
+        call["sent"].as_str().is_some_and(|sent| sent.contains("Busy")),
+        "{call}"
+    );
+    follow.kill().await.expect("stop following");
+
+    // Without --follow: the latest rows, oldest first, then the command ends; filters narrow them.
+    let (ok, stdout, stderr) = sandbox.cli("cli-log", &["log", "-n", "50"]).await;
+    assert!(ok, "{stderr}");
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect();
+    assert!(rows.len() >= 2, "{stdout}");
+    assert!(!stdout.contains(&token), "the sync log never holds a token");
+    let ids: Vec<i64> = rows.iter().map(|row| row["id"].as_i64().expect("id")).collect();
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "oldest first: {ids:?}"
+    );
+    assert!(
+        rows.iter().any(|row| row["source"] == "cli"),
+        "who asked is recorded"
+    );
+    let (ok, stdout, _) = sandbox.cli("cli-problems", &["log", "--problems"]).await;
+    assert!(ok);
+    assert!(
+        stdout.lines().all(|line| !line.contains(r#""outcome":"ok""#)),
+        "--problems leaves out what went well: {stdout}"
+    );
+    sandbox.assert_secret_nowhere(&token, "after printing the sync log");
+
+    // The picker needs the tray app: headless says so instead of failing silently.
+    let (ok, _, stderr) = sandbox.cli("cli-picker", &["picker"]).await;
+    assert!(!ok && stderr.contains("needs the tray app"), "{stderr}");
+
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

@@ -58,6 +58,27 @@ pub async fn eventually<T: std::fmt::Debug>(
     }
 }
 
+/// [`eventually`] for a probe that must wait on something (a D-Bus call, a file).
+pub async fn eventually_async<T: std::fmt::Debug, F: std::future::Future<Output = T>>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut probe: impl FnMut() -> F,
+    condition: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let value = probe().await;
+        if condition(&value) {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {timeout:?}; last seen {value:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Fails the test unless it runs inside the harness's desktop session.
 pub fn require_desktop_session() {
     let inside = std::env::var_os("CARET_HARNESS").is_some()

@@ -119,6 +119,8 @@ pub struct MenuEntry {
     pub label: String,
     pub enabled: bool,
     pub separator: bool,
+    /// A check (or radio) item that is ticked (`toggle-state` 1).
+    pub checked: bool,
     pub children: Vec<MenuEntry>,
 }
 
@@ -230,6 +232,10 @@ fn entry_from_parts(
         label: text("label").unwrap_or_default().replace('_', ""),
         enabled,
         separator: text("type").as_deref() == Some("separator"),
+        checked: properties
+            .get("toggle-state")
+            .and_then(|value| i32::try_from(value.clone()).ok())
+            == Some(1),
         children: children.into_iter().map(child_entry).collect(),
     }
 }
