@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use caret_app::action::PickerChoices;
 use caret_app::export::{ExportFormat, ExportedLog};
 use caret_app::preferences::PreferencesView;
-use caret_app::preview::SettingsPreview;
+use caret_app::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::services::{PairingView, PhonesView};
 use caret_app::workspaces::WorkspaceView;
 use caret_app::{Action, AppInfo, Snapshot};
@@ -106,6 +106,7 @@ ipc_commands! {
     save_workspace_settings(workspaceId: u32, settings: WorkspaceSettings) -> WorkspaceView;
     preview_settings(settings: WorkspaceSettings) -> SettingsPreview;
     picker_choices() -> PickerChoices;
+    template_catalog() -> TemplateCatalog;
     preferences() -> PreferencesView;
     set_shortcut(shortcut: String) -> PreferencesView;
     set_autostart(enabled: bool) -> PreferencesView;

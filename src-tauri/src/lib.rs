@@ -24,21 +24,29 @@ use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
 
 pub use error::{Result, ShellError};
 
-/// Runs the tray app until the user quits.
-pub fn run_tray() -> Result<()> {
+/// The window named by `--window LABEL` (or `--window=LABEL`) in a command line, if any.
+pub fn window_from_args(args: &[String]) -> Option<WindowKind> {
+    args.iter().enumerate().find_map(|(at, arg)| {
+        let label = match arg.strip_prefix("--window") {
+            Some("") => args.get(at + 1)?.as_str(),
+            Some(rest) => rest.strip_prefix('=')?,
+            None => return None,
+        };
+        WindowKind::from_label(label)
+    })
+}
+
+/// Runs the tray app until the user quits; `open` is a window to show at once (from `--window`).
+pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
     let config = AppConfig::from_env()?;
     config.paths.create()?;
     let app = tauri::Builder::default()
         // First, so that a second launch forwards to the first and exits before doing anything else.
+        // Launching the app again (from the app menu, say) opens its Settings, or the window it names.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!(?argv, "second launch forwarded here");
-            actions::handle(
-                app,
-                Action::OpenWindow {
-                    window: WindowKind::Settings,
-                },
-                caret_app::apply::Source::Tray,
-            );
+            let window = window_from_args(&argv).unwrap_or(WindowKind::Settings);
+            actions::handle(app, Action::OpenWindow { window }, caret_app::apply::Source::Tray);
         }))
         // Off unless the user turns it on in Settings (it writes a login item; nothing is written at start).
         .plugin(tauri_plugin_autostart::Builder::new().build())
@@ -63,6 +71,9 @@ pub fn run_tray() -> Result<()> {
                 caret_app::preferences::Preferences::default()
             });
             shortcut::install(app.handle(), &preferences);
+            if let Some(window) = open {
+                windows::open(app.handle(), window)?;
+            }
             tracing::info!(data_dir = %core.info().data_dir, "{} (tray)", caret_app::headless::READY_LINE);
             Ok(())
         })
@@ -108,6 +119,27 @@ fn forward_events<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_is_named_on_the_command_line_either_way() {
+        let args = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            window_from_args(&args("caret-desktop --window sync-log")),
+            Some(WindowKind::SyncLog)
+        );
+        assert_eq!(
+            window_from_args(&args("caret-desktop --window=phones")),
+            Some(WindowKind::Phones)
+        );
+        assert_eq!(window_from_args(&args("caret-desktop --window nowhere")), None);
+        assert_eq!(window_from_args(&args("caret-desktop")), None);
+        assert_eq!(window_from_args(&args("caret-desktop --window")), None);
+    }
 }
 
 /// Runs the same core without tray or windows until SIGINT/SIGTERM.

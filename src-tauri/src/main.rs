@@ -12,8 +12,22 @@ struct Cli {
     /// Run the same core without tray or windows (for a home server, or tests). Stops on SIGINT/SIGTERM.
     #[arg(long)]
     headless: bool,
+    /// Open a window at once: settings, phones, sync-log or picker (for a launcher; a second launch opens it
+    /// in the running app).
+    #[arg(long, value_name = "WINDOW", value_parser = parse_window)]
+    window: Option<caret_app::WindowKind>,
     #[command(subcommand)]
     command: Option<caret_app::cli::Command>,
+}
+
+fn parse_window(label: &str) -> Result<caret_app::WindowKind, String> {
+    caret_app::WindowKind::from_label(label).ok_or_else(|| {
+        let labels: Vec<&str> = caret_app::WindowKind::ALL
+            .iter()
+            .map(|kind| kind.label())
+            .collect();
+        format!("one of: {}", labels.join(", "))
+    })
 }
 
 fn main() -> ExitCode {
@@ -22,7 +36,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(command) => caret_app::cli::run(command).map_err(caret_desktop::ShellError::from),
         None if cli.headless => caret_desktop::run_headless(),
-        None => caret_desktop::run_tray(),
+        None => caret_desktop::run_tray(cli.window),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -55,6 +55,51 @@ pub struct SettingsPreview {
     pub example_event: String,
 }
 
+/// A state whose look in Slack the user can change, with its built-in look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct TemplateState {
+    pub state: StateKind,
+    pub label: String,
+    pub builtin: caret_core::StateTemplate,
+}
+
+/// What the Settings form's template editor starts from: the built-in look of each state that shows a status
+/// (`WorkspaceSettings::templates` holds only the user's changes), and the placeholders VIP texts may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct TemplateCatalog {
+    pub states: Vec<TemplateState>,
+    pub detail_placeholders: Vec<String>,
+}
+
+impl TemplateCatalog {
+    pub fn new() -> TemplateCatalog {
+        TemplateCatalog {
+            states: StateKind::ALL
+                .into_iter()
+                .filter_map(|state| {
+                    caret_core::StateTemplate::builtin(state).map(|builtin| TemplateState {
+                        state,
+                        label: state.label().to_owned(),
+                        builtin,
+                    })
+                })
+                .collect(),
+            detail_placeholders: caret_core::settings::DETAIL_PLACEHOLDERS
+                .iter()
+                .map(|placeholder| (*placeholder).to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl Default for TemplateCatalog {
+    fn default() -> Self {
+        TemplateCatalog::new()
+    }
+}
+
 /// The same settings with `policy` in force, keeping everything else.
 fn under(settings: &WorkspaceSettings, policy: Policy) -> WorkspaceSettings {
     let mut settings = settings.clone();
@@ -164,6 +209,24 @@ mod tests {
             .and_then(|column| column.rows.iter().find(|row| row.state == kind))
             .and_then(|row| row.status.as_ref())
             .map(|status| format!("{} {}", status.emoji, status.text))
+    }
+
+    #[test]
+    fn the_template_catalog_lists_the_states_that_show_a_status_with_their_built_in_look() {
+        let catalog = TemplateCatalog::new();
+        let states: Vec<StateKind> = catalog.states.iter().map(|entry| entry.state).collect();
+        assert!(!states.contains(&StateKind::Available) && !states.contains(&StateKind::Offline));
+        assert_eq!(states.len(), StateKind::ALL.len() - 2);
+        let event = catalog
+            .states
+            .iter()
+            .find(|entry| entry.state == StateKind::Event)
+            .unwrap();
+        assert_eq!(
+            event.builtin.detailed_text.as_deref(),
+            Some("{title} (until {end})")
+        );
+        assert_eq!(catalog.detail_placeholders, ["{title}", "{start}", "{end}"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use caret_app::action::PickerChoices;
 use caret_app::export::{ExportFormat, ExportedLog};
 use caret_app::preferences::PreferencesView;
-use caret_app::preview::SettingsPreview;
+use caret_app::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::services::{PairingView, PhonesView};
 use caret_app::workspaces::{PastedSecret, WorkspaceView};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
@@ -90,6 +90,12 @@ pub fn save_workspace_settings(
 #[tauri::command]
 pub fn preview_settings(settings: WorkspaceSettings) -> SettingsPreview {
     caret_app::preview::preview(&settings, chrono::Local::now().fixed_offset())
+}
+
+/// The built-in look of each state and the VIP placeholders, for the template editor.
+#[tauri::command]
+pub fn template_catalog() -> TemplateCatalog {
+    TemplateCatalog::new()
 }
 
 /// The states and durations the quick picker lists.
