@@ -1,7 +1,8 @@
 // Typed IPC: every command's arguments and result come from src/bindings/commands.ts, which is generated from
 // the Rust command list (src-tauri/src/ipc.rs). A call that does not match the Rust signature does not compile.
 import { invoke } from "@tauri-apps/api/core";
-import type { CommandName, Commands } from "./bindings/commands";
+import { listen } from "@tauri-apps/api/event";
+import type { CommandName, Commands, EventName, Events } from "./bindings/commands";
 import type { CommandError } from "./bindings/CommandError";
 
 export async function call<K extends CommandName>(
@@ -29,4 +30,50 @@ export function describeError(error: unknown): string {
   if (isCommandError(error)) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/**
+ * Calls `handler` with the payload of every `name` event the app sends this window (see `Events` in
+ * bindings/commands.ts). Resolves to the function that stops listening.
+ */
+export async function onEvent<K extends EventName>(
+  name: K,
+  handler: (payload: Events[K]) => void,
+): Promise<() => void> {
+  return listen<Events[K]>(name, (event) => {
+    handler(event.payload);
+  });
+}
+
+/** The shape of `onEvent`, so a view can take it as a parameter and a test can fire fake events. */
+export type OnEvent = typeof onEvent;
+
+/**
+ * Listens with `onEvent` and returns a plain function that stops listening, whether or not the listener was
+ * already in place (a window can go away before `listen` answers). `onError` hears why listening failed.
+ */
+export function subscribe<K extends EventName>(
+  listenTo: OnEvent,
+  name: K,
+  handler: (payload: Events[K]) => void,
+  onError: (error: unknown) => void = () => undefined,
+): () => void {
+  let stopped = false;
+  let unlisten: (() => void) | null = null;
+  listenTo(name, (payload) => {
+    if (!stopped) handler(payload);
+  }).then(
+    (stop) => {
+      if (stopped) stop();
+      else unlisten = stop;
+    },
+    (error: unknown) => {
+      if (!stopped) onError(error);
+    },
+  );
+  return () => {
+    stopped = true;
+    unlisten?.();
+    unlisten = null;
+  };
 }

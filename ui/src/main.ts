@@ -1,8 +1,17 @@
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import { call, describeError } from "./ipc";
+import { call, describeError, onEvent } from "./ipc";
 import { mountPhones } from "./views/phones";
+import { mountPicker } from "./views/picker";
+import { mountPreferences } from "./views/preferences";
 import { renderError, renderSettings } from "./views/settings";
+import { mountSyncLog } from "./views/sync-log";
+import { mountWorkspaceSettings } from "./views/workspace-settings";
 import { mountWorkspaces } from "./views/workspaces";
+
+/** Runs `stop` when the window goes away, so no listener outlives its page. */
+function onPageHide(stop: () => void): void {
+  window.addEventListener("pagehide", stop, { once: true });
+}
 
 async function main(root: HTMLElement): Promise<void> {
   // Each window shows the view named by its label (see WindowKind in crates/caret-app/src/action.rs).
@@ -11,19 +20,33 @@ async function main(root: HTMLElement): Promise<void> {
     case "settings": {
       const info = await call("app_info", {});
       const workspaces = document.createElement("div");
-      root.replaceChildren(renderSettings(info, workspaces));
-      mountWorkspaces(workspaces, call);
+      const workspaceSettings = document.createElement("div");
+      const preferences = document.createElement("div");
+      root.replaceChildren(renderSettings(info, workspaces, workspaceSettings, preferences));
+      let list: ReturnType<typeof mountWorkspaces> | null = null;
+      const settings = mountWorkspaceSettings(workspaceSettings, call, onEvent, {
+        // Connected or disconnected elsewhere (the CLI): the list above asks again and passes it on.
+        onStale: () => void list?.refresh(),
+      });
+      list = mountWorkspaces(workspaces, call, settings.setWorkspaces);
+      mountPreferences(preferences, call);
+      onPageHide(settings.stop);
       break;
     }
     case "phones": {
       const phones = mountPhones(root, call);
-      window.addEventListener(
-        "pagehide",
-        () => {
-          phones.stop();
-        },
-        { once: true },
-      );
+      onPageHide(phones.stop);
+      break;
+    }
+    case "sync-log": {
+      const log = mountSyncLog(root, call, onEvent);
+      onPageHide(log.stop);
+      break;
+    }
+    case "picker": {
+      document.body.classList.add("picker-window");
+      const picker = mountPicker(root, call, () => getCurrentWindow().close());
+      onPageHide(picker.stop);
       break;
     }
     default:

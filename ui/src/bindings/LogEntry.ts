@@ -8,4 +8,8 @@ export type LogEntry = { id: number,
 /**
  * Unix milliseconds.
  */
-at_ms: number, kind: LogKind, source: string, workspace_id: number | null, workspace: string | null, state: string | null, policy: string | null, method: string | null, sent: string | null, outcome: string, latency_ms: number | null, retries: number, error: string | null, };
+at_ms: number, kind: LogKind, source: string, workspace_id: number | null, workspace: string | null, state: string | null, policy: string | null, method: string | null, sent: string | null, outcome: string, latency_ms: number | null, retries: number, error: string | null, 
+/**
+ * A Slack call that did not succeed, or a row with an error (what "problems only" selects).
+ */
+problem: boolean, };

@@ -9,7 +9,7 @@ export type LogFilter = { workspace_id: number | null,
  */
 outcome: string | null, 
 /**
- * Only rows whose outcome is not "ok".
+ * Only problems: Slack calls that did not succeed, and rows with an error.
  */
 problems_only: boolean, 
 /**

@@ -11,6 +11,7 @@ import type { PickerChoices } from "./PickerChoices";
 import type { PreferencesView } from "./PreferencesView";
 import type { SettingsPreview } from "./SettingsPreview";
 import type { Snapshot } from "./Snapshot";
+import type { TemplateCatalog } from "./TemplateCatalog";
 import type { WorkspaceSettings } from "./WorkspaceSettings";
 import type { WorkspaceView } from "./WorkspaceView";
 
@@ -32,6 +33,7 @@ export interface Commands {
   save_workspace_settings: { args: { workspaceId: number; settings: WorkspaceSettings }; result: WorkspaceView };
   preview_settings: { args: { settings: WorkspaceSettings }; result: SettingsPreview };
   picker_choices: { args: Record<string, never>; result: PickerChoices };
+  template_catalog: { args: Record<string, never>; result: TemplateCatalog };
   preferences: { args: Record<string, never>; result: PreferencesView };
   set_shortcut: { args: { shortcut: string }; result: PreferencesView };
   set_autostart: { args: { enabled: boolean }; result: PreferencesView };

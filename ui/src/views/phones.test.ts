@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { CommandName, Commands } from "../bindings/commands";
 import type { DeviceView } from "../bindings/DeviceView";
 import type { PairingView } from "../bindings/PairingView";
 import type { PhonesView } from "../bindings/PhonesView";
+import { buttonNamed, byTestId, fakeApp, type Handlers } from "../test/fake-app";
 import {
   formatCountdown,
   mountPhones,
@@ -64,9 +64,6 @@ const state = (overrides: Partial<PhonesState> = {}): PhonesState => ({
 
 const noActions: PhonesActions = { startPairing: vi.fn(), cancelPairing: vi.fn(), revoke: vi.fn() };
 
-const byTestId = (root: ParentNode, id: string) => root.querySelector<HTMLElement>(`[data-testid="${id}"]`);
-const buttonNamed = (root: ParentNode, label: string) =>
-  [...root.querySelectorAll("button")].find((button) => button.textContent === label);
 
 describe("renderPhones", () => {
   it("has a labelled header and says what the window is for", () => {
@@ -238,30 +235,11 @@ describe("formatCountdown", () => {
   });
 });
 
-type Handlers = { [K in CommandName]: (args: Commands[K]["args"]) => Commands[K]["result"] };
-
-/** A stand-in for the app: answers each command from `handlers` and records every call. */
-function fakeApp(handlers: Handlers) {
-  const calls: [CommandName, unknown][] = [];
-  const call = async <K extends CommandName>(name: K, args: Commands[K]["args"]): Promise<Commands[K]["result"]> => {
-    calls.push([name, args]);
-    const handler: Handlers[K] = handlers[name];
-    await Promise.resolve();
-    return handler(args);
-  };
-  const names = () => calls.map(([name]) => name);
-  return { call, calls, names };
-}
-
 describe("mountPhones", () => {
   let root: HTMLElement;
   let current: PhonesView;
   let window_: PhonesWindow | null;
-  const handlers: Handlers = {
-    app_info: () => {
-      throw new Error("not used");
-    },
-    perform: () => null,
+  const handlers: Partial<Handlers> = {
     phones: () => current,
     start_pairing: () => {
       const fresh = { ...pairing, expires_at: new Date(Date.now() + 300_000).toISOString() };
@@ -278,15 +256,6 @@ describe("mountPhones", () => {
         devices: current.devices.map((d) => (d.id === deviceId ? { ...d, revoked: true, online: false } : d)),
       };
       return true;
-    },
-    workspaces: () => {
-      throw new Error("not used");
-    },
-    connect_workspace: () => {
-      throw new Error("not used");
-    },
-    disconnect_workspace: () => {
-      throw new Error("not used");
     },
   };
 

@@ -44,6 +44,22 @@ describe("renderSettings", () => {
     expect(view.children[2]?.getAttribute("aria-labelledby")).toBe("about-title");
   });
 
+  it("keeps the panels in the order given, before the facts", () => {
+    const panels = ["workspaces", "workspace-settings", "preferences"].map((name) => {
+      const panel = document.createElement("div");
+      panel.dataset.name = name;
+      return panel;
+    });
+    const view = renderSettings(info, ...panels);
+    expect([...view.children].map((child) => (child as HTMLElement).dataset.name ?? child.tagName)).toEqual([
+      "HEADER",
+      "workspaces",
+      "workspace-settings",
+      "preferences",
+      "SECTION",
+    ]);
+  });
+
   it("labels each section for assistive technology", () => {
     const view = renderSettings(info);
     expect(view.getAttribute("aria-labelledby")).toBe("settings-title");

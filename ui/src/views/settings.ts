@@ -2,10 +2,11 @@ import type { AppInfo } from "../bindings/AppInfo";
 import { h } from "../dom";
 
 /**
- * The Settings window: what the app believes now, and where it keeps things. `workspaces` (filled by
- * `mountWorkspaces` once the window is shown) goes between the state line and the facts about the installation.
+ * The Settings window: what the app believes now, and where it keeps things. `panels` (the Slack workspaces,
+ * each workspace's settings and the preferences, filled once the window is shown) go between the state line and
+ * the facts about the installation, in order.
  */
-export function renderSettings(info: AppInfo, workspaces: Node | null = null): HTMLElement {
+export function renderSettings(info: AppInfo, ...panels: Node[]): HTMLElement {
   const row = (term: string, value: string) => h("div", { class: "row" }, h("dt", {}, term), h("dd", {}, value));
   return h(
     "section",
@@ -16,7 +17,7 @@ export function renderSettings(info: AppInfo, workspaces: Node | null = null): H
       h("h1", { id: "settings-title" }, "Caret Desktop"),
       h("p", { class: "state", "data-testid": "state-line" }, info.state_line),
     ),
-    workspaces,
+    ...panels,
     h(
       "section",
       { "aria-labelledby": "about-title" },

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { CommandName, Commands } from "../bindings/commands";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
+import { byTestId, deferred, fakeApp, settle } from "../test/fake-app";
 import {
   CHECKING_LABEL,
   connectedMessage,
@@ -17,6 +17,8 @@ const acme: WorkspaceView = {
   connected: true,
   disconnect_reason: null,
   missing_scopes: [],
+  policy: { sharing: "default", blocked: null },
+  effective_policy: "default",
 };
 
 const initech: WorkspaceView = {
@@ -26,62 +28,16 @@ const initech: WorkspaceView = {
   connected: false,
   disconnect_reason: "token revoked",
   missing_scopes: [],
+  policy: { sharing: "trusted", blocked: null },
+  effective_policy: "trusted",
 };
 
 const TOKEN = "xoxp-1111-2222-3333-abcdef";
 
-const byTestId = (root: ParentNode, id: string) => root.querySelector<HTMLElement>(`[data-testid="${id}"]`);
 const rowTexts = (root: ParentNode) =>
   [...root.querySelectorAll('[data-testid="workspace-row"]')].map((tr) =>
     [...tr.querySelectorAll("th, td")].map((cell) => cell.textContent),
   );
-
-type Handlers = {
-  [K in CommandName]: (args: Commands[K]["args"]) => Commands[K]["result"] | Promise<Commands[K]["result"]>;
-};
-
-const unused = () => {
-  throw new Error("not used");
-};
-
-/** A stand-in for the app: answers each command from `handlers` and records every call. */
-function fakeApp(overrides: Partial<Handlers>) {
-  const handlers: Handlers = {
-    app_info: unused,
-    perform: unused,
-    phones: unused,
-    start_pairing: unused,
-    cancel_pairing: unused,
-    revoke_device: unused,
-    workspaces: unused,
-    connect_workspace: unused,
-    disconnect_workspace: unused,
-    ...overrides,
-  };
-  const calls: [CommandName, unknown][] = [];
-  const call = async <K extends CommandName>(name: K, args: Commands[K]["args"]): Promise<Commands[K]["result"]> => {
-    calls.push([name, args]);
-    const handler: Handlers[K] = handlers[name];
-    await Promise.resolve();
-    return handler(args);
-  };
-  const names = () => calls.map(([name]) => name);
-  return { call, calls, names };
-}
-
-/** Lets every pending promise (and the redraws after them) run. */
-const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-/** A promise the test resolves or rejects when it wants. */
-function deferred<T>() {
-  let resolve: (value: T) => void = () => undefined;
-  let reject: (reason: unknown) => void = () => undefined;
-  const promise = new Promise<T>((yes, no) => {
-    resolve = yes;
-    reject = no;
-  });
-  return { promise, resolve, reject };
-}
 
 describe("connectedMessage", () => {
   it("names the team and the user", () => {
@@ -198,6 +154,14 @@ describe("mountWorkspaces", () => {
     expect(app.calls).toEqual([["workspaces", {}]]);
     expect(root.textContent).toContain("No workspace connected yet.");
     expect(root.textContent).not.toContain("Loading…");
+  });
+
+  it("passes every list it loads on", async () => {
+    current = [acme, initech];
+    const loaded = vi.fn();
+    mountWorkspaces(root, fakeApp({ workspaces }).call, loaded);
+    await settle();
+    expect(loaded).toHaveBeenCalledWith([acme, initech]);
   });
 
   it("lists the workspaces it loads", async () => {

@@ -173,9 +173,13 @@ function focusLost(): boolean {
  * again after every connect or disconnect.
  *
  * The pasted token is sent once and then cleared from the field, whatever Slack answered, so the secret does not
- * stay in the page.
+ * stay in the page. `loaded` hears every list that arrives (the workspace settings below follow it).
  */
-export function mountWorkspaces(container: HTMLElement, call: Call): WorkspacesPanel {
+export function mountWorkspaces(
+  container: HTMLElement,
+  call: Call,
+  loaded: (workspaces: WorkspaceView[]) => void = () => undefined,
+): WorkspacesPanel {
   let workspaces: WorkspaceView[] | null = null;
   let loadError: string | null = null;
   let connecting = false;
@@ -252,6 +256,7 @@ export function mountWorkspaces(container: HTMLElement, call: Call): WorkspacesP
       applied = request;
       workspaces = next;
       loadError = null;
+      loaded(next);
     } catch (error) {
       if (request < applied) return;
       applied = request;

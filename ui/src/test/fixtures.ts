@@ -1,0 +1,185 @@
+// Sample values of the app's types, shared by the view tests.
+import type { LogEntry } from "../bindings/LogEntry";
+import type { PickerChoices } from "../bindings/PickerChoices";
+import type { Policy } from "../bindings/Policy";
+import type { PolicyPreview } from "../bindings/PolicyPreview";
+import type { PreferencesView } from "../bindings/PreferencesView";
+import type { PreviewRow } from "../bindings/PreviewRow";
+import type { SettingsPreview } from "../bindings/SettingsPreview";
+import type { Snapshot } from "../bindings/Snapshot";
+import type { StateKind } from "../bindings/StateKind";
+import type { TemplateCatalog } from "../bindings/TemplateCatalog";
+import type { TemplateState } from "../bindings/TemplateState";
+import type { WorkspaceSettings } from "../bindings/WorkspaceSettings";
+import type { WorkspaceView } from "../bindings/WorkspaceView";
+
+export const acme: WorkspaceView = {
+  id: 1,
+  team: "Acme",
+  user: "ada",
+  connected: true,
+  disconnect_reason: null,
+  missing_scopes: [],
+  policy: { sharing: "trusted", blocked: null },
+  effective_policy: "trusted",
+};
+
+export const globex: WorkspaceView = {
+  id: 2,
+  team: "Globex",
+  user: "hank",
+  connected: true,
+  disconnect_reason: null,
+  missing_scopes: [],
+  policy: { sharing: "default", blocked: null },
+  effective_policy: "default",
+};
+
+export const initech: WorkspaceView = {
+  id: 3,
+  team: "Initech",
+  user: "peter",
+  connected: false,
+  disconnect_reason: "token revoked",
+  missing_scopes: [],
+  policy: { sharing: "default", blocked: null },
+  effective_policy: "default",
+};
+
+export const settings: WorkspaceSettings = {
+  policy: { sharing: "trusted", blocked: null },
+  phone: { share: false, number: null },
+  templates: {},
+  presence: {},
+  lease: 30,
+  time_format: "h24",
+};
+
+const look = (state: StateKind, label: string, text: string, emoji: string, detailed: string | null = null) => ({
+  state,
+  label,
+  builtin: { text, emoji, detailed_text: detailed },
+});
+
+/** A template catalog shaped like the Rust answer (fewer states, sample looks). */
+export const catalog: TemplateCatalog = {
+  states: [
+    look("busy", "Busy", "Busy", ":no_entry:"),
+    look("in_call", "In a call", "In a call", ":telephone_receiver:"),
+    look("in_vehicle", "In a vehicle", "Driving", ":car:"),
+    look("event", "At an event", "In a meeting", ":calendar:", "{title} (until {end})"),
+    look("walking", "Walking", "Walking", ":walking:"),
+    look("sleeping", "Sleeping", "Sleeping", ":sleeping:"),
+  ],
+  detail_placeholders: ["{title}", "{start}", "{end}"],
+};
+
+/** The catalog's entry for `state` (the test fails if there is none). */
+export function catalogEntry(state: StateKind): TemplateState {
+  const found = catalog.states.find((entry) => entry.state === state);
+  if (found === undefined) throw new Error(`no ${state} in the catalog fixture`);
+  return found;
+}
+
+const LEASE_WORDS = "renewed while your phone says so; gone 30 min after it stops";
+
+function rows(policy: Policy): PreviewRow[] {
+  const shown = (text: string, emoji: string) =>
+    policy === "blocked" ? null : { text, emoji, expires: LEASE_WORDS };
+  const busy = shown("Busy", ":no_entry:");
+  const named = (text: string, emoji: string) => (policy === "default" ? busy : shown(text, emoji));
+  return [
+    { state: "available", label: "Available", status: null, presence: "auto" },
+    { state: "busy", label: "Busy", status: busy, presence: "auto" },
+    { state: "in_call", label: "In a call", status: named("In a call", ":telephone_receiver:"), presence: "auto" },
+    { state: "in_vehicle", label: "In a vehicle", status: named("Driving", ":car:"), presence: "auto" },
+    {
+      state: "event",
+      label: "At an event",
+      status:
+        policy === "vip"
+          ? { text: "Quarterly planning (until 14:45)", emoji: ":calendar:", expires: "ends at 14:45" }
+          : named("In a meeting", ":calendar:"),
+      presence: "auto",
+    },
+    {
+      state: "sleeping",
+      label: "Sleeping",
+      status: named("Sleeping", ":sleeping:"),
+      presence: policy === "blocked" ? "auto" : "away",
+    },
+  ];
+}
+
+/** A preview shaped like the Rust answer (fewer states, the same columns). */
+export function previewOf(overrides: Partial<SettingsPreview> = {}): SettingsPreview {
+  const policies: PolicyPreview[] = (["default", "trusted", "vip", "blocked"] as const).map((policy) => ({
+    policy,
+    rows: rows(policy),
+  }));
+  return { policies, problem: null, example_event: "“Quarterly planning”, 45 minutes from now", ...overrides };
+}
+
+export const preferences: PreferencesView = {
+  preferences: { shortcut: "Ctrl+Alt+S", autostart: false },
+  shortcut: { state: "registered", shortcut: "Ctrl+Alt+S" },
+  picker_command: "caret-desktop picker",
+  autostart_enabled: false,
+};
+
+export function logEntry(id: number, overrides: Partial<LogEntry> = {}): LogEntry {
+  return {
+    id,
+    at_ms: Date.parse("2025-03-01T10:00:00Z") + id * 1000,
+    kind: "call",
+    source: "phone",
+    workspace_id: 1,
+    workspace: "Acme",
+    state: "in_call",
+    policy: "trusted",
+    method: "users.profile.set",
+    sent: '{"status_text":"In a call","status_emoji":":telephone_receiver:"}',
+    outcome: "ok",
+    latency_ms: 120,
+    retries: 0,
+    error: null,
+    problem: false,
+    ...overrides,
+  };
+}
+
+export const choices: PickerChoices = {
+  states: [
+    { state: "available", label: "Available", emoji: "" },
+    { state: "busy", label: "Busy", emoji: ":no_entry:" },
+    { state: "in_call", label: "In a call", emoji: ":telephone_receiver:" },
+    { state: "in_vehicle", label: "In a vehicle", emoji: ":car:" },
+    { state: "silent", label: "Silent", emoji: ":no_bell:" },
+    { state: "walking", label: "Walking", emoji: ":walking:" },
+    { state: "sleeping", label: "Sleeping", emoji: ":sleeping:" },
+    { state: "offline", label: "Phone offline", emoji: "" },
+  ],
+  durations: [
+    { digit: 1, label: "For 30 minutes", duration: { kind: "minutes", minutes: 30 } },
+    { digit: 2, label: "For 1 hour", duration: { kind: "minutes", minutes: 60 } },
+    { digit: 3, label: "Until the end of the day", duration: { kind: "end_of_day" } },
+    { digit: 4, label: "Until I clear it", duration: { kind: "until_cleared" } },
+  ],
+  default_digit: 2,
+};
+
+export const snapshot: Snapshot = {
+  phone: { link: "connected", state: { kind: "in_call" } },
+  manual: null,
+  paused: false,
+  workspaces: [
+    {
+      id: 1,
+      team: "Acme",
+      connected: true,
+      policy: { sharing: "trusted", blocked: null },
+      effective_policy: "trusted",
+      shows: { text: "In a call", emoji: ":telephone_receiver:" },
+    },
+  ],
+};

@@ -1,0 +1,270 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  allByTestId,
+  byTestId,
+  fakeApp,
+  inputByTestId,
+  press,
+  settle,
+  typeInto,
+  type Handlers,
+} from "../test/fake-app";
+import { choices, snapshot } from "../test/fixtures";
+import { currentLine, filterEntries, mountPicker, type PickerWindow } from "./picker";
+
+const states = choices.states;
+
+describe("filterEntries", () => {
+  const names = (query: string) =>
+    filterEntries(states, query).map((entry) => (entry.kind === "clear" ? "clear" : entry.choice.state));
+
+  it("lists every state then Clear status when nothing is typed", () => {
+    expect(names("")).toEqual([...states.map((choice) => choice.state), "clear"]);
+  });
+
+  it("matches the label or the state id, in any case", () => {
+    expect(names("CALL")).toEqual(["in_call"]);
+    expect(names("vehicle")).toEqual(["in_vehicle"]);
+    expect(names("in_v")).toEqual(["in_vehicle"]);
+    expect(names("clear")).toEqual(["clear"]);
+    expect(names("cle")).toEqual(["in_vehicle", "clear"]);
+    expect(names("zzz")).toEqual([]);
+  });
+});
+
+describe("currentLine", () => {
+  it("says what the app shows now, briefly", () => {
+    expect(currentLine(snapshot, states)).toBe("Now: In a call (from the phone)");
+    expect(currentLine({ ...snapshot, phone: { link: "offline" } }, states)).toBe("Now: phone offline");
+    expect(currentLine({ ...snapshot, phone: { link: "not_paired" }, paused: true }, states)).toBe(
+      "Now: no phone paired · syncing paused",
+    );
+    expect(currentLine({ ...snapshot, manual: { state: { kind: "busy" }, until: null } }, states)).toBe(
+      "Now: Busy, set by you",
+    );
+    const until = "2025-03-01T15:30:00Z";
+    const time = new Date(until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    expect(currentLine({ ...snapshot, manual: { state: { kind: "sleeping" }, until } }, states)).toBe(
+      `Now: Sleeping, set by you until ${time}`,
+    );
+    expect(
+      currentLine(
+        { ...snapshot, phone: { link: "connected", state: { kind: "event", title: "Standup", start: "", end: "" } } },
+        states,
+      ),
+    ).toBe("Now: “Standup” (from the phone)");
+  });
+});
+
+describe("mountPicker", () => {
+  let root: HTMLElement;
+  let picker: PickerWindow | null;
+
+  const handlers: Partial<Handlers> = {
+    picker_choices: () => choices,
+    snapshot: () => snapshot,
+    perform: () => null,
+  };
+
+  const mount = (overrides: Partial<Handlers> = {}) => {
+    const app = fakeApp({ ...handlers, ...overrides });
+    const close = vi.fn();
+    picker = mountPicker(root, app.call, close);
+    return { app, close };
+  };
+
+  const filter = () => inputByTestId(root, "picker-filter");
+  const options = () => allByTestId(root, "picker-option");
+  const highlighted = () => options().find((option) => option.getAttribute("aria-selected") === "true");
+  const pressedDigit = () =>
+    allByTestId(root, "picker-duration")
+      .filter((button) => button.getAttribute("aria-pressed") === "true")
+      .map((button) => button.dataset.digit);
+
+  beforeEach(() => {
+    root = document.createElement("div");
+    document.body.append(root);
+    picker = null;
+  });
+
+  afterEach(() => {
+    picker?.stop();
+    root.remove();
+  });
+
+  it("shows the current state, a focused filter, the states and the four durations", async () => {
+    const { app } = mount();
+    expect(document.activeElement).toBe(filter());
+    await settle();
+    expect(app.names()).toEqual(["picker_choices", "snapshot"]);
+    expect(byTestId(root, "picker-current")?.textContent).toBe("Now: In a call (from the phone)");
+    expect(options().map((option) => option.dataset.state)).toEqual([
+      ...states.map((choice) => choice.state),
+      "clear",
+    ]);
+    expect(options().at(-1)?.textContent).toBe("Clear status");
+    expect(root.querySelector('[role="listbox"]')?.id).toBe("picker-list");
+    expect(filter().getAttribute("role")).toBe("combobox");
+    expect(filter().getAttribute("aria-controls")).toBe("picker-list");
+    expect(filter().labels?.[0]?.textContent).toBe("Filter the states");
+    expect(highlighted()?.dataset.state).toBe("available");
+    expect(filter().getAttribute("aria-activedescendant")).toBe(highlighted()?.id);
+    expect(allByTestId(root, "picker-duration").map((button) => button.textContent)).toEqual([
+      "1 For 30 minutes",
+      "2 For 1 hour",
+      "3 Until the end of the day",
+      "4 Until I clear it",
+    ]);
+    expect(pressedDigit()).toEqual(["2"]);
+  });
+
+  it("filters as you type and moves the highlight with the arrows, wrapping", async () => {
+    mount();
+    await settle();
+    typeInto(filter(), "i");
+    const shown = options().map((option) => option.dataset.state);
+    expect(shown).toContain("in_call");
+    expect(shown).not.toContain("busy");
+    expect(highlighted()?.dataset.state).toBe(shown[0]);
+    press(filter(), "ArrowUp");
+    expect(highlighted()?.dataset.state).toBe(shown.at(-1));
+    press(filter(), "ArrowDown");
+    expect(highlighted()?.dataset.state).toBe(shown[0]);
+    press(filter(), "ArrowDown");
+    expect(highlighted()?.dataset.state).toBe(shown[1]);
+    expect(filter().getAttribute("aria-activedescendant")).toBe(`picker-option-${shown[1] ?? ""}`);
+
+    typeInto(filter(), "zzz");
+    expect(options()).toHaveLength(0);
+    expect(root.textContent).toContain("No state matches.");
+    expect(filter().hasAttribute("aria-activedescendant")).toBe(false);
+  });
+
+  it("picks the duration with a digit, not typing it", async () => {
+    mount();
+    await settle();
+    const key = press(filter(), "4");
+    expect(key.defaultPrevented).toBe(true);
+    expect(filter().value).toBe("");
+    expect(pressedDigit()).toEqual(["4"]);
+    press(filter(), "9");
+    expect(pressedDigit()).toEqual(["4"]);
+    byTestId(root, "picker-duration")?.click();
+    expect(pressedDigit()).toEqual(["1"]);
+    expect(document.activeElement).toBe(filter());
+  });
+
+  it("sets the highlighted state for the chosen duration with Enter, then closes", async () => {
+    const { app, close } = mount();
+    await settle();
+    typeInto(filter(), "call");
+    press(filter(), "3");
+    press(filter(), "Enter");
+    await settle();
+    expect(app.argsOf("perform")).toEqual([
+      { action: { type: "set_status", state: "in_call", duration: { kind: "end_of_day" } } },
+    ]);
+    expect(close).toHaveBeenCalledOnce();
+  });
+
+  it("uses the default duration when no digit was pressed", async () => {
+    const { app } = mount();
+    await settle();
+    press(filter(), "ArrowDown");
+    press(filter(), "Enter");
+    await settle();
+    expect(app.argsOf("perform")).toEqual([
+      { action: { type: "set_status", state: "busy", duration: { kind: "minutes", minutes: 60 } } },
+    ]);
+  });
+
+  it("keeps what was typed before the states arrived, Enter included", async () => {
+    let answer: (value: typeof choices) => void = () => undefined;
+    const { app, close } = mount({
+      picker_choices: () =>
+        new Promise((resolve) => {
+          answer = resolve;
+        }),
+    });
+    typeInto(filter(), "sleep");
+    press(filter(), "1");
+    press(filter(), "Enter");
+    await settle();
+    expect(app.argsOf("perform")).toEqual([]);
+    answer(choices);
+    await settle();
+    expect(app.argsOf("perform")).toEqual([
+      { action: { type: "set_status", state: "sleeping", duration: { kind: "minutes", minutes: 30 } } },
+    ]);
+    expect(close).toHaveBeenCalledOnce();
+  });
+
+  it("clears the status from the last entry", async () => {
+    const { app, close } = mount();
+    await settle();
+    press(filter(), "ArrowUp");
+    expect(highlighted()?.dataset.state).toBe("clear");
+    press(filter(), "Enter");
+    await settle();
+    expect(app.argsOf("perform")).toEqual([{ action: { type: "clear_status" } }]);
+    expect(close).toHaveBeenCalledOnce();
+  });
+
+  it("sets a state on click", async () => {
+    const { app } = mount();
+    await settle();
+    options().find((option) => option.dataset.state === "walking")?.click();
+    await settle();
+    expect(app.argsOf("perform")[0]?.action).toMatchObject({ type: "set_status", state: "walking" });
+  });
+
+  it("closes on Escape and when the window loses focus", async () => {
+    const first = mount();
+    await settle();
+    press(document.body, "Escape");
+    await settle();
+    expect(first.close).toHaveBeenCalledOnce();
+    picker?.stop();
+
+    const second = mount();
+    await settle();
+    window.dispatchEvent(new Event("blur"));
+    await settle();
+    expect(second.close).toHaveBeenCalledOnce();
+  });
+
+  it("stays open and says why when setting the status failed", async () => {
+    const { close } = mount({
+      perform: () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error
+        throw { code: "app", message: "the app is not set up" };
+      },
+    });
+    await settle();
+    press(filter(), "Enter");
+    await settle();
+    expect(close).not.toHaveBeenCalled();
+    expect(root.querySelector("[role=alert]")?.textContent).toBe("Could not set the status: the app is not set up");
+  });
+
+  it("says why it could not load", async () => {
+    mount({
+      picker_choices: () => {
+        throw new Error("app gone");
+      },
+    });
+    await settle();
+    expect(root.querySelector("[role=alert]")?.textContent).toContain("Could not load the states: app gone");
+  });
+
+  it("stops listening to the window when stopped", async () => {
+    const { close } = mount();
+    await settle();
+    picker?.stop();
+    picker = null;
+    press(document.body, "Escape");
+    window.dispatchEvent(new Event("blur"));
+    await settle();
+    expect(close).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,299 @@
+import type { Action } from "../bindings/Action";
+import type { CaretState } from "../bindings/CaretState";
+import type { PickerChoices } from "../bindings/PickerChoices";
+import type { Snapshot } from "../bindings/Snapshot";
+import type { StatusChoice } from "../bindings/StatusChoice";
+import { h } from "../dom";
+import { describeError, type Call } from "../ipc";
+import { clockTime } from "./policy";
+
+/** Closes the picker's window. */
+export type Close = () => unknown;
+
+/** The running quick picker. */
+export interface PickerWindow {
+  /** Drops the window-wide listeners (the window is going away). */
+  stop: () => void;
+}
+
+/** One line of the list: a state to set, or clearing the status. */
+export type PickerEntry = { kind: "state"; choice: StatusChoice } | { kind: "clear" };
+
+const CLEAR_LABEL = "Clear status";
+
+/** The entries whose name or state id holds `query` (any case), with "Clear status" last. */
+export function filterEntries(states: StatusChoice[], query: string): PickerEntry[] {
+  const wanted = query.trim().toLowerCase();
+  const matches = (...names: string[]) => names.some((name) => name.toLowerCase().includes(wanted));
+  const entries: PickerEntry[] = states
+    .filter((choice) => matches(choice.label, choice.state, choice.state.replaceAll("_", " ")))
+    .map((choice) => ({ kind: "state", choice }));
+  if (matches(CLEAR_LABEL, "clear")) entries.push({ kind: "clear" });
+  return entries;
+}
+
+function stateName(state: CaretState, states: StatusChoice[]): string {
+  if (state.kind === "event") return `“${state.title}”`;
+  const choice = states.find((candidate) => candidate.state === state.kind);
+  return choice?.label ?? state.kind.replaceAll("_", " ");
+}
+
+/** The short line at the top: what the app shows now. */
+export function currentLine(snapshot: Snapshot, states: StatusChoice[]): string {
+  let line: string;
+  if (snapshot.manual !== null) {
+    const until = snapshot.manual.until;
+    const ends = until === null ? "" : ` until ${clockTime(until)}`;
+    line = `Now: ${stateName(snapshot.manual.state, states)}, set by you${ends}`;
+  } else {
+    switch (snapshot.phone.link) {
+      case "not_paired":
+        line = "Now: no phone paired";
+        break;
+      case "offline":
+        line = "Now: phone offline";
+        break;
+      case "connected":
+        line = `Now: ${stateName(snapshot.phone.state, states)} (from the phone)`;
+        break;
+    }
+  }
+  return snapshot.paused ? `${line} · syncing paused` : line;
+}
+
+const optionId = (entry: PickerEntry) => `picker-option-${entry.kind === "clear" ? "clear" : entry.choice.state}`;
+
+/**
+ * The quick status picker: type to filter the states, ↑ and ↓ to choose, a digit for how long, Enter to set it
+ * (or clear the status). It closes once used, on Escape, and when the person leaves it.
+ */
+export function mountPicker(root: HTMLElement, call: Call, close: Close): PickerWindow {
+  let choices: PickerChoices | null = null;
+  let entries: PickerEntry[] = [];
+  let highlight = 0;
+  /** The duration's digit; null until one is pressed or the default arrives. */
+  let digit: number | null = null;
+  let busy = false;
+  let closing = false;
+  /** Enter was pressed before the states arrived: set the status as soon as they do. */
+  let applyOnLoad = false;
+
+  const current = h("p", { class: "picker-current", "data-testid": "picker-current" }, "Loading…");
+  const filter = h("input", {
+    type: "text",
+    id: "picker-filter",
+    role: "combobox",
+    "aria-expanded": "true",
+    "aria-controls": "picker-list",
+    "aria-autocomplete": "list",
+    "aria-describedby": "picker-keys",
+    autocomplete: "off",
+    spellcheck: "false",
+    placeholder: "Type to filter…",
+    "data-testid": "picker-filter",
+  });
+  filter.autofocus = true;
+  const list = h("ul", { id: "picker-list", role: "listbox", "aria-label": "States", class: "picker-list" });
+  const durations = h("div", { role: "group", "aria-label": "For how long", class: "picker-durations" });
+  const problem = h("div", { role: "alert", class: "picker-problem" });
+
+  const doClose = () => {
+    if (closing) return;
+    closing = true;
+    void Promise.resolve()
+      .then(close)
+      .catch(() => {
+        closing = false;
+      });
+  };
+
+  const drawList = () => {
+    if (entries.length === 0) {
+      list.replaceChildren(h("li", { class: "picker-none", role: "presentation" }, "No state matches."));
+      filter.removeAttribute("aria-activedescendant");
+      return;
+    }
+    list.replaceChildren(
+      ...entries.map((entry, index) => {
+        const selected = index === highlight;
+        const label = entry.kind === "clear" ? CLEAR_LABEL : entry.choice.label;
+        const item = h(
+          "li",
+          {
+            id: optionId(entry),
+            role: "option",
+            "aria-selected": String(selected),
+            class: `picker-option${selected ? " highlighted" : ""}${entry.kind === "clear" ? " picker-clear" : ""}`,
+            "data-testid": "picker-option",
+            "data-state": entry.kind === "clear" ? "clear" : entry.choice.state,
+          },
+          h("span", { class: "picker-label" }, label),
+          entry.kind === "state" &&
+            entry.choice.emoji !== "" &&
+            h("code", { class: "emoji", "aria-hidden": "true" }, entry.choice.emoji),
+        );
+        // Keep the focus in the field; a click chooses and sets.
+        item.addEventListener("mousedown", (event) => {
+          event.preventDefault();
+        });
+        item.addEventListener("click", () => {
+          highlight = index;
+          drawList();
+          void apply();
+        });
+        return item;
+      }),
+    );
+    const active = entries[highlight];
+    if (active === undefined) filter.removeAttribute("aria-activedescendant");
+    else filter.setAttribute("aria-activedescendant", optionId(active));
+    const item = list.children[highlight];
+    if (item instanceof HTMLElement && typeof item.scrollIntoView === "function") {
+      item.scrollIntoView({ block: "nearest" });
+    }
+  };
+
+  const drawDurations = () => {
+    if (choices === null) return;
+    durations.replaceChildren(
+      ...choices.durations.map((choice) => {
+        const pressed = choice.digit === digit;
+        const button = h(
+          "button",
+          {
+            type: "button",
+            class: `picker-duration${pressed ? " chosen" : ""}`,
+            "aria-pressed": String(pressed),
+            "data-testid": "picker-duration",
+            "data-digit": String(choice.digit),
+          },
+          h("kbd", {}, String(choice.digit)),
+          " ",
+          choice.label,
+        );
+        button.addEventListener("click", () => {
+          digit = choice.digit;
+          drawDurations();
+          filter.focus();
+        });
+        return button;
+      }),
+    );
+  };
+
+  const refilter = () => {
+    entries = choices === null ? [] : filterEntries(choices.states, filter.value);
+    highlight = 0;
+    drawList();
+  };
+
+  const move = (by: number) => {
+    if (entries.length === 0) return;
+    highlight = (highlight + by + entries.length) % entries.length;
+    drawList();
+  };
+
+  const apply = async (): Promise<void> => {
+    if (choices === null) {
+      applyOnLoad = true;
+      return;
+    }
+    const entry = entries[highlight];
+    if (busy || entry === undefined) return;
+    let action: Action;
+    if (entry.kind === "clear") {
+      action = { type: "clear_status" };
+    } else {
+      const duration = choices.durations.find((choice) => choice.digit === digit);
+      if (duration === undefined) return;
+      action = { type: "set_status", state: entry.choice.state, duration: duration.duration };
+    }
+    busy = true;
+    problem.replaceChildren();
+    root.setAttribute("aria-busy", "true");
+    try {
+      await call("perform", { action });
+      doClose();
+    } catch (error) {
+      problem.replaceChildren(h("p", { class: "alert" }, `Could not set the status: ${describeError(error)}`));
+    } finally {
+      busy = false;
+      root.setAttribute("aria-busy", "false");
+    }
+  };
+
+  filter.addEventListener("input", refilter);
+  filter.addEventListener("keydown", (event) => {
+    if (event.isComposing || event.ctrlKey || event.altKey || event.metaKey) return;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      move(event.key === "ArrowDown" ? 1 : -1);
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      void apply();
+    } else if (/^[0-9]$/.test(event.key)) {
+      // Digits pick how long; no state has one in its name.
+      event.preventDefault();
+      const wanted = Number(event.key);
+      // Before the durations arrive, any digit is kept and checked then.
+      if (choices === null || choices.durations.some((choice) => choice.digit === wanted)) {
+        digit = wanted;
+        drawDurations();
+      }
+    }
+  });
+
+  const onKey = (event: KeyboardEvent) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      doClose();
+    }
+  };
+  const onBlur = () => {
+    doClose();
+  };
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("blur", onBlur);
+
+  root.replaceChildren(
+    h(
+      "section",
+      { class: "picker", "aria-label": "Set your status" },
+      current,
+      h("label", { for: "picker-filter", class: "visually-hidden" }, "Filter the states"),
+      filter,
+      list,
+      durations,
+      problem,
+      h("p", { class: "picker-keys", id: "picker-keys" }, "↑↓ choose · 1–4 how long · Enter set · Esc close"),
+    ),
+  );
+  filter.focus();
+
+  Promise.all([call("picker_choices", {}), call("snapshot", {})]).then(
+    ([loadedChoices, snapshot]) => {
+      choices = loadedChoices;
+      const pressed = digit;
+      if (pressed === null || !loadedChoices.durations.some((choice) => choice.digit === pressed)) {
+        digit = loadedChoices.default_digit;
+      }
+      current.textContent = currentLine(snapshot, loadedChoices.states);
+      drawDurations();
+      refilter();
+      if (applyOnLoad) void apply();
+    },
+    (error: unknown) => {
+      current.textContent = "";
+      problem.replaceChildren(
+        h("p", { class: "alert" }, `Could not load the states: ${describeError(error)}. Esc closes this window.`),
+      );
+    },
+  );
+
+  return {
+    stop: () => {
+      document.removeEventListener("keydown", onKey);
+      window.removeEventListener("blur", onBlur);
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { allByTestId, byTestId } from "../test/fake-app";
+import { previewOf } from "../test/fixtures";
+import { renderPreview } from "./preview";
+
+const cells = (row: HTMLElement) => [...row.querySelectorAll("th, td")].map((cell) => cell.textContent);
+const rowFor = (root: HTMLElement, state: string) =>
+  allByTestId(root, "preview-row").find((row) => row.dataset.state === state);
+
+describe("renderPreview", () => {
+  it("shows the column of the policy in force: label, emoji and text, when it goes, presence", () => {
+    const view = renderPreview({ preview: previewOf(), policy: "trusted", compare: false, error: null });
+    const table = byTestId(view, "preview-table");
+    expect(table?.dataset.policy).toBe("trusted");
+    expect(table?.querySelector("caption")?.textContent).toBe("Under Trusted");
+    expect([...view.querySelectorAll("thead th")].map((th) => th.textContent)).toEqual([
+      "When you are",
+      "Slack shows",
+      "It goes away",
+      "Presence",
+    ]);
+    const car = rowFor(view, "in_vehicle");
+    expect(car && cells(car)).toEqual([
+      "In a vehicle",
+      ":car: Driving",
+      "renewed while your phone says so; gone 30 min after it stops",
+      "",
+    ]);
+    const available = rowFor(view, "available");
+    expect(available && cells(available)).toEqual(["Available", "No status", "—", ""]);
+    const sleeping = rowFor(view, "sleeping");
+    expect(sleeping && cells(sleeping)[3]).toBe("away");
+    expect(byTestId(view, "preview-example")?.textContent).toBe(
+      "Example event: “Quarterly planning”, 45 minutes from now.",
+    );
+  });
+
+  it("shows nothing but No status while blocked", () => {
+    const view = renderPreview({ preview: previewOf(), policy: "blocked", compare: false, error: null });
+    expect(byTestId(view, "preview-table")?.dataset.policy).toBe("blocked");
+    const shown = allByTestId(view, "preview-row").map((row) => row.querySelector("td")?.textContent);
+    expect(new Set(shown)).toEqual(new Set(["No status"]));
+  });
+
+  it("compares all four policies, marking the one in force", () => {
+    const view = renderPreview({ preview: previewOf(), policy: "vip", compare: true, error: null });
+    expect(byTestId(view, "preview-table")?.dataset.policy).toBe("all");
+    expect([...view.querySelectorAll("thead th")].map((th) => th.textContent)).toEqual([
+      "When you are",
+      "Default",
+      "Trusted",
+      "VIP (now)",
+      "Blocked",
+    ]);
+    const meeting = rowFor(view, "event");
+    const texts = [...(meeting?.querySelectorAll("td") ?? [])].map(
+      (td) => td.querySelector(".preview-status, .preview-none")?.textContent,
+    );
+    expect(texts).toEqual([
+      ":no_entry: Busy",
+      ":calendar: In a meeting",
+      ":calendar: Quarterly planning (until 14:45)",
+      "No status",
+    ]);
+    expect(meeting?.querySelectorAll("td")[2]?.className).toBe("current");
+  });
+
+  it("says why the settings cannot be saved, and when the preview failed", () => {
+    const view = renderPreview({
+      preview: previewOf({ problem: "the In a call text is empty" }),
+      policy: "trusted",
+      compare: false,
+      error: "invalid args",
+    });
+    expect(byTestId(view, "preview-problem")?.textContent).toBe(
+      "These settings cannot be saved yet: the In a call text is empty",
+    );
+    expect(byTestId(view, "preview-problem")?.closest("[role=alert]")).not.toBeNull();
+    expect(byTestId(view, "preview-error")?.textContent).toBe("The preview could not be updated: invalid args");
+    // The last good preview stays.
+    expect(byTestId(view, "preview-table")).not.toBeNull();
+  });
+
+  it("says it is loading before the first answer", () => {
+    const view = renderPreview({ preview: null, policy: "trusted", compare: false, error: null });
+    expect(view.textContent).toBe("Loading…");
+  });
+
+  it("never turns text into markup", () => {
+    const evil = '<img src=x onerror="alert(1)">';
+    const preview = previewOf({ example_event: evil, problem: evil });
+    const first = preview.policies[1]?.rows[2];
+    if (first?.status) first.status.text = evil;
+    const view = renderPreview({ preview, policy: "trusted", compare: false, error: evil });
+    expect(view.querySelector("img")).toBeNull();
+    expect(view.textContent).toContain(evil);
+  });
+});

@@ -1,0 +1,175 @@
+import { describe, expect, it, vi } from "vitest";
+import type { TemplateCatalog } from "../bindings/TemplateCatalog";
+import type { WorkspaceSettings } from "../bindings/WorkspaceSettings";
+import { allByTestId, inputByTestId, typeInto } from "../test/fake-app";
+import { catalog, settings } from "../test/fixtures";
+import { createSettingsForm, parseLease } from "./workspace-form";
+
+const templateRow = (root: HTMLElement, state: string) => {
+  const row = allByTestId(root, "template-row").find((candidate) => candidate.dataset.state === state);
+  if (row === undefined) throw new Error(`no template row for ${state}`);
+  const input = (id: string) => inputByTestId(row, id);
+  return {
+    row,
+    text: input("template-text"),
+    emoji: input("template-emoji"),
+    detailed: input("template-detailed"),
+    reset: row.querySelector<HTMLButtonElement>('[data-testid="template-reset"]'),
+    badge: row.querySelector(".badge")?.textContent,
+  };
+};
+
+function mount(initial: WorkspaceSettings = settings, templates: TemplateCatalog = catalog) {
+  const changed = vi.fn<(settings: WorkspaceSettings, valid: boolean) => void>();
+  const form = createSettingsForm("ws-1", templates, initial, changed);
+  document.body.append(form.element);
+  const last = () => changed.mock.calls.at(-1);
+  return { form, changed, last, root: form.element };
+}
+
+describe("parseLease", () => {
+  it("takes whole minutes from 5 to 720", () => {
+    expect(parseLease("30")).toBe(30);
+    expect(parseLease(" 5 ")).toBe(5);
+    expect(parseLease("720")).toBe(720);
+    expect(parseLease("4")).toBeNull();
+    expect(parseLease("721")).toBeNull();
+    expect(parseLease("7.5")).toBeNull();
+    expect(parseLease("")).toBeNull();
+  });
+});
+
+describe("createSettingsForm", () => {
+  it("shows the built-in look of a state the user has not changed", () => {
+    const { root } = mount();
+    const meeting = templateRow(root, "event");
+    expect(meeting.text.value).toBe("In a meeting");
+    expect(meeting.emoji.value).toBe(":calendar:");
+    expect(meeting.detailed.value).toBe("{title} (until {end})");
+    expect(meeting.badge).toBe("Built-in");
+    expect(meeting.reset?.disabled).toBe(true);
+    expect(meeting.text.getAttribute("aria-label")).toBe("At an event: text");
+    expect(templateRow(root, "in_vehicle").text.value).toBe("Driving");
+    expect(allByTestId(root, "template-row").some((row) => row.dataset.state === "available")).toBe(false);
+    root.remove();
+  });
+
+  it("has a row for each state of the catalog, in its order, named by its label", () => {
+    const { root } = mount(settings, {
+      states: [
+        { state: "sleeping", label: "Asleep", builtin: { text: "Zzz", emoji: ":zzz:", detailed_text: null } },
+        { state: "busy", label: "Occupied", builtin: { text: "Busy", emoji: "", detailed_text: null } },
+      ],
+      detail_placeholders: ["{title}"],
+    });
+    const rows = allByTestId(root, "template-row");
+    expect(rows.map((row) => row.dataset.state)).toEqual(["sleeping", "busy"]);
+    expect(rows.map((row) => row.querySelector("th")?.firstChild?.textContent)).toEqual(["Asleep", "Occupied"]);
+    const sleeping = templateRow(root, "sleeping");
+    expect(sleeping.text.value).toBe("Zzz");
+    expect(sleeping.emoji.getAttribute("aria-label")).toBe("Asleep: emoji code");
+    expect(sleeping.reset?.getAttribute("aria-label")).toBe("Reset Asleep to the built-in look");
+    const note = document.getElementById(sleeping.detailed.getAttribute("aria-describedby") ?? "");
+    expect(note?.textContent).toContain("The VIP text shows under VIP instead and may use {title};");
+    root.remove();
+  });
+
+  it("names the placeholders the catalog allows", () => {
+    const { root } = mount();
+    const detailed = templateRow(root, "event").detailed;
+    const note = document.getElementById(detailed.getAttribute("aria-describedby") ?? "");
+    expect(note?.textContent).toContain("may use {title}, {start} and {end}; leave it empty to show the text.");
+    root.remove();
+  });
+
+  it("shows the user's own look, and Reset removes it", () => {
+    const own = { text: "On the phone", emoji: ":phone:", detailed_text: null };
+    const { root, last } = mount({ ...settings, templates: { in_call: own } });
+    const call = templateRow(root, "in_call");
+    expect(call.text.value).toBe("On the phone");
+    expect(call.badge).toBe("Custom");
+    call.reset?.click();
+    expect(last()?.[0].templates).toEqual({});
+    const after = templateRow(root, "in_call");
+    expect(after.text.value).toBe("In a call");
+    expect(after.badge).toBe("Built-in");
+    expect(after.reset?.disabled).toBe(true);
+    expect(document.activeElement).toBe(after.text);
+    root.remove();
+  });
+
+  it("turns an edit into an override with all three fields", () => {
+    const { root, last } = mount();
+    const call = templateRow(root, "in_call");
+    typeInto(call.text, "On the phone");
+    expect(last()).toEqual([
+      {
+        ...settings,
+        templates: { in_call: { text: "On the phone", emoji: ":telephone_receiver:", detailed_text: null } },
+      },
+      true,
+    ]);
+    typeInto(call.detailed, "Call about {title}");
+    expect(last()?.[0].templates.in_call?.detailed_text).toBe("Call about {title}");
+    expect(templateRow(root, "in_call").badge).toBe("Custom");
+    // Typing the built-in back removes the override.
+    typeInto(call.text, "In a call");
+    typeInto(call.detailed, "");
+    expect(last()?.[0].templates).toEqual({});
+    root.remove();
+  });
+
+  it("edits the phone number sharing", () => {
+    const { root, last } = mount();
+    const share = inputByTestId(root, "phone-share");
+    const number = inputByTestId(root, "phone-number");
+    expect(share.labels?.[0]?.textContent).toBe("Show my phone number in the status");
+    expect(number.labels?.[0]?.textContent).toBe("Number");
+    share.click();
+    expect(last()?.[0].phone).toEqual({ share: true, number: null });
+    expect(number.required).toBe(true);
+    typeInto(number, " +1 555 0100 ");
+    expect(last()?.[0].phone).toEqual({ share: true, number: "+1 555 0100" });
+    root.remove();
+  });
+
+  it("checks the lease and explains it", () => {
+    const { root, last } = mount();
+    const lease = inputByTestId(root, "lease-minutes");
+    expect(lease.value).toBe("30");
+    expect(lease.min).toBe("5");
+    expect(lease.max).toBe("720");
+    expect(lease.labels?.[0]?.textContent).toBe("Keep a status from the phone for (minutes)");
+    const described = (lease.getAttribute("aria-describedby") ?? "")
+      .split(" ")
+      .map((id) => document.getElementById(id));
+    expect(described[0]?.textContent).toContain("if this desktop stops");
+    typeInto(lease, "900");
+    expect(last()).toEqual([settings, false]);
+    expect(lease.getAttribute("aria-invalid")).toBe("true");
+    expect(described[1]?.textContent).toBe("Enter a whole number of minutes from 5 to 720.");
+    typeInto(lease, "45");
+    expect(last()).toEqual([{ ...settings, lease: 45 }, true]);
+    expect(described[1]?.textContent).toBe("");
+    root.remove();
+  });
+
+  it("switches the time format", () => {
+    const { root, last } = mount();
+    expect(inputByTestId(root, "time-24").checked).toBe(true);
+    inputByTestId(root, "time-12").click();
+    expect(last()?.[0].time_format).toBe("h12");
+    root.remove();
+  });
+
+  it("puts settings back in every field", () => {
+    const { root, form } = mount();
+    typeInto(inputByTestId(root, "lease-minutes"), "2");
+    form.set({ ...settings, lease: 60, phone: { share: true, number: "+44 20 7946 0000" } });
+    expect(inputByTestId(root, "lease-minutes").value).toBe("60");
+    expect(inputByTestId(root, "lease-minutes").getAttribute("aria-invalid")).toBe("false");
+    expect(inputByTestId(root, "phone-share").checked).toBe(true);
+    expect(inputByTestId(root, "phone-number").value).toBe("+44 20 7946 0000");
+    root.remove();
+  });
+});
