@@ -49,6 +49,12 @@ if (( ${#missing[@]} > 0 )); then
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# --- tauri-driver: the WebDriver bridge the window tests use (WebKitWebDriver underneath) ---
+if $want_test && ! command -v tauri-driver >/dev/null; then
+  say "installing tauri-driver (cargo install, about 30 s)"
+  cargo install tauri-driver --locked --version 2.1.0 --quiet
+fi
+
 # --- UI packages (exactly the lockfile's) ---
 if [[ ! -f ui/node_modules/.package-lock.json || ui/package-lock.json -nt ui/node_modules/.package-lock.json ]]; then
   say "installing UI packages (npm ci)"

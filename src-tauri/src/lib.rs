@@ -121,6 +121,20 @@ fn forward_events<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
     });
 }
 
+/// Runs the same core without tray or windows until SIGINT/SIGTERM.
+pub fn run_headless() -> Result<()> {
+    let config = AppConfig::from_env()?;
+    config.paths.create()?;
+    let _lock = InstanceLock::acquire(&config.paths.data_dir)?;
+    let core = AppCore::new(config, true);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ShellError::Runtime)?;
+    runtime.block_on(caret_app::headless::run(core))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,18 +154,4 @@ mod tests {
         assert_eq!(window_from_args(&args("caret-desktop")), None);
         assert_eq!(window_from_args(&args("caret-desktop --window")), None);
     }
-}
-
-/// Runs the same core without tray or windows until SIGINT/SIGTERM.
-pub fn run_headless() -> Result<()> {
-    let config = AppConfig::from_env()?;
-    config.paths.create()?;
-    let _lock = InstanceLock::acquire(&config.paths.data_dir)?;
-    let core = AppCore::new(config, true);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ShellError::Runtime)?;
-    runtime.block_on(caret_app::headless::run(core))?;
-    Ok(())
 }

@@ -60,7 +60,13 @@ impl Sandbox {
 
     /// A command for the binary with this sandbox's directories, its stderr (the log) going to `name.log`.
     pub fn command(&self, name: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(app_binary());
+        self.command_for(&app_binary(), name, args)
+    }
+
+    /// Any program run with this sandbox's environment (a launcher that starts the app, such as
+    /// tauri-driver, passes it on), its stderr going to `name.log`.
+    pub fn command_for(&self, program: &Path, name: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
         let home = self.root.path().join("home");
         std::fs::create_dir_all(&home).expect("home dir");
         let log = std::fs::File::create(self.log_path(name)).expect("log file");

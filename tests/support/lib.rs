@@ -5,6 +5,7 @@
 //! - [`fake_slack`]: a local Slack Web API server that behaves as documented, with injectable faults.
 //! - [`sni`]: a StatusNotifierWatcher the test owns, so the app's tray registers with the test, and a
 //!   dbusmenu client that lists the tray menu and clicks its items like a panel would.
+//! - [`webdriver`]: a WebDriver client (over tauri-driver) that drives the app's real windows.
 //! - [`x11`]: finding the app's windows and closing one the way a window manager does.
 //!
 //! Tests that need a display run under `tests/harness/desktop-session.sh` (the test command does that);
@@ -14,6 +15,7 @@ pub mod app;
 pub mod fake_slack;
 pub mod notifications;
 pub mod sni;
+pub mod webdriver;
 pub mod x11;
 
 /// Exclusive use of the desktop session. Tray tests own the session bus's StatusNotifierWatcher name and the

@@ -334,6 +334,9 @@ impl Coordinator {
             kind: Some(LogKind::Input),
             source: source.as_str().to_owned(),
             workspace_id: workspace,
+            // The name as well as the id, so the log reads "Acme" and stays readable after a disconnect.
+            workspace: workspace
+                .and_then(|id| self.config.store.workspace(id).ok().map(|found| found.team_name)),
             state,
             policy,
             outcome: outcome.to_owned(),

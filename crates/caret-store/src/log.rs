@@ -81,6 +81,8 @@ pub struct LogEntry {
     #[ts(type = "number")]
     pub retries: i64,
     pub error: Option<String>,
+    /// A Slack call that did not succeed, or a row with an error (what "problems only" selects).
+    pub problem: bool,
 }
 
 /// What the sync log window asks for. Results come newest first.
@@ -91,7 +93,7 @@ pub struct LogFilter {
     pub workspace_id: Option<i64>,
     /// Exact outcome ("ok", "ratelimited", …).
     pub outcome: Option<String>,
-    /// Only rows whose outcome is not "ok".
+    /// Only problems: Slack calls that did not succeed, and rows with an error.
     #[serde(default)]
     pub problems_only: bool,
     /// Case-insensitive substring of the state, policy, method, what was sent, outcome, error or workspace.
@@ -124,7 +126,11 @@ impl Default for Retention {
     }
 }
 
-const COLUMNS: &str = "id, at, kind, source, workspace_id, workspace, state, policy, method, sent, outcome, latency_ms, retries, error";
+/// What counts as a problem, in one place: a Slack call that did not succeed, or anything that carries an
+/// error. An input's or a note's outcome ("manual status set", "paused: nothing sent") is not one.
+const PROBLEM: &str = "(error IS NOT NULL OR (kind = 'call' AND outcome <> 'ok'))";
+
+const COLUMNS: &str = "id, at, kind, source, workspace_id, workspace, state, policy, method, sent, outcome, latency_ms, retries, error, (error IS NOT NULL OR (kind = 'call' AND outcome <> 'ok')) AS problem";
 
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
     let kind: String = row.get(2)?;
@@ -143,6 +149,7 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
         latency_ms: row.get(11)?,
         retries: row.get(12)?,
         error: row.get(13)?,
+        problem: row.get(14)?,
     })
 }
 
@@ -164,7 +171,7 @@ fn where_clause(filter: &LogFilter) -> (String, Vec<Box<dyn ToSql>>) {
         values.push(Box::new(outcome.clone()));
     }
     if filter.problems_only {
-        conditions.push("outcome <> 'ok'".into());
+        conditions.push(PROBLEM.into());
     }
     if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let columns = [
@@ -387,6 +394,24 @@ mod tests {
             })
             .unwrap();
         assert_eq!(problems.len(), 2);
+        assert!(problems.iter().all(|row| row.problem));
+        // An input's outcome describes it; it is not a problem unless it carries an error.
+        store
+            .append_log(&NewLogEntry {
+                at_ms: 5_000,
+                kind: Some(LogKind::Input),
+                source: "cli".into(),
+                outcome: "manual status set".into(),
+                ..NewLogEntry::default()
+            })
+            .unwrap();
+        let problems_after_input = store
+            .query_log(&LogFilter {
+                problems_only: true,
+                ..LogFilter::default()
+            })
+            .unwrap();
+        assert_eq!(problems_after_input.len(), 2, "an input is not a problem");
         let text = store
             .query_log(&LogFilter {
                 text: Some("WALK".into()),
@@ -480,7 +505,7 @@ mod tests {
         let mut lines = csv_text.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "id,at_ms,kind,source,workspace_id,workspace,state,policy,method,sent,outcome,latency_ms,retries,error"
+            "id,at_ms,kind,source,workspace_id,workspace,state,policy,method,sent,outcome,latency_ms,retries,error,problem"
         );
         assert_eq!(lines.count(), 2);
         assert!(

@@ -1,0 +1,159 @@
+//! The app's windows, driven for real through tauri-driver and WebKitWebDriver under the harness's desktop
+//! session, against the local Slack server: a policy changed in Settings changes the next sync and the Sync
+//! log window shows it; the global shortcut (pressed with xdotool) opens the quick picker, and typing plus
+//! Enter sets the status. Each window is saved as a screenshot (`target/screenshots`, or
+//! `CARET_SCREENSHOT_DIR`; `scripts/screenshots.sh` refreshes the README's copies).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use caret_e2e::app::{KeyringCleanup, Sandbox};
+use caret_e2e::fake_slack::{FakeSlack, TestClock};
+use caret_e2e::webdriver::Session;
+use caret_e2e::{eventually, exclusive_desktop};
+
+const SOON: Duration = Duration::from_secs(30);
+
+fn screenshot_path(name: &str) -> PathBuf {
+    let dir = std::env::var_os("CARET_SCREENSHOT_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"),
+        PathBuf::from,
+    );
+    dir.join(format!("{name}.png"))
+}
+
+fn xdotool(args: &[&str]) {
+    let status = std::process::Command::new("xdotool")
+        .args(args)
+        .status()
+        .expect("xdotool runs");
+    assert!(status.success(), "xdotool {args:?} failed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_shortcut_picker_sets_a_status()
+{
+    let _desktop = exclusive_desktop().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let account = slack.account(&token);
+    let _cleanup = KeyringCleanup(caret_app::tokens::keyring_account(
+        &account.team_id,
+        &account.user_id,
+    ));
+    let sandbox = Sandbox::new();
+    let session = Session::start(
+        &sandbox,
+        &["--window", "settings"],
+        &[("CARET_SLACK_API_URL", slack.base_url())],
+    )
+    .await;
+    sandbox
+        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
+        .await;
+    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = sandbox
+        .cli("cli-set", &["status", "set", "in_call", "--for", "1h"])
+        .await;
+    assert!(ok, "{stderr}");
+    let text = || slack.status(&token).text;
+    let busy = eventually("Busy in Slack (Default)", SOON, text, |text| !text.is_empty()).await;
+    assert!(
+        !busy.to_lowercase().contains("call"),
+        "Default hides the state: {busy}"
+    );
+
+    // Settings: the workspace appears with its policy; the preview says what Trusted would show, and choosing
+    // it changes what Slack shows at the next sync.
+    session.switch_to_window("settings").await;
+    session.click_label_of("[data-testid=policy-trusted]").await;
+    let call = eventually("the call in Slack (Trusted)", SOON, text, |text| {
+        text.to_lowercase().contains("call")
+    })
+    .await;
+    session
+        .wait_for_text(
+            "[data-testid=preview-row][data-state=in_call]",
+            "the preview of In a call under Trusted",
+            |row| row.contains(&call),
+        )
+        .await;
+    session.screenshot(&screenshot_path("settings")).await;
+
+    // The Sync log window, opened as a second launch would (the running app opens it): the policy change and
+    // the call it caused are there, and a row's details show exactly what was sent.
+    let (ok, _, stderr) = sandbox.cli("open-log", &["--window", "sync-log"]).await;
+    assert!(ok, "{stderr}");
+    session.switch_to_window("sync-log").await;
+    session
+        .wait_for_text("[data-testid=log-row]", "the policy change in the log", |row| {
+            row.to_lowercase().contains("trusted")
+        })
+        .await;
+    session
+        .wait_for_text("[data-testid=log-row]", "the Slack call in the log", |row| {
+            row.contains("users.profile.set")
+        })
+        .await;
+    session
+        .click_text("[data-testid=log-row]", "users.profile.set")
+        .await;
+    session
+        .wait_for_text(
+            "[data-testid=log-details]",
+            "the details of the call",
+            |details| details.contains(&call),
+        )
+        .await;
+    // Let the details panel paint before the picture.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    session.screenshot(&screenshot_path("sync-log")).await;
+
+    // The live log: a new status shows up in the open window without touching it.
+    let (ok, _, stderr) = sandbox
+        .cli("cli-set-2", &["status", "set", "walking", "--for", "30m"])
+        .await;
+    assert!(ok, "{stderr}");
+    session
+        .wait_for_text("[data-testid=log-row]", "the new row, live", |row| {
+            row.to_lowercase().contains("walking")
+        })
+        .await;
+
+    // The global shortcut opens the quick picker; typing filters, Enter sets the status and closes it.
+    xdotool(&["key", "ctrl+alt+s"]);
+    session.switch_to_window("picker").await;
+    session.find("[data-testid=picker-filter]").await;
+    session.screenshot(&screenshot_path("picker")).await;
+    // Keyboard focus goes to the new window as a window manager would give it (Xvfb runs none).
+    xdotool(&[
+        "search",
+        "--sync",
+        "--name",
+        "^Set status$",
+        "windowfocus",
+        "--sync",
+    ]);
+    xdotool(&["type", "--delay", "50", "sleep"]);
+    xdotool(&["key", "Return"]);
+    eventually("Sleeping in Slack, set from the picker", SOON, text, |text| {
+        text.to_lowercase().contains("sleep")
+    })
+    .await;
+    eventually(
+        "the picker closes once used",
+        SOON,
+        || caret_e2e::x11::windows_titled("Set status"),
+        Vec::is_empty,
+    )
+    .await;
+
+    // The Phones window, for the README.
+    let (ok, _, stderr) = sandbox.cli("open-phones", &["--window", "phones"]).await;
+    assert!(ok, "{stderr}");
+    session.switch_to_window("phones").await;
+    session.find("[data-testid]").await;
+    session.screenshot(&screenshot_path("phones")).await;
+    sandbox.assert_secret_nowhere(&token, "after driving every window");
+}
