@@ -400,3 +400,39 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
         sandbox.log("app")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn where_the_shortcut_cannot_be_grabbed_the_app_runs_on_and_the_picker_command_opens_the_picker() {
+    let _desktop = exclusive_desktop().await;
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    // A Wayland session: apps cannot grab keys for the whole desktop there.
+    let mut app = sandbox
+        .command("app", &[])
+        .env("XDG_SESSION_TYPE", "wayland")
+        .spawn()
+        .expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
+        .await;
+    sandbox
+        .wait_for_log("app", "the global shortcut is not registered", SOON)
+        .await;
+    assert!(
+        sandbox.log("app").contains("Wayland"),
+        "the reason is said: {}",
+        sandbox.log("app")
+    );
+
+    // The fallback a desktop's own keyboard settings can bind.
+    let (ok, _, stderr) = sandbox.cli("cli-picker", &["picker"]).await;
+    assert!(ok, "{stderr}");
+    let pickers = wait_for_windows("Set status", 1, START).await;
+    close_window(pickers[0], "Set status").await;
+    assert!(app.try_wait().expect("poll").is_none(), "still running");
+
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

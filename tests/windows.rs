@@ -81,6 +81,21 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_s
         .await;
     session.screenshot(&screenshot_path("settings")).await;
 
+    // Starting at login: off until asked; the box writes the login item and removes it again.
+    let autostart_dir = sandbox.root.path().join("home/.config/autostart");
+    let login_items = || {
+        std::fs::read_dir(&autostart_dir)
+            .map(|entries| entries.flatten().map(|entry| entry.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert!(login_items().is_empty(), "no login item until the user asks");
+    session.click_label_of("[data-testid=autostart]").await;
+    let written = eventually("a login item", SOON, login_items, |items| items.len() == 1).await;
+    let entry = std::fs::read_to_string(&written[0]).expect("the login item");
+    assert!(entry.contains("caret-desktop"), "it starts this app: {entry}");
+    session.click_label_of("[data-testid=autostart]").await;
+    eventually("the login item removed", SOON, login_items, Vec::is_empty).await;
+
     // The Sync log window, opened as a second launch would (the running app opens it): the policy change and
     // the call it caused are there, and a row's details show exactly what was sent.
     let (ok, _, stderr) = sandbox.cli("open-log", &["--window", "sync-log"]).await;
@@ -149,11 +164,43 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_s
     )
     .await;
 
-    // The Phones window, for the README.
+    // The same picker from the command line (what a desktop's own shortcut settings can bind where a global
+    // shortcut cannot be registered); Esc closes it without changing anything.
+    let (ok, _, stderr) = sandbox.cli("cli-picker", &["picker"]).await;
+    assert!(ok, "{stderr}");
+    session.switch_to_window("picker").await;
+    session.find("[data-testid=picker-filter]").await;
+    xdotool(&[
+        "search",
+        "--sync",
+        "--name",
+        "^Set status$",
+        "windowfocus",
+        "--sync",
+    ]);
+    xdotool(&["key", "Escape"]);
+    eventually(
+        "Esc closes the picker",
+        SOON,
+        || caret_e2e::x11::windows_titled("Set status"),
+        Vec::is_empty,
+    )
+    .await;
+    assert!(text().to_lowercase().contains("sleep"), "Esc changed nothing");
+
+    // The Phones window, for the README, with a pairing open: its QR code and short code.
+    let pairing = sandbox.start_pairing().await;
+    let code = pairing["short_code"].as_str().expect("a short code").to_owned();
     let (ok, _, stderr) = sandbox.cli("open-phones", &["--window", "phones"]).await;
     assert!(ok, "{stderr}");
     session.switch_to_window("phones").await;
-    session.find("[data-testid]").await;
+    session
+        .wait_for_text("[data-testid=pairing-code]", "the short code shown", |shown| {
+            shown.replace(' ', "").contains(&code.replace(' ', ""))
+        })
+        .await;
+    session.find("[data-testid=pairing-qr]").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     session.screenshot(&screenshot_path("phones")).await;
     sandbox.assert_secret_nowhere(&token, "after driving every window");
 }

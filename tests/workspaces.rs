@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
-use caret_e2e::fake_slack::{FakeSlack, TestClock};
+use caret_e2e::fake_slack::{FakeSlack, Fault, TestClock};
 use caret_e2e::require_desktop_session;
 
 const READY: &str = "caret-desktop ready (headless)";
@@ -277,6 +277,8 @@ async fn the_sync_log_prints_as_json_lines_and_follows_new_rows_as_they_are_writ
         .spawn()
         .expect("log --follow");
     let mut lines = tokio::io::BufReader::new(follow.stdout.take().expect("stdout")).lines();
+    // Slack fails the first write once: a problem for the log to show, then the retry goes through.
+    slack.inject(Fault::server_error(500, 1).on("users.profile.set"));
     let (ok, _, stderr) = sandbox
         .cli("cli-set", &["status", "set", "busy", "--for", "30m"])
         .await;
@@ -323,9 +325,19 @@ async fn the_sync_log_prints_as_json_lines_and_follows_new_rows_as_they_are_writ
     );
     let (ok, stdout, _) = sandbox.cli("cli-problems", &["log", "--problems"]).await;
     assert!(ok);
+    let problems: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect();
     assert!(
-        stdout.lines().all(|line| !line.contains(r#""outcome":"ok""#)),
-        "--problems leaves out what went well: {stdout}"
+        problems
+            .iter()
+            .any(|row| row["method"] == "users.profile.set" && row["outcome"] != "ok"),
+        "the failed write is a problem: {stdout}"
+    );
+    assert!(
+        problems.iter().all(|row| row["problem"] == true),
+        "--problems leaves out what went well and plain inputs: {stdout}"
     );
     sandbox.assert_secret_nowhere(&token, "after printing the sync log");
 

@@ -48,8 +48,6 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
             let window = window_from_args(&argv).unwrap_or(WindowKind::Settings);
             actions::handle(app, Action::OpenWindow { window }, caret_app::apply::Source::Tray);
         }))
-        // Off unless the user turns it on in Settings (it writes a login item; nothing is written at start).
-        .plugin(tauri_plugin_autostart::Builder::new().build())
         .invoke_handler(ipc::handler())
         .setup(move |app| {
             // The single-instance plugin only sees tray apps; the lock also covers a headless instance on the
@@ -66,11 +64,13 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
                 actions::handle(&handle, action, caret_app::apply::Source::Cli);
             }));
             forward_events(app.handle(), &core);
-            let preferences = caret_app::preferences::load(&core.config().paths).unwrap_or_else(|error| {
-                tracing::warn!("{error}; using the default preferences");
-                caret_app::preferences::Preferences::default()
-            });
+            let preferences =
+                caret_app::preferences::load_or_reset(&core.config().paths).unwrap_or_else(|error| {
+                    tracing::warn!("{error}; using the default preferences");
+                    caret_app::preferences::Preferences::default()
+                });
             shortcut::install(app.handle(), &preferences);
+            shortcut::install_autostart(app.handle());
             if let Some(window) = open {
                 windows::open(app.handle(), window)?;
             }

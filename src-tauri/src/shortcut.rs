@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use caret_app::preferences::{self, PICKER_COMMAND, Preferences, PreferencesView, ShortcutStatus};
 use caret_app::{Action, AppCore, WindowKind};
 use tauri::{AppHandle, Manager, Runtime};
-use tauri_plugin_autostart::ManagerExt as _;
+use tauri_plugin_autostart::AutoLaunchManager;
 use tauri_plugin_global_shortcut::{GlobalShortcutExt, ShortcutState};
 
 use crate::error::{Result, ShellError};
@@ -76,12 +76,36 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, preferences: &Preferences) {
     register(app, &preferences.shortcut);
 }
 
+/// Why a global shortcut cannot work in this session, if we can tell before trying: on Wayland the X11 key
+/// grab the plugin uses is accepted without complaint but only fires while an X11 window has focus.
+fn session_refuses_shortcuts() -> Option<String> {
+    let wayland = std::env::var("XDG_SESSION_TYPE").is_ok_and(|kind| kind.eq_ignore_ascii_case("wayland"))
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|display| !display.is_empty());
+    if wayland {
+        return Some(
+            "this is a Wayland session, where apps cannot grab keys for the whole desktop".to_owned(),
+        );
+    }
+    if std::env::var_os("DISPLAY").is_none_or(|display| display.is_empty()) {
+        return Some("there is no X display to grab keys on".to_owned());
+    }
+    None
+}
+
 /// Replaces the registered shortcut with `shortcut` ("" turns it off) and records the outcome.
 fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
     let registry = app.state::<ShortcutRegistry>();
-    let status = if let Some(reason) = registry.unavailable() {
+    let refused = registry.unavailable().or_else(session_refuses_shortcuts);
+    let status = if shortcut.trim().is_empty() {
+        if registry.unavailable().is_none()
+            && let Err(error) = app.global_shortcut().unregister_all()
+        {
+            tracing::warn!("cannot release the previous shortcut: {error}");
+        }
+        ShortcutStatus::Off
+    } else if let Some(reason) = refused {
         ShortcutStatus::Failed {
-            shortcut: shortcut.to_owned(),
+            shortcut: shortcut.trim().to_owned(),
             reason,
         }
     } else {
@@ -90,18 +114,14 @@ fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
             tracing::warn!("cannot release the previous shortcut: {error}");
         }
         let shortcut = shortcut.trim();
-        if shortcut.is_empty() {
-            ShortcutStatus::Off
-        } else {
-            match shortcuts.register(shortcut) {
-                Ok(()) => ShortcutStatus::Registered {
-                    shortcut: shortcut.to_owned(),
-                },
-                Err(error) => ShortcutStatus::Failed {
-                    shortcut: shortcut.to_owned(),
-                    reason: error.to_string(),
-                },
-            }
+        match shortcuts.register(shortcut) {
+            Ok(()) => ShortcutStatus::Registered {
+                shortcut: shortcut.to_owned(),
+            },
+            Err(error) => ShortcutStatus::Failed {
+                shortcut: shortcut.to_owned(),
+                reason: error.to_string(),
+            },
         }
     };
     match &status {
@@ -115,10 +135,27 @@ fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
     status
 }
 
+/// Adds the autostart plugin. Off unless the user turns it on in Settings (it writes a login item; nothing is
+/// written at start). Added at run time like the shortcut, so that a plugin that cannot start (no path to the
+/// executable) leaves the app running with the option unavailable.
+pub fn install_autostart<R: Runtime>(app: &AppHandle<R>) {
+    if let Err(error) = app.plugin(tauri_plugin_autostart::Builder::new().build()) {
+        tracing::warn!("starting at login is unavailable here: {error}");
+    }
+}
+
+fn autolaunch<R: Runtime>(app: &AppHandle<R>) -> Result<tauri::State<'_, AutoLaunchManager>> {
+    app.try_state::<AutoLaunchManager>()
+        .ok_or_else(|| ShellError::Autostart("not available on this system (see the log)".into()))
+}
+
 /// The preferences and what became of them, for the Settings window.
 pub fn view<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> Result<PreferencesView> {
     let preferences = preferences::load(&core.config().paths)?;
-    let autostart_enabled = app.autolaunch().is_enabled().unwrap_or(false);
+    let autostart_enabled = autolaunch(app)
+        .ok()
+        .and_then(|launcher| launcher.is_enabled().ok())
+        .unwrap_or(false);
     Ok(PreferencesView {
         preferences,
         shortcut: app.state::<ShortcutRegistry>().status(),
@@ -130,7 +167,7 @@ pub fn view<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> Result<Preference
 /// Saves the user's shortcut (even one the system refuses now: it may work in another session) and
 /// registers it.
 pub fn change<R: Runtime>(app: &AppHandle<R>, core: &AppCore, shortcut: &str) -> Result<PreferencesView> {
-    let mut saved = preferences::load(&core.config().paths)?;
+    let mut saved = preferences::load_or_reset(&core.config().paths)?;
     saved.shortcut = shortcut.trim().to_owned();
     preferences::save(&core.config().paths, &saved)?;
     register(app, &saved.shortcut);
@@ -143,14 +180,15 @@ pub fn set_autostart<R: Runtime>(
     core: &AppCore,
     enabled: bool,
 ) -> Result<PreferencesView> {
-    let launcher = app.autolaunch();
+    // The preferences first: a file we cannot read must not leave the login item changed behind an error.
+    let mut saved = preferences::load_or_reset(&core.config().paths)?;
+    let launcher = autolaunch(app)?;
     let outcome = if enabled {
         launcher.enable()
     } else {
         launcher.disable()
     };
     outcome.map_err(|error| ShellError::Autostart(error.to_string()))?;
-    let mut saved = preferences::load(&core.config().paths)?;
     saved.autostart = enabled;
     preferences::save(&core.config().paths, &saved)?;
     view(app, core)

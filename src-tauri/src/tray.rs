@@ -8,7 +8,7 @@ use caret_core::{Blocked, PolicySetting, SharingPolicy, StateKind};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Runtime};
+use tauri::{AppHandle, Manager, Runtime};
 
 /// The id under which the tray icon is registered.
 pub const TRAY_ID: &str = "caret";
@@ -420,7 +420,9 @@ fn icon_image(look: IconLook) -> Image<'static> {
 
 /// Creates the tray icon and keeps its icon, tooltip and menu in line with the core's snapshot.
 pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<()> {
-    let snapshot = core.snapshot();
+    // Subscribed before building, so a change made while the menu is built is not missed.
+    let mut snapshots = core.subscribe();
+    let snapshot = snapshots.borrow_and_update().clone();
     let (menu, mut live) = build_menu(app, &snapshot)?;
     let mut look = IconLook::of(&snapshot, chrono::Utc::now());
     let tray = TrayIconBuilder::with_id(TRAY_ID)
@@ -431,7 +433,6 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<(
         .on_menu_event(on_menu_event)
         .build(app)?;
 
-    let mut snapshots = core.subscribe();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         while snapshots.changed().await.is_ok() {
@@ -463,9 +464,19 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<(
 }
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
-    match TrayItem::try_from(event.id()).map(TrayItem::action) {
-        Ok(Some(action)) => crate::actions::handle(app, action, caret_app::apply::Source::Tray),
-        Ok(None) => {}
+    match TrayItem::try_from(event.id()) {
+        Ok(item) => {
+            if let Some(action) = item.action() {
+                crate::actions::handle(app, action, caret_app::apply::Source::Tray);
+            }
+            // GTK flips a check item's mark by itself on a click; when the click changed nothing (the policy
+            // already chosen) or failed, the mark must go back to what the snapshot says.
+            if matches!(item, TrayItem::SetPolicy(..))
+                && let Some(core) = app.try_state::<AppCore>()
+            {
+                core.republish();
+            }
+        }
         Err(UnknownMenuId(id)) => tracing::warn!(id, "click on a menu item we do not know"),
     }
 }

@@ -165,20 +165,34 @@ impl Session {
         .to_owned()
     }
 
-    /// Switches to the window labelled `label`, waiting for it to open.
-    pub async fn switch_to_window(&self, label: &str) {
+    /// Switches to the window labelled `wanted`, waiting for it to open.
+    pub async fn switch_to_window(&self, wanted: &str) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let handles = self.get("/window/handles").await;
             for handle in handles.as_array().into_iter().flatten() {
-                self.post("/window", json!({"handle": handle})).await;
-                if self.label().await == label {
+                // A window may close between the listing and the switch (the picker closes itself).
+                if self
+                    .try_send(reqwest::Method::POST, "/window", Some(json!({"handle": handle})))
+                    .await
+                    .is_err()
+                {
+                    continue;
+                }
+                let label = self
+                    .try_send(
+                        reqwest::Method::POST,
+                        "/execute/sync",
+                        Some(json!({"script": "return window.__TAURI_INTERNALS__.metadata.currentWindow.label;", "args": []})),
+                    )
+                    .await;
+                if label.ok().as_ref().and_then(Value::as_str) == Some(wanted) {
                     return;
                 }
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no window labelled {label} within {PATIENCE:?}"
+                "no window labelled {wanted} within {PATIENCE:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -307,58 +321,45 @@ impl Session {
         }
     }
 
-    /// Clicks the first element matching `css` whose text contains `needle`, trying again if the view
-    /// re-renders under the click (a live list).
+    /// Clicks the first element matching `css` whose text contains `needle` (a table row: one of its cells,
+    /// which is what a person clicks and what WebKitWebDriver agrees to click). The element is found and
+    /// scrolled into view in one script, so a live list cannot shift between finding and picking; a click that
+    /// a re-render beat is tried again.
     pub async fn click_text(&self, css: &str, needle: &str) {
+        const FIND: &str = "const found = Array.from(document.querySelectorAll(arguments[0])).find((e) => e.innerText.includes(arguments[1]));
+            if (!found) return null;
+            const target = found.tagName === 'TR' ? (found.querySelector('td') || found) : found;
+            target.scrollIntoView({block: 'center'});
+            return target;";
         let deadline = tokio::time::Instant::now() + PATIENCE;
-        let mut last_error = String::new();
+        let mut last_error = String::from("nothing matched");
         loop {
-            let texts = self.texts(css).await;
-            if let Some(index) = texts.iter().position(|text| text.contains(needle)) {
-                let found = self.find_now(css).await;
-                if let Some(element) = found.get(index) {
-                    let scrolled = self
-                        .try_send(
-                            reqwest::Method::POST,
-                            "/execute/sync",
-                            Some(json!({"script": "arguments[0].scrollIntoView({block: 'center'});", "args": [{ ELEMENT_KEY: element.0 }]})),
-                        )
-                        .await;
-                    // WebKitWebDriver calls a table row itself not interactable: a person clicks one of its cells.
-                    let target = match self
-                        .try_send(
-                            reqwest::Method::POST,
-                            &format!("/element/{}/element", element.0),
-                            Some(json!({"using": "css selector", "value": "td"})),
-                        )
-                        .await
-                    {
-                        Ok(cell) => cell[ELEMENT_KEY]
-                            .as_str()
-                            .map_or_else(|| element.0.clone(), str::to_owned),
-                        Err(_) => element.0.clone(),
-                    };
-                    let clicked = match scrolled {
-                        Ok(_) => {
-                            self.try_send(
-                                reqwest::Method::POST,
-                                &format!("/element/{target}/click"),
-                                Some(json!({})),
-                            )
-                            .await
-                        }
-                        Err(error) => Err(error),
-                    };
-                    match clicked {
-                        Ok(_) => return,
-                        Err(error) => last_error = error,
-                    }
+            let found = self
+                .try_send(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({"script": FIND, "args": [css, needle]})),
+                )
+                .await;
+            if let Ok(Some(id)) = found.as_ref().map(|value| value[ELEMENT_KEY].as_str()) {
+                match self
+                    .try_send(
+                        reqwest::Method::POST,
+                        &format!("/element/{id}/click"),
+                        Some(json!({})),
+                    )
+                    .await
+                {
+                    Ok(_) => return,
+                    Err(error) => last_error = error,
                 }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {css} with {needle:?} could be clicked within {PATIENCE:?} ({last_error}); texts: {texts:?}"
-            );
+            if tokio::time::Instant::now() >= deadline {
+                let texts = self.texts(css).await;
+                panic!(
+                    "no {css} with {needle:?} could be clicked within {PATIENCE:?} ({last_error}); texts: {texts:?}"
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

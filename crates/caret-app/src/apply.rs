@@ -84,7 +84,7 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
             }
             services.store.save_settings(*workspace, &settings)?;
             services.engine.set_settings(*workspace, settings, source)?;
-            services.refresh_workspaces(core);
+            services.workspaces_changed();
         }
         Action::Pause | Action::Resume => {
             let paused = matches!(action, Action::Pause);

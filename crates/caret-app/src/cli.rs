@@ -56,7 +56,7 @@ pub enum Command {
         /// Only this workspace's rows.
         #[arg(long)]
         workspace: Option<i64>,
-        /// Only rows whose outcome is not "ok".
+        /// Only problems: Slack calls that failed, and rows with an error.
         #[arg(long)]
         problems: bool,
         /// Only rows mentioning this text (state, policy, method, what was sent, outcome, error).

@@ -42,6 +42,9 @@ pub struct WorkspaceLine {
     pub id: i64,
     pub team: String,
     pub connected: bool,
+    /// Disconnected by Slack (token revoked or expired), not by the user: the tray's badge asks for attention.
+    pub needs_user: bool,
+    /// As set, with a timed block that has run out already removed.
     pub policy: PolicySetting,
     pub effective_policy: Policy,
     /// `None`: no status of ours in this workspace.
@@ -85,9 +88,9 @@ impl Snapshot {
         }
     }
 
-    /// Whether any workspace needs the user (its token was refused).
+    /// Whether any workspace needs the user (Slack refused its token); one the user disconnected does not.
     pub fn any_disconnected(&self) -> bool {
-        self.workspaces.iter().any(|workspace| !workspace.connected)
+        self.workspaces.iter().any(|workspace| workspace.needs_user)
     }
 
     /// The read-only first line of the tray menu: what Caret Desktop believes your state is.
@@ -208,6 +211,12 @@ impl AppCore {
             change(snapshot);
             *snapshot != before
         });
+    }
+
+    /// Tells every observer to look again even though nothing changed: a tray menu whose check mark the
+    /// toolkit flipped on a click that changed nothing puts it back.
+    pub fn republish(&self) {
+        self.inner.snapshot.send_modify(|_| {});
     }
 
     pub fn info(&self) -> AppInfo {

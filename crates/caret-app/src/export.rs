@@ -55,35 +55,51 @@ pub fn export_log(
     now: DateTime<Local>,
 ) -> Result<ExportedLog> {
     let stem = format!("caret-sync-log-{}", now.format("%Y%m%d-%H%M%S"));
-    let target = (0..100)
-        .map(|n| match n {
-            0 => dir.join(format!("{stem}.{}", format.extension())),
-            n => dir.join(format!("{stem}-{n}.{}", format.extension())),
-        })
-        .find(|path| !path.exists())
-        .ok_or_else(|| AppError::Refused(format!("too many exports named {stem} in {}", dir.display())))?;
-    let partial = target.with_extension("partial");
     let fail = |path: &Path, reason: String| AppError::Export {
         path: path.to_path_buf(),
         reason,
     };
-    let mut file = std::fs::File::create(&partial).map_err(|error| fail(&partial, error.to_string()))?;
-    let rows = match format {
+    // Written to a hidden file of its own first (create_new: never someone else's), flushed, then linked
+    // under a name that is free: a hard link fails rather than replace an existing file.
+    let partial = dir.join(format!(
+        ".{stem}.{}.{}.partial",
+        format.extension(),
+        std::process::id()
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&partial)
+        .map_err(|error| fail(&partial, error.to_string()))?;
+    let written = match format {
         ExportFormat::Jsonl => store.export_log_jsonl(filter, &mut file),
         ExportFormat::Csv => store.export_log_csv(filter, &mut file),
-    };
-    let rows = match rows.and_then(|rows| {
-        file.sync_all()
-            .map(|()| rows)
-            .map_err(|e| caret_store::StoreError::Export(e.to_string()))
-    }) {
-        Ok(rows) => rows,
-        Err(error) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(fail(&target, error.to_string()));
+    }
+    .map_err(|error| error.to_string())
+    .and_then(|rows| file.sync_all().map(|()| rows).map_err(|error| error.to_string()));
+    drop(file);
+    let outcome = written.and_then(|rows| {
+        for n in 0..100 {
+            let target = match n {
+                0 => dir.join(format!("{stem}.{}", format.extension())),
+                n => dir.join(format!("{stem}-{n}.{}", format.extension())),
+            };
+            match std::fs::hard_link(&partial, &target) {
+                Ok(()) => return Ok((target, rows)),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                // A file system without hard links (a FAT stick): rename, having checked the name is free.
+                Err(_) if !target.exists() => {
+                    return std::fs::rename(&partial, &target)
+                        .map(|()| (target, rows))
+                        .map_err(|error| error.to_string());
+                }
+                Err(error) => return Err(error.to_string()),
+            }
         }
-    };
-    std::fs::rename(&partial, &target).map_err(|error| fail(&target, error.to_string()))?;
+        Err(format!("too many exports named {stem}"))
+    });
+    let _ = std::fs::remove_file(&partial);
+    let (target, rows) = outcome.map_err(|reason| fail(dir, reason))?;
     Ok(ExportedLog {
         path: target.display().to_string(),
         rows: u32::try_from(rows).unwrap_or(u32::MAX),
@@ -157,6 +173,8 @@ mod tests {
             .filter(|entry| entry.as_ref().unwrap().path().extension() == Some("partial".as_ref()))
             .count();
         assert_eq!(leftovers, 0);
+        let exports = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(exports, 3, "three exports, three files, none replaced");
     }
 
     #[test]

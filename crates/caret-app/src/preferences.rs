@@ -90,6 +90,25 @@ pub fn load(paths: &AppPaths) -> Result<Preferences> {
     }
 }
 
+/// Reads the preferences; a damaged file is moved aside to `preferences.json.bad` (kept for the user to look
+/// at) and the defaults are used, so that the next change can be saved. Only an unreadable folder is an error.
+pub fn load_or_reset(paths: &AppPaths) -> Result<Preferences> {
+    match load(paths) {
+        Ok(preferences) => Ok(preferences),
+        Err(AppError::Preferences { path, reason }) if path.exists() => {
+            let aside = path.with_extension("json.bad");
+            tracing::warn!(
+                "preferences file {} is damaged ({reason}); kept as {} and the defaults used",
+                path.display(),
+                aside.display()
+            );
+            std::fs::rename(&path, &aside).map_err(file_error(&path))?;
+            Ok(Preferences::default())
+        }
+        Err(error) => Err(error),
+    }
+}
+
 pub fn save(paths: &AppPaths, preferences: &Preferences) -> Result<()> {
     let path = preferences_path(paths);
     let temporary = path.with_extension("json.tmp");
@@ -97,7 +116,14 @@ pub fn save(paths: &AppPaths, preferences: &Preferences) -> Result<()> {
         path: path.clone(),
         reason: error.to_string(),
     })?;
-    std::fs::write(&temporary, json).map_err(file_error(&temporary))?;
+    // Written and flushed to disk before the rename, so that after a crash the file is the old one or the new
+    // one, never a truncated one.
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&temporary).map_err(file_error(&temporary))?;
+        file.write_all(&json).map_err(file_error(&temporary))?;
+        file.sync_all().map_err(file_error(&temporary))?;
+    }
     std::fs::rename(&temporary, &path).map_err(file_error(&path))?;
     Ok(())
 }
@@ -138,10 +164,14 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_file_is_reported_with_its_path_not_silently_reset() {
+    fn a_damaged_file_is_reported_with_its_path_and_kept_aside_when_reset() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(PREFERENCES_FILE), "{not json").unwrap();
         let error = load(&paths(dir.path())).unwrap_err().to_string();
         assert!(error.contains(PREFERENCES_FILE), "{error}");
+        assert_eq!(load_or_reset(&paths(dir.path())).unwrap(), Preferences::default());
+        let kept = std::fs::read_to_string(dir.path().join("preferences.json.bad")).unwrap();
+        assert_eq!(kept, "{not json", "what the user had is kept, not destroyed");
+        assert!(!dir.path().join(PREFERENCES_FILE).exists());
     }
 }

@@ -185,7 +185,7 @@ impl Services {
             .flatten()
             .unwrap_or(false);
         core.update(|snapshot| snapshot.paused = paused);
-        services.refresh_workspaces(core);
+        services.workspaces_changed();
         spawn_workspace_refresh(
             core.clone(),
             services.store.clone(),
@@ -217,14 +217,8 @@ impl Services {
         Ok(Relay::start(config, &identity, store.clone()).await?)
     }
 
-    /// Puts the workspaces' policies and what each shows into the snapshot (the tray's lines and Policy menu).
-    pub fn refresh_workspaces(&self, core: &AppCore) {
-        let lines = workspace_lines(&self.store);
-        core.update(|snapshot| snapshot.workspaces = lines);
-    }
-
-    /// Tells the snapshot's refresher that the workspaces changed.
-    pub(crate) fn workspaces_changed(&self) {
+    /// Tells the snapshot's refresher that the workspaces changed (their policies, their connection).
+    pub fn workspaces_changed(&self) {
         self.workspaces_changed.notify_one();
     }
 
@@ -454,13 +448,14 @@ fn shown_statuses(store: &Store) -> Vec<ShownStatus> {
         .collect()
 }
 
-/// Every workspace with its policy and what it shows of ours now.
-fn workspace_lines(store: &Store) -> Vec<crate::core::WorkspaceLine> {
+/// Every workspace with its policy and what it shows of ours now; `None` when the store cannot say (the
+/// lines shown stay as they were rather than emptying the tray's menu).
+fn workspace_lines(store: &Store) -> Option<Vec<crate::core::WorkspaceLine>> {
     let workspaces = match store.workspaces() {
         Ok(workspaces) => workspaces,
         Err(error) => {
             tracing::error!("cannot list workspaces for the tray: {error}");
-            return Vec::new();
+            return None;
         }
     };
     let now = chrono::Utc::now();
@@ -475,16 +470,25 @@ fn workspace_lines(store: &Store) -> Vec<crate::core::WorkspaceLine> {
                     text: applied.text,
                     emoji: applied.emoji,
                 });
+            // A timed block that has run out is no block: the menu must not keep it checked.
+            let mut policy = workspace.settings.policy;
+            if policy.next_change(now).is_none() && policy.effective(now) != caret_core::Policy::Blocked {
+                policy.blocked = None;
+            }
             crate::core::WorkspaceLine {
                 id: workspace.id,
                 team: workspace.team_name,
                 connected: workspace.connected,
-                policy: workspace.settings.policy,
-                effective_policy: workspace.settings.policy.effective(now),
+                needs_user: !workspace.connected
+                    && workspace.disconnect_reason.as_deref()
+                        != Some(crate::workspaces::DISCONNECTED_BY_USER),
+                policy,
+                effective_policy: policy.effective(now),
                 shows,
             }
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// Keeps the snapshot's workspace lines current: after every engine event but the sync log's own (a sync,
@@ -505,8 +509,11 @@ fn spawn_workspace_refresh(
                 },
                 () = changed.notified() => {}
             }
-            let lines = workspace_lines(&store);
-            core.update(|snapshot| snapshot.workspaces = lines);
+            // The only writer of the lines: every change (a sync, a policy, a connection) rings it, so two
+            // writers can never put an older reading over a newer one.
+            if let Some(lines) = workspace_lines(&store) {
+                core.update(|snapshot| snapshot.workspaces = lines);
+            }
         }
     });
 }

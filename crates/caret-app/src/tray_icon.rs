@@ -309,11 +309,19 @@ mod tests {
             id: 1,
             team: "Acme".into(),
             connected: false,
+            needs_user: true,
             policy: caret_core::PolicySetting::default(),
             effective_policy: caret_core::Policy::Default,
             shows: None,
         });
         assert_eq!(IconLook::of(&snapshot, now).badge, Badge::Disconnected);
+        snapshot.workspaces[0].needs_user = false;
+        assert_eq!(
+            IconLook::of(&snapshot, now).badge,
+            Badge::Paused,
+            "a workspace the user disconnected asks for nothing"
+        );
+        snapshot.workspaces[0].needs_user = true;
         let tooltip = IconLook::tooltip(&snapshot);
         assert!(
             tooltip.contains("paused") && tooltip.contains("Acme is disconnected"),

@@ -42,6 +42,9 @@ impl fmt::Debug for PastedSecret {
     }
 }
 
+/// The reason recorded when the user disconnects a workspace (any other reason came from Slack).
+pub const DISCONNECTED_BY_USER: &str = "disconnected by you";
+
 /// A workspace as the UI and the CLI list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -163,7 +166,7 @@ impl Services {
         }
         self.engine.stop_workspace(id)?;
         self.tokens.forget(id);
-        self.store.set_connected(id, false, Some("disconnected by you"))?;
+        self.store.set_connected(id, false, Some(DISCONNECTED_BY_USER))?;
         self.workspaces_changed();
         Ok(WorkspaceView::of(self.store.workspace(id)?, Vec::new()))
     }

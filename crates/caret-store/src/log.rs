@@ -128,9 +128,18 @@ impl Default for Retention {
 
 /// What counts as a problem, in one place: a Slack call that did not succeed, or anything that carries an
 /// error. An input's or a note's outcome ("manual status set", "paused: nothing sent") is not one.
-const PROBLEM: &str = "(error IS NOT NULL OR (kind = 'call' AND outcome <> 'ok'))";
+macro_rules! problem_sql {
+    () => {
+        "(error IS NOT NULL OR (kind = 'call' AND outcome <> 'ok'))"
+    };
+}
+const PROBLEM: &str = problem_sql!();
 
-const COLUMNS: &str = "id, at, kind, source, workspace_id, workspace, state, policy, method, sent, outcome, latency_ms, retries, error, (error IS NOT NULL OR (kind = 'call' AND outcome <> 'ok')) AS problem";
+const COLUMNS: &str = concat!(
+    "id, at, kind, source, workspace_id, workspace, state, policy, method, sent, outcome, latency_ms, retries, error, ",
+    problem_sql!(),
+    " AS problem"
+);
 
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
     let kind: String = row.get(2)?;
@@ -236,7 +245,14 @@ impl Store {
             Ok(connection.last_insert_rowid())
         })
         .inspect(|id| {
-            self.newest_log_id.send_replace(*id);
+            // Appends from two threads may finish out of order: the watched id only ever grows.
+            self.newest_log_id.send_if_modified(|newest| {
+                let grew = *id > *newest;
+                if grew {
+                    *newest = *id;
+                }
+                grew
+            });
         })
     }
 
@@ -293,8 +309,11 @@ impl Store {
     }
 
     fn export_rows(&self, filter: &LogFilter) -> Result<Vec<LogEntry>> {
+        // Every matching row, not the page the window happens to show.
         let (clause, values) = where_clause(&LogFilter {
             limit: None,
+            before_id: None,
+            after_id: None,
             ..filter.clone()
         });
         let sql = format!("SELECT {COLUMNS} FROM sync_log {clause} ORDER BY id ASC");

@@ -39,9 +39,10 @@ pub fn snapshot(core: State<'_, AppCore>) -> Snapshot {
     core.snapshot()
 }
 
-/// Sync log rows matching the filter, newest first. New rows are announced by `sync-log` events.
+/// Sync log rows matching the filter, newest first. New rows are announced by `sync-log` events. Async, like
+/// the export: it runs off the main thread, so a large query never stalls the tray.
 #[tauri::command]
-pub fn sync_log(core: State<'_, AppCore>, filter: LogFilter) -> Result<Vec<LogEntry>> {
+pub async fn sync_log(core: State<'_, AppCore>, filter: LogFilter) -> Result<Vec<LogEntry>> {
     Ok(core
         .services()?
         .store
@@ -51,7 +52,7 @@ pub fn sync_log(core: State<'_, AppCore>, filter: LogFilter) -> Result<Vec<LogEn
 
 /// Writes every row the filter selects to a new file in the Downloads folder.
 #[tauri::command]
-pub fn export_sync_log(
+pub async fn export_sync_log(
     core: State<'_, AppCore>,
     filter: LogFilter,
     format: ExportFormat,
