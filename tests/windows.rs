@@ -22,6 +22,29 @@ fn screenshot_path(name: &str) -> PathBuf {
     dir.join(format!("{name}.png"))
 }
 
+/// Gives the picker keyboard focus, as a window manager would (Xvfb runs none). The window may still be
+/// mapping when first found (focusing it then fails), so this tries a few times.
+async fn focus_picker() {
+    for _ in 0..50 {
+        let focused = std::process::Command::new("xdotool")
+            .args([
+                "search",
+                "--onlyvisible",
+                "--name",
+                "^Set status$",
+                "windowfocus",
+                "--sync",
+            ])
+            .status()
+            .is_ok_and(|status| status.success());
+        if focused {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the picker window could not be given keyboard focus");
+}
+
 fn xdotool(args: &[&str]) {
     let status = std::process::Command::new("xdotool")
         .args(args)
@@ -142,15 +165,45 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_s
     session.find("[data-testid=picker-filter]").await;
     session.screenshot(&screenshot_path("picker")).await;
     // Keyboard focus goes to the new window as a window manager would give it (Xvfb runs none).
-    xdotool(&[
-        "search",
-        "--sync",
-        "--name",
-        "^Set status$",
-        "windowfocus",
-        "--sync",
-    ]);
-    xdotool(&["type", "--delay", "50", "sleep"]);
+    focus_picker().await;
+    // Typed as keystrokes into the focused window; under load the first keys may arrive before the window
+    // has keyboard focus, so the test reads what arrived and types again if nothing did.
+    let filter_value = || async {
+        session
+            .execute(
+                "const input = document.querySelector('[data-testid=picker-filter]'); return input ? input.value : null;",
+                serde_json::json!([]),
+            )
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut typed = false;
+    for _ in 0..3 {
+        focus_picker().await;
+        xdotool(&["type", "--delay", "50", "sleep"]);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::time::Instant::now() < deadline && filter_value().await != "sleep" {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if filter_value().await == "sleep" {
+            typed = true;
+            break;
+        }
+        // Start again from an empty filter.
+        session
+            .execute(
+                "const input = document.querySelector('[data-testid=picker-filter]'); if (input) { input.value = ''; input.dispatchEvent(new Event('input')); }",
+                serde_json::json!([]),
+            )
+            .await;
+    }
+    assert!(
+        typed,
+        "the typed filter never reached the picker: {:?}",
+        filter_value().await
+    );
     xdotool(&["key", "Return"]);
     eventually("Sleeping in Slack, set from the picker", SOON, text, |text| {
         text.to_lowercase().contains("sleep")
@@ -170,14 +223,7 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_s
     assert!(ok, "{stderr}");
     session.switch_to_window("picker").await;
     session.find("[data-testid=picker-filter]").await;
-    xdotool(&[
-        "search",
-        "--sync",
-        "--name",
-        "^Set status$",
-        "windowfocus",
-        "--sync",
-    ]);
+    focus_picker().await;
     xdotool(&["key", "Escape"]);
     eventually(
         "Esc closes the picker",

@@ -6,7 +6,15 @@ import type { ShownText } from "./ShownText";
 /**
  * A workspace as the tray lists it.
  */
-export type WorkspaceLine = { id: number, team: string, connected: boolean, policy: PolicySetting, effective_policy: Policy, 
+export type WorkspaceLine = { id: number, team: string, connected: boolean, 
+/**
+ * Disconnected by Slack (token revoked or expired), not by the user: the tray's badge asks for attention.
+ */
+needs_user: boolean, 
+/**
+ * As set, with a timed block that has run out already removed.
+ */
+policy: PolicySetting, effective_policy: Policy, 
 /**
  * `None`: no status of ours in this workspace.
  */
