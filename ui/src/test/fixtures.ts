@@ -177,6 +177,7 @@ export const snapshot: Snapshot = {
       id: 1,
       team: "Acme",
       connected: true,
+      needs_user: false,
       policy: { sharing: "trusted", blocked: null },
       effective_policy: "trusted",
       shows: { text: "In a call", emoji: ":telephone_receiver:" },
