@@ -49,13 +49,13 @@ step "the phone page in Chromium, as a phone (a mocked relay, then the real head
 step "fuzz the relay's parsers (a bounded run: 30 s; bash scripts/fuzz.sh 600 for a longer one)"
 bash scripts/fuzz.sh 30
 
-step "generated files are current (TypeScript bindings, docs/status-mapping.md)"
+step "generated files are current (TypeScript bindings, docs/status-mapping.md, the Slack app manifest)"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  drift=$(git status --porcelain -- ui/src/bindings docs/status-mapping.md)
+  drift=$(git status --porcelain -- ui/src/bindings docs/status-mapping.md slack)
   if [[ -n "$drift" ]]; then
     echo "generated files changed when the tests regenerated them; commit the regenerated files:" >&2
     echo "$drift" >&2
-    git --no-pager diff -- ui/src/bindings docs/status-mapping.md >&2
+    git --no-pager diff -- ui/src/bindings docs/status-mapping.md slack >&2
     exit 1
   fi
   echo "generated files match the code"

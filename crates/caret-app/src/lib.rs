@@ -14,6 +14,7 @@
 //! - [`control`] / [`cli`]: the local socket the command line uses to reach the running app.
 //! - [`workspaces`] / [`tokens`]: connecting Slack workspaces; their tokens in the OS keyring.
 //! - [`preview`]: what Slack will show for each state under each policy (the Settings window's preview).
+//! - [`manifest`]: the Slack app manifest (JSON and YAML), generated from the scopes the code checks.
 //! - [`export`]: exporting the sync log (JSON lines or CSV) for the Sync log window.
 //! - [`preferences`]: the app's own preferences (shortcut, autostart), a small JSON file.
 //! - [`notify`]: desktop notifications (a missing daemon is logged, never fatal).
@@ -30,6 +31,7 @@ pub mod export;
 pub mod headless;
 pub mod instance;
 pub mod logging;
+pub mod manifest;
 pub mod notify;
 pub mod preferences;
 pub mod preview;
