@@ -254,11 +254,7 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
     let _desktop = exclusive_desktop().await;
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
-    let account = slack.account(&token);
-    let _cleanup = KeyringCleanup(caret_app::tokens::keyring_account(
-        &account.team_id,
-        &account.user_id,
-    ));
+    let _cleanup = KeyringCleanup::for_token(&slack, &token);
     let mut watcher = Watcher::start().await;
     let sandbox = Sandbox::new();
     let mut app = sandbox

@@ -59,11 +59,7 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_s
     let _desktop = exclusive_desktop().await;
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
-    let account = slack.account(&token);
-    let _cleanup = KeyringCleanup(caret_app::tokens::keyring_account(
-        &account.team_id,
-        &account.user_id,
-    ));
+    let _cleanup = KeyringCleanup::for_token(&slack, &token);
     let sandbox = Sandbox::new();
     let session = Session::start(
         &sandbox,

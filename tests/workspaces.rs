@@ -29,13 +29,7 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let no_presence = slack.add_user("Beta", "bob", &["users.profile:write", "users.profile:read"]);
-    let _cleanup = [&token, &no_presence].map(|token| {
-        let account = slack.account(token);
-        KeyringCleanup(caret_app::tokens::keyring_account(
-            &account.team_id,
-            &account.user_id,
-        ))
-    });
+    let _cleanup = [&token, &no_presence].map(|token| KeyringCleanup::for_token(&slack, token));
     let read_only = slack.add_user("Gamma", "cy", &["users.profile:read"]);
     let sandbox = Sandbox::new();
     let mut app = sandbox
@@ -157,11 +151,7 @@ async fn the_command_line_sets_a_status_switches_the_policy_and_pauses_syncing()
     require_desktop_session();
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
-    let account = slack.account(&token);
-    let _cleanup = KeyringCleanup(caret_app::tokens::keyring_account(
-        &account.team_id,
-        &account.user_id,
-    ));
+    let _cleanup = KeyringCleanup::for_token(&slack, &token);
     let sandbox = Sandbox::new();
     let mut app = sandbox
         .command("app", &["--headless"])
@@ -252,11 +242,7 @@ async fn the_sync_log_prints_as_json_lines_and_follows_new_rows_as_they_are_writ
     require_desktop_session();
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
-    let account = slack.account(&token);
-    let _cleanup = KeyringCleanup(caret_app::tokens::keyring_account(
-        &account.team_id,
-        &account.user_id,
-    ));
+    let _cleanup = KeyringCleanup::for_token(&slack, &token);
     let sandbox = Sandbox::new();
     let mut app = sandbox
         .command("app", &["--headless"])

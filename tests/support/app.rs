@@ -225,6 +225,17 @@ impl Sandbox {
 /// Deletes a keyring entry when dropped, even when the test fails: tests share the harness's keyring.
 pub struct KeyringCleanup(pub String);
 
+impl KeyringCleanup {
+    /// The keyring entry Caret Desktop will keep for `token`, a user of the local Slack server.
+    pub fn for_token(slack: &crate::fake_slack::FakeSlack, token: &str) -> KeyringCleanup {
+        let account = slack.account(token);
+        KeyringCleanup(caret_app::tokens::keyring_account(
+            &account.team_id,
+            &account.user_id,
+        ))
+    }
+}
+
 impl Drop for KeyringCleanup {
     fn drop(&mut self) {
         if let Ok(entry) = keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &self.0) {
