@@ -134,6 +134,20 @@ async fn without_a_keyring_connecting_fails_saying_what_to_start_and_keeps_nothi
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
 
+/// The headless app on the local Slack server, with `token`'s workspace connected through the CLI.
+async fn headless_with_workspace(slack: &FakeSlack, token: &str) -> (Sandbox, tokio::process::Child) {
+    let sandbox = Sandbox::new();
+    let app = sandbox
+        .command("app", &["--headless"])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("app", READY, SOON).await;
+    let (ok, _, stderr) = sandbox.add_workspace(token).await;
+    assert!(ok, "{stderr}");
+    (sandbox, app)
+}
+
 /// Waits until the sync log (read from the app's database, as the log window will) has a row matching.
 async fn log_has(sandbox: &Sandbox, what: &str, matches: impl Fn(&caret_store::LogEntry) -> bool) {
     let store = caret_store::Store::open(&sandbox.data_dir().join("caret.db")).expect("the app's database");
@@ -152,15 +166,7 @@ async fn the_command_line_sets_a_status_switches_the_policy_and_pauses_syncing()
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let _cleanup = KeyringCleanup::for_token(&slack, &token);
-    let sandbox = Sandbox::new();
-    let mut app = sandbox
-        .command("app", &["--headless"])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch");
-    sandbox.wait_for_log("app", READY, SOON).await;
-    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
-    assert!(ok, "{stderr}");
+    let (sandbox, mut app) = headless_with_workspace(&slack, &token).await;
     let (_, stdout, _) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
     let listed: serde_json::Value = serde_json::from_str(stdout.lines().next().expect("one")).expect("JSON");
     let id = listed["id"].as_i64().expect("id").to_string();
@@ -243,15 +249,7 @@ async fn the_sync_log_prints_as_json_lines_and_follows_new_rows_as_they_are_writ
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let _cleanup = KeyringCleanup::for_token(&slack, &token);
-    let sandbox = Sandbox::new();
-    let mut app = sandbox
-        .command("app", &["--headless"])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch");
-    sandbox.wait_for_log("app", READY, SOON).await;
-    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
-    assert!(ok, "{stderr}");
+    let (sandbox, mut app) = headless_with_workspace(&slack, &token).await;
 
     // Following: the command keeps running and prints each new row as one JSON object per line.
     let mut follow = sandbox

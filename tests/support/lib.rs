@@ -46,18 +46,7 @@ pub async fn eventually<T: std::fmt::Debug>(
     mut probe: impl FnMut() -> T,
     condition: impl Fn(&T) -> bool,
 ) -> T {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let value = probe();
-        if condition(&value) {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within {timeout:?}; last seen {value:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually_async(what, timeout, || std::future::ready(probe()), condition).await
 }
 
 /// [`eventually`] for a probe that must wait on something (a D-Bus call, a file).

@@ -201,13 +201,19 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-23T14:00:00+01:00").unwrap()
     }
 
-    fn shown(preview: &SettingsPreview, policy: Policy, kind: StateKind) -> Option<String> {
+    fn row(preview: &SettingsPreview, policy: Policy, kind: StateKind) -> &PreviewRow {
         preview
             .policies
             .iter()
             .find(|column| column.policy == policy)
             .and_then(|column| column.rows.iter().find(|row| row.state == kind))
-            .and_then(|row| row.status.as_ref())
+            .expect("every state under every policy")
+    }
+
+    fn shown(preview: &SettingsPreview, policy: Policy, kind: StateKind) -> Option<String> {
+        row(preview, policy, kind)
+            .status
+            .as_ref()
             .map(|status| format!("{} {}", status.emoji, status.text))
     }
 
@@ -267,12 +273,7 @@ mod tests {
         let preview = preview(&WorkspaceSettings::default(), now());
         let meeting = shown(&preview, Policy::Vip, StateKind::Event).unwrap();
         assert_eq!(meeting, ":calendar: Quarterly planning (until 14:45)");
-        let column = &preview.policies[2];
-        let event = column
-            .rows
-            .iter()
-            .find(|row| row.state == StateKind::Event)
-            .unwrap();
+        let event = row(&preview, Policy::Vip, StateKind::Event);
         assert_eq!(event.status.as_ref().unwrap().expires, "ends at 14:45");
     }
 
@@ -289,11 +290,7 @@ mod tests {
         for kind in StateKind::ALL {
             assert_eq!(shown(&preview, Policy::Blocked, kind), None, "{kind:?}");
         }
-        let sleeping = preview.policies[3]
-            .rows
-            .iter()
-            .find(|row| row.state == StateKind::Sleeping)
-            .unwrap();
+        let sleeping = row(&preview, Policy::Blocked, StateKind::Sleeping);
         assert_eq!(
             sleeping.presence,
             Presence::Auto,
@@ -352,13 +349,9 @@ mod tests {
             ..WorkspaceSettings::default()
         };
         let preview = preview(&settings, now());
-        let row = preview.policies[1]
-            .rows
-            .iter()
-            .find(|row| row.state == StateKind::Walking)
-            .unwrap();
+        let walking = row(&preview, Policy::Trusted, StateKind::Walking);
         assert_eq!(
-            row.status.as_ref().unwrap().expires,
+            walking.status.as_ref().unwrap().expires,
             "renewed while your phone says so; gone 15 min after it stops"
         );
     }
