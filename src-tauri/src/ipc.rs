@@ -7,10 +7,12 @@ use std::collections::BTreeSet;
 
 use caret_app::action::PickerChoices;
 use caret_app::export::{ExportFormat, ExportedLog};
+use caret_app::manifest::{SlackAppSetup, SlackPage};
+use caret_app::oauth::OAuthStart;
 use caret_app::preferences::PreferencesView;
 use caret_app::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::services::{PairingView, PhonesView};
-use caret_app::workspaces::WorkspaceView;
+use caret_app::workspaces::{Disconnected, WorkspaceView};
 use caret_app::{Action, AppInfo, Snapshot};
 use caret_core::WorkspaceSettings;
 use caret_store::{LogEntry, LogFilter};
@@ -98,7 +100,13 @@ ipc_commands! {
     revoke_device(deviceId: String) -> bool;
     workspaces() -> Vec<WorkspaceView>;
     connect_workspace(token: String) -> WorkspaceView;
-    disconnect_workspace(workspaceId: u32) -> WorkspaceView;
+    disconnect_workspace(workspaceId: u32) -> Disconnected;
+    begin_sign_in(clientId: String) -> OAuthStart;
+    finish_sign_in() -> WorkspaceView;
+    cancel_sign_in() -> bool;
+    set_security_notices(workspaceId: u32, on: bool) -> WorkspaceView;
+    slack_app_setup() -> SlackAppSetup;
+    open_slack_page(page: SlackPage) -> ();
     snapshot() -> Snapshot;
     sync_log(filter: LogFilter) -> Vec<LogEntry>;
     export_sync_log(filter: LogFilter, format: ExportFormat) -> ExportedLog;

@@ -72,6 +72,7 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
             // the first one's result rather than the engine's not-yet-saved copy.
             let _one_at_a_time = services.lock_settings();
             let mut settings = services.store.workspace(*workspace)?.settings;
+            let before = settings.policy.effective(now);
             match choice {
                 PolicyChoice::Default => settings.policy.choose(SharingPolicy::Default),
                 PolicyChoice::Trusted => settings.policy.choose(SharingPolicy::Trusted),
@@ -82,9 +83,25 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
                 PolicyChoice::BlockUntilResumed => settings.policy.block_until_resumed(),
                 PolicyChoice::Resume => settings.policy.resume(),
             }
+            let after = settings.policy.effective(now);
             services.store.save_settings(*workspace, &settings)?;
             services.engine.set_settings(*workspace, settings, source)?;
             services.workspaces_changed();
+            if after.is_less_private_than(before) {
+                let event = crate::notices::SecurityEvent::PolicyLessPrivate {
+                    workspace: *workspace,
+                    before,
+                    after,
+                    source,
+                };
+                let core = core.clone();
+                // The tray calls this from the GUI thread: the notice goes out on the app's runtime.
+                services.runtime.spawn(async move {
+                    if let Ok(services) = core.services() {
+                        services.send_security_notice(event).await;
+                    }
+                });
+            }
         }
         Action::Pause | Action::Resume => {
             let paused = matches!(action, Action::Pause);

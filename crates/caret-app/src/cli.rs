@@ -8,10 +8,10 @@ use caret_core::StateKind;
 
 use crate::action::{Action, PolicyChoice, StatusDuration};
 use crate::config::AppConfig;
-use crate::control::{ControlRequest, ControlResponse, request};
+use crate::control::{ControlRequest, ControlResponse, request, request_stream};
 use crate::error::{AppError, Result};
 use crate::services::{DeviceView, PairingView};
-use crate::workspaces::{PastedSecret, WorkspaceView};
+use crate::workspaces::{PastedSecret, RevokeOutcome, WorkspaceView};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
@@ -144,13 +144,52 @@ async fn perform(config: &AppConfig, action: Action) -> Result<()> {
 pub enum WorkspaceCommand {
     /// Connect a workspace: paste its User OAuth Token (xoxp-…) when asked, or pipe it in.
     Add,
+    /// Connect a workspace by signing in with Slack in the browser (OAuth with PKCE; your Slack app's
+    /// Client ID, from Basic Information → App Credentials).
+    Connect {
+        #[arg(long)]
+        client_id: String,
+        /// Print the link instead of opening the browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Security notices by direct message to yourself in this workspace (a phone paired, a policy made
+    /// less private): on or off.
+    Notices {
+        workspace_id: i64,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
     /// List the workspaces.
     List {
         #[arg(long)]
         json: bool,
     },
-    /// Disconnect a workspace: syncing stops and its token is deleted from the keyring.
+    /// Disconnect a workspace: syncing stops, Slack revokes its token, and it is deleted from the keyring.
     Remove { workspace_id: i64 },
+}
+
+fn print_connected(workspace: &WorkspaceView) {
+    println!("Connected to {} as {}.", workspace.team, workspace.user);
+    print_scope_problem(workspace);
+}
+
+fn print_scope_problem(workspace: &WorkspaceView) {
+    let presence_missing = workspace
+        .missing_scopes
+        .iter()
+        .any(|scope| crate::workspaces::PRESENCE_SCOPES.contains(&scope.as_str()));
+    if presence_missing {
+        println!(
+            "Presence (away/active) is left alone: the token lacks {}.",
+            workspace.missing_scopes.join(", ")
+        );
+    } else if !workspace.missing_scopes.is_empty() {
+        println!("The token lacks {}.", workspace.missing_scopes.join(", "));
+    }
+    if let Some(fix) = &workspace.scope_fix {
+        println!("To fix it: {fix}.");
+    }
 }
 
 /// Reads the token: hidden when typed at a terminal, a line of standard input otherwise.
@@ -239,13 +278,62 @@ pub fn run(command: Command) -> Result<()> {
                 else {
                     return Err(AppError::Refused("unexpected answer".into()));
                 };
-                println!("Connected to {} as {}.", workspace.team, workspace.user);
-                if !workspace.missing_scopes.is_empty() {
-                    println!(
-                        "Presence (away/active) is left alone: the token lacks {}.",
-                        workspace.missing_scopes.join(", ")
-                    );
+                print_connected(&workspace);
+                Ok(())
+            }
+            Command::Workspace(WorkspaceCommand::Connect {
+                client_id,
+                no_browser,
+            }) => {
+                let request = ControlRequest::SignIn {
+                    client_id,
+                    open_browser: !no_browser,
+                };
+                let mut connected = None;
+                request_stream(&config.paths, &request, |response| match response {
+                    ControlResponse::OAuthStarted { start } => {
+                        match (&start.browser_problem, no_browser) {
+                            (None, false) => println!("Sign in to Slack in your browser. If it did not open, visit:"),
+                            (Some(problem), _) => println!("{problem}. Visit:"),
+                            (None, true) => println!("Visit this link to sign in to Slack:"),
+                        }
+                        println!("{}", start.authorize_url);
+                        println!("Waiting for Slack (up to {} minutes)…", start.expires_in_secs / 60);
+                        true
+                    }
+                    ControlResponse::Workspace { workspace } => {
+                        connected = Some(workspace);
+                        false
+                    }
+                    _ => false,
+                })
+                .await?;
+                let workspace = connected.ok_or_else(|| AppError::Refused("the app ended the sign-in".into()))?;
+                print_connected(&workspace);
+                if workspace.token_rotates {
+                    println!("Its token expires every 12 hours; Caret Desktop renews it by itself.");
                 }
+                Ok(())
+            }
+            Command::Workspace(WorkspaceCommand::Notices { workspace_id, state }) => {
+                let on = state == "on";
+                let ControlResponse::Workspace { workspace } = request(
+                    &config.paths,
+                    &ControlRequest::SetSecurityNotices { workspace_id, on },
+                )
+                .await?
+                else {
+                    return Err(AppError::Refused("unexpected answer".into()));
+                };
+                if on {
+                    println!(
+                        "Security notices for {} are on: a DM to yourself when a phone pairs or its policy becomes less private.",
+                        workspace.team
+                    );
+                } else {
+                    println!("Security notices for {} are off.", workspace.team);
+                }
+                print_scope_problem(&workspace);
                 Ok(())
             }
             Command::Workspace(WorkspaceCommand::List { json }) => {
@@ -267,7 +355,7 @@ pub fn run(command: Command) -> Result<()> {
                 Ok(())
             }
             Command::Workspace(WorkspaceCommand::Remove { workspace_id }) => {
-                let ControlResponse::Workspace { workspace } = request(
+                let ControlResponse::Disconnected { disconnected } = request(
                     &config.paths,
                     &ControlRequest::DisconnectWorkspace { workspace_id },
                 )
@@ -275,10 +363,19 @@ pub fn run(command: Command) -> Result<()> {
                 else {
                     return Err(AppError::Refused("unexpected answer".into()));
                 };
-                println!(
-                    "Disconnected {}; its token was deleted from the keyring.",
-                    workspace.team
-                );
+                let team = &disconnected.workspace.team;
+                match &disconnected.revoke {
+                    RevokeOutcome::Revoked => {
+                        println!("Disconnected {team}; Slack revoked its token and it was deleted from the keyring.");
+                    }
+                    RevokeOutcome::AlreadyDead | RevokeOutcome::NoToken => {
+                        println!("Disconnected {team}; its token was deleted from the keyring.");
+                    }
+                    RevokeOutcome::NotRevoked { reason } => println!(
+                        "Disconnected {team}; its token was deleted from the keyring, but Slack could not revoke it \
+                         ({reason}). To be sure it no longer works, remove the app in Slack (Settings → Manage apps)."
+                    ),
+                }
                 Ok(())
             }
             Command::Status(StatusCommand::Set { state, duration }) => {

@@ -91,6 +91,24 @@ pub struct AppConfig {
     /// Base of the Slack Web API, without a trailing slash: methods are `{base}/{method}`.
     pub slack_api_url: Url,
     pub relay: RelaySettings,
+    /// The loopback port of the browser sign-in (`CARET_OAUTH_PORT`; default the one registered in the Slack
+    /// app manifest, which Slack matches exactly: only tests change it).
+    pub oauth_port: u16,
+}
+
+/// Overrides the browser sign-in's loopback port (tests run side by side).
+pub const OAUTH_PORT_VAR: &str = "CARET_OAUTH_PORT";
+
+fn port_setting(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: u16) -> Result<u16> {
+    match var(name).map(|value| value.trim().to_owned()) {
+        None => Ok(default),
+        Some(value) if value.is_empty() => Ok(default),
+        Some(value) => value.parse::<u16>().map_err(|_| AppError::InvalidSetting {
+            name,
+            value: value.clone(),
+            expected: "a port number from 0 to 65535",
+        }),
+    }
 }
 
 impl AppConfig {
@@ -104,15 +122,8 @@ impl AppConfig {
             Some(value) if !value.trim().is_empty() => parse_api_url(SLACK_API_URL_VAR, value.trim())?,
             _ => parse_api_url(SLACK_API_URL_VAR, DEFAULT_SLACK_API_URL)?,
         };
-        let port = match var(RELAY_PORT_VAR).map(|value| value.trim().to_owned()) {
-            None => caret_relay::DEFAULT_PORT,
-            Some(value) if value.is_empty() => caret_relay::DEFAULT_PORT,
-            Some(value) => value.parse::<u16>().map_err(|_| AppError::InvalidSetting {
-                name: RELAY_PORT_VAR,
-                value: value.clone(),
-                expected: "a port number from 0 to 65535",
-            })?,
-        };
+        let port = port_setting(&var, RELAY_PORT_VAR, caret_relay::DEFAULT_PORT)?;
+        let oauth_port = port_setting(&var, OAUTH_PORT_VAR, crate::manifest::OAUTH_REDIRECT_PORT)?;
         let loopback_only = match var(RELAY_LOOPBACK_VAR).map(|value| value.trim().to_ascii_lowercase()) {
             None => false,
             Some(value) => match value.as_str() {
@@ -131,6 +142,7 @@ impl AppConfig {
             paths,
             slack_api_url,
             relay: RelaySettings { port, loopback_only },
+            oauth_port,
         })
     }
 }

@@ -15,8 +15,9 @@ use caret_store::{LogEntry, LogFilter};
 use crate::config::AppPaths;
 use crate::core::AppCore;
 use crate::error::{AppError, Result};
+use crate::oauth::OAuthStart;
 use crate::services::{DeviceView, PairingView};
-use crate::workspaces::{PastedSecret, WorkspaceView};
+use crate::workspaces::{Disconnected, PastedSecret, WorkspaceView};
 
 pub const SOCKET_FILE: &str = "control.sock";
 /// A request is a short line; anything longer is not ours.
@@ -41,6 +42,18 @@ pub enum ControlRequest {
     },
     DisconnectWorkspace {
         workspace_id: i64,
+    },
+    /// Sign in with Slack in the browser: answers `o_auth_started` (the link) at once, then the connected
+    /// workspace or an error when the browser comes back (or the sign-in times out). Hanging up cancels it.
+    SignIn {
+        client_id: String,
+        #[serde(default)]
+        open_browser: bool,
+    },
+    /// Security notices by direct message for a workspace, on or off.
+    SetSecurityNotices {
+        workspace_id: i64,
+        on: bool,
     },
     Workspaces,
     /// Carry out an action (set or clear a status, a policy, pause, resume) as the tray would.
@@ -78,6 +91,12 @@ pub enum ControlResponse {
     },
     Workspaces {
         workspaces: Vec<WorkspaceView>,
+    },
+    Disconnected {
+        disconnected: Disconnected,
+    },
+    OAuthStarted {
+        start: OAuthStart,
     },
     /// Sync log rows, oldest first.
     Log {
@@ -141,6 +160,13 @@ async fn serve(core: AppCore, stream: UnixStream) {
                 follow_log(&core, filter, reader, writer).await;
                 return;
             }
+            Ok(ControlRequest::SignIn {
+                client_id,
+                open_browser,
+            }) => {
+                sign_in(&core, &client_id, open_browser, reader, writer).await;
+                return;
+            }
             Ok(request) => answer(&core, request).await,
             Err(error) => ControlResponse::Error {
                 message: format!("not a control request: {error}"),
@@ -159,6 +185,44 @@ async fn send(writer: &mut (impl AsyncWriteExt + Unpin), response: &ControlRespo
         serde_json::to_string(response).unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
     json.push('\n');
     writer.write_all(json.as_bytes()).await
+}
+
+/// Starts a browser sign-in, sends its link, then its outcome. The client hanging up cancels the sign-in.
+async fn sign_in(
+    core: &AppCore,
+    client_id: &str,
+    open_browser: bool,
+    mut reader: impl AsyncReadExt + Unpin,
+    mut writer: impl AsyncWriteExt + Unpin,
+) {
+    let start = match crate::oauth::begin(core, client_id, open_browser).await {
+        Ok(start) => start,
+        Err(error) => {
+            let message = error.to_string();
+            let _ = send(&mut writer, &ControlResponse::Error { message }).await;
+            return;
+        }
+    };
+    if send(&mut writer, &ControlResponse::OAuthStarted { start })
+        .await
+        .is_err()
+    {
+        let _ = crate::oauth::cancel(core);
+        return;
+    }
+    let mut scratch = [0_u8; 64];
+    let response = tokio::select! {
+        outcome = crate::oauth::finish(core) => match outcome {
+            Ok(workspace) => ControlResponse::Workspace { workspace },
+            Err(error) => ControlResponse::Error { message: error.to_string() },
+        },
+        // The client sends nothing more: a read ending means it hung up (Ctrl+C).
+        _ = reader.read(&mut scratch) => {
+            let _ = crate::oauth::cancel(core);
+            return;
+        }
+    };
+    let _ = send(&mut writer, &response).await;
 }
 
 /// The rows matching `filter`, oldest first.
@@ -264,9 +328,16 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             ControlRequest::ConnectWorkspace { token } => ControlResponse::Workspace {
                 workspace: services.connect_workspace(&token).await?,
             },
-            ControlRequest::DisconnectWorkspace { workspace_id } => ControlResponse::Workspace {
-                workspace: services.disconnect_workspace(workspace_id).await?,
+            ControlRequest::DisconnectWorkspace { workspace_id } => ControlResponse::Disconnected {
+                disconnected: services.disconnect_workspace(workspace_id).await?,
             },
+            ControlRequest::SetSecurityNotices { workspace_id, on } => ControlResponse::Workspace {
+                workspace: services.set_security_notices(workspace_id, on)?,
+            },
+            // Streamed by `serve` (a link, then the outcome); never answered in one line.
+            ControlRequest::SignIn { .. } => {
+                return Err(AppError::Refused("sign_in streams its answers".into()));
+            }
             ControlRequest::Workspaces => ControlResponse::Workspaces {
                 workspaces: services.workspaces()?,
             },

@@ -250,6 +250,7 @@ mod tests {
                 port: 0,
                 loopback_only: true,
             },
+            oauth_port: 0,
         };
         AppCore::new(config, false)
     }

@@ -53,8 +53,8 @@ pub enum AppError {
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error(
-        "the token for {team} lacks {}: add it under OAuth & Permissions → User Token Scopes, reinstall the app to the workspace, and paste the new token",
-        missing.join(", ")
+        "the token for {team} lacks {}: {}",
+        missing.join(", "), crate::workspaces::scope_fix(missing)
     )]
     MissingScopes { team: String, missing: Vec<String> },
     #[error("cannot export the sync log to {path}: {reason}")]
@@ -65,6 +65,9 @@ pub enum AppError {
     NeedsTray(String),
     #[error("Caret Desktop's settings: {0}")]
     Settings(#[from] caret_core::CoreError),
+    /// The browser sign-in did not connect a workspace (cancelled, refused, timed out, its port taken).
+    #[error("Sign in with Slack: {0}")]
+    OAuth(String),
 }
 
 pub type Result<T> = std::result::Result<T, AppError>;

@@ -12,7 +12,10 @@
 //! - [`apply`]: carrying out the domain [`Action`]s (status, policy, pause) for every entry point.
 //! - [`services`]: the store, the sync engine, the relay, and the tasks that connect them to the snapshot.
 //! - [`control`] / [`cli`]: the local socket the command line uses to reach the running app.
-//! - [`workspaces`] / [`tokens`]: connecting Slack workspaces; their tokens in the OS keyring.
+//! - [`workspaces`] / [`oauth`]: connecting Slack workspaces (a pasted token, or Sign in with Slack: OAuth v2
+//!   with PKCE through a loopback redirect); disconnecting revokes the token.
+//! - [`credentials`] / [`tokens`]: the tokens in the OS keyring, and their rotation (refresh before expiry).
+//! - [`notices`]: security notices by direct message to yourself (a phone paired, a policy less private).
 //! - [`preview`]: what Slack will show for each state under each policy (the Settings window's preview).
 //! - [`manifest`]: the Slack app manifest (JSON and YAML), generated from the scopes the code checks.
 //! - [`export`]: exporting the sync log (JSON lines or CSV) for the Sync log window.
@@ -26,13 +29,16 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod core;
+pub mod credentials;
 pub mod error;
 pub mod export;
 pub mod headless;
 pub mod instance;
 pub mod logging;
 pub mod manifest;
+pub mod notices;
 pub mod notify;
+pub mod oauth;
 pub mod preferences;
 pub mod preview;
 pub mod services;

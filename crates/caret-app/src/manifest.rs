@@ -25,6 +25,63 @@ pub fn user_scopes() -> Vec<&'static str> {
         .collect()
 }
 
+/// Slack's page that creates an app, prefilled with our manifest (the manifest travels in the link, which
+/// Slack's app page reads; the guide also says how to paste it by hand).
+pub fn create_app_url() -> String {
+    let manifest = serde_json::to_string(&manifest()).unwrap_or_default();
+    let mut url =
+        url::Url::parse("https://api.slack.com/apps").unwrap_or_else(|_| unreachable!("a fixed URL"));
+    url.query_pairs_mut()
+        .append_pair("new_app", "1")
+        .append_pair("manifest_json", &manifest);
+    url.to_string()
+}
+
+/// Slack's list of the user's apps (where Client ID and the User OAuth Token are found).
+pub const YOUR_APPS_URL: &str = "https://api.slack.com/apps";
+
+/// What the guide in Settings shows: the manifest to create the Slack app from, and the Client ID used last.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct SlackAppSetup {
+    pub manifest_json: String,
+    pub manifest_yaml: String,
+    pub redirect_url: String,
+    pub user_scopes: Vec<String>,
+    /// The Client ID of the last "Sign in with Slack", to fill in again.
+    pub client_id: Option<String>,
+}
+
+/// The Slack pages the app opens in the browser (a closed list: the UI cannot make it open anything else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum SlackPage {
+    /// Create the app, prefilled with the manifest.
+    CreateApp,
+    /// The user's Slack apps.
+    YourApps,
+}
+
+impl SlackPage {
+    pub fn url(self) -> String {
+        match self {
+            SlackPage::CreateApp => create_app_url(),
+            SlackPage::YourApps => YOUR_APPS_URL.to_owned(),
+        }
+    }
+}
+
+pub fn setup(client_id: Option<String>) -> SlackAppSetup {
+    SlackAppSetup {
+        manifest_json: serde_json::to_string_pretty(&manifest()).unwrap_or_default() + "\n",
+        manifest_yaml: manifest_yaml(),
+        redirect_url: redirect_url(),
+        user_scopes: user_scopes().into_iter().map(str::to_owned).collect(),
+        client_id,
+    }
+}
+
 /// The manifest as Slack's app configuration takes it.
 pub fn manifest() -> Value {
     json!({
@@ -132,6 +189,22 @@ mod tests {
         assert_eq!(
             manifest["oauth_config"]["redirect_urls"][0],
             "http://localhost:47824/oauth/callback"
+        );
+    }
+
+    #[test]
+    fn the_create_app_link_carries_the_manifest() {
+        let url = url::Url::parse(&create_app_url()).unwrap();
+        assert_eq!(url.host_str(), Some("api.slack.com"));
+        let manifest_json = url
+            .query_pairs()
+            .find(|(key, _)| key == "manifest_json")
+            .map(|(_, value)| value.into_owned())
+            .unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&manifest_json).unwrap(), manifest());
+        assert_eq!(
+            setup(None).manifest_json,
+            serde_json::to_string_pretty(&manifest()).unwrap() + "\n"
         );
     }
 

@@ -39,6 +39,8 @@ pub struct Services {
     /// The pairing window last opened, for the Phones window to show until it is used or expires.
     current_pairing: Arc<Mutex<Option<PairingView>>>,
     loopback_only: bool,
+    /// The browser sign-in in progress, if any.
+    pub(crate) oauth: crate::oauth::OAuthFlows,
 }
 
 /// The relay as the Phones window shows it.
@@ -138,7 +140,7 @@ impl Services {
         let paths = &core.config().paths;
         let store = Store::open(&paths.data_dir.join(DATABASE_FILE))?;
         let slack = SlackClient::new(core.config().slack_api_url.clone(), SLACK_TIMEOUT)?;
-        let tokens = Arc::new(KeyringTokens::new(store.clone()));
+        let tokens = Arc::new(KeyringTokens::new(store.clone(), slack.clone()));
         let engine = Engine::start(EngineConfig::new(
             slack.clone(),
             store.clone(),
@@ -160,7 +162,9 @@ impl Services {
             relay,
             current_pairing: Arc::new(Mutex::new(None)),
             loopback_only: core.config().relay.loopback_only,
+            oauth: crate::oauth::OAuthFlows::default(),
         };
+        crate::tokens::spawn_rotation(services.tokens.clone());
         if let Ok(relay) = &services.relay {
             spawn_phone_feed(
                 core.clone(),
@@ -175,9 +179,9 @@ impl Services {
                 services.engine.subscribe(),
                 relay,
             );
-            spawn_relay_events(relay.events(), services.current_pairing.clone());
+            spawn_relay_events(core.clone(), relay.events(), services.current_pairing.clone());
         }
-        spawn_engine_notifications(services.engine.subscribe());
+        spawn_engine_notifications(core.clone(), services.engine.subscribe());
         let paused = services
             .store
             .load_input::<bool>(caret_engine::PAUSED_KEY)
@@ -591,11 +595,18 @@ pub fn engine_notification(event: &EngineEvent) -> Option<(String, String)> {
     }
 }
 
-fn spawn_engine_notifications(mut events: tokio::sync::broadcast::Receiver<EngineEvent>) {
+fn spawn_engine_notifications(core: AppCore, mut events: tokio::sync::broadcast::Receiver<EngineEvent>) {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
                 Ok(event) => {
+                    // Scope drift: what Slack says is missing is what the UI shows as missing.
+                    if let EngineEvent::MissingScope { workspace, scope, .. } = &event
+                        && let Ok(services) = core.services()
+                        && let Err(error) = services.scope_missing(*workspace, scope)
+                    {
+                        tracing::warn!("cannot note the missing scope: {error}");
+                    }
                     if let Some((summary, body)) = engine_notification(&event) {
                         notify::show(&summary, &body).await;
                     }
@@ -611,6 +622,7 @@ fn spawn_engine_notifications(mut events: tokio::sync::broadcast::Receiver<Engin
 
 /// Tells the user about what happened on the relay that they should know: a new device above all.
 fn spawn_relay_events(
+    core: AppCore,
     mut events: tokio::sync::broadcast::Receiver<RelayEvent>,
     current_pairing: Arc<Mutex<Option<PairingView>>>,
 ) {
@@ -628,6 +640,13 @@ fn spawn_relay_events(
                         ),
                     )
                     .await;
+                    if let Ok(services) = core.services() {
+                        services
+                            .send_security_notice(crate::notices::SecurityEvent::DevicePaired {
+                                name: device.name.clone(),
+                            })
+                            .await;
+                    }
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

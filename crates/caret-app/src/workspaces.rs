@@ -1,8 +1,10 @@
-//! Connecting a Slack workspace with a pasted User OAuth Token, and disconnecting it.
+//! Connecting a Slack workspace (a pasted User OAuth Token, or the browser sign-in in [`crate::oauth`]), and
+//! disconnecting it.
 //!
 //! The token is checked with `auth.test` before anything is kept (team and user named, missing scopes
-//! named), then stored in the OS keyring only; the database keeps the workspace (ids, names, settings),
-//! never the token. Disconnecting deletes the keyring entry.
+//! named), then stored in the OS keyring only; the database keeps the workspace (ids, names, settings, the
+//! scopes Slack granted), never the token. Disconnecting revokes the token at Slack (`auth.revoke`) and
+//! deletes the keyring entry.
 
 use std::fmt;
 
@@ -12,9 +14,10 @@ use caret_store::{Workspace, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::credentials::{self, Credentials, keyring_account};
 use crate::error::{AppError, Result};
+use crate::manifest::DM_SCOPE;
 use crate::services::Services;
-use crate::tokens::{KEYRING_SERVICE, keyring_account};
 
 /// Scopes without which nothing works: reading and writing the custom status.
 pub const REQUIRED_SCOPES: [&str; 2] = ["users.profile:write", "users.profile:read"];
@@ -56,44 +59,97 @@ pub struct WorkspaceView {
     pub connected: bool,
     /// Why it is disconnected (token revoked, disconnected by you…).
     pub disconnect_reason: Option<String>,
-    /// Granted scopes that matter and are missing (presence ones: presence is then left alone).
+    /// Scopes the features in use need and the token lacks: the presence ones (presence is then left alone)
+    /// and `chat:write` while security notices are on. The status scopes are never missing from a connected
+    /// workspace: without them it is not connected.
     pub missing_scopes: Vec<String>,
+    /// How to add the missing scopes, for the UI to show beside them.
+    pub scope_fix: Option<String>,
     /// The policy as the user set it (a block keeps the policy it will return to).
     pub policy: caret_core::PolicySetting,
     /// The policy in force now.
     pub effective_policy: caret_core::Policy,
+    /// A direct message to yourself when a phone pairs or this workspace's policy becomes less private.
+    pub security_notices: bool,
+    /// The token expires every 12 hours and Caret Desktop renews it (signed in with Slack, token rotation on).
+    pub token_rotates: bool,
+}
+
+/// What to do about missing scopes: the same words in the UI, the CLI and errors.
+pub fn scope_fix(missing: &[String]) -> String {
+    format!(
+        "add {} under OAuth & Permissions → User Token Scopes in your Slack app (or recreate it from \
+         slack/manifest.json), reinstall the app to the workspace, then connect again (Sign in with Slack, or \
+         paste the new token)",
+        missing.join(", ")
+    )
+}
+
+/// The scopes the features a workspace uses need and its token lacks (nothing when the grant is unknown).
+fn missing_scopes(workspace: &Workspace) -> Vec<String> {
+    let Some(granted) = &workspace.granted_scopes else {
+        return Vec::new();
+    };
+    let notices = workspace.security_notices.then_some(DM_SCOPE);
+    REQUIRED_SCOPES
+        .into_iter()
+        .chain(PRESENCE_SCOPES)
+        .chain(notices)
+        .filter(|scope| !granted.iter().any(|g| g == scope))
+        .map(str::to_owned)
+        .collect()
 }
 
 impl WorkspaceView {
-    fn of(workspace: Workspace, missing_scopes: Vec<String>) -> WorkspaceView {
+    fn of(workspace: Workspace, token_rotates: bool) -> WorkspaceView {
+        let missing_scopes = missing_scopes(&workspace);
+        let scope_fix = (!missing_scopes.is_empty()).then(|| scope_fix(&missing_scopes));
         WorkspaceView {
             id: workspace.id,
+            missing_scopes,
+            scope_fix,
             team: workspace.team_name,
             user: workspace.user_name,
             connected: workspace.connected,
             disconnect_reason: workspace.disconnect_reason,
-            missing_scopes,
             policy: workspace.settings.policy,
             effective_policy: workspace.settings.policy.effective(chrono::Utc::now()),
+            security_notices: workspace.security_notices,
+            token_rotates,
         }
     }
 }
 
-fn keyring_error(error: keyring::Error) -> AppError {
-    match error {
-        // The keyring library connects to the Secret Service once per process: one that was missing then
-        // stays missing for this run.
-        keyring::Error::NoDefaultStore
-        | keyring::Error::PlatformFailure(_)
-        | keyring::Error::NoStorageAccess(_) => AppError::Keyring(format!(
-            "{error}. Caret Desktop keeps Slack tokens only in the desktop keyring (the Secret Service): \
-                 start gnome-keyring or KWallet and unlock it, then restart Caret Desktop and try again"
-        )),
-        other => AppError::Keyring(other.to_string()),
-    }
+/// What became of the token at Slack when a workspace was disconnected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RevokeOutcome {
+    /// Slack revoked it (`auth.revoke`).
+    Revoked,
+    /// Slack already did not take it (revoked, expired): nothing to revoke.
+    AlreadyDead,
+    /// Slack could not be reached or refused: the token is deleted here, but may still work at Slack until
+    /// the app is removed from the workspace.
+    NotRevoked { reason: String },
+    /// There was no token left to revoke.
+    NoToken,
+}
+
+/// A disconnected workspace, and what Slack did with its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Disconnected {
+    pub workspace: WorkspaceView,
+    pub revoke: RevokeOutcome,
 }
 
 impl Services {
+    pub(crate) fn view(&self, workspace: Workspace) -> WorkspaceView {
+        let rotates = self.tokens.rotates(workspace.id);
+        WorkspaceView::of(workspace, rotates)
+    }
+
     /// Checks a pasted token with Slack, keeps it in the keyring and starts syncing the workspace.
     pub async fn connect_workspace(&self, pasted: &PastedSecret) -> Result<WorkspaceView> {
         let token = SlackToken::parse(pasted.expose()).ok_or_else(|| {
@@ -103,7 +159,22 @@ impl Services {
                     .into(),
             )
         })?;
-        let info = self.slack.auth_test(&token).await?;
+        if token.kind() == "xoxe.xoxp" {
+            return Err(AppError::Refused(
+                "this token rotates (xoxe.xoxp-…) and stops working within 12 hours; Caret Desktop can renew it \
+                 only when it gets it itself: use Sign in with Slack instead, or turn token rotation off in your \
+                 Slack app and paste its xoxp- token"
+                    .into(),
+            ));
+        }
+        self.connect_with(Credentials::lasting(token)).await
+    }
+
+    /// Connects a workspace with credentials Slack issued (pasted, or from the browser sign-in): `auth.test`
+    /// names the team and user and tells the scopes; the keyring keeps the secrets before anything else is
+    /// written, so that a refusal there leaves nothing half-connected.
+    pub(crate) async fn connect_with(&self, credentials: Credentials) -> Result<WorkspaceView> {
+        let info = self.slack.auth_test(&credentials.access_token).await?;
         let missing: Vec<String> = REQUIRED_SCOPES
             .iter()
             .filter(|scope| !info.has_scope(scope))
@@ -115,23 +186,8 @@ impl Services {
                 missing,
             });
         }
-        let missing_presence: Vec<String> = PRESENCE_SCOPES
-            .iter()
-            .filter(|scope| !info.has_scope(scope))
-            .map(|scope| (*scope).to_owned())
-            .collect();
-        // The keyring first: if it is not there, nothing is half-connected. Off the async threads: the
-        // Secret Service may be waiting for the user to unlock it.
         let account = keyring_account(&info.team_id, &info.user_id);
-        // What was checked: the pasted text without surrounding whitespace, exactly as `SlackToken::parse` took it.
-        let secret = PastedSecret::new(pasted.expose().trim());
-        tokio::task::spawn_blocking(move || {
-            keyring::Entry::new(KEYRING_SERVICE, &account)
-                .and_then(|entry| entry.set_password(secret.expose()))
-        })
-        .await
-        .map_err(|error| AppError::Keyring(error.to_string()))?
-        .map_err(keyring_error)?;
+        credentials::store(account, &credentials).await?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let id = self.store.upsert_workspace(
             &info.team_id,
@@ -141,34 +197,113 @@ impl Services {
             &WorkspaceSettings::default(),
             now_ms,
         )?;
-        self.tokens.forget(id);
+        self.store.set_granted_scopes(id, &info.scopes)?;
+        self.tokens.remember(id, credentials);
         self.engine.start_workspace(id)?;
         tracing::info!(workspace = id, "connected to {} as {}", info.team, info.user);
         self.workspaces_changed();
-        Ok(WorkspaceView::of(self.store.workspace(id)?, missing_presence))
+        Ok(self.view(self.store.workspace(id)?))
     }
 
-    /// Stops syncing a workspace and deletes its token from the keyring. Its settings stay, for a
-    /// reconnection.
-    pub async fn disconnect_workspace(&self, id: WorkspaceId) -> Result<WorkspaceView> {
+    /// Stops syncing a workspace, revokes its token at Slack (`auth.revoke`) and deletes it from the keyring.
+    /// Its settings stay, for a reconnection. Slack being unreachable does not stop the disconnection: the
+    /// outcome says so, and what to do.
+    pub async fn disconnect_workspace(&self, id: WorkspaceId) -> Result<Disconnected> {
         let workspace = self.store.workspace(id)?;
-        // The token goes first: if the keyring refuses, the workspace stays connected and working, not
-        // half-disconnected.
         let account = keyring_account(&workspace.team_id, &workspace.user_id);
-        let deleted = tokio::task::spawn_blocking(move || {
-            keyring::Entry::new(KEYRING_SERVICE, &account).and_then(|entry| entry.delete_credential())
-        })
-        .await
-        .map_err(|error| AppError::Keyring(error.to_string()))?;
-        match deleted {
-            Ok(()) | Err(keyring::Error::NoEntry) => {}
-            Err(error) => return Err(keyring_error(error)),
-        }
+        let kept = credentials::read(account.clone()).await?;
+        // Syncing stops first, so that no call with the token races its revocation.
         self.engine.stop_workspace(id)?;
+        let revoke = match &kept {
+            None => RevokeOutcome::NoToken,
+            Some(kept) => match self.slack.auth_revoke(&kept.access_token).await {
+                Ok(_) => RevokeOutcome::Revoked,
+                Err(caret_slack::SlackError::Auth { .. }) => RevokeOutcome::AlreadyDead,
+                Err(error) => RevokeOutcome::NotRevoked {
+                    reason: error.to_string(),
+                },
+            },
+        };
+        if let Err(error) = credentials::delete(account).await {
+            // The keyring refused: the token stays there, so the workspace is not disconnected here either,
+            // and syncing goes on with it (unless Slack just revoked it).
+            if revoke != RevokeOutcome::Revoked {
+                self.engine.start_workspace(id)?;
+            }
+            return Err(error);
+        }
         self.tokens.forget(id);
         self.store.set_connected(id, false, Some(DISCONNECTED_BY_USER))?;
+        self.log_note(
+            id,
+            &workspace.team_name,
+            caret_slack::SlackMethod::AuthRevoke,
+            &match &revoke {
+                RevokeOutcome::Revoked => "disconnected by you; Slack revoked the token".to_owned(),
+                RevokeOutcome::AlreadyDead => {
+                    "disconnected by you; Slack no longer took the token".to_owned()
+                }
+                RevokeOutcome::NoToken => "disconnected by you; no token was kept".to_owned(),
+                RevokeOutcome::NotRevoked { .. } => {
+                    "disconnected by you; the token is deleted here but Slack could not revoke it".to_owned()
+                }
+            },
+            match &revoke {
+                RevokeOutcome::NotRevoked { reason } => Some(reason.clone()),
+                _ => None,
+            },
+        );
         self.workspaces_changed();
-        Ok(WorkspaceView::of(self.store.workspace(id)?, Vec::new()))
+        Ok(Disconnected {
+            workspace: self.view(self.store.workspace(id)?),
+            revoke,
+        })
+    }
+
+    /// A note in the sync log about a workspace, from the app rather than the engine.
+    pub(crate) fn log_note(
+        &self,
+        id: WorkspaceId,
+        team: &str,
+        method: caret_slack::SlackMethod,
+        outcome: &str,
+        error: Option<String>,
+    ) {
+        let entry = caret_store::NewLogEntry {
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            kind: Some(caret_store::LogKind::Note),
+            source: "engine".to_owned(),
+            workspace_id: Some(id),
+            workspace: Some(team.to_owned()),
+            method: Some(method.as_str().to_owned()),
+            outcome: outcome.to_owned(),
+            error,
+            ..caret_store::NewLogEntry::default()
+        };
+        if let Err(error) = self.store.append_log(&entry) {
+            tracing::error!("cannot write the sync log: {error}");
+        }
+    }
+
+    /// Turns the security notices by direct message on or off for a workspace.
+    pub fn set_security_notices(&self, id: WorkspaceId, on: bool) -> Result<WorkspaceView> {
+        self.store.set_security_notices(id, on)?;
+        self.workspaces_changed();
+        Ok(self.view(self.store.workspace(id)?))
+    }
+
+    /// Slack said the token lacks a scope: the grant kept for the workspace no longer lists it, so the UI
+    /// shows what is missing and how to add it.
+    pub(crate) fn scope_missing(&self, id: WorkspaceId, scope: &str) -> Result<()> {
+        let workspace = self.store.workspace(id)?;
+        if let Some(granted) = workspace.granted_scopes {
+            if granted.iter().any(|g| g == scope) {
+                let narrowed: Vec<String> = granted.into_iter().filter(|g| g != scope).collect();
+                self.store.set_granted_scopes(id, &narrowed)?;
+                self.workspaces_changed();
+            }
+        }
+        Ok(())
     }
 
     /// A workspace's settings, for the Settings window's form.
@@ -195,7 +330,7 @@ impl Services {
         self.store.save_settings(id, &settings)?;
         self.engine.set_settings(id, settings, source)?;
         self.workspaces_changed();
-        Ok(WorkspaceView::of(self.store.workspace(id)?, Vec::new()))
+        Ok(self.view(self.store.workspace(id)?))
     }
 
     pub fn workspaces(&self) -> Result<Vec<WorkspaceView>> {
@@ -203,7 +338,7 @@ impl Services {
             .store
             .workspaces()?
             .into_iter()
-            .map(|workspace| WorkspaceView::of(workspace, Vec::new()))
+            .map(|workspace| self.view(workspace))
             .collect())
     }
 }

@@ -34,6 +34,22 @@ pub enum Policy {
 impl Policy {
     pub const ALL: [Policy; 4] = [Policy::Default, Policy::Trusted, Policy::Vip, Policy::Blocked];
 
+    /// How much a policy withholds: Blocked shares nothing, Default only Available/Busy, Trusted the exact
+    /// state, VIP the state with its details.
+    fn privacy(self) -> u8 {
+        match self {
+            Policy::Blocked => 3,
+            Policy::Default => 2,
+            Policy::Trusted => 1,
+            Policy::Vip => 0,
+        }
+    }
+
+    /// Whether going from `before` to this policy lets the workspace see more of the user.
+    pub fn is_less_private_than(self, before: Policy) -> bool {
+        self.privacy() < before.privacy()
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Policy::Default => "Default",
@@ -121,6 +137,28 @@ impl PolicySetting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_change_towards_sharing_more_is_less_private_and_no_other() {
+        use Policy::*;
+        let less_private = [
+            (Blocked, Default),
+            (Blocked, Trusted),
+            (Blocked, Vip),
+            (Default, Trusted),
+            (Default, Vip),
+            (Trusted, Vip),
+        ];
+        for before in Policy::ALL {
+            for after in Policy::ALL {
+                assert_eq!(
+                    after.is_less_private_than(before),
+                    less_private.contains(&(before, after)),
+                    "{before:?} -> {after:?}"
+                );
+            }
+        }
+    }
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap()

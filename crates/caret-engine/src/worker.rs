@@ -62,6 +62,10 @@ struct Worker {
     /// The foreign status last noted, so the log says it once, not at every look.
     noted_foreign: Option<StatusRecord>,
     noted_pause: bool,
+    /// Slack called the token expired and the token source may refresh it: done at the start of the next step.
+    refresh_due: Option<SlackToken>,
+    /// A refresh was already tried since the last success: a second `token_expired` disconnects.
+    refresh_tried: bool,
 }
 
 fn record_of(status: &ProfileStatus) -> Option<StatusRecord> {
@@ -188,6 +192,8 @@ impl Worker {
             last_desired: state.desired,
             noted_foreign: None,
             noted_pause: false,
+            refresh_due: None,
+            refresh_tried: false,
             cx,
         })
     }
@@ -272,6 +278,26 @@ impl Worker {
             return Flow::Rest(None);
         }
         self.noted_pause = false;
+
+        if let Some(stale) = self.refresh_due.take() {
+            let refreshed = match self.cx.shared.tokens.refresh(self.cx.id, stale) {
+                Some(refresh) => refresh.await,
+                None => Err(crate::EngineError::TokenRefresh(
+                    "this token has no refresh token".into(),
+                )),
+            };
+            match refreshed {
+                Ok(()) => self.note(
+                    &decision,
+                    state_name,
+                    "token expired; refreshed it and trying again",
+                ),
+                Err(error) => {
+                    self.note(&decision, state_name, &format!("token expired; {error}"));
+                    return self.disconnect(caret_slack::AuthFailure::TokenExpired.code().to_owned());
+                }
+            }
+        }
 
         let Some(token) = self.cx.shared.tokens.token(self.cx.id) else {
             self.note(&decision, state_name, "no token for this workspace: reconnect it");
@@ -591,6 +617,7 @@ impl Worker {
     }
 
     fn succeeded(&mut self) {
+        self.refresh_tried = false;
         self.backoff.reset();
         self.retries = 0;
         self.failing_since = None;
@@ -601,6 +628,27 @@ impl Worker {
                 team: self.cx.team.clone(),
             });
         }
+    }
+
+    /// Slack no longer takes the token: mark the workspace disconnected, tell the user, end this worker.
+    fn disconnect(&mut self, reason: String) -> Flow {
+        if let Err(store_error) = self
+            .cx
+            .shared
+            .store
+            .set_connected(self.cx.id, false, Some(&reason))
+        {
+            tracing::error!(
+                workspace = self.cx.id,
+                "cannot mark the workspace disconnected: {store_error}"
+            );
+        }
+        self.emit(EngineEvent::Disconnected {
+            workspace: self.cx.id,
+            team: self.cx.team.clone(),
+            reason,
+        });
+        Flow::Exit
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -672,24 +720,23 @@ impl Worker {
                 Flow::RetryAt(Instant::now() + self.backoff.next_delay())
             }
             ErrorClass::Disconnect => {
-                let reason = error.code();
-                if let Err(store_error) = self
-                    .cx
-                    .shared
-                    .store
-                    .set_connected(self.cx.id, false, Some(&reason))
+                // A rotating token that expired gets one refresh (at the next step, which may await); a second
+                // `token_expired` after it, or any other refusal, means the user must reconnect.
+                if matches!(
+                    error,
+                    SlackError::Auth {
+                        reason: caret_slack::AuthFailure::TokenExpired,
+                        ..
+                    }
+                ) && !self.refresh_tried
+                    && self.cx.shared.tokens.can_refresh(self.cx.id)
+                    && let Some(stale) = self.cx.shared.tokens.token(self.cx.id)
                 {
-                    tracing::error!(
-                        workspace = self.cx.id,
-                        "cannot mark the workspace disconnected: {store_error}"
-                    );
+                    self.refresh_tried = true;
+                    self.refresh_due = Some(stale);
+                    return Flow::RetryAt(Instant::now());
                 }
-                self.emit(EngineEvent::Disconnected {
-                    workspace: self.cx.id,
-                    team: self.cx.team.clone(),
-                    reason,
-                });
-                Flow::Exit
+                self.disconnect(error.code())
             }
             ErrorClass::NeedsUser => {
                 if let SlackError::MissingScope { needed, .. } = &error {

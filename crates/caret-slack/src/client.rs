@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Result, SlackError, SlackMethod};
+use crate::oauth::{RefreshToken, TokenGrant, WireGrant};
 use crate::token::SlackToken;
 
 /// What `auth.test` tells about a token.
@@ -85,6 +86,20 @@ struct ProfileEnvelope {
 
 #[derive(Deserialize)]
 struct Empty {}
+
+#[derive(Deserialize)]
+struct Revoked {
+    #[serde(default)]
+    revoked: bool,
+}
+
+/// What `chat.postMessage` tells of the message it posted.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PostedMessage {
+    pub channel: String,
+    /// The message's timestamp, its id in the channel.
+    pub ts: String,
+}
 
 /// A client for one Slack API base URL (production Slack, or a local server in tests).
 #[derive(Debug, Clone)]
@@ -175,6 +190,60 @@ impl SlackClient {
         Ok(info)
     }
 
+    /// Trades an authorization code and its PKCE verifier for a user token (no client secret: a public client).
+    pub async fn oauth_exchange(
+        &self,
+        client_id: &str,
+        code: &str,
+        code_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenGrant> {
+        let method = SlackMethod::OAuthV2Access;
+        let form = [
+            ("client_id", client_id),
+            ("code", code),
+            ("code_verifier", code_verifier),
+            ("redirect_uri", redirect_uri),
+            ("grant_type", "authorization_code"),
+        ];
+        let request = self.http.post(self.url(method)).form(&form);
+        let (grant, _): (WireGrant, _) = self.call(method, request).await?;
+        grant.into_grant()
+    }
+
+    /// Trades a refresh token for a new access token and a new refresh token; the old refresh token is dead
+    /// once Slack answers.
+    pub async fn oauth_refresh(&self, client_id: &str, refresh_token: &RefreshToken) -> Result<TokenGrant> {
+        let method = SlackMethod::OAuthV2Access;
+        let form = [
+            ("client_id", client_id),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ];
+        let request = self.http.post(self.url(method)).form(&form);
+        let (grant, _): (WireGrant, _) = self.call(method, request).await?;
+        grant.into_grant()
+    }
+
+    /// Revokes the token at Slack. `Ok(false)`: Slack answered but did not revoke (a test-mode call).
+    pub async fn auth_revoke(&self, token: &SlackToken) -> Result<bool> {
+        let method = SlackMethod::AuthRevoke;
+        let (answer, _): (Revoked, _) = self.call(method, self.post(method, token)).await?;
+        Ok(answer.revoked)
+    }
+
+    /// Posts a plain-text message; a user id as `channel` posts to the direct message with that user (with
+    /// one's own id: the DM to oneself).
+    pub async fn post_message(&self, token: &SlackToken, channel: &str, text: &str) -> Result<PostedMessage> {
+        let method = SlackMethod::ChatPostMessage;
+        // Plain text with no link unfurling: the notice names devices and workspaces, nothing to preview.
+        let body = serde_json::json!({
+            "channel": channel, "text": text, "unfurl_links": false, "unfurl_media": false, "mrkdwn": false,
+        });
+        let (posted, _) = self.call(method, self.post(method, token).json(&body)).await?;
+        Ok(posted)
+    }
+
     /// Sends one request and turns every way it can fail into a [`SlackError`].
     async fn call<T: DeserializeOwned>(
         &self,
@@ -203,15 +272,22 @@ impl SlackClient {
             .bytes()
             .await
             .map_err(|error| transport_error(method, &error))?;
+        let parsed: std::result::Result<serde_json::Value, _> = serde_json::from_slice(&bytes);
         if !status.is_success() {
-            return Err(SlackError::Api {
-                method,
-                code: format!("http_{}", status.as_u16()),
-            });
+            // OAuth errors may come as HTTP 400 with Slack's usual `error` field: keep its code when there is one.
+            let code = parsed
+                .ok()
+                .and_then(|value| {
+                    value
+                        .get("error")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| format!("http_{}", status.as_u16()));
+            return Err(SlackError::from_api(method, &code, None, None));
         }
         let invalid = |message: String| SlackError::InvalidResponse { method, message };
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|error| invalid(error.to_string()))?;
+        let value = parsed.map_err(|error| invalid(error.to_string()))?;
         if value.get("ok").and_then(serde_json::Value::as_bool) != Some(true) {
             let field = |name: &str| {
                 value

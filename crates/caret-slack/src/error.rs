@@ -10,6 +10,9 @@ pub enum SlackMethod {
     UsersProfileSet,
     UsersSetPresence,
     UsersGetPresence,
+    OAuthV2Access,
+    AuthRevoke,
+    ChatPostMessage,
 }
 
 impl SlackMethod {
@@ -20,6 +23,9 @@ impl SlackMethod {
             SlackMethod::UsersProfileSet => "users.profile.set",
             SlackMethod::UsersSetPresence => "users.setPresence",
             SlackMethod::UsersGetPresence => "users.getPresence",
+            SlackMethod::OAuthV2Access => "oauth.v2.access",
+            SlackMethod::AuthRevoke => "auth.revoke",
+            SlackMethod::ChatPostMessage => "chat.postMessage",
         }
     }
 }

@@ -23,6 +23,11 @@ impl SlackToken {
         &self.0
     }
 
+    /// For writing to the OS keyring, the one place a token is kept.
+    pub fn expose_for_storage(&self) -> &str {
+        &self.0
+    }
+
     /// The token's kind, safe to show: "xoxp" or "xoxe.xoxp".
     pub fn kind(&self) -> &'static str {
         if self.0.starts_with("xoxe.") {

@@ -15,6 +15,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "20261122_0002_devices.sql",
         include_str!("../migrations/20261122_0002_devices.sql"),
     ),
+    (
+        "20261201_0003_workspace_scopes_and_notices.sql",
+        include_str!("../migrations/20261201_0003_workspace_scopes_and_notices.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -29,6 +29,11 @@ pub struct Workspace {
     pub disconnect_reason: Option<String>,
     #[ts(type = "number")]
     pub created_at_ms: i64,
+    /// The scopes Slack granted the token (`None`: not known, connected before they were kept).
+    pub granted_scopes: Option<Vec<String>>,
+    /// Whether the user wants a direct message to themselves when a phone pairs or this workspace's policy
+    /// becomes less private.
+    pub security_notices: bool,
 }
 
 /// A custom status exactly as Slack holds it (Unix-seconds expiration, 0 for never).
@@ -74,6 +79,15 @@ pub struct Store {
 fn to_json<T: Serialize>(value: &T) -> String {
     // Our own types always serialise; a failure would be a bug caught by the tests.
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+fn split_scopes(scopes: &str) -> Vec<String> {
+    scopes
+        .split(',')
+        .map(str::trim)
+        .filter(|scope| !scope.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn from_json<T: DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
@@ -162,7 +176,8 @@ impl Store {
     pub fn workspaces(&self) -> Result<Vec<Workspace>> {
         self.with(|c| {
             let mut statement = c.prepare(
-                "SELECT id, team_id, user_id, team_name, user_name, settings, connected, disconnect_reason, created_at
+                "SELECT id, team_id, user_id, team_name, user_name, settings, connected, disconnect_reason, created_at,
+                        granted_scopes, security_notices
                  FROM workspaces ORDER BY id",
             )?;
             let rows = statement.query_map([], |row| {
@@ -176,12 +191,25 @@ impl Store {
                     row.get::<_, bool>(6)?,
                     row.get::<_, Option<String>>(7)?,
                     row.get::<_, i64>(8)?,
+                    row.get::<_, Option<String>>(9)?,
+                    row.get::<_, bool>(10)?,
                 ))
             })?;
             let mut workspaces = Vec::new();
             for row in rows {
-                let (id, team_id, user_id, team_name, user_name, settings, connected, disconnect_reason, created_at_ms) =
-                    row?;
+                let (
+                    id,
+                    team_id,
+                    user_id,
+                    team_name,
+                    user_name,
+                    settings,
+                    connected,
+                    disconnect_reason,
+                    created_at_ms,
+                    granted_scopes,
+                    security_notices,
+                ) = row?;
                 let settings = from_json("workspaces.settings", &settings)?;
                 workspaces.push(Workspace {
                     id,
@@ -193,6 +221,8 @@ impl Store {
                     connected,
                     disconnect_reason,
                     created_at_ms,
+                    granted_scopes: granted_scopes.map(|scopes| split_scopes(&scopes)),
+                    security_notices,
                 });
             }
             Ok(workspaces)
@@ -226,6 +256,36 @@ impl Store {
             let changed = c.execute(
                 "UPDATE workspaces SET connected = ?2, disconnect_reason = ?3 WHERE id = ?1",
                 params![id, connected, reason],
+            )?;
+            if changed == 0 {
+                Err(StoreError::NoSuchWorkspace(id))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Keeps the scopes Slack granted the workspace's token (from `auth.test`, or narrowed when Slack answered
+    /// `missing_scope`).
+    pub fn set_granted_scopes(&self, id: WorkspaceId, scopes: &[String]) -> Result<()> {
+        self.update_workspace(id, "granted_scopes", &scopes.join(","))
+    }
+
+    /// Turns the security notices by direct message on or off.
+    pub fn set_security_notices(&self, id: WorkspaceId, on: bool) -> Result<()> {
+        self.update_workspace(id, "security_notices", &on)
+    }
+
+    fn update_workspace(
+        &self,
+        id: WorkspaceId,
+        column: &'static str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<()> {
+        self.with(|c| {
+            let changed = c.execute(
+                &format!("UPDATE workspaces SET {column} = ?2 WHERE id = ?1"),
+                params![id, value],
             )?;
             if changed == 0 {
                 Err(StoreError::NoSuchWorkspace(id))
@@ -418,6 +478,33 @@ mod tests {
             .unwrap();
         assert_ne!(id, other);
         assert_eq!(store.workspaces().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn granted_scopes_and_the_notice_choice_are_kept_per_workspace() {
+        let store = Store::open_in_memory().unwrap();
+        let id = store
+            .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 0)
+            .unwrap();
+        let fresh = store.workspace(id).unwrap();
+        assert_eq!(fresh.granted_scopes, None, "unknown until auth.test tells");
+        assert!(!fresh.security_notices, "notices are off by default");
+        store
+            .set_granted_scopes(id, &["users.profile:write".into(), "chat:write".into()])
+            .unwrap();
+        store.set_security_notices(id, true).unwrap();
+        let workspace = store.workspace(id).unwrap();
+        assert_eq!(
+            workspace.granted_scopes,
+            Some(vec!["users.profile:write".to_owned(), "chat:write".to_owned()])
+        );
+        assert!(workspace.security_notices);
+        store.set_granted_scopes(id, &[]).unwrap();
+        assert_eq!(store.workspace(id).unwrap().granted_scopes, Some(vec![]));
+        assert!(matches!(
+            store.set_security_notices(99, true),
+            Err(StoreError::NoSuchWorkspace(99))
+        ));
     }
 
     #[test]

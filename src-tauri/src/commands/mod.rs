@@ -3,10 +3,12 @@
 
 use caret_app::action::PickerChoices;
 use caret_app::export::{ExportFormat, ExportedLog};
+use caret_app::manifest::{SlackAppSetup, SlackPage};
+use caret_app::oauth::OAuthStart;
 use caret_app::preferences::PreferencesView;
 use caret_app::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::services::{PairingView, PhonesView};
-use caret_app::workspaces::{PastedSecret, WorkspaceView};
+use caret_app::workspaces::{Disconnected, PastedSecret, WorkspaceView};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
 use caret_core::WorkspaceSettings;
 use caret_store::{LogEntry, LogFilter};
@@ -164,15 +166,55 @@ pub async fn connect_workspace(core: State<'_, AppCore>, token: String) -> Resul
         .await?)
 }
 
-/// Disconnects a workspace: syncing stops and its token is deleted from the keyring.
+/// Disconnects a workspace: syncing stops, Slack revokes the token, and it is deleted from the keyring.
 #[tauri::command]
 // A `u32` on the wire: a JSON number in TypeScript (an `i64` would be a `bigint` there); row ids fit.
-pub async fn disconnect_workspace(core: State<'_, AppCore>, workspace_id: u32) -> Result<WorkspaceView> {
+pub async fn disconnect_workspace(core: State<'_, AppCore>, workspace_id: u32) -> Result<Disconnected> {
     let core = core.inner().clone();
     Ok(core
         .services()?
         .disconnect_workspace(i64::from(workspace_id))
         .await?)
+}
+
+/// Starts "Sign in with Slack": opens Slack's authorize page in the browser and returns its link.
+#[tauri::command]
+pub async fn begin_sign_in(core: State<'_, AppCore>, client_id: String) -> Result<OAuthStart> {
+    let core = core.inner().clone();
+    Ok(caret_app::oauth::begin(&core, &client_id, true).await?)
+}
+
+/// Waits for the browser to come back from Slack: the connected workspace, or why not.
+#[tauri::command]
+pub async fn finish_sign_in(core: State<'_, AppCore>) -> Result<WorkspaceView> {
+    let core = core.inner().clone();
+    Ok(caret_app::oauth::finish(&core).await?)
+}
+
+/// Ends the sign-in in progress; `true` if there was one.
+#[tauri::command]
+pub fn cancel_sign_in(core: State<'_, AppCore>) -> Result<bool> {
+    Ok(caret_app::oauth::cancel(&core)?)
+}
+
+/// What the guide to creating the Slack app shows (the manifest) and the Client ID used last.
+#[tauri::command]
+pub fn slack_app_setup(core: State<'_, AppCore>) -> SlackAppSetup {
+    caret_app::manifest::setup(caret_app::oauth::last_client_id(&core))
+}
+
+/// Opens one of Slack's pages (create the app from the manifest, your apps) in the browser.
+#[tauri::command]
+pub async fn open_slack_page(page: SlackPage) -> Result<()> {
+    Ok(caret_app::oauth::open_slack_page(page).await?)
+}
+
+/// Security notices by direct message to yourself for a workspace, on or off.
+#[tauri::command]
+pub fn set_security_notices(core: State<'_, AppCore>, workspace_id: u32, on: bool) -> Result<WorkspaceView> {
+    Ok(core
+        .services()?
+        .set_security_notices(i64::from(workspace_id), on)?)
 }
 
 /// Revokes a phone; returns whether it was active. Its open connection closes at once.
@@ -201,6 +243,7 @@ mod tests {
                 port: 0,
                 loopback_only: true,
             },
+            oauth_port: 0,
         };
         let app = mock_builder()
             .invoke_handler(crate::ipc::handler())

@@ -4,4 +4,13 @@ import type { WorkspaceSettings } from "./WorkspaceSettings";
 /**
  * A connected (or once-connected) Slack workspace.
  */
-export type Workspace = { id: number, team_id: string, user_id: string, team_name: string, user_name: string, settings: WorkspaceSettings, connected: boolean, disconnect_reason: string | null, created_at_ms: number, };
+export type Workspace = { id: number, team_id: string, user_id: string, team_name: string, user_name: string, settings: WorkspaceSettings, connected: boolean, disconnect_reason: string | null, created_at_ms: number, 
+/**
+ * The scopes Slack granted the token (`None`: not known, connected before they were kept).
+ */
+granted_scopes: Array<string> | null, 
+/**
+ * Whether the user wants a direct message to themselves when a phone pairs or this workspace's policy
+ * becomes less private.
+ */
+security_notices: boolean, };

@@ -11,9 +11,15 @@ export type WorkspaceView = { id: number, team: string, user: string, connected:
  */
 disconnect_reason: string | null, 
 /**
- * Granted scopes that matter and are missing (presence ones: presence is then left alone).
+ * Scopes the features in use need and the token lacks: the presence ones (presence is then left alone)
+ * and `chat:write` while security notices are on. The status scopes are never missing from a connected
+ * workspace: without them it is not connected.
  */
 missing_scopes: Array<string>, 
+/**
+ * How to add the missing scopes, for the UI to show beside them.
+ */
+scope_fix: string | null, 
 /**
  * The policy as the user set it (a block keeps the policy it will return to).
  */
@@ -21,4 +27,12 @@ policy: PolicySetting,
 /**
  * The policy in force now.
  */
-effective_policy: Policy, };
+effective_policy: Policy, 
+/**
+ * A direct message to yourself when a phone pairs or this workspace's policy becomes less private.
+ */
+security_notices: boolean, 
+/**
+ * The token expires every 12 hours and Caret Desktop renews it (signed in with Slack, token rotation on).
+ */
+token_rotates: boolean, };

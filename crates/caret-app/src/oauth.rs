@@ -1,0 +1,415 @@
+//! "Sign in with Slack": OAuth v2 with PKCE (S256, no client secret) through a loopback redirect.
+//!
+//! [`begin`] makes a PKCE pair and a `state`, listens on `localhost:47824` (the port the Slack app manifest
+//! registers; Slack matches it exactly), and opens Slack's authorize page in the system browser. Slack sends
+//! the browser back to `/oauth/callback` with a code; a callback whose `state` is not ours is refused and
+//! the flow keeps waiting for the real one. The code and the verifier are traded for a user token
+//! (`oauth.v2.access`), which connects the workspace exactly as a pasted token does; the page the browser
+//! shows says how it went and to return to the app. [`finish`] waits for that outcome; [`cancel`] ends the
+//! flow. One flow at a time: starting another ends the first. After five minutes a flow gives up.
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use caret_slack::oauth::{AuthorizeRequest, Pkce, authorize_url, random_state};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use ts_rs::TS;
+
+use crate::core::AppCore;
+use crate::credentials::Credentials;
+use crate::error::{AppError, Result};
+use crate::workspaces::WorkspaceView;
+
+/// The callback's path, as registered in the manifest's redirect URL.
+pub const CALLBACK_PATH: &str = "/oauth/callback";
+/// How long a sign-in waits for the browser.
+pub const FLOW_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Where the Client ID of the last sign-in is kept (the store's inputs; not a secret).
+const CLIENT_ID_KEY: &str = "slack_client_id";
+
+/// The Client ID of the last sign-in, to fill in again.
+pub fn last_client_id(core: &AppCore) -> Option<String> {
+    core.services()
+        .ok()?
+        .store
+        .load_input::<String>(CLIENT_ID_KEY)
+        .ok()
+        .flatten()
+}
+
+/// Opens one of Slack's pages in the browser.
+pub async fn open_slack_page(page: crate::manifest::SlackPage) -> Result<()> {
+    open_in_browser(&page.url()).await.map_err(AppError::OAuth)
+}
+
+/// What the UI and the CLI show while the browser is open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OAuthStart {
+    /// Slack's authorize page, to open by hand if the browser did not open.
+    pub authorize_url: String,
+    /// Why the system browser could not be opened, if it could not.
+    pub browser_problem: Option<String>,
+    #[ts(type = "number")]
+    pub expires_in_secs: u64,
+}
+
+type Outcome = std::result::Result<WorkspaceView, String>;
+
+struct Flow {
+    outcome: watch::Receiver<Option<Outcome>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The sign-in in progress, if any. Held by the services.
+#[derive(Default)]
+pub struct OAuthFlows {
+    current: Mutex<Option<Flow>>,
+}
+
+impl OAuthFlows {
+    fn current(&self) -> std::sync::MutexGuard<'_, Option<Flow>> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for OAuthFlows {
+    fn drop(&mut self) {
+        if let Some(flow) = self.current().take() {
+            flow.task.abort();
+        }
+    }
+}
+
+/// What the callback handler shares with the flow.
+struct Callback {
+    core: AppCore,
+    client_id: String,
+    state: String,
+    pkce: Pkce,
+    redirect_uri: String,
+    /// The first callback with our state takes the flow; a second (a reload) is told it is used.
+    taken: AtomicBool,
+    outcome: watch::Sender<Option<Outcome>>,
+}
+
+/// Slack client ids are two numbers joined by a dot ("1234567890.1234567890").
+fn valid_client_id(client_id: &str) -> bool {
+    let mut parts = client_id.split('.');
+    let numeric =
+        |part: Option<&str>| part.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    client_id.len() <= 64 && numeric(parts.next()) && numeric(parts.next()) && parts.next().is_none()
+}
+
+/// Starts a sign-in: listens for the callback and (with `open_browser`) opens Slack's authorize page.
+pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Result<OAuthStart> {
+    let client_id = client_id.trim();
+    if !valid_client_id(client_id) {
+        return Err(AppError::OAuth(format!(
+            "{client_id:?} is not a Slack app's Client ID: it is two numbers joined by a dot, shown under Basic \
+             Information → App Credentials in your Slack app"
+        )));
+    }
+    let services = core.services()?;
+    // A new sign-in ends the one before: its port is needed, and only the newest browser tab matters.
+    cancel(core)?;
+
+    let port = core.config().oauth_port;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|error| {
+            AppError::OAuth(format!(
+                "cannot listen on localhost:{port} for Slack's answer ({error}); another program uses that port: \
+                 quit it, or paste a token instead"
+            ))
+        })?;
+    let port = listener.local_addr().map(|addr| addr.port()).unwrap_or(port);
+    // `localhost` may resolve to ::1 first; listen there too when the system has IPv6.
+    let listener_v6 = tokio::net::TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)))
+        .await
+        .ok();
+    let redirect_uri = format!("http://localhost:{port}{CALLBACK_PATH}");
+    let pkce = Pkce::generate()?;
+    let state = random_state()?;
+    let scopes = crate::manifest::user_scopes();
+    let url = authorize_url(
+        services.slack.base_url(),
+        &AuthorizeRequest {
+            client_id,
+            user_scopes: &scopes,
+            redirect_uri: &redirect_uri,
+            state: &state,
+            code_challenge: &pkce.challenge(),
+        },
+    );
+
+    let (outcome_tx, outcome_rx) = watch::channel(None);
+    let callback = std::sync::Arc::new(Callback {
+        core: core.clone(),
+        client_id: client_id.to_owned(),
+        state,
+        pkce,
+        redirect_uri,
+        taken: AtomicBool::new(false),
+        outcome: outcome_tx,
+    });
+    let router = Router::new()
+        .route(CALLBACK_PATH, axum::routing::get(on_callback))
+        .fallback(|| async { page(StatusCode::NOT_FOUND, "Not found", "There is nothing here.") })
+        .with_state(callback.clone());
+    let task = tokio::spawn(serve_until_done(listener, listener_v6, router, callback));
+    if let Err(error) =
+        services
+            .store
+            .save_input(CLIENT_ID_KEY, &client_id, chrono::Utc::now().timestamp_millis())
+    {
+        tracing::warn!("cannot remember the Client ID: {error}");
+    }
+    *services.oauth.current() = Some(Flow {
+        outcome: outcome_rx,
+        task,
+    });
+
+    let browser_problem = if open_browser {
+        open_in_browser(url.as_str()).await.err()
+    } else {
+        None
+    };
+    tracing::info!("sign in with Slack: waiting for the browser on localhost:{port}");
+    Ok(OAuthStart {
+        authorize_url: url.to_string(),
+        browser_problem,
+        expires_in_secs: FLOW_TIMEOUT.as_secs(),
+    })
+}
+
+/// Serves the callback until the flow has an outcome or times out. Everything runs in this one task, so that
+/// aborting it (a cancel, a newer sign-in) closes the listeners at once; a page being sent finishes in its
+/// connection's own task.
+async fn serve_until_done(
+    listener: tokio::net::TcpListener,
+    listener_v6: Option<tokio::net::TcpListener>,
+    router: Router,
+    callback: std::sync::Arc<Callback>,
+) {
+    let mut done = callback.outcome.subscribe();
+    let serve_v4 = axum::serve(listener, router.clone()).into_future();
+    let serve_v6 = async move {
+        match listener_v6 {
+            Some(listener) => {
+                let _ = axum::serve(listener, router).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = done.wait_for(Option::is_some) => {}
+        _ = serve_v4 => {}
+        () = serve_v6 => {}
+        () = tokio::time::sleep(FLOW_TIMEOUT) => {
+            callback.outcome.send_replace(Some(Err(format!(
+                "no answer from Slack within {} minutes; start again", FLOW_TIMEOUT.as_secs() / 60
+            ))));
+        }
+    }
+}
+
+/// Waits for the sign-in's outcome: the connected workspace, or why not.
+pub async fn finish(core: &AppCore) -> Result<WorkspaceView> {
+    let services = core.services()?;
+    let mut outcome = services
+        .oauth
+        .current()
+        .as_ref()
+        .map(|flow| flow.outcome.clone())
+        .ok_or_else(|| AppError::OAuth("no sign-in is in progress; start one first".into()))?;
+    let settled = outcome
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| AppError::OAuth("the sign-in was cancelled".into()))?
+        .clone();
+    match settled {
+        Some(Ok(workspace)) => Ok(workspace),
+        Some(Err(reason)) => Err(AppError::OAuth(reason)),
+        None => Err(AppError::OAuth("the sign-in ended without an answer".into())),
+    }
+}
+
+/// Ends the sign-in in progress (its port is freed). `true` if there was one.
+pub fn cancel(core: &AppCore) -> Result<bool> {
+    let Some(flow) = core.services()?.oauth.current().take() else {
+        return Ok(false);
+    };
+    flow.task.abort();
+    Ok(true)
+}
+
+async fn on_callback(State(callback): State<std::sync::Arc<Callback>>, uri: Uri) -> Response {
+    let params: HashMap<String, String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    // Not our state: a stale tab, or another site trying to slip its own code in (login CSRF). Refused, and
+    // the real sign-in keeps waiting.
+    if params
+        .get("state")
+        .is_none_or(|state| !constant_time_eq(state, &callback.state))
+    {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in is not the current one",
+            "Caret Desktop did not start this sign-in, or started a newer one. Return to Caret Desktop and \
+             choose Sign in with Slack again.",
+        );
+    }
+    if callback.taken.swap(true, Ordering::SeqCst) {
+        return page(
+            StatusCode::CONFLICT,
+            "Already used",
+            "This sign-in has already been used. You can close this tab and return to Caret Desktop.",
+        );
+    }
+    let outcome = complete(&callback, &params).await;
+    let response = match &outcome {
+        Ok(workspace) => page(
+            StatusCode::OK,
+            "Connected",
+            &format!(
+                "Caret Desktop is connected to {} as {}. You can close this tab and return to Caret Desktop.",
+                workspace.team, workspace.user
+            ),
+        ),
+        Err(reason) => page(
+            StatusCode::OK,
+            "Not connected",
+            &format!("{reason}. Return to Caret Desktop to try again."),
+        ),
+    };
+    callback.outcome.send_replace(Some(outcome));
+    response
+}
+
+/// Trades the code for a token and connects the workspace.
+async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outcome {
+    if let Some(error) = params.get("error") {
+        return Err(match error.as_str() {
+            "access_denied" => "you declined in Slack, so nothing was connected".to_owned(),
+            other => format!("Slack did not authorize Caret Desktop ({other})"),
+        });
+    }
+    let code = params
+        .get("code")
+        .filter(|code| !code.is_empty())
+        .ok_or_else(|| "Slack's answer has no code".to_owned())?;
+    let services = callback.core.services().map_err(|error| error.to_string())?;
+    let grant = services
+        .slack
+        .oauth_exchange(
+            &callback.client_id,
+            code,
+            callback.pkce.verifier(),
+            &callback.redirect_uri,
+        )
+        .await
+        .map_err(|error| format!("Slack refused the sign-in: {error}"))?;
+    let credentials = Credentials::from_grant(&grant, &callback.client_id, chrono::Utc::now().timestamp());
+    services
+        .connect_with(credentials)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A small self-contained page: no script, nothing loaded from elsewhere.
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><title>{title} · Caret Desktop</title><style>body{{font:16px/1.5 \
+         system-ui,sans-serif;max-width:34em;margin:4em auto;padding:0 1em;color:#222}}h1{{font-size:1.4em}}\
+         </style></head><body><h1>{title}</h1><p>{message}</p></body></html>",
+        title = escape_html(title),
+        message = escape_html(message),
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Opens a URL in the user's browser (`xdg-open` on Linux); `Err` says why not.
+async fn open_in_browser(url: &str) -> std::result::Result<(), String> {
+    let mut child = tokio::process::Command::new("xdg-open")
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|error| format!("cannot run xdg-open ({error}); open the link yourself"))?;
+    match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(format!("xdg-open failed ({status}); open the link yourself")),
+        Ok(Err(error)) => Err(format!("xdg-open failed ({error}); open the link yourself")),
+        // Some openers stay until the browser exits: the browser is open, which is what counts.
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_are_two_numbers_joined_by_a_dot() {
+        assert!(valid_client_id("1234567890.1234567890"));
+        for bad in [
+            "", "123", "123.", ".123", "12.34.56", "abc.def", "123 .456", "xoxp-1-2",
+        ] {
+            assert!(!valid_client_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn states_compare_whole() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+    }
+
+    #[test]
+    fn the_callback_page_escapes_what_it_shows() {
+        let html = escape_html("<script>\"x\" & 'y'</script>");
+        assert!(!html.contains('<') && !html.contains('"'), "{html}");
+    }
+}
