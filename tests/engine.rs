@@ -865,3 +865,136 @@ async fn a_worker_restart_does_not_get_a_fresh_burst() {
     assert_eq!(rig.slack.count(SET, "ratelimited"), 0);
     assert_eq!(text(&rig.slack, &raw), "Walking");
 }
+
+/// A token source whose token rotates: the first token is expired at Slack; a refresh hands out the second
+/// (or fails, when told to).
+struct Rotating {
+    current: std::sync::Mutex<String>,
+    fresh: String,
+    refresh_succeeds: bool,
+    refreshes: std::sync::atomic::AtomicUsize,
+}
+
+impl caret_engine::TokenSource for Rotating {
+    fn token(&self, _workspace: WorkspaceId) -> Option<SlackToken> {
+        SlackToken::parse(&self.current.lock().expect("lock"))
+    }
+
+    fn can_refresh(&self, _workspace: WorkspaceId) -> bool {
+        true
+    }
+
+    fn refresh(
+        &self,
+        _workspace: WorkspaceId,
+        stale: SlackToken,
+    ) -> Option<caret_engine::tokens::RefreshFuture<'_>> {
+        Some(Box::pin(async move {
+            self.refreshes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(
+                Some(stale),
+                self.token(0),
+                "the refused token is the one handed out"
+            );
+            if !self.refresh_succeeds {
+                return Err(caret_engine::EngineError::TokenRefresh(
+                    "invalid_refresh_token".into(),
+                ));
+            }
+            *self.current.lock().expect("lock") = self.fresh.clone();
+            Ok(())
+        }))
+    }
+}
+
+/// An engine whose workspace's token is expired at Slack and rotates on refresh.
+async fn rotating_rig(
+    refresh_succeeds: bool,
+) -> (FakeSlack, Store, Engine, Arc<Rotating>, WorkspaceId, String) {
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        ..
+    } = parts(Store::open_in_memory().expect("store")).await;
+    let expired = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    slack.expire_token(&expired);
+    let fresh = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let id = store
+        .upsert_workspace(
+            "T-Acme",
+            "U1",
+            "Acme",
+            "ada",
+            &settings(SharingPolicy::Trusted),
+            0,
+        )
+        .expect("workspace");
+    let tokens = Arc::new(Rotating {
+        current: std::sync::Mutex::new(expired),
+        fresh: fresh.clone(),
+        refresh_succeeds,
+        refreshes: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let client =
+        SlackClient::new(slack.base_url().parse().expect("url"), Duration::from_secs(10)).expect("client");
+    let config = EngineConfig::new(
+        client,
+        store.clone(),
+        Arc::new(tokio_clock(&test_clock)),
+        tokens.clone(),
+    );
+    let engine = Engine::start(config).expect("engine starts");
+    (slack, store, engine, tokens, id, fresh)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_rotating_token_is_refreshed_once_and_the_new_one_carries_on() {
+    let (slack, store, engine, tokens, id, fresh) = rotating_rig(true).await;
+    let mut events = engine.subscribe();
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(5)).await;
+    assert_eq!(tokens.refreshes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(
+        text(&slack, &fresh).to_lowercase().contains("call"),
+        "the new token set the status"
+    );
+    assert!(store.workspace(id).unwrap().connected, "no reconnect needed");
+    assert!(
+        !drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Disconnected { .. })),
+        "not disconnected"
+    );
+    let notes = store.query_log(&LogFilter::default()).unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|row| row.outcome == "token expired; refreshed it and trying again")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_fails_disconnects_after_one_try_and_asks_for_a_reconnect() {
+    let (slack, store, engine, tokens, id, _) = rotating_rig(false).await;
+    let mut events = engine.subscribe();
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(5)).await;
+    let workspace = store.workspace(id).unwrap();
+    assert!(!workspace.connected);
+    assert_eq!(workspace.disconnect_reason.as_deref(), Some("token_expired"));
+    let calls = slack.calls().len();
+    engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(600)).await;
+    assert_eq!(
+        tokens.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one refresh, not a loop"
+    );
+    assert_eq!(slack.calls().len(), calls, "nothing more with a dead token");
+    assert!(
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Disconnected { reason, .. } if reason == "token_expired"))
+    );
+}

@@ -307,3 +307,107 @@ async fn tier_limits_apply_per_method_per_workspace() {
         .expect("the window moved on");
     assert_eq!(slack.count("users.setPresence", "ratelimited"), 1);
 }
+
+/// An authorize request to the local Slack as a browser makes it; returns the redirect's query.
+async fn authorize(slack: &FakeSlack, redirect_uri: &str, challenge: &str) -> (u16, Vec<(String, String)>) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut url = url::Url::parse(&format!("http://{}/oauth/v2/authorize", slack.addr)).expect("url");
+    url.query_pairs_mut()
+        .append_pair("client_id", "11.22")
+        .append_pair("user_scope", "users.profile:write")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("state", "s")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    let answer = browser.get(url).send().await.expect("answer");
+    let status = answer.status().as_u16();
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .map(|value| url::Url::parse(value).expect("redirect URL"));
+    let query = location
+        .map(|url| url.query_pairs().into_owned().collect())
+        .unwrap_or_default();
+    (status, query)
+}
+
+#[tokio::test]
+async fn the_code_exchange_checks_the_pkce_verifier_the_redirect_and_single_use() {
+    use caret_e2e::fake_slack::OAuthApp;
+    use caret_slack::Pkce;
+
+    let (slack, client, _, raw) = setup(&FakeSlack::FULL_SCOPES).await;
+    let redirect = "http://localhost:47824/oauth/callback";
+    slack.register_app(OAuthApp {
+        client_id: "11.22".into(),
+        redirect_urls: vec![redirect.into()],
+        token_rotation: true,
+        token_lifetime: Duration::from_secs(43_200),
+    });
+    slack.sign_in_browser_as(Some(&raw));
+    let pkce = Pkce::generate().unwrap();
+    let (status, _) = authorize(&slack, "http://localhost:9999/oauth/callback", &pkce.challenge()).await;
+    assert_eq!(status, 400, "a redirect URL not registered is refused outright");
+
+    let code_of = |query: &[(String, String)]| {
+        query
+            .iter()
+            .find(|(key, _)| key == "code")
+            .map(|(_, code)| code.clone())
+            .expect("a code")
+    };
+    let (status, query) = authorize(&slack, redirect, &pkce.challenge()).await;
+    assert_eq!(status, 302);
+    let code = code_of(&query);
+    let wrong = Pkce::generate().unwrap();
+    let refused = client
+        .oauth_exchange("11.22", &code, wrong.verifier(), redirect)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        "invalid_code_verifier",
+        "another verifier is refused"
+    );
+    // The refused attempt spent the code, as a real server would.
+    let (_, query) = authorize(&slack, redirect, &pkce.challenge()).await;
+    let code = code_of(&query);
+    let refused = client
+        .oauth_exchange("11.22", &code, pkce.verifier(), "http://localhost:1/other")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "bad_redirect_uri");
+
+    let (_, query) = authorize(&slack, redirect, &pkce.challenge()).await;
+    let code = code_of(&query);
+    let grant = client
+        .oauth_exchange("11.22", &code, pkce.verifier(), redirect)
+        .await
+        .unwrap();
+    assert!(grant.refresh_token.is_some() && grant.expires_in == Some(43_200));
+    assert_eq!(grant.team_name.as_deref(), Some("Acme"));
+    let again = client
+        .oauth_exchange("11.22", &code, pkce.verifier(), redirect)
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), "code_already_used");
+
+    // The refresh token works once; the new access token works, the old one keeps working until it expires.
+    let refresh = grant.refresh_token.clone().unwrap();
+    let renewed = client.oauth_refresh("11.22", &refresh).await.unwrap();
+    assert_ne!(renewed.access_token, grant.access_token);
+    assert!(client.auth_test(&renewed.access_token).await.is_ok());
+    assert!(client.auth_test(&grant.access_token).await.is_ok());
+    let spent = client.oauth_refresh("11.22", &refresh).await.unwrap_err();
+    assert_eq!(spent.code(), "invalid_refresh_token");
+
+    // Revoked: Slack no longer takes it.
+    assert!(client.auth_revoke(&renewed.access_token).await.unwrap());
+    let after = client.auth_test(&renewed.access_token).await.unwrap_err();
+    assert_eq!(after.class(), ErrorClass::Disconnect);
+}

@@ -89,7 +89,16 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
     }
     let id = acme["id"].as_i64().expect("id").to_string();
     let (ok, stdout, _) = sandbox.cli("cli-remove", &["workspace", "remove", &id]).await;
-    assert!(ok && stdout.contains("Disconnected Acme"), "{stdout}");
+    assert!(
+        ok && stdout.contains("Disconnected Acme; Slack revoked its token"),
+        "{stdout}"
+    );
+    assert_eq!(
+        slack.count("auth.revoke", "ok"),
+        1,
+        "disconnecting revokes the token at Slack"
+    );
+    assert!(!slack.token_works(&token), "Slack no longer takes it");
     assert_eq!(
         secret_tool_lookup(&account).await,
         None,
@@ -329,6 +338,236 @@ async fn the_sync_log_prints_as_json_lines_and_follows_new_rows_as_they_are_writ
     let (ok, _, stderr) = sandbox.cli("cli-picker", &["picker"]).await;
     assert!(!ok && stderr.contains("needs the tray app"), "{stderr}");
 
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
+
+/// The workspaces as `workspace list --json` prints them.
+async fn listed(sandbox: &Sandbox) -> Vec<serde_json::Value> {
+    let (ok, stdout, stderr) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
+    assert!(ok, "{stderr}");
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect()
+}
+
+fn id_of(workspaces: &[serde_json::Value], team: &str) -> String {
+    workspaces
+        .iter()
+        .find(|w| w["team"] == team)
+        .and_then(|w| w["id"].as_i64())
+        .unwrap_or_else(|| panic!("{team} listed: {workspaces:?}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_workspaces_sync_independently_and_one_that_is_down_never_delays_the_other() {
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let acme = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let beta = slack.add_user("Beta", "ada", &FakeSlack::FULL_SCOPES);
+    let _cleanup = [&acme, &beta].map(|token| KeyringCleanup::for_token(&slack, token));
+    let (sandbox, mut app) = headless_with_workspace(&slack, &acme).await;
+    let (ok, _, stderr) = sandbox.add_workspace(&beta).await;
+    assert!(ok, "{stderr}");
+    let workspaces = listed(&sandbox).await;
+    assert_eq!(workspaces.len(), 2);
+    // Each has its own policy: Beta trusted (the exact state), Acme default (only busy).
+    let (ok, _, _) = sandbox
+        .cli("cli-policy", &["policy", &id_of(&workspaces, "Beta"), "trusted"])
+        .await;
+    assert!(ok);
+
+    // Acme's Slack is down for a while; Beta's answers.
+    let outage = Duration::from_secs(12);
+    let outage_ends = tokio::time::Instant::now() + outage;
+    slack.team_outage_for(&acme, outage);
+    let (ok, _, stderr) = sandbox
+        .cli("cli-set", &["status", "set", "in_call", "--for", "1h"])
+        .await;
+    assert!(ok, "{stderr}");
+    let beta_text = caret_e2e::eventually(
+        "Beta shows the call",
+        outage / 2,
+        || slack.status(&beta).text,
+        |text| text.to_lowercase().contains("call"),
+    )
+    .await;
+    assert!(
+        tokio::time::Instant::now() < outage_ends,
+        "Beta did not wait for Acme"
+    );
+    assert!(
+        slack.status(&acme).text.is_empty(),
+        "Acme is down: nothing set there yet"
+    );
+    assert!(
+        slack.calls().iter().any(|c| c.outcome == "http_503"),
+        "Acme was tried and failed"
+    );
+
+    // Acme recovers and catches up on its own, with its own policy.
+    let acme_text = caret_e2e::eventually(
+        "Acme catches up",
+        SOON + outage,
+        || slack.status(&acme).text,
+        |text| !text.is_empty(),
+    )
+    .await;
+    assert!(
+        !acme_text.to_lowercase().contains("call"),
+        "Default hides the state: {acme_text}"
+    );
+    assert_eq!(
+        slack.status(&beta).text,
+        beta_text,
+        "Beta untouched by Acme's trouble"
+    );
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_notices_go_by_dm_to_yourself_only_where_turned_on() {
+    use caret_relay::client::{PairingLink, pair_with_link};
+
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let with_dm: Vec<&str> = FakeSlack::FULL_SCOPES.into_iter().chain(["chat:write"]).collect();
+    let acme = slack.add_user("Acme", "ada", &with_dm);
+    let beta = slack.add_user("Beta", "ada", &with_dm);
+    let gamma = slack.add_user("Gamma", "ada", &FakeSlack::FULL_SCOPES);
+    let _cleanup = [&acme, &beta, &gamma].map(|token| KeyringCleanup::for_token(&slack, token));
+    let (sandbox, mut app) = headless_with_workspace(&slack, &acme).await;
+    for token in [&beta, &gamma] {
+        let (ok, _, stderr) = sandbox.add_workspace(token).await;
+        assert!(ok, "{stderr}");
+    }
+    let workspaces = listed(&sandbox).await;
+    assert!(
+        workspaces.iter().all(|w| w["security_notices"] == false),
+        "off by default"
+    );
+    let acme_id = id_of(&workspaces, "Acme");
+    let (ok, stdout, _) = sandbox
+        .cli("cli-notices", &["workspace", "notices", &acme_id, "on"])
+        .await;
+    assert!(
+        ok && stdout.contains("Security notices for Acme are on"),
+        "{stdout}"
+    );
+
+    // Without chat:write the notices cannot go out: the command and the list say which scope and how to fix it.
+    let gamma_id = id_of(&workspaces, "Gamma");
+    let (ok, stdout, _) = sandbox
+        .cli("cli-notices-gamma", &["workspace", "notices", &gamma_id, "on"])
+        .await;
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains("lacks chat:write") && stdout.contains("reinstall"),
+        "{stdout}"
+    );
+    let gamma_view = listed(&sandbox)
+        .await
+        .into_iter()
+        .find(|w| w["team"] == "Gamma")
+        .expect("Gamma");
+    assert_eq!(gamma_view["missing_scopes"], serde_json::json!(["chat:write"]));
+    assert!(
+        gamma_view["scope_fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains("chat:write"))
+    );
+
+    // A new phone: a DM in Acme, to the user themself, naming the phone; none in Beta (off).
+    let pairing = sandbox.start_pairing().await;
+    let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("link");
+    let phone = format!("Pixel {}", std::process::id());
+    pair_with_link(&link, &phone).await.expect("pairs");
+    let acme_user = slack.account(&acme).user_id;
+    let messages = caret_e2e::eventually(
+        "the pairing notice",
+        SOON,
+        || slack.messages(),
+        |messages| messages.iter().any(|m| m.text.contains(&phone)),
+    )
+    .await;
+    let notice = messages.iter().find(|m| m.text.contains(&phone)).expect("notice");
+    assert_eq!(notice.user_id, acme_user, "posted as the user");
+    assert_eq!(notice.channel, acme_user, "to themself");
+    assert!(notice.text.contains("revoke"), "{}", notice.text);
+
+    // Acme made less private (Default → VIP): a DM; back to more private (VIP → Default): none.
+    let (ok, _, _) = sandbox.cli("cli-vip", &["policy", &acme_id, "vip"]).await;
+    assert!(ok);
+    caret_e2e::eventually(
+        "the policy notice",
+        SOON,
+        || slack.messages(),
+        |messages| messages.iter().any(|m| m.text.contains("from Default to VIP")),
+    )
+    .await;
+    let (ok, _, _) = sandbox.cli("cli-default", &["policy", &acme_id, "default"]).await;
+    assert!(ok);
+    let beta_id = id_of(&workspaces, "Beta");
+    let (ok, _, _) = sandbox.cli("cli-beta-vip", &["policy", &beta_id, "vip"]).await;
+    assert!(ok);
+    log_has(&sandbox, "Beta's policy change in the log", |row| {
+        row.workspace.as_deref() == Some("Beta") && row.policy.as_deref() == Some("vip")
+    })
+    .await;
+    // The DMs sent are logged; give any stray one the time a real one took, then count.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let messages = slack.messages();
+    assert_eq!(
+        messages.len(),
+        2,
+        "pairing + Default → VIP in Acme only: {messages:?}"
+    );
+    assert!(messages.iter().all(|m| m.user_id == acme_user));
+    log_has(&sandbox, "the DM in the sync log", |row| {
+        row.method.as_deref() == Some("chat.postMessage") && row.outcome == "ok"
+    })
+    .await;
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scope_taken_away_later_is_shown_with_the_fix_and_presence_is_left_alone() {
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let _cleanup = KeyringCleanup::for_token(&slack, &token);
+    let (sandbox, mut app) = headless_with_workspace(&slack, &token).await;
+    assert_eq!(listed(&sandbox).await[0]["missing_scopes"], serde_json::json!([]));
+
+    slack.remove_scope(&token, "users:write");
+    // Sleeping makes you away: the presence call meets the missing scope; the status still goes out.
+    let (ok, _, stderr) = sandbox
+        .cli("cli-set", &["status", "set", "sleeping", "--for", "1h"])
+        .await;
+    assert!(ok, "{stderr}");
+    caret_e2e::eventually(
+        "the status in Slack",
+        SOON,
+        || slack.status(&token).text,
+        |text| !text.is_empty(),
+    )
+    .await;
+    let view = caret_e2e::eventually_async(
+        "the missing scope in the list",
+        SOON,
+        || listed(&sandbox),
+        |views: &Vec<serde_json::Value>| views[0]["missing_scopes"] == serde_json::json!(["users:write"]),
+    )
+    .await;
+    let fix = view[0]["scope_fix"].as_str().expect("a fix").to_owned();
+    assert!(fix.contains("users:write") && fix.contains("reinstall"), "{fix}");
+    assert!(!slack.account(&token).manual_away, "presence left alone");
+    let (_, stdout, _) = sandbox.cli("cli-list-text", &["workspace", "list"]).await;
+    assert!(stdout.contains("Acme"), "{stdout}");
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }

@@ -10,8 +10,16 @@
 //! - presence: `users.setPresence` (`auto`/`away`, else `invalid_presence`), `users.getPresence`;
 //! - limits: `users.profile.set` at most 10 per minute per user, and per-method tier limits per workspace,
 //!   answered with HTTP 429, `Retry-After` (seconds) and `{"ok":false,"error":"ratelimited"}`;
-//! - faults on demand: HTTP 5xx, hanging (timeouts), an outage until a time, a revoked or expired token, a
-//!   status changed by the user in Slack.
+//! - faults on demand: HTTP 5xx, hanging (timeouts), an outage until a time (for everyone or one team), a
+//!   revoked or expired token, a status changed by the user in Slack;
+//! - OAuth v2 for a registered app ([`OAuthApp`]): `/oauth/v2/authorize` approves (or declines) as the user
+//!   signed in to the browser and redirects to the redirect URL, which must match a registered one exactly,
+//!   with a single-use code; `oauth.v2.access` (form-encoded) trades it only with the right `client_id`,
+//!   `redirect_uri` and a `code_verifier` whose S256 is the `code_challenge` (PKCE; no client secret). With
+//!   token rotation the access token (`xoxe.xoxp-…`) expires after the app's lifetime and comes with a
+//!   refresh token that works once (`invalid_refresh_token` after);
+//! - `auth.revoke` (the token then answers `token_revoked`), `chat.postMessage` (needs `chat:write`; kept,
+//!   see [`FakeSlack::messages`]).
 //!
 //! Time is tokio's ([`TestClock`]): with `tokio::time::pause()` a test moves expirations and rate windows
 //! forward by advancing the clock, never by sleeping.
@@ -89,6 +97,45 @@ pub struct Account {
     profile_sets: VecDeque<Instant>,
 }
 
+/// The Slack app users sign in to (created from the manifest).
+#[derive(Debug, Clone)]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub redirect_urls: Vec<String>,
+    /// Access tokens expire after `token_lifetime` and come with refresh tokens.
+    pub token_rotation: bool,
+    pub token_lifetime: Duration,
+}
+
+/// A token issued by `oauth.v2.access` (a sign-in or a refresh).
+#[derive(Debug, Clone)]
+struct Issued {
+    token: String,
+    account: usize,
+    /// Unix seconds; `None`: never expires.
+    expires_at: Option<i64>,
+    revoked: bool,
+}
+
+/// A code the authorize page handed out, waiting to be traded.
+#[derive(Debug, Clone)]
+struct PendingCode {
+    account: usize,
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: String,
+    used: bool,
+}
+
+/// A message posted with `chat.postMessage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedMessage {
+    /// Who posted it.
+    pub user_id: String,
+    pub channel: String,
+    pub text: String,
+}
+
 /// A call as the server saw it.
 #[derive(Debug, Clone)]
 pub struct RecordedCall {
@@ -162,6 +209,16 @@ struct Inner {
     custom_emoji: Vec<String>,
     profile_set_limit: usize,
     calls_feed: tokio::sync::broadcast::Sender<RecordedCall>,
+    app: Option<OAuthApp>,
+    /// The account signed in to the browser, which the authorize page approves for; `None`: declines.
+    browser_user: Option<usize>,
+    codes: HashMap<String, PendingCode>,
+    issued: Vec<Issued>,
+    /// refresh token → (account, client id, spent)
+    refresh_tokens: HashMap<String, (usize, String, bool)>,
+    messages: Vec<PostedMessage>,
+    team_outages: HashMap<String, Instant>,
+    serial: u64,
     /// Unique to this server in this machine: tests run side by side and share one keyring, so team ids,
     /// user ids and tokens must not repeat between servers.
     instance: String,
@@ -198,6 +255,7 @@ const STANDARD_EMOJI: &[&str] = &[
 
 fn scope_for(method: &str) -> Option<&'static str> {
     match method {
+        "chat.postMessage" => Some("chat:write"),
         "users.profile.set" => Some("users.profile:write"),
         "users.profile.get" => Some("users.profile:read"),
         "users.setPresence" => Some("users:write"),
@@ -241,10 +299,19 @@ impl FakeSlack {
             custom_emoji: Vec::new(),
             profile_set_limit: PROFILE_SET_PER_MINUTE,
             calls_feed: tokio::sync::broadcast::channel(1024).0,
+            app: None,
+            browser_user: None,
+            codes: HashMap::new(),
+            issued: Vec::new(),
+            refresh_tokens: HashMap::new(),
+            messages: Vec::new(),
+            team_outages: HashMap::new(),
+            serial: 0,
             instance: next_instance(),
         }));
         let app = Router::new()
             .route("/api/{method}", any(handle))
+            .route("/oauth/v2/authorize", axum::routing::get(authorize))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -331,6 +398,11 @@ impl FakeSlack {
         self.with_account(token, |account| account.status = status);
     }
 
+    /// The user's admin takes a scope away from the app (the token no longer has it).
+    pub fn remove_scope(&self, token: &str, scope: &str) {
+        self.with_account(token, |account| account.scopes.retain(|s| s != scope));
+    }
+
     pub fn revoke(&self, token: &str) {
         self.with_account(token, |account| account.revoked = true);
     }
@@ -360,6 +432,79 @@ impl FakeSlack {
     /// Lifts Slack's limits (the 10/min per user and the tiers), for benchmarks of our own pipeline.
     pub fn lift_limits(&self) {
         self.with(|inner| inner.profile_set_limit = usize::MAX);
+    }
+
+    /// Registers the Slack app that sign-ins go to.
+    pub fn register_app(&self, app: OAuthApp) {
+        self.with(|inner| inner.app = Some(app));
+    }
+
+    /// The user signed in to Slack in the browser (`None`: whoever it is declines).
+    pub fn sign_in_browser_as(&self, token: Option<&str>) {
+        self.with(|inner| {
+            inner.browser_user = token.map(|token| {
+                inner
+                    .accounts
+                    .iter()
+                    .position(|a| a.token == token)
+                    .expect("known token")
+            });
+        });
+    }
+
+    /// The tokens `oauth.v2.access` issued for the user of `token`, oldest first.
+    pub fn issued_tokens(&self, token: &str) -> Vec<String> {
+        self.with(|inner| {
+            let account = inner
+                .accounts
+                .iter()
+                .position(|a| a.token == token)
+                .expect("known token");
+            inner
+                .issued
+                .iter()
+                .filter(|issued| issued.account == account)
+                .map(|issued| issued.token.clone())
+                .collect()
+        })
+    }
+
+    /// Slack calls an issued token expired from now on (before its time).
+    pub fn expire_issued(&self, token: &str) {
+        self.with(|inner| {
+            let now = inner.clock.unix_seconds();
+            if let Some(issued) = inner.issued.iter_mut().find(|issued| issued.token == token) {
+                issued.expires_at = Some(now);
+            }
+        });
+    }
+
+    /// Every refresh token stops working (the app's refresh tokens were revoked, or expired after 30 days).
+    pub fn spoil_refresh_tokens(&self) {
+        self.with(|inner| {
+            for entry in inner.refresh_tokens.values_mut() {
+                entry.2 = true;
+            }
+        });
+    }
+
+    /// Whether Slack still takes a token (primary or issued).
+    pub fn token_works(&self, token: &str) -> bool {
+        self.with(|inner| {
+            let now = inner.clock.unix_seconds();
+            resolve(inner, token, now).is_ok()
+        })
+    }
+
+    /// Messages posted with `chat.postMessage`, oldest first.
+    pub fn messages(&self) -> Vec<PostedMessage> {
+        self.with(|inner| inner.messages.clone())
+    }
+
+    /// Every call for this team answers HTTP 503 for `duration` from now (the other teams are fine).
+    pub fn team_outage_for(&self, token: &str, duration: Duration) {
+        let team_id = self.account(token).team_id;
+        self.with(|inner| inner.team_outages.insert(team_id, Instant::now() + duration));
     }
 
     pub fn calls(&self) -> Vec<RecordedCall> {
@@ -409,8 +554,18 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let is_form = headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
     let body_json: Value = if body.is_empty() {
         json!({})
+    } else if is_form {
+        Value::Object(
+            url::form_urlencoded::parse(&body)
+                .map(|(key, value)| (key.into_owned(), Value::String(value.into_owned())))
+                .collect(),
+        )
     } else {
         serde_json::from_slice(&body).unwrap_or(Value::Null)
     };
@@ -419,7 +574,13 @@ async fn handle(
     // Faults first: they model trouble in front of the API.
     let fault = {
         let mut guard = inner.lock().expect("fake slack lock");
-        if guard.outage_until.is_some_and(|until| Instant::now() < until) {
+        let now = guard.clock.unix_seconds();
+        let team_down = token
+            .as_deref()
+            .and_then(|token| resolve(&guard, token, now).ok())
+            .and_then(|index| guard.team_outages.get(&guard.accounts[index].team_id))
+            .is_some_and(|until| Instant::now() < *until);
+        if team_down || guard.outage_until.is_some_and(|until| Instant::now() < until) {
             Some(FaultKind::ServerError(503))
         } else {
             guard.faults.retain(|fault| fault.times > 0);
@@ -437,10 +598,11 @@ async fn handle(
     let early_or_answer = {
         let mut guard = inner.lock().expect("fake slack lock");
         let state = &mut *guard;
+        let now = state.clock.unix_seconds();
         let user_id = token
             .as_ref()
-            .and_then(|t| state.accounts.iter().find(|a| &a.token == t))
-            .map(|a| a.user_id.clone());
+            .and_then(|t| resolve(state, t, now).ok())
+            .map(|index| state.accounts[index].user_id.clone());
         let record = |state: &mut Inner, outcome: &str| {
             let call = RecordedCall {
                 method: method.clone(),
@@ -497,23 +659,22 @@ fn answer(
     body: &Value,
 ) -> (StatusCode, Value, Vec<(&'static str, String)>) {
     let now = state.clock.unix_seconds();
+    if method == "oauth.v2.access" {
+        let (status, value) = oauth_access(state, body, now);
+        return (status, value, vec![]);
+    }
     let Some(token) = token else {
         let (status, value) = api_error("not_authed");
         return (status, value, vec![]);
     };
-    let Some(index) = state.accounts.iter().position(|a| a.token == token) else {
-        let (status, value) = api_error("invalid_auth");
-        return (status, value, vec![]);
+    let index = match resolve(state, token, now) {
+        Ok(index) => index,
+        Err(code) => {
+            let (status, value) = api_error(code);
+            return (status, value, vec![]);
+        }
     };
     let account = &state.accounts[index];
-    if account.revoked {
-        let (status, value) = api_error("token_revoked");
-        return (status, value, vec![]);
-    }
-    if account.expired {
-        let (status, value) = api_error("token_expired");
-        return (status, value, vec![]);
-    }
     if let Some(needed) = scope_for(method)
         && !account.scopes.iter().any(|s| s == needed)
     {
@@ -636,6 +797,45 @@ fn answer(
                 (status, value, vec![])
             }
         },
+        "auth.revoke" => {
+            if let Some(issued) = state.issued.iter_mut().find(|issued| issued.token == token) {
+                issued.revoked = true;
+            } else {
+                state.accounts[index].revoked = true;
+            }
+            (StatusCode::OK, json!({"ok": true, "revoked": true}), vec![])
+        }
+        "chat.postMessage" => {
+            let channel = body
+                .get("channel")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let text = body.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
+            if channel.is_empty() {
+                let (status, value) = api_error("channel_not_found");
+                return (status, value, vec![]);
+            }
+            if text.is_empty() {
+                let (status, value) = api_error("no_text");
+                return (status, value, vec![]);
+            }
+            state.serial += 1;
+            let ts = format!("{now}.{:06}", state.serial);
+            let user_id = state.accounts[index].user_id.clone();
+            state.messages.push(PostedMessage {
+                user_id,
+                channel: channel.clone(),
+                text,
+            });
+            // A DM to oneself lives in the user's own D… channel.
+            let posted_in = format!("D{}", channel.trim_start_matches('U'));
+            (
+                StatusCode::OK,
+                json!({"ok": true, "channel": posted_in, "ts": ts}),
+                vec![],
+            )
+        }
         "users.getPresence" => {
             let presence = if account.manual_away { "away" } else { "active" };
             let value = json!({"ok": true, "presence": presence, "online": true, "auto_away": false,
@@ -647,6 +847,208 @@ fn answer(
             (status, value, vec![])
         }
     }
+}
+
+/// Which account a bearer token belongs to, or Slack's refusal.
+fn resolve(state: &Inner, token: &str, now: i64) -> Result<usize, &'static str> {
+    if let Some(index) = state.accounts.iter().position(|a| a.token == token) {
+        let account = &state.accounts[index];
+        if account.revoked {
+            return Err("token_revoked");
+        }
+        if account.expired {
+            return Err("token_expired");
+        }
+        return Ok(index);
+    }
+    let issued = state
+        .issued
+        .iter()
+        .find(|issued| issued.token == token)
+        .ok_or("invalid_auth")?;
+    if issued.revoked || state.accounts[issued.account].revoked {
+        return Err("token_revoked");
+    }
+    if issued.expires_at.is_some_and(|at| at <= now) {
+        return Err("token_expired");
+    }
+    Ok(issued.account)
+}
+
+fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine as _;
+    let digest = ring_sha256(verifier.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// Computed here with ring directly, not with the client's code, so that a mistake there is caught.
+fn ring_sha256(bytes: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}
+
+/// Issues an access token (and with rotation a refresh token) for an account.
+fn issue(state: &mut Inner, account: usize, client_id: &str, now: i64) -> Value {
+    let app = state.app.clone().expect("an app is registered");
+    state.serial += 1;
+    let serial = state.serial;
+    let instance = state.instance.clone();
+    let prefix = if app.token_rotation { "xoxe.xoxp" } else { "xoxp" };
+    let token = format!("{prefix}-{instance}-{serial}-issued{serial}");
+    let lifetime = i64::try_from(app.token_lifetime.as_secs()).unwrap_or(i64::MAX);
+    state.issued.push(Issued {
+        token: token.clone(),
+        account,
+        expires_at: app.token_rotation.then_some(now + lifetime),
+        revoked: false,
+    });
+    let account_record = &state.accounts[account];
+    let mut user = json!({
+        "id": account_record.user_id, "scope": account_record.scopes.join(","), "access_token": token,
+        "token_type": "user",
+    });
+    if app.token_rotation {
+        let refresh = format!("xoxe-1-{instance}-{serial}-refresh{serial}");
+        state
+            .refresh_tokens
+            .insert(refresh.clone(), (account, client_id.to_owned(), false));
+        user["refresh_token"] = json!(refresh);
+        user["expires_in"] = json!(lifetime);
+    }
+    json!({
+        "ok": true, "app_id": "A0FAKEAPP", "authed_user": user,
+        "team": {"id": account_record.team_id, "name": account_record.team},
+        "enterprise": null, "is_enterprise_install": false,
+    })
+}
+
+fn oauth_access(state: &mut Inner, body: &Value, now: i64) -> (StatusCode, Value) {
+    let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+    let Some(app) = state.app.clone() else {
+        return api_error("invalid_client_id");
+    };
+    if field("client_id") != app.client_id {
+        return api_error("invalid_client_id");
+    }
+    if !field("client_secret").is_empty() {
+        // A PKCE app is a public client: it has no secret to send.
+        return api_error("bad_client_secret");
+    }
+    match field("grant_type").as_str() {
+        "refresh_token" => {
+            let refresh = field("refresh_token");
+            let Some((account, client_id, spent)) = state.refresh_tokens.get_mut(&refresh) else {
+                return api_error("invalid_refresh_token");
+            };
+            if *spent || *client_id != app.client_id {
+                return api_error("invalid_refresh_token");
+            }
+            *spent = true;
+            let account = *account;
+            let mut answer = issue(state, account, &app.client_id, now);
+            // A refresh of a user token answers at the top level.
+            let user = answer["authed_user"].take();
+            for key in [
+                "access_token",
+                "refresh_token",
+                "expires_in",
+                "scope",
+                "token_type",
+            ] {
+                answer[key] = user[key].clone();
+            }
+            answer.as_object_mut().map(|map| map.remove("authed_user"));
+            (StatusCode::OK, answer)
+        }
+        "" | "authorization_code" => {
+            let code = field("code");
+            let Some(pending) = state.codes.get_mut(&code) else {
+                return api_error("invalid_code");
+            };
+            if pending.used {
+                return api_error("code_already_used");
+            }
+            pending.used = true;
+            let pending = pending.clone();
+            if pending.client_id != field("client_id") {
+                return api_error("invalid_code");
+            }
+            if pending.redirect_uri != field("redirect_uri") {
+                return api_error("bad_redirect_uri");
+            }
+            if pkce_challenge(&field("code_verifier")) != pending.code_challenge {
+                return api_error("invalid_code_verifier");
+            }
+            (StatusCode::OK, issue(state, pending.account, &app.client_id, now))
+        }
+        _ => api_error("unsupported_grant_type"),
+    }
+}
+
+/// Slack's authorize page, approving at once as the browser's user (or declining).
+async fn authorize(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| params.get(name).cloned().unwrap_or_default();
+    let mut state = inner.lock().expect("fake slack lock");
+    let Some(app) = state.app.clone() else {
+        return (StatusCode::BAD_REQUEST, "no such app").into_response();
+    };
+    let redirect_uri = param("redirect_uri");
+    // Slack shows an error page (no redirect) for an unknown app or an unregistered redirect URL.
+    if param("client_id") != app.client_id {
+        return (StatusCode::BAD_REQUEST, "invalid_client_id").into_response();
+    }
+    if !app.redirect_urls.contains(&redirect_uri) {
+        return (StatusCode::BAD_REQUEST, "bad_redirect_uri").into_response();
+    }
+    if !param("scope").is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "desktop redirects cannot request bot scopes",
+        )
+            .into_response();
+    }
+    if param("code_challenge_method") != "S256" || param("code_challenge").is_empty() {
+        return (StatusCode::BAD_REQUEST, "invalid_code_challenge").into_response();
+    }
+    let mut target = url::Url::parse(&redirect_uri).expect("a registered URL");
+    match state.browser_user {
+        None => {
+            target
+                .query_pairs_mut()
+                .append_pair("error", "access_denied")
+                .append_pair("state", &param("state"));
+        }
+        Some(account) => {
+            state.serial += 1;
+            let code = format!("{}.{}.code{}", state.instance, state.serial, state.serial);
+            state.codes.insert(
+                code.clone(),
+                PendingCode {
+                    account,
+                    client_id: app.client_id.clone(),
+                    redirect_uri: redirect_uri.clone(),
+                    code_challenge: param("code_challenge"),
+                    used: false,
+                },
+            );
+            target
+                .query_pairs_mut()
+                .append_pair("code", &code)
+                .append_pair("state", &param("state"));
+        }
+    }
+    (
+        StatusCode::FOUND,
+        [(axum::http::header::LOCATION, target.to_string())],
+    )
+        .into_response()
 }
 
 fn profile_json(status: &Status) -> Value {

@@ -296,12 +296,12 @@ impl Services {
     /// shows what is missing and how to add it.
     pub(crate) fn scope_missing(&self, id: WorkspaceId, scope: &str) -> Result<()> {
         let workspace = self.store.workspace(id)?;
-        if let Some(granted) = workspace.granted_scopes {
-            if granted.iter().any(|g| g == scope) {
-                let narrowed: Vec<String> = granted.into_iter().filter(|g| g != scope).collect();
-                self.store.set_granted_scopes(id, &narrowed)?;
-                self.workspaces_changed();
-            }
+        if let Some(granted) = workspace.granted_scopes
+            && granted.iter().any(|g| g == scope)
+        {
+            let narrowed: Vec<String> = granted.into_iter().filter(|g| g != scope).collect();
+            self.store.set_granted_scopes(id, &narrowed)?;
+            self.workspaces_changed();
         }
         Ok(())
     }

@@ -1,0 +1,460 @@
+//! Sign in with Slack on the real app, against the local Slack server: OAuth v2 with PKCE through the
+//! loopback redirect (`caret-desktop workspace connect`), the rotating token kept with its refresh token in
+//! the keyring only, refreshed before it expires (the old refresh token then refused) and once when Slack
+//! calls it expired, then a reconnect asked for; a callback with a foreign state refused. Needs the desktop
+//! harness (D-Bus and the Secret Service).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
+use caret_e2e::fake_slack::{FakeSlack, OAuthApp, Status, TestClock};
+use caret_e2e::{eventually, eventually_async, require_desktop_session};
+use caret_slack::{RefreshToken, SlackClient, SlackError};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const READY: &str = "caret-desktop ready (headless)";
+const SOON: Duration = Duration::from_secs(30);
+const CLIENT_ID: &str = "1111111111.2222222222";
+const FULL_SCOPES: [&str; 5] = [
+    "users.profile:write",
+    "users.profile:read",
+    "users:write",
+    "users:read",
+    "chat:write",
+];
+
+/// A port nobody listens on now (tests run side by side: each sign-in needs its own).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+struct SignInSetup {
+    slack: FakeSlack,
+    sandbox: Sandbox,
+    app: tokio::process::Child,
+    port: u16,
+    /// The user's own xoxp token at the local Slack (identifies the account).
+    user_token: String,
+    _cleanup: KeyringCleanup,
+}
+
+async fn start(lifetime: Duration) -> SignInSetup {
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let user_token = slack.add_user("Acme", "ada", &FULL_SCOPES);
+    let cleanup = KeyringCleanup::for_token(&slack, &user_token);
+    let port = free_port();
+    slack.register_app(OAuthApp {
+        client_id: CLIENT_ID.into(),
+        redirect_urls: vec![format!("http://localhost:{port}/oauth/callback")],
+        token_rotation: true,
+        token_lifetime: lifetime,
+    });
+    slack.sign_in_browser_as(Some(&user_token));
+    let sandbox = Sandbox::new();
+    let app = sandbox
+        .command("app", &["--headless"])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .env("CARET_OAUTH_PORT", port.to_string())
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("app", READY, SOON).await;
+    SignInSetup {
+        slack,
+        sandbox,
+        app,
+        port,
+        user_token,
+        _cleanup: cleanup,
+    }
+}
+
+fn browser() -> reqwest::Client {
+    // reqwest is built without a crypto provider (the Slack client's choice): one is installed first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The redirects are followed by hand, so that each hop can be checked.
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// A running `caret-desktop workspace connect --no-browser`: the link it printed, and the rest of its output
+/// once it ends.
+struct Connecting {
+    child: tokio::process::Child,
+    link: String,
+    rest: tokio::task::JoinHandle<Vec<String>>,
+}
+
+impl Connecting {
+    /// Waits for the command to end: whether it succeeded, and what it printed after the link.
+    async fn outcome(mut self) -> (bool, String) {
+        let status = tokio::time::timeout(SOON, self.child.wait())
+            .await
+            .expect("workspace connect ends")
+            .expect("wait");
+        let rest = self.rest.await.expect("stdout reader").join("\n");
+        (status.success(), rest)
+    }
+}
+
+async fn begin_sign_in(sandbox: &Sandbox, client_id: &str) -> Connecting {
+    let mut child = sandbox
+        .command(
+            "cli-connect",
+            &["workspace", "connect", "--client-id", client_id, "--no-browser"],
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run workspace connect");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let link = tokio::time::timeout(SOON, async {
+        let mut seen = Vec::new();
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if line.starts_with("http") {
+                return line;
+            }
+            seen.push(line);
+        }
+        panic!("no link printed: {seen:?}");
+    })
+    .await
+    .expect("the link in time");
+    let rest = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            rest.push(line);
+        }
+        rest
+    });
+    Connecting { child, link, rest }
+}
+
+async fn secret_tool_lookup(account: &str) -> Option<String> {
+    let output = tokio::process::Command::new("secret-tool")
+        .args(["lookup", "service", "caret-desktop", "username", account])
+        .output()
+        .await
+        .expect("secret-tool runs");
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+fn account_of(setup: &SignInSetup) -> String {
+    let account = setup.slack.account(&setup.user_token);
+    caret_app::tokens::keyring_account(&account.team_id, &account.user_id)
+}
+
+/// Goes through Slack's authorize page as the browser would and returns the callback page's status and text.
+async fn follow_in_browser(link: &str) -> (u16, String, String) {
+    let http = browser();
+    let at_slack = http.get(link).send().await.expect("the authorize page answers");
+    assert_eq!(at_slack.status().as_u16(), 302, "Slack approves and redirects");
+    let callback = at_slack
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("a redirect")
+        .to_owned();
+    let page = http
+        .get(&callback)
+        .send()
+        .await
+        .expect("the app's callback answers");
+    let status = page.status().as_u16();
+    (status, page.text().await.unwrap_or_default(), callback)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_in_with_slack_uses_pkce_and_keeps_the_rotating_token_in_the_keyring_only() {
+    let mut setup = start(Duration::from_secs(43_200)).await;
+    let (ok, _, stderr) = setup
+        .sandbox
+        .cli("cli-bad-id", &["workspace", "connect", "--client-id", "xoxp-1-2"])
+        .await;
+    assert!(
+        !ok && stderr.contains("Client ID"),
+        "a bad client id is explained: {stderr}"
+    );
+
+    let connect = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
+    let link = connect.link.clone();
+    let authorize = url::Url::parse(&link).expect("a URL");
+    assert_eq!(authorize.path(), "/oauth/v2/authorize");
+    let query: std::collections::HashMap<String, String> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(
+        query["redirect_uri"],
+        format!("http://localhost:{}/oauth/callback", setup.port)
+    );
+    assert!(!query.contains_key("client_secret") && !query.contains_key("scope"));
+    assert_eq!(query["user_scope"], FULL_SCOPES.join(","));
+
+    // A callback with another state (a forged or stale one) is refused, and the real sign-in goes on.
+    let forged = browser()
+        .get(format!(
+            "http://127.0.0.1:{}/oauth/callback?code=evil&state=forged",
+            setup.port
+        ))
+        .send()
+        .await
+        .expect("the callback answers");
+    assert_eq!(forged.status().as_u16(), 400);
+    assert!(
+        forged
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("not the current one")
+    );
+
+    let (status, page, _) = follow_in_browser(&link).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Connected") && page.contains("return to Caret Desktop"),
+        "{page}"
+    );
+    let (ok, printed) = connect.outcome().await;
+    assert!(
+        ok,
+        "workspace connect succeeds: {}",
+        setup.sandbox.log("cli-connect")
+    );
+    assert!(printed.contains("Connected to Acme as ada"), "{printed}");
+    assert!(printed.contains("renews it by itself"), "{printed}");
+    assert_eq!(setup.slack.count("oauth.v2.access", "ok"), 1, "one code exchange");
+    assert_eq!(
+        setup.slack.count("oauth.v2.access", "invalid_code"),
+        0,
+        "the forged code never reached Slack"
+    );
+
+    let issued = setup.slack.issued_tokens(&setup.user_token);
+    assert_eq!(issued.len(), 1);
+    let access = issued[0].clone();
+    assert!(access.starts_with("xoxe.xoxp-"), "a rotating token: {access}");
+    let kept = secret_tool_lookup(&account_of(&setup))
+        .await
+        .expect("in the keyring");
+    let kept: serde_json::Value = serde_json::from_str(&kept).expect("the rotating form is JSON");
+    assert_eq!(kept["access_token"], access.as_str());
+    let refresh = kept["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    assert!(refresh.starts_with("xoxe-1-"));
+    assert_eq!(kept["client_id"], CLIENT_ID);
+
+    let (_, stdout, _) = setup
+        .sandbox
+        .cli("cli-list", &["workspace", "list", "--json"])
+        .await;
+    let listed: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("a line")).expect("JSON");
+    assert_eq!(listed["team"], "Acme");
+    assert_eq!(listed["token_rotates"], true);
+    assert_eq!(listed["missing_scopes"], serde_json::json!([]));
+
+    // It syncs with the signed-in token.
+    let (ok, _, stderr) = setup
+        .sandbox
+        .cli("cli-status", &["status", "set", "sleeping", "--for", "forever"])
+        .await;
+    assert!(ok, "{stderr}");
+    eventually(
+        "Slack shows the status",
+        SOON,
+        || setup.slack.status(&setup.user_token),
+        |status: &Status| !status.text.is_empty(),
+    )
+    .await;
+    assert!(setup.slack.token_works(&access));
+
+    for (secret, what) in [(&access, "access token"), (&refresh, "refresh token")] {
+        setup.sandbox.assert_secret_nowhere(secret, what);
+    }
+    terminate(&setup.app);
+    assert!(wait_for_exit(&mut setup.app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declined_sign_in_connects_nothing_and_says_so() {
+    let mut setup = start(Duration::from_secs(43_200)).await;
+    setup.slack.sign_in_browser_as(None);
+    let connect = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
+    let (status, page, _) = follow_in_browser(&connect.link).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("declined"), "{page}");
+    let (ok, _) = connect.outcome().await;
+    assert!(!ok);
+    assert!(
+        setup.sandbox.log("cli-connect").contains("declined"),
+        "{}",
+        setup.sandbox.log("cli-connect")
+    );
+    let (_, stdout, _) = setup
+        .sandbox
+        .cli("cli-list", &["workspace", "list", "--json"])
+        .await;
+    assert!(stdout.trim().is_empty(), "nothing connected: {stdout}");
+    assert_eq!(setup.slack.count("oauth.v2.access", "ok"), 0);
+    terminate(&setup.app);
+    assert!(wait_for_exit(&mut setup.app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotating_token_is_refreshed_before_it_expires_and_the_spent_refresh_token_is_refused() {
+    // Ten seconds of life: refreshed after eight (four fifths), well before Slack would refuse it.
+    let mut setup = start(Duration::from_secs(10)).await;
+    let connect = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
+    let (status, page, _) = follow_in_browser(&connect.link).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(connect.outcome().await.0);
+    let account = account_of(&setup);
+    let first_refresh =
+        serde_json::from_str::<serde_json::Value>(&secret_tool_lookup(&account).await.expect("kept"))
+            .expect("JSON")["refresh_token"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned();
+
+    let issued = eventually(
+        "the token is refreshed ahead of its expiry",
+        SOON,
+        || setup.slack.issued_tokens(&setup.user_token),
+        |issued: &Vec<String>| issued.len() >= 2,
+    )
+    .await;
+    assert_eq!(
+        setup.slack.count("oauth.v2.access", "ok"),
+        2,
+        "one exchange, one refresh"
+    );
+    assert_eq!(setup.slack.count("oauth.v2.access", "invalid_refresh_token"), 0);
+    // The keyring holds the new pair, replaced together.
+    let kept = eventually_async(
+        "the keyring holds the new pair",
+        SOON,
+        || secret_tool_lookup(&account),
+        |kept: &Option<String>| kept.as_deref().is_some_and(|text| text.contains(&issued[1])),
+    )
+    .await
+    .expect("kept");
+    let kept: serde_json::Value = serde_json::from_str(&kept).expect("JSON");
+    assert_ne!(
+        kept["refresh_token"],
+        first_refresh.as_str(),
+        "a new refresh token"
+    );
+
+    // The spent refresh token no longer works at Slack.
+    let client = SlackClient::new(
+        setup.slack.base_url().parse().expect("url"),
+        Duration::from_secs(5),
+    )
+    .expect("client");
+    let spent = RefreshToken::parse(&first_refresh).expect("refresh token");
+    let refused = client
+        .oauth_refresh(CLIENT_ID, &spent)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&refused, SlackError::Api { code, .. } if code == "invalid_refresh_token"),
+        "{refused:?}"
+    );
+
+    // The app works with the new token; the sync log says it was refreshed, without the tokens.
+    let (ok, _, stderr) = setup
+        .sandbox
+        .cli("cli-status", &["status", "set", "sleeping", "--for", "forever"])
+        .await;
+    assert!(ok, "{stderr}");
+    eventually(
+        "Slack shows the status",
+        SOON,
+        || setup.slack.status(&setup.user_token),
+        |status: &Status| !status.text.is_empty(),
+    )
+    .await;
+    let (_, log, _) = setup.sandbox.cli("cli-log", &["log"]).await;
+    assert!(log.contains("token refreshed"), "{log}");
+    for secret in issued.iter().chain([&first_refresh]) {
+        setup.sandbox.assert_secret_nowhere(secret, "token");
+    }
+    terminate(&setup.app);
+    assert!(wait_for_exit(&mut setup.app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_token_is_refreshed_once_then_the_user_is_asked_to_reconnect() {
+    let mut setup = start(Duration::from_secs(43_200)).await;
+    let connect = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
+    let (status, page, _) = follow_in_browser(&connect.link).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(connect.outcome().await.0);
+
+    // Slack calls the token expired early: the app refreshes it once and the status goes through.
+    let first = setup.slack.issued_tokens(&setup.user_token)[0].clone();
+    setup.slack.expire_issued(&first);
+    let (ok, _, stderr) = setup
+        .sandbox
+        .cli("cli-status", &["status", "set", "walking", "--for", "forever"])
+        .await;
+    assert!(ok, "{stderr}");
+    eventually(
+        "Slack shows the status",
+        SOON,
+        || setup.slack.status(&setup.user_token),
+        |status: &Status| !status.text.is_empty(),
+    )
+    .await;
+    let expired_refusals = || {
+        setup
+            .slack
+            .calls()
+            .iter()
+            .filter(|call| call.outcome == "token_expired")
+            .count()
+    };
+    assert_eq!(expired_refusals(), 1, "one refusal");
+    assert_eq!(
+        setup.slack.issued_tokens(&setup.user_token).len(),
+        2,
+        "one refresh"
+    );
+
+    // Expired again, and the refresh token refused too: the workspace asks to be reconnected.
+    let second = setup.slack.issued_tokens(&setup.user_token)[1].clone();
+    setup.slack.expire_issued(&second);
+    setup.slack.spoil_refresh_tokens();
+    let (ok, _, _) = setup
+        .sandbox
+        .cli("cli-status-2", &["status", "set", "sleeping", "--for", "forever"])
+        .await;
+    assert!(ok);
+    let listed = eventually_async(
+        "the workspace is disconnected",
+        SOON,
+        || setup.sandbox.cli("cli-list", &["workspace", "list"]),
+        |(_, stdout, _): &(bool, String, String)| stdout.contains("disconnected"),
+    )
+    .await;
+    assert!(listed.1.contains("token_expired"), "{}", listed.1);
+    assert_eq!(
+        setup.slack.count("oauth.v2.access", "invalid_refresh_token"),
+        1,
+        "one refresh tried"
+    );
+    let (_, log, _) = setup.sandbox.cli("cli-log", &["log"]).await;
+    assert!(log.contains("token expired; refreshed it"), "{log}");
+    assert!(log.contains("token expired; cannot refresh"), "{log}");
+    terminate(&setup.app);
+    assert!(wait_for_exit(&mut setup.app, SOON).await.success());
+}
