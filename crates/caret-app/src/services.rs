@@ -567,13 +567,28 @@ fn spawn_status_push(
 
 /// What the user must hear about from the sync engine, as a notification: a workspace that needs them, a
 /// Slack that stays unreachable, a timed Blocked that ended. `None` for the rest (the sync log has them).
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 pub fn engine_notification(event: &EngineEvent) -> Option<(String, String)> {
     match event {
         EngineEvent::Disconnected { team, reason, .. } => Some((
             format!("Slack disconnected: {team}"),
             format!(
                 "{}. Your status there is no longer updated: connect the workspace again in Settings.",
-                escape_markup(reason)
+                match caret_slack::AuthFailure::from_code(reason) {
+                    // A rotating token is renewed before it expires, and once more when Slack refuses it.
+                    Some(caret_slack::AuthFailure::TokenExpired) => {
+                        "The token expired and Slack would not renew it".to_owned()
+                    }
+                    Some(failure) => capitalise(failure.explanation()),
+                    None => escape_markup(reason),
+                }
             ),
         )),
         EngineEvent::MissingScope { team, scope, .. } => Some((
@@ -673,6 +688,20 @@ mod tests {
         // The summary is plain text to notification daemons; only the body may be read as markup.
         assert_eq!(summary, "Slack disconnected: Acme <Inc>");
         assert!(body.starts_with("token revoked.") && body.contains("Settings"));
+        let (_, body) = engine_notification(&EngineEvent::Disconnected {
+            workspace: 1,
+            team: "Acme".into(),
+            reason: "token_expired".into(),
+        })
+        .expect("a notification");
+        assert!(body.starts_with("The token expired and Slack would not renew it."), "{body}");
+        let (_, body) = engine_notification(&EngineEvent::Disconnected {
+            workspace: 1,
+            team: "Acme".into(),
+            reason: "token_revoked".into(),
+        })
+        .expect("a notification");
+        assert!(body.starts_with("The token was revoked"), "{body}");
         assert!(engine_notification(&EngineEvent::Synced { workspace: 1 }).is_none());
         assert!(
             engine_notification(&EngineEvent::BlockEnded {

@@ -57,7 +57,7 @@ impl AuthFailure {
         }
     }
 
-    fn from_code(code: &str) -> Option<AuthFailure> {
+    pub fn from_code(code: &str) -> Option<AuthFailure> {
         Some(match code {
             "not_authed" => AuthFailure::NotAuthed,
             "invalid_auth" => AuthFailure::InvalidAuth,
