@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
+use caret_e2e::app::{KeyringCleanup, Sandbox, secret_tool_lookup, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, OAuthApp, Status, TestClock};
 use caret_e2e::{eventually, eventually_async, require_desktop_session};
 use caret_slack::{RefreshToken, SlackClient, SlackError};
@@ -136,19 +136,38 @@ async fn begin_sign_in(sandbox: &Sandbox, client_id: &str) -> Connecting {
     Connecting { child, link, rest }
 }
 
-async fn secret_tool_lookup(account: &str) -> Option<String> {
-    let output = tokio::process::Command::new("secret-tool")
-        .args(["lookup", "service", "caret-desktop", "username", account])
-        .output()
-        .await
-        .expect("secret-tool runs");
-    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    (output.status.success() && !text.is_empty()).then_some(text)
-}
-
 fn account_of(setup: &SignInSetup) -> String {
     let account = setup.slack.account(&setup.user_token);
     caret_app::tokens::keyring_account(&account.team_id, &account.user_id)
+}
+
+/// A whole sign-in that Slack approves: the command started, the link followed, the command succeeding.
+async fn sign_in(setup: &SignInSetup) {
+    let connect = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
+    let (status, page, _) = follow_in_browser(&connect.link).await;
+    assert_eq!(status, 200, "{page}");
+    let (ok, printed) = connect.outcome().await;
+    assert!(
+        ok,
+        "workspace connect succeeds: {printed} {}",
+        setup.sandbox.log("cli-connect")
+    );
+}
+
+/// Sets a status from the command line and waits for Slack to show one.
+async fn set_status_and_see_it(setup: &SignInSetup, name: &str, state: &str) {
+    let (ok, _, stderr) = setup
+        .sandbox
+        .cli(name, &["status", "set", state, "--for", "forever"])
+        .await;
+    assert!(ok, "{stderr}");
+    eventually(
+        "Slack shows the status",
+        SOON,
+        || setup.slack.status(&setup.user_token),
+        |status: &Status| !status.text.is_empty(),
+    )
+    .await;
 }
 
 /// Goes through Slack's authorize page as the browser would and returns the callback page's status and text.
@@ -263,18 +282,7 @@ async fn signing_in_with_slack_uses_pkce_and_keeps_the_rotating_token_in_the_key
     assert_eq!(listed["missing_scopes"], serde_json::json!([]));
 
     // It syncs with the signed-in token.
-    let (ok, _, stderr) = setup
-        .sandbox
-        .cli("cli-status", &["status", "set", "sleeping", "--for", "forever"])
-        .await;
-    assert!(ok, "{stderr}");
-    eventually(
-        "Slack shows the status",
-        SOON,
-        || setup.slack.status(&setup.user_token),
-        |status: &Status| !status.text.is_empty(),
-    )
-    .await;
+    set_status_and_see_it(&setup, "cli-status", "sleeping").await;
     assert!(setup.slack.token_works(&access));
 
     for (secret, what) in [(&access, "access token"), (&refresh, "refresh token")] {
@@ -313,10 +321,7 @@ async fn a_declined_sign_in_connects_nothing_and_says_so() {
 async fn a_rotating_token_is_refreshed_before_it_expires_and_the_spent_refresh_token_is_refused() {
     // Ten seconds of life: refreshed after eight (four fifths), well before Slack would refuse it.
     let mut setup = start(Duration::from_secs(10)).await;
-    let connect = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
-    let (status, page, _) = follow_in_browser(&connect.link).await;
-    assert_eq!(status, 200, "{page}");
-    assert!(connect.outcome().await.0);
+    sign_in(&setup).await;
     let account = account_of(&setup);
     let first_refresh =
         serde_json::from_str::<serde_json::Value>(&secret_tool_lookup(&account).await.expect("kept"))
@@ -371,18 +376,7 @@ async fn a_rotating_token_is_refreshed_before_it_expires_and_the_spent_refresh_t
     );
 
     // The app works with the new token; the sync log says it was refreshed, without the tokens.
-    let (ok, _, stderr) = setup
-        .sandbox
-        .cli("cli-status", &["status", "set", "sleeping", "--for", "forever"])
-        .await;
-    assert!(ok, "{stderr}");
-    eventually(
-        "Slack shows the status",
-        SOON,
-        || setup.slack.status(&setup.user_token),
-        |status: &Status| !status.text.is_empty(),
-    )
-    .await;
+    set_status_and_see_it(&setup, "cli-status", "sleeping").await;
     let (_, log, _) = setup.sandbox.cli("cli-log", &["log"]).await;
     assert!(log.contains("token refreshed"), "{log}");
     for secret in issued.iter().chain([&first_refresh]) {
@@ -395,26 +389,12 @@ async fn a_rotating_token_is_refreshed_before_it_expires_and_the_spent_refresh_t
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_token_is_refreshed_once_then_the_user_is_asked_to_reconnect() {
     let mut setup = start(Duration::from_secs(43_200)).await;
-    let connect = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
-    let (status, page, _) = follow_in_browser(&connect.link).await;
-    assert_eq!(status, 200, "{page}");
-    assert!(connect.outcome().await.0);
+    sign_in(&setup).await;
 
     // Slack calls the token expired early: the app refreshes it once and the status goes through.
     let first = setup.slack.issued_tokens(&setup.user_token)[0].clone();
     setup.slack.expire_issued(&first);
-    let (ok, _, stderr) = setup
-        .sandbox
-        .cli("cli-status", &["status", "set", "walking", "--for", "forever"])
-        .await;
-    assert!(ok, "{stderr}");
-    eventually(
-        "Slack shows the status",
-        SOON,
-        || setup.slack.status(&setup.user_token),
-        |status: &Status| !status.text.is_empty(),
-    )
-    .await;
+    set_status_and_see_it(&setup, "cli-status", "walking").await;
     let expired_refusals = || {
         setup
             .slack

@@ -5,23 +5,12 @@
 
 use std::time::Duration;
 
-use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
+use caret_e2e::app::{KeyringCleanup, Sandbox, secret_tool_lookup, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, Fault, TestClock};
 use caret_e2e::require_desktop_session;
 
 const READY: &str = "caret-desktop ready (headless)";
 const SOON: Duration = Duration::from_secs(30);
-
-/// The token as the Secret Service holds it, read with `secret-tool` (what a user would run).
-async fn secret_tool_lookup(account: &str) -> Option<String> {
-    let output = tokio::process::Command::new("secret-tool")
-        .args(["lookup", "service", "caret-desktop", "username", account])
-        .output()
-        .await
-        .expect("secret-tool runs");
-    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    (output.status.success() && !text.is_empty()).then_some(text)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disconnect() {

@@ -270,3 +270,15 @@ impl Sandbox {
         )
     }
 }
+
+/// What the Secret Service holds for one of Caret Desktop's keyring accounts, read with `secret-tool` (what a
+/// user would run).
+pub async fn secret_tool_lookup(account: &str) -> Option<String> {
+    let output = tokio::process::Command::new("secret-tool")
+        .args(["lookup", "service", "caret-desktop", "username", account])
+        .output()
+        .await
+        .expect("secret-tool runs");
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}

@@ -694,7 +694,10 @@ mod tests {
             reason: "token_expired".into(),
         })
         .expect("a notification");
-        assert!(body.starts_with("The token expired and Slack would not renew it."), "{body}");
+        assert!(
+            body.starts_with("The token expired and Slack would not renew it."),
+            "{body}"
+        );
         let (_, body) = engine_notification(&EngineEvent::Disconnected {
             workspace: 1,
             team: "Acme".into(),

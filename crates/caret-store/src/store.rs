@@ -81,6 +81,15 @@ fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
+/// An update of one workspace's row: none changed means there is no such workspace.
+fn one_workspace(changed: usize, id: WorkspaceId) -> Result<()> {
+    if changed == 0 {
+        Err(StoreError::NoSuchWorkspace(id))
+    } else {
+        Ok(())
+    }
+}
+
 fn split_scopes(scopes: &str) -> Vec<String> {
     scopes
         .split(',')
@@ -181,49 +190,30 @@ impl Store {
                  FROM workspaces ORDER BY id",
             )?;
             let rows = statement.query_map([], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, bool>(6)?,
-                    row.get::<_, Option<String>>(7)?,
-                    row.get::<_, i64>(8)?,
-                    row.get::<_, Option<String>>(9)?,
-                    row.get::<_, bool>(10)?,
-                ))
+                // The settings are JSON, parsed below where a parse error can say which column it was.
+                let settings: String = row.get(5)?;
+                let workspace = Workspace {
+                    id: row.get(0)?,
+                    team_id: row.get(1)?,
+                    user_id: row.get(2)?,
+                    team_name: row.get(3)?,
+                    user_name: row.get(4)?,
+                    settings: WorkspaceSettings::default(),
+                    connected: row.get(6)?,
+                    disconnect_reason: row.get(7)?,
+                    created_at_ms: row.get(8)?,
+                    granted_scopes: row
+                        .get::<_, Option<String>>(9)?
+                        .map(|scopes| split_scopes(&scopes)),
+                    security_notices: row.get(10)?,
+                };
+                Ok((settings, workspace))
             })?;
             let mut workspaces = Vec::new();
             for row in rows {
-                let (
-                    id,
-                    team_id,
-                    user_id,
-                    team_name,
-                    user_name,
-                    settings,
-                    connected,
-                    disconnect_reason,
-                    created_at_ms,
-                    granted_scopes,
-                    security_notices,
-                ) = row?;
-                let settings = from_json("workspaces.settings", &settings)?;
-                workspaces.push(Workspace {
-                    id,
-                    team_id,
-                    user_id,
-                    team_name,
-                    user_name,
-                    settings,
-                    connected,
-                    disconnect_reason,
-                    created_at_ms,
-                    granted_scopes: granted_scopes.map(|scopes| split_scopes(&scopes)),
-                    security_notices,
-                });
+                let (settings, mut workspace) = row?;
+                workspace.settings = from_json("workspaces.settings", &settings)?;
+                workspaces.push(workspace);
             }
             Ok(workspaces)
         })
@@ -242,11 +232,7 @@ impl Store {
                 "UPDATE workspaces SET settings = ?2 WHERE id = ?1",
                 params![id, to_json(settings)],
             )?;
-            if changed == 0 {
-                Err(StoreError::NoSuchWorkspace(id))
-            } else {
-                Ok(())
-            }
+            one_workspace(changed, id)
         })
     }
 
@@ -257,11 +243,7 @@ impl Store {
                 "UPDATE workspaces SET connected = ?2, disconnect_reason = ?3 WHERE id = ?1",
                 params![id, connected, reason],
             )?;
-            if changed == 0 {
-                Err(StoreError::NoSuchWorkspace(id))
-            } else {
-                Ok(())
-            }
+            one_workspace(changed, id)
         })
     }
 
@@ -287,11 +269,7 @@ impl Store {
                 &format!("UPDATE workspaces SET {column} = ?2 WHERE id = ?1"),
                 params![id, value],
             )?;
-            if changed == 0 {
-                Err(StoreError::NoSuchWorkspace(id))
-            } else {
-                Ok(())
-            }
+            one_workspace(changed, id)
         })
     }
 
