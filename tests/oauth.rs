@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use caret_e2e::app::{KeyringCleanup, Sandbox, secret_tool_lookup, terminate, wait_for_exit};
+use caret_e2e::browser::{browser, follow_in_browser};
 use caret_e2e::fake_slack::{FakeSlack, OAuthApp, Status, TestClock};
 use caret_e2e::{eventually, eventually_async, require_desktop_session};
 use caret_slack::{RefreshToken, SlackClient, SlackError};
@@ -71,16 +72,6 @@ async fn start(lifetime: Duration) -> SignInSetup {
         user_token,
         _cleanup: cleanup,
     }
-}
-
-fn browser() -> reqwest::Client {
-    // reqwest is built without a crypto provider (the Slack client's choice): one is installed first.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    // The redirects are followed by hand, so that each hop can be checked.
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client")
 }
 
 /// A running `caret-desktop workspace connect --no-browser`: the link it printed, and the rest of its output
@@ -168,26 +159,6 @@ async fn set_status_and_see_it(setup: &SignInSetup, name: &str, state: &str) {
         |status: &Status| !status.text.is_empty(),
     )
     .await;
-}
-
-/// Goes through Slack's authorize page as the browser would and returns the callback page's status and text.
-async fn follow_in_browser(link: &str) -> (u16, String, String) {
-    let http = browser();
-    let at_slack = http.get(link).send().await.expect("the authorize page answers");
-    assert_eq!(at_slack.status().as_u16(), 302, "Slack approves and redirects");
-    let callback = at_slack
-        .headers()
-        .get("location")
-        .and_then(|value| value.to_str().ok())
-        .expect("a redirect")
-        .to_owned();
-    let page = http
-        .get(&callback)
-        .send()
-        .await
-        .expect("the app's callback answers");
-    let status = page.status().as_u16();
-    (status, page.text().await.unwrap_or_default(), callback)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -246,3 +246,121 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_s
     session.screenshot(&screenshot_path("phones")).await;
     sandbox.assert_secret_nowhere(&token, "after driving every window");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_guides_through_creating_the_slack_app_and_signs_in_with_slack() {
+    use caret_e2e::fake_slack::OAuthApp;
+
+    let _desktop = exclusive_desktop().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let _cleanup = KeyringCleanup::for_token(&slack, &token);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port");
+    let client_id = "3333333333.4444444444";
+    slack.register_app(OAuthApp {
+        client_id: client_id.into(),
+        redirect_urls: vec![format!("http://localhost:{port}/oauth/callback")],
+        token_rotation: true,
+        token_lifetime: Duration::from_secs(43_200),
+    });
+    slack.sign_in_browser_as(Some(&token));
+    let sandbox = Sandbox::new();
+    // The "browser": a script that writes down each link the app opens.
+    let opened = sandbox.root.path().join("opened-links.txt");
+    let opener = sandbox.root.path().join("open-link.sh");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let links = || std::fs::read_to_string(&opened).unwrap_or_default();
+    let session = Session::start(
+        &sandbox,
+        &["--window", "settings"],
+        &[
+            ("CARET_SLACK_API_URL", slack.base_url()),
+            ("CARET_OAUTH_PORT", port.to_string()),
+            ("CARET_BROWSER", opener.display().to_string()),
+        ],
+    )
+    .await;
+    sandbox
+        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
+        .await;
+    session.switch_to_window("settings").await;
+
+    // Step 1 opens Slack's create-app page with the manifest in the link.
+    session
+        .click(&session.find("[data-testid=guide-create-app]").await)
+        .await;
+    let opened_links = eventually("the create-app page opened", SOON, links, |links| {
+        links.contains("api.slack.com/apps")
+    })
+    .await;
+    assert!(opened_links.contains("manifest_json="), "{opened_links}");
+    session.screenshot(&screenshot_path("settings-connect")).await;
+
+    // Step 3: the Client ID, then Sign in with Slack: the browser gets Slack's authorize page.
+    let field = session.find("[data-testid=signin-client-id]").await;
+    session.type_into(&field, client_id).await;
+    session
+        .click(&session.find("[data-testid=signin-start]").await)
+        .await;
+    let opened_links = eventually("the authorize page opened", SOON, links, |links| {
+        links.contains("/oauth/v2/authorize")
+    })
+    .await;
+    session
+        .wait_for_text("[data-testid=signin-status]", "the waiting message", |text| {
+            text.contains("Waiting for Slack")
+        })
+        .await;
+    let link = opened_links
+        .lines()
+        .find(|line| line.contains("/oauth/v2/authorize"))
+        .expect("the link")
+        .to_owned();
+    let (status, page, _) = caret_e2e::browser::follow_in_browser(&link).await;
+    assert_eq!(status, 200, "{page}");
+    session
+        .wait_for_text(
+            "[data-testid=workspace-message]",
+            "connected, in Settings",
+            |text| text.contains("Connected to Acme as ada"),
+        )
+        .await;
+
+    // The connected row: the token renews itself; security notices off until ticked.
+    session
+        .wait_for_text("[data-testid=workspace-row]", "the workspace row", |row| {
+            row.contains("Acme")
+        })
+        .await;
+    let (_, stdout, _) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
+    let listed: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("a line")).expect("JSON");
+    assert_eq!(listed["token_rotates"], true);
+    assert_eq!(listed["security_notices"], false);
+    session.click_label_of("[data-testid=workspace-notices]").await;
+    notices_shown_on(&sandbox).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    session.screenshot(&screenshot_path("settings-workspaces")).await;
+    for issued in slack.issued_tokens(&token) {
+        sandbox.assert_secret_nowhere(&issued, "signed-in token");
+    }
+}
+
+/// Waits until `workspace list` says the notices are on.
+async fn notices_shown_on(sandbox: &Sandbox) {
+    caret_e2e::eventually_async(
+        "security notices on",
+        SOON,
+        || sandbox.cli("cli-list-2", &["workspace", "list", "--json"]),
+        |(_, stdout, _): &(bool, String, String)| stdout.contains("\"security_notices\":true"),
+    )
+    .await;
+}

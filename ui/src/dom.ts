@@ -46,3 +46,9 @@ export function focusKey(root: HTMLElement, key: string): void {
     }
   }
 }
+
+/** Whether the focus is nowhere in particular (the control that held it was disabled or removed). */
+export function focusLost(): boolean {
+  const active = document.activeElement;
+  return active === null || active === document.body;
+}

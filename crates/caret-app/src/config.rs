@@ -94,7 +94,13 @@ pub struct AppConfig {
     /// The loopback port of the browser sign-in (`CARET_OAUTH_PORT`; default the one registered in the Slack
     /// app manifest, which Slack matches exactly: only tests change it).
     pub oauth_port: u16,
+    /// The program that opens links in the browser (`CARET_BROWSER`; default `xdg-open`). It gets the URL as
+    /// its one argument.
+    pub browser: String,
 }
+
+/// Overrides the program that opens links (Slack's pages, the sign-in).
+pub const BROWSER_VAR: &str = "CARET_BROWSER";
 
 /// Overrides the browser sign-in's loopback port (tests run side by side).
 pub const OAUTH_PORT_VAR: &str = "CARET_OAUTH_PORT";
@@ -143,6 +149,10 @@ impl AppConfig {
             slack_api_url,
             relay: RelaySettings { port, loopback_only },
             oauth_port,
+            browser: var(BROWSER_VAR)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+                .unwrap_or_else(|| "xdg-open".to_owned()),
         })
     }
 }

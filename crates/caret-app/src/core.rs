@@ -251,6 +251,7 @@ mod tests {
                 loopback_only: true,
             },
             oauth_port: 0,
+            browser: "xdg-open".into(),
         };
         AppCore::new(config, false)
     }

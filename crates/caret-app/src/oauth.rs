@@ -48,8 +48,10 @@ pub fn last_client_id(core: &AppCore) -> Option<String> {
 }
 
 /// Opens one of Slack's pages in the browser.
-pub async fn open_slack_page(page: crate::manifest::SlackPage) -> Result<()> {
-    open_in_browser(&page.url()).await.map_err(AppError::OAuth)
+pub async fn open_slack_page(core: &AppCore, page: crate::manifest::SlackPage) -> Result<()> {
+    open_in_browser(&core.config().browser, &page.url())
+        .await
+        .map_err(AppError::OAuth)
 }
 
 /// What the UI and the CLI show while the browser is open.
@@ -183,7 +185,7 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
     });
 
     let browser_problem = if open_browser {
-        open_in_browser(url.as_str()).await.err()
+        open_in_browser(&core.config().browser, url.as_str()).await.err()
     } else {
         None
     };
@@ -368,19 +370,20 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Opens a URL in the user's browser (`xdg-open` on Linux); `Err` says why not.
-async fn open_in_browser(url: &str) -> std::result::Result<(), String> {
-    let mut child = tokio::process::Command::new("xdg-open")
+/// Opens a URL in the user's browser with `opener` (`xdg-open` unless `CARET_BROWSER` says otherwise); `Err`
+/// says why not.
+async fn open_in_browser(opener: &str, url: &str) -> std::result::Result<(), String> {
+    let mut child = tokio::process::Command::new(opener)
         .arg(url)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map_err(|error| format!("cannot run xdg-open ({error}); open the link yourself"))?;
+        .map_err(|error| format!("cannot run {opener} ({error}); open the link yourself"))?;
     match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
         Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(format!("xdg-open failed ({status}); open the link yourself")),
-        Ok(Err(error)) => Err(format!("xdg-open failed ({error}); open the link yourself")),
+        Ok(Ok(status)) => Err(format!("{opener} failed ({status}); open the link yourself")),
+        Ok(Err(error)) => Err(format!("{opener} failed ({error}); open the link yourself")),
         // Some openers stay until the browser exits: the browser is open, which is what counts.
         Err(_) => Ok(()),
     }

@@ -63,6 +63,8 @@ pub struct WorkspaceView {
     /// and `chat:write` while security notices are on. The status scopes are never missing from a connected
     /// workspace: without them it is not connected.
     pub missing_scopes: Vec<String>,
+    /// What the missing scopes mean for the user, a sentence each (the UI and the CLI show these words).
+    pub scope_problems: Vec<String>,
     /// How to add the missing scopes, for the UI to show beside them.
     pub scope_fix: Option<String>,
     /// The policy as the user set it (a block keeps the policy it will return to).
@@ -83,6 +85,38 @@ pub fn scope_fix(missing: &[String]) -> String {
          paste the new token)",
         missing.join(", ")
     )
+}
+
+/// What missing scopes mean, a sentence per feature that suffers.
+pub fn scope_problems(missing: &[String]) -> Vec<String> {
+    let lacking = |group: &[&str]| -> Vec<&str> {
+        missing
+            .iter()
+            .map(String::as_str)
+            .filter(|scope| group.contains(scope))
+            .collect()
+    };
+    let mut problems = Vec::new();
+    let status = lacking(&REQUIRED_SCOPES);
+    if !status.is_empty() {
+        problems.push(format!(
+            "Your status cannot be synced: the token lacks {}.",
+            status.join(", ")
+        ));
+    }
+    let presence = lacking(&PRESENCE_SCOPES);
+    if !presence.is_empty() {
+        problems.push(format!(
+            "Presence (away/active) is left alone: the token lacks {}.",
+            presence.join(", ")
+        ));
+    }
+    if !lacking(&[DM_SCOPE]).is_empty() {
+        problems.push(format!(
+            "Security notices cannot be sent: the token lacks {DM_SCOPE}."
+        ));
+    }
+    problems
 }
 
 /// The scopes the features a workspace uses need and its token lacks (nothing when the grant is unknown).
@@ -106,6 +140,7 @@ impl WorkspaceView {
         let scope_fix = (!missing_scopes.is_empty()).then(|| scope_fix(&missing_scopes));
         WorkspaceView {
             id: workspace.id,
+            scope_problems: scope_problems(&missing_scopes),
             missing_scopes,
             scope_fix,
             team: workspace.team_name,
@@ -346,6 +381,21 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_missing_scope_says_which_feature_suffers() {
+        let missing = |scopes: &[&str]| scopes.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(scope_problems(&[]), Vec::<String>::new());
+        assert_eq!(
+            scope_problems(&missing(&["users:write", "chat:write"])),
+            [
+                "Presence (away/active) is left alone: the token lacks users:write.",
+                "Security notices cannot be sent: the token lacks chat:write."
+            ]
+        );
+        assert!(scope_problems(&missing(&["users.profile:write"]))[0].contains("status cannot be synced"));
+        assert!(scope_fix(&missing(&["users:write"])).contains("reinstall the app"));
+    }
 
     #[test]
     fn a_pasted_secret_never_shows_itself() {

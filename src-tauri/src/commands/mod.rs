@@ -205,8 +205,9 @@ pub fn slack_app_setup(core: State<'_, AppCore>) -> SlackAppSetup {
 
 /// Opens one of Slack's pages (create the app from the manifest, your apps) in the browser.
 #[tauri::command]
-pub async fn open_slack_page(page: SlackPage) -> Result<()> {
-    Ok(caret_app::oauth::open_slack_page(page).await?)
+pub async fn open_slack_page(core: State<'_, AppCore>, page: SlackPage) -> Result<()> {
+    let core = core.inner().clone();
+    Ok(caret_app::oauth::open_slack_page(&core, page).await?)
 }
 
 /// Security notices by direct message to yourself for a workspace, on or off.
@@ -244,6 +245,7 @@ mod tests {
                 loopback_only: true,
             },
             oauth_port: 0,
+            browser: "xdg-open".into(),
         };
         let app = mock_builder()
             .invoke_handler(crate::ipc::handler())

@@ -17,6 +17,10 @@ disconnect_reason: string | null,
  */
 missing_scopes: Array<string>, 
 /**
+ * What the missing scopes mean for the user, a sentence each (the UI and the CLI show these words).
+ */
+scope_problems: Array<string>, 
+/**
  * How to add the missing scopes, for the UI to show beside them.
  */
 scope_fix: string | null, 

@@ -1,6 +1,9 @@
 // Stand-ins for the app that tests hand to views instead of the real IPC: one place, so a command or an event
 // added on the Rust side needs no change in every test file.
+import type { CommandError } from "../bindings/CommandError";
 import type { CommandName, Commands, EventName, Events } from "../bindings/commands";
+import type { OAuthStart } from "../bindings/OAuthStart";
+import type { WorkspaceView } from "../bindings/WorkspaceView";
 import type { Call, OnEvent } from "../ipc";
 
 /** How a fake answers each command (a value, a promise, or a throw). */
@@ -81,6 +84,77 @@ export function deferred<T>() {
     reject = no;
   });
   return { promise, resolve, reject };
+}
+
+/** The app's error when a sign-in was cancelled (`finish_sign_in` rejects with it). */
+export const SIGN_IN_CANCELLED: CommandError = {
+  code: "app",
+  message: "Sign in with Slack: the sign-in was cancelled",
+};
+
+/** "Sign in with Slack" as the app runs it, with the browser's side played by the test. */
+export interface FakeSignIn {
+  /** `begin_sign_in`, `finish_sign_in` and `cancel_sign_in`, to spread into `fakeApp`'s handlers. */
+  handlers: Pick<Handlers, "begin_sign_in" | "finish_sign_in" | "cancel_sign_in">;
+  /** The browser came back and the workspace is connected: the waiting `finish_sign_in` resolves. */
+  connect: (workspace: WorkspaceView) => void;
+  /** The browser came back without a workspace (declined, timed out, Slack refused): it rejects. */
+  fail: (error: CommandError) => void;
+  /** Whether a sign-in is in progress. */
+  inProgress: () => boolean;
+}
+
+/**
+ * A stand-in for the app's sign-in, shaped like crates/caret-app/src/oauth.rs: `begin_sign_in` answers what
+ * `begin` returns (or throws what it throws) and starts a flow, ending the one before; `finish_sign_in` waits
+ * for the flow's outcome; `cancel_sign_in` ends the flow, and a waiting `finish_sign_in` rejects with
+ * {@link SIGN_IN_CANCELLED}.
+ */
+export function fakeSignIn(begin: (clientId: string) => OAuthStart): FakeSignIn {
+  let flow: ReturnType<typeof deferred<WorkspaceView>> | null = null;
+  const end = (outcome: (current: NonNullable<typeof flow>) => void) => {
+    const current = flow;
+    flow = null;
+    if (current !== null) outcome(current);
+    return current !== null;
+  };
+  return {
+    handlers: {
+      begin_sign_in: ({ clientId }) => {
+        const start = begin(clientId);
+        end((current) => {
+          current.reject(SIGN_IN_CANCELLED);
+        });
+        const next = deferred<WorkspaceView>();
+        // A flow nobody waits for may still end: that is not an unhandled rejection.
+        next.promise.catch(() => undefined);
+        flow = next;
+        return start;
+      },
+      finish_sign_in: () => {
+        if (flow === null) {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error
+          throw { code: "app", message: "Sign in with Slack: no sign-in is in progress; start one first" };
+        }
+        return flow.promise;
+      },
+      cancel_sign_in: () =>
+        end((current) => {
+          current.reject(SIGN_IN_CANCELLED);
+        }),
+    },
+    connect: (workspace) => {
+      end((current) => {
+        current.resolve(workspace);
+      });
+    },
+    fail: (error) => {
+      end((current) => {
+        current.reject(error);
+      });
+    },
+    inProgress: () => flow !== null,
+  };
 }
 
 /** The element with this `data-testid`, if any. */

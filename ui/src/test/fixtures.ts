@@ -1,11 +1,13 @@
 // Sample values of the app's types, shared by the view tests.
 import type { LogEntry } from "../bindings/LogEntry";
+import type { OAuthStart } from "../bindings/OAuthStart";
 import type { PickerChoices } from "../bindings/PickerChoices";
 import type { Policy } from "../bindings/Policy";
 import type { PolicyPreview } from "../bindings/PolicyPreview";
 import type { PreferencesView } from "../bindings/PreferencesView";
 import type { PreviewRow } from "../bindings/PreviewRow";
 import type { SettingsPreview } from "../bindings/SettingsPreview";
+import type { SlackAppSetup } from "../bindings/SlackAppSetup";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { StateKind } from "../bindings/StateKind";
 import type { TemplateCatalog } from "../bindings/TemplateCatalog";
@@ -20,8 +22,12 @@ export const acme: WorkspaceView = {
   connected: true,
   disconnect_reason: null,
   missing_scopes: [],
+  scope_problems: [],
+  scope_fix: null,
   policy: { sharing: "trusted", blocked: null },
   effective_policy: "trusted",
+  security_notices: false,
+  token_rotates: false,
 };
 
 export const globex: WorkspaceView = {
@@ -31,8 +37,12 @@ export const globex: WorkspaceView = {
   connected: true,
   disconnect_reason: null,
   missing_scopes: [],
+  scope_problems: [],
+  scope_fix: null,
   policy: { sharing: "default", blocked: null },
   effective_policy: "default",
+  security_notices: false,
+  token_rotates: false,
 };
 
 export const initech: WorkspaceView = {
@@ -42,8 +52,45 @@ export const initech: WorkspaceView = {
   connected: false,
   disconnect_reason: "token revoked",
   missing_scopes: [],
+  scope_problems: [],
+  scope_fix: null,
   policy: { sharing: "default", blocked: null },
   effective_policy: "default",
+  security_notices: false,
+  token_rotates: false,
+};
+
+/** A workspace whose token lacks the presence scopes, with the fix as the app words it. */
+export const presenceless: WorkspaceView = {
+  ...acme,
+  id: 4,
+  team: "Umbrella",
+  user: "alice",
+  missing_scopes: ["users:write", "users:read"],
+  scope_problems: ["Presence (away/active) is left alone: the token lacks users:write, users:read."],
+  scope_fix:
+    "add users:write, users:read under OAuth & Permissions → User Token Scopes in your Slack app (or recreate it " +
+    "from slack/manifest.json), reinstall the app to the workspace, then connect again (Sign in with Slack, or " +
+    "paste the new token)",
+};
+
+/** What `slack_app_setup` answers (a shorter manifest, the same fields). */
+export const slackAppSetup: SlackAppSetup = {
+  manifest_json: '{\n  "display_information": { "name": "Caret Desktop" }\n}',
+  manifest_yaml: "display_information:\n  name: Caret Desktop\n",
+  redirect_url: "http://localhost:47824/oauth/callback",
+  user_scopes: ["users.profile:write", "users.profile:read", "users:write", "users:read", "chat:write"],
+  client_id: null,
+};
+
+/** What `begin_sign_in` answers when the browser opened. */
+export const oauthStart: OAuthStart = {
+  authorize_url:
+    "https://slack.com/oauth/v2/authorize?client_id=1234567890.1234567890&user_scope=users.profile%3Awrite" +
+    "&redirect_uri=http%3A%2F%2Flocalhost%3A47824%2Foauth%2Fcallback&state=s7&code_challenge=c9" +
+    "&code_challenge_method=S256",
+  browser_problem: null,
+  expires_in_secs: 600,
 };
 
 export const settings: WorkspaceSettings = {

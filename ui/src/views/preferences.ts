@@ -1,23 +1,8 @@
 import type { PreferencesView } from "../bindings/PreferencesView";
-import { h } from "../dom";
+import { clipboardCopy, type Copy } from "../clipboard";
+import { focusLost, h } from "../dom";
 import { describeError, type Call } from "../ipc";
 import { captureShortcut } from "../shortcut";
-
-/** Puts text on the clipboard. */
-export type Copy = (text: string) => Promise<void>;
-
-const clipboardCopy: Copy = async (text) => {
-  // Not every webview offers the asynchronous clipboard; a missing one is a failure like any other.
-  const clipboard = navigator.clipboard as Clipboard | undefined;
-  if (clipboard === undefined) throw new Error("no clipboard here");
-  await clipboard.writeText(text);
-};
-
-/** Whether the focus is nowhere in particular (the control that held it was disabled). */
-function focusLost(): boolean {
-  const active = document.activeElement;
-  return active === null || active === document.body;
-}
 
 /** The running Preferences section. */
 export interface PreferencesPanel {

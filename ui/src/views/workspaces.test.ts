@@ -1,36 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
-import { byTestId, deferred, fakeApp, settle } from "../test/fake-app";
+import { allByTestId, byTestId, deferred, fakeApp, settle, type Handlers } from "../test/fake-app";
+import { acme, globex, initech, presenceless, slackAppSetup } from "../test/fixtures";
 import {
   CHECKING_LABEL,
   connectedMessage,
+  disconnectedMessage,
   disconnectQuestion,
+  missingScopeLines,
   mountWorkspaces,
   renderWorkspaceList,
   type WorkspaceListActions,
 } from "./workspaces";
-
-const acme: WorkspaceView = {
-  id: 1,
-  team: "Acme",
-  user: "ada",
-  connected: true,
-  disconnect_reason: null,
-  missing_scopes: [],
-  policy: { sharing: "default", blocked: null },
-  effective_policy: "default",
-};
-
-const initech: WorkspaceView = {
-  id: 2,
-  team: "Initech",
-  user: "peter",
-  connected: false,
-  disconnect_reason: "token revoked",
-  missing_scopes: [],
-  policy: { sharing: "trusted", blocked: null },
-  effective_policy: "trusted",
-};
 
 const TOKEN = "xoxp-1111-2222-3333-abcdef";
 
@@ -39,25 +20,108 @@ const rowTexts = (root: ParentNode) =>
     [...tr.querySelectorAll("th, td")].map((cell) => cell.textContent),
   );
 
+const FIX = presenceless.scope_fix ?? "";
+
+describe("missingScopeLines", () => {
+  it("is empty when nothing is missing", () => {
+    expect(missingScopeLines(acme)).toEqual([]);
+  });
+
+  it("says presence is left alone, then gives the app's fix as it words it", () => {
+    expect(missingScopeLines(presenceless)).toEqual([
+      "Presence (away/active) is left alone: the token lacks users:write, users:read.",
+      `To fix it: ${FIX}.`,
+    ]);
+  });
+
+  it("shows the app's words for each missing scope, then its fix", () => {
+    const lacking = {
+      ...acme,
+      missing_scopes: ["users:read", "chat:write"],
+      scope_problems: [
+        "Presence (away/active) is left alone: the token lacks users:read.",
+        "Security notices cannot be sent: the token lacks chat:write.",
+      ],
+      scope_fix: "add them in Slack, then connect again.",
+    };
+    expect(missingScopeLines(lacking)).toEqual([
+      "Presence (away/active) is left alone: the token lacks users:read.",
+      "Security notices cannot be sent: the token lacks chat:write.",
+      "To fix it: add them in Slack, then connect again.",
+    ]);
+  });
+
+  it("lists the problems even without a fix", () => {
+    const problem = "Security notices cannot be sent: the token lacks chat:write.";
+    expect(
+      missingScopeLines({ ...acme, missing_scopes: ["chat:write"], scope_problems: [problem] }),
+    ).toEqual([problem]);
+  });
+
+  it("says nothing when nothing is missing", () => {
+    expect(missingScopeLines(acme)).toEqual([]);
+  });
+});
+
+describe("disconnectedMessage", () => {
+  const workspace = { ...acme, connected: false };
+
+  it("says Slack revoked the token", () => {
+    expect(disconnectedMessage({ workspace, revoke: { kind: "revoked" } })).toEqual([
+      ["Disconnected from Acme. Slack revoked its token, and it was deleted from the keyring."],
+      false,
+    ]);
+  });
+
+  it("says the token was deleted when Slack had nothing to revoke", () => {
+    for (const kind of ["already_dead", "no_token"] as const) {
+      expect(disconnectedMessage({ workspace, revoke: { kind } })).toEqual([
+        ["Disconnected from Acme. Its token was deleted from the keyring."],
+        false,
+      ]);
+    }
+  });
+
+  it("says why Slack did not revoke it, and how to be sure", () => {
+    expect(
+      disconnectedMessage({ workspace, revoke: { kind: "not_revoked", reason: "cannot reach slack.com" } }),
+    ).toEqual([
+      [
+        "Disconnected from Acme. Its token was deleted from the keyring, but Slack did not revoke it: cannot reach " +
+          "slack.com.",
+        "To be sure it no longer works, remove the app in Slack (Settings → Manage apps).",
+      ],
+      true,
+    ]);
+  });
+});
+
 describe("connectedMessage", () => {
   it("names the team and the user", () => {
     expect(connectedMessage(acme)).toBe("Connected to Acme as ada.");
   });
 
   it("says presence is left alone when presence scopes are missing", () => {
-    expect(connectedMessage({ ...acme, missing_scopes: ["users:write", "users:read"] })).toBe(
+    expect(connectedMessage({ ...presenceless, team: "Acme", user: "ada", scope_fix: null })).toBe(
       "Connected to Acme as ada. Presence (away/active) is left alone: the token lacks users:write, users:read.",
+    );
+  });
+
+  it("says how to add the missing scopes when the app says how", () => {
+    expect(connectedMessage(presenceless)).toBe(
+      "Connected to Umbrella as alice. Presence (away/active) is left alone: the token lacks users:write, " +
+        `users:read. To fix it: ${FIX}.`,
     );
   });
 });
 
 describe("renderWorkspaceList", () => {
-  const noActions: WorkspaceListActions = { disconnect: vi.fn(), retry: vi.fn() };
+  const noActions: WorkspaceListActions = { disconnect: vi.fn(), retry: vi.fn(), setNotices: vi.fn() };
 
   it("lists team, user and status, with Disconnect for connected workspaces only", () => {
     const disconnect = vi.fn();
     const list = renderWorkspaceList(
-      { workspaces: [acme, initech, { ...initech, id: 3, team: "Globex", disconnect_reason: null }], loadError: null },
+      { workspaces: [acme, initech, { ...initech, id: 4, team: "Globex", disconnect_reason: null }], loadError: null },
       { ...noActions, disconnect },
     );
     const headings = [...list.querySelectorAll("thead th")].map((th) => th.textContent);
@@ -90,6 +154,84 @@ describe("renderWorkspaceList", () => {
     expect(retry).toHaveBeenCalledOnce();
   });
 
+  it("has a line under each connected workspace with its security notices box, explained", () => {
+    const list = renderWorkspaceList(
+      { workspaces: [acme, initech, { ...globex, security_notices: true }], loadError: null },
+      noActions,
+    );
+    const more = allByTestId(list, "workspace-more");
+    // Not under Initech: it is disconnected.
+    expect(more).toHaveLength(2);
+    expect(more[0]?.previousElementSibling?.querySelector("th")?.textContent).toBe("Acme");
+    expect(more[1]?.previousElementSibling?.querySelector("th")?.textContent).toBe("Globex");
+    const cell = more[0]?.querySelector("td");
+    expect(cell?.getAttribute("colspan")).toBe("4");
+    // Read with its workspace's name.
+    expect(list.querySelector(`#${cell?.getAttribute("headers") ?? "none"}`)?.textContent).toBe("Acme");
+    const boxes = allByTestId(list, "workspace-notices") as HTMLInputElement[];
+    expect(boxes.map((box) => box.checked)).toEqual([false, true]);
+    expect(boxes.map((box) => box.disabled)).toEqual([false, false]);
+    expect(boxes[0]?.type).toBe("checkbox");
+    const label = list.querySelector(`label[for="${boxes[0]?.id ?? ""}"]`);
+    expect(label?.firstChild?.textContent).toBe("Security notices by DM");
+    expect(label?.textContent).toBe("Security notices by DM in Acme");
+    const hint = list.querySelector(`#${boxes[0]?.getAttribute("aria-describedby") ?? "none"}`);
+    expect(hint?.textContent).toBe(
+      "A direct message to yourself when a phone pairs or this workspace's policy becomes less private.",
+    );
+    expect(byTestId(list, "scope-warning")).toBeNull();
+  });
+
+  it("passes the box's new value on", () => {
+    const setNotices = vi.fn();
+    const list = renderWorkspaceList({ workspaces: [acme], loadError: null }, { ...noActions, setNotices });
+    // A box changes on click only in a document.
+    document.body.append(list);
+    (byTestId(list, "workspace-notices") as HTMLInputElement).click();
+    expect(setNotices).toHaveBeenCalledExactlyOnceWith(acme, true);
+    list.remove();
+  });
+
+  it("shows the value asked for, disabled, while the switch is on its way", () => {
+    const list = renderWorkspaceList(
+      { workspaces: [acme, globex], loadError: null, pendingNotices: new Map([[acme.id, true]]) },
+      noActions,
+    );
+    const boxes = allByTestId(list, "workspace-notices") as HTMLInputElement[];
+    expect(boxes.map((box) => [box.checked, box.disabled])).toEqual([
+      [true, true],
+      [false, false],
+    ]);
+  });
+
+  it("warns about missing scopes in the workspace's row, with the app's fix", () => {
+    const list = renderWorkspaceList({ workspaces: [acme, presenceless], loadError: null }, noActions);
+    const warnings = allByTestId(list, "scope-warning");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.closest("tr")?.previousElementSibling?.querySelector("th")?.textContent).toBe("Umbrella");
+    expect([...(warnings[0]?.querySelectorAll("p") ?? [])].map((p) => p.textContent)).toEqual([
+      "Missing permissions",
+      "Presence (away/active) is left alone: the token lacks users:write, users:read.",
+      `To fix it: ${FIX}.`,
+    ]);
+  });
+
+  it("says a token renews itself", () => {
+    const list = renderWorkspaceList(
+      { workspaces: [{ ...acme, token_rotates: true }, globex, { ...initech, token_rotates: true }], loadError: null },
+      noActions,
+    );
+    expect(rowTexts(list).map((row) => row[2])).toEqual([
+      "Connected Renews itself",
+      "Connected",
+      "Disconnected — token revoked",
+    ]);
+    const badge = byTestId(list, "token-rotates");
+    expect(badge?.getAttribute("title")).toBe(
+      "Slack's token for this workspace expires every 12 hours; Caret Desktop renews it.",
+    );
+  });
+
   it("never turns text from the core into markup", () => {
     const evil = '<img src=x onerror="alert(1)">';
     const list = renderWorkspaceList(
@@ -105,6 +247,11 @@ describe("mountWorkspaces", () => {
   let root: HTMLElement;
   let current: WorkspaceView[];
   const workspaces = () => current;
+  /** The app with the workspace list and the guide's setup answered, and `handlers` for the rest. */
+  const appWith = (handlers: Partial<Handlers> = {}) =>
+    fakeApp({ workspaces, slack_app_setup: () => slackAppSetup, ...handlers });
+  /** The section's own message regions (the guide has live regions of its own). */
+  const region = (role: "status" | "alert") => root.querySelector(`.workspaces > [role=${role}]`);
 
   const input = () => byTestId(root, "workspace-token") as HTMLInputElement;
   const connect = () => byTestId(root, "workspace-connect") as HTMLButtonElement;
@@ -125,16 +272,16 @@ describe("mountWorkspaces", () => {
   });
 
   it("shows the guide and a secret-safe, labelled token field, then loads the list", async () => {
-    const app = fakeApp({ workspaces });
+    const app = appWith();
     mountWorkspaces(root, app.call);
     expect(root.querySelector("#workspaces-title")?.textContent).toBe("Slack workspaces");
-    const steps = [...root.querySelectorAll("ol li")].map((li) => li.textContent);
-    expect(steps).toEqual([
-      "Create a Slack app for your workspace, with the user token scopes users.profile:write, users.profile:read, " +
-        "users:write and users:read.",
-      "Install it to your workspace.",
-      "Copy the User OAuth Token (it starts with xoxp-) from OAuth & Permissions and paste it here.",
-    ]);
+    // The guide comes first, the paste form in its last step (its own tests are in slack-guide.test.ts).
+    const guide = byTestId(root, "slack-guide");
+    expect(guide?.querySelector("summary")?.textContent).toBe("Connect a Slack workspace");
+    const steps = allByTestId(root, "guide-step");
+    expect(steps).toHaveLength(3);
+    expect(steps[2]?.contains(input())).toBe(true);
+    expect(steps[2]?.textContent).toContain("Or paste the User OAuth Token (it starts with xoxp-)");
     expect(root.textContent).toContain(
       "The token is checked with Slack, then kept only in your desktop's keyring; Caret Desktop never writes it to " +
         "a file.",
@@ -151,7 +298,10 @@ describe("mountWorkspaces", () => {
 
     expect(root.textContent).toContain("Loading…");
     await settle();
-    expect(app.calls).toEqual([["workspaces", {}]]);
+    expect(app.calls).toEqual([
+      ["slack_app_setup", {}],
+      ["workspaces", {}],
+    ]);
     expect(root.textContent).toContain("No workspace connected yet.");
     expect(root.textContent).not.toContain("Loading…");
   });
@@ -159,14 +309,14 @@ describe("mountWorkspaces", () => {
   it("passes every list it loads on", async () => {
     current = [acme, initech];
     const loaded = vi.fn();
-    mountWorkspaces(root, fakeApp({ workspaces }).call, loaded);
+    mountWorkspaces(root, appWith().call, loaded);
     await settle();
     expect(loaded).toHaveBeenCalledWith([acme, initech]);
   });
 
   it("lists the workspaces it loads", async () => {
     current = [acme, initech];
-    mountWorkspaces(root, fakeApp({ workspaces }).call);
+    mountWorkspaces(root, appWith().call);
     await settle();
     expect(rowTexts(root)).toEqual([
       ["Acme", "ada", "Connected", "Disconnect"],
@@ -176,7 +326,7 @@ describe("mountWorkspaces", () => {
   });
 
   it("keeps Connect disabled while the field is empty or blank", async () => {
-    const app = fakeApp({ workspaces });
+    const app = appWith();
     mountWorkspaces(root, app.call);
     await settle();
     expect(connect().disabled).toBe(true);
@@ -189,13 +339,13 @@ describe("mountWorkspaces", () => {
     expect(connect().disabled).toBe(true);
     connect().click();
     await settle();
-    expect(app.names()).toEqual(["workspaces"]);
+    expect(app.names()).toEqual(["slack_app_setup", "workspaces"]);
   });
 
   it("connects: checking with Slack, then the field is cleared, the result said and the list refreshed", async () => {
     const answer = deferred<WorkspaceView>();
     const connectWorkspace = vi.fn((): Promise<WorkspaceView> => answer.promise);
-    const app = fakeApp({ workspaces, connect_workspace: connectWorkspace });
+    const app = appWith({ connect_workspace: connectWorkspace });
     mountWorkspaces(root, app.call);
     await settle();
 
@@ -222,17 +372,17 @@ describe("mountWorkspaces", () => {
     expect(connect().disabled).toBe(true);
     const message = byTestId(root, "workspace-message");
     expect(message?.textContent).toBe("Connected to Acme as ada.");
-    expect(message?.closest("[role=status]")).not.toBeNull();
-    expect(root.querySelector("[role=alert]")?.textContent).toBe("");
-    expect(app.names()).toEqual(["workspaces", "connect_workspace", "workspaces"]);
+    expect(message?.parentElement).toBe(region("status"));
+    expect(region("alert")?.textContent).toBe("");
+    expect(app.names()).toEqual(["slack_app_setup", "workspaces", "connect_workspace", "workspaces"]);
     expect(rowTexts(root)).toEqual([["Acme", "ada", "Connected", "Disconnect"]]);
     // The button that had the focus was disabled while waiting: the focus goes back to the field.
     expect(document.activeElement).toBe(input());
   });
 
   it("says presence is left alone when the token lacks presence scopes", async () => {
-    const partial = { ...acme, missing_scopes: ["users:write", "users:read"] };
-    const app = fakeApp({ workspaces, connect_workspace: () => partial });
+    const partial = { ...presenceless, team: "Acme", user: "ada", scope_fix: null };
+    const app = appWith({ connect_workspace: () => partial });
     mountWorkspaces(root, app.call);
     await settle();
     type(TOKEN);
@@ -245,8 +395,7 @@ describe("mountWorkspaces", () => {
   });
 
   it("shows a refused token in an alert and clears the field anyway", async () => {
-    const app = fakeApp({
-      workspaces,
+    const app = appWith({
       connect_workspace: () => {
         // The shell rejects with a plain {code, message}, not an Error.
         // eslint-disable-next-line @typescript-eslint/only-throw-error
@@ -264,13 +413,15 @@ describe("mountWorkspaces", () => {
     expect(message?.closest("[role=alert]")).not.toBeNull();
     expect(message?.textContent).toContain("that is not a Slack User OAuth Token: it starts with xoxp-");
     expect(message?.textContent).toContain("the token was cleared from the field");
-    expect(root.querySelector("[role=status]")?.textContent).toBe("");
+    expect(message?.parentElement).toBe(region("alert"));
+    expect(region("status")?.textContent).toBe("");
     expect(input().value).toBe("");
     expect(input().readOnly).toBe(false);
     expect(connect().textContent).toBe("Connect");
     expect(connect().disabled).toBe(true);
     expect(document.activeElement).toBe(input());
     expect(app.calls).toEqual([
+      ["slack_app_setup", {}],
       ["workspaces", {}],
       ["connect_workspace", { token: "xoxb-bot-token" }],
       ["workspaces", {}],
@@ -287,12 +438,11 @@ describe("mountWorkspaces", () => {
   it("disconnects only once the person confirms, then refreshes", async () => {
     current = [acme];
     const confirm = vi.spyOn(window, "confirm").mockReturnValueOnce(false).mockReturnValueOnce(true);
-    const app = fakeApp({
-      workspaces,
+    const app = appWith({
       disconnect_workspace: ({ workspaceId }) => {
         const after = { ...acme, connected: false, disconnect_reason: "disconnected by you" };
         current = current.map((w) => (w.id === workspaceId ? after : w));
-        return after;
+        return { workspace: after, revoke: { kind: "revoked" } };
       },
     });
     mountWorkspaces(root, app.call);
@@ -302,30 +452,34 @@ describe("mountWorkspaces", () => {
     await settle();
     expect(confirm).toHaveBeenCalledOnce();
     expect(confirm.mock.calls[0]?.[0]).toBe(
-      "Disconnect Acme? Caret Desktop stops updating your Slack status there and deletes the token from the keyring.",
+      "Disconnect Acme? Caret Desktop stops updating your Slack status there, asks Slack to revoke the token and " +
+        "deletes it from the keyring.",
     );
     expect(confirm.mock.calls[0]?.[0]).toBe(disconnectQuestion(acme));
-    expect(app.names()).toEqual(["workspaces"]);
+    expect(app.names()).toEqual(["slack_app_setup", "workspaces"]);
     expect(byTestId(root, "workspace-disconnect")).not.toBeNull();
 
     byTestId(root, "workspace-disconnect")?.click();
     await settle();
     expect(confirm).toHaveBeenCalledTimes(2);
-    expect(app.calls.slice(1)).toEqual([
+    expect(app.calls.slice(2)).toEqual([
       ["disconnect_workspace", { workspaceId: 1 }],
       ["workspaces", {}],
     ]);
     expect(rowTexts(root)).toEqual([["Acme", "ada", "Disconnected — disconnected by you", ""]]);
     expect(byTestId(root, "workspace-disconnect")).toBeNull();
-    expect(byTestId(root, "workspace-message")?.textContent).toBe("Disconnected from Acme.");
+    const message = byTestId(root, "workspace-message");
+    expect(message?.textContent).toBe(
+      "Disconnected from Acme. Slack revoked its token, and it was deleted from the keyring.",
+    );
+    expect(message?.parentElement).toBe(region("status"));
     expect(document.activeElement).toBe(root.querySelector("#workspace-list-title"));
   });
 
   it("shows a failed disconnect in an alert", async () => {
     current = [acme];
     vi.spyOn(window, "confirm").mockReturnValue(true);
-    const app = fakeApp({
-      workspaces,
+    const app = appWith({
       disconnect_workspace: () => {
         throw new Error("the keyring is locked");
       },
@@ -337,13 +491,13 @@ describe("mountWorkspaces", () => {
     const message = byTestId(root, "workspace-message");
     expect(message?.closest("[role=alert]")).not.toBeNull();
     expect(message?.textContent).toBe("Could not disconnect Acme: the keyring is locked");
-    expect(app.names()).toEqual(["workspaces", "disconnect_workspace", "workspaces"]);
+    expect(app.names()).toEqual(["slack_app_setup", "workspaces", "disconnect_workspace", "workspaces"]);
     expect(byTestId(root, "workspace-disconnect")).not.toBeNull();
   });
 
   it("shows why the list could not load, and loads it again on Try again", async () => {
     let fail = true;
-    const app = fakeApp({
+    const app = appWith({
       workspaces: () => {
         if (fail) throw new Error("services not started");
         return [acme];
@@ -358,8 +512,128 @@ describe("mountWorkspaces", () => {
     fail = false;
     [...root.querySelectorAll("button")].find((button) => button.textContent === "Try again")?.click();
     await settle();
-    expect(app.names()).toEqual(["workspaces", "workspaces"]);
+    expect(app.names()).toEqual(["slack_app_setup", "workspaces", "workspaces"]);
     expect(root.querySelector(".workspace-list [role=alert]")).toBeNull();
     expect(rowTexts(root)).toEqual([["Acme", "ada", "Connected", "Disconnect"]]);
+  });
+
+  it("says what Slack did with the token when disconnecting", async () => {
+    vi.spyOn(window, "confirm").mockReturnValue(true);
+    const after = { ...acme, connected: false, disconnect_reason: "disconnected by you" };
+    for (const [revoke, lines, role] of [
+      [{ kind: "already_dead" }, ["Disconnected from Acme. Its token was deleted from the keyring."], "status"],
+      [{ kind: "no_token" }, ["Disconnected from Acme. Its token was deleted from the keyring."], "status"],
+      [
+        { kind: "not_revoked", reason: "Slack answered 500" },
+        [
+          "Disconnected from Acme. Its token was deleted from the keyring, but Slack did not revoke it: Slack " +
+            "answered 500.",
+          "To be sure it no longer works, remove the app in Slack (Settings → Manage apps).",
+        ],
+        "alert",
+      ],
+    ] as const) {
+      current = [acme];
+      const app = appWith({
+        disconnect_workspace: () => {
+          current = [after];
+          return { workspace: after, revoke };
+        },
+      });
+      mountWorkspaces(root, app.call);
+      await settle();
+      byTestId(root, "workspace-disconnect")?.click();
+      await settle();
+      const message = byTestId(root, "workspace-message");
+      expect([...(message?.querySelectorAll("p") ?? [])].map((p) => p.textContent)).toEqual(lines);
+      expect(message?.parentElement).toBe(region(role));
+    }
+  });
+
+  it("switches security notices and shows what the app answered", async () => {
+    current = [acme, globex];
+    const answer = deferred<WorkspaceView>();
+    const loaded = vi.fn();
+    const app = appWith({ set_security_notices: () => answer.promise });
+    mountWorkspaces(root, app.call, loaded);
+    await settle();
+    const box = () => allByTestId(root, "workspace-notices")[0] as HTMLInputElement;
+    box().focus();
+    box().click();
+    await settle();
+    expect(app.calls.at(-1)).toEqual(["set_security_notices", { workspaceId: 1, on: true }]);
+    expect(box().checked).toBe(true);
+    expect(box().disabled).toBe(true);
+
+    answer.resolve({ ...acme, security_notices: true });
+    await settle();
+    expect(box().checked).toBe(true);
+    expect(box().disabled).toBe(false);
+    expect(document.activeElement).toBe(box());
+    expect(byTestId(root, "workspace-message")?.textContent).toBe("Security notices by DM are on for Acme.");
+    expect(byTestId(root, "workspace-message")?.parentElement).toBe(region("status"));
+    expect(loaded).toHaveBeenLastCalledWith([{ ...acme, security_notices: true }, globex]);
+    // Only the answer was needed: the list was not asked again.
+    expect(app.names().filter((name) => name === "workspaces")).toHaveLength(1);
+  });
+
+  it("shows the box as the app left it, even when that is not what was asked", async () => {
+    current = [acme];
+    const app = appWith({ set_security_notices: () => acme });
+    mountWorkspaces(root, app.call);
+    await settle();
+    (byTestId(root, "workspace-notices") as HTMLInputElement).click();
+    await settle();
+    expect((byTestId(root, "workspace-notices") as HTMLInputElement).checked).toBe(false);
+    expect(byTestId(root, "workspace-message")?.textContent).toBe("Security notices by DM are off for Acme.");
+  });
+
+  it("says when notices are on but cannot be sent, with the app's fix, in the row too", async () => {
+    current = [acme];
+    const fix = "add chat:write under OAuth & Permissions → User Token Scopes in your Slack app, then connect again";
+    const app = appWith({
+      set_security_notices: ({ on }) => ({
+        ...acme,
+        security_notices: on,
+        missing_scopes: ["chat:write"],
+        scope_problems: ["Security notices cannot be sent: the token lacks chat:write."],
+        scope_fix: fix,
+      }),
+    });
+    mountWorkspaces(root, app.call);
+    await settle();
+    (byTestId(root, "workspace-notices") as HTMLInputElement).click();
+    await settle();
+    const message = byTestId(root, "workspace-message");
+    expect([...(message?.querySelectorAll("p") ?? [])].map((p) => p.textContent)).toEqual([
+      "Security notices by DM are on for Acme.",
+      "Security notices cannot be sent: the token lacks chat:write.",
+      `To fix it: ${fix}.`,
+    ]);
+    expect(message?.parentElement).toBe(region("alert"));
+    expect(byTestId(root, "scope-warning")?.textContent).toContain(
+      `Security notices cannot be sent: the token lacks chat:write.To fix it: ${fix}.`,
+    );
+  });
+
+  it("puts the box back and says why when the switch fails", async () => {
+    current = [acme];
+    const app = appWith({
+      set_security_notices: () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error
+        throw { code: "app", message: "the database is locked" };
+      },
+    });
+    mountWorkspaces(root, app.call);
+    await settle();
+    (byTestId(root, "workspace-notices") as HTMLInputElement).click();
+    await settle();
+    const box = byTestId(root, "workspace-notices") as HTMLInputElement;
+    expect(box.checked).toBe(false);
+    expect(box.disabled).toBe(false);
+    expect(byTestId(root, "workspace-message")?.textContent).toBe(
+      "Could not turn security notices on for Acme: the database is locked",
+    );
+    expect(byTestId(root, "workspace-message")?.parentElement).toBe(region("alert"));
   });
 });

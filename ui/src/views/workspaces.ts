@@ -1,6 +1,9 @@
+import type { Disconnected } from "../bindings/Disconnected";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
-import { button, focusKey, focusedKey, h } from "../dom";
+import { clipboardCopy, type Copy } from "../clipboard";
+import { button, focusKey, focusLost, focusedKey, h } from "../dom";
 import { describeError, type Call } from "../ipc";
+import { createSlackGuide } from "./slack-guide";
 
 /** What the list of workspaces shows at one moment. */
 export interface WorkspaceListState {
@@ -8,12 +11,15 @@ export interface WorkspaceListState {
   workspaces: WorkspaceView[] | null;
   /** Why the last load failed (what is shown may be out of date). */
   loadError: string | null;
+  /** Workspaces whose security notices are being switched, to the value asked for. */
+  pendingNotices?: ReadonlyMap<number, boolean>;
 }
 
 /** What the list's buttons do. */
 export interface WorkspaceListActions {
   disconnect: (workspace: WorkspaceView) => void;
   retry: () => void;
+  setNotices: (workspace: WorkspaceView, on: boolean) => void;
 }
 
 /** The running Slack workspaces section. */
@@ -26,19 +32,52 @@ export interface WorkspacesPanel {
 export const CHECKING_LABEL = "Checking with Slack…";
 const CONNECT_LABEL = "Connect";
 
+/** `text` ending with one full stop. */
+const sentence = (text: string) => (/[.!?]$/.test(text) ? text : `${text}.`);
+
+/**
+ * What the missing scopes of a workspace mean (`scope_problems`), then how to add them (`scope_fix`): the app's
+ * own words, so the UI never decides which scope serves which feature. Empty when nothing is missing.
+ */
+export function missingScopeLines(workspace: WorkspaceView): string[] {
+  const lines = [...workspace.scope_problems];
+  const fix = workspace.scope_fix?.trim();
+  if (fix) lines.push(sentence(`To fix it: ${fix}`));
+  return lines;
+}
+
 /** What the status line says after a workspace is connected. */
 export function connectedMessage(workspace: WorkspaceView): string {
-  const connected = `Connected to ${workspace.team} as ${workspace.user}.`;
-  if (workspace.missing_scopes.length === 0) return connected;
-  return `${connected} Presence (away/active) is left alone: the token lacks ${workspace.missing_scopes.join(", ")}.`;
+  return [`Connected to ${workspace.team} as ${workspace.user}.`, ...missingScopeLines(workspace)].join(" ");
 }
 
 /** The question asked before disconnecting. */
 export function disconnectQuestion(workspace: WorkspaceView): string {
   return (
-    `Disconnect ${workspace.team}? Caret Desktop stops updating your Slack status there and deletes the token ` +
-    "from the keyring."
+    `Disconnect ${workspace.team}? Caret Desktop stops updating your Slack status there, asks Slack to revoke ` +
+    "the token and deletes it from the keyring."
   );
+}
+
+/** What the status line says after a disconnect, and whether the person should do something about it. */
+export function disconnectedMessage(disconnected: Disconnected): [lines: string[], problem: boolean] {
+  const done = `Disconnected from ${disconnected.workspace.team}.`;
+  const revoke = disconnected.revoke;
+  switch (revoke.kind) {
+    case "revoked":
+      return [[`${done} Slack revoked its token, and it was deleted from the keyring.`], false];
+    case "already_dead":
+    case "no_token":
+      return [[`${done} Its token was deleted from the keyring.`], false];
+    case "not_revoked":
+      return [
+        [
+          `${done} Its token was deleted from the keyring, but Slack did not revoke it: ${sentence(revoke.reason)}`,
+          "To be sure it no longer works, remove the app in Slack (Settings → Manage apps).",
+        ],
+        true,
+      ];
+  }
 }
 
 function statusOf(workspace: WorkspaceView): [label: string, kind: string] {
@@ -47,46 +86,67 @@ function statusOf(workspace: WorkspaceView): [label: string, kind: string] {
   return [reason ? `Disconnected — ${reason}` : "Disconnected", "disconnected"];
 }
 
-function renderGuide(): HTMLElement {
-  const code = (text: string) => h("code", {}, text);
+/**
+ * The line under a connected workspace: what its missing scopes mean and how to add them, and its security
+ * notices switch.
+ */
+function renderMore(
+  workspace: WorkspaceView,
+  pending: boolean | undefined,
+  actions: WorkspaceListActions,
+  headerId: string,
+): HTMLElement {
+  const id = `workspace-${String(workspace.id)}-notices`;
+  const notices = h("input", {
+    type: "checkbox",
+    id,
+    "aria-describedby": `${id}-note`,
+    "data-focus": `notices:${String(workspace.id)}`,
+    "data-testid": "workspace-notices",
+  });
+  notices.checked = pending ?? workspace.security_notices;
+  notices.disabled = pending !== undefined;
+  notices.addEventListener("change", () => {
+    actions.setNotices(workspace, notices.checked);
+  });
+  const lines = missingScopeLines(workspace);
   return h(
-    "div",
-    { class: "guide" },
+    "tr",
+    { class: "workspace-more", "data-testid": "workspace-more" },
     h(
-      "ol",
-      {},
+      "td",
+      { colspan: "4", headers: headerId },
+      lines.length > 0 &&
+        h(
+          "div",
+          { class: "scope-warning", "data-testid": "scope-warning" },
+          h("p", { class: "alert-title" }, "Missing permissions"),
+          ...lines.map((line) => h("p", {}, line)),
+        ),
       h(
-        "li",
-        {},
-        "Create a Slack app for your workspace, with the user token scopes ",
-        code("users.profile:write"),
-        ", ",
-        code("users.profile:read"),
-        ", ",
-        code("users:write"),
-        " and ",
-        code("users:read"),
-        ".",
+        "div",
+        { class: "check" },
+        notices,
+        h(
+          "label",
+          { for: id },
+          "Security notices by DM",
+          h("span", { class: "visually-hidden" }, ` in ${workspace.team}`),
+        ),
       ),
-      h("li", {}, "Install it to your workspace."),
       h(
-        "li",
-        {},
-        "Copy the User OAuth Token (it starts with ",
-        code("xoxp-"),
-        ") from OAuth & Permissions and paste it here.",
+        "p",
+        { class: "note", id: `${id}-note` },
+        "A direct message to yourself when a phone pairs or this workspace's policy becomes less private.",
       ),
-    ),
-    h(
-      "p",
-      { id: "workspace-token-note", class: "note" },
-      "The token is checked with Slack, then kept only in your desktop's keyring; Caret Desktop never writes it " +
-        "to a file.",
     ),
   );
 }
 
-/** The workspaces already connected (or once connected), with a Disconnect button for the connected ones. */
+/**
+ * The workspaces already connected (or once connected). A connected one has a Disconnect button, a "Renews
+ * itself" badge when its token rotates, and a second line with its missing scopes and its security notices box.
+ */
 export function renderWorkspaceList(state: WorkspaceListState, actions: WorkspaceListActions): HTMLElement {
   const heading = h(
     "h3",
@@ -111,12 +171,29 @@ export function renderWorkspaceList(state: WorkspaceListState, actions: Workspac
   const column = (label: string) => h("th", { scope: "col" }, label);
   const workspaceRow = (workspace: WorkspaceView) => {
     const [label, kind] = statusOf(workspace);
-    return h(
+    const headerId = `workspace-${String(workspace.id)}-name`;
+    const row = h(
       "tr",
       { "data-testid": "workspace-row" },
-      h("th", { scope: "row" }, workspace.team),
+      h("th", { scope: "row", id: headerId }, workspace.team),
       h("td", {}, workspace.user),
-      h("td", {}, h("span", { class: `status status-${kind}` }, label)),
+      h(
+        "td",
+        {},
+        h("span", { class: `status status-${kind}` }, label),
+        workspace.connected && workspace.token_rotates && " ",
+        workspace.connected &&
+          workspace.token_rotates &&
+          h(
+            "span",
+            {
+              class: "badge",
+              title: "Slack's token for this workspace expires every 12 hours; Caret Desktop renews it.",
+              "data-testid": "token-rotates",
+            },
+            "Renews itself",
+          ),
+      ),
       h(
         "td",
         {},
@@ -135,6 +212,8 @@ export function renderWorkspaceList(state: WorkspaceListState, actions: Workspac
           ),
       ),
     );
+    if (!workspace.connected) return [row];
+    return [row, renderMore(workspace, state.pendingNotices?.get(workspace.id), actions, headerId)];
   };
   return wrap(
     problem,
@@ -153,37 +232,33 @@ export function renderWorkspaceList(state: WorkspaceListState, actions: Workspac
           h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
         ),
       ),
-      h("tbody", {}, ...state.workspaces.map(workspaceRow)),
+      h("tbody", {}, ...state.workspaces.flatMap(workspaceRow)),
     ),
   );
 }
 
-
-
-
-/** Whether the focus is nowhere in particular (a button that held it was disabled or removed). */
-function focusLost(): boolean {
-  const active = document.activeElement;
-  return active === null || active === document.body;
-}
-
 /**
- * Shows the "Slack workspaces" section of the Settings window in `container`: how to get a token, a form to
- * connect with it, and the workspaces with a Disconnect button. Loads the list with `workspaces` right away and
- * again after every connect or disconnect.
+ * Shows the "Slack workspaces" section of the Settings window in `container`: the guide to connecting one (see
+ * slack-guide.ts: create the Slack app, install it, sign in with Slack or paste a token in the form here), and
+ * the workspaces with their security notices switch and a Disconnect button. Loads the list with `workspaces`
+ * right away and again after every connect or disconnect.
  *
  * The pasted token is sent once and then cleared from the field, whatever Slack answered, so the secret does not
- * stay in the page. `loaded` hears every list that arrives (the workspace settings below follow it).
+ * stay in the page. `loaded` hears every list that arrives (the workspace settings below follow it). `copy` puts
+ * the manifest or the sign-in link on the clipboard.
  */
 export function mountWorkspaces(
   container: HTMLElement,
   call: Call,
   loaded: (workspaces: WorkspaceView[]) => void = () => undefined,
+  copy: Copy = clipboardCopy,
 ): WorkspacesPanel {
   let workspaces: WorkspaceView[] | null = null;
   let loadError: string | null = null;
   let connecting = false;
   let disconnecting = false;
+  /** Security notices being switched: workspace id → the value asked for. */
+  const pendingNotices = new Map<number, boolean>();
   let requested = 0;
   let applied = 0;
   let focusNext: string | null = null;
@@ -208,6 +283,12 @@ export function mountWorkspaces(
     { class: "workspace-form", "aria-label": "Connect a workspace" },
     h("label", { for: "workspace-token" }, "User OAuth Token"),
     h("div", { class: "workspace-form-row" }, input, connect),
+    h(
+      "p",
+      { id: "workspace-token-note", class: "note" },
+      "The token is checked with Slack, then kept only in your desktop's keyring; Caret Desktop never writes it " +
+        "to a file.",
+    ),
   );
   // Both regions are in the page from the start, so what is put in them later is read out.
   const status = h("div", { role: "status", class: "workspace-messages" });
@@ -239,12 +320,21 @@ export function mountWorkspaces(
       focusNext = "workspace-list";
       void refresh();
     },
+    setNotices: (workspace, on) => void setNotices(workspace, on),
   };
+
+  const guide = createSlackGuide(call, copy, form, {
+    signedIn: (workspace) => {
+      say("ok", connectedMessage(workspace));
+      void refresh();
+    },
+    say,
+  });
 
   const render = (): void => {
     const target = focusNext ?? focusedKey(list);
     focusNext = null;
-    list.replaceChildren(renderWorkspaceList({ workspaces, loadError }, actions));
+    list.replaceChildren(renderWorkspaceList({ workspaces, loadError, pendingNotices }, actions));
     if (target !== null) focusKey(list, target);
   };
 
@@ -257,6 +347,7 @@ export function mountWorkspaces(
       workspaces = next;
       loadError = null;
       loaded(next);
+      guide.setWorkspaces(next);
     } catch (error) {
       if (request < applied) return;
       applied = request;
@@ -295,8 +386,10 @@ export function mountWorkspaces(
     disconnecting = true;
     say(null);
     try {
-      const after = await call("disconnect_workspace", { workspaceId: workspace.id });
-      say("ok", `Disconnected from ${after.team}.`);
+      const [lines, problem] = disconnectedMessage(
+        await call("disconnect_workspace", { workspaceId: workspace.id }),
+      );
+      say(problem ? "error" : "ok", ...lines);
       // Its button is gone once the list is drawn again.
       focusNext = "workspace-list";
     } catch (error) {
@@ -305,6 +398,36 @@ export function mountWorkspaces(
       disconnecting = false;
     }
     await refresh();
+  };
+
+  const setNotices = async (workspace: WorkspaceView, on: boolean): Promise<void> => {
+    if (pendingNotices.has(workspace.id)) return;
+    const key = `notices:${String(workspace.id)}`;
+    pendingNotices.set(workspace.id, on);
+    say(null);
+    render();
+    try {
+      const after = await call("set_security_notices", { workspaceId: workspace.id, on });
+      if (workspaces !== null) {
+        workspaces = workspaces.map((listed) => (listed.id === after.id ? after : listed));
+        loaded(workspaces);
+      }
+      const state = `Security notices by DM are ${after.security_notices ? "on" : "off"} for ${after.team}`;
+      if (after.security_notices && after.scope_problems.length > 0) {
+        // The app's own words for what the missing scopes stop (the notices among them) and how to fix it.
+        say("error", `${state}.`, ...missingScopeLines(after));
+      } else {
+        say("ok", `${state}.`);
+      }
+    } catch (error) {
+      const turn = on ? "on" : "off";
+      say("error", `Could not turn security notices ${turn} for ${workspace.team}: ${describeError(error)}`);
+    } finally {
+      pendingNotices.delete(workspace.id);
+    }
+    // The box was disabled while waiting: the focus goes back to it.
+    if (focusLost() || focusedKey(list) === key) focusNext = key;
+    render();
   };
 
   input.addEventListener("input", sync);
@@ -318,8 +441,7 @@ export function mountWorkspaces(
       "section",
       { class: "workspaces", "aria-labelledby": "workspaces-title" },
       h("h2", { id: "workspaces-title" }, "Slack workspaces"),
-      renderGuide(),
-      form,
+      guide.element,
       status,
       alert,
       list,
