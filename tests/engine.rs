@@ -872,6 +872,8 @@ struct Rotating {
     current: std::sync::Mutex<String>,
     fresh: String,
     refresh_succeeds: bool,
+    /// Refreshes that fail as if Slack were unreachable, before the outcome above.
+    transient_failures: usize,
     refreshes: std::sync::atomic::AtomicUsize,
 }
 
@@ -890,16 +892,23 @@ impl caret_engine::TokenSource for Rotating {
         stale: SlackToken,
     ) -> Option<caret_engine::tokens::RefreshFuture<'_>> {
         Some(Box::pin(async move {
-            self.refreshes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let attempt = self.refreshes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             assert_eq!(
                 Some(stale),
                 self.token(0),
                 "the refused token is the one handed out"
             );
+            if attempt < self.transient_failures {
+                return Err(caret_engine::EngineError::TokenRefresh {
+                    reason: "oauth.v2.access: no answer from Slack in time".into(),
+                    may_recover: true,
+                });
+            }
             if !self.refresh_succeeds {
-                return Err(caret_engine::EngineError::TokenRefresh(
-                    "invalid_refresh_token".into(),
-                ));
+                return Err(caret_engine::EngineError::TokenRefresh {
+                    reason: "invalid_refresh_token".into(),
+                    may_recover: false,
+                });
             }
             *self.current.lock().expect("lock") = self.fresh.clone();
             Ok(())
@@ -910,6 +919,7 @@ impl caret_engine::TokenSource for Rotating {
 /// An engine whose workspace's token is expired at Slack and rotates on refresh.
 async fn rotating_rig(
     refresh_succeeds: bool,
+    transient_failures: usize,
 ) -> (FakeSlack, Store, Engine, Arc<Rotating>, WorkspaceId, String) {
     let Parts {
         test_clock,
@@ -934,6 +944,7 @@ async fn rotating_rig(
         current: std::sync::Mutex::new(expired),
         fresh: fresh.clone(),
         refresh_succeeds,
+        transient_failures,
         refreshes: std::sync::atomic::AtomicUsize::new(0),
     });
     let client =
@@ -950,7 +961,7 @@ async fn rotating_rig(
 
 #[tokio::test(start_paused = true)]
 async fn an_expired_rotating_token_is_refreshed_once_and_the_new_one_carries_on() {
-    let (slack, store, engine, tokens, id, fresh) = rotating_rig(true).await;
+    let (slack, store, engine, tokens, id, fresh) = rotating_rig(true, 0).await;
     let mut events = engine.subscribe();
     engine.set_phone_state(Some(CaretState::InCall)).unwrap();
     run_for(Duration::from_secs(5)).await;
@@ -976,7 +987,7 @@ async fn an_expired_rotating_token_is_refreshed_once_and_the_new_one_carries_on(
 
 #[tokio::test(start_paused = true)]
 async fn a_refresh_that_fails_disconnects_after_one_try_and_asks_for_a_reconnect() {
-    let (slack, store, engine, tokens, id, _) = rotating_rig(false).await;
+    let (slack, store, engine, tokens, id, _) = rotating_rig(false, 0).await;
     let mut events = engine.subscribe();
     engine.set_phone_state(Some(CaretState::InCall)).unwrap();
     run_for(Duration::from_secs(5)).await;
@@ -996,5 +1007,37 @@ async fn a_refresh_that_fails_disconnects_after_one_try_and_asks_for_a_reconnect
         drain(&mut events)
             .iter()
             .any(|e| matches!(e, EngineEvent::Disconnected { reason, .. } if reason == "token_expired"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_fails_for_now_is_tried_again_with_backoff_and_never_disconnects() {
+    let (slack, store, engine, tokens, id, fresh) = rotating_rig(true, 3).await;
+    let mut events = engine.subscribe();
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(120)).await;
+    assert_eq!(
+        tokens.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        4,
+        "three failures, then it works"
+    );
+    assert!(
+        store.workspace(id).unwrap().connected,
+        "Slack's trouble is not the user's to fix"
+    );
+    assert!(text(&slack, &fresh).to_lowercase().contains("call"));
+    assert!(
+        !drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Disconnected { .. }))
+    );
+    let rows = store.query_log(&LogFilter::default()).unwrap();
+    assert_eq!(
+        rows.iter()
+            .filter(|row| row
+                .outcome
+                .starts_with("token expired; renewing it failed for now"))
+            .count(),
+        3
     );
 }

@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use caret_e2e::app::{KeyringCleanup, Sandbox, secret_tool_lookup, terminate, wait_for_exit};
+use caret_e2e::app::{KeyringCleanup, Sandbox, free_port, secret_tool_lookup, terminate, wait_for_exit};
 use caret_e2e::browser::{browser, follow_in_browser};
 use caret_e2e::fake_slack::{FakeSlack, OAuthApp, Status, TestClock};
 use caret_e2e::{eventually, eventually_async, require_desktop_session};
@@ -24,14 +24,6 @@ const FULL_SCOPES: [&str; 5] = [
     "users:read",
     "chat:write",
 ];
-
-/// A port nobody listens on now (tests run side by side: each sign-in needs its own).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
 
 struct SignInSetup {
     slack: FakeSlack,
@@ -406,6 +398,42 @@ async fn an_expired_token_is_refreshed_once_then_the_user_is_asked_to_reconnect(
     let (_, log, _) = setup.sandbox.cli("cli-log", &["log"]).await;
     assert!(log.contains("token expired; refreshed it"), "{log}");
     assert!(log.contains("token expired; cannot refresh"), "{log}");
+    terminate(&setup.app);
+    assert!(wait_for_exit(&mut setup.app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sign_in_from_the_same_browser_is_answered_by_the_new_one_and_a_cancel_frees_the_port() {
+    let mut setup = start(Duration::from_secs(43_200)).await;
+    let beta = setup.slack.add_user("Beta", "ada", &FULL_SCOPES);
+    let _beta_cleanup = KeyringCleanup::for_token(&setup.slack, &beta);
+    // One browser for everything: it keeps connections open between pages, as browsers do.
+    let http = caret_e2e::browser::browser();
+
+    let first = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
+    let (status, page, _) = caret_e2e::browser::follow_in(&http, &first.link).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(first.outcome().await.0);
+
+    // A sign-in abandoned (Ctrl+C in the terminal) ends at once: the next one gets the port straight away.
+    let abandoned = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
+    let stale_link = abandoned.link.clone();
+    drop(abandoned);
+    setup.slack.sign_in_browser_as(Some(&beta));
+    let second = begin_sign_in(&setup.sandbox, CLIENT_ID).await;
+    // The abandoned sign-in's callback is refused by the new one (its state is not the new one's).
+    let (status, page, _) = caret_e2e::browser::follow_in(&http, &stale_link).await;
+    assert_eq!(status, 400, "{page}");
+    let (status, page, _) = caret_e2e::browser::follow_in(&http, &second.link).await;
+    assert_eq!(status, 200, "the new sign-in answers, not the old one: {page}");
+    assert!(page.contains("connected to Beta"), "{page}");
+    let (ok, printed) = second.outcome().await;
+    assert!(ok && printed.contains("Connected to Beta as ada"), "{printed}");
+    let (_, stdout, _) = setup.sandbox.cli("cli-list", &["workspace", "list"]).await;
+    assert!(
+        stdout.contains("Acme as ada  connected") && stdout.contains("Beta as ada  connected"),
+        "{stdout}"
+    );
     terminate(&setup.app);
     assert!(wait_for_exit(&mut setup.app, SOON).await.success());
 }

@@ -310,11 +310,7 @@ async fn tier_limits_apply_per_method_per_workspace() {
 
 /// An authorize request to the local Slack as a browser makes it; returns the redirect's query.
 async fn authorize(slack: &FakeSlack, redirect_uri: &str, challenge: &str) -> (u16, Vec<(String, String)>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let browser = caret_e2e::browser::browser();
     let mut url = url::Url::parse(&format!("http://{}/oauth/v2/authorize", slack.addr)).expect("url");
     url.query_pairs_mut()
         .append_pair("client_id", "11.22")

@@ -54,17 +54,29 @@ fn xdotool(args: &[&str]) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_shortcut_picker_sets_a_status()
-{
+async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_shortcut_picker_sets_a_status_and_slack_signs_in()
+ {
     let _desktop = exclusive_desktop().await;
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let _cleanup = KeyringCleanup::for_token(&slack, &token);
+    let port = caret_e2e::app::free_port();
+    slack.register_app(caret_e2e::fake_slack::OAuthApp {
+        client_id: CLIENT_ID.into(),
+        redirect_urls: vec![format!("http://localhost:{port}/oauth/callback")],
+        token_rotation: true,
+        token_lifetime: Duration::from_secs(43_200),
+    });
     let sandbox = Sandbox::new();
+    let browser = RecordingBrowser::new(&sandbox);
     let session = Session::start(
         &sandbox,
         &["--window", "settings"],
-        &[("CARET_SLACK_API_URL", slack.base_url())],
+        &[
+            ("CARET_SLACK_API_URL", slack.base_url()),
+            ("CARET_OAUTH_PORT", port.to_string()),
+            ("CARET_BROWSER", browser.script.display().to_string()),
+        ],
     )
     .await;
     sandbox
@@ -244,54 +256,56 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_and_the_s
     session.find("[data-testid=pairing-qr]").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     session.screenshot(&screenshot_path("phones")).await;
+
+    sign_in_from_settings(&session, &sandbox, &slack, &browser).await;
     sandbox.assert_secret_nowhere(&token, "after driving every window");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn settings_guides_through_creating_the_slack_app_and_signs_in_with_slack() {
-    use caret_e2e::fake_slack::OAuthApp;
+/// The "browser" the app opens links with during the window tests: a script that writes each link down.
+struct RecordingBrowser {
+    script: PathBuf,
+    opened: PathBuf,
+}
 
-    let _desktop = exclusive_desktop().await;
-    let slack = FakeSlack::start(TestClock::new()).await;
-    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
-    let _cleanup = KeyringCleanup::for_token(&slack, &token);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port");
-    let client_id = "3333333333.4444444444";
-    slack.register_app(OAuthApp {
-        client_id: client_id.into(),
-        redirect_urls: vec![format!("http://localhost:{port}/oauth/callback")],
-        token_rotation: true,
-        token_lifetime: Duration::from_secs(43_200),
-    });
-    slack.sign_in_browser_as(Some(&token));
-    let sandbox = Sandbox::new();
-    // The "browser": a script that writes down each link the app opens.
-    let opened = sandbox.root.path().join("opened-links.txt");
-    let opener = sandbox.root.path().join("open-link.sh");
-    std::fs::write(
-        &opener,
-        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
-    )
-    .expect("script");
-    std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-    let links = || std::fs::read_to_string(&opened).unwrap_or_default();
-    let session = Session::start(
-        &sandbox,
-        &["--window", "settings"],
-        &[
-            ("CARET_SLACK_API_URL", slack.base_url()),
-            ("CARET_OAUTH_PORT", port.to_string()),
-            ("CARET_BROWSER", opener.display().to_string()),
-        ],
-    )
-    .await;
-    sandbox
-        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
-        .await;
+impl RecordingBrowser {
+    fn new(sandbox: &Sandbox) -> RecordingBrowser {
+        let opened = sandbox.root.path().join("opened-links.txt");
+        let script = sandbox.root.path().join("open-link.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+        )
+        .expect("script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        RecordingBrowser { script, opened }
+    }
+
+    fn links(&self) -> String {
+        std::fs::read_to_string(&self.opened).unwrap_or_default()
+    }
+}
+
+const CLIENT_ID: &str = "3333333333.4444444444";
+
+/// Settings' guide and Sign in with Slack, for a second workspace (Beta) next to the one already connected:
+/// the create-app page opened with the manifest, the Client ID typed, the authorize page opened, the browser
+/// coming back, the new row renewing itself, its notices box ticked.
+async fn sign_in_from_settings(
+    session: &Session,
+    sandbox: &Sandbox,
+    slack: &FakeSlack,
+    browser: &RecordingBrowser,
+) {
+    let beta = slack.add_user("Beta", "ada", &FakeSlack::FULL_SCOPES);
+    let _cleanup = KeyringCleanup::for_token(slack, &beta);
+    slack.sign_in_browser_as(Some(&beta));
+    let links = || browser.links();
     session.switch_to_window("settings").await;
+    // With a workspace connected the guide starts folded.
+    session
+        .click(&session.find("[data-testid=slack-guide-summary]").await)
+        .await;
 
     // Step 1 opens Slack's create-app page with the manifest in the link.
     session
@@ -306,7 +320,8 @@ async fn settings_guides_through_creating_the_slack_app_and_signs_in_with_slack(
 
     // Step 3: the Client ID, then Sign in with Slack: the browser gets Slack's authorize page.
     let field = session.find("[data-testid=signin-client-id]").await;
-    session.type_into(&field, client_id).await;
+    session.clear(&field).await;
+    session.type_into(&field, CLIENT_ID).await;
     session
         .click(&session.find("[data-testid=signin-start]").await)
         .await;
@@ -330,26 +345,34 @@ async fn settings_guides_through_creating_the_slack_app_and_signs_in_with_slack(
         .wait_for_text(
             "[data-testid=workspace-message]",
             "connected, in Settings",
-            |text| text.contains("Connected to Acme as ada"),
+            |text| text.contains("Connected to Beta as ada"),
         )
         .await;
 
     // The connected row: the token renews itself; security notices off until ticked.
     session
         .wait_for_text("[data-testid=workspace-row]", "the workspace row", |row| {
-            row.contains("Acme")
+            row.contains("Beta") && row.contains("Renews itself")
         })
         .await;
-    let (_, stdout, _) = sandbox.cli("cli-list", &["workspace", "list", "--json"]).await;
-    let listed: serde_json::Value =
-        serde_json::from_str(stdout.lines().next().expect("a line")).expect("JSON");
-    assert_eq!(listed["token_rotates"], true);
-    assert_eq!(listed["security_notices"], false);
-    session.click_label_of("[data-testid=workspace-notices]").await;
-    notices_shown_on(&sandbox).await;
+    let (_, stdout, _) = sandbox
+        .cli("cli-list-json", &["workspace", "list", "--json"])
+        .await;
+    let beta_row: serde_json::Value = stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .find(|row| row["team"] == "Beta")
+        .expect("Beta listed");
+    assert_eq!(beta_row["token_rotates"], true);
+    assert_eq!(beta_row["security_notices"], false);
+    let beta_id = beta_row["id"].as_i64().expect("id");
+    session
+        .click_label_of(&format!("#workspace-{beta_id}-notices"))
+        .await;
+    notices_shown_on(sandbox).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     session.screenshot(&screenshot_path("settings-workspaces")).await;
-    for issued in slack.issued_tokens(&token) {
+    for issued in slack.issued_tokens(&beta) {
         sandbox.assert_secret_nowhere(&issued, "signed-in token");
     }
 }
@@ -360,7 +383,11 @@ async fn notices_shown_on(sandbox: &Sandbox) {
         "security notices on",
         SOON,
         || sandbox.cli("cli-list-2", &["workspace", "list", "--json"]),
-        |(_, stdout, _): &(bool, String, String)| stdout.contains("\"security_notices\":true"),
+        |(_, stdout, _): &(bool, String, String)| {
+            stdout
+                .lines()
+                .any(|line| line.contains("\"team\":\"Beta\"") && line.contains("\"security_notices\":true"))
+        },
     )
     .await;
 }

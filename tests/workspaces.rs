@@ -554,9 +554,20 @@ async fn a_scope_taken_away_later_is_shown_with_the_fix_and_presence_is_left_alo
     .await;
     let fix = view[0]["scope_fix"].as_str().expect("a fix").to_owned();
     assert!(fix.contains("users:write") && fix.contains("reinstall"), "{fix}");
-    assert!(!slack.account(&token).manual_away, "presence left alone");
     let (_, stdout, _) = sandbox.cli("cli-list-text", &["workspace", "list"]).await;
-    assert!(stdout.contains("Acme"), "{stdout}");
+    assert!(
+        stdout.contains("Acme as ada  connected; lacks users:write"),
+        "{stdout}"
+    );
+    log_has(&sandbox, "presence left alone, and why", |row| {
+        row.outcome == "presence not synced: the token lacks users:write"
+    })
+    .await;
+    assert_eq!(
+        slack.count("users.setPresence", "missing_scope"),
+        1,
+        "tried once, not again and again"
+    );
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }

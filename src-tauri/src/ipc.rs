@@ -102,8 +102,8 @@ ipc_commands! {
     connect_workspace(token: String) -> WorkspaceView;
     disconnect_workspace(workspaceId: u32) -> Disconnected;
     begin_sign_in(clientId: String) -> OAuthStart;
-    finish_sign_in() -> WorkspaceView;
-    cancel_sign_in() -> bool;
+    finish_sign_in(flowId: u32) -> WorkspaceView;
+    cancel_sign_in(flowId: u32) -> bool;
     set_security_notices(workspaceId: u32, on: bool) -> WorkspaceView;
     slack_app_setup() -> SlackAppSetup;
     open_slack_page(page: SlackPage) -> ();

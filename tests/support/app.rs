@@ -282,3 +282,11 @@ pub async fn secret_tool_lookup(account: &str) -> Option<String> {
     let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     (output.status.success() && !text.is_empty()).then_some(text)
 }
+
+/// A loopback port nobody listens on now (for a server the app must start on a port the test names).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}

@@ -15,7 +15,11 @@ pub fn browser() -> reqwest::Client {
 /// Goes through Slack's authorize page as the browser would and returns the callback page's status and text,
 /// and the callback URL.
 pub async fn follow_in_browser(link: &str) -> (u16, String, String) {
-    let http = browser();
+    follow_in(&browser(), link).await
+}
+
+/// [`follow_in_browser`] with a given client: one browser that keeps its connections open across sign-ins.
+pub async fn follow_in(http: &reqwest::Client, link: &str) -> (u16, String, String) {
     let at_slack = http.get(link).send().await.expect("the authorize page answers");
     assert_eq!(at_slack.status().as_u16(), 302, "Slack approves and redirects");
     let callback = at_slack

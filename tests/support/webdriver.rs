@@ -92,7 +92,10 @@ impl Session {
                 Err(error) if tokio::time::Instant::now() < deadline && error.is_connect() => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(error) => panic!("tauri-driver does not answer: {error}"),
+                Err(error) => panic!(
+                    "tauri-driver does not answer: {error:?}; its log:\n{}",
+                    sandbox.log("app")
+                ),
             }
         };
         let id = answer["value"]["sessionId"]
@@ -381,6 +384,33 @@ impl Drop for Session {
     /// Ends the session, which makes WebKitWebDriver close the app; killing tauri-driver alone would leave the
     /// app running. Plain blocking HTTP: a drop may run outside the runtime (or while a test unwinds).
     fn drop(&mut self) {
+        // The app and its helpers, found before the session ends (they are tauri-driver's descendants).
+        let mut descendants = Vec::new();
+        let mut parents: Vec<u32> = self._driver.id().into_iter().collect();
+        while let Some(parent) = parents.pop() {
+            for child in crate::app::child_pids(parent) {
+                descendants.push(child);
+                parents.push(child);
+            }
+        }
+        self.delete_session();
+        // The next test's app must not meet this one (the single-instance guard would hand its launch over):
+        // wait for them to end, and end what lingers.
+        let alive = |pid: &u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while descendants.iter().any(alive) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for pid in descendants.iter().filter(|pid| alive(pid)) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+impl Session {
+    fn delete_session(&self) {
         use std::io::{Read, Write};
         let Some(address) = self.base.strip_prefix("http://") else {
             return;

@@ -175,17 +175,8 @@ fn print_connected(workspace: &WorkspaceView) {
 }
 
 fn print_scope_problem(workspace: &WorkspaceView) {
-    let presence_missing = workspace
-        .missing_scopes
-        .iter()
-        .any(|scope| crate::workspaces::PRESENCE_SCOPES.contains(&scope.as_str()));
-    if presence_missing {
-        println!(
-            "Presence (away/active) is left alone: the token lacks {}.",
-            workspace.missing_scopes.join(", ")
-        );
-    } else if !workspace.missing_scopes.is_empty() {
-        println!("The token lacks {}.", workspace.missing_scopes.join(", "));
+    for problem in &workspace.scope_problems {
+        println!("{problem}");
     }
     if let Some(fix) = &workspace.scope_fix {
         println!("To fix it: {fix}.");
@@ -220,10 +211,17 @@ fn workspace_line(workspace: &WorkspaceView) -> String {
                 .unwrap_or("no reason given")
         )
     };
-    format!(
+    let mut line = format!(
         "{:>4}  {} as {}  {state}",
         workspace.id, workspace.team, workspace.user
-    )
+    );
+    if workspace.connected && !workspace.missing_scopes.is_empty() {
+        line.push_str(&format!("; lacks {}", workspace.missing_scopes.join(", ")));
+    }
+    if workspace.security_notices {
+        line.push_str("; security notices on");
+    }
+    line
 }
 
 fn print_json_line(value: &impl serde::Serialize) -> std::io::Result<()> {

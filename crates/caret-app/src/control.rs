@@ -203,22 +203,23 @@ async fn sign_in(
             return;
         }
     };
+    let flow = Some(start.flow_id);
     if send(&mut writer, &ControlResponse::OAuthStarted { start })
         .await
         .is_err()
     {
-        let _ = crate::oauth::cancel(core);
+        let _ = crate::oauth::cancel(core, flow);
         return;
     }
     let mut scratch = [0_u8; 64];
     let response = tokio::select! {
-        outcome = crate::oauth::finish(core) => match outcome {
+        outcome = crate::oauth::finish(core, flow) => match outcome {
             Ok(workspace) => ControlResponse::Workspace { workspace },
             Err(error) => ControlResponse::Error { message: error.to_string() },
         },
         // The client sends nothing more: a read ending means it hung up (Ctrl+C).
         _ = reader.read(&mut scratch) => {
-            let _ = crate::oauth::cancel(core);
+            let _ = crate::oauth::cancel(core, flow);
             return;
         }
     };

@@ -42,6 +42,7 @@ pub mod oauth;
 pub mod preferences;
 pub mod preview;
 pub mod services;
+pub mod synclog;
 pub mod tokens;
 pub mod tray_icon;
 pub mod workspaces;

@@ -9,7 +9,7 @@
 use caret_core::Policy;
 use caret_engine::Source;
 use caret_engine::TokenSource;
-use caret_slack::{SlackError, SlackMethod};
+use caret_slack::{AuthFailure, SlackError, SlackMethod};
 use caret_store::{LogKind, NewLogEntry, WorkspaceId};
 use chrono::{DateTime, Local};
 
@@ -101,7 +101,7 @@ impl Services {
                 .ok()
                 .flatten();
             let started = std::time::Instant::now();
-            let result = match &token {
+            let mut result = match &token {
                 Some(token) => self
                     .slack
                     .post_message(token, &workspace.user_id, &text)
@@ -112,6 +112,24 @@ impl Services {
                     code: "no_token".into(),
                 }),
             };
+            // A rotating token that expired is renewed once, as the engine would, and the notice sent again.
+            if let (
+                Err(SlackError::Auth {
+                    reason: AuthFailure::TokenExpired,
+                    ..
+                }),
+                Some(stale),
+            ) = (&result, &token)
+                && self.tokens.rotates(id)
+                && self.tokens.refresh_now(id, Some(stale)).await.is_ok()
+                && let Some(fresh) = self.tokens.token(id)
+            {
+                result = self
+                    .slack
+                    .post_message(&fresh, &workspace.user_id, &text)
+                    .await
+                    .map(|_| ());
+            }
             let latency_ms = i64::try_from(started.elapsed().as_millis()).ok();
             if let Err(SlackError::MissingScope { .. }) = &result
                 && let Err(error) = self.scope_missing(id, DM_SCOPE)

@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -58,6 +58,9 @@ pub async fn open_slack_page(core: &AppCore, page: crate::manifest::SlackPage) -
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct OAuthStart {
+    /// This sign-in, for finishing or cancelling exactly it (a newer one replaces it).
+    #[ts(type = "number")]
+    pub flow_id: u64,
     /// Slack's authorize page, to open by hand if the browser did not open.
     pub authorize_url: String,
     /// Why the system browser could not be opened, if it could not.
@@ -66,10 +69,16 @@ pub struct OAuthStart {
     pub expires_in_secs: u64,
 }
 
-type Outcome = std::result::Result<WorkspaceView, String>;
+/// How a sign-in ended. The error is shared by whoever waits (the UI, the CLI), hence the `Arc`.
+type Outcome = std::result::Result<WorkspaceView, Arc<AppError>>;
+
+fn failed(message: impl Into<String>) -> Outcome {
+    Err(Arc::new(AppError::OAuth(message.into())))
+}
 
 struct Flow {
-    outcome: watch::Receiver<Option<Outcome>>,
+    id: u64,
+    callback: Arc<Callback>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -77,6 +86,7 @@ struct Flow {
 #[derive(Default)]
 pub struct OAuthFlows {
     current: Mutex<Option<Flow>>,
+    last_id: AtomicU64,
 }
 
 impl OAuthFlows {
@@ -84,6 +94,30 @@ impl OAuthFlows {
         self.current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_current(&self, id: u64) -> bool {
+        self.current().as_ref().is_some_and(|flow| flow.id == id)
+    }
+
+    /// Ends the current flow (or only flow `id`): whoever waits hears it was cancelled, its listener closes.
+    fn end(&self, id: Option<u64>) -> Option<tokio::task::JoinHandle<()>> {
+        let flow = {
+            let mut current = self.current();
+            if id.is_some_and(|id| current.as_ref().is_none_or(|flow| flow.id != id)) {
+                return None;
+            }
+            current.take()?
+        };
+        flow.callback.outcome.send_if_modified(|outcome| {
+            if outcome.is_some() {
+                return false;
+            }
+            *outcome = Some(failed("the sign-in was cancelled"));
+            true
+        });
+        flow.task.abort();
+        Some(flow.task)
     }
 }
 
@@ -97,6 +131,7 @@ impl Drop for OAuthFlows {
 
 /// What the callback handler shares with the flow.
 struct Callback {
+    id: u64,
     core: AppCore,
     client_id: String,
     state: String,
@@ -119,14 +154,19 @@ fn valid_client_id(client_id: &str) -> bool {
 pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Result<OAuthStart> {
     let client_id = client_id.trim();
     if !valid_client_id(client_id) {
-        return Err(AppError::OAuth(format!(
-            "{client_id:?} is not a Slack app's Client ID: it is two numbers joined by a dot, shown under Basic \
-             Information → App Credentials in your Slack app"
-        )));
+        // What was typed is not repeated: beside the Client ID on Slack's page sit the app's secrets.
+        return Err(AppError::OAuth(
+            "that is not a Slack app's Client ID: it is two numbers joined by a dot, shown under Basic \
+             Information → App Credentials in your Slack app (not the Client Secret or the Signing Secret)"
+                .into(),
+        ));
     }
     let services = core.services()?;
-    // A new sign-in ends the one before: its port is needed, and only the newest browser tab matters.
-    cancel(core)?;
+    // A new sign-in ends the one before: its port is needed, and only the newest browser tab matters. Its
+    // task is awaited so that its listener is closed before the port is taken again.
+    if let Some(ended) = services.oauth.end(None) {
+        let _ = ended.await;
+    }
 
     let port = core.config().oauth_port;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
@@ -157,21 +197,23 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
         },
     );
 
-    let (outcome_tx, outcome_rx) = watch::channel(None);
-    let callback = std::sync::Arc::new(Callback {
+    let id = services.oauth.last_id.fetch_add(1, Ordering::SeqCst) + 1;
+    let callback = Arc::new(Callback {
+        id,
         core: core.clone(),
         client_id: client_id.to_owned(),
         state,
         pkce,
         redirect_uri,
         taken: AtomicBool::new(false),
-        outcome: outcome_tx,
+        outcome: watch::channel(None).0,
     });
     let router = Router::new()
         .route(CALLBACK_PATH, axum::routing::get(on_callback))
         .fallback(|| async { page(StatusCode::NOT_FOUND, "Not found", "There is nothing here.") })
         .with_state(callback.clone());
-    let task = tokio::spawn(serve_until_done(listener, listener_v6, router, callback));
+    let task = tokio::spawn(serve_until_done(listener, listener_v6, router, callback.clone()));
+    *services.oauth.current() = Some(Flow { id, callback, task });
     if let Err(error) =
         services
             .store
@@ -179,10 +221,6 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
     {
         tracing::warn!("cannot remember the Client ID: {error}");
     }
-    *services.oauth.current() = Some(Flow {
-        outcome: outcome_rx,
-        task,
-    });
 
     let browser_problem = if open_browser {
         open_in_browser(&core.config().browser, url.as_str()).await.err()
@@ -191,6 +229,7 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
     };
     tracing::info!("sign in with Slack: waiting for the browser on localhost:{port}");
     Ok(OAuthStart {
+        flow_id: id,
         authorize_url: url.to_string(),
         browser_problem,
         expires_in_secs: FLOW_TIMEOUT.as_secs(),
@@ -198,13 +237,13 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
 }
 
 /// Serves the callback until the flow has an outcome or times out. Everything runs in this one task, so that
-/// aborting it (a cancel, a newer sign-in) closes the listeners at once; a page being sent finishes in its
-/// connection's own task.
+/// aborting it (a cancel, a newer sign-in) closes the listeners at once. A connection the browser keeps open
+/// outlives them, so every page says `Connection: close` and the handler answers only for the current flow.
 async fn serve_until_done(
     listener: tokio::net::TcpListener,
     listener_v6: Option<tokio::net::TcpListener>,
     router: Router,
-    callback: std::sync::Arc<Callback>,
+    callback: Arc<Callback>,
 ) {
     let mut done = callback.outcome.subscribe();
     let serve_v4 = axum::serve(listener, router.clone()).into_future();
@@ -221,22 +260,32 @@ async fn serve_until_done(
         _ = serve_v4 => {}
         () = serve_v6 => {}
         () = tokio::time::sleep(FLOW_TIMEOUT) => {
-            callback.outcome.send_replace(Some(Err(format!(
-                "no answer from Slack within {} minutes; start again", FLOW_TIMEOUT.as_secs() / 60
-            ))));
+            // A callback already taken is being completed: its own outcome follows, not a timeout.
+            if !callback.taken.load(Ordering::SeqCst) {
+                callback.outcome.send_replace(Some(failed(format!(
+                    "no answer from Slack within {} minutes; start again", FLOW_TIMEOUT.as_secs() / 60
+                ))));
+            }
         }
     }
 }
 
-/// Waits for the sign-in's outcome: the connected workspace, or why not.
-pub async fn finish(core: &AppCore) -> Result<WorkspaceView> {
+/// Waits for a sign-in's outcome (`flow`: exactly that one, else the current one): the connected workspace,
+/// or why not.
+pub async fn finish(core: &AppCore, flow: Option<u64>) -> Result<WorkspaceView> {
     let services = core.services()?;
-    let mut outcome = services
-        .oauth
-        .current()
-        .as_ref()
-        .map(|flow| flow.outcome.clone())
-        .ok_or_else(|| AppError::OAuth("no sign-in is in progress; start one first".into()))?;
+    let mut outcome = {
+        let current = services.oauth.current();
+        match current.as_ref() {
+            Some(current) if flow.is_none_or(|id| id == current.id) => current.callback.outcome.subscribe(),
+            Some(_) => return Err(AppError::OAuth("a newer sign-in replaced this one".into())),
+            None => {
+                return Err(AppError::OAuth(
+                    "no sign-in is in progress; start one first".into(),
+                ));
+            }
+        }
+    };
     let settled = outcome
         .wait_for(Option::is_some)
         .await
@@ -244,21 +293,22 @@ pub async fn finish(core: &AppCore) -> Result<WorkspaceView> {
         .clone();
     match settled {
         Some(Ok(workspace)) => Ok(workspace),
-        Some(Err(reason)) => Err(AppError::OAuth(reason)),
+        Some(Err(error)) => Err(AppError::OAuth(
+            error
+                .to_string()
+                .trim_start_matches("Sign in with Slack: ")
+                .to_owned(),
+        )),
         None => Err(AppError::OAuth("the sign-in ended without an answer".into())),
     }
 }
 
-/// Ends the sign-in in progress (its port is freed). `true` if there was one.
-pub fn cancel(core: &AppCore) -> Result<bool> {
-    let Some(flow) = core.services()?.oauth.current().take() else {
-        return Ok(false);
-    };
-    flow.task.abort();
-    Ok(true)
+/// Ends the sign-in in progress (`flow`: only that one), freeing its port. `true` if one was ended.
+pub fn cancel(core: &AppCore, flow: Option<u64>) -> Result<bool> {
+    Ok(core.services()?.oauth.end(flow).is_some())
 }
 
-async fn on_callback(State(callback): State<std::sync::Arc<Callback>>, uri: Uri) -> Response {
+async fn on_callback(State(callback): State<Arc<Callback>>, uri: Uri) -> Response {
     let params: HashMap<String, String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .into_owned()
         .collect();
@@ -275,15 +325,32 @@ async fn on_callback(State(callback): State<std::sync::Arc<Callback>>, uri: Uri)
              choose Sign in with Slack again.",
         );
     }
-    if callback.taken.swap(true, Ordering::SeqCst) {
+    // Our state, but a flow that ended (cancelled, timed out) over a connection the browser kept open.
+    let current = callback
+        .core
+        .services()
+        .is_ok_and(|services| services.oauth.is_current(callback.id));
+    if !current || callback.taken.swap(true, Ordering::SeqCst) {
         return page(
             StatusCode::CONFLICT,
-            "Already used",
-            "This sign-in has already been used. You can close this tab and return to Caret Desktop.",
+            "This sign-in is over",
+            "This sign-in was already used, cancelled or replaced. You can close this tab and return to Caret \
+             Desktop.",
         );
     }
-    let outcome = complete(&callback, &params).await;
-    let response = match &outcome {
+    // Its own task: the browser going away mid-way must not leave a spent code and nothing connected.
+    let completion = {
+        let callback = callback.clone();
+        tokio::spawn(async move {
+            let outcome = complete(&callback, &params).await;
+            callback.outcome.send_replace(Some(outcome.clone()));
+            outcome
+        })
+    };
+    let outcome = completion
+        .await
+        .unwrap_or_else(|_| failed("the sign-in was interrupted"));
+    match &outcome {
         Ok(workspace) => page(
             StatusCode::OK,
             "Connected",
@@ -292,30 +359,30 @@ async fn on_callback(State(callback): State<std::sync::Arc<Callback>>, uri: Uri)
                 workspace.team, workspace.user
             ),
         ),
-        Err(reason) => page(
+        Err(error) => page(
             StatusCode::OK,
             "Not connected",
-            &format!("{reason}. Return to Caret Desktop to try again."),
+            &format!(
+                "{}. Return to Caret Desktop to try again.",
+                error.to_string().trim_start_matches("Sign in with Slack: ")
+            ),
         ),
-    };
-    callback.outcome.send_replace(Some(outcome));
-    response
+    }
 }
 
 /// Trades the code for a token and connects the workspace.
 async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outcome {
     if let Some(error) = params.get("error") {
-        return Err(match error.as_str() {
-            "access_denied" => "you declined in Slack, so nothing was connected".to_owned(),
-            other => format!("Slack did not authorize Caret Desktop ({other})"),
-        });
+        return match error.as_str() {
+            "access_denied" => failed("you declined in Slack, so nothing was connected"),
+            other => failed(format!("Slack did not authorize Caret Desktop ({other})")),
+        };
     }
-    let code = params
-        .get("code")
-        .filter(|code| !code.is_empty())
-        .ok_or_else(|| "Slack's answer has no code".to_owned())?;
-    let services = callback.core.services().map_err(|error| error.to_string())?;
-    let grant = services
+    let Some(code) = params.get("code").filter(|code| !code.is_empty()) else {
+        return failed("Slack's answer has no code");
+    };
+    let services = callback.core.services().map_err(Arc::new)?;
+    let grant = match services
         .slack
         .oauth_exchange(
             &callback.client_id,
@@ -324,12 +391,12 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
             &callback.redirect_uri,
         )
         .await
-        .map_err(|error| format!("Slack refused the sign-in: {error}"))?;
+    {
+        Ok(grant) => grant,
+        Err(error) => return failed(format!("Slack refused the sign-in: {error}")),
+    };
     let credentials = Credentials::from_grant(&grant, &callback.client_id, chrono::Utc::now().timestamp());
-    services
-        .connect_with(credentials)
-        .await
-        .map_err(|error| error.to_string())
+    services.connect_with(credentials).await.map_err(Arc::new)
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -357,6 +424,8 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (
         status,
         [
+            // A kept-open connection would outlive this sign-in's listener.
+            (header::CONNECTION, "close"),
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (
                 header::CONTENT_SECURITY_POLICY,

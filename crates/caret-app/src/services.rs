@@ -140,7 +140,7 @@ impl Services {
         let paths = &core.config().paths;
         let store = Store::open(&paths.data_dir.join(DATABASE_FILE))?;
         let slack = SlackClient::new(core.config().slack_api_url.clone(), SLACK_TIMEOUT)?;
-        let tokens = Arc::new(KeyringTokens::new(store.clone(), slack.clone()));
+        let tokens = KeyringTokens::new(store.clone(), slack.clone());
         let engine = Engine::start(EngineConfig::new(
             slack.clone(),
             store.clone(),
@@ -565,8 +565,7 @@ fn spawn_status_push(
     });
 }
 
-/// What the user must hear about from the sync engine, as a notification: a workspace that needs them, a
-/// Slack that stays unreachable, a timed Blocked that ended. `None` for the rest (the sync log has them).
+/// Capitalises the first letter (Slack's explanations are written to follow a colon).
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     chars
@@ -575,6 +574,8 @@ fn capitalise(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What the user must hear about from the sync engine, as a notification: a workspace that needs them, a
+/// Slack that stays unreachable, a timed Blocked that ended. `None` for the rest (the sync log has them).
 pub fn engine_notification(event: &EngineEvent) -> Option<(String, String)> {
     match event {
         EngineEvent::Disconnected { team, reason, .. } => Some((
@@ -610,17 +611,46 @@ pub fn engine_notification(event: &EngineEvent) -> Option<(String, String)> {
     }
 }
 
+/// What the app does about the engine's news besides notifications.
+fn on_engine_event(core: &AppCore, services: &Services, event: &EngineEvent) {
+    match event {
+        // Scope drift: what Slack says is missing is what the UI shows as missing.
+        EngineEvent::MissingScope { workspace, scope, .. } => {
+            if let Err(error) = services.scope_missing(*workspace, scope) {
+                tracing::warn!("cannot note the missing scope: {error}");
+            }
+        }
+        // A dead token is neither handed out nor refreshed any more.
+        EngineEvent::Disconnected { workspace, .. } => services.tokens.forget(*workspace),
+        // A timed block ended by itself: the workspace sees more again, which the notices tell.
+        EngineEvent::BlockEnded { workspace, .. } => {
+            let Ok(record) = services.store.workspace(*workspace) else {
+                return;
+            };
+            let event = crate::notices::SecurityEvent::PolicyLessPrivate {
+                workspace: *workspace,
+                before: caret_core::Policy::Blocked,
+                after: record.settings.policy.effective(chrono::Utc::now()),
+                source: caret_engine::Source::Engine,
+            };
+            let core = core.clone();
+            tokio::spawn(async move {
+                if let Ok(services) = core.services() {
+                    services.send_security_notice(event).await;
+                }
+            });
+        }
+        _ => {}
+    }
+}
+
 fn spawn_engine_notifications(core: AppCore, mut events: tokio::sync::broadcast::Receiver<EngineEvent>) {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    // Scope drift: what Slack says is missing is what the UI shows as missing.
-                    if let EngineEvent::MissingScope { workspace, scope, .. } = &event
-                        && let Ok(services) = core.services()
-                        && let Err(error) = services.scope_missing(*workspace, scope)
-                    {
-                        tracing::warn!("cannot note the missing scope: {error}");
+                    if let Ok(services) = core.services() {
+                        on_engine_event(&core, services, &event);
                     }
                     if let Some((summary, body)) = engine_notification(&event) {
                         notify::show(&summary, &body).await;
@@ -655,13 +685,15 @@ fn spawn_relay_events(
                         ),
                     )
                     .await;
-                    if let Ok(services) = core.services() {
-                        services
-                            .send_security_notice(crate::notices::SecurityEvent::DevicePaired {
-                                name: device.name.clone(),
-                            })
-                            .await;
-                    }
+                    // Its own task: Slack's answers for each workspace must not hold up the relay's next events.
+                    let core = core.clone();
+                    let name = device.name.clone();
+                    tokio::spawn(async move {
+                        if let Ok(services) = core.services() {
+                            let event = crate::notices::SecurityEvent::DevicePaired { name };
+                            services.send_security_notice(event).await;
+                        }
+                    });
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

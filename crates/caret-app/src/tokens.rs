@@ -7,27 +7,40 @@
 //! [`TokenSource::refresh`]). One refresh runs at a time, since a refresh token can be spent only once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 
 use caret_engine::TokenSource;
 use caret_engine::tokens::RefreshFuture;
-use caret_slack::{SlackClient, SlackToken};
-use caret_store::{LogKind, NewLogEntry, Store, WorkspaceId};
+use caret_slack::{ErrorClass, SlackClient, SlackToken};
+use caret_store::{Store, WorkspaceId};
 
 use crate::credentials::{self, Credentials};
 use crate::error::{AppError, Result};
 
 pub use crate::credentials::{KEYRING_SERVICE, keyring_account};
 
-/// [`TokenSource`] over the OS keyring.
+/// [`TokenSource`] over the OS keyring. Made with [`KeyringTokens::new`], always behind an `Arc`.
 pub struct KeyringTokens {
     store: Store,
     slack: SlackClient,
-    cache: Mutex<HashMap<WorkspaceId, Credentials>>,
-    /// Held across a whole refresh (Slack's answer and the keyring write), hence tokio's mutex.
-    refreshing: tokio::sync::Mutex<()>,
+    cache: Mutex<HashMap<WorkspaceId, Remembered>>,
+    /// One lock per keyring account, held across every read-change-write of its entry (a refresh with its
+    /// Slack call, a connection, a disconnection), so that a refresh never spends a refresh token twice and
+    /// never brings back a token that a disconnection deleted. tokio's mutex: held across `.await`.
+    accounts: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Rung when credentials change, so that the refresh schedule is planned again.
     changed: tokio::sync::Notify,
+    /// Itself, for refreshes that run in their own task (a worker stopped mid-refresh must not lose a
+    /// refresh Slack has already answered).
+    me: Weak<KeyringTokens>,
+}
+
+/// Credentials in memory, and whether the keyring has them (a refresh whose keyring write failed works on
+/// for this run; the next refresh uses it rather than the spent pair the keyring still holds).
+#[derive(Clone)]
+struct Remembered {
+    credentials: Credentials,
+    saved: bool,
 }
 
 impl std::fmt::Debug for KeyringTokens {
@@ -37,10 +50,14 @@ impl std::fmt::Debug for KeyringTokens {
 }
 
 /// What a refresh did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refreshed {
     /// Slack issued a new pair; the access token expires at this Unix second (`None`: it no longer expires).
-    Renewed { expires_at: Option<i64> },
+    /// `unsaved`: why the keyring could not keep it (it works for this run).
+    Renewed {
+        expires_at: Option<i64>,
+        unsaved: Option<String>,
+    },
     /// Another refresh had already renewed it.
     AlreadyFresh,
 }
@@ -49,21 +66,44 @@ fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Whether a failed refresh may work when tried again (Slack or the keyring in trouble) rather than being a
+/// refusal (the refresh token spent or revoked, the workspace gone).
+pub fn refresh_may_recover(error: &AppError) -> bool {
+    match error {
+        AppError::Slack(error) => matches!(error.class(), ErrorClass::Retry | ErrorClass::RetryAfter(_)),
+        AppError::Keyring(_) => true,
+        _ => false,
+    }
+}
+
 impl KeyringTokens {
-    pub fn new(store: Store, slack: SlackClient) -> KeyringTokens {
-        KeyringTokens {
+    pub fn new(store: Store, slack: SlackClient) -> Arc<KeyringTokens> {
+        Arc::new_cyclic(|me| KeyringTokens {
             store,
             slack,
             cache: Mutex::new(HashMap::new()),
-            refreshing: tokio::sync::Mutex::new(()),
+            accounts: Mutex::new(HashMap::new()),
             changed: tokio::sync::Notify::new(),
-        }
+            me: me.clone(),
+        })
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Credentials>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Remembered>> {
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for exclusive use of a keyring account's entry.
+    pub async fn lock_account(&self, account: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(account.to_owned())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
     }
 
     fn account(&self, workspace: WorkspaceId) -> Result<String> {
@@ -91,22 +131,33 @@ impl KeyringTokens {
 
     /// The workspace's credentials, from memory or the keyring.
     fn credentials(&self, workspace: WorkspaceId) -> Option<Credentials> {
-        if let Some(credentials) = self.cache().get(&workspace).cloned() {
-            return Some(credentials);
+        if let Some(remembered) = self.cache().get(&workspace) {
+            return Some(remembered.credentials.clone());
         }
         let credentials = blocking(|| self.read(workspace))?;
-        self.cache().insert(workspace, credentials.clone());
+        self.cache().insert(
+            workspace,
+            Remembered {
+                credentials: credentials.clone(),
+                saved: true,
+            },
+        );
         self.changed.notify_one();
         Some(credentials)
     }
 
     /// Remembers credentials just written to the keyring (a connection or a refresh).
     pub fn remember(&self, workspace: WorkspaceId, credentials: Credentials) {
-        self.cache().insert(workspace, credentials);
+        self.remember_as(workspace, credentials, true);
+    }
+
+    fn remember_as(&self, workspace: WorkspaceId, credentials: Credentials, saved: bool) {
+        self.cache().insert(workspace, Remembered { credentials, saved });
         self.changed.notify_one();
     }
 
-    /// Drops what is remembered of a workspace's token (it was replaced or removed in the keyring).
+    /// Drops what is remembered of a workspace's token (it was replaced or removed in the keyring, or the
+    /// workspace was disconnected): it is then neither handed out nor refreshed.
     pub fn forget(&self, workspace: WorkspaceId) {
         self.cache().remove(&workspace);
         self.changed.notify_one();
@@ -116,14 +167,14 @@ impl KeyringTokens {
     pub fn rotates(&self, workspace: WorkspaceId) -> bool {
         self.cache()
             .get(&workspace)
-            .is_some_and(|credentials| credentials.rotation.is_some())
+            .is_some_and(|remembered| remembered.credentials.rotation.is_some())
     }
 
     /// When each remembered rotating token is due for a refresh (Unix seconds).
     fn schedule(&self) -> Vec<(WorkspaceId, i64)> {
         self.cache()
             .iter()
-            .filter_map(|(id, credentials)| Some((*id, credentials.rotation.as_ref()?.refresh_at)))
+            .filter_map(|(id, remembered)| Some((*id, remembered.credentials.rotation.as_ref()?.refresh_at)))
             .collect()
     }
 
@@ -131,12 +182,32 @@ impl KeyringTokens {
     /// With `stale` (the token Slack refused as expired), a refresh that another caller already made counts;
     /// without it (the schedule), a token not yet due is left alone.
     pub async fn refresh_now(&self, workspace: WorkspaceId, stale: Option<&SlackToken>) -> Result<Refreshed> {
-        let _one_at_a_time = self.refreshing.lock().await;
-        let account = self.account(workspace)?;
-        // The keyring is the truth: another process may not share our memory, but it shares the keyring.
-        let current = credentials::read(account.clone())
-            .await?
-            .ok_or_else(|| AppError::Keyring(format!("no token in the keyring for {account}")))?;
+        let record = self.store.workspace(workspace)?;
+        let account = keyring_account(&record.team_id, &record.user_id);
+        let _entry = self.lock_account(&account).await;
+        if !self.store.workspace(workspace)?.connected {
+            self.forget(workspace);
+            return Err(AppError::Refused(
+                "the workspace is disconnected; nothing to refresh".into(),
+            ));
+        }
+        // The keyring is the truth, except for a newer pair it could not keep.
+        let Some(kept) = credentials::read(account.clone()).await? else {
+            self.forget(workspace);
+            return Err(AppError::Keyring(format!(
+                "no token in the keyring for {account}"
+            )));
+        };
+        let unsaved = self
+            .cache()
+            .get(&workspace)
+            .filter(|remembered| !remembered.saved)
+            .map(|remembered| remembered.credentials.clone());
+        let expiry = |credentials: &Credentials| credentials.rotation.as_ref().map_or(0, |r| r.expires_at);
+        let current = match unsaved {
+            Some(newer) if expiry(&newer) > expiry(&kept) => newer,
+            _ => kept,
+        };
         let Some(rotation) = current.rotation.clone() else {
             return Err(AppError::Refused(
                 "this workspace's token does not rotate; there is nothing to refresh".into(),
@@ -158,31 +229,63 @@ impl KeyringTokens {
         let fresh = Credentials::from_grant(&grant, &rotation.client_id, now);
         let expires_at = fresh.rotation.as_ref().map(|rotation| rotation.expires_at);
         // In memory first: from Slack's answer on, the new pair is the only one that works.
-        self.remember(workspace, fresh.clone());
-        credentials::store(account, &fresh).await.inspect_err(|error| {
-            tracing::error!(
-                workspace,
-                "the refreshed token works for this run but could not be kept in the keyring: {error}"
-            );
-        })?;
-        Ok(Refreshed::Renewed { expires_at })
+        self.remember_as(workspace, fresh.clone(), false);
+        if !grant.scopes.is_empty()
+            && let Err(error) = self.store.set_granted_scopes(workspace, &grant.scopes)
+        {
+            tracing::warn!(workspace, "cannot keep the granted scopes: {error}");
+        }
+        let unsaved = match credentials::store(account, &fresh).await {
+            Ok(()) => {
+                self.remember_as(workspace, fresh, true);
+                None
+            }
+            Err(error) => Some(error.to_string()),
+        };
+        Ok(Refreshed::Renewed { expires_at, unsaved })
     }
 
     fn note(&self, workspace: WorkspaceId, outcome: String, error: Option<String>) {
         let team = self.store.workspace(workspace).ok().map(|w| w.team_name);
-        let entry = NewLogEntry {
-            at_ms: chrono::Utc::now().timestamp_millis(),
-            kind: Some(LogKind::Note),
-            source: "engine".to_owned(),
-            workspace_id: Some(workspace),
-            workspace: team,
-            method: Some(caret_slack::SlackMethod::OAuthV2Access.as_str().to_owned()),
+        let entry = crate::synclog::app_note(
+            workspace,
+            team,
+            caret_slack::SlackMethod::OAuthV2Access,
             outcome,
             error,
-            ..NewLogEntry::default()
-        };
+        );
         if let Err(error) = self.store.append_log(&entry) {
             tracing::error!("cannot write the sync log: {error}");
+        }
+    }
+
+    fn log_refresh(&self, workspace: WorkspaceId, result: &Result<Refreshed>) {
+        match result {
+            Ok(Refreshed::Renewed { expires_at, unsaved }) => {
+                let until = expires_at
+                    .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
+                    .map(|at| {
+                        format!(
+                            "; the new one expires at {}",
+                            at.with_timezone(&chrono::Local).format("%H:%M")
+                        )
+                    })
+                    .unwrap_or_default();
+                match unsaved {
+                    None => self.note(workspace, format!("token refreshed{until}"), None),
+                    Some(why) => self.note(
+                        workspace,
+                        format!("token refreshed{until}, but kept in memory only: the keyring refused it"),
+                        Some(why.clone()),
+                    ),
+                }
+            }
+            Ok(Refreshed::AlreadyFresh) => {}
+            Err(error) => self.note(
+                workspace,
+                "token refresh failed".to_owned(),
+                Some(error.to_string()),
+            ),
         }
     }
 }
@@ -212,48 +315,48 @@ impl TokenSource for KeyringTokens {
         if !self.rotates(workspace) {
             return None;
         }
-        Some(Box::pin(async move {
-            let result = self.refresh_now(workspace, Some(&stale)).await;
-            self.log_refresh(workspace, &result);
+        let me = self.me.upgrade()?;
+        // Its own task: if the worker is stopped meanwhile, the refresh still finishes and is kept.
+        let refresh = tokio::spawn(async move {
+            let result = me.refresh_now(workspace, Some(&stale)).await;
+            me.log_refresh(workspace, &result);
             result
-                .map(|_| ())
-                .map_err(|error| caret_engine::EngineError::TokenRefresh(error.to_string()))
+        });
+        Some(Box::pin(async move {
+            match refresh.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(error)) => Err(caret_engine::EngineError::TokenRefresh {
+                    may_recover: refresh_may_recover(&error),
+                    reason: error.to_string(),
+                }),
+                Err(error) => Err(caret_engine::EngineError::TokenRefresh {
+                    may_recover: true,
+                    reason: error.to_string(),
+                }),
+            }
         }))
     }
 }
 
-impl KeyringTokens {
-    fn log_refresh(&self, workspace: WorkspaceId, result: &Result<Refreshed>) {
-        match result {
-            Ok(Refreshed::Renewed { expires_at }) => {
-                let until = expires_at
-                    .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
-                    .map(|at| {
-                        format!(
-                            "; the new one expires at {}",
-                            at.with_timezone(&chrono::Local).format("%H:%M")
-                        )
-                    })
-                    .unwrap_or_default();
-                self.note(workspace, format!("token refreshed{until}"), None);
-            }
-            Ok(Refreshed::AlreadyFresh) => {}
-            Err(error) => self.note(
-                workspace,
-                "token refresh failed".to_owned(),
-                Some(error.to_string()),
-            ),
-        }
-    }
+/// The first wait after a scheduled refresh failed in a way that may recover; it doubles up to the cap.
+const RETRY_FIRST_SECS: i64 = 60;
+const RETRY_CAP_SECS: i64 = 30 * 60;
+
+/// What became of a scheduled refresh that failed, per workspace and due time (new credentials, a new due
+/// time: a fresh start).
+#[derive(Debug, Clone, Copy)]
+enum Setback {
+    /// Try again at this Unix second; `attempts` so far.
+    Later { at: i64, attempts: u32 },
+    /// Refused: not tried again; the engine's own refresh on `token_expired` decides, then the user.
+    Refused,
 }
 
-/// How long to wait before trying a failed scheduled refresh again (the token still works meanwhile).
-const RETRY_AFTER_FAILURE_SECS: i64 = 60;
-
-/// Refreshes every rotating token ahead of its expiry, for as long as the app runs. A refresh that fails is
-/// tried again a minute later until the token expires; then the engine's own one refresh on `token_expired`
-/// decides, and a refusal there asks the user to reconnect.
-pub fn spawn_rotation(tokens: std::sync::Arc<KeyringTokens>) {
+/// Refreshes every rotating token ahead of its expiry, for as long as the app runs, each workspace in its own
+/// task so that one slow refresh never holds up another. A refresh that may recover is tried again with a
+/// doubling wait (a minute up to half an hour); a refused one is not tried again: when the token expires the
+/// engine's one refresh decides, and a refusal there asks the user to reconnect.
+pub fn spawn_rotation(tokens: Arc<KeyringTokens>) {
     tokio::spawn(async move {
         // Read every connected workspace's credentials once, so that their expiries are known.
         let connected: Vec<WorkspaceId> = tokens
@@ -270,32 +373,66 @@ pub fn spawn_rotation(tokens: std::sync::Arc<KeyringTokens>) {
         for workspace in connected {
             let _ = tokens.credentials(workspace);
         }
-        // A failed refresh is not tried again before this (per workspace and due time).
-        let mut not_before: HashMap<(WorkspaceId, i64), i64> = HashMap::new();
+        let mut setbacks: HashMap<(WorkspaceId, i64), Setback> = HashMap::new();
         loop {
             let now = unix_now();
             let schedule = tokens.schedule();
-            not_before.retain(|key, _| schedule.contains(key));
-            let due_at = |not_before: &HashMap<(WorkspaceId, i64), i64>, entry: &(WorkspaceId, i64)| {
-                entry.1.max(not_before.get(entry).copied().unwrap_or(0))
-            };
-            let due: Vec<(WorkspaceId, i64)> = schedule
+            setbacks.retain(|key, _| schedule.contains(key));
+            let due_at =
+                |setbacks: &HashMap<(WorkspaceId, i64), Setback>, entry: &(WorkspaceId, i64)| match setbacks
+                    .get(entry)
+                {
+                    None => Some(entry.1),
+                    Some(Setback::Later { at, .. }) => Some(entry.1.max(*at)),
+                    Some(Setback::Refused) => None,
+                };
+            let mut refreshes = tokio::task::JoinSet::new();
+            for entry in schedule
                 .iter()
-                .filter(|entry| due_at(&not_before, entry) <= now)
-                .copied()
-                .collect();
-            for entry in &due {
-                let (workspace, _) = *entry;
-                let result = tokens.refresh_now(workspace, None).await;
-                tokens.log_refresh(workspace, &result);
-                if result.is_err() {
-                    not_before.insert(*entry, now + RETRY_AFTER_FAILURE_SECS);
+                .filter(|entry| due_at(&setbacks, entry).is_some_and(|at| at <= now))
+            {
+                let (workspace, due) = *entry;
+                let tokens = tokens.clone();
+                refreshes.spawn(async move {
+                    let result = tokens.refresh_now(workspace, None).await;
+                    tokens.log_refresh(workspace, &result);
+                    (
+                        (workspace, due),
+                        result.err().map(|error| refresh_may_recover(&error)),
+                    )
+                });
+            }
+            while let Some(done) = refreshes.join_next().await {
+                let Ok((entry, failed)) = done else { continue };
+                match failed {
+                    None => {
+                        setbacks.remove(&entry);
+                    }
+                    Some(true) => {
+                        let attempts = match setbacks.get(&entry) {
+                            Some(Setback::Later { attempts, .. }) => attempts + 1,
+                            _ => 1,
+                        };
+                        let wait = RETRY_FIRST_SECS
+                            .saturating_mul(1_i64 << (attempts - 1).min(10))
+                            .min(RETRY_CAP_SECS);
+                        setbacks.insert(
+                            entry,
+                            Setback::Later {
+                                at: unix_now() + wait,
+                                attempts,
+                            },
+                        );
+                    }
+                    Some(false) => {
+                        setbacks.insert(entry, Setback::Refused);
+                    }
                 }
             }
             let next = tokens
                 .schedule()
                 .iter()
-                .map(|entry| due_at(&not_before, entry))
+                .filter_map(|entry| due_at(&setbacks, entry))
                 .min();
             // At most a minute asleep: tokio's clock stops while a laptop is suspended, the wall clock does not.
             let wait = next.map_or(60, |at| (at - unix_now()).clamp(1, 60));

@@ -222,6 +222,8 @@ impl Services {
             });
         }
         let account = keyring_account(&info.team_id, &info.user_id);
+        // Held until the new credentials are remembered: a refresh of the old ones cannot overwrite them.
+        let _entry = self.tokens.lock_account(&account).await;
         credentials::store(account, &credentials).await?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let id = self.store.upsert_workspace(
@@ -246,9 +248,13 @@ impl Services {
     pub async fn disconnect_workspace(&self, id: WorkspaceId) -> Result<Disconnected> {
         let workspace = self.store.workspace(id)?;
         let account = keyring_account(&workspace.team_id, &workspace.user_id);
-        let kept = credentials::read(account.clone()).await?;
-        // Syncing stops first, so that no call with the token races its revocation.
+        // Held to the end: a refresh in flight finishes first (and what it kept is what gets revoked), and
+        // none starts until the workspace is marked disconnected.
+        let _entry = self.tokens.lock_account(&account).await;
+        // Syncing is told to stop before the token is revoked, so that the worker does not take the
+        // revocation for Slack disconnecting the workspace.
         self.engine.stop_workspace(id)?;
+        let kept = credentials::read(account.clone()).await?;
         let revoke = match &kept {
             None => RevokeOutcome::NoToken,
             Some(kept) => match self.slack.auth_revoke(&kept.access_token).await {
@@ -304,17 +310,7 @@ impl Services {
         outcome: &str,
         error: Option<String>,
     ) {
-        let entry = caret_store::NewLogEntry {
-            at_ms: chrono::Utc::now().timestamp_millis(),
-            kind: Some(caret_store::LogKind::Note),
-            source: "engine".to_owned(),
-            workspace_id: Some(id),
-            workspace: Some(team.to_owned()),
-            method: Some(method.as_str().to_owned()),
-            outcome: outcome.to_owned(),
-            error,
-            ..caret_store::NewLogEntry::default()
-        };
+        let entry = crate::synclog::app_note(id, Some(team.to_owned()), method, outcome.to_owned(), error);
         if let Err(error) = self.store.append_log(&entry) {
             tracing::error!("cannot write the sync log: {error}");
         }

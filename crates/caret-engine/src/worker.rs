@@ -280,11 +280,12 @@ impl Worker {
         self.noted_pause = false;
 
         if let Some(stale) = self.refresh_due.take() {
-            let refreshed = match self.cx.shared.tokens.refresh(self.cx.id, stale) {
+            let refreshed = match self.cx.shared.tokens.refresh(self.cx.id, stale.clone()) {
                 Some(refresh) => refresh.await,
-                None => Err(crate::EngineError::TokenRefresh(
-                    "this token has no refresh token".into(),
-                )),
+                None => Err(crate::EngineError::TokenRefresh {
+                    reason: "this token has no refresh token".into(),
+                    may_recover: false,
+                }),
             };
             match refreshed {
                 Ok(()) => self.note(
@@ -292,6 +293,20 @@ impl Worker {
                     state_name,
                     "token expired; refreshed it and trying again",
                 ),
+                Err(crate::EngineError::TokenRefresh {
+                    reason,
+                    may_recover: true,
+                }) => {
+                    // Slack or the keyring in trouble: the refresh may work later; the user need not act yet.
+                    self.note(
+                        &decision,
+                        state_name,
+                        &format!("token expired; renewing it failed for now ({reason}); trying again"),
+                    );
+                    self.refresh_due = Some(stale);
+                    self.retries += 1;
+                    return Flow::RetryAt(Instant::now() + self.backoff.next_delay());
+                }
                 Err(error) => {
                     self.note(&decision, state_name, &format!("token expired; {error}"));
                     return self.disconnect(caret_slack::AuthFailure::TokenExpired.code().to_owned());

@@ -146,18 +146,12 @@ impl SlackClient {
     pub async fn auth_test(&self, token: &SlackToken) -> Result<AuthInfo> {
         let method = SlackMethod::AuthTest;
         let (mut info, headers): (AuthInfo, _) = self.call(method, self.post(method, token)).await?;
-        info.scopes = headers
-            .get("x-oauth-scopes")
-            .and_then(|value| value.to_str().ok())
-            .map(|scopes| {
-                scopes
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        info.scopes = scope_list(
+            headers
+                .get("x-oauth-scopes")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or(""),
+        );
         Ok(info)
     }
 
@@ -306,6 +300,16 @@ impl SlackClient {
         let parsed = serde_json::from_value(value).map_err(|error| invalid(error.to_string()))?;
         Ok((parsed, headers))
     }
+}
+
+/// Slack's comma-separated scope lists (`x-oauth-scopes`, `scope`, `provided`) as a list.
+pub(crate) fn scope_list(scopes: &str) -> Vec<String> {
+    scopes
+        .split(',')
+        .map(str::trim)
+        .filter(|scope| !scope.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Slack gives `Retry-After` in seconds. Missing or unreadable: a minute, the window its limits are counted in.

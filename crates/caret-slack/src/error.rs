@@ -203,13 +203,7 @@ impl SlackError {
             return SlackError::Auth { method, reason };
         }
         if code == "missing_scope" {
-            let provided = provided
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|scope| !scope.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let provided = crate::client::scope_list(&provided.unwrap_or_default());
             return SlackError::MissingScope {
                 method,
                 needed: needed.unwrap_or_else(|| "unknown".into()),

@@ -183,16 +183,6 @@ pub(crate) struct WireGrant {
     team: Option<WireTeam>,
 }
 
-fn split_scopes(scopes: Option<&str>) -> Vec<String> {
-    scopes
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|scope| !scope.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 impl WireGrant {
     pub(crate) fn into_grant(self) -> Result<TokenGrant> {
         let invalid = |message: &str| SlackError::InvalidResponse {
@@ -237,7 +227,7 @@ impl WireGrant {
             access_token,
             refresh_token,
             expires_in,
-            scopes: split_scopes(scope.as_deref()),
+            scopes: crate::client::scope_list(scope.as_deref().unwrap_or("")),
             team_id,
             team_name,
             user_id,

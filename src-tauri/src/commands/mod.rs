@@ -184,17 +184,18 @@ pub async fn begin_sign_in(core: State<'_, AppCore>, client_id: String) -> Resul
     Ok(caret_app::oauth::begin(&core, &client_id, true).await?)
 }
 
-/// Waits for the browser to come back from Slack: the connected workspace, or why not.
+/// Waits for the browser to come back from Slack (the sign-in `begin_sign_in` started): the connected
+/// workspace, or why not.
 #[tauri::command]
-pub async fn finish_sign_in(core: State<'_, AppCore>) -> Result<WorkspaceView> {
+pub async fn finish_sign_in(core: State<'_, AppCore>, flow_id: u32) -> Result<WorkspaceView> {
     let core = core.inner().clone();
-    Ok(caret_app::oauth::finish(&core).await?)
+    Ok(caret_app::oauth::finish(&core, Some(u64::from(flow_id))).await?)
 }
 
-/// Ends the sign-in in progress; `true` if there was one.
+/// Ends that sign-in if it is still in progress; `true` if it was.
 #[tauri::command]
-pub fn cancel_sign_in(core: State<'_, AppCore>) -> Result<bool> {
-    Ok(caret_app::oauth::cancel(&core)?)
+pub fn cancel_sign_in(core: State<'_, AppCore>, flow_id: u32) -> Result<bool> {
+    Ok(caret_app::oauth::cancel(&core, Some(u64::from(flow_id)))?)
 }
 
 /// What the guide to creating the Slack app shows (the manifest) and the Client ID used last.

@@ -5,6 +5,10 @@
  */
 export type OAuthStart = { 
 /**
+ * This sign-in, for finishing or cancelling exactly it (a newer one replaces it).
+ */
+flow_id: number, 
+/**
  * Slack's authorize page, to open by hand if the browser did not open.
  */
 authorize_url: string, 

@@ -31,8 +31,8 @@ export interface Commands {
   connect_workspace: { args: { token: string }; result: WorkspaceView };
   disconnect_workspace: { args: { workspaceId: number }; result: Disconnected };
   begin_sign_in: { args: { clientId: string }; result: OAuthStart };
-  finish_sign_in: { args: Record<string, never>; result: WorkspaceView };
-  cancel_sign_in: { args: Record<string, never>; result: boolean };
+  finish_sign_in: { args: { flowId: number }; result: WorkspaceView };
+  cancel_sign_in: { args: { flowId: number }; result: boolean };
   set_security_notices: { args: { workspaceId: number; on: boolean }; result: WorkspaceView };
   slack_app_setup: { args: Record<string, never>; result: SlackAppSetup };
   open_slack_page: { args: { page: SlackPage }; result: null };

@@ -112,6 +112,8 @@ export interface FakeSignIn {
  */
 export function fakeSignIn(begin: (clientId: string) => OAuthStart): FakeSignIn {
   let flow: ReturnType<typeof deferred<WorkspaceView>> | null = null;
+  /** The id of the current flow, as the app numbers them. */
+  let flowId = 0;
   const end = (outcome: (current: NonNullable<typeof flow>) => void) => {
     const current = flow;
     flow = null;
@@ -121,7 +123,7 @@ export function fakeSignIn(begin: (clientId: string) => OAuthStart): FakeSignIn 
   return {
     handlers: {
       begin_sign_in: ({ clientId }) => {
-        const start = begin(clientId);
+        const start = { ...begin(clientId), flow_id: ++flowId };
         end((current) => {
           current.reject(SIGN_IN_CANCELLED);
         });
@@ -131,14 +133,19 @@ export function fakeSignIn(begin: (clientId: string) => OAuthStart): FakeSignIn 
         flow = next;
         return start;
       },
-      finish_sign_in: () => {
+      finish_sign_in: ({ flowId: wanted }) => {
+        if (flow !== null && wanted !== flowId) {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error
+          throw { code: "app", message: "Sign in with Slack: a newer sign-in replaced this one" };
+        }
         if (flow === null) {
           // eslint-disable-next-line @typescript-eslint/only-throw-error
           throw { code: "app", message: "Sign in with Slack: no sign-in is in progress; start one first" };
         }
         return flow.promise;
       },
-      cancel_sign_in: () =>
+      cancel_sign_in: ({ flowId: wanted }) =>
+        wanted === flowId &&
         end((current) => {
           current.reject(SIGN_IN_CANCELLED);
         }),

@@ -85,6 +85,7 @@ export const slackAppSetup: SlackAppSetup = {
 
 /** What `begin_sign_in` answers when the browser opened. */
 export const oauthStart: OAuthStart = {
+  flow_id: 1,
   authorize_url:
     "https://slack.com/oauth/v2/authorize?client_id=1234567890.1234567890&user_scope=users.profile%3Awrite" +
     "&redirect_uri=http%3A%2F%2Flocalhost%3A47824%2Foauth%2Fcallback&state=s7&code_challenge=c9" +

@@ -325,6 +325,9 @@ describe("the Connect a Slack workspace guide", () => {
     buttonNamed(root, "Cancel")?.click();
     await settle();
     expect(app.names().slice(-1)).toEqual(["cancel_sign_in"]);
+    // Exactly the sign-in this form started, as it waited for it: not one another window started since.
+    expect(app.argsOf("finish_sign_in")).toEqual([{ flowId: 1 }]);
+    expect(app.argsOf("cancel_sign_in")).toEqual([{ flowId: 1 }]);
     expect(signIn.inProgress()).toBe(false);
     expect(message()?.textContent).toBe(CANCELLED_TEXT);
     expect(message()?.parentElement).toBe(region("status"));

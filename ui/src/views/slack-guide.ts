@@ -245,6 +245,9 @@ export function createSlackGuide(call: Call, copy: Copy, pasteForm: Node, hooks:
     if (focusWasInside || focusLost()) signInButton.focus();
   };
 
+  /** The sign-in this form started and waits for (finishing or cancelling exactly it). */
+  let flowId: number | null = null;
+
   const signIn = async (): Promise<void> => {
     const clientId = clientField.value.trim();
     if (phase !== "idle" || clientId === "") return;
@@ -264,6 +267,7 @@ export function createSlackGuide(call: Call, copy: Copy, pasteForm: Node, hooks:
       return;
     }
     phase = "waiting";
+    flowId = start.flow_id;
     linkText.textContent = linkWords(start);
     linkField.value = start.authorize_url;
     linkCopied.textContent = "";
@@ -271,7 +275,7 @@ export function createSlackGuide(call: Call, copy: Copy, pasteForm: Node, hooks:
     sync();
     if (focusLost() || document.activeElement === signInButton) cancelButton.focus();
     try {
-      const workspace = await call("finish_sign_in", {});
+      const workspace = await call("finish_sign_in", { flowId: start.flow_id });
       // Even a sign-in being cancelled that got through connected a workspace: say so.
       connectedRun = mine;
       hooks.signedIn(workspace);
@@ -290,7 +294,7 @@ export function createSlackGuide(call: Call, copy: Copy, pasteForm: Node, hooks:
     cancelling = true;
     sync();
     try {
-      await call("cancel_sign_in", {});
+      if (flowId !== null) await call("cancel_sign_in", { flowId });
       if (connectedRun !== cancelled) hooks.say("ok", CANCELLED_TEXT);
     } catch (error) {
       hooks.say("error", `Could not cancel the sign-in: ${describeError(error)}`);

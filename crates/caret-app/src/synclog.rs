@@ -1,0 +1,28 @@
+//! Sync-log rows the app writes itself (beside the engine's): token refreshes, disconnections, security
+//! notices. One shape, so that the log window shows them like the engine's rows.
+
+use caret_slack::SlackMethod;
+use caret_store::{LogKind, NewLogEntry, WorkspaceId};
+
+/// A note about a workspace, concerning one Slack method (never a secret: outcomes and errors are Slack's
+/// codes and our words).
+pub fn app_note(
+    workspace: WorkspaceId,
+    team: Option<String>,
+    method: SlackMethod,
+    outcome: String,
+    error: Option<String>,
+) -> NewLogEntry {
+    NewLogEntry {
+        at_ms: chrono::Utc::now().timestamp_millis(),
+        kind: Some(LogKind::Note),
+        // The log's sources are who asked; these rows come from the app's own upkeep, as the engine's do.
+        source: "engine".to_owned(),
+        workspace_id: Some(workspace),
+        workspace: team,
+        method: Some(method.as_str().to_owned()),
+        outcome,
+        error,
+        ..NewLogEntry::default()
+    }
+}
