@@ -201,6 +201,8 @@ impl Fault {
 
 struct Inner {
     clock: TestClock,
+    /// How far Slack's clock was moved ahead of the test clock ([`FakeSlack::advance_clock`]).
+    skew_secs: i64,
     accounts: Vec<Account>,
     calls: Vec<RecordedCall>,
     faults: VecDeque<Fault>,
@@ -222,6 +224,13 @@ struct Inner {
     /// Unique to this server in this machine: tests run side by side and share one keyring, so team ids,
     /// user ids and tokens must not repeat between servers.
     instance: String,
+}
+
+impl Inner {
+    /// Slack's time, in Unix seconds.
+    fn now_secs(&self) -> i64 {
+        self.clock.unix_seconds() + self.skew_secs
+    }
 }
 
 fn next_instance() -> String {
@@ -291,6 +300,7 @@ impl FakeSlack {
     pub async fn start(clock: TestClock) -> FakeSlack {
         let inner = Arc::new(Mutex::new(Inner {
             clock,
+            skew_secs: 0,
             accounts: Vec::new(),
             calls: Vec::new(),
             faults: VecDeque::new(),
@@ -365,7 +375,7 @@ impl FakeSlack {
 
     pub fn account(&self, token: &str) -> Account {
         self.with(|inner| {
-            let now = inner.clock.unix_seconds();
+            let now = inner.now_secs();
             let account = inner
                 .accounts
                 .iter_mut()
@@ -417,6 +427,16 @@ impl FakeSlack {
 
     pub fn inject(&self, fault: Fault) {
         self.with(|inner| inner.faults.push_back(fault));
+    }
+
+    /// Moves Slack's clock ahead (expirations come due), for tests of a real app, whose clock cannot be paused.
+    pub fn advance_clock(&self, by: Duration) {
+        self.with(|inner| inner.skew_secs += i64::try_from(by.as_secs()).unwrap_or(i64::MAX / 2));
+    }
+
+    /// Slack's time now, in Unix seconds.
+    pub fn now_secs(&self) -> i64 {
+        self.with(|inner| inner.now_secs())
     }
 
     /// Every call answers HTTP 503 for `duration` from now.
@@ -472,7 +492,7 @@ impl FakeSlack {
     /// Slack calls an issued token expired from now on (before its time).
     pub fn expire_issued(&self, token: &str) {
         self.with(|inner| {
-            let now = inner.clock.unix_seconds();
+            let now = inner.now_secs();
             if let Some(issued) = inner.issued.iter_mut().find(|issued| issued.token == token) {
                 issued.expires_at = Some(now);
             }
@@ -491,7 +511,7 @@ impl FakeSlack {
     /// Whether Slack still takes a token (primary or issued).
     pub fn token_works(&self, token: &str) -> bool {
         self.with(|inner| {
-            let now = inner.clock.unix_seconds();
+            let now = inner.now_secs();
             resolve(inner, token, now).is_ok()
         })
     }
@@ -574,7 +594,7 @@ async fn handle(
     // Faults first: they model trouble in front of the API.
     let fault = {
         let mut guard = inner.lock().expect("fake slack lock");
-        let now = guard.clock.unix_seconds();
+        let now = guard.now_secs();
         let team_down = token
             .as_deref()
             .and_then(|token| resolve(&guard, token, now).ok())
@@ -598,7 +618,7 @@ async fn handle(
     let early_or_answer = {
         let mut guard = inner.lock().expect("fake slack lock");
         let state = &mut *guard;
-        let now = state.clock.unix_seconds();
+        let now = state.now_secs();
         let user_id = token
             .as_ref()
             .and_then(|t| resolve(state, t, now).ok())
@@ -658,7 +678,7 @@ fn answer(
     token: Option<&str>,
     body: &Value,
 ) -> (StatusCode, Value, Vec<(&'static str, String)>) {
-    let now = state.clock.unix_seconds();
+    let now = state.now_secs();
     if method == "oauth.v2.access" {
         let (status, value) = oauth_access(state, body, now);
         return (status, value, vec![]);
