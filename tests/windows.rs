@@ -25,7 +25,15 @@ fn screenshot_path(name: &str) -> PathBuf {
 /// Gives the picker keyboard focus, as a window manager would (Xvfb runs none). The window may still be
 /// mapping when first found (focusing it then fails), so this tries a few times.
 async fn focus_picker() {
-    for _ in 0..50 {
+    assert!(
+        try_focus_picker().await,
+        "the picker window could not be given keyboard focus"
+    );
+}
+
+/// [`focus_picker`], saying whether it worked (the picker may have closed: it closes when it loses focus).
+async fn try_focus_picker() -> bool {
+    for _ in 0..100 {
         let focused = std::process::Command::new("xdotool")
             .args([
                 "search",
@@ -38,11 +46,11 @@ async fn focus_picker() {
             .status()
             .is_ok_and(|status| status.success());
         if focused {
-            return;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the picker window could not be given keyboard focus");
+    false
 }
 
 fn xdotool(args: &[&str]) {
@@ -172,40 +180,42 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
     session.switch_to_window("picker").await;
     session.find("[data-testid=picker-filter]").await;
     session.screenshot(&screenshot_path("picker")).await;
-    // Keyboard focus goes to the new window as a window manager would give it (Xvfb runs none).
-    focus_picker().await;
-    // Typed as keystrokes into the focused window; under load the first keys may arrive before the window
-    // has keyboard focus, so the test reads what arrived and types again if nothing did.
+    // Typed as keystrokes into the focused window (keyboard focus given as a window manager would: Xvfb runs
+    // none). Under load the first keys may arrive before the window has focus, or the picker may lose focus
+    // and close (as it should) before the keys: the test reads what arrived and, if nothing did, clears the
+    // filter or opens the picker again with the shortcut.
+    const FILTER: &str = "const input = document.querySelector('[data-testid=picker-filter]'); return input ? input.value : null;";
+    const CLEAR: &str = "const input = document.querySelector('[data-testid=picker-filter]'); if (input) { input.value = ''; input.dispatchEvent(new Event('input')); }";
     let filter_value = || async {
         session
-            .execute(
-                "const input = document.querySelector('[data-testid=picker-filter]'); return input ? input.value : null;",
-                serde_json::json!([]),
-            )
+            .try_execute(FILTER, serde_json::json!([]))
             .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
     };
     let mut typed = false;
-    for _ in 0..3 {
-        focus_picker().await;
+    for _ in 0..4 {
+        if filter_value().await.is_none() {
+            // The picker closed: open it again, as a person would.
+            xdotool(&["key", "ctrl+alt+s"]);
+            session.switch_to_window("picker").await;
+            session.find("[data-testid=picker-filter]").await;
+        }
+        if !try_focus_picker().await {
+            continue;
+        }
         xdotool(&["type", "--delay", "50", "sleep"]);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while tokio::time::Instant::now() < deadline && filter_value().await != "sleep" {
+        while tokio::time::Instant::now() < deadline
+            && filter_value().await.is_some_and(|value| value != "sleep")
+        {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if filter_value().await == "sleep" {
+        if filter_value().await.as_deref() == Some("sleep") && try_focus_picker().await {
             typed = true;
             break;
         }
-        // Start again from an empty filter.
-        session
-            .execute(
-                "const input = document.querySelector('[data-testid=picker-filter]'); if (input) { input.value = ''; input.dispatchEvent(new Event('input')); }",
-                serde_json::json!([]),
-            )
-            .await;
+        let _ = session.try_execute(CLEAR, serde_json::json!([])).await;
     }
     assert!(
         typed,
@@ -304,13 +314,11 @@ async fn sign_in_from_settings(
     session.switch_to_window("settings").await;
     // With a workspace connected the guide starts folded.
     session
-        .click(&session.find("[data-testid=slack-guide-summary]").await)
+        .click_when_ready("[data-testid=slack-guide-summary]")
         .await;
 
     // Step 1 opens Slack's create-app page with the manifest in the link.
-    session
-        .click(&session.find("[data-testid=guide-create-app]").await)
-        .await;
+    session.click_when_ready("[data-testid=guide-create-app]").await;
     let opened_links = eventually("the create-app page opened", SOON, links, |links| {
         links.contains("api.slack.com/apps")
     })
@@ -322,9 +330,7 @@ async fn sign_in_from_settings(
     let field = session.find("[data-testid=signin-client-id]").await;
     session.clear(&field).await;
     session.type_into(&field, CLIENT_ID).await;
-    session
-        .click(&session.find("[data-testid=signin-start]").await)
-        .await;
+    session.click_when_ready("[data-testid=signin-start]").await;
     let opened_links = eventually("the authorize page opened", SOON, links, |links| {
         links.contains("/oauth/v2/authorize")
     })

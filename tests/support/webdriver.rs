@@ -89,8 +89,13 @@ impl Session {
                 .await
             {
                 Ok(response) => break response.json::<Value>().await.expect("a JSON answer"),
-                Err(error) if tokio::time::Instant::now() < deadline && error.is_connect() => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                // Not listening yet, or listening while WebKitWebDriver behind it is not (tauri-driver then
+                // drops the request unanswered): no session was made, so asking again is safe.
+                Err(error)
+                    if tokio::time::Instant::now() < deadline
+                        && (error.is_connect() || error.is_request()) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(error) => panic!(
                     "tauri-driver does not answer: {error:?}; its log:\n{}",
@@ -151,6 +156,16 @@ impl Session {
     }
 
     /// Runs `script` in the current window and returns what it returns.
+    /// [`Session::execute`] in a window that may have closed meanwhile (the picker closes when it loses focus).
+    pub async fn try_execute(&self, script: &str, args: Value) -> Result<Value, String> {
+        self.try_send(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
     pub async fn execute(&self, script: &str, args: Value) -> Value {
         self.post("/execute/sync", json!({"script": script, "args": args}))
             .await
@@ -251,6 +266,47 @@ impl Session {
         .await;
         self.post(&format!("/element/{}/click", element.0), json!({}))
             .await;
+    }
+
+    /// Clicks the element matching `css` once it can be clicked: a control the page has just revealed (an
+    /// opened `<details>`) or enabled (a button waiting for its field's input event) may not be yet.
+    pub async fn click_when_ready(&self, css: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let element = self.find(css).await;
+            self.execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                json!([{ ELEMENT_KEY: element.0 }]),
+            )
+            .await;
+            let disabled = self
+                .execute(
+                    "return arguments[0].disabled === true;",
+                    json!([{ ELEMENT_KEY: element.0 }]),
+                )
+                .await
+                .as_bool()
+                .unwrap_or(false);
+            if !disabled {
+                match self
+                    .try_send(
+                        reqwest::Method::POST,
+                        &format!("/element/{}/click", element.0),
+                        Some(json!({})),
+                    )
+                    .await
+                {
+                    Ok(_) => return,
+                    Err(error) if error.contains("not interactable") || error.contains("stale") => {}
+                    Err(error) => panic!("clicking {css}: {error}"),
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css} never became clickable"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// An attribute of an element ("" when it has none).
