@@ -66,6 +66,16 @@ describe("the Connect a Slack workspace guide", () => {
   /** A sign-in whose `begin_sign_in` answers `start`, or throws what `start` throws. */
   const signInWith = (start: (clientId: string) => OAuthStart = () => oauthStart) => fakeSignIn(start);
 
+  /** Mounts the section with `handlers`, types the Client ID and starts signing in, as a person does. */
+  async function startSignIn(handlers: Partial<Handlers>) {
+    const mounted = mount(handlers);
+    await settle();
+    typeInto(clientId(), CLIENT_ID);
+    signInButton().click();
+    await settle();
+    return mounted;
+  }
+
   beforeEach(() => {
     root = document.createElement("div");
     document.body.append(root);
@@ -263,11 +273,7 @@ describe("the Connect a Slack workspace guide", () => {
 
   it("says what a signed-in workspace lacks", async () => {
     const signIn = signInWith();
-    mount(signIn.handlers);
-    await settle();
-    typeInto(clientId(), CLIENT_ID);
-    signInButton().click();
-    await settle();
+    await startSignIn(signIn.handlers);
     signIn.connect(presenceless);
     await settle();
     expect(message()?.textContent).toBe(
@@ -278,11 +284,7 @@ describe("the Connect a Slack workspace guide", () => {
 
   it("says to open the link by hand when the browser could not be opened", async () => {
     const signIn = signInWith(() => ({ ...oauthStart, browser_problem: "no browser found", expires_in_secs: 90 }));
-    mount(signIn.handlers);
-    await settle();
-    typeInto(clientId(), CLIENT_ID);
-    signInButton().click();
-    await settle();
+    await startSignIn(signIn.handlers);
     expect(byTestId(root, "signin-link-words")?.textContent).toBe(
       "Your browser could not be opened (no browser found): open this link in your browser yourself.",
     );
@@ -292,11 +294,7 @@ describe("the Connect a Slack workspace guide", () => {
 
   it("shows why the sign-in failed, and the form is ready again", async () => {
     const signIn = signInWith();
-    const { app } = mount(signIn.handlers);
-    await settle();
-    typeInto(clientId(), CLIENT_ID);
-    signInButton().click();
-    await settle();
+    const { app } = await startSignIn(signIn.handlers);
     signIn.fail({ code: "app", message: "Sign in with Slack: you declined on Slack's page" });
     await settle();
     expect(message()?.textContent).toBe("Sign in with Slack: you declined on Slack's page");
@@ -317,11 +315,7 @@ describe("the Connect a Slack workspace guide", () => {
 
   it("cancels: the flow ends, its 'cancelled' answer is not shown as an error, the form is back", async () => {
     const signIn = signInWith();
-    const { app } = mount(signIn.handlers);
-    await settle();
-    typeInto(clientId(), CLIENT_ID);
-    signInButton().click();
-    await settle();
+    const { app } = await startSignIn(signIn.handlers);
     buttonNamed(root, "Cancel")?.click();
     await settle();
     expect(app.names().slice(-1)).toEqual(["cancel_sign_in"]);
@@ -347,11 +341,7 @@ describe("the Connect a Slack workspace guide", () => {
       // eslint-disable-next-line @typescript-eslint/only-throw-error
       throw { code: "app", message: "services not started" };
     });
-    mount({ ...signIn.handlers, cancel_sign_in: cancel });
-    await settle();
-    typeInto(clientId(), CLIENT_ID);
-    signInButton().click();
-    await settle();
+    await startSignIn({ ...signIn.handlers, cancel_sign_in: cancel });
     const cancelButton = buttonNamed(root, "Cancel");
     cancelButton?.click();
     cancelButton?.click();
@@ -398,11 +388,7 @@ describe("the Connect a Slack workspace guide", () => {
       // eslint-disable-next-line @typescript-eslint/only-throw-error
       throw { code: "app", message: "Sign in with Slack: cannot listen on localhost:47824 for Slack's answer" };
     });
-    mount(signIn.handlers);
-    await settle();
-    typeInto(clientId(), CLIENT_ID);
-    signInButton().click();
-    await settle();
+    await startSignIn(signIn.handlers);
     expect(clientError()).toBe("Sign in with Slack: cannot listen on localhost:47824 for Slack's answer");
   });
 
@@ -484,11 +470,7 @@ describe("the Connect a Slack workspace guide", () => {
 
   it("shows the app's message when the sign-in was ended elsewhere (by a newer one)", async () => {
     const signIn = signInWith();
-    mount(signIn.handlers);
-    await settle();
-    typeInto(clientId(), CLIENT_ID);
-    signInButton().click();
-    await settle();
+    await startSignIn(signIn.handlers);
     // The CLI started its own sign-in, which ends this one.
     signIn.fail(SIGN_IN_CANCELLED);
     await settle();
