@@ -2,7 +2,8 @@
 # Installs what Caret Desktop needs, only when it is missing, on Debian 12 (or a close relative):
 #   scripts/setup.sh           what building and running the app needs: Tauri's system libraries, UI packages
 #   scripts/setup.sh --test    also what the tests start: Xvfb, D-Bus tools, gnome-keyring, dunst, xdotool,
-#                              WebKitWebDriver, ImageMagick (screenshots), openssl (fingerprint cross-check)
+#                              WebKitWebDriver, ImageMagick (screenshots), openssl (fingerprint cross-check),
+#                              faketime (the soak run's clock jump)
 # Rust (1.90+) and Node.js (20.19+) must already be there; this says so clearly if they are not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ fi
 build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
   libayatana-appindicator3-dev librsvg2-dev)
 test_packages=(xvfb dbus dbus-x11 webkit2gtk-driver xdotool gnome-keyring libsecret-tools dunst imagemagick openssl
-  chromium)
+  chromium faketime)
 wanted=("${build_packages[@]}")
 $want_test && wanted+=("${test_packages[@]}")
 

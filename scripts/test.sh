@@ -28,16 +28,29 @@ bash scripts/check-no-tauri.sh
 step "Rust: clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "build the app binary the end-to-end tests drive"
-cargo build --locked -p caret-desktop
-export CARET_APP_BIN="$PWD/target/debug/caret-desktop"
+step "build the app and the command-line phone the end-to-end tests drive"
+cargo build --locked -p caret-desktop -p caret-phone
+export CARET_APP_BIN="$PWD/target/debug/caret-desktop" CARET_PHONE_BIN="$PWD/target/debug/caret-phone"
 
 step "Rust tests (units, whole flows, the real app under Xvfb + D-Bus + keyring + notifications)"
+# The resilience suite runs next, on its own, so that its summary lines are printed.
 if cargo nextest --version >/dev/null 2>&1; then
-  tests/harness/desktop-session.sh cargo nextest run --locked --workspace --no-fail-fast
+  tests/harness/desktop-session.sh cargo nextest run --locked --workspace --no-fail-fast \
+    -E 'not (package(caret-e2e) & (binary(resilience) | binary(soak)))'
 else
+  # Without nextest, cargo test cannot leave two test binaries out: the bounded suite then runs twice.
   tests/harness/desktop-session.sh cargo test --locked --workspace --no-fail-fast
 fi
+
+step "the resilience suite, bounded (bash scripts/resilience.sh for the long one; docs/reliability.md)"
+resilience_log=$(mktemp)
+if ! tests/harness/desktop-session.sh cargo test --locked -p caret-e2e --test resilience --test soak \
+  -- --nocapture --test-threads 1 >"$resilience_log" 2>&1; then
+  cat "$resilience_log" >&2
+  echo "the resilience suite failed (its whole output is above)" >&2
+  exit 1
+fi
+grep -oE 'resilience: .*' "$resilience_log"
 
 step "the phone page in Chromium, as a phone (a mocked relay, then the real headless app)"
 (

@@ -335,6 +335,39 @@ async fn a_flapping_phone_costs_at_most_ten_writes_a_minute_and_ends_exact() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_status_held_for_the_write_budget_then_replaced_is_named_in_the_sync_log() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    // The burst is two writes: the next states wait for the budget, and each is replaced while waiting.
+    for state in [
+        CaretState::InCall,
+        CaretState::Walking,
+        CaretState::Busy,
+        CaretState::InVehicle,
+        CaretState::Silent,
+    ] {
+        rig.engine.set_phone_state(Some(state)).unwrap();
+        run_for(Duration::from_millis(300)).await;
+    }
+    run_for(Duration::from_secs(30)).await;
+    assert_eq!(text(&rig.slack, &raw), "Phone on silent");
+    let log = rig
+        .store
+        .query_log(&caret_store::LogFilter::default())
+        .expect("log");
+    let mut held: Vec<_> = log
+        .iter()
+        .filter(|row| row.outcome.starts_with("not sent: replaced by a newer state"))
+        .map(|row| {
+            assert!(row.outcome.contains("write budget"), "{}", row.outcome);
+            row.state.as_deref().unwrap_or_default()
+        })
+        .collect();
+    held.sort_unstable();
+    // The two sent at once and the last one (sent when the budget allowed) are not named.
+    assert_eq!(held, ["busy", "in_vehicle"], "{log:#?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_status_set_by_the_user_is_left_alone_and_we_resume_when_it_is_gone() {
     let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
     rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();

@@ -145,6 +145,8 @@ pub struct RecordedCall {
     /// "ok", the `error` code, or "http_NNN".
     pub outcome: String,
     pub at: Instant,
+    /// Slack's clock when the call arrived, in Unix seconds (it moves with [`FakeSlack::advance_clock`]).
+    pub slack_secs: i64,
 }
 
 /// What goes wrong.
@@ -417,6 +419,33 @@ impl FakeSlack {
         self.with_account(token, |account| account.revoked = true);
     }
 
+    /// The user removes the app from the workspace and installs it again: `token` now answers
+    /// `token_revoked`, and the same account (its status kept) has a new token, which this returns.
+    pub fn reinstall(&self, token: &str) -> String {
+        self.with(|inner| {
+            inner.serial += 1;
+            let fresh = format!(
+                "xoxp-{}-{}-reinstalled{}",
+                inner.instance, inner.serial, inner.serial
+            );
+            let index = inner
+                .accounts
+                .iter()
+                .position(|account| account.token == token)
+                .expect("known token");
+            inner.issued.push(Issued {
+                token: token.to_owned(),
+                account: index,
+                expires_at: None,
+                revoked: true,
+            });
+            let account = &mut inner.accounts[index];
+            account.token = fresh.clone();
+            account.revoked = false;
+            fresh
+        })
+    }
+
     pub fn expire_token(&self, token: &str) {
         self.with_account(token, |account| account.expired = true);
     }
@@ -630,6 +659,7 @@ async fn handle(
                 body: body_json.clone(),
                 outcome: outcome.to_owned(),
                 at: Instant::now(),
+                slack_secs: state.now_secs(),
             };
             let _ = state.calls_feed.send(call.clone());
             state.calls.push(call);

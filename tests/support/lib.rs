@@ -15,7 +15,9 @@
 pub mod app;
 pub mod browser;
 pub mod fake_slack;
+pub mod faketime;
 pub mod notifications;
+pub mod phone;
 pub mod sni;
 pub mod webdriver;
 pub mod x11;

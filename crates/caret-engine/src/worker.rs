@@ -66,6 +66,32 @@ struct Worker {
     refresh_due: Option<SlackToken>,
     /// A refresh was already tried since the last success: a second `token_expired` disconnects.
     refresh_tried: bool,
+    /// A status decided but held back (waiting for the write budget): if a newer decision replaces it before
+    /// it is sent, the sync log says so, so that every change the user made is either in Slack or explained.
+    held: Option<Held>,
+}
+
+/// A decided status not sent yet, and why.
+struct Held {
+    /// What Slack was to show (`None`: no status).
+    look: Option<StatusRecord>,
+    state: Option<String>,
+    reason: &'static str,
+}
+
+/// Why a decided status waits: Slack takes about ten status changes a minute per user.
+const HELD_FOR_BUDGET: &str = "waiting for the write budget (Slack takes about ten status changes a minute)";
+
+/// What a decision asks Slack to show, expiration aside (a renewed lease is the same status).
+fn look_of(decision: &Decision) -> Option<StatusRecord> {
+    match &decision.status {
+        DesiredStatus::Clear => None,
+        DesiredStatus::Set(status) => Some(StatusRecord {
+            text: status.text.clone(),
+            emoji: status.emoji.clone(),
+            expiration: 0,
+        }),
+    }
 }
 
 fn record_of(status: &ProfileStatus) -> Option<StatusRecord> {
@@ -194,6 +220,7 @@ impl Worker {
             noted_pause: false,
             refresh_due: None,
             refresh_tried: false,
+            held: None,
             cx,
         })
     }
@@ -258,6 +285,22 @@ impl Worker {
             self.note(&decision, state_name, "timed block ended; sharing again");
         }
         self.last_policy = Some(decision.policy);
+        if let Some(held) = self.held.take() {
+            let replaced = match (&held.look, look_of(&decision)) {
+                (None, None) => false,
+                (Some(before), Some(now)) => !same_look(before, &now),
+                _ => true,
+            };
+            if replaced {
+                self.note(
+                    &decision,
+                    held.state.as_deref(),
+                    &format!("not sent: replaced by a newer state while {}", held.reason),
+                );
+            } else {
+                self.held = Some(held);
+            }
+        }
         if self.last_desired.as_ref() != Some(&decision) {
             if let Err(error) =
                 self.cx
@@ -417,13 +460,21 @@ impl Worker {
             }
         };
         if let Some(wake) = self.satisfied(desired.as_ref(), lease) {
+            self.held = None;
             return Flow::Rest(wake);
         }
         // Wait for the budget before looking at Slack, so that a flapping phone costs a look only per write.
         let budget_free_at = self.budget.available_at();
         if budget_free_at > Instant::now() {
+            self.held = Some(Held {
+                look: look_of(decision),
+                state: state_name.map(str::to_owned),
+                reason: HELD_FOR_BUDGET,
+            });
             return Flow::RetryAt(budget_free_at);
         }
+        // Sent now (or found there): nothing is held back any more.
+        self.held = None;
 
         // Never clobber: look at what Slack shows before changing it.
         let current = match self.call_get(token).await {
