@@ -117,6 +117,17 @@ impl Day {
 
     /// Notes what the app should now make Slack show, when it differs from the last thing asked.
     fn want(&mut self, what: &str) {
+        let asked = self.mark();
+        self.want_since(what, asked);
+    }
+
+    /// The moment something is asked, on both clocks: taken before asking, since the app may act (and Slack
+    /// see the write) before the command that asked returns.
+    fn mark(&self) -> (Instant, i64) {
+        (Instant::now(), self.app_now().timestamp_millis())
+    }
+
+    fn want_since(&mut self, what: &str, (at, app_ms): (Instant, i64)) {
         let look = self.expected_look();
         if self.wanted.last().is_some_and(|last| last.look == look) && !what.contains("suspend") {
             return;
@@ -124,8 +135,8 @@ impl Day {
         let state = self.expected().0;
         self.wanted.push(Wanted {
             what: what.to_owned(),
-            at: Instant::now(),
-            app_ms: self.app_now().timestamp_millis(),
+            at,
+            app_ms,
             state,
             look,
             while_disconnected: self.disconnected,
@@ -137,29 +148,33 @@ impl Day {
     }
 
     async fn phone_says(&mut self, line: &str) {
+        let asked = self.mark();
         self.phone_state = Some(state_of_line(line));
         self.phone.send(&self.sandbox, line).await;
-        self.want(&format!("phone: {line}"));
+        self.want_since(&format!("phone: {line}"), asked);
     }
 
     async fn phone_drops_off(&mut self) {
+        let asked = self.mark();
         self.phone.drop_off().await;
         self.phone_state = None;
-        self.want("phone dropped off the network");
+        self.want_since("phone dropped off the network", asked);
     }
 
     async fn policy(&mut self, policy: SharingPolicy, name: &str) {
         let id = self.workspace_id.to_string();
+        let asked = self.mark();
         let (ok, _, stderr) = self
             .sandbox
             .cli(&format!("cli-policy-{name}"), &["policy", &id, name])
             .await;
         assert!(ok, "{stderr}");
         self.settings.policy.choose(policy);
-        self.want(&format!("policy {name}"));
+        self.want_since(&format!("policy {name}"), asked);
     }
 
     async fn manual_status(&mut self, kind: StateKind, minutes: i64) {
+        let asked = self.mark();
         let (ok, _, stderr) = self
             .sandbox
             .cli(
@@ -172,14 +187,15 @@ impl Day {
             state: CaretState::without_details(kind).expect("a plain state"),
             until: Some(self.app_now() + chrono::Duration::minutes(minutes)),
         });
-        self.want(&format!("shortcut: {} for {minutes}m", kind.as_str()));
+        self.want_since(&format!("shortcut: {} for {minutes}m", kind.as_str()), asked);
     }
 
     async fn manual_clear(&mut self) {
+        let asked = self.mark();
         let (ok, _, stderr) = self.sandbox.cli("cli-status-clear", &["status", "clear"]).await;
         assert!(ok, "{stderr}");
         self.manual = None;
-        self.want("shortcut: clear");
+        self.want_since("shortcut: clear", asked);
     }
 
     /// Waits until Slack shows what the inputs ask for now.
@@ -394,6 +410,7 @@ async fn a_working_day_with_slack_failing_the_phone_dropping_and_the_clock_jumpi
     day.pause(2).await;
     day.phone_says("walking").await;
     day.pause(2).await;
+    let asked = day.mark();
     let (ok, _, stderr) = day.sandbox.add_workspace(&fresh).await;
     assert!(ok, "reconnecting: {stderr}");
     day.disconnected = false;
@@ -403,7 +420,7 @@ async fn a_working_day_with_slack_failing_the_phone_dropping_and_the_clock_jumpi
     assert_eq!(reconnected.len(), 1, "the same workspace, connected again");
     day.workspace_id = reconnected[0].id;
     day.settings = reconnected[0].settings.clone();
-    day.want("reconnected");
+    day.want_since("reconnected", asked);
     day.settled("after reconnecting", SOON).await;
     // 16:00 driving; the lid closes for an hour: the desktop's wall clock and Slack's jump ahead, the phone's
     // too; the status's lease ends in Slack meanwhile, and the app puts it back (it looks at the wall clock

@@ -1,6 +1,9 @@
-//! The memory figures of docs/performance.md: Caret Desktop's tray-only idle footprint against a bare Tauri
-//! app (bench/bare-tauri) built in the same run, then with one window open, then after closing it. PSS
-//! (proportional set size, `/proc/PID/smaps_rollup`) summed over the app and its child processes (WebKit's).
+//! The desktop figures of docs/performance.md, Caret Desktop against a bare Tauri app (bench/bare-tauri)
+//! built in the same run: memory tray-only, then with one window open, then after closing it, as PSS
+//! (proportional set size, `/proc/PID/smaps_rollup`) summed over the app and its child processes (WebKit's);
+//! CPU time while idle in the tray; the time from launching the process to its tray item registered with the
+//! StatusNotifierWatcher (medians of five launches each, alternating, after one unmeasured launch); the size
+//! of each release binary.
 //!
 //! Run by `bash scripts/memory.sh` (release builds, inside the test harness's desktop session, with a
 //! StatusNotifierWatcher so both trays register as on a real panel).
@@ -10,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use caret_e2e::app::{Sandbox, child_pids, process_name};
+use caret_e2e::app::{Sandbox, child_pids, context_switches, cpu_time, process_name, wait_for_exit};
 use caret_e2e::sni::Watcher;
 use caret_e2e::x11::{close_window, wait_for_windows};
 
@@ -85,16 +88,72 @@ async fn start_tray(
     (child, item, watcher)
 }
 
-/// The bare app, tray only, after `idle`.
-async fn measure_bare(bare: &Path, idle: Duration) -> (Memory, Vec<String>) {
+/// The bare app, tray only, after `idle`; and the CPU time it used while idle.
+async fn measure_bare(bare: &Path, idle: Duration) -> (Memory, Vec<String>, Idle) {
     let sandbox = Sandbox::new();
     let (mut app, _item, watcher) = start_tray(bare, &sandbox, "bare").await;
-    tokio::time::sleep(idle).await;
-    let measured = measure(app.id().expect("pid")).await;
+    let pid = app.id().expect("pid");
+    let (memory, processes, cpu) = idle_then_measure(pid, idle).await;
     let _ = app.kill().await;
     let _ = app.wait().await;
     drop(watcher);
-    measured
+    (memory, processes, cpu)
+}
+
+/// What the app did while idle: CPU time and wake-ups (context switches of all its threads).
+#[derive(Debug, Clone, Copy)]
+struct Idle {
+    cpu: Duration,
+    wakeups: u64,
+}
+
+/// CPU time and wake-ups over the idle period (after a second to settle), then the memory.
+async fn idle_then_measure(pid: u32, idle: Duration) -> (Memory, Vec<String>, Idle) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu_before: Duration = tree(pid).into_iter().map(cpu_time).sum();
+    let wakeups_before = context_switches(pid);
+    tokio::time::sleep(idle).await;
+    let cpu_after: Duration = tree(pid).into_iter().map(cpu_time).sum();
+    let wakeups = context_switches(pid).saturating_sub(wakeups_before);
+    let (memory, processes) = measure(pid).await;
+    let cpu = cpu_after.saturating_sub(cpu_before);
+    (memory, processes, Idle { cpu, wakeups })
+}
+
+/// Launch → tray item registered, for one launch of `binary` in `sandbox` (kept between launches, so that
+/// each is a usual start with its data already there).
+async fn start_time(binary: &Path, sandbox: &Sandbox, name: &str) -> Duration {
+    let mut watcher = Watcher::start().await;
+    let launched = std::time::Instant::now();
+    let mut child = sandbox
+        .command_for(binary, name, &[])
+        .spawn()
+        .unwrap_or_else(|error| panic!("start {}: {error}", binary.display()));
+    let item = watcher.next_item(START).await;
+    let took = launched.elapsed();
+    // Quit from the menu where there is a Quit (a clean exit: the next launch meets no single-instance guard
+    // left behind); the bare app has none and is killed.
+    match item.menu().await.find("Quit Caret Desktop") {
+        Some(quit) => {
+            item.click(quit).await;
+            let _ = wait_for_exit(&mut child, Duration::from_secs(20)).await;
+        }
+        None => {
+            let _ = child.kill().await;
+            let _ = child.wait().await;
+        }
+    }
+    drop(watcher);
+    took
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn megabytes(path: &Path) -> f64 {
+    std::fs::metadata(path).map_or(0.0, |meta| meta.len() as f64 / 1_000_000.0)
 }
 
 #[tokio::main]
@@ -110,15 +169,24 @@ async fn main() {
     // A first, unmeasured run: the first GTK app of a session starts the session's helpers (the accessibility
     // bus, the desktop portal) and pays for finding them missing; every measured run then finds them up.
     let _warm_up = measure_bare(&bare, Duration::from_secs(2)).await;
+
+    // Start times, alternating so that the session's state weighs on both alike.
+    let (caret_home, bare_home) = (Sandbox::new(), Sandbox::new());
+    start_time(&caret, &caret_home, "caret-first").await;
+    start_time(&bare, &bare_home, "bare-first").await;
+    let (mut caret_starts, mut bare_starts) = (Vec::new(), Vec::new());
+    for launch in 0..5 {
+        caret_starts.push(start_time(&caret, &caret_home, &format!("caret-{launch}")).await);
+        bare_starts.push(start_time(&bare, &bare_home, &format!("bare-{launch}")).await);
+    }
     // The bare app before and after Caret Desktop: how far its two runs differ shows how much the session
     // moves the figures.
-    let (bare_before, bare_processes) = measure_bare(&bare, idle).await;
+    let (bare_before, bare_processes, bare_cpu) = measure_bare(&bare, idle).await;
 
     let sandbox = Sandbox::new();
     let (mut app, item, watcher) = start_tray(&caret, &sandbox, "caret").await;
     let pid = app.id().expect("pid");
-    tokio::time::sleep(idle).await;
-    let (tray, tray_processes) = measure(pid).await;
+    let (tray, tray_processes, tray_cpu) = idle_then_measure(pid, idle).await;
 
     let menu = item.menu().await;
     item.click(menu.find("Settings…").expect("Settings…")).await;
@@ -133,7 +201,7 @@ async fn main() {
     let _ = app.wait().await;
     drop(watcher);
 
-    let (bare_after, _) = measure_bare(&bare, idle).await;
+    let (bare_after, _, _) = measure_bare(&bare, idle).await;
 
     let row = |what: &str, memory: Memory, processes: &[String]| {
         println!(
@@ -167,5 +235,31 @@ async fn main() {
         "freed by closing the window: PSS {:.1} MB, private {:.1} MB",
         window.pss - closed.pss,
         window.private - closed.private
+    );
+    println!();
+    let per_hour = |count: u64| count as f64 * 3600.0 / idle.as_secs_f64();
+    println!(
+        "idle in the tray ({} s, no phone): CPU time Caret Desktop {} ms, bare app {} ms (the kernel counts in 10 ms ticks); \
+         wake-ups (context switches, all threads of the main process) Caret Desktop {:.0}/h, bare app {:.0}/h",
+        idle.as_secs(),
+        tray_cpu.cpu.as_millis(),
+        bare_cpu.cpu.as_millis(),
+        per_hour(tray_cpu.wakeups),
+        per_hour(bare_cpu.wakeups)
+    );
+    let (caret_start, bare_start) = (median(caret_starts.clone()), median(bare_starts.clone()));
+    println!(
+        "launch → tray registered, medians of 5: Caret Desktop {:.0} ms, bare app {:.0} ms ({:.2}×); Caret runs {:?}, bare runs {:?}",
+        caret_start.as_secs_f64() * 1000.0,
+        bare_start.as_secs_f64() * 1000.0,
+        caret_start.as_secs_f64() / bare_start.as_secs_f64(),
+        caret_starts.iter().map(Duration::as_millis).collect::<Vec<_>>(),
+        bare_starts.iter().map(Duration::as_millis).collect::<Vec<_>>(),
+    );
+    println!(
+        "release binary: Caret Desktop {:.1} MB, bare app {:.1} MB ({:.2}×)",
+        megabytes(&caret),
+        megabytes(&bare),
+        megabytes(&caret) / megabytes(&bare)
     );
 }
