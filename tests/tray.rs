@@ -432,3 +432,47 @@ async fn where_the_shortcut_cannot_be_grabbed_the_app_runs_on_and_the_picker_com
         .await;
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shortcut_opens_the_picker_and_a_combination_another_app_holds_is_reported() {
+    let _desktop = exclusive_desktop().await;
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox.command("app", &[]).spawn().expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("app", "global shortcut registered", SOON)
+        .await;
+    // The default shortcut, pressed as a person does (XTEST): the picker opens.
+    let pressed = std::process::Command::new("xdotool")
+        .args(["key", "ctrl+alt+s"])
+        .status()
+        .expect("xdotool runs");
+    assert!(pressed.success());
+    let pickers = wait_for_windows("Set status", 1, START).await;
+    close_window(pickers[0], "Set status").await;
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+
+    // Another application holds Ctrl+Alt+S: the app runs on and says why the shortcut is not there.
+    let _holder = caret_e2e::x11::hold_key_combination(u32::from(b's'), 4 | 8);
+    let mut app = sandbox
+        .command("app-again", &[])
+        .spawn()
+        .expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("app-again", "the global shortcut is not registered", SOON)
+        .await;
+    assert!(
+        sandbox
+            .log("app-again")
+            .contains("another application already uses this combination"),
+        "the reason is said: {}",
+        sandbox.log("app-again")
+    );
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

@@ -18,6 +18,8 @@ pub mod ipc;
 pub mod shortcut;
 pub mod tray;
 pub mod windows;
+#[cfg(target_os = "linux")]
+mod x11_hotkey;
 
 use caret_app::{Action, AppConfig, AppCore, InstanceLock, WindowKind};
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};

@@ -11,7 +11,6 @@ use caret_app::preferences::{self, PICKER_COMMAND, Preferences, PreferencesView,
 use caret_app::{Action, AppCore, WindowKind};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_autostart::AutoLaunchManager;
-use tauri_plugin_global_shortcut::{GlobalShortcutExt, ShortcutState};
 
 use crate::error::{Result, ShellError};
 
@@ -47,37 +46,106 @@ impl ShortcutRegistry {
     }
 }
 
-/// Adds the global shortcut plugin and registers the saved shortcut. Never fails: a refusal is recorded.
+/// Opens the picker: what the shortcut does, on the main thread whichever thread noticed the press.
+fn open_picker<R: Runtime>(app: &AppHandle<R>) {
+    let handle = app.clone();
+    let opened = app.run_on_main_thread(move || {
+        crate::actions::handle(
+            &handle,
+            Action::OpenWindow {
+                window: WindowKind::Picker,
+            },
+            caret_app::apply::Source::Shortcut,
+        );
+    });
+    if let Err(error) = opened {
+        tracing::warn!("the shortcut could not open the picker: {error}");
+    }
+}
+
+/// Starts the global shortcut's backend and registers the saved shortcut. Never fails: a refusal is recorded.
+/// On Linux it is our own X11 listener (src/x11_hotkey.rs: the plugin's X11 backend polls every 50 ms);
+/// elsewhere the global-shortcut plugin.
 pub fn install<R: Runtime>(app: &AppHandle<R>, preferences: &Preferences) {
     app.manage(ShortcutRegistry::default());
-    let plugin = tauri_plugin_global_shortcut::Builder::new()
-        .with_handler(|app, shortcut, event| {
-            // Both the press and the release arrive; the picker opens once, on the press.
-            if event.state() == ShortcutState::Pressed {
-                tracing::info!(%shortcut, "global shortcut pressed");
-                crate::actions::handle(
-                    app,
-                    Action::OpenWindow {
-                        window: WindowKind::Picker,
-                    },
-                    caret_app::apply::Source::Shortcut,
-                );
-            }
-        })
-        .build();
-    if let Err(error) = app.plugin(plugin) {
+    let backend: std::result::Result<(), String> = start_backend(app);
+    if let Err(error) = backend {
         tracing::warn!("global shortcuts are unavailable here: {error}");
         let registry = app.state::<ShortcutRegistry>();
         *registry
             .unavailable
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.to_string());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
     }
     register(app, &preferences.shortcut);
 }
 
+#[cfg(target_os = "linux")]
+fn start_backend<R: Runtime>(app: &AppHandle<R>) -> std::result::Result<(), String> {
+    if let Some(reason) = session_refuses_shortcuts() {
+        return Err(reason);
+    }
+    let handle = app.clone();
+    let hotkeys = crate::x11_hotkey::X11Hotkeys::start(move || {
+        tracing::info!("global shortcut pressed");
+        open_picker(&handle);
+    })?;
+    app.manage(hotkeys);
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_backend<R: Runtime>(app: &AppHandle<R>) -> std::result::Result<(), String> {
+    use tauri_plugin_global_shortcut::ShortcutState;
+    let plugin = tauri_plugin_global_shortcut::Builder::new()
+        .with_handler(|app, shortcut, event| {
+            // Both the press and the release arrive; the picker opens once, on the press.
+            if event.state() == ShortcutState::Pressed {
+                tracing::info!(%shortcut, "global shortcut pressed");
+                open_picker(app);
+            }
+        })
+        .build();
+    app.plugin(plugin).map_err(|error| error.to_string())
+}
+
+/// Grabs `shortcut` in place of the one grabbed before.
+#[cfg(target_os = "linux")]
+fn grab<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> std::result::Result<(), String> {
+    let hotkeys = app
+        .try_state::<crate::x11_hotkey::X11Hotkeys>()
+        .ok_or("the shortcut listener is not running")?;
+    hotkeys.register(shortcut)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn grab<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> std::result::Result<(), String> {
+    use tauri_plugin_global_shortcut::GlobalShortcutExt;
+    let shortcuts = app.global_shortcut();
+    if let Err(error) = shortcuts.unregister_all() {
+        tracing::warn!("cannot release the previous shortcut: {error}");
+    }
+    shortcuts.register(shortcut).map_err(|error| error.to_string())
+}
+
+/// Releases the grabbed shortcut, if any.
+#[cfg(target_os = "linux")]
+fn release<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(hotkeys) = app.try_state::<crate::x11_hotkey::X11Hotkeys>() {
+        hotkeys.unregister();
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn release<R: Runtime>(app: &AppHandle<R>) {
+    use tauri_plugin_global_shortcut::GlobalShortcutExt;
+    if let Err(error) = app.global_shortcut().unregister_all() {
+        tracing::warn!("cannot release the previous shortcut: {error}");
+    }
+}
+
 /// Why a global shortcut cannot work in this session, if we can tell before trying: on Wayland the X11 key
-/// grab the plugin uses is accepted without complaint but only fires while an X11 window has focus.
+/// grab is accepted without complaint but only fires while an X11 window has focus.
 fn session_refuses_shortcuts() -> Option<String> {
     let wayland = std::env::var("XDG_SESSION_TYPE").is_ok_and(|kind| kind.eq_ignore_ascii_case("wayland"))
         || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|display| !display.is_empty());
@@ -97,10 +165,8 @@ fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
     let registry = app.state::<ShortcutRegistry>();
     let refused = registry.unavailable().or_else(session_refuses_shortcuts);
     let status = if shortcut.trim().is_empty() {
-        if registry.unavailable().is_none()
-            && let Err(error) = app.global_shortcut().unregister_all()
-        {
-            tracing::warn!("cannot release the previous shortcut: {error}");
+        if registry.unavailable().is_none() {
+            release(app);
         }
         ShortcutStatus::Off
     } else if let Some(reason) = refused {
@@ -109,18 +175,14 @@ fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
             reason,
         }
     } else {
-        let shortcuts = app.global_shortcut();
-        if let Err(error) = shortcuts.unregister_all() {
-            tracing::warn!("cannot release the previous shortcut: {error}");
-        }
         let shortcut = shortcut.trim();
-        match shortcuts.register(shortcut) {
+        match grab(app, shortcut) {
             Ok(()) => ShortcutStatus::Registered {
                 shortcut: shortcut.to_owned(),
             },
-            Err(error) => ShortcutStatus::Failed {
+            Err(reason) => ShortcutStatus::Failed {
                 shortcut: shortcut.to_owned(),
-                reason: error.to_string(),
+                reason,
             },
         }
     };

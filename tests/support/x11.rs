@@ -85,3 +85,36 @@ fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+/// Another application holding a key combination (a grab on the root window, kept while the returned
+/// connection lives): `keysym` with `modifiers` (X modifier bits: Control 4, Mod1/Alt 8).
+pub fn hold_key_combination(keysym: u32, modifiers: u16) -> x11rb::rust_connection::RustConnection {
+    use x11rb::protocol::xproto::{GrabMode, ModMask};
+    let (connection, screen) = x11rb::connect(None).expect("the X server");
+    let root = connection.setup().roots[screen].root;
+    let (first, last) = (connection.setup().min_keycode, connection.setup().max_keycode);
+    let mapping = connection
+        .get_keyboard_mapping(first, last - first + 1)
+        .expect("keyboard mapping")
+        .reply()
+        .expect("keyboard mapping reply");
+    let index = mapping
+        .keysyms
+        .chunks(usize::from(mapping.keysyms_per_keycode.max(1)))
+        .position(|symbols| symbols.contains(&keysym))
+        .expect("a key for the keysym");
+    let keycode = first + u8::try_from(index).expect("a keycode");
+    connection
+        .grab_key(
+            false,
+            root,
+            ModMask::from(modifiers),
+            keycode,
+            GrabMode::ASYNC,
+            GrabMode::ASYNC,
+        )
+        .expect("grab request")
+        .check()
+        .expect("the grab");
+    connection
+}
