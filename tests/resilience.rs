@@ -50,26 +50,10 @@ fn scale() -> Scale {
 /// A sandbox whose database has one Trusted workspace for `token`, its token in the keyring: what connecting
 /// leaves behind.
 fn connected_sandbox(slack: &FakeSlack, token: &str) -> (Sandbox, KeyringCleanup) {
-    let account = slack.account(token);
     let sandbox = Sandbox::new();
-    std::fs::create_dir_all(sandbox.data_dir()).expect("data dir");
-    let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
     let mut settings = WorkspaceSettings::default();
     settings.policy.choose(SharingPolicy::Trusted);
-    store
-        .upsert_workspace(
-            &account.team_id,
-            &account.user_id,
-            &account.team,
-            &account.user,
-            &settings,
-            0,
-        )
-        .expect("workspace");
-    let cleanup = KeyringCleanup::for_token(slack, token);
-    keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &cleanup.0)
-        .and_then(|entry| entry.set_password(token))
-        .expect("the token goes to the keyring");
+    let (_, cleanup) = sandbox.seed_workspace(slack, token, &settings);
     (sandbox, cleanup)
 }
 

@@ -20,7 +20,7 @@ use caret_core::{
     CaretState, DesiredStatus, EventDetails, ManualStatus, SharingPolicy, StateKind, WorkspaceSettings,
     choose_input, decide,
 };
-use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
+use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, Fault, RecordedCall, TestClock};
 use caret_e2e::faketime::FakeTime;
 use caret_e2e::phone::CliPhone;
@@ -274,25 +274,10 @@ async fn a_working_day_with_slack_failing_the_phone_dropping_and_the_clock_jumpi
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let account = slack.account(&token);
     let sandbox = Sandbox::new();
-    std::fs::create_dir_all(sandbox.data_dir()).expect("data dir");
     let db = sandbox.data_dir().join("caret.db");
-    let store = Store::open(&db).expect("store");
     let mut settings = WorkspaceSettings::default();
     settings.policy.choose(SharingPolicy::Trusted);
-    let workspace_id = store
-        .upsert_workspace(
-            &account.team_id,
-            &account.user_id,
-            &account.team,
-            &account.user,
-            &settings,
-            0,
-        )
-        .expect("workspace");
-    let cleanup = KeyringCleanup::for_token(&slack, &token);
-    keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &cleanup.0)
-        .and_then(|entry| entry.set_password(&token))
-        .expect("the token goes to the keyring");
+    let (workspace_id, _cleanup) = sandbox.seed_workspace(&slack, &token, &settings);
 
     let clock = FakeTime::new(sandbox.root.path());
     let mut command = sandbox.command("app", &["--headless"]);

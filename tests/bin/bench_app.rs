@@ -14,10 +14,10 @@
 use std::time::Duration;
 
 use caret_core::{SharingPolicy, WorkspaceSettings};
-use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
+use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
+use caret_e2e::bench::{flag, ms, percentile};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_relay::client::{PairingLink, PhoneConnection, pair_with_link};
-use caret_store::Store;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -29,23 +29,6 @@ const ROUND_STATES: [(&str, &str); 4] = [
     ("walking", "Walking"),
     ("in_vehicle", "Driving"),
 ];
-
-fn flag(name: &str, default: u64) -> u64 {
-    std::env::args()
-        .skip_while(|arg| arg != name)
-        .nth(1)
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
-}
 
 fn report(label: &str, samples: &mut [Duration]) -> Duration {
     samples.sort();
@@ -66,33 +49,17 @@ async fn main() {
     let workspaces = flag("--workspaces", 3) as usize;
     let slack = FakeSlack::start(TestClock::new()).await;
     let sandbox = Sandbox::new();
-    std::fs::create_dir_all(sandbox.data_dir()).expect("data dir");
-    let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
     let mut settings = WorkspaceSettings::default();
     settings.policy.choose(SharingPolicy::Trusted);
     let mut tokens = Vec::new();
     let mut cleanups = Vec::new();
     for index in 0..workspaces {
         let token = slack.add_user(&format!("Team {index}"), "ada", &FakeSlack::FULL_SCOPES);
-        let account = slack.account(&token);
-        store
-            .upsert_workspace(
-                &account.team_id,
-                &account.user_id,
-                &account.team,
-                &account.user,
-                &settings,
-                0,
-            )
-            .expect("workspace");
-        let cleanup = KeyringCleanup::for_token(&slack, &token);
-        keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &cleanup.0)
-            .and_then(|entry| entry.set_password(&token))
-            .expect("the token goes to the keyring");
+        let (_, cleanup) = sandbox.seed_workspace(&slack, &token, &settings);
         cleanups.push(cleanup);
-        tokens.push((token, account.user_id));
+        let user_id = slack.account(&token).user_id;
+        tokens.push((token, user_id));
     }
-    drop(store);
 
     let mut app = sandbox
         .command("app", &["--headless"])

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caret_core::{CaretState, SharingPolicy, WorkspaceSettings};
+use caret_e2e::bench::{ms, percentile};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_engine::{Engine, EngineConfig, StaticTokens, SystemClock, TokioClock};
 use caret_slack::{SlackClient, SlackToken};
@@ -47,15 +48,6 @@ fn engine_for(
         config.profile_budget = (u32::MAX, Duration::from_millis(1));
     }
     (Engine::start(config).expect("engine"), raw)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
 
 async fn latency(samples: usize) {

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use caret_core::{CaretState, StateKind};
 use caret_e2e::app::{Sandbox, context_switches, cpu_time, terminate, wait_for_exit};
+use caret_e2e::bench::{flag, ms, percentile};
 use caret_relay::client::{Credentials, PairingLink, PhoneConnection, pair_with_link};
 use caret_relay::{PhoneFeed, Relay, RelayConfig, RelayIdentity};
 use caret_store::Store;
@@ -28,15 +29,6 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.3} ms", duration.as_secs_f64() * 1000.0)
-}
 
 fn report(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
@@ -506,14 +498,6 @@ async fn idle_cost(idle: Duration) {
     );
     terminate(&app);
     let _ = wait_for_exit(&mut app, Duration::from_secs(20)).await;
-}
-
-fn flag(name: &str, default: u64) -> u64 {
-    std::env::args()
-        .skip_while(|arg| arg != name)
-        .nth(1)
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {

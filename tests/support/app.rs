@@ -222,6 +222,37 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// What connecting a workspace leaves behind, without the connect flow: a row in this sandbox's database
+    /// for `token`'s account with `settings`, and the token in the keyring. Returns the workspace's id and
+    /// the keyring entry's cleanup.
+    pub fn seed_workspace(
+        &self,
+        slack: &crate::fake_slack::FakeSlack,
+        token: &str,
+        settings: &caret_core::WorkspaceSettings,
+    ) -> (caret_store::WorkspaceId, KeyringCleanup) {
+        let account = slack.account(token);
+        std::fs::create_dir_all(self.data_dir()).expect("data dir");
+        let store = caret_store::Store::open(&self.data_dir().join("caret.db")).expect("store");
+        let id = store
+            .upsert_workspace(
+                &account.team_id,
+                &account.user_id,
+                &account.team,
+                &account.user,
+                settings,
+                0,
+            )
+            .expect("workspace");
+        let cleanup = KeyringCleanup::for_token(slack, token);
+        keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &cleanup.0)
+            .and_then(|entry| entry.set_password(token))
+            .expect("the token goes to the keyring");
+        (id, cleanup)
+    }
+}
+
 /// Deletes a keyring entry when dropped, even when the test fails: tests share the harness's keyring.
 pub struct KeyringCleanup(pub String);
 

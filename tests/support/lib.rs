@@ -13,6 +13,7 @@
 //! [`require_desktop_session`] fails them with a clear message otherwise.
 
 pub mod app;
+pub mod bench;
 pub mod browser;
 pub mod fake_slack;
 pub mod faketime;
