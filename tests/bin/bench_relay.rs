@@ -83,22 +83,32 @@ async fn measure(
     (to_feed, round_trip)
 }
 
-async fn latency(samples: usize) {
+/// A relay on loopback with its TLS identity and file store in a temporary directory (kept alive by the
+/// returned guard), and one phone paired and connected to it. `device_rate` replaces the per-device limit.
+async fn relay_with_phone(
+    name: &str,
+    device_rate: Option<(u32, Duration)>,
+) -> (tempfile::TempDir, Relay, Credentials, PhoneConnection) {
     let dir = tempfile::tempdir().expect("temp dir");
     let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).expect("identity");
     let store = Store::open(&dir.path().join("caret.db")).expect("store");
-    // The per-device rate limit (2 a second after a burst of 20) is lifted: this measures the pipeline.
+    let defaults = RelayConfig::default();
     let config = RelayConfig {
         port: 0,
         loopback_only: true,
-        device_rate: (u32::MAX, Duration::from_millis(1)),
-        ..RelayConfig::default()
+        device_rate: device_rate.unwrap_or(defaults.device_rate),
+        ..defaults
     };
     let relay = Relay::start(config, &identity, store).await.expect("relay");
-    let credentials = paired(&relay, "bench").await;
-    let mut phone = PhoneConnection::open(&credentials, "bench")
-        .await
-        .expect("connect");
+    let credentials = paired(&relay, name).await;
+    let phone = PhoneConnection::open(&credentials, name).await.expect("connect");
+    (dir, relay, credentials, phone)
+}
+
+async fn latency(samples: usize) {
+    // The per-device rate limit (2 a second after a burst of 20) is lifted: this measures the pipeline.
+    let (_dir, relay, _, mut phone) =
+        relay_with_phone("bench", Some((u32::MAX, Duration::from_millis(1)))).await;
     let mut feed = relay.phone_feed();
 
     println!("Latency through TLS on loopback ({samples} samples after 20 warm-up, rate limit lifted):");
@@ -204,20 +214,8 @@ async fn hostile(samples: usize) {
     use std::sync::atomic::AtomicBool;
     use tokio::io::AsyncWriteExt;
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).expect("identity");
-    let store = Store::open(&dir.path().join("caret.db")).expect("store");
     // The relay's real limits: per device, per connection count, frame size.
-    let config = RelayConfig {
-        port: 0,
-        loopback_only: true,
-        ..RelayConfig::default()
-    };
-    let relay = Relay::start(config, &identity, store).await.expect("relay");
-    let credentials = paired(&relay, "well-behaved").await;
-    let mut phone = PhoneConnection::open(&credentials, "well-behaved")
-        .await
-        .expect("connect");
+    let (_dir, relay, credentials, mut phone) = relay_with_phone("well-behaved", None).await;
     let mut feed = relay.phone_feed();
     let mut seq = phone.welcome["last_seq"].as_u64().unwrap_or(0);
 

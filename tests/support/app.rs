@@ -11,24 +11,27 @@ use tokio::process::{Child, Command};
 pub fn app_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| {
-            if let Some(path) = std::env::var_os("CARET_APP_BIN") {
-                return PathBuf::from(path);
-            }
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("tests/ has a parent");
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "caret-desktop"])
-                .current_dir(workspace)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building caret-desktop failed");
-            let target =
-                std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
-            target.join("debug").join("caret-desktop")
-        })
+        .get_or_init(|| workspace_binary("CARET_APP_BIN", "caret-desktop", "caret-desktop"))
         .clone()
+}
+
+/// The binary named by the environment variable `variable`, or `binary` from the workspace's debug build of
+/// `package` (built here if needed: call it once, behind a `OnceLock`).
+pub fn workspace_binary(variable: &str, package: &str, binary: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
+        return PathBuf::from(path);
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", package])
+        .current_dir(workspace)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {package} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
+    target.join("debug").join(binary)
 }
 
 /// A directory tree private to one launch: HOME, config, data.

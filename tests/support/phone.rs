@@ -1,37 +1,21 @@
 //! The command-line phone (`caret-phone`, crates/caret-phone) as a separate process, as a person would run
 //! it: paired by the QR code's link, then `caret-phone run` fed one state per line.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::OnceLock;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 
-use crate::app::Sandbox;
+use crate::app::{Sandbox, workspace_binary};
 use crate::faketime::FakeTime;
 
 /// `CARET_PHONE_BIN`, or the workspace's debug build of caret-phone (built once if needed).
 pub fn phone_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| {
-            if let Some(path) = std::env::var_os("CARET_PHONE_BIN") {
-                return PathBuf::from(path);
-            }
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("tests/ has a parent");
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "caret-phone"])
-                .current_dir(workspace)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building caret-phone failed");
-            let target =
-                std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
-            target.join("debug").join("caret-phone")
-        })
+        .get_or_init(|| workspace_binary("CARET_PHONE_BIN", "caret-phone", "caret-phone"))
         .clone()
 }
 
