@@ -559,6 +559,16 @@ async fn a_crash_in_the_middle_of_a_write_is_settled_on_restart() {
     assert_eq!(slack.accepted(SET), writes, "recognised as ours: not sent again");
     assert!(store.sync_state(id).unwrap().in_flight.is_none());
     assert_eq!(store.integrity_check().unwrap(), "ok");
+    let adopted = store
+        .query_log(&LogFilter {
+            outcome: Some(caret_store::OUTCOME_REACHED_BEFORE_RESTART.into()),
+            ..LogFilter::default()
+        })
+        .unwrap();
+    assert_eq!(adopted.len(), 1, "the write cut off by the crash has its row");
+    assert_eq!(adopted[0].method.as_deref(), Some(SET));
+    assert!(adopted[0].sent.as_deref().unwrap_or("").contains("Driving"));
+    assert!(!adopted[0].problem);
 }
 
 #[tokio::test(start_paused = true)]
@@ -1073,4 +1083,355 @@ async fn a_refresh_that_fails_for_now_is_tried_again_with_backoff_and_never_disc
             .count(),
         3
     );
+}
+
+/// The most calls of `method` by `user_id` that any sixty seconds held.
+fn most_in_a_minute(calls: &[caret_e2e::fake_slack::RecordedCall], method: &str, user_id: &str) -> usize {
+    let mine: Vec<_> = calls
+        .iter()
+        .filter(|c| c.method == method && c.user_id.as_deref() == Some(user_id))
+        .map(|c| c.at)
+        .collect();
+    (0..mine.len())
+        .map(|index| {
+            mine[index..]
+                .iter()
+                .take_while(|at| **at < mine[index] + Duration::from_secs(60))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Issue 14's storm: a phone flapping through states that change presence, for a minute, with three
+/// workspaces under the three sharing policies (Default with Busy set to away, so that it has presence
+/// changes too). Slack's limits are the fake's: 10 `users.profile.set` a minute per user, tier 2 (20 a
+/// minute) for `users.setPresence`. Not one 429 from any method, and every workspace ends exact.
+#[tokio::test(start_paused = true)]
+async fn a_presence_storm_under_every_policy_never_meets_a_429_and_ends_exact() {
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
+    let mut default = settings(SharingPolicy::Default);
+    default
+        .presence
+        .insert(caret_core::StateKind::Busy, caret_core::PresenceRule::Away);
+    let (_, acme) = add_workspace(&slack, &store, &tokens, "Acme", &default);
+    let (_, beta) = add_workspace(&slack, &store, &tokens, "Beta", &settings(SharingPolicy::Trusted));
+    let (_, gamma) = add_workspace(&slack, &store, &tokens, "Gamma", &settings(SharingPolicy::Vip));
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    let states = [
+        CaretState::Sleeping,
+        CaretState::Available,
+        CaretState::Busy,
+        CaretState::InCall,
+        CaretState::Available,
+    ];
+    for change in 0..120 {
+        engine
+            .set_phone_state(Some(states[change % states.len()].clone()))
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(30)).await;
+
+    let calls = slack.calls();
+    let limited: Vec<_> = calls.iter().filter(|c| c.outcome == "ratelimited").collect();
+    assert!(limited.is_empty(), "429s: {limited:?}");
+    for raw in [&acme, &beta, &gamma] {
+        let user = slack.account(raw).user_id;
+        let presence_calls = calls
+            .iter()
+            .filter(|c| c.method == "users.setPresence" && c.user_id.as_deref() == Some(&user))
+            .count();
+        assert!(
+            presence_calls >= 4,
+            "presence was synced during the storm: {presence_calls}"
+        );
+        assert!(most_in_a_minute(&calls, "users.setPresence", &user) <= 18);
+        assert!(most_in_a_minute(&calls, SET, &user) <= 9);
+    }
+    // Settled on Sleeping: Default shows Busy and (Busy being away here) away; Trusted and VIP Sleeping, away.
+    assert_eq!(text(&slack, &acme), "Busy");
+    assert_eq!(text(&slack, &beta), "Sleeping");
+    assert_eq!(text(&slack, &gamma), "Sleeping");
+    for raw in [&acme, &beta, &gamma] {
+        assert!(slack.account(raw).manual_away, "the final presence is exact");
+    }
+}
+
+/// Issue 14: Default must not tell Sleeping from Busy by presence. A phone alternating between them under
+/// Default changes nothing Slack shows after the first write: one status, no presence call at all.
+#[tokio::test(start_paused = true)]
+async fn under_default_sleeping_and_busy_look_the_same_in_slack_presence_included() {
+    let (rig, _, raw) = rig(SharingPolicy::Default).await;
+    for state in [
+        CaretState::Busy,
+        CaretState::Sleeping,
+        CaretState::InCall,
+        CaretState::Sleeping,
+    ] {
+        rig.engine.set_phone_state(Some(state)).unwrap();
+        run_for(Duration::from_secs(20)).await;
+        assert_eq!(text(&rig.slack, &raw), "Busy");
+        assert!(!rig.slack.account(&raw).manual_away, "never away under Default");
+    }
+    assert_eq!(
+        rig.slack
+            .calls()
+            .iter()
+            .filter(|c| c.method == "users.setPresence")
+            .count(),
+        0
+    );
+    assert_eq!(
+        rig.slack.accepted(SET),
+        1,
+        "the same status for every one of them"
+    );
+}
+
+/// A 429 on presence holds every call with that token for Retry-After, however many inputs wake the
+/// worker in between (issue 14 saw 8 more calls within the 7 seconds).
+#[tokio::test(start_paused = true)]
+async fn retry_after_on_presence_holds_every_call_whatever_wakes_the_worker() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.slack
+        .inject(Fault::rate_limited(Duration::from_secs(7), 1).on("users.setPresence"));
+    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    let limited_at = rig
+        .slack
+        .calls()
+        .iter()
+        .find(|c| c.outcome == "ratelimited")
+        .map(|c| c.at)
+        .expect("the 429");
+    let states = [CaretState::InCall, CaretState::Sleeping, CaretState::Walking];
+    for n in 0..12 {
+        rig.engine.set_phone_state(Some(states[n % 3].clone())).unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(20)).await;
+    let early: Vec<_> = rig
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.at > limited_at && c.at < limited_at + Duration::from_secs(7))
+        .collect();
+    assert!(early.is_empty(), "calls inside Retry-After: {early:?}");
+    assert_eq!(text(&rig.slack, &raw), "Sleeping");
+    assert!(rig.slack.account(&raw).manual_away);
+}
+
+/// Issue 14: three restarts within 16 s gave 11 write attempts in one minute. The attempts are recorded
+/// before they are sent, and a restarted engine's budget counts them.
+#[tokio::test(start_paused = true)]
+async fn restarts_cannot_add_bursts_to_the_write_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("caret.sqlite3");
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open(&path).unwrap()).await;
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let user = slack.account(&raw).user_id;
+    let states = [CaretState::InCall, CaretState::Walking, CaretState::InVehicle];
+    let mut change = 0;
+    for _restart in 0..6 {
+        let store = Store::open(&path).unwrap();
+        let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+        for _ in 0..10 {
+            engine.set_phone_state(Some(states[change % 3].clone())).unwrap();
+            change += 1;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // Killed, as a crash or a quick restart would.
+        engine.shutdown().await;
+    }
+    let store = Store::open(&path).unwrap();
+    let _engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    run_for(Duration::from_secs(90)).await;
+    let calls = slack.calls();
+    let most = most_in_a_minute(&calls, SET, &user);
+    assert!(most <= 9, "{most} attempts in one minute across restarts");
+    assert_eq!(slack.count(SET, "ratelimited"), 0);
+    assert_eq!(
+        text(&slack, &raw),
+        ["In a call", "Walking", "Driving"][(change - 1) % 3]
+    );
+}
+
+/// Issue 14: a token granted without `users:write` is never sent a presence call; the log says why, once.
+#[tokio::test(start_paused = true)]
+async fn presence_is_not_tried_with_a_token_granted_without_users_write() {
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
+    let (id, raw) = add_workspace_with_scopes(
+        &slack,
+        &store,
+        &tokens,
+        "Acme",
+        &settings(SharingPolicy::Trusted),
+        &["users.profile:read", "users.profile:write", "users:read"],
+    );
+    store
+        .set_granted_scopes(
+            id,
+            &[
+                "users.profile:read".into(),
+                "users.profile:write".into(),
+                "users:read".into(),
+            ],
+        )
+        .unwrap();
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    for state in [CaretState::Sleeping, CaretState::InCall, CaretState::Sleeping] {
+        engine.set_phone_state(Some(state)).unwrap();
+        run_for(Duration::from_secs(20)).await;
+    }
+    assert_eq!(text(&slack, &raw), "Sleeping");
+    assert_eq!(
+        slack
+            .calls()
+            .iter()
+            .filter(|c| c.method == "users.setPresence")
+            .count(),
+        0
+    );
+    let notes = store
+        .query_log(&LogFilter {
+            text: Some("presence not synced".into()),
+            ..LogFilter::default()
+        })
+        .unwrap();
+    assert_eq!(notes.len(), 1, "said once: {notes:?}");
+}
+
+/// Issue 14: the sync log shows every Slack call: each call the local Slack received (looks included) has
+/// its row, with the method and the outcome Slack gave.
+#[tokio::test(start_paused = true)]
+async fn every_call_slack_received_has_its_row_in_the_sync_log() {
+    let (rig, _, _) = rig(SharingPolicy::Trusted).await;
+    rig.slack
+        .inject(Fault::server_error(503, 2).on("users.profile.get"));
+    rig.slack
+        .inject(Fault::rate_limited(Duration::from_secs(3), 1).on("users.setPresence"));
+    let states = [
+        CaretState::Sleeping,
+        CaretState::InCall,
+        CaretState::Available,
+        CaretState::Walking,
+    ];
+    for n in 0..40 {
+        rig.engine.set_phone_state(Some(states[n % 4].clone())).unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    run_for(Duration::from_secs(60)).await;
+    // Per method: how many calls, and how many Slack accepted.
+    let tally = |rows: Vec<(String, bool)>| {
+        let mut tally = std::collections::BTreeMap::<String, (usize, usize)>::new();
+        for (method, ok) in rows {
+            let entry = tally.entry(method).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(ok);
+        }
+        tally
+    };
+    let received = tally(
+        rig.slack
+            .calls()
+            .into_iter()
+            .map(|c| (c.method, c.outcome == "ok"))
+            .collect(),
+    );
+    let logged = tally(
+        rig.store
+            .query_log(&LogFilter {
+                limit: Some(10_000),
+                ..LogFilter::default()
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|row| row.kind == caret_store::LogKind::Call)
+            .map(|row| (row.method.unwrap_or_default(), row.outcome == "ok"))
+            .collect(),
+    );
+    assert!(received.contains_key("users.profile.get"));
+    assert!(received.contains_key("users.setPresence"));
+    assert_eq!(received, logged, "every call has its row, with its outcome");
+}
+
+/// Issue 14: after a restart the phone state kept from before holds (nothing cleared, nothing sent again)
+/// until a phone reports; with no phone back, it runs out 30 minutes after it was last known to hold (for a
+/// clean stop: the stop).
+#[tokio::test(start_paused = true)]
+async fn a_restored_phone_state_holds_until_a_phone_reports_or_it_runs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("caret.sqlite3");
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open(&path).unwrap()).await;
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    // In a call for 40 minutes (the lease renewed meanwhile), then the app restarts.
+    run_for(Duration::from_secs(40 * 60)).await;
+    engine.shutdown().await;
+    let calls_before = slack.calls().len();
+
+    let store = Store::open(&path).unwrap();
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    run_for(Duration::from_secs(20 * 60)).await;
+    assert_eq!(text(&slack, &raw), "In a call", "kept across the restart");
+    assert!(
+        slack.calls()[calls_before..]
+            .iter()
+            .all(|c| c.method != SET || !c.body.to_string().contains("\"status_text\":\"\"")),
+        "never cleared while the phone was away"
+    );
+    run_for(Duration::from_secs(11 * 60)).await;
+    assert_eq!(
+        text(&slack, &raw),
+        "",
+        "no phone 30 minutes after the stop: cleared"
+    );
+    let dropped = store
+        .query_log(&LogFilter {
+            text: Some("has not reported since the restart".into()),
+            ..LogFilter::default()
+        })
+        .unwrap();
+    assert_eq!(dropped.len(), 1);
+
+    // Once more, and this time the phone comes back: it replaces the restored state at once.
+    engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(5)).await;
+    engine.shutdown().await;
+    let store = Store::open(&path).unwrap();
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    run_for(Duration::from_secs(5)).await;
+    let sets_before = slack.accepted(SET);
+    engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(40 * 60)).await;
+    assert_eq!(
+        text(&slack, &raw),
+        "Walking",
+        "the phone's report holds, no running out"
+    );
+    assert!(slack.accepted(SET) > sets_before, "its lease renewed");
 }

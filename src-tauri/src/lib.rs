@@ -83,12 +83,13 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
     app.run(|app, event| match event {
         // Closing the last window must not quit a tray app; only Quit does (it exits with a code).
         RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
-        // Phones are told (`shutting_down`) and the LAN announcement withdrawn before the process ends.
+        // The engine stops and phones are told (`shutting_down`), and the LAN announcement withdrawn, before the
+        // process ends.
         RunEvent::Exit => {
             if let Some(core) = app.try_state::<AppCore>()
                 && let Ok(services) = core.services()
             {
-                services.stop();
+                tauri::async_runtime::block_on(services.stop());
             }
         }
         _ => {}

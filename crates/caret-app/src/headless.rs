@@ -27,7 +27,7 @@ pub async fn run(core: AppCore) -> Result<()> {
         _ = interrupt.recv() => tracing::info!("SIGINT received, stopping"),
     }
     if let Ok(services) = core.services() {
-        services.stop();
+        services.stop().await;
     }
     Ok(())
 }

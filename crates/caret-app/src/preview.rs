@@ -299,6 +299,34 @@ mod tests {
     }
 
     #[test]
+    fn default_preview_shows_one_presence_for_every_state_shown_as_busy() {
+        let mut settings = WorkspaceSettings::default();
+        let preview_now = preview(&settings, now());
+        let sleeping = row(&preview_now, Policy::Default, StateKind::Sleeping);
+        assert_eq!(sleeping.presence, Presence::Auto, "Sleeping is not singled out");
+        assert_eq!(
+            row(&preview_now, Policy::Trusted, StateKind::Sleeping).presence,
+            Presence::Away
+        );
+        settings
+            .presence
+            .insert(StateKind::Busy, caret_core::PresenceRule::Away);
+        let preview_away = preview(&settings, now());
+        for kind in StateKind::ALL {
+            let expected = if matches!(kind, StateKind::Available | StateKind::Offline) {
+                Presence::Auto
+            } else {
+                Presence::Away
+            };
+            assert_eq!(
+                row(&preview_away, Policy::Default, kind).presence,
+                expected,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_shared_phone_number_appears_in_the_preview_as_it_will_in_slack() {
         let settings = WorkspaceSettings {
             phone: PhoneSharing {

@@ -313,8 +313,11 @@ impl Services {
         }
     }
 
-    /// Stops the relay (closing phones' connections with `shutting_down`).
-    pub fn stop(&self) {
+    /// Stops cleanly: the sync engine first (so that the phones leaving is not taken for the phone going
+    /// offline, and the phone's state is recorded as still holding for the next start), then the relay
+    /// (phones are told `shutting_down`).
+    pub async fn stop(&self) {
+        self.engine.shutdown().await;
         if let Ok(relay) = &self.relay {
             relay.shutdown();
         }
@@ -393,11 +396,16 @@ fn spawn_phone_feed(
 ) {
     tokio::spawn(async move {
         let mut told_engine: Option<Option<CaretState>> = None;
+        let mut phone_came = false;
         loop {
             let current = feed.borrow_and_update().clone();
-            if told_engine.as_ref() != Some(&current.state) {
-                if let Err(error) = engine.set_phone_state(current.state.clone()) {
-                    tracing::error!("the sync engine did not take the phone's state: {error}");
+            phone_came |= !current.online.is_empty();
+            if should_tell_engine(told_engine.as_ref(), &current, phone_came) {
+                match engine.set_phone_state(current.state.clone()) {
+                    Ok(()) => {}
+                    // The app is stopping: the engine stopped first, on purpose (see `Services::stop`).
+                    Err(caret_engine::EngineError::Stopped) => return,
+                    Err(error) => tracing::error!("the sync engine did not take the phone's state: {error}"),
                 }
                 told_engine = Some(current.state.clone());
             }
@@ -417,6 +425,18 @@ fn spawn_phone_feed(
             }
         }
     });
+}
+
+/// Whether the feed's news is news to the engine. Until a phone connects after the start, "no phone state"
+/// means "not back yet", not "gone": the engine keeps the state it restored from before the restart (until
+/// it runs out) rather than clearing Slack and setting the same status again when the phone reconnects. A
+/// phone that connects and leaves without reporting does count as gone.
+fn should_tell_engine(told: Option<&Option<CaretState>>, feed: &PhoneFeed, phone_had_come: bool) -> bool {
+    match (told, &feed.state) {
+        (Some(told), state) => told != state,
+        (None, Some(_)) => true,
+        (None, None) => phone_had_come && feed.online.is_empty(),
+    }
 }
 
 /// Notification bodies may be read as markup (the freedesktop spec allows a subset of HTML): a device
@@ -812,5 +832,41 @@ mod tests {
         assert_eq!(view.fingerprint.len(), 95, "AB:CD:… form");
         assert_eq!(view.expires_at, "2027-01-15T08:00:00Z");
         assert_eq!(view.addresses, ["192.168.1.5"]);
+    }
+
+    #[test]
+    fn until_a_phone_connects_after_the_start_no_phone_is_not_news() {
+        let nobody = PhoneFeed::default();
+        assert!(
+            !should_tell_engine(None, &nobody, false),
+            "the restored state holds"
+        );
+        let connected = PhoneFeed {
+            online: vec!["d_1".into()],
+            ..PhoneFeed::default()
+        };
+        assert!(
+            !should_tell_engine(None, &connected, true),
+            "connected, its snapshot on the way"
+        );
+        assert!(
+            should_tell_engine(None, &nobody, true),
+            "a phone that came and left without a word is gone"
+        );
+        let reporting = PhoneFeed {
+            state: Some(CaretState::InCall),
+            from_device: Some("d_1".into()),
+            online: vec!["d_1".into()],
+        };
+        assert!(should_tell_engine(None, &reporting, true));
+        assert!(!should_tell_engine(
+            Some(&Some(CaretState::InCall)),
+            &reporting,
+            true
+        ));
+        assert!(
+            should_tell_engine(Some(&Some(CaretState::InCall)), &nobody, true),
+            "gone after reporting"
+        );
     }
 }

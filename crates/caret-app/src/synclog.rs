@@ -26,3 +26,27 @@ pub fn app_note(
         ..NewLogEntry::default()
     }
 }
+
+/// A Slack call the app made itself (outside the engine), such as `auth.test` when connecting: the sync
+/// log shows every call to Slack. `workspace` is `None` when the call failed before Slack named it.
+pub fn app_call(
+    workspace: Option<(WorkspaceId, String)>,
+    method: SlackMethod,
+    outcome: String,
+    latency_ms: Option<i64>,
+    error: Option<String>,
+) -> NewLogEntry {
+    let (workspace_id, team) = workspace.unzip();
+    NewLogEntry {
+        at_ms: chrono::Utc::now().timestamp_millis(),
+        kind: Some(LogKind::Call),
+        source: "engine".to_owned(),
+        workspace_id,
+        workspace: team,
+        method: Some(method.as_str().to_owned()),
+        outcome,
+        latency_ms,
+        error,
+        ..NewLogEntry::default()
+    }
+}

@@ -209,7 +209,22 @@ impl Services {
     /// names the team and user and tells the scopes; the keyring keeps the secrets before anything else is
     /// written, so that a refusal there leaves nothing half-connected.
     pub(crate) async fn connect_with(&self, credentials: Credentials) -> Result<WorkspaceView> {
-        let info = self.slack.auth_test(&credentials.access_token).await?;
+        let started = std::time::Instant::now();
+        let tested = self.slack.auth_test(&credentials.access_token).await;
+        let latency_ms = i64::try_from(started.elapsed().as_millis()).ok();
+        let info = match tested {
+            Ok(info) => info,
+            Err(error) => {
+                self.log_entry(&crate::synclog::app_call(
+                    None,
+                    caret_slack::SlackMethod::AuthTest,
+                    error.code(),
+                    latency_ms,
+                    Some(error.to_string()),
+                ));
+                return Err(error.into());
+            }
+        };
         let missing: Vec<String> = REQUIRED_SCOPES
             .iter()
             .filter(|scope| !info.has_scope(scope))
@@ -235,6 +250,13 @@ impl Services {
             now_ms,
         )?;
         self.store.set_granted_scopes(id, &info.scopes)?;
+        self.log_entry(&crate::synclog::app_call(
+            Some((id, info.team.clone())),
+            caret_slack::SlackMethod::AuthTest,
+            "ok".to_owned(),
+            latency_ms,
+            None,
+        ));
         self.tokens.remember(id, credentials);
         self.engine.start_workspace(id)?;
         tracing::info!(workspace = id, "connected to {} as {}", info.team, info.user);
@@ -310,8 +332,17 @@ impl Services {
         outcome: &str,
         error: Option<String>,
     ) {
-        let entry = crate::synclog::app_note(id, Some(team.to_owned()), method, outcome.to_owned(), error);
-        if let Err(error) = self.store.append_log(&entry) {
+        self.log_entry(&crate::synclog::app_note(
+            id,
+            Some(team.to_owned()),
+            method,
+            outcome.to_owned(),
+            error,
+        ));
+    }
+
+    pub(crate) fn log_entry(&self, entry: &caret_store::NewLogEntry) {
+        if let Err(error) = self.store.append_log(entry) {
             tracing::error!("cannot write the sync log: {error}");
         }
     }

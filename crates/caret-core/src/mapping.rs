@@ -5,8 +5,9 @@
 //! 2. An input whose time is up (an event that has ended, a manual status past its end) shares nothing.
 //! 3. **Available** and **Offline** show no status (being available is the absence of a status; an offline
 //!    phone tells us nothing).
-//! 4. **Default** shows every other state as the Busy template: text, emoji and expiration do not reveal which
-//!    state it is.
+//! 4. **Default** shows every other state as Busy: text, emoji, expiration and presence (Busy's presence rule,
+//!    whatever the real state's rule says) are the same for every one of them, so nothing Slack shows tells
+//!    which state it is.
 //! 5. **Trusted** shows the state's own plain text; details are never expanded.
 //! 6. **VIP** shows the state's detailed text when it has one, with the event's title, start and end.
 //! 7. The phone number, when shared, is appended whole; only the part before it is ever shortened.
@@ -61,11 +62,16 @@ pub fn decide(input: &StatusInput, settings: &WorkspaceSettings, now: DateTime<F
         return share_nothing;
     }
     let kind = input.state.kind();
-    let presence = settings.presence_rule(kind).into();
     let shown_kind = match (policy, kind) {
         (_, StateKind::Available | StateKind::Offline) => None,
         (Policy::Default, _) => Some(StateKind::Busy),
         _ => Some(kind),
+    };
+    let presence = match kind {
+        // An offline phone tells us nothing, so it cannot make anyone away.
+        StateKind::Offline => Presence::Auto,
+        // Under Default a state shown as Busy is away exactly when Busy is: its own rule would single it out.
+        _ => settings.presence_rule(shown_kind.unwrap_or(kind)).into(),
     };
     let Some(template) = shown_kind.and_then(|shown| settings.template(shown)) else {
         return Decision {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::budget::{Budget, SharedBudget};
+use crate::budget::{AttemptLog, BudgetKind, SharedBudget, WorkspaceLimits};
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::events::EngineEvent;
@@ -71,6 +71,8 @@ pub struct EngineConfig {
     pub prune_every: Duration,
     /// The per-user write budget (burst, one more every): see [`crate::Budget`]. Only benchmarks change it.
     pub profile_budget: (u32, Duration),
+    /// The budget of `users.setPresence` (Slack's tier 2), the same way.
+    pub presence_budget: (u32, Duration),
 }
 
 impl EngineConfig {
@@ -93,7 +95,8 @@ impl EngineConfig {
             phone_state_max_age: Duration::from_secs(30 * 60),
             retention: Retention::default(),
             prune_every: Duration::from_secs(3600),
-            profile_budget: (crate::Budget::DEFAULT_CAPACITY, crate::Budget::DEFAULT_REFILL),
+            profile_budget: BudgetKind::ProfileWrites.default_limits(),
+            presence_budget: BudgetKind::Presence.default_limits(),
         }
     }
 }
@@ -110,6 +113,8 @@ pub(crate) struct Target {
 #[derive(Debug, Serialize, Deserialize)]
 struct PhoneRecord {
     state: Option<CaretState>,
+    /// When this was last known to be the phone's state: when it came, or when the app stopped cleanly with
+    /// it still holding.
     at_ms: i64,
 }
 
@@ -207,11 +212,14 @@ struct Coordinator {
     retention: Retention,
     prune_every: Duration,
     phone: Option<CaretState>,
+    /// The phone state was restored at start and no phone has reported since: it holds until this time
+    /// (wall-clock ms), then the phone counts as offline.
+    restored_phone_until: Option<i64>,
     manual: Option<ManualStatus>,
     paused: bool,
     workers: HashMap<WorkspaceId, WorkerHandle>,
-    /// Per workspace, outliving its workers.
-    budgets: HashMap<WorkspaceId, SharedBudget>,
+    /// Per workspace, outliving its workers (and rebuilt from the database at start).
+    limits: HashMap<WorkspaceId, WorkspaceLimits>,
 }
 
 /// What every worker shares.
@@ -227,6 +235,7 @@ pub(crate) struct WorkerContextShared {
     pub foreign_recheck: Duration,
     pub unreachable_after: Duration,
     pub profile_budget: (u32, Duration),
+    pub presence_budget: (u32, Duration),
 }
 
 impl Coordinator {
@@ -234,10 +243,14 @@ impl Coordinator {
         let store = config.store.clone();
         let now_ms = config.clock.now_ms();
         let max_age_ms = i64::try_from(config.phone_state_max_age.as_millis()).unwrap_or(i64::MAX);
-        let phone = store
+        let restored = store
             .load_input::<PhoneRecord>(PHONE_KEY)?
             .filter(|record| now_ms - record.at_ms <= max_age_ms)
-            .and_then(|record| record.state);
+            .and_then(|record| Some((record.state?, record.at_ms)));
+        let restored_phone_until = restored
+            .as_ref()
+            .map(|(_, at_ms)| at_ms.saturating_add(max_age_ms));
+        let phone = restored.map(|(state, _)| state);
         let manual = store.load_input::<Option<ManualStatus>>(MANUAL_KEY)?.flatten();
         let paused = store.load_input::<bool>(PAUSED_KEY)?.unwrap_or(false);
         let shared = Arc::new(WorkerContextShared {
@@ -252,16 +265,18 @@ impl Coordinator {
             foreign_recheck: config.foreign_recheck,
             unreachable_after: config.unreachable_after,
             profile_budget: config.profile_budget,
+            presence_budget: config.presence_budget,
         });
         let mut coordinator = Coordinator {
             config: shared,
             retention: config.retention,
             prune_every: config.prune_every,
             phone,
+            restored_phone_until,
             manual,
             paused,
             workers: HashMap::new(),
-            budgets: HashMap::new(),
+            limits: HashMap::new(),
         };
         for workspace in coordinator.config.store.workspaces()? {
             if workspace.connected {
@@ -282,18 +297,28 @@ impl Coordinator {
 
     /// Starts a workspace's worker. Any previous one must be stopped first ([`Coordinator::stop_worker`]).
     fn start_worker(&mut self, id: WorkspaceId, settings: WorkspaceSettings, team: String) {
-        let (capacity, refill) = self.config.profile_budget;
-        let budget = self
-            .budgets
+        let shared = &self.config;
+        let limits = self
+            .limits
             .entry(id)
-            .or_insert_with(|| SharedBudget::new(Budget::new(capacity, refill)))
+            .or_insert_with(|| {
+                let log = AttemptLog {
+                    store: shared.store.clone(),
+                    workspace: id,
+                    clock: shared.clock.clone(),
+                };
+                WorkspaceLimits::new(
+                    SharedBudget::recorded(BudgetKind::ProfileWrites, shared.profile_budget, log.clone()),
+                    SharedBudget::recorded(BudgetKind::Presence, shared.presence_budget, log),
+                )
+            })
             .clone();
         let (target, receiver) = watch::channel(self.target(settings));
         let context = WorkerContext {
             id,
             team,
             shared: self.config.clone(),
-            budget,
+            limits,
         };
         let task = tokio::spawn(worker::run(context, receiver));
         self.workers.insert(id, WorkerHandle { target, task });
@@ -372,19 +397,61 @@ impl Coordinator {
         }
     }
 
+    /// How long until the restored phone state runs out, checked at least every minute (tokio's clock stops
+    /// while a laptop sleeps; the wall clock does not).
+    fn restored_phone_check(&self) -> Option<Duration> {
+        let until = self.restored_phone_until?;
+        let left = u64::try_from(until - self.config.clock.now_ms()).unwrap_or(0);
+        Some(Duration::from_millis(left).min(Duration::from_secs(60)))
+    }
+
+    /// No phone reported since the start and the state restored from before it has run out.
+    fn drop_restored_phone(&mut self) {
+        let Some(until) = self.restored_phone_until else {
+            return;
+        };
+        if self.config.clock.now_ms() < until {
+            return;
+        }
+        self.restored_phone_until = None;
+        self.persist(
+            PHONE_KEY,
+            &PhoneRecord {
+                state: None,
+                at_ms: self.config.clock.now_ms(),
+            },
+        );
+        self.phone = None;
+        self.log_input(
+            Source::Engine,
+            Some("offline".to_owned()),
+            None,
+            None,
+            "the phone has not reported since the restart: its last state no longer holds",
+        );
+        self.publish();
+    }
+
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut prune = tokio::time::interval(self.prune_every);
         loop {
+            let restored_check = self.restored_phone_check();
             let command = tokio::select! {
                 command = commands.recv() => command,
                 _ = prune.tick() => {
                     self.prune_log();
                     continue;
                 }
+                () = tokio::time::sleep(restored_check.unwrap_or_default()), if restored_check.is_some() => {
+                    self.drop_restored_phone();
+                    continue;
+                }
             };
             let Some(command) = command else { return };
             match command {
                 Command::Phone(state, source) => {
+                    // A phone reported (or the app saw every phone leave): the restored state is replaced.
+                    self.restored_phone_until = None;
                     let described = state.as_ref().map_or("offline", |s| s.kind().as_str()).to_owned();
                     self.persist(
                         PHONE_KEY,
@@ -454,6 +521,17 @@ impl Coordinator {
                     for (_, handle) in self.workers.drain() {
                         handle.task.abort();
                         let _ = handle.task.await;
+                    }
+                    // The phone's state still held when the app stopped cleanly: the next start counts its
+                    // age from now, so that a restart does not drop a state the phone reports for hours.
+                    if self.phone.is_some() && self.restored_phone_until.is_none() {
+                        self.persist(
+                            PHONE_KEY,
+                            &PhoneRecord {
+                                state: self.phone.clone(),
+                                at_ms: self.config.clock.now_ms(),
+                            },
+                        );
                     }
                     let _ = done.send(());
                     return;

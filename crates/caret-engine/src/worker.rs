@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::budget::SharedBudget;
+use crate::budget::WorkspaceLimits;
 use crate::engine::{Target, WorkerContextShared};
 use crate::events::EngineEvent;
 
@@ -29,7 +29,7 @@ pub(crate) struct WorkerContext {
     pub team: String,
     pub shared: Arc<WorkerContextShared>,
     /// Kept by the coordinator across this workspace's workers.
-    pub budget: SharedBudget,
+    pub limits: WorkspaceLimits,
 }
 
 /// What a step concluded.
@@ -51,8 +51,11 @@ struct Worker {
     /// Statuses that also count as ours until Slack has been looked at once (after a crash mid-write).
     maybe_ours: Vec<StatusRecord>,
     applied_presence: Presence,
+    /// The token cannot set presence (no `users:write`): statuses still sync.
     presence_unavailable: bool,
-    budget: SharedBudget,
+    /// The sync log said once that presence is not synced, and why.
+    noted_presence_unavailable: bool,
+    limits: WorkspaceLimits,
     backoff: Backoff,
     retries: i64,
     failing_since: Option<Instant>,
@@ -66,6 +69,9 @@ struct Worker {
     refresh_due: Option<SlackToken>,
     /// A refresh was already tried since the last success: a second `token_expired` disconnects.
     refresh_tried: bool,
+    /// The write that was in flight when the app last stopped, until Slack has been looked at once: it gets
+    /// its sync-log row then (whether it reached Slack).
+    recovered_in_flight: Option<InFlight>,
     /// A status decided but held back (waiting for the write budget): if a newer decision replaces it before
     /// it is sent, the sync log says so, so that every change the user made is either in Slack or explained.
     held: Option<Held>,
@@ -81,6 +87,11 @@ struct Held {
 
 /// Why a decided status waits: Slack takes about ten status changes a minute per user.
 const HELD_FOR_BUDGET: &str = "waiting for the write budget (Slack takes about ten status changes a minute)";
+/// Why a decided status waits: Slack answered 429 and said how long to wait.
+const HELD_FOR_RATE_LIMIT: &str = "waiting out Slack's rate limit (it said how long, in Retry-After)";
+
+/// The scope `users.setPresence` needs.
+const PRESENCE_SCOPE: &str = "users:write";
 
 /// What a decision asks Slack to show, expiration aside (a renewed lease is the same status).
 fn look_of(decision: &Decision) -> Option<StatusRecord> {
@@ -133,6 +144,10 @@ fn same_look(a: &StatusRecord, b: &StatusRecord) -> bool {
 /// The same status: same look and same expiration.
 fn same_status(a: &StatusRecord, b: &StatusRecord) -> bool {
     same_look(a, b) && a.expiration == b.expiration
+}
+
+fn elapsed_ms(since: Instant) -> i64 {
+    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 fn wire(presence: Presence) -> WirePresence {
@@ -204,12 +219,21 @@ impl Worker {
             _ => Presence::Auto,
         };
         let backoff = Backoff::new(cx.shared.retry_base, cx.shared.retry_cap);
+        // Scopes Slack granted at connection (or at the last refresh): without users:write, a presence call
+        // would only be refused. `None`: not known (connected before they were kept), so try and learn.
+        let presence_unavailable = cx
+            .shared
+            .store
+            .workspace(cx.id)?
+            .granted_scopes
+            .is_some_and(|granted| !granted.iter().any(|scope| scope == PRESENCE_SCOPE));
         Ok(Worker {
             applied: state.applied_status,
             maybe_ours,
             applied_presence,
-            presence_unavailable: false,
-            budget: cx.budget.clone(),
+            presence_unavailable,
+            noted_presence_unavailable: false,
+            limits: cx.limits.clone(),
             backoff,
             retries: 0,
             failing_since: None,
@@ -221,6 +245,7 @@ impl Worker {
             refresh_due: None,
             refresh_tried: false,
             held: None,
+            recovered_in_flight: state.in_flight.clone(),
             cx,
         })
     }
@@ -463,28 +488,59 @@ impl Worker {
             self.held = None;
             return Flow::Rest(wake);
         }
-        // Wait for the budget before looking at Slack, so that a flapping phone costs a look only per write.
-        let budget_free_at = self.budget.available_at();
-        if budget_free_at > Instant::now() {
+        // Wait for the budget (and for any Retry-After Slack gave) before looking at Slack, so that a
+        // flapping phone costs a look only per write and a rate limit is waited out whatever wakes us.
+        let budget_free_at = self.limits.profile.available_at();
+        let (free_at, reason) = match self.limits.held_until() {
+            Some(until) if until > budget_free_at => (until, HELD_FOR_RATE_LIMIT),
+            _ => (budget_free_at, HELD_FOR_BUDGET),
+        };
+        if free_at > Instant::now() {
             self.held = Some(Held {
                 look: look_of(decision),
                 state: state_name.map(str::to_owned),
-                reason: HELD_FOR_BUDGET,
+                reason,
             });
-            return Flow::RetryAt(budget_free_at);
+            return Flow::RetryAt(free_at);
         }
         // Sent now (or found there): nothing is held back any more.
         self.held = None;
 
         // Never clobber: look at what Slack shows before changing it.
-        let current = match self.call_get(token).await {
+        let started = Instant::now();
+        let looked = self.cx.shared.slack.profile_get(token).await;
+        let latency_ms = elapsed_ms(started);
+        let current = match looked {
             Ok(current) => {
+                self.log_call(
+                    decision,
+                    state_name,
+                    SlackMethod::UsersProfileGet,
+                    None,
+                    "ok",
+                    Some(latency_ms),
+                    None,
+                );
                 // Slack answered: whatever was failing before is over.
                 self.succeeded();
                 record_of(&current)
             }
-            Err(error) => return self.on_error(decision, state_name, SlackMethod::UsersProfileGet, error),
+            Err(error) => {
+                self.log_call(
+                    decision,
+                    state_name,
+                    SlackMethod::UsersProfileGet,
+                    None,
+                    &error.code(),
+                    Some(latency_ms),
+                    Some(&error),
+                );
+                return self.on_error(SlackMethod::UsersProfileGet, error);
+            }
         };
+        if let Some(cut_off) = self.recovered_in_flight.take() {
+            self.log_recovered_write(decision, state_name, &cut_off, current.as_ref());
+        }
         match &current {
             Some(shown) if desired.as_ref().is_some_and(|wanted| same_status(wanted, shown)) => {
                 // Slack already shows exactly this (after a crash, say): adopt it, send nothing.
@@ -536,8 +592,8 @@ impl Worker {
             return Flow::Rest(wake);
         }
 
-        if !self.budget.try_take() {
-            return Flow::RetryAt(self.budget.available_at());
+        if !self.limits.profile.try_take() {
+            return Flow::RetryAt(self.limits.profile.available_at());
         }
         let in_flight = InFlight {
             status: desired.clone(),
@@ -598,13 +654,47 @@ impl Worker {
                     Some(latency_ms),
                     Some(&error),
                 );
-                self.on_error(decision, state_name, SlackMethod::UsersProfileSet, error)
+                self.on_error(SlackMethod::UsersProfileSet, error)
             }
         }
     }
 
-    async fn call_get(&mut self, token: &SlackToken) -> Result<ProfileStatus, SlackError> {
-        self.cx.shared.slack.profile_get(token).await
+    /// A write was in flight when the app last stopped (a kill -9, a power cut) and its answer never came, so
+    /// it has no row yet: now that Slack has been looked at, say whether it got there.
+    fn log_recovered_write(
+        &self,
+        decision: &Decision,
+        state_name: Option<&str>,
+        cut_off: &InFlight,
+        shown: Option<&StatusRecord>,
+    ) {
+        let sent = serde_json::to_string(&fields_of(cut_off.status.as_ref())).ok();
+        let landed = match (&cut_off.status, shown) {
+            (None, None) => true,
+            (Some(wanted), Some(shown)) => same_status(wanted, shown),
+            _ => false,
+        };
+        if landed {
+            self.log(NewLogEntry {
+                kind: Some(LogKind::Call),
+                state: state_name.map(str::to_owned),
+                policy: Some(decision.policy.label().to_lowercase()),
+                method: Some(SlackMethod::UsersProfileSet.as_str().to_owned()),
+                sent,
+                outcome: caret_store::OUTCOME_REACHED_BEFORE_RESTART.to_owned(),
+                ..NewLogEntry::default()
+            });
+        } else {
+            self.log(NewLogEntry {
+                kind: Some(LogKind::Note),
+                state: state_name.map(str::to_owned),
+                policy: Some(decision.policy.label().to_lowercase()),
+                method: Some(SlackMethod::UsersProfileSet.as_str().to_owned()),
+                sent,
+                outcome: "a write cut off by the restart did not reach Slack".to_owned(),
+                ..NewLogEntry::default()
+            });
+        }
     }
 
     async fn sync_presence(
@@ -613,8 +703,27 @@ impl Worker {
         state_name: Option<&str>,
         token: &SlackToken,
     ) -> Flow {
-        if self.presence_unavailable || decision.presence == self.applied_presence {
+        if decision.presence == self.applied_presence {
             return Flow::Rest(None);
+        }
+        if self.presence_unavailable {
+            if !self.noted_presence_unavailable {
+                self.noted_presence_unavailable = true;
+                self.note(
+                    decision,
+                    state_name,
+                    &format!("presence not synced: the token lacks {PRESENCE_SCOPE}"),
+                );
+            }
+            return Flow::Rest(None);
+        }
+        // Slack's Retry-After first, then presence's own budget (tier 2): a phone flapping between states
+        // that change presence costs at most the budget, and the latest presence goes out when it frees.
+        if let Some(until) = self.limits.held_until() {
+            return Flow::RetryAt(until);
+        }
+        if !self.limits.presence.try_take() {
+            return Flow::RetryAt(self.limits.presence.available_at());
         }
         let started = Instant::now();
         let result = self
@@ -655,6 +764,7 @@ impl Worker {
             Err(SlackError::MissingScope { needed, .. }) => {
                 // Presence is a nicety: without users:write the status still syncs.
                 self.presence_unavailable = true;
+                self.noted_presence_unavailable = true;
                 self.note(
                     decision,
                     state_name,
@@ -677,7 +787,7 @@ impl Worker {
                     Some(latency_ms),
                     Some(&error),
                 );
-                self.on_error(decision, state_name, SlackMethod::UsersSetPresence, error)
+                self.on_error(SlackMethod::UsersSetPresence, error)
             }
         }
     }
@@ -742,31 +852,19 @@ impl Worker {
         });
     }
 
-    fn on_error(
-        &mut self,
-        decision: &Decision,
-        state_name: Option<&str>,
-        method: SlackMethod,
-        error: SlackError,
-    ) -> Flow {
-        // A failed write is logged where it is sent; a failed look is logged here, whatever its class.
-        if method == SlackMethod::UsersProfileGet {
-            self.log_call(
-                decision,
-                state_name,
-                method,
-                None,
-                &error.code(),
-                None,
-                Some(&error),
-            );
-        }
+    /// What a failed call means for this worker (the call's row is already in the sync log).
+    fn on_error(&mut self, method: SlackMethod, error: SlackError) -> Flow {
         match error.class() {
             ErrorClass::RetryAfter(wait) => {
                 self.retries += 1;
                 let until = Instant::now() + wait;
-                if method == SlackMethod::UsersProfileSet {
-                    self.budget.drain_until(until);
+                // Slack's answer holds every call with this token, not just the method it came from: a new
+                // input must not wake the worker into calling again before it is up.
+                self.limits.hold_until(until);
+                match method {
+                    SlackMethod::UsersProfileSet => self.limits.profile.drain_until(until),
+                    SlackMethod::UsersSetPresence => self.limits.presence.drain_until(until),
+                    _ => {}
                 }
                 Flow::RetryAt(until)
             }

@@ -20,5 +20,5 @@ pub mod store;
 
 pub use devices::Device;
 pub use error::{Result, StoreError};
-pub use log::{LogEntry, LogFilter, LogKind, NewLogEntry, Retention};
+pub use log::{LogEntry, LogFilter, LogKind, NewLogEntry, OUTCOME_REACHED_BEFORE_RESTART, Retention};
 pub use store::{InFlight, StatusRecord, Store, SyncState, Workspace, WorkspaceId};

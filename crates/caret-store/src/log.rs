@@ -126,11 +126,15 @@ impl Default for Retention {
     }
 }
 
+/// The outcome of a write whose answer a restart cut off, found in Slack when it was looked at again: it
+/// succeeded, so it is no problem.
+pub const OUTCOME_REACHED_BEFORE_RESTART: &str = "reached Slack before the restart";
+
 /// What counts as a problem, in one place: a Slack call that did not succeed, or anything that carries an
 /// error. An input's or a note's outcome ("manual status set", "paused: nothing sent") is not one.
 macro_rules! problem_sql {
     () => {
-        "(error IS NOT NULL OR (kind = 'call' AND outcome <> 'ok'))"
+        "(error IS NOT NULL OR (kind = 'call' AND outcome NOT IN ('ok', 'reached Slack before the restart')))"
     };
 }
 const PROBLEM: &str = problem_sql!();
@@ -431,6 +435,27 @@ mod tests {
             })
             .unwrap();
         assert_eq!(problems_after_input.len(), 2, "an input is not a problem");
+        store
+            .append_log(&NewLogEntry {
+                kind: Some(LogKind::Call),
+                source: "engine".into(),
+                method: Some("users.profile.set".into()),
+                outcome: OUTCOME_REACHED_BEFORE_RESTART.into(),
+                ..NewLogEntry::default()
+            })
+            .unwrap();
+        let problems_after_adoption = store
+            .query_log(&LogFilter {
+                problems_only: true,
+                ..LogFilter::default()
+            })
+            .unwrap();
+        assert_eq!(
+            problems_after_adoption.len(),
+            2,
+            "a write found in Slack after a restart succeeded"
+        );
+        assert!(PROBLEM.contains(OUTCOME_REACHED_BEFORE_RESTART), "one wording");
         let text = store
             .query_log(&LogFilter {
                 text: Some("WALK".into()),

@@ -19,6 +19,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "20261201_0003_workspace_scopes_and_notices.sql",
         include_str!("../migrations/20261201_0003_workspace_scopes_and_notices.sql"),
     ),
+    (
+        "20261204_0004_call_attempts.sql",
+        include_str!("../migrations/20261204_0004_call_attempts.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

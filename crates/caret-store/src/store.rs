@@ -14,6 +14,9 @@ use crate::migrations;
 
 pub type WorkspaceId = i64;
 
+/// How long recorded call attempts are kept (only the last minute is ever read).
+const ATTEMPTS_KEPT_MS: i64 = 10 * 60 * 1000;
+
 /// A connected (or once-connected) Slack workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -407,6 +410,33 @@ impl Store {
         })
     }
 
+    /// Records a Slack write about to be sent (committed before it leaves), and forgets those older than
+    /// ten minutes: only the last minute counts towards Slack's limits.
+    pub fn record_attempt(&self, id: WorkspaceId, method: &str, at_ms: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM call_attempts WHERE workspace_id = ?1 AND method = ?2 AND at < ?3",
+                params![id, method, at_ms - ATTEMPTS_KEPT_MS],
+            )?;
+            c.execute(
+                "INSERT INTO call_attempts (workspace_id, method, at) VALUES (?1, ?2, ?3)",
+                params![id, method, at_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The times (Unix ms) of a method's recorded attempts since `since_ms`, oldest first.
+    pub fn recent_attempts(&self, id: WorkspaceId, method: &str, since_ms: i64) -> Result<Vec<i64>> {
+        self.with(|c| {
+            let mut statement = c.prepare(
+                "SELECT at FROM call_attempts WHERE workspace_id = ?1 AND method = ?2 AND at >= ?3 ORDER BY at",
+            )?;
+            let rows = statement.query_map(params![id, method, since_ms], |row| row.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+        })
+    }
+
     pub fn save_presence(&self, id: WorkspaceId, presence: &str, now_ms: i64) -> Result<()> {
         self.with(|c| {
             Store::ensure_sync_row(c, id)?;
@@ -597,5 +627,47 @@ mod tests {
         store.remove_workspace(id).unwrap();
         assert_eq!(store.sync_state(id).unwrap(), SyncState::default());
         assert_eq!(store.query_log(&crate::LogFilter::default()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn call_attempts_are_kept_per_workspace_and_method_and_old_ones_forgotten() {
+        let store = Store::open_in_memory().unwrap();
+        let acme = store
+            .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 0)
+            .unwrap();
+        let beta = store
+            .upsert_workspace("T2", "U2", "Beta", "ada", &WorkspaceSettings::default(), 0)
+            .unwrap();
+        store.record_attempt(acme, "users.profile.set", 1_000).unwrap();
+        store.record_attempt(acme, "users.setPresence", 2_000).unwrap();
+        store.record_attempt(beta, "users.profile.set", 3_000).unwrap();
+        store.record_attempt(acme, "users.profile.set", 61_000).unwrap();
+        assert_eq!(
+            store.recent_attempts(acme, "users.profile.set", 0).unwrap(),
+            vec![1_000, 61_000]
+        );
+        assert_eq!(
+            store.recent_attempts(acme, "users.profile.set", 1_001).unwrap(),
+            vec![61_000]
+        );
+        assert_eq!(
+            store.recent_attempts(beta, "users.profile.set", 0).unwrap(),
+            vec![3_000]
+        );
+        // Ten minutes on, the first attempt is deleted when the next is recorded.
+        store
+            .record_attempt(acme, "users.profile.set", 1_000 + ATTEMPTS_KEPT_MS + 1)
+            .unwrap();
+        assert_eq!(
+            store.recent_attempts(acme, "users.profile.set", 0).unwrap(),
+            vec![61_000, 1_000 + ATTEMPTS_KEPT_MS + 1]
+        );
+        store.remove_workspace(beta).unwrap();
+        assert!(
+            store
+                .recent_attempts(beta, "users.profile.set", 0)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -163,7 +163,8 @@ fn every_state_policy_phone_option_and_origin_maps_exactly_as_the_table_says() {
                             assert_eq!(decision.status, DesiredStatus::Set(expected), "{case}");
                         }
                     }
-                    let away = kind == StateKind::Sleeping && policy != Policy::Blocked;
+                    // Sleeping's built-in rule is away; under Default it is shown as Busy, whose rule is not.
+                    let away = kind == StateKind::Sleeping && matches!(policy, Policy::Trusted | Policy::Vip);
                     let presence = if away { Presence::Away } else { Presence::Auto };
                     assert_eq!(decision.presence, presence, "{case}");
                     cases += 1;
@@ -423,27 +424,97 @@ fn timed_block_asks_for_a_recompute_at_its_end_and_then_shares_again() {
 #[test]
 fn offline_phone_claims_nothing() {
     for policy in Policy::ALL {
-        let decision = decide(
-            &StatusInput::from_phone(CaretState::Offline),
-            &settings(policy, true),
-            now(),
-        );
+        let mut settings = settings(policy, true);
+        settings.presence.insert(StateKind::Offline, PresenceRule::Away);
+        let decision = decide(&StatusInput::from_phone(CaretState::Offline), &settings, now());
         assert_eq!(decision.status, DesiredStatus::Clear, "{policy:?}");
         assert_eq!(decision.presence, Presence::Auto);
     }
 }
 
 #[test]
-fn presence_follows_the_users_rule_for_the_real_state_even_under_default() {
+fn default_makes_sleeping_no_more_away_than_busy() {
+    let settings = settings(Policy::Default, false);
+    let sleeping = decide(&StatusInput::from_phone(CaretState::Sleeping), &settings, now());
+    let busy = decide(&StatusInput::from_phone(CaretState::Busy), &settings, now());
+    assert_eq!(sleeping.presence, Presence::Auto);
+    assert_eq!(
+        (&sleeping.status, sleeping.presence),
+        (&busy.status, busy.presence)
+    );
+}
+
+#[test]
+fn trusted_and_vip_follow_the_users_presence_rule_for_the_real_state() {
+    for policy in [Policy::Trusted, Policy::Vip] {
+        let mut settings = settings(policy, false);
+        settings.presence.insert(StateKind::InVehicle, PresenceRule::Away);
+        let driving = decide(&StatusInput::from_phone(CaretState::InVehicle), &settings, now());
+        assert_eq!(driving.presence, Presence::Away, "{policy:?}");
+        let walking = decide(&StatusInput::from_phone(CaretState::Walking), &settings, now());
+        assert_eq!(walking.presence, Presence::Auto, "{policy:?}");
+    }
+}
+
+#[test]
+fn default_takes_busys_presence_rule_for_every_state_it_shows_as_busy() {
     let mut settings = settings(Policy::Default, false);
     settings.presence.insert(StateKind::InVehicle, PresenceRule::Away);
-    let decision = decide(&StatusInput::from_phone(CaretState::InVehicle), &settings, now());
-    assert_eq!(decision.presence, Presence::Away);
+    let driving = decide(&StatusInput::from_phone(CaretState::InVehicle), &settings, now());
     assert_eq!(
-        status_of(&decision).unwrap().text,
-        "Busy",
-        "away reveals nothing more than Busy"
+        driving.presence,
+        Presence::Auto,
+        "driving's own rule would single it out"
     );
+    settings.presence.insert(StateKind::Busy, PresenceRule::Away);
+    for kind in StateKind::ALL {
+        let decision = decide(&StatusInput::from_phone(state_of(kind)), &settings, now());
+        let expected = match kind {
+            StateKind::Available | StateKind::Offline => Presence::Auto,
+            _ => Presence::Away,
+        };
+        assert_eq!(decision.presence, expected, "{kind:?}");
+    }
+}
+
+/// The rule the user's privacy under Default rests on: whatever the settings (every combination of presence
+/// rules, the phone number shown or not) and wherever the input came from, everything Slack shows (text,
+/// emoji, expiration, presence) is the same for every state that is not Available or Offline.
+#[test]
+fn default_shows_the_same_everything_for_every_state_shown_as_busy_whatever_the_presence_rules() {
+    let hidden: Vec<StateKind> = StateKind::ALL
+        .into_iter()
+        .filter(|kind| !matches!(kind, StateKind::Available | StateKind::Offline))
+        .collect();
+    let mut combinations = 0;
+    for rules in 0u32..(1 << StateKind::ALL.len()) {
+        for share_phone in [false, true] {
+            let mut settings = settings(Policy::Default, share_phone);
+            for (bit, kind) in StateKind::ALL.into_iter().enumerate() {
+                let rule = if rules & (1 << bit) == 0 {
+                    PresenceRule::Auto
+                } else {
+                    PresenceRule::Away
+                };
+                settings.presence.insert(kind, rule);
+            }
+            for origin in OriginCase::ALL {
+                let shown: Vec<(DesiredStatus, Presence)> = hidden
+                    .iter()
+                    .map(|kind| {
+                        let decision = decide(&origin.input(state_of(*kind)), &settings, now());
+                        (decision.status, decision.presence)
+                    })
+                    .collect();
+                assert!(
+                    shown.windows(2).all(|pair| pair[0] == pair[1]),
+                    "Default told states apart with presence rules {rules:#b}, {origin:?}: {shown:?}"
+                );
+                combinations += 1;
+            }
+        }
+    }
+    assert_eq!(combinations, (1 << 11) * 2 * 3);
 }
 
 #[test]
@@ -723,8 +794,28 @@ fn render_status_mapping_doc() -> String {
     out.push_str(
         "\nUnder Default, as under Trusted, an event gets a lease rather than its end time: the end is a detail only VIP shares. Every status \
          is cleared when its event or chosen time is over.\n\n\
-         ## Presence\n\nSleeping sets you **away** (changeable per state); everything else leaves Slack's automatic \
-         presence alone. Blocked and an offline phone always return presence to automatic.\n",
+         ## Presence\n\nWith the built-in presence rules (Sleeping away, every other state automatic):\n\n\
+         | State | Default | Trusted | VIP | Blocked |\n|---|---|---|---|---|\n",
+    );
+    for kind in StateKind::ALL {
+        let input = StatusInput::from_phone(state_of(kind));
+        let cells: Vec<&str> = Policy::ALL
+            .iter()
+            .map(
+                |policy| match decide(&input, &settings(*policy, false), now()).presence {
+                    Presence::Auto => "automatic",
+                    Presence::Away => "**away**",
+                },
+            )
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", kind.label(), cells.join(" | ")));
+    }
+    out.push_str(
+        "\nUnder Default every state shown as Busy takes Busy's presence rule, whatever its own rule says, so that \
+         presence tells those states apart no more than the status does (Sleeping is away under Trusted and VIP, \
+         automatic under Default unless you make Busy away). Blocked and an offline phone always return presence \
+         to automatic. \"Automatic\" means Slack decides from your activity, as if Caret Desktop were not there; \
+         Slack has no way to force \"active\".\n",
     );
     out
 }
