@@ -196,3 +196,63 @@ async fn a_phone_pairs_with_the_headless_app_reports_and_is_cut_off_by_a_revoke(
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+/// Issue 14: the control socket also checks who is on the other end (SO_PEERCRED). Its file mode already
+/// keeps other users out, so the test loosens exactly that (the socket 0666, its directories 0711, as a
+/// mistake or another tool might) and connects as another user (`nobody`, through util-linux's setpriv):
+/// the app refuses, says why, and does nothing. Switching users needs root, which CI is; elsewhere the test
+/// says it was skipped.
+#[tokio::test]
+async fn the_control_socket_refuses_another_user_even_when_the_file_lets_them_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    if root.ok() != Some(true) {
+        eprintln!("skipped: switching to another user needs root (CI runs the tests as root)");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("headless", &["--headless"])
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("headless", READY, SOON).await;
+    let loosen = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    loosen(sandbox.root.path(), 0o711);
+    loosen(&sandbox.data_dir(), 0o711);
+    loosen(&sandbox.data_dir().join("control.sock"), 0o666);
+    // The other user runs its own copy of the program, somewhere it can reach.
+    let copy = sandbox.root.path().join("caret-desktop");
+    std::fs::copy(caret_e2e::app::app_binary(), &copy).expect("copy the binary");
+    loosen(&copy, 0o755);
+    let copy = copy.to_str().expect("utf-8 path").to_owned();
+    let output = sandbox
+        .command_for(
+            std::path::Path::new("setpriv"),
+            "stranger",
+            &[
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                &copy,
+                "pair",
+                "--json",
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .await
+        .expect("run as nobody");
+    // (`output()` captures standard error itself.)
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "refused: {said}");
+    assert!(said.contains("answers only the user it runs as"), "{said}");
+    assert!(output.stdout.is_empty(), "no pairing link for a stranger");
+    assert!(sandbox.log("headless").contains("refused a connection"));
+    // The owner is still answered.
+    let (ok, _, stderr) = sandbox.cli("owner", &["devices"]).await;
+    assert!(ok, "{stderr}");
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

@@ -379,7 +379,8 @@ async fn an_expired_token_is_refreshed_once_then_the_user_is_asked_to_reconnect(
     setup.slack.spoil_refresh_tokens();
     let (ok, _, _) = setup
         .sandbox
-        .cli("cli-status-2", &["status", "set", "sleeping", "--for", "forever"])
+        // (Under Default every state is the same Busy: an end time makes it a change Slack must be sent.)
+        .cli("cli-status-2", &["status", "set", "sleeping", "--for", "1h"])
         .await;
     assert!(ok);
     let listed = eventually_async(
@@ -434,6 +435,51 @@ async fn a_second_sign_in_from_the_same_browser_is_answered_by_the_new_one_and_a
         stdout.contains("Acme as ada  connected") && stdout.contains("Beta as ada  connected"),
         "{stdout}"
     );
+    terminate(&setup.app);
+    assert!(wait_for_exit(&mut setup.app, SOON).await.success());
+}
+
+/// Issue 14: another program (another local user's, say) listening on [::1] at the sign-in's port would get
+/// Slack's redirect, since browsers try ::1 first for `localhost`. The sign-in is refused, naming the
+/// address, rather than waiting for a redirect that goes elsewhere; once the port is free it works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_is_refused_while_another_program_listens_on_the_ipv6_loopback() {
+    let mut setup = start(Duration::from_secs(43_200)).await;
+    let squatter =
+        std::net::TcpListener::bind(("::1", setup.port)).expect("the other program listens on [::1]");
+    let (ok, stdout, stderr) = setup
+        .sandbox
+        .cli(
+            "cli-connect-refused",
+            &["workspace", "connect", "--client-id", CLIENT_ID, "--no-browser"],
+        )
+        .await;
+    assert!(!ok, "refused: {stdout}");
+    let address = format!("[::1]:{}", setup.port);
+    assert!(
+        stderr.contains(&address) && stderr.contains("another program listens there"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("http"), "no link to follow: {stdout}");
+
+    // The same for 127.0.0.1.
+    drop(squatter);
+    let squatter =
+        std::net::TcpListener::bind(("127.0.0.1", setup.port)).expect("the other program on 127.0.0.1");
+    let (ok, _, stderr) = setup
+        .sandbox
+        .cli(
+            "cli-connect-refused-v4",
+            &["workspace", "connect", "--client-id", CLIENT_ID, "--no-browser"],
+        )
+        .await;
+    assert!(
+        !ok && stderr.contains(&format!("127.0.0.1:{}", setup.port)),
+        "{stderr}"
+    );
+    drop(squatter);
+
+    sign_in(&setup).await;
     terminate(&setup.app);
     assert!(wait_for_exit(&mut setup.app, SOON).await.success());
 }

@@ -533,7 +533,10 @@ async fn a_scope_taken_away_later_is_shown_with_the_fix_and_presence_is_left_alo
     assert_eq!(listed(&sandbox).await[0]["missing_scopes"], serde_json::json!([]));
 
     slack.remove_scope(&token, "users:write");
-    // Sleeping makes you away: the presence call meets the missing scope; the status still goes out.
+    // Under Trusted, Sleeping makes you away (under Default it is Busy, whose presence is automatic): the
+    // presence call meets the missing scope; the status still goes out.
+    let (ok, _, stderr) = sandbox.cli("cli-policy", &["policy", "1", "trusted"]).await;
+    assert!(ok, "{stderr}");
     let (ok, _, stderr) = sandbox
         .cli("cli-set", &["status", "set", "sleeping", "--for", "1h"])
         .await;

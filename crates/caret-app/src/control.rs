@@ -134,12 +134,27 @@ pub fn start(core: AppCore) -> Result<()> {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(control_error(&path))?;
     }
+    // The socket file is ours: its owner is the user this app runs as, the only one it answers.
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&path).map_err(control_error(&path))?.uid()
+    };
     tokio::spawn(async move {
         loop {
             match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve(core.clone(), stream));
-                }
+                Ok((stream, _)) => match stream.peer_cred().map(|peer| peer.uid()) {
+                    Ok(uid) if uid == owner => {
+                        tokio::spawn(serve(core.clone(), stream));
+                    }
+                    // The file's mode (0600, in a 0700 directory) already keeps others out; this holds even
+                    // if someone loosens them, or root hands a connection on.
+                    peer => {
+                        tracing::warn!(
+                            "control socket: refused a connection from {peer:?}: not user {owner}"
+                        );
+                        tokio::spawn(refuse_stranger(stream));
+                    }
+                },
                 Err(error) => {
                     tracing::warn!("control socket: accept failed: {error}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -178,6 +193,14 @@ async fn serve(core: AppCore, stream: UnixStream) {
         Err(_) => return,
     };
     let _ = send(&mut writer, &response).await;
+}
+
+/// Tells a client run by another user why nothing will be done, and hangs up.
+async fn refuse_stranger(mut stream: UnixStream) {
+    let refusal = ControlResponse::Error {
+        message: "this Caret Desktop answers only the user it runs as".into(),
+    };
+    let _ = tokio::time::timeout(PATIENCE, send(&mut stream, &refusal)).await;
 }
 
 async fn send(writer: &mut (impl AsyncWriteExt + Unpin), response: &ControlResponse) -> std::io::Result<()> {

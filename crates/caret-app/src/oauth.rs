@@ -150,6 +150,47 @@ fn valid_client_id(client_id: &str) -> bool {
     client_id.len() <= 64 && numeric(parts.next()) && numeric(parts.next()) && parts.next().is_none()
 }
 
+/// Listens for Slack's answer on both loopback addresses `localhost` may mean: 127.0.0.1 and, where the
+/// system has IPv6, [::1] (browsers try ::1 first). Both must be ours: another program (another user's,
+/// even) listening on either would receive the redirect and serve the page the user sees, so a taken
+/// address refuses the sign-in, naming it. Port 0 (tests) picks a free port free on both.
+async fn listen_on_loopback(
+    wanted_port: u16,
+) -> Result<(tokio::net::TcpListener, Option<tokio::net::TcpListener>, u16)> {
+    let taken = |address: String, error: std::io::Error| {
+        AppError::OAuth(format!(
+            "cannot listen on {address} for Slack's answer ({error}): another program listens there, and the \
+             browser could bring Slack's answer to it instead; quit it, or paste a token instead"
+        ))
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, wanted_port)))
+            .await
+            .map_err(|error| taken(format!("127.0.0.1:{wanted_port}"), error))?;
+        let port = listener
+            .local_addr()
+            .map_or(wanted_port, |address| address.port());
+        match tokio::net::TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
+            Ok(listener_v6) => return Ok((listener, Some(listener_v6), port)),
+            // No IPv6 loopback here: no browser reaches ::1, and no other program can listen there either.
+            Err(error) if no_ipv6_loopback(&error) => return Ok((listener, None, port)),
+            // A port picked at random that happens to be taken on ::1: pick another.
+            Err(_) if wanted_port == 0 && attempts < 8 => continue,
+            Err(error) => return Err(taken(format!("[::1]:{port}"), error)),
+        }
+    }
+}
+
+/// Whether binding [::1] failed because the system has no IPv6 loopback (IPv6 turned off), rather than
+/// because something else holds the address.
+fn no_ipv6_loopback(error: &std::io::Error) -> bool {
+    // EADDRNOTAVAIL (::1 not configured), EAFNOSUPPORT (no IPv6 at all).
+    const EAFNOSUPPORT: i32 = 97;
+    error.kind() == std::io::ErrorKind::AddrNotAvailable || error.raw_os_error() == Some(EAFNOSUPPORT)
+}
+
 /// Starts a sign-in: listens for the callback and (with `open_browser`) opens Slack's authorize page.
 pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Result<OAuthStart> {
     let client_id = client_id.trim();
@@ -168,20 +209,7 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
         let _ = ended.await;
     }
 
-    let port = core.config().oauth_port;
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-        .await
-        .map_err(|error| {
-            AppError::OAuth(format!(
-                "cannot listen on localhost:{port} for Slack's answer ({error}); another program uses that port: \
-                 quit it, or paste a token instead"
-            ))
-        })?;
-    let port = listener.local_addr().map(|addr| addr.port()).unwrap_or(port);
-    // `localhost` may resolve to ::1 first; listen there too when the system has IPv6.
-    let listener_v6 = tokio::net::TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)))
-        .await
-        .ok();
+    let (listener, listener_v6, port) = listen_on_loopback(core.config().oauth_port).await?;
     let redirect_uri = format!("http://localhost:{port}{CALLBACK_PATH}");
     let pkce = Pkce::generate()?;
     let state = random_state()?;
