@@ -8,12 +8,15 @@
 //!    state sent → `users.profile.set` arriving, per workspace (the never-clobber `users.profile.get` comes
 //!    first, as always). The baseline in the same run: the same message → its `ack` back at the phone (the
 //!    relay alone).
-//! 2. A flapping phone: 120 changes in 60 s, then one settled state: the Slack calls it cost per workspace,
-//!    and the time from the last change to the settled state in Slack. Needs the desktop harness (keyring).
+//! 2. A flapping phone: 120 changes in 60 s through states that change presence, then one settled state, with
+//!    the workspaces under Default (Busy set to away, so that Default has presence changes too), Trusted and
+//!    VIP in turn: the Slack calls it cost per workspace and method, the 429s from any method, and the time
+//!    from the last change to the settled state (status and presence) in Slack. Needs the desktop harness
+//!    (keyring).
 
 use std::time::Duration;
 
-use caret_core::{SharingPolicy, WorkspaceSettings};
+use caret_core::{PresenceRule, SharingPolicy, StateKind, WorkspaceSettings};
 use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
 use caret_e2e::bench::{flag, ms, percentile};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
@@ -51,6 +54,8 @@ async fn main() {
     let sandbox = Sandbox::new();
     let mut settings = WorkspaceSettings::default();
     settings.policy.choose(SharingPolicy::Trusted);
+    // Busy is away in every workspace: under Default (the storm below) that is Default's presence rule.
+    settings.presence.insert(StateKind::Busy, PresenceRule::Away);
     let mut tokens = Vec::new();
     let mut cleanups = Vec::new();
     for index in 0..workspaces {
@@ -121,7 +126,15 @@ async fn main() {
         (end_to_end.as_secs_f64() - relay_only.as_secs_f64()) * 1000.0
     );
 
-    // 2. The flapping storm, after the budget has refilled.
+    // 2. The flapping storm, after the budget has refilled, the workspaces under Default, Trusted, VIP in turn.
+    let policies = ["default", "trusted", "vip"];
+    for index in 0..workspaces {
+        let policy = policies[index % policies.len()];
+        let (ok, _, error) = sandbox
+            .cli("cli-policy", &["policy", &(index + 1).to_string(), policy])
+            .await;
+        assert!(ok, "{error}");
+    }
     tokio::time::sleep(Duration::from_secs(20)).await;
     let count = |method: &str, user: &str| {
         slack
@@ -130,16 +143,23 @@ async fn main() {
             .filter(|call| call.method == method && call.user_id.as_deref() == Some(user))
             .count()
     };
-    let before: Vec<(usize, usize)> = tokens
+    let before: Vec<(usize, usize, usize)> = tokens
         .iter()
-        .map(|(_, user)| (count("users.profile.set", user), count("users.profile.get", user)))
+        .map(|(_, user)| {
+            (
+                count("users.profile.set", user),
+                count("users.profile.get", user),
+                count("users.setPresence", user),
+            )
+        })
         .collect();
     let ratelimited_before = slack
         .calls()
         .iter()
         .filter(|call| call.outcome == "ratelimited")
         .count();
-    let storm = ["in_call", "walking", "in_vehicle", "busy"];
+    // Sleeping is away under Trusted and VIP, Busy under Default here: presence changes all along.
+    let storm = ["sleeping", "available", "in_call", "walking", "busy", "available"];
     for change in 0..120 {
         seq += 1;
         phone
@@ -151,16 +171,24 @@ async fn main() {
     }
     seq += 1;
     phone
-        .send_json(&json!({"type": "state", "seq": seq, "state": "silent"}))
+        .send_json(&json!({"type": "state", "seq": seq, "state": "sleeping"}))
         .await
         .expect("send");
     let last_change = Instant::now();
     let _ = phone.receive_reply().await.expect("ack");
+    // Settled on Sleeping: Default shows Busy, Trusted and VIP Sleeping; away everywhere.
+    let wanted = |index: usize| {
+        if index % policies.len() == 0 {
+            "Busy"
+        } else {
+            "Sleeping"
+        }
+    };
     let settled_after = loop {
-        if tokens
-            .iter()
-            .all(|(token, _)| slack.status(token).text == "Phone on silent")
-        {
+        if tokens.iter().enumerate().all(|(index, (token, _))| {
+            let account = slack.account(token);
+            account.status.text == wanted(index) && account.manual_away
+        }) {
             break last_change.elapsed();
         }
         assert!(last_change.elapsed() < SOON, "the storm settles within a minute");
@@ -169,18 +197,25 @@ async fn main() {
     // Nothing more after settling.
     tokio::time::sleep(Duration::from_secs(10)).await;
     println!(
-        "A flapping phone: 120 changes in 60 s, then one settled state (Phone on silent), {workspaces} workspaces:"
+        "A flapping phone: 120 changes in 60 s through presence changes, then one settled state (Sleeping), \
+         {workspaces} workspaces:"
     );
-    for ((_, user), (sets_before, gets_before)) in tokens.iter().zip(before) {
+    for (index, ((_, user), (sets_before, gets_before, presence_before))) in
+        tokens.iter().zip(before).enumerate()
+    {
         let sets = count("users.profile.set", user) - sets_before;
         let gets = count("users.profile.get", user) - gets_before;
+        let presence = count("users.setPresence", user) - presence_before;
         println!(
-            "  workspace of {user}: users.profile.set {sets}, users.profile.get {gets} for 121 phone changes ({:.2} writes per change)",
-            sets as f64 / 121.0
+            "  {} workspace of {user}: users.profile.set {sets}, users.profile.get {gets}, users.setPresence \
+             {presence} for 121 phone changes ({:.2} writes per change)",
+            policies[index % policies.len()],
+            (sets + presence) as f64 / 121.0
         );
     }
     println!(
-        "  429 answers from Slack: {}; the settled state in Slack {} after the last change",
+        "  429 answers from Slack (any method): {}; the settled state (status and presence) in Slack {} after the \
+         last change",
         slack
             .calls()
             .iter()

@@ -6,13 +6,16 @@
 //!    the server, through the real path (SQLite file store with its fsyncs, the never-clobber
 //!    `users.profile.get`, HTTP over loopback). Slack's limits and our budget are lifted for this run, so it
 //!    measures the pipeline, not the rate limit.
-//! 2. Storm: 120 phone changes in 60 s with the real limits and budget (on paused tokio time): how many
-//!    `users.profile.set` calls, how many 429s, and whether Slack ends on the exact final state.
+//! 2. Storm: 120 phone changes in 60 s with the real limits and budgets (on paused tokio time), through states
+//!    that change presence, with three workspaces under Default (Busy set to away, so that Default has
+//!    presence changes too), Trusted and VIP: per workspace how many `users.profile.set`, `users.profile.get`
+//!    and `users.setPresence` calls, how many 429s from any method, and whether Slack ends on the exact final
+//!    status and presence.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use caret_core::{CaretState, SharingPolicy, WorkspaceSettings};
+use caret_core::{CaretState, PresenceRule, SharingPolicy, StateKind, WorkspaceSettings};
 use caret_e2e::bench::{ms, percentile};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_engine::{Engine, EngineConfig, StaticTokens, SystemClock, TokioClock};
@@ -23,31 +26,38 @@ use tokio::time::Instant;
 
 const SET: &str = "users.profile.set";
 
-fn trusted() -> WorkspaceSettings {
+fn under(policy: SharingPolicy) -> WorkspaceSettings {
     let mut settings = WorkspaceSettings::default();
-    settings.policy.choose(SharingPolicy::Trusted);
+    settings.policy.choose(policy);
     settings
 }
 
+/// An engine syncing one workspace per entry of `workspaces` (team name, settings); returns their tokens.
 fn engine_for(
     slack: &FakeSlack,
     store: &Store,
     clock: Arc<dyn caret_engine::Clock>,
     lift: bool,
-) -> (Engine, String) {
-    let raw = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
-    let id = store
-        .upsert_workspace("T1", "U1", "Acme", "ada", &trusted(), 0)
-        .expect("workspace");
+    workspaces: &[(&str, WorkspaceSettings)],
+) -> (Engine, Vec<String>) {
     let tokens = StaticTokens::default();
-    tokens.insert(id, SlackToken::parse(&raw).expect("token"));
+    let mut raws = Vec::new();
+    for (index, (team, settings)) in workspaces.iter().enumerate() {
+        let raw = slack.add_user(team, "ada", &FakeSlack::FULL_SCOPES);
+        let id = store
+            .upsert_workspace(&format!("T{index}"), "U1", team, "ada", settings, 0)
+            .expect("workspace");
+        tokens.insert(id, SlackToken::parse(&raw).expect("token"));
+        raws.push(raw);
+    }
     let client =
         SlackClient::new(slack.base_url().parse().expect("url"), Duration::from_secs(10)).expect("client");
     let mut config = EngineConfig::new(client, store.clone(), clock, Arc::new(tokens));
     if lift {
         config.profile_budget = (u32::MAX, Duration::from_millis(1));
+        config.presence_budget = (u32::MAX, Duration::from_millis(1));
     }
-    (Engine::start(config).expect("engine"), raw)
+    (Engine::start(config).expect("engine"), raws)
 }
 
 async fn latency(samples: usize) {
@@ -55,7 +65,13 @@ async fn latency(samples: usize) {
     slack.lift_limits();
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("caret.sqlite3")).expect("store");
-    let (engine, _) = engine_for(&slack, &store, Arc::new(SystemClock), true);
+    let (engine, _) = engine_for(
+        &slack,
+        &store,
+        Arc::new(SystemClock),
+        true,
+        &[("Acme", under(SharingPolicy::Trusted))],
+    );
     let mut feed = slack.subscribe_calls();
     let states = [CaretState::InCall, CaretState::Walking];
     let mut latencies = Vec::with_capacity(samples);
@@ -94,12 +110,27 @@ async fn storm() {
     let store = Store::open_in_memory().expect("store");
     let start = DateTime::<Utc>::from_timestamp_millis(test_clock.unix_millis()).expect("time");
     let clock = TokioClock::starting_at(start, FixedOffset::east_opt(0).expect("utc"));
-    let (engine, raw) = engine_for(&slack, &store, Arc::new(clock), false);
+    let mut default = under(SharingPolicy::Default);
+    default.presence.insert(StateKind::Busy, PresenceRule::Away);
+    let (engine, raws) = engine_for(
+        &slack,
+        &store,
+        Arc::new(clock),
+        false,
+        &[
+            ("Default", default),
+            ("Trusted", under(SharingPolicy::Trusted)),
+            ("VIP", under(SharingPolicy::Vip)),
+        ],
+    );
+    // Presence changes with every other state here: Sleeping and (under Default) Busy are away.
     let cycle = [
+        CaretState::Sleeping,
+        CaretState::Available,
         CaretState::InCall,
         CaretState::Walking,
-        CaretState::InVehicle,
         CaretState::Busy,
+        CaretState::Available,
     ];
     for change in 0..120 {
         engine
@@ -107,19 +138,37 @@ async fn storm() {
             .expect("input");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    engine.set_phone_state(Some(CaretState::Silent)).expect("input");
+    engine.set_phone_state(Some(CaretState::Sleeping)).expect("input");
     for _ in 0..300 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let writes = slack.accepted(SET);
-    let limited = slack.count(SET, "ratelimited");
-    let reads = slack.count("users.profile.get", "ok");
-    let exact = slack.status(&raw).text == "Phone on silent";
+    let calls = slack.calls();
+    let limited = calls.iter().filter(|call| call.outcome == "ratelimited").count();
     println!(
-        "storm of 120 changes in 60 s, then one settled state: {writes} users.profile.set ({reads} users.profile.get), \
-         {limited} × 429, final status exact: {}",
-        if exact { "yes" } else { "NO" }
+        "storm of 120 changes in 60 s through presence changes, then one settled state (Sleeping); {limited} × 429 \
+         from any method"
     );
+    for (raw, (policy, wanted)) in
+        raws.iter()
+            .zip([("Default", "Busy"), ("Trusted", "Sleeping"), ("VIP", "Sleeping")])
+    {
+        let account = slack.account(raw);
+        let mine = |method: &str| {
+            calls
+                .iter()
+                .filter(|call| call.method == method && call.user_id.as_deref() == Some(&account.user_id))
+                .count()
+        };
+        let exact = account.status.text == wanted && account.manual_away;
+        println!(
+            "  {policy}: {} users.profile.set, {} users.profile.get, {} users.setPresence; final status and \
+             presence exact: {}",
+            mine(SET),
+            mine("users.profile.get"),
+            mine("users.setPresence"),
+            if exact { "yes" } else { "NO" }
+        );
+    }
     engine.shutdown().await;
 }
 
