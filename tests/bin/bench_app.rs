@@ -178,7 +178,7 @@ async fn main() {
     let _ = phone.receive_reply().await.expect("ack");
     // Settled on Sleeping: Default shows Busy, Trusted and VIP Sleeping; away everywhere.
     let wanted = |index: usize| {
-        if index % policies.len() == 0 {
+        if index.is_multiple_of(policies.len()) {
             "Busy"
         } else {
             "Sleeping"
