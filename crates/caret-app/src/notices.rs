@@ -52,6 +52,18 @@ fn what_it_shares(policy: Policy) -> &'static str {
 
 /// The message text (plain; Slack shows it as sent).
 pub fn notice_text(event: &SecurityEvent, team: &str, at: DateTime<Local>) -> String {
+    escape_for_slack(&plain_notice_text(event, team, at))
+}
+
+/// Slack reads `&`, `<` and `>` in a message as the start of an entity, a link or a mention: a device name
+/// such as `<!channel>` must be shown, not acted on.
+fn escape_for_slack(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn plain_notice_text(event: &SecurityEvent, team: &str, at: DateTime<Local>) -> String {
     let time = at.format("%H:%M");
     match event {
         SecurityEvent::DevicePaired { name } => format!(
@@ -181,6 +193,22 @@ mod tests {
             text.contains("\"Pixel 8\"") && text.contains("14:02") && text.contains("revoke"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_name_that_looks_like_slack_markup_is_shown_not_acted_on() {
+        let text = notice_text(
+            &SecurityEvent::DevicePaired {
+                name: "<!channel> & <https://evil.example|Pixel>".into(),
+            },
+            "R&D <team>",
+            at(),
+        );
+        assert!(
+            text.contains("\"&lt;!channel&gt; &amp; &lt;https://evil.example|Pixel&gt;\""),
+            "{text}"
+        );
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
     }
 
     #[test]

@@ -340,7 +340,8 @@ fn device_view(device: Device, online: &[String]) -> DeviceView {
         online: online.contains(&device.id),
         revoked: device.revoked_at_ms.is_some(),
         id: device.id,
-        name: device.name,
+        // Cleaned when the phone paired; again here for names kept before that rule.
+        name: caret_core::text::sanitize_free_text(&device.name),
         paired_at_ms: device.paired_at_ms,
         last_seen_ms: device.last_seen_ms,
     }

@@ -86,21 +86,29 @@ impl StateKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct EventDetails {
-    /// As typed on the phone or taken from its calendar; untrusted free text, sanitised before display.
-    #[serde(default)]
+    /// As typed on the phone or taken from its calendar: untrusted free text, made one clean line whichever
+    /// way it arrives (built with [`EventDetails::new`] or read from JSON).
+    #[serde(default, deserialize_with = "clean_title")]
     pub title: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
 
+fn clean_title<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<String, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    Ok(crate::text::sanitize_free_text(&raw))
+}
+
 impl EventDetails {
-    /// Builds an event, refusing one that ends before it starts.
+    /// Builds an event, refusing one that ends before it starts. The title is made one clean line here
+    /// ([`crate::text::sanitize_free_text`]), so that it reaches no destination (Slack, the tray, a
+    /// notification, another phone) with control, bidi or invisible characters.
     pub fn new(title: impl Into<String>, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self> {
         if end < start {
             return Err(CoreError::EventEndsBeforeStart);
         }
         Ok(EventDetails {
-            title: title.into(),
+            title: crate::text::sanitize_free_text(&title.into()),
             start,
             end,
         })
@@ -245,6 +253,20 @@ mod tests {
         assert_eq!(json["title"], "Standup");
         let back: CaretState = serde_json::from_value(json).unwrap();
         assert_eq!(back, state);
+    }
+
+    #[test]
+    fn an_event_title_is_one_clean_line_however_it_arrives() {
+        let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let end = DateTime::from_timestamp(1_700_003_600, 0).unwrap();
+        let hostile = "Pay\u{0}roll\u{1b}\r\n\u{7f}\u{202e}lanif";
+        let built = EventDetails::new(hostile, start, end).unwrap();
+        assert_eq!(built.title, "Pay roll lanif");
+        let json = serde_json::json!({"kind": "event", "title": hostile, "start": start, "end": end});
+        let CaretState::Event(read) = serde_json::from_value(json).unwrap() else {
+            panic!("an event")
+        };
+        assert_eq!(read.title, "Pay roll lanif");
     }
 
     #[test]

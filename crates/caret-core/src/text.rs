@@ -18,13 +18,18 @@ pub fn slack_length(text: &str) -> usize {
     text.encode_utf16().count()
 }
 
-/// Makes untrusted free text (an event title from a phone) fit for a one-line status: control characters and
-/// line breaks become spaces, runs of white space collapse to one, and the ends are trimmed.
+/// Makes untrusted free text (an event title, a device name: anything a phone sends) fit to show anywhere as
+/// one line: control characters and line breaks become spaces, runs of white space collapse to one, the ends
+/// are trimmed, and invisible format characters are dropped ([`is_invisible_format`]: bidi overrides and
+/// isolates that would make "Team call" read backwards in Slack or a notification, zero-width spaces, a
+/// byte-order mark). The joiners emoji and some scripts need are kept.
 pub fn sanitize_free_text(text: &str) -> String {
     let mut cleaned = String::with_capacity(text.len());
     let mut pending_space = false;
     for character in text.chars() {
-        // Format characters (zero-width joiners, variation selectors) are part of emoji: keep them.
+        if is_invisible_format(character) {
+            continue;
+        }
         if character.is_whitespace() || character.is_control() {
             pending_space = true;
             continue;
@@ -36,6 +41,39 @@ pub fn sanitize_free_text(text: &str) -> String {
         cleaned.push(character);
     }
     cleaned
+}
+
+/// Unicode's format characters (general category Cf, Unicode 15.1) that text from outside may not carry: the
+/// bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and marks (U+200E, U+200F, U+061C),
+/// zero-width and invisible characters (U+200B, U+2060–U+2064, U+FEFF, the soft hyphen), the Arabic, Syriac
+/// and other prepended marks, interlinear annotation, shorthand and musical format controls, and the language
+/// tag. Kept: the zero-width non-joiner and joiner (U+200C, U+200D: Persian and Indic words, emoji sequences)
+/// and the tag characters U+E0020–U+E007F (the flags of England, Scotland and Wales).
+pub fn is_invisible_format(character: char) -> bool {
+    matches!(
+        character,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+    )
 }
 
 /// Cuts `text` so that it fits in `budget` UTF-16 units, on a grapheme boundary, ending with "…" when cut.
@@ -106,8 +144,56 @@ mod tests {
         assert_eq!(
             sanitize_free_text("a\u{200d}b"),
             "a\u{200d}b",
-            "format characters stay"
+            "the joiner emoji need stays"
         );
+    }
+
+    /// Issue 14 sent an event title with NUL, ESC, CR/LF, DEL and U+202E: every one of them goes, and so does
+    /// every bidi embedding, override, isolate and mark, and the invisible characters.
+    #[test]
+    fn sanitize_drops_controls_bidi_controls_and_invisible_characters() {
+        assert_eq!(
+            sanitize_free_text("Team\u{0}call\u{1b}[31m\r\nnow\u{7f} \u{202e}llac maeT"),
+            "Team call [31m now llac maeT"
+        );
+        for bidi in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+            '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+        ] {
+            assert_eq!(
+                sanitize_free_text(&format!("a{bidi}b")),
+                "ab",
+                "U+{:04X}",
+                u32::from(bidi)
+            );
+        }
+        for invisible in [
+            '\u{200B}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{2064}',
+            '\u{E0001}',
+        ] {
+            assert_eq!(
+                sanitize_free_text(&format!("a{invisible}b")),
+                "ab",
+                "U+{:04X}",
+                u32::from(invisible)
+            );
+        }
+        // What real text needs stays: emoji sequences (ZWJ, variation selectors, skin tones, tag flags), the
+        // non-joiner of Persian, right-to-left scripts themselves.
+        for kept in [
+            "👩\u{200D}💻",
+            "❤\u{FE0F}",
+            "👍🏽",
+            "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
+            "می\u{200C}خواهم",
+            "שלום עולם",
+        ] {
+            assert_eq!(sanitize_free_text(kept), kept);
+        }
     }
 
     #[test]

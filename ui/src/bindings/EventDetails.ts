@@ -5,6 +5,7 @@
  */
 export type EventDetails = { 
 /**
- * As typed on the phone or taken from its calendar; untrusted free text, sanitised before display.
+ * As typed on the phone or taken from its calendar: untrusted free text, made one clean line whichever
+ * way it arrives (built with [`EventDetails::new`] or read from JSON).
  */
 title: string, start: string, end: string, };
