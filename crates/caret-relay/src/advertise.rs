@@ -3,7 +3,7 @@
 //! secret: the protocol version, the WebSocket path and the certificate fingerprint (which the phone still
 //! checks against the QR code or the PAKE confirmation; discovery alone is never trusted).
 
-use mdns_sd::{ServiceDaemon, ServiceInfo};
+use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 
 use crate::error::RelayError;
 use crate::identity::Fingerprint;
@@ -49,6 +49,12 @@ impl Advertisement {
     pub fn start(port: u16, fingerprint: &Fingerprint) -> Result<Advertisement, RelayError> {
         let failed = |error: mdns_sd::Error| RelayError::Advertise(error.to_string());
         let daemon = ServiceDaemon::new().map_err(failed)?;
+        // mdns-sd uses loopback too unless told otherwise, and would then announce 127.0.0.1 and ::1: no
+        // phone can reach the desktop there, and a phone trying those first only finds itself. Set before
+        // `register`, which the daemon handles after it.
+        daemon
+            .disable_interface(vec![IfKind::LoopbackV4, IfKind::LoopbackV6])
+            .map_err(failed)?;
         let machine = machine_name();
         let host = format!(
             "{}.local.",

@@ -872,17 +872,27 @@ async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint() {
     let browser = mdns_sd::ServiceDaemon::new().unwrap();
     let found = browser.browse(caret_relay::advertise::SERVICE_TYPE).unwrap();
     let wanted = announced.clone();
+    // Each interface answers on its own, so the record resolves more than once: after the first answer,
+    // every further one within a few seconds is gathered too, and the addresses are their union.
     let resolved = tokio::task::spawn_blocking(move || {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::time::Instant::now() < deadline {
-            if let Ok(mdns_sd::ServiceEvent::ServiceResolved(service)) =
-                found.recv_timeout(Duration::from_millis(200))
-                && service.fullname == wanted
-            {
-                return Some(service);
+        let mut deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut resolved: Option<Box<mdns_sd::ResolvedService>> = None;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let Ok(mdns_sd::ServiceEvent::ServiceResolved(service)) = found.recv_timeout(left) else {
+                continue;
+            };
+            if service.fullname != wanted {
+                continue;
+            }
+            match resolved.as_mut() {
+                Some(first) => first.addresses.extend(service.addresses),
+                None => {
+                    deadline = std::time::Instant::now() + Duration::from_secs(3);
+                    resolved = Some(service);
+                }
             }
         }
-        None
+        resolved
     })
     .await
     .unwrap()
@@ -894,6 +904,19 @@ async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint() {
     );
     assert_eq!(resolved.txt_properties.get_property_val_str("v"), Some("1"));
     assert!(!resolved.addresses.is_empty());
+    // Announced on every interface but loopback: a phone can never reach the desktop at 127.0.0.1 or ::1,
+    // and an address it cannot reach would only slow its discovery down.
+    let loopback: Vec<_> = resolved
+        .addresses
+        .iter()
+        .map(|ip| ip.to_ip_addr())
+        .filter(|ip| ip.is_loopback())
+        .collect();
+    assert!(
+        loopback.is_empty(),
+        "no loopback address in the announcement: {:?}",
+        resolved.addresses
+    );
     relay.shutdown();
     let _ = browser.shutdown();
 
