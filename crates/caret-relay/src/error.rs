@@ -12,6 +12,10 @@ pub enum ProtocolError {
     FrameTooLarge { size: usize, limit: usize },
     #[error("frame is not valid JSON: {0}")]
     MalformedJson(String),
+    /// A WebSocket text message that is not UTF-8. Same code as [`ProtocolError::MalformedJson`], but RFC 6455
+    /// (§8.1) requires failing the connection, so it closes it (close code 1007).
+    #[error("a text message was not valid UTF-8: the connection is closed (RFC 6455)")]
+    TextNotUtf8,
     #[error("frame is not a JSON object with a string \"type\"")]
     MissingType,
     #[error("unknown message type {0:?}")]
@@ -59,7 +63,7 @@ impl ProtocolError {
     pub fn code(&self) -> &'static str {
         match self {
             ProtocolError::FrameTooLarge { .. } => "frame_too_large",
-            ProtocolError::MalformedJson(_) => "malformed_json",
+            ProtocolError::MalformedJson(_) | ProtocolError::TextNotUtf8 => "malformed_json",
             ProtocolError::MissingType => "missing_type",
             ProtocolError::UnknownType(_) => "unknown_type",
             ProtocolError::InvalidField { .. } => "invalid_field",
@@ -88,6 +92,7 @@ impl ProtocolError {
         matches!(
             self,
             ProtocolError::UnsupportedVersion(_)
+                | ProtocolError::TextNotUtf8
                 | ProtocolError::Unauthorized
                 | ProtocolError::PairingClosed
                 | ProtocolError::PairingExpired

@@ -209,11 +209,13 @@ async fn send_text(socket: &mut WebSocket, json: String) -> bool {
 }
 
 /// Sends the error, then closes with a close frame whose reason is the error code: 1009 (too big) for an
-/// oversized message, 1001 (going away) at shutdown, 1008 (policy violation) for every other refusal.
+/// oversized message, 1007 (inconsistent data) for a text message that is not UTF-8, 1001 (going away) at
+/// shutdown, 1008 (policy violation) for every other refusal.
 async fn close_with(socket: &mut WebSocket, error: &ProtocolError) {
     let _ = send_text(socket, DesktopMessage::Error(error.to_message(None)).to_json()).await;
     let code = match error {
         ProtocolError::FrameTooLarge { .. } => 1009,
+        ProtocolError::TextNotUtf8 => 1007,
         ProtocolError::ShuttingDown => 1001,
         _ => 1008,
     };
@@ -229,6 +231,9 @@ enum Incoming {
     Frame(Bytes),
     /// Over the WebSocket message limit: the phone is told and the connection closed (1009).
     TooBig,
+    /// A text message that is not UTF-8. The WebSocket layer reads nothing more after it, but can still
+    /// send: the phone is told and the connection closed (1007), as RFC 6455 asks.
+    NotUtf8,
     /// The phone closed, or the connection broke.
     Gone,
 }
@@ -240,23 +245,29 @@ async fn next_frame(socket: &mut WebSocket) -> Incoming {
             Some(Ok(Message::Text(text))) => return Incoming::Frame(Bytes::from(text)),
             Some(Ok(Message::Binary(bytes))) => return Incoming::Frame(bytes),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Err(error)) if is_capacity_error(&error) => return Incoming::TooBig,
-            Some(Ok(Message::Close(_)) | Err(_)) | None => return Incoming::Gone,
+            Some(Err(error)) => return read_failure(&error),
+            Some(Ok(Message::Close(_))) | None => return Incoming::Gone,
         }
     }
 }
 
-/// Whether a WebSocket read failed because the message was over the size limit.
-fn is_capacity_error(error: &axum::Error) -> bool {
+/// What a failed WebSocket read means for the phone: a message over the size limit, a text message that
+/// is not UTF-8, or a connection that is gone.
+fn read_failure(error: &axum::Error) -> Incoming {
     use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::Error as WsError;
     let mut source = error.source();
     while let Some(cause) = source {
-        if let Some(tungstenite) = cause.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
-            return matches!(tungstenite, tokio_tungstenite::tungstenite::Error::Capacity(_));
+        if let Some(tungstenite) = cause.downcast_ref::<WsError>() {
+            return match tungstenite {
+                WsError::Capacity(_) => Incoming::TooBig,
+                WsError::Utf8(_) => Incoming::NotUtf8,
+                _ => Incoming::Gone,
+            };
         }
         source = cause.source();
     }
-    false
+    Incoming::Gone
 }
 
 fn too_big() -> ProtocolError {
@@ -293,6 +304,7 @@ async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
         Ok(Incoming::Frame(frame)) => frame,
         Ok(Incoming::Gone) => return,
         Ok(Incoming::TooBig) => return close_with(&mut socket, &too_big()).await,
+        Ok(Incoming::NotUtf8) => return close_with(&mut socket, &ProtocolError::TextNotUtf8).await,
         Err(_) => return close_with(&mut socket, &ProtocolError::Timeout).await,
     };
     let device = match parse_phone_frame(&first) {
@@ -357,6 +369,7 @@ async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
                 let frame = match incoming {
                     Incoming::Gone => break None,
                     Incoming::TooBig => break Some(too_big()),
+                    Incoming::NotUtf8 => break Some(ProtocolError::TextNotUtf8),
                     Incoming::Frame(frame) => frame,
                 };
                 silent_until = tokio::time::Instant::now() + silence_limit;
@@ -467,6 +480,7 @@ async fn next_pairing_message(hub: &Hub, socket: &mut WebSocket) -> Result<Pairi
     match tokio::time::timeout(hub.config.patience, next_frame(socket)).await {
         Err(_) | Ok(Incoming::Gone) => Err(ProtocolError::Timeout),
         Ok(Incoming::TooBig) => Err(too_big()),
+        Ok(Incoming::NotUtf8) => Err(ProtocolError::TextNotUtf8),
         Ok(Incoming::Frame(frame)) => parse_pairing_frame(&frame),
     }
 }

@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message as RawMessage;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame as RawCloseFrame;
 
 struct TestRelay {
     relay: Relay,
@@ -95,6 +97,64 @@ async fn until_closed(connection: &mut PhoneConnection) -> Vec<String> {
         }
     }
     codes
+}
+
+type RawSocket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// A WebSocket on `path` with nothing said yet, for sending what `caret_relay::client` never would.
+async fn raw_socket(relay: &TestRelay, path: &str) -> RawSocket {
+    let (tls, _) = connect_tls(relay.address(), None).await.unwrap();
+    let url = format!("wss://{}{path}", relay.address());
+    tokio_tungstenite::client_async(url, tls).await.unwrap().0
+}
+
+/// A raw `/v1/ws` socket past `hello`, `welcome` and the first `status`.
+async fn raw_phone(relay: &TestRelay, credentials: &Credentials) -> RawSocket {
+    use futures_util::SinkExt;
+    let mut socket = raw_socket(relay, "/v1/ws").await;
+    let hello = json!({"type": "hello", "protocol": 1, "device_id": credentials.device_id,
+        "token": credentials.token});
+    socket
+        .send(RawMessage::Text(hello.to_string().into()))
+        .await
+        .unwrap();
+    let (messages, close) = read_raw(&mut socket, 2).await;
+    assert_eq!(close, None, "{messages:?}");
+    assert_eq!(
+        (messages[0]["type"].as_str(), messages[1]["type"].as_str()),
+        (Some("welcome"), Some("status"))
+    );
+    socket
+}
+
+/// Reads until `count` JSON messages have come or the desktop sends a close frame (or the connection ends):
+/// the messages, and the close frame's code and reason.
+async fn read_raw(socket: &mut RawSocket, count: usize) -> (Vec<Value>, Option<(u16, String)>) {
+    use futures_util::StreamExt;
+    let mut messages = Vec::new();
+    while messages.len() < count {
+        let next = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("the desktop answered in time");
+        match next {
+            Some(Ok(RawMessage::Text(text))) => messages.push(serde_json::from_str(text.as_str()).unwrap()),
+            Some(Ok(RawMessage::Close(frame))) => {
+                let close = frame.map(|RawCloseFrame { code, reason }| (u16::from(code), reason.to_string()));
+                return (messages, Some(close.unwrap_or((0, String::new()))));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => break,
+        }
+    }
+    (messages, None)
+}
+
+/// A data frame carrying any bytes at all, even a text frame that is not UTF-8.
+fn raw_frame(text: bool, payload: &[u8]) -> RawMessage {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let opcode = OpCode::Data(if text { Data::Text } else { Data::Binary });
+    RawMessage::Frame(Frame::message(payload.to_vec(), opcode, true))
 }
 
 fn state(seq: u64, name: &str) -> Value {
@@ -461,6 +521,15 @@ async fn hello_is_checked_first_and_wrong_credentials_get_one_answer() {
             json!({"type": "hello", "protocol": 2, "device_id": credentials.device_id, "token": credentials.token}),
             "unsupported_version",
         ),
+        // A malformed hello is not `invalid_field` as a first message: the phone has to start over.
+        (
+            json!({"type": "hello", "protocol": 1, "device_id": "d_/", "token": credentials.token}),
+            "hello_required",
+        ),
+        (
+            json!({"type": "hello", "protocol": "1", "device_id": credentials.device_id, "token": credentials.token}),
+            "hello_required",
+        ),
     ] {
         let (tls, _) = connect_tls(relay.address(), Some(pinned)).await.unwrap();
         let (mut socket, _) =
@@ -477,6 +546,26 @@ async fn hello_is_checked_first_and_wrong_credentials_get_one_answer() {
         let answer = socket.next().await.unwrap().unwrap();
         let answer: Value = serde_json::from_str(answer.to_text().unwrap()).unwrap();
         assert_eq!(answer["code"], expected);
+    }
+    // After a good hello, another one (well-formed or not) is `invalid_field`, and the connection stays.
+    let mut phone = raw_phone(&relay, &credentials).await;
+    for again in [
+        json!({"type": "hello", "protocol": 1, "device_id": credentials.device_id, "token": credentials.token}),
+        json!({"type": "hello", "protocol": 1, "device_id": "d_/", "token": credentials.token}),
+        json!({"type": "ping"}),
+    ] {
+        use futures_util::SinkExt;
+        phone
+            .send(RawMessage::Text(again.to_string().into()))
+            .await
+            .unwrap();
+        let (answer, close) = read_raw(&mut phone, 1).await;
+        assert_eq!(close, None);
+        let expected = if again["type"] == "ping" { "pong" } else { "error" };
+        assert_eq!(answer[0]["type"], expected, "{answer:?}");
+        if expected == "error" {
+            assert_eq!(answer[0]["code"], "invalid_field");
+        }
     }
 }
 
@@ -923,4 +1012,44 @@ async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint() {
     // Loopback-only announces nothing.
     let quiet = TestRelay::default().await;
     assert_eq!(quiet.relay.advertised_as(), None);
+}
+
+#[tokio::test]
+async fn a_text_message_that_is_not_utf8_is_answered_then_closed_1007_but_binary_stays_open() {
+    use futures_util::SinkExt;
+    let relay = TestRelay::default().await;
+    let credentials = relay.pair("Pixel").await;
+    let not_utf8: &[u8] = &[b'{', 0xff, 0xfe, b'}'];
+
+    // Binary: read as UTF-8 JSON like any frame; refused, and the connection carries on.
+    let mut phone = raw_phone(&relay, &credentials).await;
+    phone.send(raw_frame(false, not_utf8)).await.unwrap();
+    let (answer, close) = read_raw(&mut phone, 1).await;
+    assert_eq!(
+        (answer[0]["code"].as_str(), close),
+        (Some("malformed_json"), None)
+    );
+    phone
+        .send(RawMessage::Text(json!({"type": "ping"}).to_string().into()))
+        .await
+        .unwrap();
+    let (answer, _) = read_raw(&mut phone, 1).await;
+    assert_eq!(answer[0]["type"], "pong", "still open after a binary frame");
+
+    // Text: RFC 6455 says fail the connection. The phone is told why, then the close frame says 1007.
+    phone.send(raw_frame(true, not_utf8)).await.unwrap();
+    let (answer, close) = read_raw(&mut phone, 2).await;
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert_eq!(answer[0]["code"], "malformed_json");
+    assert_eq!(close, Some((1007, "malformed_json".to_owned())));
+
+    // The same before `hello`, and as the first message of a typed-code pairing (which does not count).
+    for path in ["/v1/ws", "/v1/pair/code"] {
+        let mut socket = raw_socket(&relay, path).await;
+        socket.send(raw_frame(true, not_utf8)).await.unwrap();
+        let (answer, close) = read_raw(&mut socket, 2).await;
+        assert_eq!(answer.len(), 1, "{path}: {answer:?}");
+        assert_eq!(answer[0]["code"], "malformed_json", "{path}");
+        assert_eq!(close, Some((1007, "malformed_json".to_owned())), "{path}");
+    }
 }
