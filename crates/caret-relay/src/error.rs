@@ -47,6 +47,13 @@ pub enum ProtocolError {
     HelloRequired,
     #[error("nothing received in time: the connection is closed")]
     Timeout,
+    /// No `confirm` in time after the phone's `pake`: a failed pairing attempt like a wrong code (an
+    /// abandoned exchange is a guess too), but the phone is told what went wrong. The fifth failed attempt
+    /// is [`ProtocolError::PairingLockedOut`] instead, whatever its cause.
+    #[error(
+        "the pairing step was not answered in time; this counted as a failed attempt: {attempts_left} attempt(s) left"
+    )]
+    PairingTimeout { attempts_left: u8 },
     #[error("too many refused messages in a row: the connection is closed")]
     TooManyErrors,
     #[error("this device connected again: the older connection is closed")]
@@ -78,7 +85,7 @@ impl ProtocolError {
             ProtocolError::WrongPairingSecret { .. } => "wrong_pairing_code",
             ProtocolError::PairingLockedOut => "pairing_locked_out",
             ProtocolError::HelloRequired => "hello_required",
-            ProtocolError::Timeout => "timeout",
+            ProtocolError::Timeout | ProtocolError::PairingTimeout { .. } => "timeout",
             ProtocolError::TooManyErrors => "too_many_errors",
             ProtocolError::Replaced => "replaced",
             ProtocolError::ShuttingDown => "shutting_down",
@@ -100,6 +107,7 @@ impl ProtocolError {
                 | ProtocolError::PairingLockedOut
                 | ProtocolError::HelloRequired
                 | ProtocolError::Timeout
+                | ProtocolError::PairingTimeout { .. }
                 | ProtocolError::TooManyErrors
                 | ProtocolError::Replaced
                 | ProtocolError::ShuttingDown
@@ -117,7 +125,7 @@ impl ProtocolError {
             | ProtocolError::PairingExpired
             | ProtocolError::WrongPairingSecret { .. }
             | ProtocolError::PairingLockedOut => 403,
-            ProtocolError::Timeout => 408,
+            ProtocolError::Timeout | ProtocolError::PairingTimeout { .. } => 408,
             ProtocolError::ShuttingDown => 503,
             ProtocolError::Internal => 500,
             _ => 400,

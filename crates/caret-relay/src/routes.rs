@@ -513,18 +513,32 @@ async fn run_code_pairing(
         .to_json(),
     )
     .await;
+    // `Err(true)`: the phone did not answer in time (or left), `Err(false)`: it answered wrong.
     let confirmed = match (key, sent) {
         (Some(key), true) => match next_pairing_message(hub, socket).await {
-            Ok(PairingMessage::Confirm { mac }) if key.verify_phone_mac(&hub.fingerprint, &mac) => Some(key),
-            _ => None,
+            Ok(PairingMessage::Confirm { mac }) if key.verify_phone_mac(&hub.fingerprint, &mac) => Ok(key),
+            Err(ProtocolError::Timeout) => Err(true),
+            _ => Err(false),
         },
-        _ => None,
+        _ => Err(false),
     };
-    let Some(key) = confirmed else {
-        let refusal = hub.with_pairing_generation(Some(generation), |window| {
-            Err::<(), _>(window.record_wrong_attempt())
-        });
-        return Err(refusal.err().unwrap_or(ProtocolError::PairingClosed));
+    let key = match confirmed {
+        Ok(key) => key,
+        Err(timed_out) => {
+            let refusal = hub
+                .with_pairing_generation(Some(generation), |window| {
+                    Err::<(), _>(window.record_wrong_attempt())
+                })
+                .err()
+                .unwrap_or(ProtocolError::PairingClosed);
+            // Counted all the same, but a phone that was too slow should not be told its code was wrong.
+            return Err(match refusal {
+                ProtocolError::WrongPairingSecret { attempts_left } if timed_out => {
+                    ProtocolError::PairingTimeout { attempts_left }
+                }
+                other => other,
+            });
+        }
     };
     hub.with_pairing_generation(Some(generation), |window| window.consume())?;
     let device = hub

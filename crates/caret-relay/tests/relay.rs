@@ -1053,3 +1053,58 @@ async fn a_text_message_that_is_not_utf8_is_answered_then_closed_1007_but_binary
         assert_eq!(close, Some((1007, "malformed_json".to_owned())), "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_pairing_step_not_answered_in_time_is_a_timeout_that_counts_and_the_fifth_locks() {
+    use futures_util::SinkExt;
+    let relay = TestRelay::start(RelayConfig {
+        patience: Duration::from_millis(300),
+        ..RelayConfig::default()
+    })
+    .await;
+    let offer = relay.relay.start_pairing().unwrap();
+    // A phone that sends its `pake` with the right code, reads the desktop's, then never confirms.
+    let abandon = || async {
+        let mut socket = raw_socket(&relay, "/v1/pair/code").await;
+        let (_exchange, outbound) = caret_relay::pake::PakeExchange::start(&offer.short_code);
+        let pake = json!({"type": "pake", "msg": caret_relay::pake::to_hex(&outbound)});
+        socket
+            .send(RawMessage::Text(pake.to_string().into()))
+            .await
+            .unwrap();
+        read_raw(&mut socket, 3).await
+    };
+    for left in (1..=4).rev() {
+        let (messages, close) = abandon().await;
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0]["type"], "pake");
+        let error = &messages[1];
+        assert_eq!(error["code"], "timeout", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(&format!("{left} attempt")), "{message}");
+        assert_eq!(close, Some((1008, "timeout".to_owned())));
+    }
+    // The fifth failed attempt, whatever made it fail, says the window is locked.
+    let (messages, close) = abandon().await;
+    assert_eq!(messages[1]["code"], "pairing_locked_out", "{messages:?}");
+    assert_eq!(close, Some((1008, "pairing_locked_out".to_owned())));
+    let error = pair_with_code(relay.address(), &offer.short_code, "Right")
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_code(&error), "pairing_locked_out");
+
+    // Silence before the `pake` is a timeout too, but it does not count: the phone had not guessed.
+    let offer = relay.relay.start_pairing().unwrap();
+    for _ in 0..6 {
+        let mut socket = raw_socket(&relay, "/v1/pair/code").await;
+        let (messages, close) = read_raw(&mut socket, 2).await;
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0]["code"], "timeout");
+        assert_eq!(close, Some((1008, "timeout".to_owned())));
+    }
+    assert!(
+        pair_with_code(relay.address(), &offer.short_code, "Patient")
+            .await
+            .is_ok()
+    );
+}
