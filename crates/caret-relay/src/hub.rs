@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -136,7 +136,12 @@ pub(crate) struct Hub {
     next_pairing: AtomicU64,
     /// Wakes the task that expires HTTP-posted states when a new one arrives.
     http_reports_changed: Notify,
-    stopping: AtomicBool,
+    /// Set once, at shutdown: every WebSocket task watches it, so each can tell its phone `shutting_down`
+    /// whatever step it is at (waiting for `hello`, mid-pairing, or connected).
+    stopping: watch::Sender<bool>,
+    /// How many phone and pairing WebSocket tasks are running (see [`SessionGuard`]), so shutdown can wait
+    /// until each has said goodbye before the runtime ends.
+    sessions: watch::Sender<usize>,
     connections: Mutex<HashMap<String, LiveConnection>>,
     reports: Mutex<HashMap<String, Report>>,
     limiters: Mutex<HashMap<String, RateLimiter>>,
@@ -155,6 +160,17 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// One running phone or pairing WebSocket task; see [`Hub::track_session`].
+pub(crate) struct SessionGuard(Arc<Hub>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0
+            .sessions
+            .send_modify(|running| *running = running.saturating_sub(1));
+    }
+}
+
 /// A device that passed `hello`.
 pub(crate) struct Authenticated {
     pub connection: u64,
@@ -170,7 +186,8 @@ impl Hub {
             pairing: Mutex::new(None),
             next_pairing: AtomicU64::new(1),
             http_reports_changed: Notify::new(),
-            stopping: AtomicBool::new(false),
+            stopping: watch::Sender::new(false),
+            sessions: watch::Sender::new(0),
             connections: Mutex::new(HashMap::new()),
             reports: Mutex::new(HashMap::new()),
             limiters: Mutex::new(HashMap::new()),
@@ -213,7 +230,28 @@ impl Hub {
     }
 
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+        *self.stopping.borrow()
+    }
+
+    /// Resolves once the relay is stopping (at once if it already is).
+    pub async fn until_stopping(&self) {
+        let mut stopping = self.stopping.subscribe();
+        // An error means the sender is gone, which cannot happen while `self` lives.
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    }
+
+    /// Counts a WebSocket task as running until the guard is dropped. Taken before the upgrade, so a task
+    /// about to start is already counted when shutdown looks.
+    pub fn track_session(self: &Arc<Self>) -> SessionGuard {
+        self.sessions.send_modify(|running| *running += 1);
+        SessionGuard(self.clone())
+    }
+
+    /// Waits until no WebSocket task is left, or `deadline` passes; returns how many are still running.
+    pub async fn sessions_ended(&self, deadline: Duration) -> usize {
+        let mut sessions = self.sessions.subscribe();
+        let _ = tokio::time::timeout(deadline, sessions.wait_for(|running| *running == 0)).await;
+        *sessions.borrow()
     }
 
     // ----- devices -----
@@ -336,9 +374,10 @@ impl Hub {
         Ok(revoked)
     }
 
-    /// Closes every connection (the relay is stopping); connections still saying hello are refused.
+    /// Closes every connection (the relay is stopping): connected phones are kicked, and every WebSocket
+    /// task (saying hello, pairing) sees `stopping`.
     pub fn kick_everyone(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        self.stopping.send_replace(true);
         for (_, live) in lock(&self.connections).drain() {
             let _ = live.kick.send(ProtocolError::ShuttingDown);
         }

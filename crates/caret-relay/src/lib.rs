@@ -28,4 +28,4 @@ pub mod session;
 pub use error::{ProtocolError, RelayError, Result};
 pub use hub::{DEFAULT_PORT, PairingMethod, PhoneFeed, RelayConfig, RelayEvent};
 pub use identity::{Fingerprint, RelayIdentity};
-pub use server::{PairingOffer, Relay};
+pub use server::{PairingOffer, Relay, SHUTDOWN_DEADLINE};

@@ -290,17 +290,26 @@ async fn phone_socket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let permit = slot.take();
+    // Dropped with the task, or with the callback if the upgrade never completes.
+    let session = hub.track_session();
     upgrade_limits(upgrade)
         .on_upgrade(move |socket| async move {
             run_phone_session(hub, socket).await;
             drop(permit);
+            drop(session);
         })
         .into_response()
 }
 
 async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
-    // 1. `hello`, in time.
-    let first = match tokio::time::timeout(hub.config.patience, next_frame(&mut socket)).await {
+    // 1. `hello`, in time (a relay stopping meanwhile says so at once rather than wait for it).
+    let first = tokio::select! {
+        () = hub.until_stopping() => {
+            return close_with(&mut socket, &ProtocolError::ShuttingDown).await;
+        }
+        read = tokio::time::timeout(hub.config.patience, next_frame(&mut socket)) => read,
+    };
+    let first = match first {
         Ok(Incoming::Frame(frame)) => frame,
         Ok(Incoming::Gone) => return,
         Ok(Incoming::TooBig) => return close_with(&mut socket, &too_big()).await,
@@ -352,6 +361,7 @@ async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
             kicked = &mut session.kicked => {
                 break Some(kicked.unwrap_or(ProtocolError::ShuttingDown));
             }
+            () = hub.until_stopping() => break Some(ProtocolError::ShuttingDown),
             changed = status.changed() => {
                 if changed.is_err() {
                     break Some(ProtocolError::ShuttingDown);
@@ -461,9 +471,15 @@ async fn pair_with_code(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let permit: Option<OwnedSemaphorePermit> = slot.take();
+    let session = hub.track_session();
     upgrade_limits(upgrade)
         .on_upgrade(move |mut socket| async move {
-            let outcome = run_code_pairing(&hub, &mut socket, peer).await;
+            // An exchange cut short by shutdown is the desktop's doing: it does not count as an attempt
+            // (nothing is recorded until the phone's last message has been read).
+            let outcome = tokio::select! {
+                outcome = run_code_pairing(&hub, &mut socket, peer) => outcome,
+                () = hub.until_stopping() => Err(ProtocolError::ShuttingDown),
+            };
             match outcome {
                 Ok(reply) => {
                     let _ = send_text(&mut socket, reply.to_json()).await;
@@ -472,6 +488,7 @@ async fn pair_with_code(
                 Err(error) => close_with(&mut socket, &error).await,
             }
             drop(permit);
+            drop(session);
         })
         .into_response()
 }

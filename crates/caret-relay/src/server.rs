@@ -64,7 +64,11 @@ impl std::fmt::Debug for PairingOffer {
     }
 }
 
-/// The running relay. Dropping it does not stop it; call [`Relay::shutdown`].
+/// How long [`Relay::shutdown_gracefully`] should wait for phones to be told: a phone on a working LAN
+/// reads its goodbye in milliseconds, and quitting should not hang on one that does not.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The running relay. Dropping it does not stop it; call [`Relay::shutdown_gracefully`].
 pub struct Relay {
     hub: Arc<Hub>,
     local_addr: SocketAddr,
@@ -213,7 +217,24 @@ impl Relay {
         lan_addresses()
     }
 
-    /// Stops listening and closes every connection.
+    /// Stops the relay and waits, at most `deadline`, until every phone and pairing WebSocket has been told:
+    /// each gets the `shutting_down` error, then a close frame 1001. Returns how many were still going when
+    /// the deadline passed (a phone that stopped reading can hold its task up to its send deadline).
+    ///
+    /// Call this, not [`Relay::shutdown`] alone, before the runtime ends: a runtime that ends first cancels
+    /// the connection tasks before they write, and the phones see a bare TCP end.
+    pub async fn shutdown_gracefully(&self, deadline: Duration) -> usize {
+        self.shutdown();
+        let left = self.hub.sessions_ended(deadline).await;
+        if left > 0 {
+            tracing::warn!("relay: {left} phone connection(s) not closed within {deadline:?}; dropped");
+        }
+        left
+    }
+
+    /// Stops listening and starts closing every connection, without waiting (see
+    /// [`Relay::shutdown_gracefully`]): connected phones get `shutting_down` only if the runtime lives on
+    /// long enough for their tasks to write it.
     pub fn shutdown(&self) {
         self.accept_loop.abort();
         self.expiry.abort();

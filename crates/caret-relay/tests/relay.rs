@@ -1108,3 +1108,109 @@ async fn a_pairing_step_not_answered_in_time_is_a_timeout_that_counts_and_the_fi
             .is_ok()
     );
 }
+
+/// Shutdown as the app does it: the relay's runtime ends right after. Every phone must still be told, a
+/// connection waiting for its `hello` and a pairing in progress too, and a phone that stopped reading must
+/// not hold the shutdown past its deadline.
+#[test]
+fn shutdown_tells_every_phone_before_the_runtime_ends_and_a_deaf_phone_cannot_hold_it() {
+    use futures_util::StreamExt;
+    let relay_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let phones = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let relay = relay_runtime.block_on(TestRelay::default());
+
+    // Three phones that read everything, each reporting every status it sees; one that never reads; a
+    // connection that has not said hello; a typed-code pairing that has not started.
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut readers = Vec::new();
+    for index in 0..3 {
+        let credentials = phones.block_on(relay.pair(&format!("Reader {index}")));
+        let mut socket = phones.block_on(raw_phone(&relay, &credentials));
+        let seen_tx = seen_tx.clone();
+        readers.push(phones.spawn(async move {
+            let mut errors = Vec::new();
+            while let Some(Ok(message)) = socket.next().await {
+                match message {
+                    RawMessage::Text(text) => {
+                        let message: Value = serde_json::from_str(text.as_str()).unwrap();
+                        match message["type"].as_str() {
+                            Some("status") => {
+                                let _ = seen_tx.send(message["shown"][0]["workspace"].to_string());
+                            }
+                            _ => errors.push(message["code"].as_str().unwrap_or_default().to_owned()),
+                        }
+                    }
+                    RawMessage::Close(frame) => {
+                        let frame = frame.unwrap();
+                        return (errors, Some((u16::from(frame.code), frame.reason.to_string())));
+                    }
+                    _ => {}
+                }
+            }
+            (errors, None)
+        }));
+    }
+    let deaf_credentials = phones.block_on(relay.pair("Deaf"));
+    let _deaf = phones.block_on(raw_phone(&relay, &deaf_credentials));
+    let mut before_hello = phones.block_on(raw_socket(&relay, "/v1/ws"));
+    relay.relay.start_pairing().unwrap();
+    let mut pairing = phones.block_on(raw_socket(&relay, "/v1/pair/code"));
+
+    // Statuses of 1 MB, each one sent once the readers have it: the deaf phone's socket buffers (a few MB on
+    // loopback) fill up, and its task ends up stuck sending.
+    for round in 0..32 {
+        let shown = vec![caret_relay::protocol::ShownStatus {
+            workspace: format!("round {round}"),
+            text: "x".repeat(1 << 20),
+            emoji: String::new(),
+        }];
+        relay.relay.publish_status(None, shown);
+        let wanted = format!("\"round {round}\"");
+        phones.block_on(async {
+            let mut readers_seen = 0;
+            while readers_seen < 3 {
+                let got = tokio::time::timeout(Duration::from_secs(20), seen.recv())
+                    .await
+                    .expect("the readers keep up")
+                    .unwrap();
+                readers_seen += usize::from(got == wanted);
+            }
+        });
+    }
+
+    let deadline = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let left = relay_runtime.block_on(relay.relay.shutdown_gracefully(deadline));
+    let took = started.elapsed();
+    // What the app does next: its runtime ends, and with it every task still running.
+    drop(relay_runtime);
+    assert_eq!(left, 1, "only the deaf phone's task was still going");
+    assert!(
+        took < deadline + Duration::from_secs(1),
+        "shutdown took {took:?}, past its deadline of {deadline:?}"
+    );
+
+    for reader in readers {
+        let (errors, close) = phones.block_on(reader).unwrap();
+        assert_eq!(errors, ["shutting_down"]);
+        assert_eq!(close, Some((1001, "shutting_down".to_owned())));
+    }
+    for socket in [&mut before_hello, &mut pairing] {
+        let (messages, close) = phones.block_on(read_raw(socket, 2));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0]["code"], "shutting_down");
+        assert_eq!(close, Some((1001, "shutting_down".to_owned())));
+    }
+    assert!(
+        relay.relay.pairing_open(),
+        "a pairing cut short by shutdown did not count"
+    );
+}
