@@ -148,8 +148,9 @@ pub async fn connect_tls(
         seen: Mutex::new(None),
         provider: provider.clone(),
     });
+    // The relay speaks TLS 1.3 only.
     let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|error| ClientError::Tls(std::io::Error::other(error)))?
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone())

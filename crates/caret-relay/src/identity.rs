@@ -147,8 +147,11 @@ impl RelayIdentity {
     /// A rustls server configuration serving this identity (TLS 1.2 and 1.3, ring).
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, RelayError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // TLS 1.3 only: every client the protocol documents speaks it, and under 1.2 the certificate (with
+        // the machine's name in it) would cross the LAN in the clear. Set here rather than left to rustls's
+        // features, which other crates of the app turn on for TLS 1.2 (caret-slack does).
         let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|error| RelayError::Tls(error.to_string()))?
             .with_no_client_auth()
             .with_single_cert(vec![self.certificate.clone()], self.key.clone_key())

@@ -1214,3 +1214,34 @@ fn shutdown_tells_every_phone_before_the_runtime_ends_and_a_deaf_phone_cannot_ho
         "a pairing cut short by shutdown did not count"
     );
 }
+
+/// Runs `openssl s_client` against the relay with one TLS version allowed; returns whether the handshake
+/// worked, and what openssl said.
+async fn openssl_handshake(relay: &TestRelay, version: &'static str) -> (bool, String) {
+    let address = relay.address().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("openssl")
+            .args(["s_client", "-brief", version, "-connect", &address])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("openssl is installed by scripts/setup.sh --test")
+    })
+    .await
+    .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
+#[tokio::test]
+async fn the_relay_speaks_tls_1_3_only_and_refuses_a_tls_1_2_client() {
+    let relay = TestRelay::default().await;
+    let (worked, said) = openssl_handshake(&relay, "-tls1_3").await;
+    assert!(worked && said.contains("TLSv1.3"), "{said}");
+    let (worked, said) = openssl_handshake(&relay, "-tls1_2").await;
+    assert!(!worked, "a TLS 1.2 client is refused: {said}");
+    assert!(said.contains("protocol version"), "{said}");
+}
