@@ -289,6 +289,9 @@ fn default_route_address() -> Option<IpAddr> {
     socket.local_addr().ok().map(|address| address.ip())
 }
 
+/// The HTTP read buffer, and so the largest request head (request line and headers) the relay reads.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, hub: Arc<Hub>) {
     let slots = Arc::new(Semaphore::new(hub.config.max_connections));
     let router = routes::router(hub.clone());
@@ -329,6 +332,10 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, hub: Arc<Hub>
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(patience)
+                // A phone's request head is a few hundred bytes; hyper's default buffer (about 400 KiB) would
+                // let each of the 128 connections make the relay hold that much. 8 KiB is hyper's smallest;
+                // a larger head is answered 431.
+                .max_buf_size(MAX_REQUEST_HEAD)
                 .serve_connection(TokioIo::new(tls), service)
                 .with_upgrades();
             // The HTTP part of a connection is short: a phone upgrades to a WebSocket at once (the future

@@ -1245,3 +1245,46 @@ async fn the_relay_speaks_tls_1_3_only_and_refuses_a_tls_1_2_client() {
     assert!(!worked, "a TLS 1.2 client is refused: {said}");
     assert!(said.contains("protocol version"), "{said}");
 }
+
+/// Sends one raw HTTP request over pinned TLS and returns the start of the answer (or "" if the connection
+/// just closed).
+async fn raw_http(relay: &TestRelay, request: Vec<u8>) -> String {
+    let (mut tls, _) = connect_tls(relay.address(), Some(relay.relay.fingerprint()))
+        .await
+        .unwrap();
+    // The relay may answer before it has read it all; what matters is the answer.
+    let _ = tls.write_all(&request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), tls.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn request_headers_over_8_kib_are_refused_and_the_phone_page_still_loads() {
+    let relay = TestRelay::default().await;
+    let request = |padding: usize| {
+        format!(
+            "GET /nowhere HTTP/1.1\r\nHost: caret.local\r\nX-Padding: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(padding)
+        )
+        .into_bytes()
+    };
+    // A phone's headers are a few hundred bytes; 6 KiB still passes.
+    let answer = raw_http(&relay, request(6 * 1024)).await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    // A header block over the 8 KiB buffer: 431, and the connection closes.
+    let answer = raw_http(&relay, request(12 * 1024)).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+    // The buffer also bounds what is queued for writing: the page's files, larger than that, go out whole.
+    for (path, file) in [
+        ("/", include_str!("../phone/index.html")),
+        ("/page.js", include_str!("../phone/page.js")),
+        ("/page.css", include_str!("../phone/page.css")),
+    ] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: caret.local\r\nConnection: close\r\n\r\n");
+        let answer = raw_http(&relay, request.into_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+        assert!(answer.ends_with(file), "{path} arrives whole");
+    }
+}
