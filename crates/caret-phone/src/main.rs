@@ -32,6 +32,10 @@ struct Cli {
     /// The name the desktop shows for this phone.
     #[arg(long, global = true, default_value = "caret-phone")]
     name: String,
+    /// How long each step may wait on the desktop (connecting, the TLS handshake, each answer), in seconds:
+    /// a desktop that does not answer is an error, never a hang.
+    #[arg(long, global = true, env = "CARET_PHONE_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -408,7 +412,9 @@ async fn the_one_desktop() -> Result<SocketAddr, PhoneError> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    let deadline = Duration::from_secs(cli.timeout);
+    match caret_relay::client::with_step_deadline(deadline, run(cli)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("caret-phone: {error}");

@@ -203,3 +203,49 @@ async fn a_desktop_is_discovered_on_the_lan_and_paired_by_code_without_an_addres
     assert_eq!(store.devices().unwrap().len(), 1);
     relay.shutdown();
 }
+
+#[tokio::test]
+async fn a_silent_desktop_is_a_clear_error_not_a_hang() {
+    // Something that accepts connections and never answers: a hung desktop, or another program.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials.json");
+    std::fs::write(
+        &credentials,
+        serde_json::json!({"device_id": "d_0000000000000000", "token": "0".repeat(64),
+            "fingerprint": "00".repeat(32), "address": address.to_string()})
+        .to_string(),
+    )
+    .unwrap();
+    let address = address.to_string();
+    for args in [
+        vec!["--timeout", "1", "send", "busy"],
+        vec!["--timeout", "1", "post", "busy"],
+        vec![
+            "--timeout",
+            "1",
+            "pair",
+            "--code",
+            "1234-5678",
+            "--address",
+            &address,
+        ],
+    ] {
+        let output = tokio::time::timeout(Duration::from_secs(20), phone(&credentials, &args))
+            .await
+            .expect("caret-phone gave up by itself");
+        assert!(!output.status.success(), "{args:?}");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains("did not answer in time (TLS handshake"),
+            "{args:?}: {said}"
+        );
+    }
+}

@@ -4,10 +4,16 @@
 //! either pins the fingerprint it was given (the QR path, and every connection after pairing) or, for the
 //! typed-code path only, records the fingerprint it saw and lets the PAKE confirmation prove it was the
 //! desktop's (see [`crate::pake`]).
+//!
+//! Every step that waits on the desktop (TCP connect, TLS handshake, an HTTP exchange, the WebSocket
+//! handshake, each message sent and each reply awaited) has its own deadline, [`STEP_DEADLINE`], so a
+//! desktop that goes silent, or something else listening on its port, never hangs a phone. Only
+//! [`PhoneConnection::receive`] waits as long as it takes: pushes come when the desktop has something to say.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
@@ -50,6 +56,46 @@ pub enum ClientError {
     BadPairingLink(String),
     #[error("the connection closed")]
     Closed,
+    #[error(
+        "the desktop did not answer in time ({step}, {after:?}): is it running, and is this its address?"
+    )]
+    Timeout { step: &'static str, after: Duration },
+}
+
+/// How long each step may wait on the desktop. A desktop on the LAN answers within milliseconds; this leaves
+/// room for a phone on a weak Wi-Fi.
+pub const STEP_DEADLINE: Duration = Duration::from_secs(10);
+
+tokio::task_local! {
+    /// The deadline for each step within [`with_step_deadline`], in place of [`STEP_DEADLINE`].
+    static SCOPED_STEP_DEADLINE: Duration;
+}
+
+/// Runs `future` (pairing, a connection, a request) with `deadline` for each of its steps instead of
+/// [`STEP_DEADLINE`]: for a phone on a slow link, and for tests, which cannot wait ten seconds a step.
+pub async fn with_step_deadline<F: Future>(deadline: Duration, future: F) -> F::Output {
+    SCOPED_STEP_DEADLINE.scope(deadline, future).await
+}
+
+fn step_deadline() -> Duration {
+    SCOPED_STEP_DEADLINE
+        .try_with(|deadline| *deadline)
+        .unwrap_or(STEP_DEADLINE)
+}
+
+/// One step that waits on the desktop, under the step deadline.
+async fn step<T, E: Into<ClientError>>(
+    name: &'static str,
+    future: impl Future<Output = Result<T, E>>,
+) -> Result<T, ClientError> {
+    let deadline = step_deadline();
+    match tokio::time::timeout(deadline, future).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(ClientError::Timeout {
+            step: name,
+            after: deadline,
+        }),
+    }
 }
 
 /// What a paired phone keeps. The token is never shown in `Debug`.
@@ -155,17 +201,21 @@ pub async fn connect_tls(
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
-    let tcp = TcpStream::connect(address)
-        .await
-        .map_err(|source| ClientError::Connect { address, source })?;
+    let tcp = step("TCP connect", async {
+        TcpStream::connect(address)
+            .await
+            .map_err(|source| ClientError::Connect { address, source })
+    })
+    .await?;
     let _ = tcp.set_nodelay(true);
     // The name is not checked (the fingerprint is); rustls needs one for SNI.
     let name = ServerName::try_from("caret.local")
         .map_err(|error| ClientError::Tls(std::io::Error::other(error)))?;
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(ClientError::Tls)?;
+    let connector = TlsConnector::from(Arc::new(config));
+    let tls = step("TLS handshake", async {
+        connector.connect(name, tcp).await.map_err(ClientError::Tls)
+    })
+    .await?;
     let seen = verifier
         .seen
         .lock()
@@ -188,7 +238,8 @@ pub async fn https_request(
     let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
         .await
         .map_err(|error| ClientError::Http(error.to_string()))?;
-    tokio::spawn(connection);
+    // The connection's own task ends with the exchange, or with its deadline if the desktop falls silent.
+    tokio::spawn(tokio::time::timeout(step_deadline(), connection));
     let mut request = hyper::Request::builder()
         .method(method)
         .uri(path)
@@ -200,17 +251,21 @@ pub async fn https_request(
     let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|error| ClientError::Http(error.to_string()))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|error| ClientError::Http(error.to_string()))?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|error| ClientError::Http(error.to_string()))?
-        .to_bytes();
+    let exchange = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|error| ClientError::Http(error.to_string()))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|error| ClientError::Http(error.to_string()))?
+            .to_bytes();
+        Ok::<_, ClientError>((status, bytes))
+    };
+    let (status, bytes) = step("HTTP answer", exchange).await?;
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Ok((status, json))
 }
@@ -330,8 +385,22 @@ async fn open_socket(
     path: &str,
 ) -> Result<(Socket, Fingerprint), ClientError> {
     let (tls, seen) = connect_tls(address, pinned).await?;
-    let (socket, _) = tokio_tungstenite::client_async(format!("wss://{address}{path}"), tls).await?;
+    let (socket, _) = step(
+        "WebSocket handshake",
+        tokio_tungstenite::client_async(format!("wss://{address}{path}"), tls),
+    )
+    .await?;
     Ok((socket, seen))
+}
+
+/// Sends one message, under the step deadline (a desktop that stops reading would block it).
+async fn send_message(socket: &mut Socket, message: Message) -> Result<(), ClientError> {
+    step("sending", socket.send(message)).await
+}
+
+/// The desktop's answer to what was just sent, under the step deadline.
+async fn receive_answer(socket: &mut Socket, step_name: &'static str) -> Result<Value, ClientError> {
+    step(step_name, receive_json(socket)).await
 }
 
 async fn receive_json(socket: &mut Socket) -> Result<Value, ClientError> {
@@ -355,8 +424,8 @@ pub async fn pair_with_code(address: SocketAddr, code: &str, name: &str) -> Resu
     let (mut socket, seen) = open_socket(address, None, "/v1/pair/code").await?;
     let (exchange, outbound) = PakeExchange::start(code);
     let start = serde_json::json!({"type": "pake", "msg": to_hex(&outbound), "name": name});
-    socket.send(Message::Text(start.to_string().into())).await?;
-    let answer = receive_json(&mut socket).await?;
+    send_message(&mut socket, Message::Text(start.to_string().into())).await?;
+    let answer = receive_answer(&mut socket, "the desktop's pake").await?;
     if answer["type"] != "pake" {
         return Err(refused(&answer));
     }
@@ -366,8 +435,8 @@ pub async fn pair_with_code(address: SocketAddr, code: &str, name: &str) -> Resu
         .ok_or_else(|| ClientError::Unexpected(answer.to_string()))?;
     let key = exchange.finish(&inbound).ok_or(ClientError::ConfirmationFailed)?;
     let confirm = serde_json::json!({"type": "confirm", "mac": to_hex(&key.phone_mac(&seen))});
-    socket.send(Message::Text(confirm.to_string().into())).await?;
-    let answer = receive_json(&mut socket).await?;
+    send_message(&mut socket, Message::Text(confirm.to_string().into())).await?;
+    let answer = receive_answer(&mut socket, "the pairing answer").await?;
     let credentials = credentials_from(&answer, address)?;
     let mac = answer["mac"]
         .as_str()
@@ -412,7 +481,7 @@ impl PhoneConnection {
                 "token": credentials.token, "name": name,
             }))
             .await?;
-        let welcome = connection.receive().await?;
+        let welcome = receive_answer(&mut connection.socket, "welcome").await?;
         if welcome["type"] != "welcome" {
             return Err(refused(&welcome));
         }
@@ -430,26 +499,30 @@ impl PhoneConnection {
             Ok(text) => Message::Text(text.into()),
             Err(error) => Message::Binary(error.into_bytes().into()),
         };
-        self.socket.send(message).await?;
-        Ok(())
+        send_message(&mut self.socket, message).await
     }
 
-    /// The next message from the desktop.
+    /// The next message from the desktop, however long it takes: a push comes when the desktop has one.
     pub async fn receive(&mut self) -> Result<Value, ClientError> {
         receive_json(&mut self.socket).await
     }
 
-    /// The next message that is not a pushed `status` (pushes arrive whenever the desktop's status changes).
+    /// The next message that is not a pushed `status` (pushes arrive whenever the desktop's status changes):
+    /// the reply to what was sent, under the step deadline.
     pub async fn receive_reply(&mut self) -> Result<Value, ClientError> {
-        loop {
-            let message = self.receive().await?;
-            if message["type"] != "status" {
-                return Ok(message);
+        let socket = &mut self.socket;
+        step("reply", async move {
+            loop {
+                let message = receive_json(socket).await?;
+                if message["type"] != "status" {
+                    return Ok::<_, ClientError>(message);
+                }
             }
-        }
+        })
+        .await
     }
 
     pub async fn close(mut self) {
-        let _ = self.socket.close(None).await;
+        let _ = step("closing", self.socket.close(None)).await;
     }
 }

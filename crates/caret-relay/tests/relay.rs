@@ -1288,3 +1288,110 @@ async fn request_headers_over_8_kib_are_refused_and_the_phone_page_still_loads()
         assert!(answer.ends_with(file), "{path} arrives whole");
     }
 }
+
+/// How far a silent server goes before it says nothing more.
+#[derive(Clone, Copy)]
+enum SilentAfter {
+    TcpAccept,
+    TlsHandshake,
+    WebSocketHandshake,
+}
+
+/// Something on the desktop's port that stops answering at `after`: a hung desktop, or another program.
+async fn silent_server(after: SilentAfter) -> (SocketAddr, Fingerprint) {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = RelayIdentity::load_or_create(dir.path(), &["silent".into()]).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _dir = dir;
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // Each connection is held open, and never answered past its stage.
+                let _held: Box<dyn std::any::Any + Send> = match after {
+                    SilentAfter::TcpAccept => Box::new(tcp),
+                    SilentAfter::TlsHandshake => Box::new(acceptor.accept(tcp).await),
+                    SilentAfter::WebSocketHandshake => {
+                        let Ok(tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        Box::new(tokio_tungstenite::accept_async(tls).await)
+                    }
+                };
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    (address, identity.fingerprint)
+}
+
+#[tokio::test]
+async fn a_silent_desktop_never_hangs_the_phone_client_each_step_has_a_deadline() {
+    use caret_relay::client::with_step_deadline;
+    let deadline = Duration::from_millis(300);
+    let timed_out_at = |result: Result<(), ClientError>| match result {
+        Err(ClientError::Timeout { step, after }) => {
+            assert_eq!(after, deadline);
+            step
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    };
+    for (after, open_step, pair_step, http_step) in [
+        (
+            SilentAfter::TcpAccept,
+            "TLS handshake",
+            "TLS handshake",
+            Some("TLS handshake"),
+        ),
+        (
+            SilentAfter::TlsHandshake,
+            "WebSocket handshake",
+            "WebSocket handshake",
+            Some("HTTP answer"),
+        ),
+        // (A server that speaks WebSocket only turns a POST away: no HTTP case there.)
+        (
+            SilentAfter::WebSocketHandshake,
+            "welcome",
+            "the desktop's pake",
+            None,
+        ),
+    ] {
+        let (address, fingerprint) = silent_server(after).await;
+        let credentials = Credentials {
+            device_id: "d_0000000000000000".into(),
+            token: "0".repeat(64),
+            fingerprint: fingerprint.hex(),
+            address,
+        };
+        // An outer limit far above the deadline, so a client that hangs fails the test rather than hang it.
+        let outer = Duration::from_secs(20);
+        let opened = tokio::time::timeout(
+            outer,
+            with_step_deadline(deadline, PhoneConnection::open(&credentials, "x")),
+        )
+        .await
+        .expect("the client gave up by itself");
+        assert_eq!(timed_out_at(opened.map(drop)), open_step);
+        let paired = tokio::time::timeout(
+            outer,
+            with_step_deadline(deadline, pair_with_code(address, "1234-5678", "x")),
+        )
+        .await
+        .expect("the client gave up by itself");
+        assert_eq!(timed_out_at(paired.map(drop)), pair_step);
+        let Some(http_step) = http_step else { continue };
+        let posted = tokio::time::timeout(
+            outer,
+            with_step_deadline(
+                deadline,
+                https_request(address, fingerprint, "POST", "/v1/state", None, Vec::new()),
+            ),
+        )
+        .await
+        .expect("the client gave up by itself");
+        assert_eq!(timed_out_at(posted.map(drop)), http_step);
+    }
+}
