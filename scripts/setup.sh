@@ -2,8 +2,9 @@
 # Installs what Caret Desktop needs, only when it is missing, on Debian 12 (or a close relative):
 #   scripts/setup.sh           what building and running the app needs: Tauri's system libraries, UI packages
 #   scripts/setup.sh --test    also what the tests start: Xvfb, D-Bus tools, gnome-keyring, dunst, xdotool,
-#                              WebKitWebDriver, ImageMagick (screenshots), openssl (fingerprint cross-check),
-#                              faketime (the soak run's clock jump)
+#                              WebKitWebDriver, ImageMagick (screenshots), openssl (fingerprint cross-check,
+#                              TLS versions), faketime (the soak run's clock jump), and Python's spake2 and
+#                              websockets (the relay's pairing against a phone written in Python)
 # Rust (1.90+) and Node.js (20.19+) must already be there; this says so clearly if they are not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,10 @@ test_packages=(xvfb dbus dbus-x11 webkit2gtk-driver xdotool gnome-keyring libsec
   chromium faketime)
 wanted=("${build_packages[@]}")
 $want_test && wanted+=("${test_packages[@]}")
+# pip for the Python packages below, unless the python3 on the PATH (perhaps not Debian's) already has it.
+if $want_test && ! python3 -m pip --version >/dev/null 2>&1; then
+  wanted+=(python3 python3-pip)
+fi
 
 missing=()
 for package in "${wanted[@]}"; do
@@ -48,6 +53,20 @@ if (( ${#missing[@]} > 0 )); then
   say "installing ${#missing[@]} Debian packages: ${missing[*]}"
   "${as_root[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- Python packages: crates/caret-relay/tests/interop.rs pairs with a phone written in Python ---
+python_packages=(spake2==0.9 websockets==15.0.1)
+if $want_test && ! python3 -c 'import importlib.metadata as m, sys
+sys.exit(m.version("spake2") != "0.9" or m.version("websockets") != "15.0.1")' 2>/dev/null; then
+  say "installing Python packages: ${python_packages[*]}"
+  pip_flags=(--quiet --disable-pip-version-check --root-user-action=ignore)
+  # Debian's own python3 refuses pip installs into it (PEP 668): install for this user instead.
+  if python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+    pip_flags+=(--user --break-system-packages)
+  fi
+  python3 -m pip install "${pip_flags[@]}" "${python_packages[@]}"
 fi
 
 # --- tauri-driver: the WebDriver bridge the window tests use (WebKitWebDriver underneath) ---

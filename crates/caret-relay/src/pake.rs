@@ -13,6 +13,9 @@
 //! 3. phone → desktop: `phone_mac = HMAC(K, "caret phone v1" ‖ fingerprint seen)`;
 //! 4. desktop → phone (only if 3 checks): the device credentials and
 //!    `desktop_mac = HMAC(K, "caret desktop v1" ‖ fingerprint ‖ device id ‖ token)`.
+//!
+//! The construction byte for byte (group, points, password scalar, key hash, MAC layout) is written out in
+//! docs/relay-protocol.md for phones in other languages; `tests/interop.rs` holds it to python-spake2.
 
 use ring::hmac;
 use spake2::{Ed25519Group, Identity, Password, Spake2};
