@@ -1052,6 +1052,20 @@ async fn a_text_message_that_is_not_utf8_is_answered_then_closed_1007_but_binary
         assert_eq!(answer[0]["code"], "malformed_json", "{path}");
         assert_eq!(close, Some((1007, "malformed_json".to_owned())), "{path}");
     }
+
+    // After the phone's `pake`, it is one more message that is not a good `confirm`: a failed attempt.
+    let offer = relay.relay.start_pairing().unwrap();
+    let mut socket = raw_socket(&relay, "/v1/pair/code").await;
+    let (_exchange, outbound) = caret_relay::pake::PakeExchange::start(&offer.short_code);
+    let pake = json!({"type": "pake", "msg": caret_relay::pake::to_hex(&outbound)});
+    socket
+        .send(RawMessage::Text(pake.to_string().into()))
+        .await
+        .unwrap();
+    socket.send(raw_frame(true, not_utf8)).await.unwrap();
+    let (answer, close) = read_raw(&mut socket, 3).await;
+    assert_eq!(answer[1]["code"], "wrong_pairing_code", "{answer:?}");
+    assert_eq!(close, Some((1008, "wrong_pairing_code".to_owned())));
 }
 
 #[tokio::test]
