@@ -256,3 +256,42 @@ async fn the_control_socket_refuses_another_user_even_when_the_file_lets_them_in
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+/// Issue 14: on SIGTERM a connected phone is told `shutting_down` and gets close frame 1001, as
+/// docs/relay-protocol.md promises, before the process ends (it used to get a bare TCP end).
+#[tokio::test]
+async fn sigterm_tells_a_connected_phone_shutting_down_with_close_1001() {
+    use caret_relay::client::{ClientError, PairingLink, PhoneConnection, pair_with_link};
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("headless", &["--headless"])
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("headless", READY, SOON).await;
+    let mut phones = Vec::new();
+    for name in ["first", "second", "third"] {
+        let pairing = sandbox.start_pairing().await;
+        let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("link");
+        let credentials = pair_with_link(&link, name).await.expect("pairs");
+        phones.push(PhoneConnection::open(&credentials, name).await.expect("connects"));
+    }
+    terminate(&app);
+    for phone in &mut phones {
+        let told = tokio::time::timeout(SOON, phone.receive_reply())
+            .await
+            .expect("in time")
+            .expect("a message before the end");
+        assert_eq!(told["type"], "error", "{told}");
+        assert_eq!(told["code"], "shutting_down", "{told}");
+        let closed = tokio::time::timeout(SOON, phone.receive())
+            .await
+            .expect("in time");
+        match closed {
+            Err(ClientError::ClosedBy { code, reason }) => {
+                assert_eq!((code, reason.as_str()), (1001, "shutting_down"));
+            }
+            other => panic!("a close frame 1001, not {other:?}"),
+        }
+    }
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

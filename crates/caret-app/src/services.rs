@@ -319,7 +319,12 @@ impl Services {
     pub async fn stop(&self) {
         self.engine.shutdown().await;
         if let Ok(relay) = &self.relay {
-            relay.shutdown();
+            let untold = relay.shutdown_gracefully(caret_relay::SHUTDOWN_DEADLINE).await;
+            if untold > 0 {
+                tracing::warn!(
+                    "{untold} phone connection(s) did not take the goodbye in time; closed anyway"
+                );
+            }
         }
     }
 }

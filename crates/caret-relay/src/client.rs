@@ -56,6 +56,10 @@ pub enum ClientError {
     BadPairingLink(String),
     #[error("the connection closed")]
     Closed,
+    /// The desktop closed the WebSocket with a close frame: its code (1001 going away, 1008 policy…) and
+    /// reason (the error code, see docs/relay-protocol.md#closing).
+    #[error("the desktop closed the connection ({code} {reason})")]
+    ClosedBy { code: u16, reason: String },
     #[error(
         "the desktop did not answer in time ({step}, {after:?}): is it running, and is this its address?"
     )]
@@ -412,7 +416,13 @@ async fn receive_json(socket: &mut Socket) -> Result<Value, ClientError> {
                 return serde_json::from_str(text.as_str())
                     .map_err(|error| ClientError::Unexpected(error.to_string()));
             }
-            Some(Ok(Message::Close(_))) => return Err(ClientError::Closed),
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return Err(ClientError::ClosedBy {
+                    code: frame.code.into(),
+                    reason: frame.reason.to_string(),
+                });
+            }
+            Some(Ok(Message::Close(None))) => return Err(ClientError::Closed),
             Some(Ok(_)) => continue,
         }
     }
