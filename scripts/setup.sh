@@ -3,7 +3,8 @@
 #   scripts/setup.sh           what building and running the app needs: Tauri's system libraries, UI packages
 #   scripts/setup.sh --test    also what the tests start: Xvfb, D-Bus tools, gnome-keyring, dunst, xdotool,
 #                              WebKitWebDriver, ImageMagick (screenshots), openssl (fingerprint cross-check,
-#                              TLS versions), faketime (the soak run's clock jump), and Python's spake2 and
+#                              TLS versions), faketime (the soak run's clock jump), iproute2 (the network
+#                              namespaces of the relay's reach test), and Python's spake2 and
 #                              websockets (the relay's pairing against a phone written in Python)
 # Rust (1.90+) and Node.js (20.19+) must already be there; this says so clearly if they are not.
 set -euo pipefail
@@ -29,7 +30,7 @@ fi
 build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
   libayatana-appindicator3-dev librsvg2-dev)
 test_packages=(xvfb dbus dbus-x11 webkit2gtk-driver xdotool gnome-keyring libsecret-tools dunst imagemagick openssl
-  chromium faketime)
+  chromium faketime iproute2)
 wanted=("${build_packages[@]}")
 $want_test && wanted+=("${test_packages[@]}")
 # pip for the Python packages below, unless the python3 on the PATH (perhaps not Debian's) already has it.

@@ -11,6 +11,7 @@ use caret_app::manifest::{SlackAppSetup, SlackPage};
 use caret_app::oauth::OAuthStart;
 use caret_app::preferences::PreferencesView;
 use caret_app::preview::{SettingsPreview, TemplateCatalog};
+use caret_app::reach::{PhoneReach, ReachView};
 use caret_app::services::{PairingView, PhonesView};
 use caret_app::workspaces::{Disconnected, WorkspaceView};
 use caret_app::{Action, AppInfo, Snapshot};
@@ -118,6 +119,9 @@ ipc_commands! {
     preferences() -> PreferencesView;
     set_shortcut(shortcut: String) -> PreferencesView;
     set_autostart(enabled: bool) -> PreferencesView;
+    reach() -> ReachView;
+    set_phone_reach(choice: PhoneReach) -> ReachView;
+    forget_networks(id: Option<String>) -> ReachView;
 }
 
 /// The events the shell sends every window: name, payload type. Listed once, like the commands, so the UI's

@@ -69,6 +69,16 @@ pub enum Command {
     /// Open the quick status picker of the running tray app. Bind this in your desktop's keyboard settings
     /// where the global shortcut cannot be registered (Wayland sessions, a taken combination).
     Picker,
+    /// Where phones can reach this computer: `known-networks` (networks where you paired a phone, the
+    /// default), `any-network` or `this-computer`. Without a choice, says where they can now and why;
+    /// `forget [ID]` forgets a known network (every one without an id).
+    Reach {
+        choice: Option<String>,
+        /// With `forget`: the id of the network to forget (`reach --json` lists them).
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -456,6 +466,7 @@ pub fn run(command: Command) -> Result<()> {
                     _ => Ok(()),
                 }
             }
+            Command::Reach { choice, id, json } => reach(&config, choice.as_deref(), id, json).await,
             Command::Picker => {
                 perform(
                     &config,
@@ -536,6 +547,35 @@ pub fn devices_text(devices: &[DeviceView]) -> String {
         ));
     }
     text
+}
+
+/// `caret-desktop reach [CHOICE | forget [ID]] [--json]`.
+async fn reach(config: &AppConfig, choice: Option<&str>, id: Option<String>, json: bool) -> Result<()> {
+    let asked = match (choice, id) {
+        (None, _) => ControlRequest::Reach,
+        (Some("forget"), id) => ControlRequest::ForgetNetworks { id },
+        (Some(word), None) => ControlRequest::SetReach {
+            choice: crate::reach::PhoneReach::parse(word).ok_or_else(|| {
+                AppError::Refused(format!(
+                    "{word:?} is not a choice: known-networks, any-network, this-computer (or forget [ID])"
+                ))
+            })?,
+        },
+        (Some(word), Some(_)) => {
+            return Err(AppError::Refused(format!(
+                "{word} takes no id (only forget does)"
+            )));
+        }
+    };
+    let ControlResponse::Reach { reach } = request(&config.paths, &asked).await? else {
+        return Err(AppError::Refused("unexpected answer".into()));
+    };
+    if json {
+        println!("{}", serde_json::to_string(&reach).unwrap_or_default());
+    } else {
+        print!("{}", reach.describe());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

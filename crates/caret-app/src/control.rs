@@ -68,6 +68,17 @@ pub enum ControlRequest {
         #[serde(default)]
         follow: bool,
     },
+    /// Where phones can reach this computer, and why.
+    Reach,
+    /// Changes where phones can reach this computer (saved in the preferences).
+    SetReach {
+        choice: crate::reach::PhoneReach,
+    },
+    /// Forgets one known network (by id), or every one.
+    ForgetNetworks {
+        #[serde(default)]
+        id: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +112,9 @@ pub enum ControlResponse {
     /// Sync log rows, oldest first.
     Log {
         entries: Vec<LogEntry>,
+    },
+    Reach {
+        reach: crate::reach::ReachView,
     },
     Error {
         message: String,
@@ -364,6 +378,15 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             }
             ControlRequest::Workspaces => ControlResponse::Workspaces {
                 workspaces: services.workspaces()?,
+            },
+            ControlRequest::Reach => ControlResponse::Reach {
+                reach: services.reach(),
+            },
+            ControlRequest::SetReach { choice } => ControlResponse::Reach {
+                reach: services.set_phone_reach(&core.config().paths, choice).await?,
+            },
+            ControlRequest::ForgetNetworks { id } => ControlResponse::Reach {
+                reach: services.forget_networks(id.as_deref()).await?,
             },
             ControlRequest::Perform { action } => {
                 if crate::apply::is_domain_action(&action) {

@@ -19,7 +19,10 @@
 //! - [`preview`]: what Slack will show for each state under each policy (the Settings window's preview).
 //! - [`manifest`]: the Slack app manifest (JSON and YAML), generated from the scopes the code checks.
 //! - [`export`]: exporting the sync log (JSON lines or CSV) for the Sync log window.
-//! - [`preferences`]: the app's own preferences (shortcut, autostart), a small JSON file.
+//! - [`preferences`]: the app's own preferences (shortcut, autostart, where phones can reach it), a small JSON
+//!   file.
+//! - [`reach`]: which networks phones can reach this computer on: the relay opens to the LAN on networks where
+//!   a phone was paired (or as the user chose), and only there.
 //! - [`notify`]: desktop notifications (a missing daemon is logged, never fatal).
 //! - [`tray_icon`]: the tray icon drawn per state group, with a paused/disconnected badge.
 
@@ -41,6 +44,7 @@ pub mod notify;
 pub mod oauth;
 pub mod preferences;
 pub mod preview;
+pub mod reach;
 pub mod services;
 pub mod synclog;
 pub mod tokens;

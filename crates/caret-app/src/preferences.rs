@@ -25,6 +25,10 @@ pub struct Preferences {
     /// Start Caret Desktop when the user logs in. Off until the user turns it on.
     #[serde(default)]
     pub autostart: bool,
+    /// Where phones can reach this computer (the relay on the LAN): on networks where a phone was paired,
+    /// unless the user chose otherwise.
+    #[serde(default)]
+    pub phone_reach: crate::reach::PhoneReach,
 }
 
 fn default_shortcut() -> String {
@@ -36,6 +40,7 @@ impl Default for Preferences {
         Preferences {
             shortcut: default_shortcut(),
             autostart: false,
+            phone_reach: crate::reach::PhoneReach::default(),
         }
     }
 }
@@ -153,6 +158,7 @@ mod tests {
         let chosen = Preferences {
             shortcut: "Super+Shift+K".into(),
             autostart: true,
+            phone_reach: crate::reach::PhoneReach::AnyNetwork,
         };
         save(&paths(dir.path()), &chosen).unwrap();
         assert_eq!(load(&paths(dir.path())).unwrap(), chosen);

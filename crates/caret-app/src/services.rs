@@ -36,6 +36,8 @@ pub struct Services {
     /// Rung when a workspace is connected, disconnected or its settings saved, for the snapshot's lines.
     workspaces_changed: Arc<tokio::sync::Notify>,
     relay: std::result::Result<Relay, String>,
+    /// Which networks phones can reach the relay on (its LAN listeners follow it).
+    pub(crate) reach: crate::reach::ReachControl,
     /// The pairing window last opened, for the Phones window to show until it is used or expires.
     current_pairing: Arc<Mutex<Option<PairingView>>>,
     loopback_only: bool,
@@ -62,6 +64,8 @@ pub struct RelayView {
 #[ts(export)]
 pub struct PhonesView {
     pub relay: RelayView,
+    /// Which networks phones can reach this computer on, and whether this one is among them.
+    pub reach: crate::reach::ReachView,
     pub devices: Vec<DeviceView>,
     /// The open pairing window, if any (used-up and expired ones are gone).
     pub pairing: Option<PairingView>,
@@ -147,7 +151,11 @@ impl Services {
             Arc::new(SystemClock),
             tokens.clone(),
         ))?;
-        let relay = Self::start_relay(core, &store).await.map_err(|error| {
+        let choice = crate::preferences::load(&core.config().paths)
+            .map(|preferences| preferences.phone_reach)
+            .unwrap_or_default();
+        let reach = crate::reach::ReachControl::new(choice, core.config().relay.loopback_only);
+        let relay = Self::start_relay(core, &store, &reach).await.map_err(|error| {
             tracing::error!("the phone relay is not running: {error}");
             error.to_string()
         });
@@ -160,6 +168,7 @@ impl Services {
             settings_changes: Mutex::new(()),
             workspaces_changed: Arc::new(tokio::sync::Notify::new()),
             relay,
+            reach,
             current_pairing: Arc::new(Mutex::new(None)),
             loopback_only: core.config().relay.loopback_only,
             oauth: crate::oauth::OAuthFlows::default(),
@@ -180,6 +189,12 @@ impl Services {
                 relay,
             );
             spawn_relay_events(core.clone(), relay.events(), services.current_pairing.clone());
+            crate::reach::spawn(
+                core.clone(),
+                services.store.clone(),
+                services.reach.clone(),
+                relay.events(),
+            );
         }
         spawn_engine_notifications(core.clone(), services.engine.subscribe());
         let paused = services
@@ -210,12 +225,16 @@ impl Services {
         Ok(services)
     }
 
-    async fn start_relay(core: &AppCore, store: &Store) -> Result<Relay> {
+    async fn start_relay(core: &AppCore, store: &Store, reach: &crate::reach::ReachControl) -> Result<Relay> {
         let settings = core.config().relay;
         let identity = RelayIdentity::load_or_create(&core.config().paths.data_dir, &machine_names())?;
+        // Open to the LAN from the first moment only where it will stay open; the deciding task takes over.
+        let network_known = caret_relay::network::current_network()
+            .is_some_and(|network| store.is_known_network(&network.id).unwrap_or(false));
         let config = RelayConfig {
             port: settings.port,
             loopback_only: settings.loopback_only,
+            on_lan: crate::reach::lan_wanted(reach.choice(), settings.loopback_only, network_known, false),
             ..RelayConfig::default()
         };
         Ok(Relay::start(config, &identity, store.clone()).await?)
@@ -237,9 +256,16 @@ impl Services {
             .map_err(|why| AppError::Refused(format!("the phone relay is not running: {why}")))
     }
 
-    /// Opens a pairing window (two minutes) and returns what to show.
+    /// Opens a pairing window (two minutes) and returns what to show. Unless phones may reach this computer
+    /// only from itself, the relay is open to the LAN for the window (so that the QR code's addresses work
+    /// on any network), and announced there.
     pub fn start_pairing(&self) -> Result<PairingView> {
-        let offer = self.relay()?.start_pairing()?;
+        let relay = self.relay()?;
+        if self.reach.pairing_may_open_lan() {
+            relay.set_lan_open(true);
+        }
+        let offer = relay.start_pairing()?;
+        self.reach.pairing_changed();
         let view = pairing_view(&offer);
         *lock(&self.current_pairing) = Some(view.clone());
         Ok(view)
@@ -247,8 +273,67 @@ impl Services {
 
     pub fn cancel_pairing(&self) -> Result<()> {
         self.relay()?.cancel_pairing();
+        self.reach.pairing_changed();
         *lock(&self.current_pairing) = None;
         Ok(())
+    }
+
+    /// Where phones can reach this computer now, and why.
+    pub fn reach(&self) -> crate::reach::ReachView {
+        self.reach.view()
+    }
+
+    /// Changes where phones can reach this computer; saved in the preferences. Answers once the relay has
+    /// followed.
+    pub async fn set_phone_reach(
+        &self,
+        paths: &crate::config::AppPaths,
+        choice: crate::reach::PhoneReach,
+    ) -> Result<crate::reach::ReachView> {
+        let mut preferences = crate::preferences::load_or_reset(paths)?;
+        preferences.phone_reach = choice;
+        crate::preferences::save(paths, &preferences)?;
+        self.reach.set_choice(choice);
+        Ok(self.reach.settled_view(std::time::Duration::from_secs(2)).await)
+    }
+
+    /// Forgets one known network (by its id) or all of them: the relay closes to the LAN there until a phone
+    /// is paired on it again.
+    /// An id may be shortened to any unique start of it (the CLI shows 12 characters).
+    pub async fn forget_networks(&self, id: Option<&str>) -> Result<crate::reach::ReachView> {
+        match id {
+            None => {
+                self.store.forget_known_networks(None)?;
+            }
+            Some(prefix) => {
+                let matching: Vec<String> = self
+                    .store
+                    .known_networks()?
+                    .into_iter()
+                    .map(|network| network.id)
+                    .filter(|id| !prefix.is_empty() && id.starts_with(prefix))
+                    .collect();
+                match matching.as_slice() {
+                    [id] => {
+                        self.store.forget_known_networks(Some(id))?;
+                    }
+                    [] => {
+                        return Err(AppError::Refused(format!(
+                            "no known network has the id {prefix:?}"
+                        )));
+                    }
+                    _ => {
+                        return Err(AppError::Refused(format!(
+                            "{prefix:?} starts more than one known network's id: give more of it"
+                        )));
+                    }
+                }
+            }
+        }
+        self.reach.pairing_changed();
+        // The deciding task looks again at once; give it a moment so the answer shows the result.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Ok(self.reach.view())
     }
 
     /// The open pairing window, unless it was used, locked out by wrong codes, cancelled or has expired.
@@ -285,6 +370,7 @@ impl Services {
     pub fn phones(&self) -> Result<PhonesView> {
         Ok(PhonesView {
             relay: self.relay_view(),
+            reach: self.reach(),
             devices: self.devices()?,
             pairing: self.current_pairing(),
         })

@@ -242,8 +242,10 @@ pub async fn https_request(
     let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
         .await
         .map_err(|error| ClientError::Http(error.to_string()))?;
-    // The connection's own task ends with the exchange, or with its deadline if the desktop falls silent.
-    tokio::spawn(tokio::time::timeout(step_deadline(), connection));
+    // The connection's own task ends with the exchange, or some time after the exchange's deadline if the
+    // desktop falls silent: never before it, or the exchange would see "dispatch task is gone" instead of
+    // its timeout.
+    tokio::spawn(tokio::time::timeout(step_deadline() * 2, connection));
     let mut request = hyper::Request::builder()
         .method(method)
         .uri(path)

@@ -28,8 +28,12 @@ use crate::session::RateLimiter;
 pub struct RelayConfig {
     /// The TCP port; 0 picks a free one (tests).
     pub port: u16,
-    /// Listen on 127.0.0.1 only: nothing on the LAN can reach the relay (and nothing is advertised).
+    /// Listen on 127.0.0.1 only, whatever is asked later: nothing on the LAN can reach the relay (and nothing
+    /// is advertised).
     pub loopback_only: bool,
+    /// Open to the LAN from the start (listening on each LAN address as well as 127.0.0.1); the app opens and
+    /// closes it later with `Relay::set_lan_open`. Ignored in loopback-only mode.
+    pub on_lan: bool,
     /// Phones send a `ping` at least this often; three missed beats and the phone counts as offline.
     pub heartbeat: Duration,
     /// Open connections at most (TLS handshakes included); more are closed at once.
@@ -41,7 +45,8 @@ pub struct RelayConfig {
     pub max_consecutive_errors: u32,
     /// How long a pairing window stays open (two minutes; tests shorten it).
     pub pairing_window: Duration,
-    /// Announce the relay on the LAN with mDNS/DNS-SD (`_caret._tcp`). Never in loopback-only mode.
+    /// Announce the relay on the LAN with mDNS/DNS-SD (`_caret._tcp`) while a pairing window is open and the
+    /// relay is open to the LAN. Never in loopback-only mode.
     pub advertise: bool,
     /// Each device's message budget: a burst, then one more every so often. Only benchmarks change it.
     pub device_rate: (u32, Duration),
@@ -52,6 +57,7 @@ impl Default for RelayConfig {
         RelayConfig {
             port: DEFAULT_PORT,
             loopback_only: false,
+            on_lan: true,
             heartbeat: Duration::from_secs(20),
             max_connections: 128,
             patience: Duration::from_secs(10),
@@ -134,6 +140,8 @@ pub(crate) struct Hub {
     /// The open pairing window and its generation (each window opened gets the next number).
     pairing: Mutex<Option<(u64, PairingWindow)>>,
     next_pairing: AtomicU64,
+    /// Rung whenever the pairing window may have changed (used, a failed attempt, closed).
+    pairing_changed: tokio::sync::Notify,
     /// Wakes the task that expires HTTP-posted states when a new one arrives.
     http_reports_changed: Notify,
     /// Set once, at shutdown: every WebSocket task watches it, so each can tell its phone `shutting_down`
@@ -185,6 +193,7 @@ impl Hub {
             fingerprint,
             pairing: Mutex::new(None),
             next_pairing: AtomicU64::new(1),
+            pairing_changed: tokio::sync::Notify::new(),
             http_reports_changed: Notify::new(),
             stopping: watch::Sender::new(false),
             sessions: watch::Sender::new(0),
@@ -523,6 +532,26 @@ impl Hub {
 
     pub fn close_pairing(&self) {
         *lock(&self.pairing) = None;
+        self.pairing_changed.notify_waiters();
+    }
+
+    /// Resolves once no pairing window is open (it was used, locked out by failures, or closed). An expired
+    /// window counts as closed only when something looks at it: callers also wait for its end.
+    pub async fn pairing_closed(&self) {
+        loop {
+            let changed = self.pairing_changed.notified();
+            tokio::pin!(changed);
+            // Registered before looking, so a change meanwhile is not missed.
+            changed.as_mut().enable();
+            // Looked at directly: `with_pairing` rings the bell this loop waits on.
+            let open = lock(&self.pairing)
+                .as_mut()
+                .is_some_and(|(_, window)| window.ensure_open().is_ok());
+            if !open {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// Runs `step` on the open pairing window, or refuses if there is none.
@@ -540,12 +569,15 @@ impl Hub {
         expected: Option<u64>,
         step: impl FnOnce(&mut PairingWindow) -> Result<T, ProtocolError>,
     ) -> Result<(u64, T), ProtocolError> {
-        match lock(&self.pairing).as_mut() {
+        let outcome = match lock(&self.pairing).as_mut() {
             Some((generation, window)) if expected.is_none_or(|expected| expected == *generation) => {
                 step(window).map(|result| (*generation, result))
             }
             _ => Err(ProtocolError::PairingClosed),
-        }
+        };
+        // The step may have used the window or counted a failure.
+        self.pairing_changed.notify_waiters();
+        outcome
     }
 
     /// After a pairing window was used: makes the device, records it, tells the app.

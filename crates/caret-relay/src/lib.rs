@@ -18,6 +18,8 @@ pub mod client;
 pub mod error;
 mod hub;
 pub mod identity;
+mod lan;
+pub mod network;
 pub mod pairing;
 pub mod pake;
 pub mod protocol;

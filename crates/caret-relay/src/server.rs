@@ -19,10 +19,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::advertise::Advertisement;
 use crate::error::RelayError;
 use crate::hub::{Hub, PhoneFeed, RelayConfig, RelayEvent};
 use crate::identity::{Fingerprint, RelayIdentity};
+use crate::lan::Lan;
 use crate::protocol::ShownStatus;
 use crate::routes;
 
@@ -71,10 +71,22 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
 /// The running relay. Dropping it does not stop it; call [`Relay::shutdown_gracefully`].
 pub struct Relay {
     hub: Arc<Hub>,
+    /// The loopback listener's address (its port is the LAN listeners' too).
     local_addr: SocketAddr,
     accept_loop: JoinHandle<()>,
     expiry: JoinHandle<()>,
-    advertisement: Mutex<Option<Advertisement>>,
+    /// The LAN listeners and the announcement, opened and closed as the app decides.
+    lan: Lan,
+}
+
+/// What every listener's accept loop shares: the TLS acceptor, the routes, and the connection slots (one cap
+/// over every listener).
+#[derive(Clone)]
+pub(crate) struct Serving {
+    acceptor: TlsAcceptor,
+    router: axum::Router,
+    slots: Arc<Semaphore>,
+    patience: Duration,
 }
 
 impl std::fmt::Debug for Relay {
@@ -86,47 +98,63 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// Binds and starts serving. Must be called inside a tokio runtime.
+    /// Binds 127.0.0.1 (and the LAN addresses, with `config.on_lan`) and starts serving. Must be called inside
+    /// a tokio runtime.
     pub async fn start(
         config: RelayConfig,
         identity: &RelayIdentity,
         store: Store,
     ) -> Result<Relay, RelayError> {
-        let ip = if config.loopback_only {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        } else {
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-        };
-        let address = SocketAddr::new(ip, config.port);
+        let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.port);
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| RelayError::Listen { address, source })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| RelayError::Listen { address, source })?;
-        let acceptor = TlsAcceptor::from(identity.server_config()?);
         let hub = Arc::new(Hub::new(config, store, identity.fingerprint));
+        let serving = Serving {
+            acceptor: TlsAcceptor::from(identity.server_config()?),
+            router: routes::router(hub.clone()),
+            slots: Arc::new(Semaphore::new(hub.config.max_connections)),
+            patience: hub.config.patience,
+        };
         let expiry = tokio::spawn(crate::hub::expire_http_reports(hub.clone()));
-        let accept_loop = tokio::spawn(accept_loop(listener, acceptor, hub.clone()));
+        let accept_loop = tokio::spawn(accept_loop(listener, serving.clone()));
         tracing::info!(
             "relay listening on {local_addr} (certificate {})",
             identity.fingerprint
         );
-        let advertisement = if hub.config.advertise && !hub.config.loopback_only {
-            // Not fatal: phones can still pair by the QR code or a typed address.
-            Advertisement::start(local_addr.port(), &identity.fingerprint)
-                .inspect_err(|error| tracing::warn!("{error}"))
-                .ok()
-        } else {
-            None
-        };
+        let lan = Lan::new(
+            local_addr.port(),
+            hub.config.loopback_only,
+            hub.config.advertise,
+            identity.fingerprint,
+            serving,
+        );
+        if hub.config.on_lan && !hub.config.loopback_only {
+            // An address that cannot be bound is logged; the others serve.
+            lan.set_open(true);
+        }
         Ok(Relay {
             hub,
             local_addr,
             accept_loop,
             expiry,
-            advertisement: Mutex::new(advertisement),
+            lan,
         })
+    }
+
+    /// Opens the relay to the LAN (it listens on each LAN address as well as on 127.0.0.1) or closes it
+    /// (127.0.0.1 only, nothing announced). Opening again picks up the addresses that came or went since.
+    /// Returns the LAN addresses it could not listen on, with why. Never opens in loopback-only mode.
+    pub fn set_lan_open(&self, open: bool) -> Vec<(SocketAddr, std::io::Error)> {
+        self.lan.set_open(open)
+    }
+
+    /// Whether the relay is open to the LAN now.
+    pub fn lan_open(&self) -> bool {
+        self.lan.is_open()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -137,12 +165,10 @@ impl Relay {
         self.hub.fingerprint
     }
 
-    /// The DNS-SD instance name the relay is announced as, if it is.
+    /// The DNS-SD instance name the relay is announced as, if it is (only while a pairing window is open and
+    /// the relay is open to the LAN).
     pub fn advertised_as(&self) -> Option<String> {
-        self.advertisement
-            .lock()
-            .ok()
-            .and_then(|advertisement| advertisement.as_ref().map(|a| a.fullname().to_owned()))
+        self.lan.announced_as()
     }
 
     /// The phone state for the engine, updated as phones report, connect and go away.
@@ -165,9 +191,13 @@ impl Relay {
         move |effective, shown| hub.publish_status(effective, shown)
     }
 
-    /// Opens a pairing window (two minutes, single use) and returns what to show the user.
+    /// Opens a pairing window (two minutes, single use) and returns what to show the user. While it is open,
+    /// and if the relay is open to the LAN, the relay is announced there (mDNS).
     pub fn start_pairing(&self) -> Result<PairingOffer, RelayError> {
         let (secret, short_code, expires_at) = self.hub.open_pairing()?;
+        let hub = self.hub.clone();
+        self.lan
+            .announce_for_pairing(expires_at, async move { hub.pairing_closed().await });
         let remaining = expires_at.saturating_duration_since(tokio::time::Instant::now());
         let addresses = self.addresses();
         let port = self.local_addr.port();
@@ -191,6 +221,7 @@ impl Relay {
 
     pub fn cancel_pairing(&self) {
         self.hub.close_pairing();
+        self.lan.pairing_ended();
     }
 
     /// Whether the pairing window is still open (not used, locked out, expired or cancelled).
@@ -207,14 +238,16 @@ impl Relay {
         Ok(self.hub.store.devices()?)
     }
 
-    /// The addresses a phone can reach the relay at: the loopback address in loopback-only mode, otherwise
-    /// the machine's non-loopback IPv4 addresses (the relay listens on IPv4 only: every phone on a home
-    /// LAN has it, and one family keeps the QR code short).
+    /// The addresses a phone can reach the relay at: the LAN addresses it listens on while open to the LAN
+    /// (IPv4 only: every phone on a home LAN has it, and one family keeps the QR code short), otherwise (or
+    /// with no LAN address) the loopback address.
     pub fn addresses(&self) -> Vec<IpAddr> {
-        if self.hub.config.loopback_only || !self.local_addr.ip().is_unspecified() {
-            return vec![self.local_addr.ip()];
+        let lan = self.lan.listening_on();
+        if lan.is_empty() {
+            vec![self.local_addr.ip()]
+        } else {
+            lan
         }
-        lan_addresses()
     }
 
     /// Stops the relay and waits, at most `deadline`, until every phone and pairing WebSocket has been told:
@@ -238,63 +271,23 @@ impl Relay {
     pub fn shutdown(&self) {
         self.accept_loop.abort();
         self.expiry.abort();
-        if let Ok(mut advertisement) = self.advertisement.lock() {
-            // Dropping it sends the goodbye packets.
-            advertisement.take();
-        }
+        self.lan.stop();
         self.hub.kick_everyone();
     }
-}
-
-/// The machine's IPv4 addresses a phone on the LAN may reach, best first: the one the default route leaves
-/// from (the LAN on a typical machine), then the others. Loopback, link-local (169.254/16) and the bridges
-/// of containers and VMs (docker0, br-…, veth…, virbr…) are left out: a phone cannot reach them, and the
-/// QR code's link uses the first address.
-fn lan_addresses() -> Vec<IpAddr> {
-    let virtual_interface = |name: &str| {
-        [
-            "docker", "br-", "veth", "virbr", "lxcbr", "podman", "cni", "flannel",
-        ]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
-    };
-    let mut found: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|interface| !virtual_interface(&interface.name))
-        .map(|interface| interface.ip())
-        .filter(|ip| match ip {
-            IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
-            IpAddr::V6(_) => false,
-        })
-        .collect();
-    found.sort();
-    found.dedup();
-    if let Some(preferred) = default_route_address()
-        && let Some(at) = found.iter().position(|ip| *ip == preferred)
-    {
-        found[..=at].rotate_right(1);
-    }
-    if found.is_empty() {
-        found.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
-    found
-}
-
-/// The local address the system would use to reach the wider network. A UDP "connect" only picks the
-/// route; nothing is sent (192.0.2.1 is a documentation address).
-fn default_route_address() -> Option<IpAddr> {
-    let socket = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
-    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
-    socket.local_addr().ok().map(|address| address.ip())
 }
 
 /// The HTTP read buffer, and so the largest request head (request line and headers) the relay reads.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, hub: Arc<Hub>) {
-    let slots = Arc::new(Semaphore::new(hub.config.max_connections));
-    let router = routes::router(hub.clone());
+/// Accepts connections on one listener until aborted (which also ends its connections' HTTP parts; upgraded
+/// WebSockets live in their own tasks).
+pub(crate) async fn accept_loop(listener: TcpListener, serving: Serving) {
+    let Serving {
+        acceptor,
+        router,
+        slots,
+        patience,
+    } = serving;
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -312,7 +305,7 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, hub: Arc<Hub>
             drop(tcp);
             continue;
         };
-        let (acceptor, router, patience) = (acceptor.clone(), router.clone(), hub.config.patience);
+        let (acceptor, router) = (acceptor.clone(), router.clone());
         connections.spawn(async move {
             let slot = ConnectionSlot(Arc::new(Mutex::new(Some(permit))));
             let _ = tcp.set_nodelay(true);
@@ -348,29 +341,5 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, hub: Arc<Hub>
             }
             drop(slot);
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lan_addresses_put_the_default_route_first_and_leave_out_what_a_phone_cannot_reach() {
-        let found = lan_addresses();
-        assert!(!found.is_empty());
-        for ip in &found {
-            if let IpAddr::V4(v4) = ip {
-                assert!(!v4.is_link_local(), "{ip}");
-            }
-        }
-        if let Some(preferred) = default_route_address().filter(|ip| !ip.is_loopback())
-            && found.contains(&preferred)
-        {
-            assert_eq!(
-                found[0], preferred,
-                "the default route's address leads: {found:?}"
-            );
-        }
     }
 }

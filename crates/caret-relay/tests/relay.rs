@@ -55,6 +55,29 @@ impl TestRelay {
         TestRelay::start(RelayConfig::default()).await
     }
 
+    /// A relay that may open to the LAN (not loopback-only), open there from the start or not.
+    async fn start_on_lan(on_lan: bool) -> TestRelay {
+        TestRelay::start_on_lan_with(RelayConfig {
+            on_lan,
+            ..RelayConfig::default()
+        })
+        .await
+    }
+
+    async fn start_on_lan_with(config: RelayConfig) -> TestRelay {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).unwrap();
+        let store = Store::open(&dir.path().join("caret.db")).unwrap();
+        let relay = Relay::start(RelayConfig { port: 0, ..config }, &identity, store.clone())
+            .await
+            .unwrap();
+        TestRelay {
+            relay,
+            store,
+            _dir: dir,
+        }
+    }
+
     fn address(&self) -> SocketAddr {
         self.relay.local_addr()
     }
@@ -943,7 +966,7 @@ async fn an_automation_post_brings_the_device_online_and_counts_as_seen() {
 }
 
 #[tokio::test]
-async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint() {
+async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint_only_while_pairing() {
     let dir = tempfile::tempdir().unwrap();
     let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).unwrap();
     let store = Store::open(&dir.path().join("caret.db")).unwrap();
@@ -957,7 +980,13 @@ async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint() {
     )
     .await
     .unwrap();
-    let announced = relay.advertised_as().expect("announced");
+    assert_eq!(
+        relay.advertised_as(),
+        None,
+        "nothing announced outside a pairing window"
+    );
+    relay.start_pairing().unwrap();
+    let announced = relay.advertised_as().expect("announced while pairing");
     let browser = mdns_sd::ServiceDaemon::new().unwrap();
     let found = browser.browse(caret_relay::advertise::SERVICE_TYPE).unwrap();
     let wanted = announced.clone();
@@ -1006,12 +1035,119 @@ async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint() {
         "no loopback address in the announcement: {:?}",
         resolved.addresses
     );
+    // The window ends (cancelled here; used or expired alike): the announcement is withdrawn.
+    relay.cancel_pairing();
+    assert_eq!(relay.advertised_as(), None);
     relay.shutdown();
     let _ = browser.shutdown();
 
-    // Loopback-only announces nothing.
+    // Loopback-only announces nothing, even while pairing; nor does a relay closed to the LAN.
     let quiet = TestRelay::default().await;
+    quiet.relay.start_pairing().unwrap();
     assert_eq!(quiet.relay.advertised_as(), None);
+    let closed = TestRelay::start_on_lan(false).await;
+    closed.relay.start_pairing().unwrap();
+    assert_eq!(closed.relay.advertised_as(), None);
+}
+
+#[tokio::test]
+async fn an_announcement_ends_with_its_pairing_window() {
+    let relay = TestRelay::start_on_lan_with(RelayConfig {
+        pairing_window: Duration::from_millis(400),
+        ..RelayConfig::default()
+    })
+    .await;
+    relay.relay.start_pairing().unwrap();
+    assert!(relay.relay.advertised_as().is_some());
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        relay.relay.advertised_as(),
+        None,
+        "withdrawn when the window expired"
+    );
+    // Used: withdrawn at once.
+    let offer = relay.relay.start_pairing().unwrap();
+    assert!(relay.relay.advertised_as().is_some());
+    pair_with_link(&PairingLink::parse(&offer.qr_url).unwrap(), "Pixel")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        relay.relay.advertised_as(),
+        None,
+        "withdrawn once the window was used"
+    );
+}
+
+/// The machine's first non-loopback IPv4 address: where a phone on the LAN reaches the relay.
+fn lan_address() -> std::net::IpAddr {
+    if_addrs::get_if_addrs()
+        .unwrap()
+        .into_iter()
+        .map(|interface| interface.ip())
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback() && !ip.is_unspecified())
+        .expect("this test needs a non-loopback IPv4 address (a LAN interface)")
+}
+
+/// Issue 14: the relay listens on the LAN only while the app has it open there; 127.0.0.1 always.
+#[tokio::test]
+async fn the_relay_opens_to_the_lan_and_closes_again_and_loopback_always_answers() {
+    let relay = TestRelay::start_on_lan(false).await;
+    let port = relay.address().port();
+    let lan = SocketAddr::new(lan_address(), port);
+    assert!(!relay.relay.lan_open());
+    assert!(
+        TcpStream::connect(lan).await.is_err(),
+        "closed to the LAN: nothing listens on {lan}"
+    );
+    assert_eq!(
+        relay.relay.addresses(),
+        vec![relay.address().ip()],
+        "the QR code says 127.0.0.1"
+    );
+    let local = relay.pair("Local").await;
+    let mut local_phone = PhoneConnection::open(&local, "Local").await.unwrap();
+
+    let failed = relay.relay.set_lan_open(true);
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(relay.relay.lan_open());
+    assert!(
+        relay.relay.addresses().contains(&lan.ip()),
+        "{:?}",
+        relay.relay.addresses()
+    );
+    // A phone on the LAN pairs through the QR code's LAN address and talks.
+    let offer = relay.relay.start_pairing().unwrap();
+    let link = PairingLink::parse(&offer.qr_url).unwrap();
+    assert_eq!(link.addresses[0].ip(), lan.ip(), "{}", offer.qr_url);
+    let remote = pair_with_link(&link, "Remote").await.unwrap();
+    let mut remote_phone = PhoneConnection::open(&remote, "Remote").await.unwrap();
+    remote_phone
+        .send_json(&json!({"type": "snapshot", "seq": 1, "state": "walking"}))
+        .await
+        .unwrap();
+    assert_eq!(remote_phone.receive_reply().await.unwrap()["type"], "ack");
+
+    relay.relay.set_lan_open(false);
+    assert!(!relay.relay.lan_open());
+    assert!(
+        TcpStream::connect(lan).await.is_err(),
+        "closed again: {lan} refuses"
+    );
+    assert!(PhoneConnection::open(&remote, "Remote").await.is_err());
+    // 127.0.0.1 answered throughout: the loopback phone's connection carries on.
+    local_phone
+        .send_json(&json!({"type": "snapshot", "seq": 1, "state": "busy"}))
+        .await
+        .unwrap();
+    assert_eq!(local_phone.receive_reply().await.unwrap()["type"], "ack");
+
+    // Loopback-only never opens, whatever is asked.
+    let forced = TestRelay::default().await;
+    forced.relay.set_lan_open(true);
+    assert!(!forced.relay.lan_open());
+    let forced_lan = SocketAddr::new(lan.ip(), forced.address().port());
+    assert!(TcpStream::connect(forced_lan).await.is_err());
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! - [`store`]: [`Store`], a cheap handle over one connection: workspaces and their settings, the inputs and
 //!   per-workspace sync state that let a restart converge, and the sync log.
 //! - [`devices`]: paired phones (token hashes only, never tokens), last seen, revocation.
+//! - [`networks`]: the networks a phone was paired on, where the relay opens to the LAN.
 //! - [`log`]: sync log entries, queries for the UI (newest first, filters), retention, JSON-lines and CSV
 //!   export.
 //!
@@ -16,9 +17,11 @@ pub mod devices;
 pub mod error;
 pub mod log;
 pub mod migrations;
+pub mod networks;
 pub mod store;
 
 pub use devices::Device;
 pub use error::{Result, StoreError};
 pub use log::{LogEntry, LogFilter, LogKind, NewLogEntry, OUTCOME_REACHED_BEFORE_RESTART, Retention};
+pub use networks::KnownNetwork;
 pub use store::{InFlight, StatusRecord, Store, SyncState, Workspace, WorkspaceId};

@@ -23,6 +23,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "20261204_0004_call_attempts.sql",
         include_str!("../migrations/20261204_0004_call_attempts.sql"),
     ),
+    (
+        "20261204_0005_known_networks.sql",
+        include_str!("../migrations/20261204_0005_known_networks.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -7,6 +7,7 @@ use caret_app::manifest::{SlackAppSetup, SlackPage};
 use caret_app::oauth::OAuthStart;
 use caret_app::preferences::PreferencesView;
 use caret_app::preview::{SettingsPreview, TemplateCatalog};
+use caret_app::reach::{PhoneReach, ReachView};
 use caret_app::services::{PairingView, PhonesView};
 use caret_app::workspaces::{Disconnected, PastedSecret, WorkspaceView};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
@@ -338,4 +339,25 @@ mod tests {
         );
         assert!(refused.is_err(), "{refused:?}");
     }
+}
+
+/// Where phones can reach this computer now, and why.
+#[tauri::command]
+pub fn reach(core: State<'_, AppCore>) -> Result<ReachView> {
+    Ok(core.services()?.reach())
+}
+
+/// Changes where phones can reach this computer (saved in the preferences); answers once the relay followed.
+#[tauri::command]
+pub async fn set_phone_reach(core: State<'_, AppCore>, choice: PhoneReach) -> Result<ReachView> {
+    let core = core.inner().clone();
+    let paths = core.config().paths.clone();
+    Ok(core.services()?.set_phone_reach(&paths, choice).await?)
+}
+
+/// Forgets one known network (by id) or all of them (`null`).
+#[tauri::command]
+pub async fn forget_networks(core: State<'_, AppCore>, id: Option<String>) -> Result<ReachView> {
+    let core = core.inner().clone();
+    Ok(core.services()?.forget_networks(id.as_deref()).await?)
 }

@@ -8,9 +8,11 @@ import type { LogEntry } from "./LogEntry";
 import type { LogFilter } from "./LogFilter";
 import type { OAuthStart } from "./OAuthStart";
 import type { PairingView } from "./PairingView";
+import type { PhoneReach } from "./PhoneReach";
 import type { PhonesView } from "./PhonesView";
 import type { PickerChoices } from "./PickerChoices";
 import type { PreferencesView } from "./PreferencesView";
+import type { ReachView } from "./ReachView";
 import type { SettingsPreview } from "./SettingsPreview";
 import type { SlackAppSetup } from "./SlackAppSetup";
 import type { SlackPage } from "./SlackPage";
@@ -47,6 +49,9 @@ export interface Commands {
   preferences: { args: Record<string, never>; result: PreferencesView };
   set_shortcut: { args: { shortcut: string }; result: PreferencesView };
   set_autostart: { args: { enabled: boolean }; result: PreferencesView };
+  reach: { args: Record<string, never>; result: ReachView };
+  set_phone_reach: { args: { choice: PhoneReach }; result: ReachView };
+  forget_networks: { args: { id: string | null }; result: ReachView };
 }
 
 export type CommandName = keyof Commands;

@@ -169,7 +169,7 @@ export function previewOf(overrides: Partial<SettingsPreview> = {}): SettingsPre
 }
 
 export const preferences: PreferencesView = {
-  preferences: { shortcut: "Ctrl+Alt+S", autostart: false },
+  preferences: { shortcut: "Ctrl+Alt+S", autostart: false, phone_reach: "known_networks" },
   shortcut: { state: "registered", shortcut: "Ctrl+Alt+S" },
   picker_command: "caret-desktop picker",
   autostart_enabled: false,

@@ -50,6 +50,15 @@ const view: PhonesView = {
     fingerprint: "AB:CD:EF:01",
     loopback_only: false,
   },
+  reach: {
+    choice: "known_networks",
+    forced_local: false,
+    open_to_lan: true,
+    network: "192.168.1.0/24 via 192.168.1.1",
+    network_known: true,
+    explanation: "Phones on this network (192.168.1.0/24 via 192.168.1.1) can reach this computer: you paired a phone here.",
+    known_networks: [],
+  },
   devices: [],
   pairing: null,
 };
