@@ -230,6 +230,10 @@ async fn pair_phone_opens_the_phones_window_and_the_tray_follows_the_phone() {
     let line = item.wait_for_state_line("Phone offline", SOON).await;
     assert_eq!(line, "Phone offline", "and that it left");
 
+    // Connected again when the user quits: the phone is told, as docs/relay-protocol.md promises (issue 14).
+    let mut phone = PhoneConnection::open(&credentials, "Tray test phone")
+        .await
+        .expect("connects again");
     item.click(
         &item
             .menu()
@@ -239,6 +243,20 @@ async fn pair_phone_opens_the_phones_window_and_the_tray_follows_the_phone() {
             .clone(),
     )
     .await;
+    let told = tokio::time::timeout(SOON, phone.receive_reply())
+        .await
+        .expect("in time")
+        .expect("told before the app ends");
+    assert_eq!(told["code"], "shutting_down", "{told}");
+    match tokio::time::timeout(SOON, phone.receive())
+        .await
+        .expect("in time")
+    {
+        Err(caret_relay::client::ClientError::ClosedBy { code, reason }) => {
+            assert_eq!((code, reason.as_str()), (1001, "shutting_down"));
+        }
+        other => panic!("a close frame 1001, not {other:?}"),
+    }
     assert!(
         wait_for_exit(&mut app, SOON).await.success(),
         "log:\n{}",
