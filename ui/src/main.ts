@@ -1,6 +1,7 @@
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import { call, describeError, onEvent } from "./ipc";
 import { mountPhones } from "./views/phones";
+import { mountPhoneReach } from "./views/phone-reach";
 import { mountPicker } from "./views/picker";
 import { mountPreferences } from "./views/preferences";
 import { renderError, renderSettings } from "./views/settings";
@@ -22,7 +23,8 @@ async function main(root: HTMLElement): Promise<void> {
       const workspaces = document.createElement("div");
       const workspaceSettings = document.createElement("div");
       const preferences = document.createElement("div");
-      root.replaceChildren(renderSettings(info, workspaces, workspaceSettings, preferences));
+      const phoneReach = document.createElement("div");
+      root.replaceChildren(renderSettings(info, workspaces, workspaceSettings, preferences, phoneReach));
       let list: ReturnType<typeof mountWorkspaces> | null = null;
       const settings = mountWorkspaceSettings(workspaceSettings, call, onEvent, {
         // Connected or disconnected elsewhere (the CLI): the list above asks again and passes it on.
@@ -30,7 +32,9 @@ async function main(root: HTMLElement): Promise<void> {
       });
       list = mountWorkspaces(workspaces, call, settings.setWorkspaces);
       mountPreferences(preferences, call);
+      const reach = mountPhoneReach(phoneReach, call);
       onPageHide(settings.stop);
+      onPageHide(reach.stop);
       break;
     }
     case "phones": {

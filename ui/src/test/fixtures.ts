@@ -1,4 +1,5 @@
 // Sample values of the app's types, shared by the view tests.
+import type { KnownNetwork } from "../bindings/KnownNetwork";
 import type { LogEntry } from "../bindings/LogEntry";
 import type { OAuthStart } from "../bindings/OAuthStart";
 import type { PickerChoices } from "../bindings/PickerChoices";
@@ -6,6 +7,7 @@ import type { Policy } from "../bindings/Policy";
 import type { PolicyPreview } from "../bindings/PolicyPreview";
 import type { PreferencesView } from "../bindings/PreferencesView";
 import type { PreviewRow } from "../bindings/PreviewRow";
+import type { ReachView } from "../bindings/ReachView";
 import type { SettingsPreview } from "../bindings/SettingsPreview";
 import type { SlackAppSetup } from "../bindings/SlackAppSetup";
 import type { Snapshot } from "../bindings/Snapshot";
@@ -173,6 +175,26 @@ export const preferences: PreferencesView = {
   shortcut: { state: "registered", shortcut: "Ctrl+Alt+S" },
   picker_command: "caret-desktop picker",
   autostart_enabled: false,
+};
+
+/** Where phones can reach the computer: the default choice, at home, where a phone was paired. */
+export const reach: ReachView = {
+  choice: "known_networks",
+  forced_local: false,
+  open_to_lan: true,
+  network: "192.168.1.0/24 via 192.168.1.1",
+  network_known: true,
+  explanation: "Phones on this network (192.168.1.0/24 via 192.168.1.1) can reach this computer: you paired a phone here.",
+  known_networks: [
+    { id: "3f9a1c0e7b2d", label: "192.168.1.0/24 via 192.168.1.1", paired_at_ms: Date.parse("2025-02-01T09:30:00Z") },
+  ],
+};
+
+/** A second known network (the office), for lists of several. */
+export const office: KnownNetwork = {
+  id: "8d41e6a2c590",
+  label: "10.20.0.0/16 via 10.20.0.1",
+  paired_at_ms: Date.parse("2025-02-20T14:00:00Z"),
 };
 
 export function logEntry(id: number, overrides: Partial<LogEntry> = {}): LogEntry {

@@ -3,6 +3,7 @@ import type { DeviceView } from "../bindings/DeviceView";
 import type { PairingView } from "../bindings/PairingView";
 import type { PhonesView } from "../bindings/PhonesView";
 import { buttonNamed, byTestId, fakeApp, type Handlers } from "../test/fake-app";
+import { reach } from "../test/fixtures";
 import {
   formatCountdown,
   mountPhones,
@@ -50,15 +51,7 @@ const view: PhonesView = {
     fingerprint: "AB:CD:EF:01",
     loopback_only: false,
   },
-  reach: {
-    choice: "known_networks",
-    forced_local: false,
-    open_to_lan: true,
-    network: "192.168.1.0/24 via 192.168.1.1",
-    network_known: true,
-    explanation: "Phones on this network (192.168.1.0/24 via 192.168.1.1) can reach this computer: you paired a phone here.",
-    known_networks: [],
-  },
+  reach,
   devices: [],
   pairing: null,
 };
@@ -71,7 +64,12 @@ const state = (overrides: Partial<PhonesState> = {}): PhonesState => ({
   ...overrides,
 });
 
-const noActions: PhonesActions = { startPairing: vi.fn(), cancelPairing: vi.fn(), revoke: vi.fn() };
+const noActions: PhonesActions = {
+  startPairing: vi.fn(),
+  cancelPairing: vi.fn(),
+  revoke: vi.fn(),
+  openSettings: vi.fn(),
+};
 
 
 describe("renderPhones", () => {
@@ -105,6 +103,38 @@ describe("renderPhones", () => {
     const relay = byTestId(renderPhones(state({ view: down }), noActions, NOW), "relay-status");
     expect(relay?.getAttribute("role")).toBe("alert");
     expect(relay?.textContent).toContain("port 47800 is taken");
+  });
+
+  it("says beside the relay where phones can reach this computer, with a way to change it", () => {
+    const openSettings = vi.fn();
+    const page = renderPhones(state(), { ...noActions, openSettings }, NOW);
+    const relaySection = page.querySelector('[aria-labelledby="relay-title"]');
+    expect(relaySection?.querySelector('[data-testid="reach-explanation"]')?.textContent).toBe(reach.explanation);
+    const change = buttonNamed(page, "Change in Settings");
+    expect(change?.type).toBe("button");
+    change?.click();
+    expect(openSettings).toHaveBeenCalledOnce();
+  });
+
+  it("shows the explanation as the app words it, whatever the network", () => {
+    const cafe = {
+      ...reach,
+      open_to_lan: false,
+      network: "10.0.0.0/24 via 10.0.0.1",
+      network_known: false,
+      explanation:
+        "This network (10.0.0.0/24 via 10.0.0.1) is not one where you paired a phone: the relay listens only on " +
+        "this computer and announces nothing. Pair a phone here to let phones reach it on this network.",
+    };
+    const page = renderPhones(state({ view: { ...view, reach: cafe } }), noActions, NOW);
+    expect(byTestId(page, "reach-explanation")?.textContent).toBe(cafe.explanation);
+  });
+
+  it("leaves out where phones can reach a relay that is not running", () => {
+    const down = { ...view, relay: { ...view.relay, running: false, problem: "port taken", port: null } };
+    const page = renderPhones(state({ view: down }), noActions, NOW);
+    expect(byTestId(page, "reach")).toBeNull();
+    expect(buttonNamed(page, "Change in Settings")).toBeUndefined();
   });
 
   it("offers to pair a phone when no pairing is open", () => {
@@ -358,6 +388,18 @@ describe("mountPhones", () => {
     ]);
     expect(byTestId(root, "pairing-qr")).toBeNull();
     expect(document.activeElement).toBe(buttonNamed(root, "Pair a phone"));
+  });
+
+  it("opens Settings from Change in Settings", async () => {
+    const app = mount(fakeApp({ ...handlers, perform: () => null }));
+    await vi.advanceTimersByTimeAsync(0);
+    buttonNamed(root, "Change in Settings")?.click();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(app.calls.slice(1)).toEqual([
+      ["perform", { action: { type: "open_window", window: "settings" } }],
+      ["phones", {}],
+    ]);
+    expect(byTestId(root, "phones-error")).toBeNull();
   });
 
   it("revokes a device only once the person confirms", async () => {

@@ -1,7 +1,7 @@
 import type { DeviceView } from "../bindings/DeviceView";
 import type { PairingView } from "../bindings/PairingView";
 import type { PhonesView } from "../bindings/PhonesView";
-import type { RelayView } from "../bindings/RelayView";
+import type { ReachView } from "../bindings/ReachView";
 import { button, focusKey, focusedKey, h } from "../dom";
 import { describeError, type Call } from "../ipc";
 import { renderError } from "./settings";
@@ -27,6 +27,8 @@ export interface PhonesActions {
   startPairing: () => void;
   cancelPairing: () => void;
   revoke: (device: DeviceView) => void;
+  /** Opens Settings, where the person chooses which networks phones can reach this computer on. */
+  openSettings: () => void;
 }
 
 /** The running Phones window. */
@@ -115,7 +117,7 @@ export function renderPhones(state: PhonesState, actions: PhonesActions, now: nu
       h("p", { class: "lede" }, "Phones send their Caret state to this desktop over your local network."),
     ),
     renderProblems(state),
-    renderRelay(state.view.relay),
+    renderRelay(state.view, actions),
     renderPairing(state, actions, now),
     renderDevices(state.view.devices, actions),
   );
@@ -139,7 +141,8 @@ function fingerprint(value: string): HTMLElement {
   return h("code", { class: "fingerprint" }, value);
 }
 
-function renderRelay(relay: RelayView): HTMLElement {
+function renderRelay(view: PhonesView, actions: PhonesActions): HTMLElement {
+  const relay = view.relay;
   const status = relay.running
     ? h(
         "div",
@@ -166,9 +169,24 @@ function renderRelay(relay: RelayView): HTMLElement {
         h("p", { class: "alert-title" }, "The relay is not running, so phones cannot connect."),
         h("p", {}, relay.problem ?? "No reason was given."),
       );
-  return h("section", { "aria-labelledby": "relay-title" }, h("h2", { id: "relay-title" }, "Relay"), status);
+  return h(
+    "section",
+    { "aria-labelledby": "relay-title" },
+    h("h2", { id: "relay-title" }, "Relay"),
+    status,
+    // Where phones can reach a relay that is not running does not matter yet.
+    relay.running && renderReach(view.reach, actions),
+  );
 }
 
+function renderReach(reach: ReachView, actions: PhonesActions): HTMLElement {
+  return h(
+    "div",
+    { class: "reach", "data-testid": "reach" },
+    h("p", { "data-testid": "reach-explanation" }, reach.explanation),
+    h("div", { class: "actions" }, button("Change in Settings", "change-reach", actions.openSettings)),
+  );
+}
 
 function renderPairing(state: PhonesState, actions: PhonesActions, now: number): HTMLElement {
   const section = (...children: (Node | false)[]) =>
@@ -398,6 +416,10 @@ export function mountPhones(root: HTMLElement, call: Call): PhonesWindow {
         await call("cancel_pairing", {});
         expired = null;
         if (view !== null) view = { ...view, pairing: null };
+      }),
+    openSettings: () =>
+      void act("change-reach", async () => {
+        await call("perform", { action: { type: "open_window", window: "settings" } });
       }),
     revoke: (device) => {
       if (busy || stopped) return;

@@ -3,8 +3,8 @@ import { h } from "../dom";
 
 /**
  * The Settings window: what the app believes now, and where it keeps things. `panels` (the Slack workspaces,
- * each workspace's settings and the preferences, filled once the window is shown) go between the state line and
- * the facts about the installation, in order.
+ * each workspace's settings, the preferences and where phones can reach this computer, filled once the window is
+ * shown) go between the state line and the facts about the installation, in order.
  */
 export function renderSettings(info: AppInfo, ...panels: Node[]): HTMLElement {
   const row = (term: string, value: string) => h("div", { class: "row" }, h("dt", {}, term), h("dd", {}, value));
