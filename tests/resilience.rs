@@ -15,7 +15,6 @@ use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::{eventually, require_desktop_session};
 use caret_store::{LogFilter, Store};
 
-const READY: &str = "caret-desktop ready (headless)";
 const SOON: Duration = Duration::from_secs(30);
 /// States that show a status under Trusted.
 const STATES: [&str; 8] = [
@@ -55,16 +54,6 @@ fn connected_sandbox(slack: &FakeSlack, token: &str) -> (Sandbox, KeyringCleanup
     settings.policy.choose(SharingPolicy::Trusted);
     let (_, cleanup) = sandbox.seed_workspace(slack, token, &settings);
     (sandbox, cleanup)
-}
-
-async fn launch(sandbox: &Sandbox, slack: &FakeSlack, name: &str) -> tokio::process::Child {
-    let app = sandbox
-        .command(name, &["--headless"])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch");
-    sandbox.wait_for_log(name, READY, SOON).await;
-    app
 }
 
 async fn kill_9(app: &mut tokio::process::Child) {
@@ -118,7 +107,7 @@ async fn kill_9_at_random_points_then_restart_converges_with_an_intact_database_
     let mut rng = fastrand::Rng::with_seed(0xC0FFEE);
     let (mut converged, mut integrity_ok, mut log_intact, mut needless_resends) = (0, 0, 0, 0);
     for run in 0..runs {
-        let mut app = launch(&sandbox, &slack, &format!("app-{run}")).await;
+        let mut app = sandbox.launch_headless(&slack, &format!("app-{run}")).await;
         // A few acknowledged changes (each persisted before the command answers), then one in flight.
         for step in 0..rng.usize(1..4) {
             let state = STATES[rng.usize(..STATES.len())];
@@ -161,7 +150,9 @@ async fn kill_9_at_random_points_then_restart_converges_with_an_intact_database_
         log_intact += usize::from(before.iter().all(|row| after.contains(row)));
 
         // Restarted: what Slack shows becomes what was last decided, with nothing left in flight.
-        let mut app = launch(&sandbox, &slack, &format!("app-{run}-restarted")).await;
+        let mut app = sandbox
+            .launch_headless(&slack, &format!("app-{run}-restarted"))
+            .await;
         let (_, shown) = eventually(
             "the restarted app converges",
             SOON,
@@ -199,7 +190,7 @@ async fn a_status_left_by_a_killed_app_clears_itself_in_slack_at_the_lease_end()
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let (sandbox, _cleanup) = connected_sandbox(&slack, &token);
-    let mut app = launch(&sandbox, &slack, "app").await;
+    let mut app = sandbox.launch_headless(&slack, "app").await;
     let pairing = sandbox.start_pairing().await;
     let link = PairingLink::parse(pairing["link"].as_str().expect("link")).expect("link");
     let credentials = pair_with_link(&link, "Pixel").await.expect("pairs");
@@ -256,7 +247,7 @@ async fn wrong_pairing_attempts_never_pair_and_the_right_code_still_works() {
     let attempts = scale().wrong_pairing_attempts;
     let slack = FakeSlack::start(TestClock::new()).await;
     let sandbox = Sandbox::new();
-    let mut app = launch(&sandbox, &slack, "app").await;
+    let mut app = sandbox.launch_headless(&slack, "app").await;
     let mut rng = fastrand::Rng::with_seed(7);
     let (mut made, mut paired, mut windows) = (0, 0, 0);
     while made < attempts {

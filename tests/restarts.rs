@@ -12,19 +12,8 @@ use caret_e2e::phone::CliPhone;
 use caret_e2e::{eventually, require_desktop_session};
 use caret_store::{LogFilter, LogKind, Store};
 
-const READY: &str = "caret-desktop ready (headless)";
 const SOON: Duration = Duration::from_secs(30);
 const SET: &str = "users.profile.set";
-
-async fn launch(sandbox: &Sandbox, slack: &FakeSlack, name: &str) -> tokio::process::Child {
-    let app = sandbox
-        .command(name, &["--headless"])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch");
-    sandbox.wait_for_log(name, READY, SOON).await;
-    app
-}
 
 async fn stop(app: &mut tokio::process::Child) {
     terminate(app);
@@ -51,7 +40,7 @@ async fn a_restart_with_a_paired_phone_keeps_its_status_in_slack_and_logs_every_
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let _cleanup = KeyringCleanup::for_token(&slack, &token);
     let sandbox = Sandbox::new();
-    let mut app = launch(&sandbox, &slack, "first").await;
+    let mut app = sandbox.launch_headless(&slack, "first").await;
     // Connected as a person does: `workspace add` (auth.test), then Trusted from the command line.
     let (added, _, error) = sandbox.add_workspace(&token).await;
     assert!(added, "{error}");
@@ -69,7 +58,7 @@ async fn a_restart_with_a_paired_phone_keeps_its_status_in_slack_and_logs_every_
 
     stop(&mut app).await;
     let calls_before_restart = slack.calls().len();
-    let mut app = launch(&sandbox, &slack, "second").await;
+    let mut app = sandbox.launch_headless(&slack, "second").await;
     // The phone is not back yet: give the app time to (wrongly) clear Slack, then the phone reconnects.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
@@ -130,7 +119,7 @@ async fn restarts_in_quick_succession_never_add_bursts_of_writes() {
     let states = ["in_call", "walking", "busy", "in_vehicle", "biking"];
     let mut change = 0;
     for run in 0..6 {
-        let mut app = launch(&sandbox, &slack, &format!("run-{run}")).await;
+        let mut app = sandbox.launch_headless(&slack, &format!("run-{run}")).await;
         for _ in 0..3 {
             let state = states[change % states.len()];
             change += 1;
@@ -143,7 +132,7 @@ async fn restarts_in_quick_succession_never_add_bursts_of_writes() {
         app.start_kill().expect("SIGKILL");
         app.wait().await.expect("reap");
     }
-    let mut app = launch(&sandbox, &slack, "last").await;
+    let mut app = sandbox.launch_headless(&slack, "last").await;
     let last = states[(change - 1) % states.len()];
     let wanted = match last {
         "in_call" => "In a call",

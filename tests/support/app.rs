@@ -279,6 +279,21 @@ impl Drop for KeyringCleanup {
 }
 
 impl Sandbox {
+    /// Starts `caret-desktop --headless` against a local Slack, logging to `name.log`, and waits until it is
+    /// ready (30 s at most).
+    pub async fn launch_headless(&self, slack: &crate::fake_slack::FakeSlack, name: &str) -> Child {
+        let app = self
+            .command(name, &["--headless"])
+            .env("CARET_SLACK_API_URL", slack.base_url())
+            .spawn()
+            .expect("launch caret-desktop --headless");
+        self.wait_for_log(name, "caret-desktop ready (headless)", Duration::from_secs(30))
+            .await;
+        app
+    }
+}
+
+impl Sandbox {
     /// `caret-desktop workspace add` with `token` on standard input (as a pipe gives it); returns whether it
     /// succeeded and its standard output and error.
     pub async fn add_workspace(&self, token: &str) -> (bool, String, String) {

@@ -410,7 +410,8 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
         return failed("Slack's answer has no code");
     };
     let services = callback.core.services().map_err(Arc::new)?;
-    let grant = match services
+    let started = std::time::Instant::now();
+    let exchanged = services
         .slack
         .oauth_exchange(
             &callback.client_id,
@@ -418,8 +419,18 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
             callback.pkce.verifier(),
             &callback.redirect_uri,
         )
-        .await
-    {
+        .await;
+    // The sync log shows every call to Slack; the workspace is not known until auth.test names it.
+    services.log_entry(&crate::synclog::app_call(
+        None,
+        caret_slack::SlackMethod::OAuthV2Access,
+        exchanged
+            .as_ref()
+            .map_or_else(caret_slack::SlackError::code, |_| "ok".to_owned()),
+        i64::try_from(started.elapsed().as_millis()).ok(),
+        exchanged.as_ref().err().map(ToString::to_string),
+    ));
+    let grant = match exchanged {
         Ok(grant) => grant,
         Err(error) => return failed(format!("Slack refused the sign-in: {error}")),
     };

@@ -258,6 +258,13 @@ impl SharedBudget {
         })
     }
 
+    /// Takes a token for an attempt that the caller records itself, in the same transaction as the rest of
+    /// what it writes before sending ([`caret_store::Store::begin_write_after_look`]): one commit, not two.
+    pub fn try_take_recorded_by_caller(&self) -> Option<i64> {
+        let now_ms = self.now_ms();
+        self.with(|budget| budget.try_take(now_ms)).then_some(now_ms)
+    }
+
     pub fn available_at(&self) -> Instant {
         let now_ms = self.now_ms();
         self.with(|budget| budget.available_at(now_ms))

@@ -69,6 +69,10 @@ struct Worker {
     refresh_due: Option<SlackToken>,
     /// A refresh was already tried since the last success: a second `token_expired` disconnects.
     refresh_tried: bool,
+    /// The row of a look at Slack not written yet: it goes in the same commit as the write that follows it (one
+    /// fsync before the write leaves, not two), or before any other row, or when the step ends. A `RefCell`:
+    /// the worker is one task's, and `log` takes `&self`.
+    pending_look: std::cell::RefCell<Option<NewLogEntry>>,
     /// The write that was in flight when the app last stopped, until Slack has been looked at once: it gets
     /// its sync-log row then (whether it reached Slack).
     recovered_in_flight: Option<InFlight>,
@@ -175,7 +179,10 @@ pub(crate) async fn run(cx: WorkerContext, mut targets: watch::Receiver<Target>)
     };
     loop {
         let target = targets.borrow_and_update().clone();
-        let wake = match worker.step(&target).await {
+        let flow = worker.step(&target).await;
+        // A look that no write followed is written now.
+        worker.flush_pending_look();
+        let wake = match flow {
             Flow::Rest(at) => at,
             Flow::RetryAt(at) => Some(at),
             Flow::Halt => None,
@@ -245,6 +252,7 @@ impl Worker {
             refresh_due: None,
             refresh_tried: false,
             held: None,
+            pending_look: std::cell::RefCell::new(None),
             recovered_in_flight: state.in_flight.clone(),
             cx,
         })
@@ -264,14 +272,32 @@ impl Worker {
         let _ = self.cx.shared.events.send(event);
     }
 
-    fn log(&self, mut entry: NewLogEntry) {
+    /// Fills in what every row of this worker says: when, who, which workspace.
+    fn stamped(&self, mut entry: NewLogEntry) -> NewLogEntry {
         entry.at_ms = self.cx.shared.clock.now_ms();
         entry.source = "engine".to_owned();
         entry.workspace_id = Some(self.cx.id);
         entry.workspace = Some(self.cx.team.clone());
-        match self.cx.shared.store.append_log(&entry) {
+        entry
+    }
+
+    fn log(&self, entry: NewLogEntry) {
+        self.flush_pending_look();
+        self.append(&self.stamped(entry));
+    }
+
+    fn append(&self, entry: &NewLogEntry) {
+        match self.cx.shared.store.append_log(entry) {
             Ok(id) => self.emit(EngineEvent::Logged { id }),
             Err(error) => tracing::error!(workspace = self.cx.id, "cannot write the sync log: {error}"),
+        }
+    }
+
+    /// Writes the row of the last look at Slack, if it is still waiting for a write to go with.
+    fn flush_pending_look(&self) {
+        let pending = self.pending_look.borrow_mut().take();
+        if let Some(look) = pending {
+            self.append(&look);
         }
     }
 
@@ -512,7 +538,8 @@ impl Worker {
         let latency_ms = elapsed_ms(started);
         let current = match looked {
             Ok(current) => {
-                self.log_call(
+                // Its row waits for the write that may follow, to go in the same commit.
+                let row = self.stamped(self.call_row(
                     decision,
                     state_name,
                     SlackMethod::UsersProfileGet,
@@ -520,7 +547,8 @@ impl Worker {
                     "ok",
                     Some(latency_ms),
                     None,
-                );
+                ));
+                *self.pending_look.borrow_mut() = Some(row);
                 // Slack answered: whatever was failing before is over.
                 self.succeeded();
                 record_of(&current)
@@ -592,21 +620,35 @@ impl Worker {
             return Flow::Rest(wake);
         }
 
-        if !self.limits.profile.try_take() {
+        let Some(now_ms) = self.limits.profile.try_take_recorded_by_caller() else {
             return Flow::RetryAt(self.limits.profile.available_at());
-        }
+        };
         let in_flight = InFlight {
             status: desired.clone(),
             previous: self.applied.clone(),
         };
-        let now_ms = self.cx.shared.clock.now_ms();
-        if let Err(error) = self.cx.shared.store.begin_write(self.cx.id, &in_flight, now_ms) {
-            // Without the record a crash could leave a status of ours we would not recognise: do not send.
-            tracing::error!(
-                workspace = self.cx.id,
-                "cannot record the write, not sending it: {error}"
-            );
-            return Flow::RetryAt(Instant::now() + self.backoff.next_delay());
+        // The in-flight record, the attempt (for the budget across restarts) and the look's row: one commit.
+        let look = self.pending_look.borrow_mut().take();
+        match self.cx.shared.store.begin_write_after_look(
+            self.cx.id,
+            &in_flight,
+            now_ms,
+            SlackMethod::UsersProfileSet.as_str(),
+            look.as_ref(),
+        ) {
+            Ok(Some(row)) => self.emit(EngineEvent::Logged { id: row }),
+            Ok(None) => {}
+            Err(error) => {
+                // Without the record a crash could leave a status of ours we would not recognise: do not send.
+                tracing::error!(
+                    workspace = self.cx.id,
+                    "cannot record the write, not sending it: {error}"
+                );
+                if let Some(look) = look {
+                    self.append(&look);
+                }
+                return Flow::RetryAt(Instant::now() + self.backoff.next_delay());
+            }
         }
         let fields = fields_of(desired.as_ref());
         let sent = serde_json::to_string(&fields).ok();
@@ -838,7 +880,21 @@ impl Worker {
         latency_ms: Option<i64>,
         error: Option<&SlackError>,
     ) {
-        self.log(NewLogEntry {
+        self.log(self.call_row(decision, state_name, method, sent, outcome, latency_ms, error));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call_row(
+        &self,
+        decision: &Decision,
+        state_name: Option<&str>,
+        method: SlackMethod,
+        sent: Option<String>,
+        outcome: &str,
+        latency_ms: Option<i64>,
+        error: Option<&SlackError>,
+    ) -> NewLogEntry {
+        NewLogEntry {
             kind: Some(LogKind::Call),
             state: state_name.map(str::to_owned),
             policy: Some(decision.policy.label().to_lowercase()),
@@ -849,7 +905,7 @@ impl Worker {
             retries: self.retries,
             error: error.map(ToString::to_string),
             ..NewLogEntry::default()
-        });
+        }
     }
 
     /// What a failed call means for this worker (the call's row is already in the sync log).

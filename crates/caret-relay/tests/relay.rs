@@ -29,26 +29,13 @@ struct TestRelay {
 }
 
 impl TestRelay {
+    /// A relay on 127.0.0.1 only (loopback-only), on a free port.
     async fn start(config: RelayConfig) -> TestRelay {
-        let dir = tempfile::tempdir().unwrap();
-        let identity = RelayIdentity::load_or_create(dir.path(), &["localhost".into()]).unwrap();
-        let store = Store::open(&dir.path().join("caret.db")).unwrap();
-        let relay = Relay::start(
-            RelayConfig {
-                port: 0,
-                loopback_only: true,
-                ..config
-            },
-            &identity,
-            store.clone(),
-        )
+        TestRelay::start_on_lan_with(RelayConfig {
+            loopback_only: true,
+            ..config
+        })
         .await
-        .unwrap();
-        TestRelay {
-            relay,
-            store,
-            _dir: dir,
-        }
     }
 
     async fn default() -> TestRelay {

@@ -130,6 +130,30 @@ impl Default for Retention {
 /// succeeded, so it is no problem.
 pub const OUTCOME_REACHED_BEFORE_RESTART: &str = "reached Slack before the restart";
 
+/// Inserts one sync log row (inside whatever transaction `connection` is in) and returns its id.
+pub(crate) fn insert_log(connection: &rusqlite::Connection, entry: &NewLogEntry) -> Result<i64> {
+    connection.execute(
+        "INSERT INTO sync_log (at, kind, source, workspace_id, workspace, state, policy, method, sent, outcome, latency_ms, retries, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        rusqlite::params![
+            entry.at_ms,
+            entry.kind.unwrap_or(LogKind::Note).as_str(),
+            entry.source,
+            entry.workspace_id,
+            entry.workspace,
+            entry.state,
+            entry.policy,
+            entry.method,
+            entry.sent,
+            entry.outcome,
+            entry.latency_ms,
+            entry.retries,
+            entry.error,
+        ],
+    )?;
+    Ok(connection.last_insert_rowid())
+}
+
 /// What counts as a problem, in one place: a Slack call that did not succeed, or anything that carries an
 /// error. An input's or a note's outcome ("manual status set", "paused: nothing sent") is not one.
 macro_rules! problem_sql {
@@ -226,38 +250,20 @@ fn where_clause(filter: &LogFilter) -> (String, Vec<Box<dyn ToSql>>) {
 impl Store {
     /// Appends a row; returns its id.
     pub fn append_log(&self, entry: &NewLogEntry) -> Result<i64> {
-        self.with(|connection| {
-            connection.execute(
-                "INSERT INTO sync_log (at, kind, source, workspace_id, workspace, state, policy, method, sent, outcome, latency_ms, retries, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                rusqlite::params![
-                    entry.at_ms,
-                    entry.kind.unwrap_or(LogKind::Note).as_str(),
-                    entry.source,
-                    entry.workspace_id,
-                    entry.workspace,
-                    entry.state,
-                    entry.policy,
-                    entry.method,
-                    entry.sent,
-                    entry.outcome,
-                    entry.latency_ms,
-                    entry.retries,
-                    entry.error,
-                ],
-            )?;
-            Ok(connection.last_insert_rowid())
-        })
-        .inspect(|id| {
-            // Appends from two threads may finish out of order: the watched id only ever grows.
-            self.newest_log_id.send_if_modified(|newest| {
-                let grew = *id > *newest;
-                if grew {
-                    *newest = *id;
-                }
-                grew
-            });
-        })
+        self.with(|connection| insert_log(connection, entry))
+            .inspect(|id| self.announce_log_row(*id))
+    }
+
+    /// Tells the watchers of the sync log that row `id` was written.
+    pub(crate) fn announce_log_row(&self, id: i64) {
+        // Appends from two threads may finish out of order: the watched id only ever grows.
+        self.newest_log_id.send_if_modified(|newest| {
+            let grew = id > *newest;
+            if grew {
+                *newest = id;
+            }
+            grew
+        });
     }
 
     /// A receiver of the newest sync log row's id: it changes whenever a row is appended.

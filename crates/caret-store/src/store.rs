@@ -386,6 +386,44 @@ impl Store {
         })
     }
 
+    /// [`Store::begin_write`], the attempt for the write budget ([`Store::record_attempt`]) and the row of the
+    /// look at Slack that came just before (if it is not written yet), in one transaction: one commit (one
+    /// fsync) before the write leaves, rather than three. Returns the log row's id.
+    pub fn begin_write_after_look(
+        &self,
+        id: WorkspaceId,
+        in_flight: &InFlight,
+        now_ms: i64,
+        method: &str,
+        look: Option<&crate::NewLogEntry>,
+    ) -> Result<Option<i64>> {
+        let row = self.with(|c| {
+            let transaction = c.unchecked_transaction()?;
+            let row = look
+                .map(|look| crate::log::insert_log(&transaction, look))
+                .transpose()?;
+            transaction.execute(
+                "DELETE FROM call_attempts WHERE workspace_id = ?1 AND method = ?2 AND at < ?3",
+                params![id, method, now_ms - ATTEMPTS_KEPT_MS],
+            )?;
+            transaction.execute(
+                "INSERT INTO call_attempts (workspace_id, method, at) VALUES (?1, ?2, ?3)",
+                params![id, method, now_ms],
+            )?;
+            Store::ensure_sync_row(&transaction, id)?;
+            transaction.execute(
+                "UPDATE sync_state SET in_flight = ?2, in_flight_at = ?3 WHERE workspace_id = ?1",
+                params![id, to_json(in_flight), now_ms],
+            )?;
+            transaction.commit()?;
+            Ok(row)
+        })?;
+        if let Some(row) = row {
+            self.announce_log_row(row);
+        }
+        Ok(row)
+    }
+
     /// Records what Slack confirmed (`None`: no status of ours is there) and clears the in-flight write.
     pub fn finish_write(&self, id: WorkspaceId, applied: Option<&StatusRecord>, now_ms: i64) -> Result<()> {
         self.with(|c| {
