@@ -1435,3 +1435,76 @@ async fn a_restored_phone_state_holds_until_a_phone_reports_or_it_runs_out() {
     );
     assert!(slack.accepted(SET) > sets_before, "its lease renewed");
 }
+
+/// Issue 14's review: while a status set outside Caret Desktop is showing, the worker writes nothing, so
+/// only presence follows a flapping phone. Slack's limits still hold: the looks at Slack wait for their
+/// recheck instead of following every input, and presence keeps to its own budget (tier 2: 20 a minute).
+#[tokio::test(start_paused = true)]
+async fn a_presence_storm_behind_a_status_set_elsewhere_keeps_every_method_under_its_limit() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.slack.user_sets_status(
+        &raw,
+        Status {
+            text: "Lunch".into(),
+            emoji: ":coffee:".into(),
+            expiration: 0,
+        },
+    );
+    let user = rig.slack.account(&raw).user_id;
+    for change in 0..120 {
+        let state = if change % 2 == 0 {
+            CaretState::Sleeping
+        } else {
+            CaretState::InCall
+        };
+        rig.engine.set_phone_state(Some(state)).unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(30)).await;
+    let calls = rig.slack.calls();
+    let limited: Vec<_> = calls.iter().filter(|c| c.outcome == "ratelimited").collect();
+    assert!(limited.is_empty(), "429s: {limited:?}");
+    let presence = most_in_a_minute(&calls, "users.setPresence", &user);
+    assert!(
+        (10..=18).contains(&presence),
+        "{presence} presence calls in a minute"
+    );
+    let looks = most_in_a_minute(&calls, "users.profile.get", &user);
+    assert!(
+        looks <= 3,
+        "{looks} looks at Slack in a minute behind someone else's status"
+    );
+    assert_eq!(text(&rig.slack, &raw), "Lunch", "left alone");
+    assert!(rig.slack.account(&raw).manual_away, "the final presence is exact");
+}
+
+/// A state posted over HTTPS holds for its `for_secs` only, across a restart too (issue 14's review).
+#[tokio::test(start_paused = true)]
+async fn a_restored_state_posted_for_a_time_holds_no_longer_than_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("caret.sqlite3");
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open(&path).unwrap()).await;
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let clock = tokio_clock(&test_clock);
+    let engine = start_engine(&slack, &store, &tokens, clock);
+    let until = caret_engine::Clock::now(&clock) + chrono::Duration::minutes(2);
+    engine
+        .set_phone_state_until(Some(CaretState::InVehicle), Some(until))
+        .unwrap();
+    run_for(Duration::from_secs(5)).await;
+    assert_eq!(text(&slack, &raw), "Driving");
+    engine.shutdown().await;
+
+    let store = Store::open(&path).unwrap();
+    let _engine = start_engine(&slack, &store, &tokens, clock);
+    run_for(Duration::from_secs(60)).await;
+    assert_eq!(text(&slack, &raw), "Driving", "still within its two minutes");
+    run_for(Duration::from_secs(70)).await;
+    assert_eq!(text(&slack, &raw), "", "its two minutes are over: not 30 more");
+}

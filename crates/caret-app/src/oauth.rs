@@ -423,6 +423,7 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
     // The sync log shows every call to Slack; the workspace is not known until auth.test names it.
     services.log_entry(&crate::synclog::app_call(
         None,
+        None,
         caret_slack::SlackMethod::OAuthV2Access,
         exchanged
             .as_ref()

@@ -192,6 +192,10 @@ pub struct ReachControl {
     forced_local: bool,
     wake: Arc<Notify>,
     view: watch::Sender<ReachView>,
+    /// Held while deciding and opening or closing the relay, and while a pairing window opens: otherwise the
+    /// deciding task could close the relay right after pairing opened it, on what it read just before. A std
+    /// `Mutex`: neither side holds it across an `.await`.
+    deciding: Arc<std::sync::Mutex<()>>,
 }
 
 impl ReachControl {
@@ -201,6 +205,7 @@ impl ReachControl {
             forced_local,
             wake: Arc::new(Notify::new()),
             view: watch::Sender::new(ReachView::closed(choice, forced_local)),
+            deciding: Arc::default(),
         }
     }
 
@@ -220,6 +225,23 @@ impl ReachControl {
     /// A pairing window opened or closed: look again.
     pub fn pairing_changed(&self) {
         self.wake.notify_one();
+    }
+
+    /// Keeps the deciding task from opening or closing the relay until the guard is dropped.
+    pub fn hold(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.deciding
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Something changed (a network forgotten): waits until the deciding task has looked again (at most
+    /// `patience`), and returns what it found.
+    pub async fn looked_again(&self, patience: Duration) -> ReachView {
+        let mut views = self.view.subscribe();
+        views.mark_unchanged();
+        self.wake.notify_one();
+        let _ = tokio::time::timeout(patience, views.changed()).await;
+        self.view()
     }
 
     pub fn view(&self) -> ReachView {
@@ -274,34 +296,8 @@ pub fn spawn(
         loop {
             let Ok(services) = core.services() else { return };
             let Ok(relay) = services.relay() else { return };
-            let network = current_network();
-            let network_known = network
-                .as_ref()
-                .is_some_and(|network| store.is_known_network(&network.id).unwrap_or(false));
-            let pairing_open = relay.pairing_open();
             let choice = *choices.borrow_and_update();
-            let view = ReachView::new(
-                choice,
-                control.forced_local,
-                network.as_ref(),
-                network_known,
-                pairing_open,
-                store.known_networks().unwrap_or_default(),
-            );
-            if view.open_to_lan != relay.lan_open() {
-                tracing::info!(
-                    "relay {}: {}",
-                    if view.open_to_lan {
-                        "open to the LAN"
-                    } else {
-                        "on this computer only"
-                    },
-                    view.explanation
-                );
-            }
-            // Also when it stays open: addresses may have come or gone.
-            relay.set_lan_open(view.open_to_lan);
-            control.publish(view);
+            let (network, pairing_open) = decide_and_apply(&control, &store, relay, choice);
 
             // A default route whose gateway is not resolved yet: the network will be recognised soon.
             let look_again = match (&network, gateway_pending()) {
@@ -333,7 +329,9 @@ pub fn spawn(
                 changed = choices.changed() => if changed.is_err() { return },
                 () = control.wake.notified() => {}
                 event = events.recv() => match event {
-                    Ok(RelayEvent::DevicePaired { .. }) => remember_network(&store),
+                    Ok(RelayEvent::DevicePaired { from_lan: true, .. }) => remember_network(&store),
+                    // Paired through a tunnel on 127.0.0.1: that says nothing about this network.
+                    Ok(RelayEvent::DevicePaired { from_lan: false, .. }) => {}
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
@@ -349,6 +347,54 @@ pub fn spawn(
             }
         }
     });
+}
+
+/// Looks at the network, the pairing window and the choice, opens or closes the relay to the LAN, and
+/// publishes the view; returns what it found. Under the deciding lock, so that a pairing window opening
+/// meanwhile is not undone on an old reading.
+fn decide_and_apply(
+    control: &ReachControl,
+    store: &Store,
+    relay: &caret_relay::Relay,
+    choice: PhoneReach,
+) -> (Option<Network>, bool) {
+    let deciding = control.hold();
+    let network = current_network();
+    let network_known = network
+        .as_ref()
+        .is_some_and(|network| store.is_known_network(&network.id).unwrap_or(false));
+    let pairing_open = relay.pairing_open();
+    let mut view = ReachView::new(
+        choice,
+        control.forced_local,
+        network.as_ref(),
+        network_known,
+        pairing_open,
+        store.known_networks().unwrap_or_default(),
+    );
+    if view.open_to_lan != relay.lan_open() {
+        let now = if view.open_to_lan {
+            "open to the LAN"
+        } else {
+            "on this computer only"
+        };
+        tracing::info!("relay {now}: {}", view.explanation);
+    }
+    // Also when it stays open: addresses may have come or gone.
+    let failed = relay.set_lan_open(view.open_to_lan);
+    drop(deciding);
+    if !failed.is_empty() {
+        // Another program (another user's, even) holds the port on that address: phones cannot reach this
+        // computer there, and the user should know why.
+        let failures: Vec<String> = failed
+            .iter()
+            .map(|(address, error)| format!("{address} ({error})"))
+            .collect();
+        view.explanation
+            .push_str(&format!(" Could not listen on {}.", failures.join(", ")));
+    }
+    control.publish(view);
+    (network, pairing_open)
 }
 
 /// A phone was paired: the network the computer is on becomes known (if it can be recognised).

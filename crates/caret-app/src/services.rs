@@ -261,10 +261,13 @@ impl Services {
     /// on any network), and announced there.
     pub fn start_pairing(&self) -> Result<PairingView> {
         let relay = self.relay()?;
-        if self.reach.pairing_may_open_lan() {
-            relay.set_lan_open(true);
-        }
-        let offer = relay.start_pairing()?;
+        let offer = {
+            let _deciding = self.reach.hold();
+            if self.reach.pairing_may_open_lan() {
+                relay.set_lan_open(true);
+            }
+            relay.start_pairing()?
+        };
         self.reach.pairing_changed();
         let view = pairing_view(&offer);
         *lock(&self.current_pairing) = Some(view.clone());
@@ -330,10 +333,7 @@ impl Services {
                 }
             }
         }
-        self.reach.pairing_changed();
-        // The deciding task looks again at once; give it a moment so the answer shows the result.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        Ok(self.reach.view())
+        Ok(self.reach.looked_again(std::time::Duration::from_secs(2)).await)
     }
 
     /// The open pairing window, unless it was used, locked out by wrong codes, cancelled or has expired.
@@ -487,19 +487,20 @@ fn spawn_phone_feed(
     mut events: tokio::sync::broadcast::Receiver<RelayEvent>,
 ) {
     tokio::spawn(async move {
-        let mut told_engine: Option<Option<CaretState>> = None;
+        // What the engine was last told: the state, and when it stops holding by itself.
+        let mut told_engine: Option<Told> = None;
         let mut phone_came = false;
         loop {
             let current = feed.borrow_and_update().clone();
             phone_came |= !current.online.is_empty();
             if should_tell_engine(told_engine.as_ref(), &current, phone_came) {
-                match engine.set_phone_state(current.state.clone()) {
+                match engine.set_phone_state_until(current.state.clone(), current.holds_until) {
                     Ok(()) => {}
                     // The app is stopping: the engine stopped first, on purpose (see `Services::stop`).
                     Err(caret_engine::EngineError::Stopped) => return,
                     Err(error) => tracing::error!("the sync engine did not take the phone's state: {error}"),
                 }
-                told_engine = Some(current.state.clone());
+                told_engine = Some((current.state.clone(), current.holds_until));
             }
             let link = phone_link(&current, any_active_device(&store));
             core.update(|snapshot| snapshot.phone = link);
@@ -523,13 +524,16 @@ fn spawn_phone_feed(
 /// means "not back yet", not "gone": the engine keeps the state it restored from before the restart (until
 /// it runs out) rather than clearing Slack and setting the same status again when the phone reconnects. A
 /// phone that connects and leaves without reporting does count as gone.
-fn should_tell_engine(told: Option<&Option<CaretState>>, feed: &PhoneFeed, phone_had_come: bool) -> bool {
+fn should_tell_engine(told: Option<&Told>, feed: &PhoneFeed, phone_had_come: bool) -> bool {
     match (told, &feed.state) {
-        (Some(told), state) => told != state,
+        (Some((state, holds_until)), _) => *state != feed.state || *holds_until != feed.holds_until,
         (None, Some(_)) => true,
         (None, None) => phone_had_come && feed.online.is_empty(),
     }
 }
+
+/// The phone's state as the engine was told it, and when it stops holding by itself.
+type Told = (Option<CaretState>, Option<chrono::DateTime<chrono::Utc>>);
 
 /// Notification bodies may be read as markup (the freedesktop spec allows a subset of HTML): a device
 /// name is the phone's text, shown as text.
@@ -948,17 +952,23 @@ mod tests {
         let reporting = PhoneFeed {
             state: Some(CaretState::InCall),
             from_device: Some("d_1".into()),
+            holds_until: None,
             online: vec!["d_1".into()],
         };
+        let told_in_call: Told = (Some(CaretState::InCall), None);
         assert!(should_tell_engine(None, &reporting, true));
-        assert!(!should_tell_engine(
-            Some(&Some(CaretState::InCall)),
-            &reporting,
-            true
-        ));
+        assert!(!should_tell_engine(Some(&told_in_call), &reporting, true));
         assert!(
-            should_tell_engine(Some(&Some(CaretState::InCall)), &nobody, true),
+            should_tell_engine(Some(&told_in_call), &nobody, true),
             "gone after reporting"
+        );
+        let posted_again = PhoneFeed {
+            holds_until: chrono::DateTime::from_timestamp(1_800_000_000, 0),
+            ..reporting.clone()
+        };
+        assert!(
+            should_tell_engine(Some(&told_in_call), &posted_again, true),
+            "the same state posted again, holding until later"
         );
     }
 }

@@ -28,15 +28,16 @@ pub fn app_note(
 }
 
 /// A Slack call the app made itself (outside the engine), such as `auth.test` when connecting: the sync
-/// log shows every call to Slack. `workspace` is `None` when the call failed before Slack named it.
+/// log shows every call to Slack. The workspace's id and name are `None` where not known yet (a sign-in
+/// before Slack named the team; a workspace being connected for the first time).
 pub fn app_call(
-    workspace: Option<(WorkspaceId, String)>,
+    workspace_id: Option<WorkspaceId>,
+    team: Option<String>,
     method: SlackMethod,
     outcome: String,
     latency_ms: Option<i64>,
     error: Option<String>,
 ) -> NewLogEntry {
-    let (workspace_id, team) = workspace.unzip();
     NewLogEntry {
         at_ms: chrono::Utc::now().timestamp_millis(),
         kind: Some(LogKind::Call),

@@ -212,19 +212,18 @@ impl Services {
         let started = std::time::Instant::now();
         let tested = self.slack.auth_test(&credentials.access_token).await;
         let latency_ms = i64::try_from(started.elapsed().as_millis()).ok();
-        let info = match tested {
-            Ok(info) => info,
-            Err(error) => {
-                self.log_entry(&crate::synclog::app_call(
-                    None,
-                    caret_slack::SlackMethod::AuthTest,
-                    error.code(),
-                    latency_ms,
-                    Some(error.to_string()),
-                ));
-                return Err(error.into());
-            }
-        };
+        // Its row first, whatever comes next (a missing scope, the keyring refusing).
+        self.log_entry(&crate::synclog::app_call(
+            None,
+            tested.as_ref().ok().map(|info| info.team.clone()),
+            caret_slack::SlackMethod::AuthTest,
+            tested
+                .as_ref()
+                .map_or_else(caret_slack::SlackError::code, |_| "ok".to_owned()),
+            latency_ms,
+            tested.as_ref().err().map(ToString::to_string),
+        ));
+        let info = tested?;
         let missing: Vec<String> = REQUIRED_SCOPES
             .iter()
             .filter(|scope| !info.has_scope(scope))
@@ -250,13 +249,6 @@ impl Services {
             now_ms,
         )?;
         self.store.set_granted_scopes(id, &info.scopes)?;
-        self.log_entry(&crate::synclog::app_call(
-            Some((id, info.team.clone())),
-            caret_slack::SlackMethod::AuthTest,
-            "ok".to_owned(),
-            latency_ms,
-            None,
-        ));
         self.tokens.remember(id, credentials);
         self.engine.start_workspace(id)?;
         tracing::info!(workspace = id, "connected to {} as {}", info.team, info.user);
@@ -279,13 +271,28 @@ impl Services {
         let kept = credentials::read(account.clone()).await?;
         let revoke = match &kept {
             None => RevokeOutcome::NoToken,
-            Some(kept) => match self.slack.auth_revoke(&kept.access_token).await {
-                Ok(_) => RevokeOutcome::Revoked,
-                Err(caret_slack::SlackError::Auth { .. }) => RevokeOutcome::AlreadyDead,
-                Err(error) => RevokeOutcome::NotRevoked {
-                    reason: error.to_string(),
-                },
-            },
+            Some(kept) => {
+                let started = std::time::Instant::now();
+                let revoked = self.slack.auth_revoke(&kept.access_token).await;
+                // Its row at once, whatever becomes of the keyring entry next.
+                self.log_entry(&crate::synclog::app_call(
+                    Some(id),
+                    Some(workspace.team_name.clone()),
+                    caret_slack::SlackMethod::AuthRevoke,
+                    revoked
+                        .as_ref()
+                        .map_or_else(caret_slack::SlackError::code, |_| "ok".to_owned()),
+                    i64::try_from(started.elapsed().as_millis()).ok(),
+                    revoked.as_ref().err().map(ToString::to_string),
+                ));
+                match revoked {
+                    Ok(_) => RevokeOutcome::Revoked,
+                    Err(caret_slack::SlackError::Auth { .. }) => RevokeOutcome::AlreadyDead,
+                    Err(error) => RevokeOutcome::NotRevoked {
+                        reason: error.to_string(),
+                    },
+                }
+            }
         };
         if let Err(error) = credentials::delete(account).await {
             // The keyring refused: the token stays there, so the workspace is not disconnected here either,

@@ -22,12 +22,18 @@ pub fn slack_length(text: &str) -> usize {
 /// one line: control characters and line breaks become spaces, runs of white space collapse to one, the ends
 /// are trimmed, and invisible format characters are dropped ([`is_invisible_format`]: bidi overrides and
 /// isolates that would make "Team call" read backwards in Slack or a notification, zero-width spaces, a
-/// byte-order mark). The joiners emoji and some scripts need are kept.
+/// byte-order mark, tag characters outside a flag). The joiners emoji and some scripts need are kept.
 pub fn sanitize_free_text(text: &str) -> String {
     let mut cleaned = String::with_capacity(text.len());
     let mut pending_space = false;
+    // Tag characters are invisible: they are kept only where they belong, in a flag sequence right after
+    // U+1F3F4 (England, Scotland, Wales), never as hidden text elsewhere.
+    let mut in_flag = false;
     for character in text.chars() {
-        if is_invisible_format(character) {
+        let tag = ('\u{E0020}'..='\u{E007F}').contains(&character);
+        let keep_tag = tag && in_flag;
+        in_flag = character == '\u{1F3F4}' || (keep_tag && character != '\u{E007F}');
+        if is_invisible_format(character) || (tag && !keep_tag) {
             continue;
         }
         if character.is_whitespace() || character.is_control() {
@@ -167,6 +173,11 @@ mod tests {
                 u32::from(bidi)
             );
         }
+        // Tag characters spell hidden ASCII outside a flag.
+        assert_eq!(
+            sanitize_free_text("Lunch\u{E0068}\u{E0069}\u{E007F} now"),
+            "Lunch now"
+        );
         for invisible in [
             '\u{200B}',
             '\u{2060}',

@@ -116,6 +116,11 @@ impl Budget {
     }
 
     fn forget_old(&mut self, now_ms: i64) {
+        // A wall clock set back leaves attempts "in the future": count them from now, so that they age out
+        // within a minute rather than holding every write until the clock catches up with them.
+        for at in &mut self.recent_ms {
+            *at = (*at).min(now_ms);
+        }
         while self.recent_ms.front().is_some_and(|at| now_ms - at >= WINDOW_MS) {
             self.recent_ms.pop_front();
         }
@@ -450,6 +455,21 @@ mod tests {
             most_in_a_minute(&taken)
         );
         assert!(taken.len() >= 8, "it still sends: {}", taken.len());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_clock_set_back_holds_writes_a_minute_at_most() {
+        let now = wall_clock()();
+        let mut budget = Budget::for_profile_writes();
+        for i in 0..9 {
+            // Nine attempts, a full window, stamped by a clock an hour ahead.
+            budget.recent_ms.push_back(now + 3_600_000 + i);
+        }
+        assert!(!budget.try_take(now), "the window is full");
+        let wait = budget.available_at(now) - Instant::now();
+        assert!(wait <= Duration::from_secs(60), "held {wait:?}, not an hour");
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(budget.try_take(now + 61_000), "free a minute later");
     }
 
     #[tokio::test(start_paused = true)]

@@ -116,6 +116,10 @@ struct PhoneRecord {
     /// When this was last known to be the phone's state: when it came, or when the app stopped cleanly with
     /// it still holding.
     at_ms: i64,
+    /// When the state stops holding by itself (a state posted over HTTPS, for its `for_secs`); `None` for a
+    /// state that holds while its phone is connected.
+    #[serde(default)]
+    holds_until_ms: Option<i64>,
 }
 
 const PHONE_KEY: &str = "phone";
@@ -125,7 +129,8 @@ pub const MANUAL_KEY: &str = "manual";
 pub const PAUSED_KEY: &str = "paused";
 
 enum Command {
-    Phone(Option<CaretState>, Source),
+    /// The phone's state, and when it stops holding by itself (Unix ms), if it does.
+    Phone(Option<CaretState>, Option<i64>, Source),
     Manual(Option<ManualStatus>, Source),
     Settings(WorkspaceId, WorkspaceSettings, Source),
     Paused(bool, Source),
@@ -157,7 +162,21 @@ impl Engine {
 
     /// The phone's state; `None` when the phone is gone (offline).
     pub fn set_phone_state(&self, state: Option<CaretState>) -> Result<()> {
-        self.send(Command::Phone(state, Source::Phone))
+        self.send(Command::Phone(state, None, Source::Phone))
+    }
+
+    /// The phone's state when it holds only until `until` by itself (posted over HTTPS for a time): kept
+    /// across a restart no longer than that.
+    pub fn set_phone_state_until(
+        &self,
+        state: Option<CaretState>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<()> {
+        self.send(Command::Phone(
+            state,
+            until.map(|until| until.timestamp_millis()),
+            Source::Phone,
+        ))
     }
 
     /// A status set by the user (wins over the phone until it ends), or `None` to clear it.
@@ -212,6 +231,8 @@ struct Coordinator {
     retention: Retention,
     prune_every: Duration,
     phone: Option<CaretState>,
+    /// When the phone's state stops holding by itself (an HTTPS post's end), if it does.
+    phone_holds_until: Option<i64>,
     /// The phone state was restored at start and no phone has reported since: it holds until this time
     /// (wall-clock ms), then the phone counts as offline.
     restored_phone_until: Option<i64>,
@@ -243,14 +264,17 @@ impl Coordinator {
         let store = config.store.clone();
         let now_ms = config.clock.now_ms();
         let max_age_ms = i64::try_from(config.phone_state_max_age.as_millis()).unwrap_or(i64::MAX);
-        let restored = store
-            .load_input::<PhoneRecord>(PHONE_KEY)?
-            .filter(|record| now_ms - record.at_ms <= max_age_ms)
-            .and_then(|record| Some((record.state?, record.at_ms)));
-        let restored_phone_until = restored
-            .as_ref()
-            .map(|(_, at_ms)| at_ms.saturating_add(max_age_ms));
-        let phone = restored.map(|(state, _)| state);
+        // Kept at most `phone_state_max_age` after it was last known to hold, and never past its own end.
+        let restored = store.load_input::<PhoneRecord>(PHONE_KEY)?.and_then(|record| {
+            let until = record
+                .at_ms
+                .saturating_add(max_age_ms)
+                .min(record.holds_until_ms.unwrap_or(i64::MAX));
+            (until > now_ms).then_some((record.state?, until, record.holds_until_ms))
+        });
+        let restored_phone_until = restored.as_ref().map(|(_, until, _)| *until);
+        let phone_holds_until = restored.as_ref().and_then(|(_, _, holds)| *holds);
+        let phone = restored.map(|(state, ..)| state);
         let manual = store.load_input::<Option<ManualStatus>>(MANUAL_KEY)?.flatten();
         let paused = store.load_input::<bool>(PAUSED_KEY)?.unwrap_or(false);
         let shared = Arc::new(WorkerContextShared {
@@ -272,6 +296,7 @@ impl Coordinator {
             retention: config.retention,
             prune_every: config.prune_every,
             phone,
+            phone_holds_until,
             restored_phone_until,
             manual,
             paused,
@@ -419,9 +444,11 @@ impl Coordinator {
             &PhoneRecord {
                 state: None,
                 at_ms: self.config.clock.now_ms(),
+                holds_until_ms: None,
             },
         );
         self.phone = None;
+        self.phone_holds_until = None;
         self.log_input(
             Source::Engine,
             Some("offline".to_owned()),
@@ -449,7 +476,7 @@ impl Coordinator {
             };
             let Some(command) = command else { return };
             match command {
-                Command::Phone(state, source) => {
+                Command::Phone(state, holds_until_ms, source) => {
                     // A phone reported (or the app saw every phone leave): the restored state is replaced.
                     self.restored_phone_until = None;
                     let described = state.as_ref().map_or("offline", |s| s.kind().as_str()).to_owned();
@@ -458,9 +485,11 @@ impl Coordinator {
                         &PhoneRecord {
                             state: state.clone(),
                             at_ms: self.config.clock.now_ms(),
+                            holds_until_ms,
                         },
                     );
                     self.phone = state;
+                    self.phone_holds_until = holds_until_ms;
                     self.log_input(source, Some(described), None, None, "phone state");
                     self.publish();
                 }
@@ -530,6 +559,7 @@ impl Coordinator {
                             &PhoneRecord {
                                 state: self.phone.clone(),
                                 at_ms: self.config.clock.now_ms(),
+                                holds_until_ms: self.phone_holds_until,
                             },
                         );
                     }

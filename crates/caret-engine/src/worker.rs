@@ -64,6 +64,10 @@ struct Worker {
     last_desired: Option<Decision>,
     /// The foreign status last noted, so the log says it once, not at every look.
     noted_foreign: Option<StatusRecord>,
+    /// While a status set outside Caret Desktop is showing: when to look at Slack again. New inputs do not
+    /// make the worker look sooner (a flapping phone would otherwise cost a look each, and meet Slack's limit
+    /// on `users.profile.get`).
+    foreign_look_again: Option<Instant>,
     noted_pause: bool,
     /// Slack called the token expired and the token source may refresh it: done at the start of the next step.
     refresh_due: Option<SlackToken>,
@@ -248,6 +252,7 @@ impl Worker {
             last_policy: None,
             last_desired: state.desired,
             noted_foreign: None,
+            foreign_look_again: None,
             noted_pause: false,
             refresh_due: None,
             refresh_tried: false,
@@ -424,6 +429,8 @@ impl Worker {
             other => return other,
         };
         let wakes = [status_wake, recompute];
+        // A look no write followed is written before the next call, which a stop could cut short.
+        self.flush_pending_look();
         match self.sync_presence(&decision, state_name, &token).await {
             Flow::Exit => Flow::Exit,
             // Presence is a nicety: its trouble never holds up the status (nor its lease renewals).
@@ -514,6 +521,10 @@ impl Worker {
             self.held = None;
             return Flow::Rest(wake);
         }
+        if let Some(at) = self.foreign_look_again.filter(|at| *at > Instant::now()) {
+            // Someone else's status is showing: it is looked at again when due, whatever changed here.
+            return Flow::Rest(Some(at));
+        }
         // Wait for the budget (and for any Retry-After Slack gave) before looking at Slack, so that a
         // flapping phone costs a look only per write and a rate limit is waited out whatever wakes us.
         let budget_free_at = self.limits.profile.available_at();
@@ -603,7 +614,9 @@ impl Worker {
                                 .map(|at| self.instant_at(at).max(soonest))
                         })
                         .flatten();
-                    return Flow::Rest(Some(expires.map_or(recheck, |at| at.min(recheck))));
+                    let look_again = expires.map_or(recheck, |at| at.min(recheck));
+                    self.foreign_look_again = Some(look_again);
+                    return Flow::Rest(Some(look_again));
                 }
             }
             Some(shown) => {
@@ -613,6 +626,7 @@ impl Worker {
             None => self.set_applied(None),
         }
         self.noted_foreign = None;
+        self.foreign_look_again = None;
         if desired.is_none() && self.applied.is_none() {
             return Flow::Rest(None); // nothing of ours to clear
         }

@@ -58,7 +58,8 @@ enum Command {
         #[arg(long)]
         print_token: bool,
     },
-    /// List the desktops announcing themselves on the LAN (mDNS, `_caret._tcp`).
+    /// List the desktops announcing themselves on the LAN (mDNS, `_caret._tcp`): a desktop announces itself
+    /// only while its pairing window is open.
     Discover {
         /// How long to listen, in seconds.
         #[arg(long, default_value_t = 3)]
@@ -396,7 +397,8 @@ async fn the_one_desktop() -> Result<SocketAddr, PhoneError> {
             PhoneError::Usage(format!("{} announced no IPv4 address; pass --address", one.name))
         }),
         [] => Err(PhoneError::Usage(
-            "no Caret Desktop found on the LAN (is it in loopback-only mode?); pass --address HOST:PORT"
+            "no Caret Desktop found on the LAN: it announces itself only while its pairing window is open \
+             (open one on the desktop first), and never in loopback-only mode; or pass --address HOST:PORT"
                 .into(),
         )),
         several => Err(PhoneError::Usage(format!(

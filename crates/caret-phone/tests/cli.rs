@@ -176,6 +176,9 @@ async fn a_desktop_is_discovered_on_the_lan_and_paired_by_code_without_an_addres
         ..RelayConfig::default()
     };
     let relay = Relay::start(config, &identity, store.clone()).await.unwrap();
+    assert!(relay.advertised_as().is_none(), "announced only while pairing");
+    // The user opens a pairing window: the relay is announced on the LAN while it lasts.
+    let offer = relay.start_pairing().unwrap();
     assert!(relay.advertised_as().is_some());
     let credentials = dir.path().join("credentials.json");
 
@@ -193,7 +196,6 @@ async fn a_desktop_is_discovered_on_the_lan_and_paired_by_code_without_an_addres
     let port = relay.local_addr().port().to_string();
     assert!(ours["addresses"][0].as_str().unwrap().ends_with(&port));
 
-    let offer = relay.start_pairing().unwrap();
     let paired = phone(&credentials, &["pair", "--code", &offer.short_code]).await;
     assert!(
         paired.status.success(),

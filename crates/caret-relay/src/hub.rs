@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use caret_core::CaretState;
 use caret_store::{Device, LogKind, NewLogEntry, Store};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 use tokio::time::Instant;
@@ -79,6 +80,9 @@ pub struct PhoneFeed {
     pub state: Option<CaretState>,
     /// The device that reported `state`.
     pub from_device: Option<String>,
+    /// When `state` stops holding by itself: the end of an HTTPS post's `for_secs`. `None` for a state from a
+    /// live connection (it holds while the connection lives).
+    pub holds_until: Option<DateTime<Utc>>,
     /// Devices online now (a live connection, or an HTTP-posted state still holding), sorted.
     pub online: Vec<String>,
 }
@@ -88,10 +92,22 @@ pub struct PhoneFeed {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[ts(export)]
 pub enum RelayEvent {
-    DevicePaired { device: Device, method: PairingMethod },
-    DeviceRevoked { device_id: String },
-    DeviceOnline { device_id: String },
-    DeviceOffline { device_id: String },
+    DevicePaired {
+        device: Device,
+        method: PairingMethod,
+        /// Paired from another machine (a phone on the LAN), not through 127.0.0.1 (a tunnel): only the
+        /// former says the network the computer is on is one where phones are.
+        from_lan: bool,
+    },
+    DeviceRevoked {
+        device_id: String,
+    },
+    DeviceOnline {
+        device_id: String,
+    },
+    DeviceOffline {
+        device_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
@@ -116,8 +132,8 @@ impl PairingMethod {
 enum Via {
     /// Holds while this connection lives.
     Connection(u64),
-    /// Holds until then, unless a newer post replaces it.
-    Http { until: Instant },
+    /// Holds until then (and, on the wall clock, until `ends`), unless a newer post replaces it.
+    Http { until: Instant, ends: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone)]
@@ -416,10 +432,11 @@ impl Hub {
     /// A state posted over HTTPS, holding for `for_secs` unless replaced.
     pub fn report_from_http(&self, device_id: &str, state: CaretState, hold: Duration) {
         let until = Instant::now() + hold;
+        let ends = Utc::now() + chrono::Duration::from_std(hold).unwrap_or_default();
         // One lock at a time, here as everywhere in the hub.
         let connected = lock(&self.connections).contains_key(device_id);
         let was_online = connected || lock(&self.reports).contains_key(device_id);
-        self.report(device_id, state, Via::Http { until });
+        self.report(device_id, state, Via::Http { until, ends });
         if !was_online {
             let _ = self.events.send(RelayEvent::DeviceOnline {
                 device_id: device_id.to_owned(),
@@ -433,7 +450,7 @@ impl Hub {
         lock(&self.reports)
             .values()
             .filter_map(|report| match report.via {
-                Via::Http { until } => Some(until),
+                Via::Http { until, .. } => Some(until),
                 Via::Connection(_) => None,
             })
             .min()
@@ -446,7 +463,7 @@ impl Hub {
             let mut reports = lock(&self.reports);
             let due: Vec<String> = reports
                 .iter()
-                .filter(|(_, report)| matches!(report.via, Via::Http { until } if until <= now))
+                .filter(|(_, report)| matches!(report.via, Via::Http { until, .. } if until <= now))
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in &due {
@@ -488,7 +505,7 @@ impl Hub {
         let reports = lock(&self.reports).clone();
         let live = |report: &Report| match report.via {
             Via::Connection(_) => true,
-            Via::Http { until } => until > now,
+            Via::Http { until, .. } => until > now,
         };
         let newest = reports
             .iter()
@@ -506,6 +523,10 @@ impl Hub {
         let feed = PhoneFeed {
             state: newest.map(|(_, report)| report.state.clone()),
             from_device: newest.map(|(id, _)| id.clone()),
+            holds_until: newest.and_then(|(_, report)| match report.via {
+                Via::Http { ends, .. } => Some(ends),
+                Via::Connection(_) => None,
+            }),
             online,
         };
         self.feed.send_if_modified(|current| {
@@ -616,7 +637,11 @@ impl Hub {
             last_seq: None,
             revoked_at_ms: None,
         };
-        let _ = self.events.send(RelayEvent::DevicePaired { device, method });
+        let _ = self.events.send(RelayEvent::DevicePaired {
+            device,
+            method,
+            from_lan: !peer.ip().is_loopback(),
+        });
         Ok(new_device)
     }
 }

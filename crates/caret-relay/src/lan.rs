@@ -4,7 +4,9 @@
 //! ([`lan_addresses`]) while it is *open* ([`Lan::set_open`]), and on none while it is closed: the app opens
 //! it on networks where the user paired a phone, or while a pairing window is open (docs/relay-threat-model.md,
 //! "Which networks hear the relay"). Listening address by address, rather than on 0.0.0.0, lets the loopback
-//! listener stay put while the LAN ones come and go, so the port is never left free for another program.
+//! listener stay put while the LAN ones come and go, so 127.0.0.1's port is never left free for another
+//! program. A LAN address's port is free while the relay is closed; one another program took meanwhile is
+//! reported by [`Lan::set_open`] (the app says so), and phones pinning the certificate refuse that program.
 //!
 //! The mDNS announcement is made only while a pairing window is open and the relay is open to the LAN: a phone
 //! needs discovery to pair by typed code; a paired phone knows the desktop's addresses. Nothing is announced
@@ -16,8 +18,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::advertise::Advertisement;
+use crate::hub::Hub;
 use crate::identity::Fingerprint;
 use crate::server::Serving;
 
@@ -27,47 +31,63 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The relay's presence on the LAN: its listeners there and its announcement.
 pub(crate) struct Lan {
+    /// The runtime the relay was started on: opening to the LAN binds and spawns, and the app may ask from a
+    /// thread that is not the runtime's (the tray's main thread, when the user chooses "Pair phone…").
+    runtime: tokio::runtime::Handle,
+    hub: Arc<Hub>,
     port: u16,
     /// Loopback only, whatever is asked (`RelayConfig::loopback_only`).
     forbidden: bool,
     advertise: bool,
     fingerprint: Fingerprint,
     serving: Serving,
-    state: Mutex<LanState>,
-    /// Shared with the task that withdraws it when the pairing window ends.
-    announcement: Arc<Mutex<Option<Advertisement>>>,
+    /// Shared with the task that withdraws the announcement when its pairing window ends. The lock is held
+    /// for binds and bookkeeping only, never across an `.await`.
+    state: Arc<Mutex<LanState>>,
 }
 
 #[derive(Default)]
 struct LanState {
     open: bool,
     listeners: BTreeMap<IpAddr, JoinHandle<()>>,
-    /// Withdraws the announcement when the pairing window it was made for ends.
+    announcement: Option<Advertisement>,
+    /// The end of the pairing window being announced for, while it lasts: reopening to the LAN during it
+    /// announces again.
+    window_ends: Option<Instant>,
+    /// Withdraws the announcement when the pairing window ends.
     withdraw_at_end: Option<JoinHandle<()>>,
+    /// Counts pairing windows: the withdrawal meant for an older one leaves a newer one's announcement alone.
+    window: u64,
+}
+
+impl LanState {
+    fn withdraw(&mut self) {
+        if let Some(task) = self.withdraw_at_end.take() {
+            task.abort();
+        }
+        // Dropping it sends the goodbye packets.
+        self.announcement = None;
+    }
 }
 
 impl Lan {
-    pub fn new(
-        port: u16,
-        forbidden: bool,
-        advertise: bool,
-        fingerprint: Fingerprint,
-        serving: Serving,
-    ) -> Lan {
+    pub fn new(hub: Arc<Hub>, port: u16, fingerprint: Fingerprint, serving: Serving) -> Lan {
         Lan {
+            runtime: tokio::runtime::Handle::current(),
+            forbidden: hub.config.loopback_only,
+            advertise: hub.config.advertise,
+            hub,
             port,
-            forbidden,
-            advertise,
             fingerprint,
             serving,
-            state: Mutex::new(LanState::default()),
-            announcement: Arc::default(),
+            state: Arc::default(),
         }
     }
 
     /// Opens the relay to the LAN (listening on every LAN address; the ones it cannot bind are returned with
     /// why) or closes it (no LAN listener, no announcement). Opening again picks up addresses that came or
-    /// went since. Phones already connected keep their connection until it ends.
+    /// went since, and announces again if a pairing window is open. Phones already connected keep their
+    /// connection until it ends. Callable from any thread.
     pub fn set_open(&self, open: bool) -> Vec<(SocketAddr, std::io::Error)> {
         let open = open && !self.forbidden;
         let mut state = lock(&self.state);
@@ -87,13 +107,12 @@ impl Lan {
                 continue;
             }
             let address = SocketAddr::new(ip, self.port);
-            match bind(address) {
+            match self.bind(address) {
                 Ok(listener) => {
                     tracing::info!("relay: listening on {address}");
                     let serving = self.serving.clone();
-                    state
-                        .listeners
-                        .insert(ip, tokio::spawn(crate::server::accept_loop(listener, serving)));
+                    let task = self.runtime.spawn(crate::server::accept_loop(listener, serving));
+                    state.listeners.insert(ip, task);
                 }
                 Err(error) => {
                     tracing::warn!("relay: cannot listen on {address}: {error}");
@@ -102,12 +121,20 @@ impl Lan {
             }
         }
         if !open {
-            if let Some(task) = state.withdraw_at_end.take() {
-                task.abort();
-            }
-            lock(&self.announcement).take();
+            state.withdraw();
+        } else if state.announcement.is_none() && state.window_ends.is_some_and(|ends| ends > Instant::now())
+        {
+            self.announce(&mut state);
         }
         failed
+    }
+
+    /// Binds a listening socket now, on the relay's runtime.
+    fn bind(&self, address: SocketAddr) -> std::io::Result<TcpListener> {
+        let listener = std::net::TcpListener::bind(address)?;
+        listener.set_nonblocking(true)?;
+        let _runtime = self.runtime.enter();
+        TcpListener::from_std(listener)
     }
 
     pub fn is_open(&self) -> bool {
@@ -130,63 +157,63 @@ impl Lan {
         addresses
     }
 
-    /// A pairing window opened until `ends` (or until `window_closed` resolves): announce the relay on the LAN
-    /// for that long, if it is open to the LAN.
-    pub fn announce_for_pairing(
-        &self,
-        ends: tokio::time::Instant,
-        window_closed: impl std::future::Future<Output = ()> + Send + 'static,
-    ) {
+    /// A pairing window opened until `ends`: announce the relay on the LAN for as long as it is open (until
+    /// it ends, or is used, locked out or cancelled), whenever the relay is open to the LAN meanwhile.
+    pub fn announce_for_pairing(&self, ends: Instant) {
         let mut state = lock(&self.state);
-        if let Some(task) = state.withdraw_at_end.take() {
-            task.abort();
+        state.withdraw();
+        state.window += 1;
+        state.window_ends = Some(ends);
+        if state.open {
+            self.announce(&mut state);
         }
-        if !self.advertise || !state.open {
-            return;
-        }
-        let mut announcement = lock(&self.announcement);
-        if announcement.is_none() {
-            // Not fatal: phones can still pair by the QR code or a typed address.
-            *announcement = Advertisement::start(self.port, &self.fingerprint)
-                .inspect_err(|error| tracing::warn!("{error}"))
-                .ok();
-        }
-        let shared = self.announcement.clone();
-        state.withdraw_at_end = Some(tokio::spawn(async move {
+        let window = state.window;
+        let (hub, shared) = (self.hub.clone(), self.state.clone());
+        state.withdraw_at_end = Some(self.runtime.spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep_until(ends) => {}
-                () = window_closed => {}
+                () = hub.pairing_closed() => {}
             }
-            // Dropping it sends the goodbye packets.
-            lock(&shared).take();
+            let mut state = lock(&shared);
+            // A newer window has its own announcement and its own task.
+            if state.window == window {
+                state.window_ends = None;
+                state.announcement = None;
+            }
         }));
     }
 
-    /// The pairing window ended early (used, cancelled): withdraw the announcement.
-    pub fn pairing_ended(&self) {
-        if let Some(task) = lock(&self.state).withdraw_at_end.take() {
-            task.abort();
+    /// Announces the relay (the lock held): not fatal if it cannot, since phones can still pair by the QR code
+    /// or a typed address.
+    fn announce(&self, state: &mut LanState) {
+        if !self.advertise || state.announcement.is_some() {
+            return;
         }
-        lock(&self.announcement).take();
+        state.announcement = Advertisement::start(self.port, &self.fingerprint)
+            .inspect_err(|error| tracing::warn!("{error}"))
+            .ok();
+    }
+
+    /// The pairing window ended early (cancelled): withdraw the announcement.
+    pub fn pairing_ended(&self) {
+        let mut state = lock(&self.state);
+        state.window += 1;
+        state.window_ends = None;
+        state.withdraw();
     }
 
     pub fn announced_as(&self) -> Option<String> {
-        lock(&self.announcement)
+        lock(&self.state)
+            .announcement
             .as_ref()
             .map(|announcement| announcement.fullname().to_owned())
     }
 
     /// Stops every LAN listener and withdraws the announcement (the relay is stopping).
     pub fn stop(&self) {
+        self.pairing_ended();
         self.set_open(false);
     }
-}
-
-/// Binds a listening socket now (synchronously: the relay's callers are not always async).
-fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
-    let listener = std::net::TcpListener::bind(address)?;
-    listener.set_nonblocking(true)?;
-    TcpListener::from_std(listener)
 }
 
 /// The machine's IPv4 addresses a phone on the LAN may reach, best first: the one the default route leaves

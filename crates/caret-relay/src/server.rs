@@ -125,13 +125,7 @@ impl Relay {
             "relay listening on {local_addr} (certificate {})",
             identity.fingerprint
         );
-        let lan = Lan::new(
-            local_addr.port(),
-            hub.config.loopback_only,
-            hub.config.advertise,
-            identity.fingerprint,
-            serving,
-        );
+        let lan = Lan::new(hub.clone(), local_addr.port(), identity.fingerprint, serving);
         if hub.config.on_lan && !hub.config.loopback_only {
             // An address that cannot be bound is logged; the others serve.
             lan.set_open(true);
@@ -195,9 +189,7 @@ impl Relay {
     /// and if the relay is open to the LAN, the relay is announced there (mDNS).
     pub fn start_pairing(&self) -> Result<PairingOffer, RelayError> {
         let (secret, short_code, expires_at) = self.hub.open_pairing()?;
-        let hub = self.hub.clone();
-        self.lan
-            .announce_for_pairing(expires_at, async move { hub.pairing_closed().await });
+        self.lan.announce_for_pairing(expires_at);
         let remaining = expires_at.saturating_duration_since(tokio::time::Instant::now());
         let addresses = self.addresses();
         let port = self.local_addr.port();

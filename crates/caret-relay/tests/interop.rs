@@ -92,7 +92,7 @@ async fn a_phone_written_in_python_from_the_document_pairs_by_typed_code() {
     assert!(paired, "{answer}");
     assert_eq!(answer["spake2_version"], "0.9");
     assert_eq!(answer["fingerprint"], identity.fingerprint.hex());
-    let RelayEvent::DevicePaired { device, method } = events.recv().await.unwrap() else {
+    let RelayEvent::DevicePaired { device, method, .. } = events.recv().await.unwrap() else {
         panic!("a pairing event")
     };
     assert_eq!(

@@ -180,12 +180,21 @@ async fn qr_pairing_then_states_reach_the_engine_feed_with_acks_and_sequence_rul
     assert_eq!(credentials.token.len(), 64);
     assert_eq!(credentials.fingerprint, relay.relay.fingerprint().hex());
 
-    let RelayEvent::DevicePaired { device, method } = events.recv().await.unwrap() else {
+    let RelayEvent::DevicePaired {
+        device,
+        method,
+        from_lan,
+    } = events.recv().await.unwrap()
+    else {
         panic!("a pairing event first")
     };
     assert_eq!(
         (device.name.as_str(), method),
         ("Ada's Pixel", PairingMethod::QrCode)
+    );
+    assert!(
+        !from_lan,
+        "paired through 127.0.0.1 (a tunnel, as far as the relay knows)"
     );
     let log = relay.store.query_log(&Default::default()).unwrap();
     assert!(
@@ -972,7 +981,10 @@ async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint_onl
         None,
         "nothing announced outside a pairing window"
     );
-    relay.start_pairing().unwrap();
+    // Opened from a thread outside the runtime, as the tray's "Pair phone…" does.
+    std::thread::scope(|scope| scope.spawn(|| relay.start_pairing().map(|_| ())).join())
+        .expect("no panic outside the runtime")
+        .unwrap();
     let announced = relay.advertised_as().expect("announced while pairing");
     let browser = mdns_sd::ServiceDaemon::new().unwrap();
     let found = browser.browse(caret_relay::advertise::SERVICE_TYPE).unwrap();
@@ -1035,6 +1047,14 @@ async fn the_relay_is_announced_on_the_lan_as_caret_tcp_with_its_fingerprint_onl
     let closed = TestRelay::start_on_lan(false).await;
     closed.relay.start_pairing().unwrap();
     assert_eq!(closed.relay.advertised_as(), None);
+    // Opened to the LAN during the window: announced then, for the rest of it.
+    closed.relay.set_lan_open(true);
+    assert!(
+        closed.relay.advertised_as().is_some(),
+        "announced once open, while the window lasts"
+    );
+    closed.relay.set_lan_open(false);
+    assert_eq!(closed.relay.advertised_as(), None);
 }
 
 #[tokio::test]
@@ -1095,8 +1115,11 @@ async fn the_relay_opens_to_the_lan_and_closes_again_and_loopback_always_answers
     let local = relay.pair("Local").await;
     let mut local_phone = PhoneConnection::open(&local, "Local").await.unwrap();
 
-    let failed = relay.relay.set_lan_open(true);
+    // Asked from a thread outside the runtime, as the tray's main thread does.
+    let failed = std::thread::scope(|scope| scope.spawn(|| relay.relay.set_lan_open(true)).join())
+        .expect("no panic outside the runtime");
     assert!(failed.is_empty(), "{failed:?}");
+    let mut events = relay.relay.events();
     assert!(relay.relay.lan_open());
     assert!(
         relay.relay.addresses().contains(&lan.ip()),
@@ -1108,6 +1131,11 @@ async fn the_relay_opens_to_the_lan_and_closes_again_and_loopback_always_answers
     let link = PairingLink::parse(&offer.qr_url).unwrap();
     assert_eq!(link.addresses[0].ip(), lan.ip(), "{}", offer.qr_url);
     let remote = pair_with_link(&link, "Remote").await.unwrap();
+    let paired = events.recv().await.unwrap();
+    assert!(
+        matches!(paired, RelayEvent::DevicePaired { from_lan: true, .. }),
+        "paired from the LAN: {paired:?}"
+    );
     let mut remote_phone = PhoneConnection::open(&remote, "Remote").await.unwrap();
     remote_phone
         .send_json(&json!({"type": "snapshot", "seq": 1, "state": "walking"}))

@@ -5,4 +5,9 @@ import type { PairingMethod } from "./PairingMethod";
 /**
  * Things the app tells the user about (notifications) and tests wait for.
  */
-export type RelayEvent = { "type": "device_paired", device: Device, method: PairingMethod, } | { "type": "device_revoked", device_id: string, } | { "type": "device_online", device_id: string, } | { "type": "device_offline", device_id: string, };
+export type RelayEvent = { "type": "device_paired", device: Device, method: PairingMethod, 
+/**
+ * Paired from another machine (a phone on the LAN), not through 127.0.0.1 (a tunnel): only the
+ * former says the network the computer is on is one where phones are.
+ */
+from_lan: boolean, } | { "type": "device_revoked", device_id: string, } | { "type": "device_online", device_id: string, } | { "type": "device_offline", device_id: string, };
