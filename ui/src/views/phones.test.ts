@@ -167,6 +167,18 @@ describe("renderPhones", () => {
     expect(cancelPairing).toHaveBeenCalledOnce();
   });
 
+  it("puts pairing first, so an open pairing's QR code is in view as the window opens", () => {
+    const headings = (page: HTMLElement) => [...page.querySelectorAll("h2")].map((heading) => heading.textContent);
+    expect(headings(renderPhones(state({ view: { ...view, pairing } }), noActions, NOW))).toEqual([
+      "Pairing",
+      "Relay",
+      "Devices",
+    ]);
+    // No phone can pair while the relay is down: why comes first.
+    const down = { ...view, relay: { ...view.relay, running: false, problem: "port 47800 is taken" } };
+    expect(headings(renderPhones(state({ view: down }), noActions, NOW))).toEqual(["Relay", "Pairing", "Devices"]);
+  });
+
   it("shows Expired and Start again once the pairing's time is up", () => {
     const startPairing = vi.fn();
     const later = Date.parse(pairing.expires_at);

@@ -105,8 +105,14 @@ function isExpired(state: PhonesState, now: number): boolean {
   return pairing !== null && (state.view.pairing === null || remainingMs(pairing, now) <= 0);
 }
 
-/** The Phones window: the relay, pairing a new phone, and the phones already paired. */
+/**
+ * The Phones window: pairing a new phone, the relay, and the phones already paired. Pairing comes first, so that an
+ * open pairing window's QR code, code and countdown are in view as the window opens; a relay that is not running
+ * comes before it, as no phone can pair until it runs.
+ */
 export function renderPhones(state: PhonesState, actions: PhonesActions, now: number): HTMLElement {
+  const relay = renderRelay(state.view, actions);
+  const pairing = renderPairing(state, actions, now);
   return h(
     "section",
     { class: "phones", "aria-labelledby": "phones-title" },
@@ -117,8 +123,7 @@ export function renderPhones(state: PhonesState, actions: PhonesActions, now: nu
       h("p", { class: "lede" }, "Phones send their Caret state to this desktop over your local network."),
     ),
     renderProblems(state),
-    renderRelay(state.view, actions),
-    renderPairing(state, actions, now),
+    ...(state.view.relay.running ? [pairing, relay] : [relay, pairing]),
     renderDevices(state.view.devices, actions),
   );
 }
