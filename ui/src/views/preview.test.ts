@@ -1,14 +1,15 @@
 import { describe, expect, it } from "vitest";
+import type { PreviewRow } from "../bindings/PreviewRow";
 import { allByTestId, byTestId } from "../test/fake-app";
 import { previewOf } from "../test/fixtures";
-import { renderPreview } from "./preview";
+import { commonExpiry, renderPreview } from "./preview";
 
 const cells = (row: HTMLElement) => [...row.querySelectorAll("th, td")].map((cell) => cell.textContent);
 const rowFor = (root: HTMLElement, state: string) =>
   allByTestId(root, "preview-row").find((row) => row.dataset.state === state);
 
 describe("renderPreview", () => {
-  it("shows the column of the policy in force: label, emoji and text, when it goes, presence", () => {
+  it("shows the column of the policy in force: label, emoji and text, presence, and once when they go away", () => {
     const view = renderPreview({ preview: previewOf(), policy: "trusted", compare: false, error: null });
     const table = byTestId(view, "preview-table");
     expect(table?.dataset.policy).toBe("trusted");
@@ -16,23 +17,46 @@ describe("renderPreview", () => {
     expect([...view.querySelectorAll("thead th")].map((th) => th.textContent)).toEqual([
       "When you are",
       "Slack shows",
-      "It goes away",
       "Presence",
     ]);
+    // Every status here goes away the same way: said once, above the table, not on each row.
+    expect(byTestId(view, "preview-expires")?.textContent).toBe(
+      "It goes away: renewed while your phone says so; gone 30 min after it stops.",
+    );
     const car = rowFor(view, "in_vehicle");
-    expect(car && cells(car)).toEqual([
-      "In a vehicle",
-      ":car: Driving",
-      "renewed while your phone says so; gone 30 min after it stops",
-      "",
-    ]);
+    expect(car && cells(car)).toEqual(["In a vehicle", ":car: Driving", ""]);
     const available = rowFor(view, "available");
-    expect(available && cells(available)).toEqual(["Available", "No status", "—", ""]);
+    expect(available && cells(available)).toEqual(["Available", "No status", ""]);
     const sleeping = rowFor(view, "sleeping");
-    expect(sleeping && cells(sleeping)[3]).toBe("away");
+    expect(sleeping && cells(sleeping)[2]).toBe("away");
     expect(byTestId(view, "preview-example")?.textContent).toBe(
       "Example event: “Quarterly planning”, 45 minutes from now.",
     );
+  });
+
+  it("says under a status when it goes away if that differs from the rest", () => {
+    const view = renderPreview({ preview: previewOf(), policy: "vip", compare: false, error: null });
+    const meeting = rowFor(view, "event");
+    expect(meeting?.querySelector(".preview-expires")?.textContent).toBe("It goes away: ends at 14:45");
+    expect(meeting && cells(meeting)[1]).toBe(":calendar: Quarterly planning (until 14:45)It goes away: ends at 14:45");
+    expect(rowFor(view, "in_call")?.querySelector(".preview-expires")).toBeNull();
+    expect(byTestId(view, "preview-expires")?.textContent).toBe(
+      "It goes away: renewed while your phone says so; gone 30 min after it stops.",
+    );
+  });
+
+  it("finds the way most statuses go away, if two or more share it", () => {
+    const status = (expires: string) => ({ text: "Busy", emoji: "", expires });
+    const row = (expires: string | null): PreviewRow => ({
+      state: "busy",
+      label: "Busy",
+      status: expires === null ? null : status(expires),
+      presence: "auto",
+    });
+    expect(commonExpiry([row("a"), row("b"), row("b"), row(null)])).toBe("b");
+    expect(commonExpiry([row("a"), row("b")])).toBeNull();
+    expect(commonExpiry([row(null), row(null)])).toBeNull();
+    expect(commonExpiry([])).toBeNull();
   });
 
   it("shows nothing but No status while blocked", () => {
@@ -40,6 +64,7 @@ describe("renderPreview", () => {
     expect(byTestId(view, "preview-table")?.dataset.policy).toBe("blocked");
     const shown = allByTestId(view, "preview-row").map((row) => row.querySelector("td")?.textContent);
     expect(new Set(shown)).toEqual(new Set(["No status"]));
+    expect(byTestId(view, "preview-expires")).toBeNull();
   });
 
   it("compares all four policies, marking the one in force", () => {

@@ -32,17 +32,42 @@ function presence(row: PreviewRow): HTMLElement | string {
   return row.presence === "away" ? h("span", { class: "badge badge-away" }, "away") : "";
 }
 
-function singleTable(column: PolicyPreview): HTMLElement {
+/**
+ * When the statuses go away, if most say the same (a status from the phone is renewed as long as the phone says
+ * so): said once above the table instead of on every row, so that every state fits in view. Null when no two
+ * rows share it.
+ */
+export function commonExpiry(rows: readonly PreviewRow[]): string | null {
+  const counts = new Map<string, number>();
+  for (const row of rows) {
+    if (row.status !== null) counts.set(row.status.expires, (counts.get(row.status.expires) ?? 0) + 1);
+  }
+  let common: string | null = null;
+  let most = 1;
+  for (const [expires, count] of counts) {
+    if (count > most) [common, most] = [expires, count];
+  }
+  return common;
+}
+
+/** When a row's status goes away, unless it is the `common` one said above the table. */
+function expiresNote(row: PreviewRow, common: string | null): HTMLElement | null {
+  if (row.status === null || row.status.expires === common) return null;
+  return h(
+    "span",
+    { class: "preview-expires" },
+    h("span", { class: "visually-hidden" }, "It goes away: "),
+    row.status.expires,
+  );
+}
+
+function singleTable(column: PolicyPreview, common: string | null): HTMLElement {
   const heading = (label: string) => h("th", { scope: "col" }, label);
   return h(
     "table",
     { class: "preview-table", "data-testid": "preview-table", "data-policy": column.policy },
     h("caption", {}, `Under ${policyName(column.policy)}`),
-    h(
-      "thead",
-      {},
-      h("tr", {}, heading("When you are"), heading("Slack shows"), heading("It goes away"), heading("Presence")),
-    ),
+    h("thead", {}, h("tr", {}, heading("When you are"), heading("Slack shows"), heading("Presence"))),
     h(
       "tbody",
       {},
@@ -51,8 +76,7 @@ function singleTable(column: PolicyPreview): HTMLElement {
           "tr",
           { "data-testid": "preview-row", "data-state": row.state },
           h("th", { scope: "row" }, row.label),
-          h("td", {}, statusCell(row)),
-          h("td", { class: "preview-expires" }, row.status?.expires ?? "—"),
+          h("td", {}, statusCell(row), expiresNote(row, common)),
           h("td", {}, presence(row)),
         ),
       ),
@@ -60,7 +84,7 @@ function singleTable(column: PolicyPreview): HTMLElement {
   );
 }
 
-function compareTable(columns: PolicyPreview[], current: Policy): HTMLElement {
+function compareTable(columns: PolicyPreview[], current: Policy, common: string | null): HTMLElement {
   const states = columns[0]?.rows ?? [];
   return h(
     "table",
@@ -98,7 +122,7 @@ function compareTable(columns: PolicyPreview[], current: Policy): HTMLElement {
               "td",
               { class: column.policy === current ? "current" : "" },
               statusCell(row),
-              row.status !== null && h("span", { class: "preview-expires" }, row.status.expires),
+              expiresNote(row, common),
               row.presence === "away" && h("span", { class: "preview-presence" }, presence(row)),
             );
           }),
@@ -129,11 +153,14 @@ export function renderPreview(state: PreviewState): HTMLElement {
     return h("div", { class: "preview-body" }, problems, loading);
   }
   const column = preview.policies.find((candidate) => candidate.policy === state.policy);
+  const compare = state.compare || column === undefined;
+  const common = commonExpiry(compare ? preview.policies.flatMap((policy) => policy.rows) : column.rows);
   return h(
     "div",
     { class: "preview-body" },
     problems,
     h("p", { class: "note", "data-testid": "preview-example" }, `Example event: ${preview.example_event}.`),
-    state.compare || column === undefined ? compareTable(preview.policies, state.policy) : singleTable(column),
+    common !== null && h("p", { class: "note", "data-testid": "preview-expires" }, `It goes away: ${common}.`),
+    compare ? compareTable(preview.policies, state.policy, common) : singleTable(column, common),
   );
 }

@@ -88,13 +88,17 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
   const previewSection = h(
     "section",
     { class: "preview-panel", "aria-labelledby": `${prefix}-preview-title` },
-    h("h3", { id: `${prefix}-preview-title` }, "What Slack will show"),
+    h(
+      "div",
+      { class: "preview-heading" },
+      h("h3", { id: `${prefix}-preview-title` }, "What Slack will show"),
+      h("div", { class: "check" }, compareBox, h("label", { for: `${prefix}-compare` }, "Compare all policies")),
+    ),
     h(
       "p",
       { class: "note" },
       "For each state your phone can report, with the settings below as you edit them (not yet saved).",
     ),
-    h("div", { class: "check" }, compareBox, h("label", { for: `${prefix}-compare` }, "Compare all policies")),
     previewBody,
   );
   const drawPreview = () => {
@@ -297,11 +301,13 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
     }
   };
 
+  // The policy beside its preview (one column when the window is narrow), then the form: choosing a policy
+  // and seeing what Slack will show happen in one view.
   const element = h(
     "div",
     { class: "workspace-editor", "data-workspace": String(workspace.id) },
-    policyControl.element,
-    h("div", { class: "editor-columns" }, previewSection, form),
+    h("div", { class: "editor-columns" }, policyControl.element, previewSection),
+    form,
   );
   drawPreview();
   void load();
