@@ -13,7 +13,12 @@ import {
   type Handlers,
 } from "../test/fake-app";
 import { acme, catalog, globex, initech, previewOf, settings, snapshot } from "../test/fixtures";
-import { PREVIEW_DEBOUNCE_MS, mountWorkspaceSettings, type WorkspaceSettingsPanel } from "./workspace-settings";
+import {
+  PREVIEW_DEBOUNCE_MS,
+  SAVED_SHOWN_MS,
+  mountWorkspaceSettings,
+  type WorkspaceSettingsPanel,
+} from "./workspace-settings";
 
 const flush = () => vi.advanceTimersByTimeAsync(0);
 
@@ -207,6 +212,43 @@ describe("mountWorkspaceSettings", () => {
     byTestId(root, "settings-discard")?.click();
     expect(inputByTestId(root, "lease-minutes").value).toBe("30");
     expect(byTestId(root, "settings-dirty")?.textContent).toBe("");
+  });
+
+  it("floats the save bar only while there is something to save, clear of the field typed in", async () => {
+    mount();
+    panel?.setWorkspaces([acme]);
+    await flush();
+    const bar = byTestId(root, "settings-save-bar");
+    const floating = () => bar?.classList.contains("floating");
+    expect(bar?.parentElement?.lastElementChild).toBe(bar);
+    expect(floating()).toBe(false);
+    const lease = inputByTestId(root, "lease-minutes");
+    const scrolled = vi.fn();
+    lease.scrollIntoView = scrolled;
+    lease.focus();
+    typeInto(lease, "90");
+    // Floating, the bar covers the bottom of the window: the field typed in is brought out from under it.
+    expect(floating()).toBe(true);
+    expect(scrolled).toHaveBeenCalledWith({ block: "nearest" });
+    typeInto(lease, "95");
+    expect(scrolled).toHaveBeenCalledTimes(1);
+    byTestId(root, "settings-discard")?.click();
+    expect(floating()).toBe(false);
+  });
+
+  it("says Saved. in the bar, keeping it in view a moment before it goes back to the end of the form", async () => {
+    mount();
+    panel?.setWorkspaces([acme]);
+    await flush();
+    const bar = byTestId(root, "settings-save-bar");
+    inputByTestId(root, "time-12").click();
+    save().click();
+    await flush();
+    expect(bar?.contains(byTestId(root, "settings-message"))).toBe(true);
+    expect(bar?.classList.contains("floating")).toBe(true);
+    await vi.advanceTimersByTimeAsync(SAVED_SHOWN_MS);
+    expect(bar?.classList.contains("floating")).toBe(false);
+    expect(byTestId(root, "settings-message")?.textContent).toBe("Saved.");
   });
 
   it("applies a policy at once, then shows what the app reports", async () => {

@@ -15,6 +15,8 @@ import { createSettingsForm } from "./workspace-form";
 
 /** How long the preview waits after a keystroke before asking again. */
 export const PREVIEW_DEBOUNCE_MS = 150;
+/** How long the save bar stays in view with "Saved." before going back to the end of the form. */
+export const SAVED_SHOWN_MS = 3000;
 
 /** The running "Workspace settings" section. */
 export interface WorkspaceSettingsPanel {
@@ -139,15 +141,30 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
   const dirtyNote = h("span", { class: "dirty-note", "data-testid": "settings-dirty" });
   const savedMessage = h("div", { role: "status", class: "form-messages" });
   const saveError = h("div", { role: "alert", class: "form-messages" });
+  // What saving said is in the bar, beside Save, wherever the bar is.
+  const bar = h(
+    "div",
+    { class: "save-bar", "data-testid": "settings-save-bar" },
+    save,
+    discard,
+    dirtyNote,
+    savedMessage,
+    saveError,
+  );
   const form = h(
     "form",
     { class: "workspace-settings-form", "aria-labelledby": `${prefix}-form-title`, novalidate: "" },
     h("h3", { id: `${prefix}-form-title` }, "Status settings"),
     formHolder,
-    h("div", { class: "save-bar" }, save, discard, dirtyNote),
-    savedMessage,
-    saveError,
+    bar,
   );
+  /** "Saved." was just said: the bar stays in view a moment (SAVED_SHOWN_MS) to say it. */
+  let savedShown = false;
+  let savedTimer: number | undefined;
+  const forgetSaved = () => {
+    window.clearTimeout(savedTimer);
+    savedShown = false;
+  };
 
   const hasChanges = () =>
     draft !== null && baseline !== null && (!valid || settingsKey(draft) !== settingsKey(baseline));
@@ -158,6 +175,17 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
     save.textContent = saving ? "Saving…" : "Save";
     dirtyNote.textContent = changed ? "Unsaved changes" : "";
     form.setAttribute("aria-busy", String(saving));
+    // The bar floats at the bottom of the window only while there is something to save (or just saved); at
+    // rest it ends the form and covers nothing.
+    const floating = changed || saving || savedShown;
+    if (floating === bar.classList.contains("floating")) return;
+    bar.classList.toggle("floating", floating);
+    // It now covers the bottom of the window (which the page reserves for it, see styles.css): the field being
+    // edited must not stay under it.
+    const focused = document.activeElement;
+    if (floating && focused instanceof HTMLElement && form.contains(focused) && !bar.contains(focused)) {
+      if (typeof focused.scrollIntoView === "function") focused.scrollIntoView({ block: "nearest" });
+    }
   };
 
   let settingsForm: ReturnType<typeof createSettingsForm> | null = null;
@@ -176,6 +204,7 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
         draft = settings;
         valid = isValid;
         savedMessage.replaceChildren();
+        forgetSaved();
         syncSaveBar();
         schedulePreview();
       });
@@ -203,6 +232,7 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
     if (saving || draft === null) return;
     savedMessage.replaceChildren();
     saveError.replaceChildren();
+    forgetSaved();
     if (!valid) {
       saveError.append(h("p", { class: "alert" }, "Not saved: correct the field marked above first."));
       return;
@@ -219,6 +249,11 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
       baseline = sent;
       setPolicy(after.policy, after.effective_policy);
       savedMessage.append(h("p", { class: "message", "data-testid": "settings-message" }, "Saved."));
+      savedShown = true;
+      savedTimer = window.setTimeout(() => {
+        savedShown = false;
+        syncSaveBar();
+      }, SAVED_SHOWN_MS);
     } catch (error) {
       if (destroyed) return;
       const reason = describeError(error);
@@ -244,6 +279,7 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
     settingsForm.set(baseline);
     savedMessage.replaceChildren();
     saveError.replaceChildren();
+    forgetSaved();
     syncSaveBar();
     void requestPreview();
     save.focus();
@@ -320,6 +356,7 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
     destroy: () => {
       destroyed = true;
       window.clearTimeout(previewTimer);
+      window.clearTimeout(savedTimer);
     },
   };
 }
