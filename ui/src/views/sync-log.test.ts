@@ -331,6 +331,28 @@ describe("mountSyncLog", () => {
     expect(root.textContent).toContain("That is the oldest row.");
   });
 
+  it("says That is the oldest row. only once the person tries to go past it", async () => {
+    mount();
+    await flush();
+    const note = () => byTestId(root, "log-older-note");
+    expect(note()?.textContent).toBe("");
+    table().focus();
+    for (let step = 0; step < 3; step += 1) press(table(), "ArrowDown");
+    expect(selectedIds()).toEqual([1]);
+    expect(note()?.textContent).toBe("");
+    press(table(), "ArrowDown");
+    expect(selectedIds()).toEqual([1]);
+    expect(note()?.textContent).toBe("That is the oldest row.");
+    expect(note()?.getAttribute("role")).toBe("status");
+    press(table(), "ArrowUp");
+    expect(note()?.textContent).toBe("");
+    press(table(), "ArrowDown");
+    press(table(), "PageDown");
+    expect(note()?.textContent).toBe("That is the oldest row.");
+    allByTestId(root, "log-row")[0]?.click();
+    expect(note()?.textContent).toBe("");
+  });
+
   it("moves the selection with the keyboard and opens the details with Enter", async () => {
     mount();
     await flush();

@@ -141,6 +141,8 @@ export function mountSyncLog(
   let selectedId: number | null = null;
   let loaded = false;
   let hasOlder = false;
+  /** The person tried to go past the last row (↓ on it, or Load older) and there is nothing older. */
+  let atOldest = false;
   let loadingOlder = false;
   let stopped = false;
   /** Bumped on every new filter: answers for older filters are dropped. */
@@ -211,7 +213,7 @@ export function mountSyncLog(
   const summary = h("p", { class: "note log-summary" });
   const loadError = h("div", { role: "alert" });
   const older = h("button", { type: "button", "data-testid": "log-load-older" }, "Load older");
-  const olderNote = h("span", { class: "note" });
+  const olderNote = h("span", { class: "note", role: "status", "data-testid": "log-older-note" });
   const details = h("section", {
     class: "log-details",
     "aria-labelledby": "log-details-title",
@@ -242,7 +244,7 @@ export function mountSyncLog(
       ? ""
       : full && hasOlder
         ? `The window keeps ${String(maxRows)} rows: narrow the filters or export to see older ones.`
-        : !hasOlder && rows.length > 0
+        : atOldest && !hasOlder && rows.length > 0
           ? "That is the oldest row."
           : "";
     summary.textContent = !loaded ? "Loading…" : rows.length > 0 ? `${rowsText(rows.length)}, newest first.` : "";
@@ -326,6 +328,8 @@ export function mountSyncLog(
 
   const select = (id: number) => {
     selectedId = id;
+    atOldest = false;
+    drawControls();
     drawSelection();
     table.focus();
   };
@@ -333,7 +337,11 @@ export function mountSyncLog(
   const moveSelection = (to: (index: number) => number) => {
     if (rows.length === 0) return;
     const index = rows.findIndex((entry) => entry.id === selectedId);
-    const next = Math.min(rows.length - 1, Math.max(0, index === -1 ? 0 : to(index)));
+    const wanted = index === -1 ? 0 : to(index);
+    // Down from the last row: there is nothing further (unless Load older finds some).
+    atOldest = index === rows.length - 1 && wanted > index;
+    drawControls();
+    const next = Math.min(rows.length - 1, Math.max(0, wanted));
     const entry = rows[next];
     if (entry === undefined) return;
     selectedId = entry.id;
@@ -382,6 +390,7 @@ export function mountSyncLog(
       if (stopped || request !== generation) return;
       rows = page;
       hasOlder = page.length === pageSize;
+      atOldest = false;
       loaded = true;
       showLoadError(null);
       drawRows();
@@ -449,6 +458,8 @@ export function mountSyncLog(
       const known = new Set(rows.map((entry) => entry.id));
       rows = [...rows, ...page.filter((entry) => !known.has(entry.id))];
       hasOlder = page.length === limit;
+      // Asked for older rows and reached the first one logged.
+      atOldest = !hasOlder;
       showLoadError(null);
       drawRows();
     } catch (error) {
