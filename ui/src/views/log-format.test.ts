@@ -7,6 +7,7 @@ import {
   formatLogTime,
   isFiltered,
   logFilter,
+  momentParts,
   outcomeValue,
   parseOutcomeValue,
   prettySent,
@@ -73,6 +74,17 @@ describe("formatting", () => {
 
   it("writes the full time to the millisecond, with UTC", () => {
     expect(formatFullTime(at)).toBe(`2025-03-01 09:05:07.045 (UTC ${new Date(at).toISOString()})`);
+  });
+
+  it("splits a moment into date and time, local and UTC, so that a line breaks only between them", () => {
+    const iso = new Date(at).toISOString();
+    expect(momentParts(at)).toEqual({
+      local: ["2025-03-01", "09:05:07.045"],
+      utc: [iso.slice(0, 10), iso.slice(11, 23)],
+      iso,
+    });
+    expect(momentParts(Date.UTC(2025, 11, 31, 23, 59, 59, 999))?.utc).toEqual(["2025-12-31", "23:59:59.999"]);
+    expect(momentParts(Number.NaN)).toBeNull();
   });
 
   it("pretty-prints JSON and leaves anything else as it is", () => {

@@ -58,12 +58,18 @@ function localClock(date: Date): string {
   return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
+/** Whether a moment is on the same local day as `nowMs` (its time is then written without the date). */
+export function isSameDay(atMs: number, nowMs: number): boolean {
+  const date = new Date(atMs);
+  return !Number.isNaN(date.getTime()) && localDate(date) === localDate(new Date(nowMs));
+}
+
 /** "14:03:07" today, "2025-02-28 14:03:07" on another day, in local time. */
 export function formatLogTime(atMs: number, nowMs: number): string {
   const date = new Date(atMs);
   if (Number.isNaN(date.getTime())) return "unknown";
   const clock = localClock(date);
-  return localDate(date) === localDate(new Date(nowMs)) ? clock : `${localDate(date)} ${clock}`;
+  return isSameDay(atMs, nowMs) ? clock : `${localDate(date)} ${clock}`;
 }
 
 /** Every detail of a moment: local date and time to the millisecond, then UTC. */
@@ -71,6 +77,26 @@ export function formatFullTime(atMs: number): string {
   const date = new Date(atMs);
   if (Number.isNaN(date.getTime())) return "unknown";
   return `${localDate(date)} ${localClock(date)}.${pad(date.getMilliseconds(), 3)} (UTC ${date.toISOString()})`;
+}
+
+/** A moment to the millisecond as its date and its time of day, kept apart so a line breaks only between them. */
+export interface MomentParts {
+  local: [date: string, time: string];
+  utc: [date: string, time: string];
+  /** For `<time datetime>`. */
+  iso: string;
+}
+
+/** A moment in local time and in UTC, each as date and time; null when the moment cannot be read. */
+export function momentParts(atMs: number): MomentParts | null {
+  const date = new Date(atMs);
+  if (Number.isNaN(date.getTime())) return null;
+  const iso = date.toISOString();
+  return {
+    local: [localDate(date), `${localClock(date)}.${pad(date.getMilliseconds(), 3)}`],
+    utc: [iso.slice(0, 10), iso.slice(11, 23)],
+    iso,
+  };
 }
 
 export function formatLatency(latencyMs: number | null): string {

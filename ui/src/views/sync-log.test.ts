@@ -12,6 +12,7 @@ import {
   type Handlers,
 } from "../test/fake-app";
 import { acme, globex, logEntry } from "../test/fixtures";
+import { formatFullTime } from "./log-format";
 import {
   MAX_ROWS,
   PAGE_SIZE,
@@ -72,6 +73,22 @@ describe("renderDetails", () => {
       '{\n  "status_text": "In a call",\n  "status_emoji": ":telephone_receiver:"\n}',
     );
     expect(panel.querySelector("h2")?.textContent).toBe("Row 7");
+  });
+
+  it("writes when, local then UTC, each a date and a time that a narrow panel wraps only between", () => {
+    const entry = logEntry(7, { at_ms: Date.UTC(2025, 2, 1, 23, 30, 5, 40) });
+    const panel = document.createElement("div");
+    panel.append(...renderDetails(entry));
+    const moment = byTestId(panel, "log-moment");
+    const local = new Date(entry.at_ms);
+    const pad = (value: number) => String(value).padStart(2, "0");
+    expect([...(moment?.querySelectorAll(".nowrap") ?? [])].map((piece) => piece.textContent)).toEqual([
+      `${String(local.getFullYear())}-${pad(local.getMonth() + 1)}-${pad(local.getDate())}`,
+      `${pad(local.getHours())}:${pad(local.getMinutes())}:05.040`,
+      "UTC 2025-03-01",
+      "23:30:05.040",
+    ]);
+    expect(moment?.querySelector("time")?.getAttribute("datetime")).toBe("2025-03-01T23:30:05.040Z");
   });
 
   it("asks to select a row when none is", () => {
@@ -176,6 +193,46 @@ describe("mountSyncLog", () => {
     expect(allByTestId(root, "log-row")[1]?.querySelector(".outcome-ok")?.textContent).toBe("✓ ok");
     expect(byTestId(root, "log-empty")?.hidden).toBe(true);
     expect(details()?.textContent).toContain("Select a row");
+  });
+
+  it("sizes every column and titles every cell with all of its text, for values cut short", async () => {
+    // Seconds after the rows: the same day wherever the tests run.
+    vi.setSystemTime(Date.parse("2025-03-01T10:00:30Z"));
+    store.push(logEntry(4, { workspace: "Initech Engineering and Operations", outcome: "ratelimited", problem: true }));
+    mount();
+    await flush();
+    expect([...table().querySelectorAll("col")].map((col) => col.className)).toEqual([
+      "log-col-time",
+      "log-col-kind",
+      "log-col-source",
+      "log-col-workspace",
+      "log-col-state",
+      "log-col-policy",
+      "log-col-method",
+      "log-col-outcome",
+      "log-col-latency",
+    ]);
+    const cells = [...(allByTestId(root, "log-row")[0]?.querySelectorAll("td") ?? [])];
+    expect(cells.slice(1).map((td) => td.title)).toEqual([
+      "call",
+      "phone",
+      "Initech Engineering and Operations",
+      "in_call",
+      "trusted",
+      "users.profile.set",
+      "ratelimited",
+      "120 ms",
+    ]);
+    expect(cells[0]?.title).toBe(formatFullTime(Date.parse("2025-03-01T10:00:04Z")));
+    // All from today: the Time column holds a time alone.
+    expect(table().classList.contains("log-table-dated")).toBe(false);
+  });
+
+  it("widens the Time column when a row from another day writes its date", async () => {
+    store.push(logEntry(4, { at_ms: Date.parse("2025-02-27T10:00:00Z") }));
+    mount();
+    await flush();
+    expect(table().classList.contains("log-table-dated")).toBe(true);
   });
 
   it("says when there is nothing, and when nothing matches", async () => {

@@ -9,7 +9,9 @@ import {
   formatLatency,
   formatLogTime,
   isFiltered,
+  isSameDay,
   logFilter,
+  momentParts,
   outcomeValue,
   parseOutcomeValue,
   prettySent,
@@ -41,7 +43,18 @@ export interface SyncLogWindow {
   stop: () => void;
 }
 
-const COLUMNS = ["Time", "Kind", "Source", "Workspace", "State", "Policy", "Method", "Outcome", "Latency"];
+/** The list's columns, each with the class that sizes it (see `.log-table` in styles.css). */
+const COLUMNS = [
+  ["Time", "log-col-time"],
+  ["Kind", "log-col-kind"],
+  ["Source", "log-col-source"],
+  ["Workspace", "log-col-workspace"],
+  ["State", "log-col-state"],
+  ["Policy", "log-col-policy"],
+  ["Method", "log-col-method"],
+  ["Outcome", "log-col-outcome"],
+  ["Latency", "log-col-latency"],
+] as const;
 
 const dash = (value: string | null) => (value === null || value === "" ? "—" : value);
 
@@ -62,7 +75,20 @@ function isoAttribute(atMs: number): Record<string, string> {
   return Number.isNaN(date.getTime()) ? {} : { datetime: date.toISOString() };
 }
 
+/**
+ * A cell of the list. Columns have set widths, so a value too long for its column ends with an ellipsis: the
+ * title holds all of it.
+ */
+function cell(content: Node | string, title: string, attributes: Record<string, string> = {}): HTMLTableCellElement {
+  return h("td", { title, ...attributes }, content);
+}
+
+function textCell(text: string): HTMLTableCellElement {
+  return cell(text, text);
+}
+
 function renderRow(entry: LogEntry, now: number, select: (id: number) => void): HTMLTableRowElement {
+  const latency = formatLatency(entry.latency_ms);
   const row = h(
     "tr",
     {
@@ -72,20 +98,38 @@ function renderRow(entry: LogEntry, now: number, select: (id: number) => void): 
       "aria-selected": "false",
       class: entry.problem ? "problem" : "",
     },
-    h("td", { class: "log-time" }, h("time", isoAttribute(entry.at_ms), formatLogTime(entry.at_ms, now))),
-    h("td", {}, entry.kind),
-    h("td", {}, entry.source),
-    h("td", {}, workspaceLabel(entry)),
-    h("td", {}, dash(entry.state)),
-    h("td", {}, dash(entry.policy)),
-    h("td", {}, dash(entry.method)),
-    h("td", {}, outcomeBadge(entry)),
-    h("td", { class: "log-latency" }, formatLatency(entry.latency_ms)),
+    cell(h("time", isoAttribute(entry.at_ms), formatLogTime(entry.at_ms, now)), formatFullTime(entry.at_ms), {
+      class: "log-time",
+    }),
+    textCell(entry.kind),
+    textCell(entry.source),
+    textCell(workspaceLabel(entry)),
+    textCell(dash(entry.state)),
+    textCell(dash(entry.policy)),
+    textCell(dash(entry.method)),
+    cell(outcomeBadge(entry), entry.outcome),
+    cell(latency, latency, { class: "log-latency" }),
   );
   row.addEventListener("click", () => {
     select(entry.id);
   });
   return row;
+}
+
+/**
+ * When a row was logged, local then UTC, each on its own line (the panel is wide enough for either), each a date and
+ * a time that never break inside: a narrower panel would wrap a line between its date and its time only.
+ */
+function renderMoment(atMs: number): Node | string {
+  const parts = momentParts(atMs);
+  if (parts === null) return "unknown";
+  const piece = (text: string) => h("span", { class: "nowrap" }, text);
+  return h(
+    "span",
+    { class: "moment", "data-testid": "log-moment" },
+    h("time", { datetime: parts.iso }, piece(parts.local[0]), " ", piece(parts.local[1])),
+    h("span", { class: "moment-utc" }, piece(`UTC ${parts.utc[0]}`), " ", piece(parts.utc[1])),
+  );
 }
 
 /** Everything about one row, for the details panel. */
@@ -96,8 +140,9 @@ export function renderDetails(entry: LogEntry | null): HTMLElement[] {
       h("p", { class: "empty" }, "Select a row to see everything about it (click it, or use ↑ and ↓ in the list)."),
     ];
   }
-  const item = (term: string, value: Node | string) =>
-    h("div", { class: "row" }, h("dt", {}, term), h("dd", {}, value));
+  // Short values go two to a line (`half`), the others across the panel.
+  const item = (term: string, value: Node | string, half = false) =>
+    h("div", { class: half ? "row row-half" : "row" }, h("dt", {}, term), h("dd", {}, value));
   const workspace =
     entry.workspace_id === null ? workspaceLabel(entry) : `${workspaceLabel(entry)} (id ${String(entry.workspace_id)})`;
   return [
@@ -105,16 +150,16 @@ export function renderDetails(entry: LogEntry | null): HTMLElement[] {
     h(
       "dl",
       {},
-      item("Time", formatFullTime(entry.at_ms)),
-      item("Kind", entry.kind),
-      item("Source", entry.source),
+      item("Time", renderMoment(entry.at_ms)),
+      item("Kind", entry.kind, true),
+      item("Source", entry.source, true),
       item("Workspace", workspace),
-      item("State", dash(entry.state)),
-      item("Policy", dash(entry.policy)),
+      item("State", dash(entry.state), true),
+      item("Policy", dash(entry.policy), true),
       item("Method", dash(entry.method)),
       item("Outcome", outcomeBadge(entry)),
-      item("Latency", formatLatency(entry.latency_ms)),
-      item("Retries", String(entry.retries)),
+      item("Latency", formatLatency(entry.latency_ms), true),
+      item("Retries", String(entry.retries), true),
       item("Error", dash(entry.error)),
       item(
         "Sent",
@@ -205,7 +250,8 @@ export function mountSyncLog(
       tabindex: "0",
       "data-testid": "log-table",
     },
-    h("thead", {}, h("tr", {}, ...COLUMNS.map((column) => h("th", { scope: "col" }, column)))),
+    h("colgroup", {}, ...COLUMNS.map(([, sized]) => h("col", { class: sized }))),
+    h("thead", {}, h("tr", {}, ...COLUMNS.map(([column]) => h("th", { scope: "col", title: column }, column)))),
     tbody,
   );
   const scroller = h("div", { class: "log-scroll" }, table);
@@ -268,6 +314,8 @@ export function mountSyncLog(
     const before = scroller.scrollHeight;
     const top = scroller.scrollTop;
     tbody.replaceChildren(...next.values());
+    // A row from another day writes its date too: the Time column makes room for it.
+    table.classList.toggle("log-table-dated", rows.some((entry) => !isSameDay(entry.at_ms, now)));
     // Rows added above stay out of the way of the row being read.
     if (top > 0) scroller.scrollTop = top + (scroller.scrollHeight - before);
     table.hidden = rows.length === 0;
