@@ -494,3 +494,90 @@ async fn the_shortcut_opens_the_picker_and_a_combination_another_app_holds_is_re
         .await;
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+/// Issue 15, 1 and 3: a fast typist presses the shortcut and types at once, before the picker can take keys.
+/// Every key reaches the picker and Enter sets what the typed filter shows, on the first opening (the window
+/// made then) and on a warm one (the kept window shown again); "dri" finds Driving, as README says.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_typed_right_after_the_shortcut_set_the_state_they_name_on_the_first_and_a_warm_opening() {
+    use caret_e2e::app::KeyringCleanup;
+    use caret_e2e::fake_slack::{FakeSlack, TestClock};
+
+    let _desktop = exclusive_desktop().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let _cleanup = KeyringCleanup::for_token(&slack, &token);
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("app", &[])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .spawn()
+        .expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("app", "global shortcut registered", SOON)
+        .await;
+    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
+    assert!(ok, "{stderr}");
+    // Trusted, so that Slack shows the state itself.
+    let (ok, _, stderr) = sandbox.cli("cli-policy", &["policy", "1", "trusted"]).await;
+    assert!(ok, "{stderr}");
+
+    let type_fast = |letters: &str| {
+        // One xdotool run: the shortcut, the letters and Enter, a millisecond apart.
+        let mut keys = vec!["key", "--delay", "1", "ctrl+alt+s"];
+        let letters: Vec<String> = letters.chars().map(String::from).collect();
+        keys.extend(letters.iter().map(String::as_str));
+        keys.push("Return");
+        let status = std::process::Command::new("xdotool")
+            .args(&keys)
+            .status()
+            .expect("xdotool runs");
+        assert!(status.success());
+    };
+    let slack_text = || slack.status(&token).text;
+
+    type_fast("dri");
+    eventually(
+        "Driving in Slack, typed before the picker showed",
+        START,
+        slack_text,
+        |text| text == "Driving",
+    )
+    .await;
+    sandbox.wait_for_log("app", "picker ready (first)", SOON).await;
+    eventually(
+        "the picker hides once used",
+        SOON,
+        || windows_titled("Set status"),
+        Vec::is_empty,
+    )
+    .await;
+
+    type_fast("sle");
+    eventually(
+        "Sleeping in Slack, from the kept picker",
+        SOON,
+        slack_text,
+        |text| text == "Sleeping",
+    )
+    .await;
+    sandbox.wait_for_log("app", "picker ready (warm)", SOON).await;
+    eventually(
+        "hidden again",
+        SOON,
+        || windows_titled("Set status"),
+        Vec::is_empty,
+    )
+    .await;
+    let log = sandbox.log("app");
+    assert!(
+        !log.contains("did not ask for the keys typed for it"),
+        "the keyboard was handed back by the picker, not by the time limit:\n{log}"
+    );
+
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

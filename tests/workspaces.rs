@@ -21,15 +21,24 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
     let _cleanup = [&token, &no_presence].map(|token| KeyringCleanup::for_token(&slack, token));
     let read_only = slack.add_user("Gamma", "cy", &["users.profile:read"]);
     let sandbox = Sandbox::new();
-    let mut app = sandbox
-        .command("app", &["--headless"])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch");
-    sandbox.wait_for_log("app", READY, SOON).await;
+    let mut app = sandbox.launch_headless(&slack, "app").await;
 
+    // Each refusal is one line, said once (issue 15, 5: a log line, then the same words, and "the running
+    // Caret Desktop refused: " twice).
     let (ok, _, stderr) = sandbox.add_workspace("hello").await;
-    assert!(!ok && stderr.contains("xoxp-"), "not a token: {stderr}");
+    assert!(!ok, "not a token");
+    assert_eq!(
+        stderr.trim_end(),
+        "caret-desktop: the running Caret Desktop refused: that is not a Slack User OAuth Token: it starts with \
+         xoxp- (OAuth & Permissions page of your Slack app)"
+    );
+    let (ok, _, stderr) = sandbox.cli("cli-bad-state", &["status", "set", "sleepy"]).await;
+    assert!(!ok, "not a state");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("caret-desktop: unknown status \"sleepy\"; one of: "),
+        "a mistake caught before asking the app is not the app's refusal: {stderr}"
+    );
     let (ok, _, stderr) = sandbox.add_workspace("xoxp-0000-0000-0000-unknown").await;
     assert!(
         !ok && stderr.contains("auth.test"),
@@ -95,7 +104,7 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
     );
     let (_, stdout, _) = sandbox.cli("cli-list-2", &["workspace", "list"]).await;
     assert!(
-        stdout.contains("Acme as ada  disconnected (disconnected by you)"),
+        stdout.contains("Acme as ada  disconnected: disconnected by you; to connect it again: "),
         "{stdout}"
     );
 

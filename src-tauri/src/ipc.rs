@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use caret_app::action::PickerChoices;
+use caret_app::action::PickerOpening;
 use caret_app::export::{ExportFormat, ExportedLog};
 use caret_app::manifest::{SlackAppSetup, SlackPage};
 use caret_app::oauth::OAuthStart;
@@ -114,7 +114,8 @@ ipc_commands! {
     workspace_settings(workspaceId: u32) -> WorkspaceSettings;
     save_workspace_settings(workspaceId: u32, settings: WorkspaceSettings) -> WorkspaceView;
     preview_settings(settings: WorkspaceSettings) -> SettingsPreview;
-    picker_choices() -> PickerChoices;
+    picker_opened() -> PickerOpening;
+    picker_ready(opening: u32) -> ();
     template_catalog() -> TemplateCatalog;
     preferences() -> PreferencesView;
     set_shortcut(shortcut: String) -> PreferencesView;
@@ -129,6 +130,8 @@ ipc_commands! {
 pub const SNAPSHOT_EVENT: &str = "snapshot";
 /// Payload: the id of the newest sync log row.
 pub const SYNC_LOG_EVENT: &str = "sync-log";
+/// To the quick picker only, when its kept window shows again. Payload: the opening's number.
+pub const PICKER_SHOWN_EVENT: &str = "picker-shown";
 
 fn event_specs(cfg: &Config) -> Vec<(&'static str, String, BTreeSet<String>)> {
     let mut snapshot_imports = BTreeSet::new();
@@ -136,6 +139,7 @@ fn event_specs(cfg: &Config) -> Vec<(&'static str, String, BTreeSet<String>)> {
     vec![
         (SNAPSHOT_EVENT, <Snapshot as TS>::name(cfg), snapshot_imports),
         (SYNC_LOG_EVENT, "number".to_owned(), BTreeSet::new()),
+        (PICKER_SHOWN_EVENT, "number".to_owned(), BTreeSet::new()),
     ]
 }
 

@@ -5,6 +5,7 @@
 //! - [`tray`]: the tray icon and its menu, kept in line with the core's snapshot; menu ids ↔ [`Action`]s.
 //! - [`actions`]: the one place where an [`Action`] from any entry point is carried out.
 //! - [`windows`]: windows created on demand and destroyed on close.
+//! - [`picker`]: the quick picker's window, kept hidden between uses, and the keys typed before it shows.
 //! - [`commands`]: the IPC commands the UI calls (thin; they delegate to the core).
 //! - [`ipc`]: the list of commands and events, shared by Tauri's handler and the generated TypeScript.
 //! - [`shortcut`]: the global shortcut that opens the quick picker (a refusal is reported, never fatal) and
@@ -15,6 +16,7 @@ pub mod actions;
 pub mod commands;
 pub mod error;
 pub mod ipc;
+pub mod picker;
 pub mod shortcut;
 pub mod tray;
 pub mod windows;
@@ -60,6 +62,7 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
             tauri::async_runtime::block_on(caret_app::services::start_all(&core))?;
             app.manage(lock);
             app.manage(core.clone());
+            app.manage(picker::PickerState::default());
             tray::create(app.handle(), &core)?;
             let handle = app.handle().clone();
             core.attach_shell(Box::new(move |action| {

@@ -33,17 +33,29 @@ fn parse_window(label: &str) -> Result<caret_app::WindowKind, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     caret_app::logging::init();
-    let outcome = match cli.command {
-        Some(command) => caret_app::cli::run(command).map_err(caret_desktop::ShellError::from),
-        None if cli.headless => caret_desktop::run_headless(),
-        None => caret_desktop::run_tray(cli.window),
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error}");
-            eprintln!("caret-desktop: {error}");
-            ExitCode::FAILURE
+    // One line per failure: a command says it as `caret-desktop: …` (it is its whole answer); the app says it
+    // in its log, which is on standard error too.
+    match cli.command {
+        Some(command) => match caret_app::cli::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("caret-desktop: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        None => {
+            let outcome = if cli.headless {
+                caret_desktop::run_headless()
+            } else {
+                caret_desktop::run_tray(cli.window)
+            };
+            outcome.map_or_else(
+                |error| {
+                    tracing::error!("{error}");
+                    ExitCode::FAILURE
+                },
+                |()| ExitCode::SUCCESS,
+            )
         }
     }
 }

@@ -88,7 +88,10 @@ fn start_backend<R: Runtime>(app: &AppHandle<R>) -> std::result::Result<(), Stri
     let handle = app.clone();
     let hotkeys = crate::x11_hotkey::X11Hotkeys::start(move || {
         tracing::info!("global shortcut pressed");
+        // Noted before the opening, so that the keys typed from now on are kept for the picker.
+        let for_the_picker = crate::picker::shortcut_pressed(&handle);
         open_picker(&handle);
+        for_the_picker
     })?;
     app.manage(hotkeys);
     Ok(())

@@ -4,17 +4,35 @@
 //! events, which was 97 % of the tray app's idle wake-ups (about 78,000 an hour; docs/performance.md). This
 //! listener blocks in `wait_for_event` on its own X connection, so an idle app wakes only when a key is
 //! pressed. The accelerator is parsed as the plugin parses it ("Ctrl+Alt+S"), so saved shortcuts keep working.
+//!
+//! # Keys typed before the picker is ready
+//! A fast typist presses the shortcut and types "sle" and Enter before the picker's window can take keys; those
+//! keys went to whatever had the focus, and the Enter alone reached the picker (issue 15). So the shortcut is
+//! grabbed with the keyboard frozen (the X server queues what comes next instead of delivering it), the press
+//! turns that into a grab of the whole keyboard, and every key typed from then on comes to this listener, which
+//! keeps them ([`X11Hotkeys::take_typed`]) until the picker asks for them. Then the grab is released, and what
+//! comes after goes to the focused window as usual. A picker that never asks cannot hold the keyboard: the grab
+//! ends after [`CAPTURE_LIMIT`].
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::time::Duration;
 
+use caret_app::action::TypedKey;
 use tauri_plugin_global_shortcut::{Code, Modifiers, Shortcut as HotKey};
 use x11rb::connection::Connection;
 use x11rb::errors::ReplyError;
 use x11rb::protocol::Event;
 use x11rb::protocol::xkb::{self, ConnectionExt as _};
-use x11rb::protocol::xproto::{ConnectionExt as _, GrabMode, Keycode, ModMask, Window};
+use x11rb::protocol::xproto::{
+    Allow, Atom, ClientMessageEvent, ConnectionExt as _, CreateWindowAux, EventMask, GrabMode, GrabStatus,
+    KeyPressEvent, Keycode, ModMask, Window, WindowClass,
+};
 use x11rb::rust_connection::RustConnection;
+use x11rb::{COPY_DEPTH_FROM_PARENT, CURRENT_TIME};
+
+/// The longest the keyboard stays grabbed for a picker that does not ask for its keys (it failed to load).
+pub const CAPTURE_LIMIT: Duration = Duration::from_secs(2);
 
 /// Lock keys (Caps Lock, Num Lock) that must not stop the shortcut: it is grabbed with and without each.
 fn lock_masks() -> [ModMask; 4] {
@@ -33,16 +51,51 @@ struct Grab {
     modifiers: ModMask,
 }
 
+/// The keyboard as the X server maps it: keycode → keysyms, for reading the keys captured for the picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KeyMap {
+    first: Keycode,
+    per_keycode: usize,
+    keysyms: Vec<u32>,
+}
+
+/// Keys captured for the picker, shared by the listener and whoever asks for them.
+#[derive(Debug, Default)]
+struct Capture {
+    /// The keyboard is grabbed for the picker now.
+    active: bool,
+    keys: Vec<TypedKey>,
+    /// Counts captures, so that the limit of an older one leaves a newer one alone.
+    generation: u32,
+    /// Asked for the keys while the keyboard was grabbed: answered once it is released.
+    waiting: Vec<mpsc::Sender<Vec<TypedKey>>>,
+    map: Option<KeyMap>,
+}
+
+/// A window of ours that nobody sees, to wake the listener with a message (the release of a capture).
+#[derive(Debug, Clone, Copy)]
+struct Wake {
+    window: Window,
+    atom: Atom,
+}
+
 /// A shortcut grabbed on the X server's root window; `on_press` runs on the listener's thread.
 pub struct X11Hotkeys {
     connection: Arc<RustConnection>,
     root: Window,
     grabbed: Arc<Mutex<Option<Grab>>>,
+    capture: Arc<Mutex<Capture>>,
+    wake: Wake,
+}
+
+fn lock(capture: &Mutex<Capture>) -> MutexGuard<'_, Capture> {
+    capture.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl X11Hotkeys {
-    /// Connects to the X server and starts the listener thread.
-    pub fn start(on_press: impl Fn() + Send + 'static) -> Result<X11Hotkeys, String> {
+    /// Connects to the X server and starts the listener thread. `on_press` says whether the keys typed next
+    /// are for the picker (false when it is already showing and takes keys itself).
+    pub fn start(on_press: impl Fn() -> bool + Send + 'static) -> Result<X11Hotkeys, String> {
         let (connection, screen) =
             x11rb::connect(None).map_err(|error| format!("cannot reach the X server: {error}"))?;
         let root = connection
@@ -72,17 +125,53 @@ impl X11Hotkeys {
         if !detectable_repeat {
             tracing::info!("the X server cannot tell key repeats apart: holding the shortcut repeats it");
         }
+        let wake =
+            make_wake(&connection, root).map_err(|error| format!("cannot set up the shortcut: {error}"))?;
         let connection = Arc::new(connection);
         let grabbed: Arc<Mutex<Option<Grab>>> = Arc::default();
-        let listener = (connection.clone(), grabbed.clone());
+        let capture: Arc<Mutex<Capture>> = Arc::default();
+        let listener = Listener {
+            connection: connection.clone(),
+            root,
+            grabbed: grabbed.clone(),
+            capture: capture.clone(),
+            wake,
+        };
         std::thread::Builder::new()
             .name("caret-shortcut".into())
-            .spawn(move || listen(&listener.0, &listener.1, on_press))
+            .spawn(move || listener.listen(on_press))
             .map_err(|error| format!("cannot start the shortcut listener: {error}"))?;
         Ok(X11Hotkeys {
             connection,
             root,
             grabbed,
+            capture,
+            wake,
+        })
+    }
+
+    /// The keys typed since the shortcut, in order, releasing the keyboard if it is still grabbed for them
+    /// (waiting `patience` at most for the listener to hand over the last ones). Empty when the picker was not
+    /// opened by the shortcut.
+    pub fn take_typed(&self, patience: Duration) -> Vec<TypedKey> {
+        let (sender, receiver) = mpsc::channel();
+        {
+            let mut capture = lock(&self.capture);
+            if !capture.active {
+                return std::mem::take(&mut capture.keys);
+            }
+            capture.waiting.push(sender);
+        }
+        wake_listener(&self.connection, self.wake, 0);
+        receiver.recv_timeout(patience).unwrap_or_else(|_| {
+            // The listener is stuck or gone: release the keyboard from here and hand over what it kept.
+            tracing::warn!("the shortcut listener did not hand over the typed keys in time");
+            let _ = self.connection.ungrab_keyboard(CURRENT_TIME);
+            let _ = self.connection.flush();
+            let mut capture = lock(&self.capture);
+            capture.active = false;
+            capture.waiting.clear();
+            std::mem::take(&mut capture.keys)
         })
     }
 
@@ -108,7 +197,9 @@ impl X11Hotkeys {
                     grab.modifiers | lock,
                     grab.keycode,
                     GrabMode::ASYNC,
-                    GrabMode::ASYNC,
+                    // Frozen after the press: the keys typed next wait in the server until the listener has
+                    // grabbed the keyboard for them (see the module's documentation).
+                    GrabMode::SYNC,
                 )
                 .map_err(|error| error.to_string())
                 .and_then(|cookie| cookie.check().map_err(|error| describe(&error)));
@@ -164,31 +255,280 @@ impl Drop for X11Hotkeys {
     }
 }
 
-/// Waits for key events (blocking: no wake-up while nothing happens) and runs `on_press` once per press.
-fn listen(connection: &RustConnection, grabbed: &Mutex<Option<Grab>>, on_press: impl Fn()) {
-    let relevant = ModMask::SHIFT | ModMask::CONTROL | ModMask::M1 | ModMask::M4;
-    let mut held = false;
-    loop {
-        let event = match connection.wait_for_event() {
-            Ok(event) => event,
-            Err(error) => {
-                tracing::warn!("the shortcut listener lost the X server: {error}");
+/// An unmapped input-only window of ours, and the message type that asks the listener to release a capture.
+fn make_wake(connection: &RustConnection, root: Window) -> Result<Wake, String> {
+    let window = connection.generate_id().map_err(|error| error.to_string())?;
+    connection
+        .create_window(
+            COPY_DEPTH_FROM_PARENT,
+            window,
+            root,
+            0,
+            0,
+            1,
+            1,
+            0,
+            WindowClass::INPUT_ONLY,
+            0,
+            &CreateWindowAux::new(),
+        )
+        .map_err(|error| error.to_string())?
+        .check()
+        .map_err(|error| error.to_string())?;
+    let atom = connection
+        .intern_atom(false, b"_CARET_RELEASE_TYPED_KEYS")
+        .map_err(|error| error.to_string())?
+        .reply()
+        .map_err(|error| error.to_string())?
+        .atom;
+    Ok(Wake { window, atom })
+}
+
+/// Asks the listener to release the keyboard: for capture `generation`, or whichever is active (0).
+fn wake_listener(connection: &RustConnection, wake: Wake, generation: u32) {
+    let message = ClientMessageEvent::new(32, wake.window, wake.atom, [generation, 0, 0, 0, 0]);
+    // With no event mask the message goes to the window's creator: this listener.
+    let sent = connection
+        .send_event(false, wake.window, EventMask::NO_EVENT, message)
+        .and_then(|_| connection.flush());
+    if let Err(error) = sent {
+        tracing::warn!("cannot reach the shortcut listener: {error}");
+    }
+}
+
+/// The listener thread's side.
+struct Listener {
+    connection: Arc<RustConnection>,
+    root: Window,
+    grabbed: Arc<Mutex<Option<Grab>>>,
+    capture: Arc<Mutex<Capture>>,
+    wake: Wake,
+}
+
+impl Listener {
+    /// Waits for events (blocking: no wake-up while nothing happens), runs `on_press` once per press of the
+    /// shortcut and keeps the keys typed for the picker.
+    fn listen(self, on_press: impl Fn() -> bool) {
+        let relevant = ModMask::SHIFT | ModMask::CONTROL | ModMask::M1 | ModMask::M4;
+        let mut held = false;
+        loop {
+            let event = match self.connection.wait_for_event() {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::warn!("the shortcut listener lost the X server: {error}");
+                    return;
+                }
+            };
+            let current = *self.grabbed.lock().unwrap_or_else(PoisonError::into_inner);
+            let is_shortcut = |press: &KeyPressEvent| {
+                current.is_some_and(|grab| {
+                    press.detail == grab.keycode
+                        && ModMask::from(u16::from(press.state)) & relevant == grab.modifiers
+                })
+            };
+            match event {
+                Event::KeyPress(press) if is_shortcut(&press) => {
+                    if !held {
+                        held = true;
+                        if on_press() {
+                            self.start_capture();
+                        }
+                    }
+                    // Whatever happened, the keyboard the press froze goes on (into our grab, if one started).
+                    let _ = self.connection.allow_events(Allow::ASYNC_KEYBOARD, CURRENT_TIME);
+                    let _ = self.connection.flush();
+                }
+                Event::KeyRelease(release) if current.is_some_and(|grab| release.detail == grab.keycode) => {
+                    held = false;
+                }
+                Event::KeyPress(press) => self.keep(&press),
+                Event::ClientMessage(message)
+                    if message.window == self.wake.window && message.type_ == self.wake.atom =>
+                {
+                    self.release_capture(message.data.as_data32()[0]);
+                }
+                // The layout changed: read it again at the next capture.
+                Event::MappingNotify(_) => lock(&self.capture).map = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Grabs the whole keyboard so that the keys typed next come here, and limits how long.
+    fn start_capture(&self) {
+        let grabbed = self
+            .connection
+            .grab_keyboard(false, self.root, CURRENT_TIME, GrabMode::ASYNC, GrabMode::ASYNC)
+            .ok()
+            .and_then(|cookie| cookie.reply().ok())
+            .is_some_and(|reply| reply.status == GrabStatus::SUCCESS);
+        if !grabbed {
+            // Another program holds the keyboard (a menu open, a screen locker): the picker gets its keys as
+            // windows usually do.
+            tracing::info!("cannot hold the keys typed for the picker: the keyboard is grabbed elsewhere");
+            return;
+        }
+        let map = match lock(&self.capture).map.clone() {
+            Some(map) => Some(map),
+            None => self.read_key_map(),
+        };
+        let generation = {
+            let mut capture = lock(&self.capture);
+            capture.active = true;
+            // Keys never asked for belong to an older opening.
+            capture.keys.clear();
+            capture.map = map;
+            capture.generation = capture.generation.wrapping_add(1).max(1);
+            capture.generation
+        };
+        let connection = self.connection.clone();
+        let wake = self.wake;
+        let limit = std::thread::Builder::new()
+            .name("caret-typed-keys".into())
+            .spawn(move || {
+                std::thread::sleep(CAPTURE_LIMIT);
+                wake_listener(&connection, wake, generation);
+            });
+        if let Err(error) = limit {
+            tracing::warn!("cannot limit the keyboard grab, releasing it: {error}");
+            self.release_capture(generation);
+        }
+    }
+
+    fn read_key_map(&self) -> Option<KeyMap> {
+        let setup = self.connection.setup();
+        let (first, last) = (setup.min_keycode, setup.max_keycode);
+        let mapping = self
+            .connection
+            .get_keyboard_mapping(first, last - first + 1)
+            .ok()?
+            .reply()
+            .ok()?;
+        Some(KeyMap {
+            first,
+            per_keycode: usize::from(mapping.keysyms_per_keycode.max(1)),
+            keysyms: mapping.keysyms,
+        })
+    }
+
+    /// Keeps a key typed while the keyboard is grabbed for the picker.
+    fn keep(&self, press: &KeyPressEvent) {
+        let mut capture = lock(&self.capture);
+        if !capture.active {
+            return;
+        }
+        if let Some(key) = capture
+            .map
+            .as_ref()
+            .and_then(|map| typed_key(map, press.detail, u16::from(press.state)))
+        {
+            capture.keys.push(key);
+        }
+    }
+
+    /// Releases the keyboard (capture `generation`, or the active one for 0) and answers whoever waits. The
+    /// round trip after the release makes sure every key typed before it has reached this connection, so none
+    /// is lost between here and the window that takes the keys next.
+    fn release_capture(&self, generation: u32) {
+        {
+            let capture = lock(&self.capture);
+            if !capture.active || (generation != 0 && generation != capture.generation) {
                 return;
             }
-        };
-        let current = *grabbed.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(grab) = current else { continue };
-        match event {
-            Event::KeyPress(press) if press.detail == grab.keycode => {
-                let modifiers = ModMask::from(u16::from(press.state)) & relevant;
-                if modifiers == grab.modifiers && !held {
-                    held = true;
-                    on_press();
-                }
-            }
-            Event::KeyRelease(release) if release.detail == grab.keycode => held = false,
-            _ => {}
         }
+        let _ = self.connection.ungrab_keyboard(CURRENT_TIME);
+        let synced = self
+            .connection
+            .get_input_focus()
+            .ok()
+            .and_then(|cookie| cookie.reply().ok());
+        if synced.is_none() {
+            tracing::warn!("the X server did not confirm the end of the keyboard grab");
+        }
+        while let Ok(Some(event)) = self.connection.poll_for_event() {
+            if let Event::KeyPress(press) = event {
+                self.keep(&press);
+            }
+        }
+        let mut capture = lock(&self.capture);
+        capture.active = false;
+        if generation != 0 {
+            tracing::info!(
+                "the picker did not ask for the keys typed for it within {} s; the keyboard is free again",
+                CAPTURE_LIMIT.as_secs()
+            );
+        }
+        if !capture.waiting.is_empty() {
+            let keys = std::mem::take(&mut capture.keys);
+            for waiting in capture.waiting.drain(..) {
+                let _ = waiting.send(keys.clone());
+            }
+        }
+    }
+}
+
+/// What a key press means to the picker, read with the keyboard's map and the modifiers held (`state`); `None`
+/// for keys it does not use (modifiers alone, function keys) and for combinations with Ctrl, Alt or Super.
+fn typed_key(map: &KeyMap, keycode: Keycode, state: u16) -> Option<TypedKey> {
+    let modifiers = ModMask::from(state);
+    if modifiers.intersects(ModMask::CONTROL | ModMask::M1 | ModMask::M4) {
+        return None;
+    }
+    let start = usize::from(keycode.checked_sub(map.first)?) * map.per_keycode;
+    let symbols = map.keysyms.get(start..start + map.per_keycode)?;
+    let plain = symbols.first().copied().unwrap_or(0);
+    let shifted = symbols.get(1).copied().filter(|keysym| *keysym != 0);
+    let shift = modifiers.contains(ModMask::SHIFT);
+    let keypad = shifted.is_some_and(is_keypad_digit);
+    let keysym = if keypad {
+        // Num Lock (Mod2) gives the digits; Shift inverts it.
+        if modifiers.contains(ModMask::M2) != shift {
+            shifted.unwrap_or(plain)
+        } else {
+            plain
+        }
+    } else if shift {
+        shifted.unwrap_or_else(|| upper_case(plain))
+    } else if modifiers.contains(ModMask::LOCK) {
+        upper_case(plain)
+    } else {
+        plain
+    };
+    key_of(keysym)
+}
+
+fn is_keypad_digit(keysym: u32) -> bool {
+    (0xffb0..=0xffb9).contains(&keysym)
+}
+
+/// The capital of a Latin-1 small letter keysym; anything else as it is.
+fn upper_case(keysym: u32) -> u32 {
+    match keysym {
+        0x61..=0x7a => keysym - 0x20,
+        0xe0..=0xfe if keysym != 0xf7 => keysym - 0x20,
+        _ => keysym,
+    }
+}
+
+/// The picker's meaning of an X keysym (X11/keysymdef.h: Latin-1 keysyms are their code points, Unicode ones
+/// are 0x0100_0000 + the code point).
+fn key_of(keysym: u32) -> Option<TypedKey> {
+    let text = |code: u32| {
+        char::from_u32(code).map(|character| TypedKey::Text {
+            text: character.to_string(),
+        })
+    };
+    match keysym {
+        0xff0d | 0xff8d => Some(TypedKey::Enter),
+        0xff1b => Some(TypedKey::Escape),
+        0xff08 => Some(TypedKey::Backspace),
+        0xff52 | 0xff97 => Some(TypedKey::Up),
+        0xff54 | 0xff99 => Some(TypedKey::Down),
+        0xff80 => text(0x20),
+        0xffb0..=0xffb9 => text(keysym - 0xffb0 + 0x30),
+        0x20..=0x7e | 0xa0..=0xff => text(keysym),
+        0x0100_00a0..=0x0110_ffff => text(keysym - 0x0100_0000),
+        _ => None,
     }
 }
 
@@ -318,6 +658,70 @@ fn keysym_of(code: Code) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three keys of a US layout: a/A, 1/!, the keypad's End/1, and Return.
+    fn us_keys() -> KeyMap {
+        KeyMap {
+            first: 38,
+            per_keycode: 2,
+            keysyms: vec![0x61, 0x41, 0x31, 0x21, 0xff9c, 0xffb1, 0xff0d, 0],
+        }
+    }
+
+    fn text(text: &str) -> Option<TypedKey> {
+        Some(TypedKey::Text { text: text.into() })
+    }
+
+    #[test]
+    fn captured_keys_read_as_typed_with_shift_caps_lock_and_num_lock() {
+        let map = us_keys();
+        let (shift, lock, num_lock) = (
+            u16::from(ModMask::SHIFT),
+            u16::from(ModMask::LOCK),
+            u16::from(ModMask::M2),
+        );
+        assert_eq!(typed_key(&map, 38, 0), text("a"));
+        assert_eq!(typed_key(&map, 38, shift), text("A"));
+        assert_eq!(typed_key(&map, 38, lock), text("A"));
+        assert_eq!(typed_key(&map, 39, 0), text("1"));
+        assert_eq!(typed_key(&map, 39, shift), text("!"));
+        assert_eq!(
+            typed_key(&map, 40, num_lock),
+            text("1"),
+            "the keypad's 1 with Num Lock"
+        );
+        assert_eq!(typed_key(&map, 40, 0), None, "End without Num Lock");
+        assert_eq!(typed_key(&map, 41, 0), Some(TypedKey::Enter));
+        assert_eq!(
+            typed_key(&map, 41, shift),
+            Some(TypedKey::Enter),
+            "no shifted symbol: the plain one"
+        );
+        assert_eq!(typed_key(&map, 37, 0), None, "below the map");
+        assert_eq!(typed_key(&map, 42, 0), None, "beyond the map");
+        assert_eq!(
+            typed_key(&map, 38, u16::from(ModMask::CONTROL)),
+            None,
+            "Ctrl+A is not typing"
+        );
+        assert_eq!(typed_key(&map, 38, u16::from(ModMask::M1)), None, "nor Alt+A");
+    }
+
+    #[test]
+    fn keysyms_mean_what_the_picker_needs() {
+        assert_eq!(key_of(0xff1b), Some(TypedKey::Escape));
+        assert_eq!(key_of(0xff08), Some(TypedKey::Backspace));
+        assert_eq!(key_of(0xff52), Some(TypedKey::Up));
+        assert_eq!(key_of(0xff54), Some(TypedKey::Down));
+        assert_eq!(key_of(0xff8d), Some(TypedKey::Enter), "the keypad's Enter");
+        assert_eq!(key_of(0x20), text(" "));
+        assert_eq!(key_of(0xe9), text("é"), "Latin-1 as its code point");
+        assert_eq!(key_of(0x0100_20ac), text("€"), "Unicode keysyms");
+        assert_eq!(key_of(0xffe1), None, "Shift alone");
+        assert_eq!(key_of(0xffbe), None, "F1");
+        assert_eq!(upper_case(0xe9), 0xc9);
+        assert_eq!(upper_case(0xf7), 0xf7, "÷ has no capital");
+    }
 
     #[test]
     fn accelerators_map_to_x_modifiers_and_keysyms() {

@@ -49,7 +49,8 @@ async function main(root: HTMLElement): Promise<void> {
     }
     case "picker": {
       document.body.classList.add("picker-window");
-      const picker = mountPicker(root, call, () => getCurrentWindow().close());
+      // Closing hides it: the shell keeps the window for the next opening (src-tauri/src/picker.rs).
+      const picker = mountPicker(root, call, onEvent, () => getCurrentWindow().close());
       onPageHide(picker.stop);
       break;
     }

@@ -190,6 +190,9 @@ pub struct StatusChoice {
     pub label: String,
     /// The built-in emoji (":telephone_receiver:"), "" for the states that show no status.
     pub emoji: String,
+    /// The texts Slack shows for it ("Driving" for In a vehicle): the built-in one and each workspace's own,
+    /// without repeats, so that the picker finds a state by the words a person sees in Slack.
+    pub slack_texts: Vec<String>,
 }
 
 /// A duration the quick picker offers, with the digit that picks it.
@@ -213,16 +216,35 @@ pub struct PickerChoices {
 }
 
 impl PickerChoices {
+    /// The choices with the built-in texts only.
     pub fn new() -> PickerChoices {
+        PickerChoices::with_texts_of(&[])
+    }
+
+    /// The choices, each state also found by the text each of these workspaces' settings give it.
+    pub fn with_texts_of(workspaces: &[caret_core::WorkspaceSettings]) -> PickerChoices {
         let states = StateKind::ALL
             .into_iter()
             .filter(|kind| *kind != StateKind::Event)
-            .map(|state| StatusChoice {
-                state,
-                label: state.label().to_owned(),
-                emoji: caret_core::StateTemplate::builtin(state)
-                    .map(|template| template.emoji)
-                    .unwrap_or_default(),
+            .map(|state| {
+                let builtin = caret_core::StateTemplate::builtin(state);
+                let mut slack_texts: Vec<String> = Vec::new();
+                let texts = builtin.iter().map(|template| template.text.clone()).chain(
+                    workspaces
+                        .iter()
+                        .filter_map(|settings| settings.template(state).map(|template| template.text)),
+                );
+                for text in texts {
+                    if !text.trim().is_empty() && !slack_texts.contains(&text) {
+                        slack_texts.push(text);
+                    }
+                }
+                StatusChoice {
+                    state,
+                    label: state.label().to_owned(),
+                    emoji: builtin.map(|template| template.emoji).unwrap_or_default(),
+                    slack_texts,
+                }
             })
             .collect();
         let durations = [
@@ -244,6 +266,35 @@ impl PickerChoices {
             default_digit: 2,
         }
     }
+}
+
+/// A key pressed for the quick picker before its list could take it (after the shortcut, while the window
+/// was still opening): the picker applies them in order once its list shows, as if typed into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum TypedKey {
+    /// Characters as typed (a letter, a digit for how long, a space).
+    Text {
+        text: String,
+    },
+    Enter,
+    Escape,
+    Backspace,
+    Up,
+    Down,
+}
+
+/// What the quick picker needs each time it shows: its list, what the app shows now, and the keys typed
+/// before it was ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct PickerOpening {
+    /// Counts the picker's showings since the app started; the picker names it when its list is ready.
+    pub opening: u32,
+    pub choices: PickerChoices,
+    pub snapshot: crate::Snapshot,
+    pub typed: Vec<TypedKey>,
 }
 
 impl Default for PickerChoices {
@@ -277,6 +328,35 @@ mod picker_tests {
         assert_eq!(
             (call.label.as_str(), call.emoji.as_str()),
             ("In a call", ":telephone_receiver:")
+        );
+    }
+
+    #[test]
+    fn each_state_carries_the_texts_slack_shows_for_it_built_in_and_the_users_own() {
+        let text_of = |choices: &PickerChoices, kind: StateKind| {
+            choices
+                .states
+                .iter()
+                .find(|choice| choice.state == kind)
+                .map(|choice| choice.slack_texts.clone())
+                .unwrap_or_default()
+        };
+        let builtin = PickerChoices::new();
+        assert_eq!(text_of(&builtin, StateKind::InVehicle), vec!["Driving"]);
+        assert!(
+            text_of(&builtin, StateKind::Available).is_empty(),
+            "no status text"
+        );
+
+        let mut renamed = caret_core::WorkspaceSettings::default();
+        let mut template = caret_core::StateTemplate::builtin(StateKind::InVehicle).unwrap();
+        template.text = "On the road".into();
+        renamed.templates.insert(StateKind::InVehicle, template);
+        let choices = PickerChoices::with_texts_of(&[renamed, caret_core::WorkspaceSettings::default()]);
+        assert_eq!(
+            text_of(&choices, StateKind::InVehicle),
+            vec!["Driving", "On the road"],
+            "each text once"
         );
     }
 }

@@ -94,6 +94,27 @@ pub enum StatusCommand {
     Clear,
 }
 
+/// How long until a token Slack just issued expires, as a person says it ("in 12 hours", "in 2 hours 30
+/// minutes", "in 45 minutes").
+fn in_words(seconds: i64) -> String {
+    let minutes = (seconds.max(0) + 30) / 60;
+    let (hours, minutes) = (minutes / 60, minutes % 60);
+    let plural = |count: i64, unit: &str| format!("{count} {unit}{}", if count == 1 { "" } else { "s" });
+    match (hours, minutes) {
+        (0, 0) => "within a minute".to_owned(),
+        (0, minutes) => format!("in {}", plural(minutes, "minute")),
+        (hours, 0) => format!("in {}", plural(hours, "hour")),
+        (hours, minutes) => format!("in {} {}", plural(hours, "hour"), plural(minutes, "minute")),
+    }
+}
+
+/// An answer of the wrong kind: the app and this command are not the same version.
+fn unexpected_answer() -> AppError {
+    AppError::RunningAppAnswer(
+        "gave an answer this command did not expect; are the app and the command the same version?".into(),
+    )
+}
+
 fn duration_arg(text: &str) -> Result<StatusDuration> {
     StatusDuration::parse(text).ok_or_else(|| {
         AppError::Refused(format!(
@@ -213,12 +234,16 @@ fn workspace_line(workspace: &WorkspaceView) -> String {
     let state = if workspace.connected {
         "connected".to_owned()
     } else {
+        // What happened and what to do, as the notification says it, with this interface's commands.
         format!(
-            "disconnected ({})",
-            workspace
-                .disconnect_reason
-                .as_deref()
-                .unwrap_or("no reason given")
+            "disconnected: {}; to connect it again: caret-desktop workspace connect --client-id ID (signed in \
+             with Slack) or caret-desktop workspace add (a pasted token)",
+            crate::services::disconnect_explanation(
+                workspace
+                    .disconnect_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            )
         )
     };
     let mut line = format!(
@@ -255,7 +280,7 @@ pub fn run(command: Command) -> Result<()> {
                 let ControlResponse::Pairing { pairing } =
                     request(&config.paths, &ControlRequest::StartPairing).await?
                 else {
-                    return Err(AppError::Refused("unexpected answer".into()));
+                    return Err(unexpected_answer());
                 };
                 if json {
                     println!("{}", serde_json::to_string(&pairing).unwrap_or_default());
@@ -268,7 +293,7 @@ pub fn run(command: Command) -> Result<()> {
                 let ControlResponse::Devices { devices } =
                     request(&config.paths, &ControlRequest::Devices).await?
                 else {
-                    return Err(AppError::Refused("unexpected answer".into()));
+                    return Err(unexpected_answer());
                 };
                 if json {
                     for device in &devices {
@@ -284,7 +309,7 @@ pub fn run(command: Command) -> Result<()> {
                 let ControlResponse::Workspace { workspace } =
                     request(&config.paths, &ControlRequest::ConnectWorkspace { token }).await?
                 else {
-                    return Err(AppError::Refused("unexpected answer".into()));
+                    return Err(unexpected_answer());
                 };
                 print_connected(&workspace);
                 Ok(())
@@ -316,10 +341,14 @@ pub fn run(command: Command) -> Result<()> {
                     _ => false,
                 })
                 .await?;
-                let workspace = connected.ok_or_else(|| AppError::Refused("the app ended the sign-in".into()))?;
+                let workspace = connected.ok_or_else(|| AppError::RunningAppAnswer("ended the sign-in without connecting a workspace".into()))?;
                 print_connected(&workspace);
-                if workspace.token_rotates {
-                    println!("Its token expires every 12 hours; Caret Desktop renews it by itself.");
+                if let Some(expires_at) = workspace.token_expires_at {
+                    let lifetime = expires_at - chrono::Utc::now().timestamp();
+                    println!(
+                        "Its token expires {}; Caret Desktop renews it by itself.",
+                        in_words(lifetime)
+                    );
                 }
                 Ok(())
             }
@@ -331,7 +360,7 @@ pub fn run(command: Command) -> Result<()> {
                 )
                 .await?
                 else {
-                    return Err(AppError::Refused("unexpected answer".into()));
+                    return Err(unexpected_answer());
                 };
                 if on {
                     println!(
@@ -348,7 +377,7 @@ pub fn run(command: Command) -> Result<()> {
                 let ControlResponse::Workspaces { workspaces } =
                     request(&config.paths, &ControlRequest::Workspaces).await?
                 else {
-                    return Err(AppError::Refused("unexpected answer".into()));
+                    return Err(unexpected_answer());
                 };
                 for workspace in &workspaces {
                     if json {
@@ -369,7 +398,7 @@ pub fn run(command: Command) -> Result<()> {
                 )
                 .await?
                 else {
-                    return Err(AppError::Refused("unexpected answer".into()));
+                    return Err(unexpected_answer());
                 };
                 let team = &disconnected.workspace.team;
                 match &disconnected.revoke {
@@ -568,7 +597,7 @@ async fn reach(config: &AppConfig, choice: Option<&str>, id: Option<String>, jso
         }
     };
     let ControlResponse::Reach { reach } = request(&config.paths, &asked).await? else {
-        return Err(AppError::Refused("unexpected answer".into()));
+        return Err(unexpected_answer());
     };
     if json {
         println!("{}", serde_json::to_string(&reach).unwrap_or_default());
@@ -581,6 +610,30 @@ async fn reach(config: &AppConfig, choice: Option<&str>, id: Option<String>, jso
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_lifetime_reads_as_a_person_says_it() {
+        assert_eq!(in_words(43_200), "in 12 hours");
+        assert_eq!(
+            in_words(43_195),
+            "in 12 hours",
+            "the seconds the sign-in took do not show"
+        );
+        assert_eq!(in_words(3_600), "in 1 hour");
+        assert_eq!(in_words(9_000), "in 2 hours 30 minutes");
+        assert_eq!(in_words(60), "in 1 minute");
+        assert_eq!(in_words(2_700), "in 45 minutes");
+        assert_eq!(in_words(10), "within a minute");
+        assert_eq!(in_words(-5), "within a minute");
+    }
+
+    #[test]
+    fn a_refusal_made_here_is_said_once_without_blaming_the_running_app() {
+        let said = state_arg("sleepy").unwrap_err().to_string();
+        assert!(said.starts_with("unknown status \"sleepy\""), "{said}");
+        let relayed = AppError::RunningAppRefused("that is not a Slack User OAuth Token".into()).to_string();
+        assert_eq!(relayed.matches("refused").count(), 1, "{relayed}");
+    }
 
     #[test]
     fn policies_and_states_read_as_typed_with_clear_refusals() {

@@ -407,7 +407,8 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
     })
 }
 
-/// Sends one request to the running app and returns its answer (an `Error` answer becomes `Refused`).
+/// Sends one request to the running app and returns its answer (an `Error` answer becomes
+/// `RunningAppRefused`).
 pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<ControlResponse> {
     let mut first = None;
     request_stream(paths, request, |response| {
@@ -450,8 +451,8 @@ pub async fn request_stream(
             tokio::time::timeout(ANSWER_PATIENCE, lines.next_line())
                 .await
                 .map_err(|_| {
-                    AppError::Refused(format!(
-                        "no answer within {} s (it may still finish: check with `caret-desktop workspace list`)",
+                    AppError::RunningAppAnswer(format!(
+                        "gave no answer within {} s (it may still finish: check with `caret-desktop workspace list`)",
                         ANSWER_PATIENCE.as_secs()
                     ))
                 })?
@@ -467,11 +468,11 @@ pub async fn request_stream(
         };
         first = false;
         let response = match serde_json::from_str::<ControlResponse>(&line) {
-            Ok(ControlResponse::Error { message }) => return Err(AppError::Refused(message)),
+            Ok(ControlResponse::Error { message }) => return Err(AppError::RunningAppRefused(message)),
             Ok(response) => response,
             Err(error) => {
-                return Err(AppError::Refused(format!(
-                    "an answer this command does not understand ({error}); are the app and the command the same version?"
+                return Err(AppError::RunningAppAnswer(format!(
+                    "gave an answer this command does not understand ({error}); are the app and the command the same version?"
                 )));
             }
         };

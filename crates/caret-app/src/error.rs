@@ -42,8 +42,16 @@ pub enum AppError {
     Control { path: PathBuf, source: std::io::Error },
     #[error("Caret Desktop is not running (no answer on {path}); start it first")]
     NotRunning { path: PathBuf },
-    #[error("the running Caret Desktop refused: {0}")]
+    /// Refused by the app's own rules (a token that is not one, an unknown state): the message says why, and
+    /// is the whole line a person reads (a window's alert, or `caret-desktop: …`).
+    #[error("{0}")]
     Refused(String),
+    /// The running app answered a command-line request with an error: its message, said once.
+    #[error("the running Caret Desktop refused: {0}")]
+    RunningAppRefused(String),
+    /// The running app's answer was missing, late or not one this command knows.
+    #[error("the running Caret Desktop {0}")]
+    RunningAppAnswer(String),
     #[error("the desktop keyring: {0}")]
     Keyring(String),
     #[error("cannot write to standard output: {0}")]

@@ -692,20 +692,26 @@ fn capitalise(text: &str) -> String {
 
 /// What the user must hear about from the sync engine, as a notification: a workspace that needs them, a
 /// Slack that stays unreachable, a timed Blocked that ended. `None` for the rest (the sync log has them).
+/// Why a workspace is disconnected, for a person (lower case, no final stop): the notification and
+/// `caret-desktop workspace list` say the same.
+pub fn disconnect_explanation(reason: &str) -> String {
+    match caret_slack::AuthFailure::from_code(reason) {
+        // A rotating token is renewed before it expires, and once more when Slack refuses it.
+        Some(caret_slack::AuthFailure::TokenExpired) => {
+            "the token expired and Slack would not renew it".to_owned()
+        }
+        Some(failure) => failure.explanation().to_owned(),
+        None => reason.to_owned(),
+    }
+}
+
 pub fn engine_notification(event: &EngineEvent) -> Option<(String, String)> {
     match event {
         EngineEvent::Disconnected { team, reason, .. } => Some((
             format!("Slack disconnected: {team}"),
             format!(
                 "{}. Your status there is no longer updated: connect the workspace again in Settings.",
-                match caret_slack::AuthFailure::from_code(reason) {
-                    // A rotating token is renewed before it expires, and once more when Slack refuses it.
-                    Some(caret_slack::AuthFailure::TokenExpired) => {
-                        "The token expired and Slack would not renew it".to_owned()
-                    }
-                    Some(failure) => capitalise(failure.explanation()),
-                    None => escape_markup(reason),
-                }
+                escape_markup(&capitalise(&disconnect_explanation(reason)))
             ),
         )),
         EngineEvent::MissingScope { team, scope, .. } => Some((
@@ -835,7 +841,7 @@ mod tests {
         .expect("a notification");
         // The summary is plain text to notification daemons; only the body may be read as markup.
         assert_eq!(summary, "Slack disconnected: Acme <Inc>");
-        assert!(body.starts_with("token revoked.") && body.contains("Settings"));
+        assert!(body.starts_with("Token revoked.") && body.contains("Settings"));
         let (_, body) = engine_notification(&EngineEvent::Disconnected {
             workspace: 1,
             team: "Acme".into(),

@@ -170,6 +170,14 @@ impl KeyringTokens {
             .is_some_and(|remembered| remembered.credentials.rotation.is_some())
     }
 
+    /// When the workspace's rotating token stops working unless renewed (Unix seconds), as Slack gave it; `None`
+    /// for a token that does not expire (or one not read yet).
+    pub fn expires_at(&self, workspace: WorkspaceId) -> Option<i64> {
+        self.cache()
+            .get(&workspace)
+            .and_then(|remembered| Some(remembered.credentials.rotation.as_ref()?.expires_at))
+    }
+
     /// When each remembered rotating token is due for a refresh (Unix seconds).
     fn schedule(&self) -> Vec<(WorkspaceId, i64)> {
         self.cache()

@@ -73,8 +73,12 @@ pub struct WorkspaceView {
     pub effective_policy: caret_core::Policy,
     /// A direct message to yourself when a phone pairs or this workspace's policy becomes less private.
     pub security_notices: bool,
-    /// The token expires every 12 hours and Caret Desktop renews it (signed in with Slack, token rotation on).
+    /// The token expires and Caret Desktop renews it (signed in with Slack, token rotation on).
     pub token_rotates: bool,
+    /// When the rotating token expires unless renewed (Unix seconds): Slack's own lifetime for it, which
+    /// Caret Desktop does not assume (Slack documents 12 hours).
+    #[ts(type = "number | null")]
+    pub token_expires_at: Option<i64>,
 }
 
 /// What to do about missing scopes: the same words in the UI, the CLI and errors.
@@ -135,7 +139,7 @@ fn missing_scopes(workspace: &Workspace) -> Vec<String> {
 }
 
 impl WorkspaceView {
-    fn of(workspace: Workspace, token_rotates: bool) -> WorkspaceView {
+    fn of(workspace: Workspace, token_expires_at: Option<i64>) -> WorkspaceView {
         let missing_scopes = missing_scopes(&workspace);
         let scope_fix = (!missing_scopes.is_empty()).then(|| scope_fix(&missing_scopes));
         WorkspaceView {
@@ -150,7 +154,8 @@ impl WorkspaceView {
             policy: workspace.settings.policy,
             effective_policy: workspace.settings.policy.effective(chrono::Utc::now()),
             security_notices: workspace.security_notices,
-            token_rotates,
+            token_rotates: token_expires_at.is_some(),
+            token_expires_at,
         }
     }
 }
@@ -181,8 +186,8 @@ pub struct Disconnected {
 
 impl Services {
     pub(crate) fn view(&self, workspace: Workspace) -> WorkspaceView {
-        let rotates = self.tokens.rotates(workspace.id);
-        WorkspaceView::of(workspace, rotates)
+        let expires_at = self.tokens.expires_at(workspace.id);
+        WorkspaceView::of(workspace, expires_at)
     }
 
     /// Checks a pasted token with Slack, keeps it in the keyring and starts syncing the workspace.
@@ -196,7 +201,7 @@ impl Services {
         })?;
         if token.kind() == "xoxe.xoxp" {
             return Err(AppError::Refused(
-                "this token rotates (xoxe.xoxp-…) and stops working within 12 hours; Caret Desktop can renew it \
+                "this token rotates (xoxe.xoxp-…) and stops working within hours; Caret Desktop can renew it \
                  only when it gets it itself: use Sign in with Slack instead, or turn token rotation off in your \
                  Slack app and paste its xoxp- token"
                     .into(),

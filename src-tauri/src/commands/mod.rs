@@ -1,7 +1,7 @@
 //! The IPC commands the UI calls. Each is a few lines that delegate to the core or to [`crate::actions`].
 //! They are listed once, in [`crate::ipc`], which registers them and generates their TypeScript signatures.
 
-use caret_app::action::PickerChoices;
+use caret_app::action::PickerOpening;
 use caret_app::export::{ExportFormat, ExportedLog};
 use caret_app::manifest::{SlackAppSetup, SlackPage};
 use caret_app::oauth::OAuthStart;
@@ -102,10 +102,17 @@ pub fn template_catalog() -> TemplateCatalog {
     TemplateCatalog::new()
 }
 
-/// The states and durations the quick picker lists.
+/// The quick picker shows (again): its list, what the app shows now, and the keys typed for it so far.
+/// Async, so that waiting for the shortcut's listener never holds the main thread.
 #[tauri::command]
-pub fn picker_choices() -> PickerChoices {
-    PickerChoices::new()
+pub async fn picker_opened<R: Runtime>(app: AppHandle<R>, core: State<'_, AppCore>) -> Result<PickerOpening> {
+    Ok(crate::picker::opened(&app, &core))
+}
+
+/// The quick picker's list for `opening` shows and takes keys (for the log, and the benchmark reading it).
+#[tauri::command]
+pub fn picker_ready<R: Runtime>(app: AppHandle<R>, opening: u32) {
+    crate::picker::ready(&app, opening);
 }
 
 /// The app's preferences (shortcut, autostart) and whether the shortcut works.

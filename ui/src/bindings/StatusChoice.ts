@@ -12,4 +12,9 @@ label: string,
 /**
  * The built-in emoji (":telephone_receiver:"), "" for the states that show no status.
  */
-emoji: string, };
+emoji: string, 
+/**
+ * The texts Slack shows for it ("Driving" for In a vehicle): the built-in one and each workspace's own,
+ * without repeats, so that the picker finds a state by the words a person sees in Slack.
+ */
+slack_texts: Array<string>, };

@@ -37,6 +37,11 @@ effective_policy: Policy,
  */
 security_notices: boolean, 
 /**
- * The token expires every 12 hours and Caret Desktop renews it (signed in with Slack, token rotation on).
+ * The token expires and Caret Desktop renews it (signed in with Slack, token rotation on).
  */
-token_rotates: boolean, };
+token_rotates: boolean, 
+/**
+ * When the rotating token expires unless renewed (Unix seconds): Slack's own lifetime for it, which
+ * Caret Desktop does not assume (Slack documents 12 hours).
+ */
+token_expires_at: number | null, };

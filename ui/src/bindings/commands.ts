@@ -11,6 +11,7 @@ import type { PairingView } from "./PairingView";
 import type { PhoneReach } from "./PhoneReach";
 import type { PhonesView } from "./PhonesView";
 import type { PickerChoices } from "./PickerChoices";
+import type { PickerOpening } from "./PickerOpening";
 import type { PreferencesView } from "./PreferencesView";
 import type { ReachView } from "./ReachView";
 import type { SettingsPreview } from "./SettingsPreview";
@@ -45,6 +46,8 @@ export interface Commands {
   save_workspace_settings: { args: { workspaceId: number; settings: WorkspaceSettings }; result: WorkspaceView };
   preview_settings: { args: { settings: WorkspaceSettings }; result: SettingsPreview };
   picker_choices: { args: Record<string, never>; result: PickerChoices };
+  picker_opened: { args: Record<string, never>; result: PickerOpening };
+  picker_ready: { args: { opening: number }; result: null };
   template_catalog: { args: Record<string, never>; result: TemplateCatalog };
   preferences: { args: Record<string, never>; result: PreferencesView };
   set_shortcut: { args: { shortcut: string }; result: PreferencesView };
@@ -60,6 +63,7 @@ export type CommandName = keyof Commands;
 export interface Events {
   "snapshot": Snapshot;
   "sync-log": number;
+  "picker-shown": number;
 }
 
 export type EventName = keyof Events;

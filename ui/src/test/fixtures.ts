@@ -30,6 +30,7 @@ export const acme: WorkspaceView = {
   effective_policy: "trusted",
   security_notices: false,
   token_rotates: false,
+  token_expires_at: null,
 };
 
 export const globex: WorkspaceView = {
@@ -45,6 +46,7 @@ export const globex: WorkspaceView = {
   effective_policy: "default",
   security_notices: false,
   token_rotates: false,
+  token_expires_at: null,
 };
 
 export const initech: WorkspaceView = {
@@ -60,6 +62,7 @@ export const initech: WorkspaceView = {
   effective_policy: "default",
   security_notices: false,
   token_rotates: false,
+  token_expires_at: null,
 };
 
 /** A workspace whose token lacks the presence scopes, with the fix as the app words it. */
@@ -220,14 +223,14 @@ export function logEntry(id: number, overrides: Partial<LogEntry> = {}): LogEntr
 
 export const choices: PickerChoices = {
   states: [
-    { state: "available", label: "Available", emoji: "" },
-    { state: "busy", label: "Busy", emoji: ":no_entry:" },
-    { state: "in_call", label: "In a call", emoji: ":telephone_receiver:" },
-    { state: "in_vehicle", label: "In a vehicle", emoji: ":car:" },
-    { state: "silent", label: "Silent", emoji: ":no_bell:" },
-    { state: "walking", label: "Walking", emoji: ":walking:" },
-    { state: "sleeping", label: "Sleeping", emoji: ":sleeping:" },
-    { state: "offline", label: "Phone offline", emoji: "" },
+    { state: "available", label: "Available", emoji: "", slack_texts: [] },
+    { state: "busy", label: "Busy", emoji: ":no_entry:", slack_texts: ["Busy"] },
+    { state: "in_call", label: "In a call", emoji: ":telephone_receiver:", slack_texts: ["In a call"] },
+    { state: "in_vehicle", label: "In a vehicle", emoji: ":car:", slack_texts: ["Driving"] },
+    { state: "silent", label: "Silent", emoji: ":no_bell:", slack_texts: ["Phone on silent"] },
+    { state: "walking", label: "Walking", emoji: ":walking:", slack_texts: ["Walking", "Promenade à pied"] },
+    { state: "sleeping", label: "Sleeping", emoji: ":sleeping:", slack_texts: ["Sleeping"] },
+    { state: "offline", label: "Phone offline", emoji: "", slack_texts: [] },
   ],
   durations: [
     { digit: 1, label: "For 30 minutes", duration: { kind: "minutes", minutes: 30 } },

@@ -1,8 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { PickerOpening } from "../bindings/PickerOpening";
+import type { TypedKey } from "../bindings/TypedKey";
 import {
   allByTestId,
   byTestId,
   fakeApp,
+  fakeEvents,
   inputByTestId,
   press,
   settle,
@@ -29,6 +32,18 @@ describe("filterEntries", () => {
     expect(names("clear")).toEqual(["clear"]);
     expect(names("cle")).toEqual(["in_vehicle", "clear"]);
     expect(names("zzz")).toEqual([]);
+  });
+
+  it("matches the text Slack shows, as README's example types it (issue 15, 3)", () => {
+    expect(names("dri")).toEqual(["in_vehicle"]);
+    expect(names("DRIVING")).toEqual(["in_vehicle"]);
+    expect(names("on silent")).toEqual(["silent"]);
+  });
+
+  it("ignores accents either way", () => {
+    expect(names("promenade a pied")).toEqual(["walking"]);
+    expect(names("PROMENADE À")).toEqual(["walking"]);
+    expect(names("càll")).toEqual(["in_call"]);
   });
 });
 
@@ -60,18 +75,28 @@ describe("mountPicker", () => {
   let root: HTMLElement;
   let picker: PickerWindow | null;
 
+  let typedNext: TypedKey[] = [];
+  let openings = 0;
+  const opening = (): PickerOpening => {
+    openings += 1;
+    const typed = typedNext;
+    typedNext = [];
+    return { opening: openings, choices, snapshot, typed };
+  };
   const handlers: Partial<Handlers> = {
-    picker_choices: () => choices,
-    snapshot: () => snapshot,
+    picker_opened: opening,
+    picker_ready: () => null,
     perform: () => null,
   };
 
   const mount = (overrides: Partial<Handlers> = {}) => {
     const app = fakeApp({ ...handlers, ...overrides });
+    const events = fakeEvents();
     const close = vi.fn();
-    picker = mountPicker(root, app.call, close);
-    return { app, close };
+    picker = mountPicker(root, app.call, events.onEvent, close);
+    return { app, close, events };
   };
+  const text = (typed: string): TypedKey => ({ type: "text", text: typed });
 
   const filter = () => inputByTestId(root, "picker-filter");
   const options = () => allByTestId(root, "picker-option");
@@ -82,6 +107,8 @@ describe("mountPicker", () => {
       .map((button) => button.dataset.digit);
 
   beforeEach(() => {
+    typedNext = [];
+    openings = 0;
     root = document.createElement("div");
     document.body.append(root);
     picker = null;
@@ -96,7 +123,8 @@ describe("mountPicker", () => {
     const { app } = mount();
     expect(document.activeElement).toBe(filter());
     await settle();
-    expect(app.names()).toEqual(["picker_choices", "snapshot"]);
+    expect(app.names()).toEqual(["picker_opened", "picker_ready"]);
+    expect(app.argsOf("picker_ready")).toEqual([{ opening: 1 }]);
     expect(byTestId(root, "picker-current")?.textContent).toBe("Now: In a call (from the phone)");
     expect(options().map((option) => option.dataset.state)).toEqual([
       ...states.map((choice) => choice.state),
@@ -179,9 +207,9 @@ describe("mountPicker", () => {
   });
 
   it("keeps what was typed before the states arrived, Enter included", async () => {
-    let answer: (value: typeof choices) => void = () => undefined;
+    let answer: (value: PickerOpening) => void = () => undefined;
     const { app, close } = mount({
-      picker_choices: () =>
+      picker_opened: () =>
         new Promise((resolve) => {
           answer = resolve;
         }),
@@ -191,12 +219,99 @@ describe("mountPicker", () => {
     press(filter(), "Enter");
     await settle();
     expect(app.argsOf("perform")).toEqual([]);
-    answer(choices);
+    answer(opening());
     await settle();
     expect(app.argsOf("perform")).toEqual([
       { action: { type: "set_status", state: "sleeping", duration: { kind: "minutes", minutes: 30 } } },
     ]);
     expect(close).toHaveBeenCalledOnce();
+  });
+
+  it("applies the keys typed before the window could take them, in order, Enter last (issue 15, 1)", async () => {
+    typedNext = [text("s"), text("l"), text("x"), { type: "backspace" }, text("e"), { type: "enter" }];
+    const { app, close } = mount();
+    await settle();
+    expect(app.argsOf("perform")).toEqual([
+      { action: { type: "set_status", state: "sleeping", duration: { kind: "minutes", minutes: 60 } } },
+    ]);
+    expect(close).toHaveBeenCalledOnce();
+  });
+
+  it("applies typed digits and arrows to the list the filter shows", async () => {
+    typedNext = [text("w"), text("a"), text("4"), { type: "down" }, { type: "up" }, { type: "enter" }];
+    const { app } = mount();
+    await settle();
+    expect(app.argsOf("perform")).toEqual([
+      { action: { type: "set_status", state: "walking", duration: { kind: "until_cleared" } } },
+    ]);
+  });
+
+  it("without Enter, shows the typed filter and waits", async () => {
+    typedNext = [text("c"), text("a"), text("l")];
+    const { app } = mount();
+    await settle();
+    expect(filter().value).toBe("cal");
+    expect(options().map((option) => option.dataset.state)).toEqual(["in_call"]);
+    expect(app.argsOf("perform")).toEqual([]);
+  });
+
+  it("closes without setting anything on a typed Escape", async () => {
+    typedNext = [text("b"), { type: "escape" }, { type: "enter" }];
+    const { app, close } = mount();
+    await settle();
+    expect(close).toHaveBeenCalledOnce();
+    expect(app.argsOf("perform")).toEqual([]);
+  });
+
+  it("starts each opening of the kept window clean, with that opening's keys", async () => {
+    const { app, close, events } = mount();
+    await settle();
+    typeInto(filter(), "call");
+    press(filter(), "3");
+    press(filter(), "Enter");
+    await settle();
+    expect(close).toHaveBeenCalledOnce();
+    // Hidden, not gone: nothing of the last opening shows, the default duration is back.
+    expect(filter().value).toBe("");
+    expect(options()).toHaveLength(states.length + 1);
+    expect(pressedDigit()).toEqual(["2"]);
+
+    typedNext = [text("d"), text("r"), text("i"), { type: "enter" }];
+    events.emit("picker-shown", 2);
+    await settle();
+    expect(app.argsOf("picker_ready")).toEqual([{ opening: 1 }, { opening: 2 }]);
+    expect(app.argsOf("perform")[1]).toEqual({
+      action: { type: "set_status", state: "in_vehicle", duration: { kind: "minutes", minutes: 60 } },
+    });
+    expect(close).toHaveBeenCalledTimes(2);
+  });
+
+  it("on a warm opening, an Enter typed before the opening arrives waits for it", async () => {
+    let answer: (value: PickerOpening) => void = () => undefined;
+    let deferred = false;
+    const { app, events } = mount({
+      picker_opened: () => {
+        if (!deferred) return opening();
+        return new Promise((resolve) => {
+          answer = resolve;
+        });
+      },
+    });
+    await settle();
+    press(document.body, "Escape");
+    await settle();
+    // Shown again: "sle" was kept for it by the shortcut, Enter reached the field before the opening did.
+    deferred = true;
+    events.emit("picker-shown", 2);
+    press(filter(), "Enter");
+    await settle();
+    expect(app.argsOf("perform")).toEqual([]);
+    typedNext = [text("s"), text("l"), text("e")];
+    answer(opening());
+    await settle();
+    expect(app.argsOf("perform")).toEqual([
+      { action: { type: "set_status", state: "sleeping", duration: { kind: "minutes", minutes: 60 } } },
+    ]);
   });
 
   it("clears the status from the last entry", async () => {
@@ -249,7 +364,7 @@ describe("mountPicker", () => {
 
   it("says why it could not load", async () => {
     mount({
-      picker_choices: () => {
+      picker_opened: () => {
         throw new Error("app gone");
       },
     });

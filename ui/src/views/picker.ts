@@ -1,10 +1,12 @@
 import type { Action } from "../bindings/Action";
 import type { CaretState } from "../bindings/CaretState";
 import type { PickerChoices } from "../bindings/PickerChoices";
+import type { PickerOpening } from "../bindings/PickerOpening";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { StatusChoice } from "../bindings/StatusChoice";
+import type { TypedKey } from "../bindings/TypedKey";
 import { h } from "../dom";
-import { describeError, type Call } from "../ipc";
+import { describeError, subscribe, type Call, type OnEvent } from "../ipc";
 import { clockTime } from "./policy";
 
 /** Closes the picker's window. */
@@ -21,12 +23,20 @@ export type PickerEntry = { kind: "state"; choice: StatusChoice } | { kind: "cle
 
 const CLEAR_LABEL = "Clear status";
 
-/** The entries whose name or state id holds `query` (any case), with "Clear status" last. */
+/** A name as it is compared: lower case, without accents ("Café" and "cafe" are the same). */
+function folded(text: string): string {
+  return text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+}
+
+/**
+ * The entries a person typing `query` means: those whose label, state id or text in Slack ("Driving" for In a
+ * vehicle) holds it, in any case and with or without accents, with "Clear status" last.
+ */
 export function filterEntries(states: StatusChoice[], query: string): PickerEntry[] {
-  const wanted = query.trim().toLowerCase();
-  const matches = (...names: string[]) => names.some((name) => name.toLowerCase().includes(wanted));
+  const wanted = folded(query.trim());
+  const matches = (...names: string[]) => names.some((name) => folded(name).includes(wanted));
   const entries: PickerEntry[] = states
-    .filter((choice) => matches(choice.label, choice.state, choice.state.replaceAll("_", " ")))
+    .filter((choice) => matches(choice.label, choice.state, choice.state.replaceAll("_", " "), ...choice.slack_texts))
     .map((choice) => ({ kind: "state", choice }));
   if (matches(CLEAR_LABEL, "clear")) entries.push({ kind: "clear" });
   return entries;
@@ -61,13 +71,21 @@ export function currentLine(snapshot: Snapshot, states: StatusChoice[]): string 
   return snapshot.paused ? `${line} · syncing paused` : line;
 }
 
+/** `text` less its last character as a person sees it (an accented letter or an emoji, whole). */
+function withoutLastCharacter(text: string): string {
+  const characters = Array.from(new Intl.Segmenter().segment(text), (part) => part.segment);
+  return characters.slice(0, -1).join("");
+}
+
 const optionId = (entry: PickerEntry) => `picker-option-${entry.kind === "clear" ? "clear" : entry.choice.state}`;
 
 /**
  * The quick status picker: type to filter the states, ↑ and ↓ to choose, a digit for how long, Enter to set it
- * (or clear the status). It closes once used, on Escape, and when the person leaves it.
+ * (or clear the status). It closes once used, on Escape, and when the person leaves it. Its window is kept
+ * (hidden) between uses: each showing is an opening (`picker-shown`), which starts clean, and the keys typed
+ * after the shortcut but before the list could take them arrive with the opening and are applied in order.
  */
-export function mountPicker(root: HTMLElement, call: Call, close: Close): PickerWindow {
+export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, close: Close): PickerWindow {
   let choices: PickerChoices | null = null;
   let entries: PickerEntry[] = [];
   let highlight = 0;
@@ -77,6 +95,9 @@ export function mountPicker(root: HTMLElement, call: Call, close: Close): Picker
   let closing = false;
   /** Enter was pressed before the states arrived: set the status as soon as they do. */
   let applyOnLoad = false;
+  /** An opening is on its way (the kept window shown again): the list drawn is the last opening's, so keys
+   * wait for the new one instead of acting on it. */
+  let loading = true;
 
   const current = h("p", { class: "picker-current", "data-testid": "picker-current" }, "Loading…");
   const filter = h("input", {
@@ -100,6 +121,13 @@ export function mountPicker(root: HTMLElement, call: Call, close: Close): Picker
   const doClose = () => {
     if (closing) return;
     closing = true;
+    // The window is kept: the next opening must not show this one's filter or choice.
+    filter.value = "";
+    digit = choices?.default_digit ?? null;
+    applyOnLoad = false;
+    problem.replaceChildren();
+    refilter();
+    drawDurations();
     void Promise.resolve()
       .then(close)
       .catch(() => {
@@ -187,6 +215,14 @@ export function mountPicker(root: HTMLElement, call: Call, close: Close): Picker
     drawList();
   };
 
+  const pickDigit = (wanted: number) => {
+    // Before the durations arrive, any digit is kept and checked then.
+    if (choices === null || choices.durations.some((choice) => choice.digit === wanted)) {
+      digit = wanted;
+      drawDurations();
+    }
+  };
+
   const move = (by: number) => {
     if (entries.length === 0) return;
     highlight = (highlight + by + entries.length) % entries.length;
@@ -194,7 +230,7 @@ export function mountPicker(root: HTMLElement, call: Call, close: Close): Picker
   };
 
   const apply = async (): Promise<void> => {
-    if (choices === null) {
+    if (choices === null || loading) {
       applyOnLoad = true;
       return;
     }
@@ -234,14 +270,37 @@ export function mountPicker(root: HTMLElement, call: Call, close: Close): Picker
     } else if (/^[0-9]$/.test(event.key)) {
       // Digits pick how long; no state has one in its name.
       event.preventDefault();
-      const wanted = Number(event.key);
-      // Before the durations arrive, any digit is kept and checked then.
-      if (choices === null || choices.durations.some((choice) => choice.digit === wanted)) {
-        digit = wanted;
-        drawDurations();
-      }
+      pickDigit(Number(event.key));
     }
   });
+
+  /** Applies a key typed before the list could take it, as the field would have; false once it ends the
+   * opening (Enter sets, Escape closes). */
+  const replay = (key: TypedKey): boolean => {
+    switch (key.type) {
+      case "text":
+        for (const character of key.text) {
+          if (/^[0-9]$/.test(character)) pickDigit(Number(character));
+          else filter.value += character;
+        }
+        refilter();
+        return true;
+      case "backspace":
+        filter.value = withoutLastCharacter(filter.value);
+        refilter();
+        return true;
+      case "up":
+      case "down":
+        move(key.type === "down" ? 1 : -1);
+        return true;
+      case "enter":
+        void apply();
+        return false;
+      case "escape":
+        doClose();
+        return false;
+    }
+  };
 
   const onKey = (event: KeyboardEvent) => {
     if (event.key === "Escape") {
@@ -270,30 +329,52 @@ export function mountPicker(root: HTMLElement, call: Call, close: Close): Picker
   );
   filter.focus();
 
-  Promise.all([call("picker_choices", {}), call("snapshot", {})]).then(
-    ([loadedChoices, snapshot]) => {
-      choices = loadedChoices;
-      const pressed = digit;
-      if (pressed === null || !loadedChoices.durations.some((choice) => choice.digit === pressed)) {
-        digit = loadedChoices.default_digit;
-      }
-      current.textContent = currentLine(snapshot, loadedChoices.states);
-      drawDurations();
+  const show = (opened: PickerOpening) => {
+    loading = false;
+    choices = opened.choices;
+    const pressed = digit;
+    if (pressed === null || !opened.choices.durations.some((choice) => choice.digit === pressed)) {
+      digit = opened.choices.default_digit;
+    }
+    current.textContent = currentLine(opened.snapshot, opened.choices.states);
+    // What reached the field itself came after the keys kept for it.
+    const typedHere = filter.value;
+    filter.value = "";
+    drawDurations();
+    refilter();
+    void call("picker_ready", { opening: opened.opening }).catch(() => undefined);
+    for (const key of opened.typed) {
+      if (!replay(key)) return;
+    }
+    if (typedHere !== "") {
+      filter.value += typedHere;
       refilter();
-      if (applyOnLoad) void apply();
-    },
-    (error: unknown) => {
+    }
+    if (applyOnLoad) void apply();
+  };
+
+  /** Starts an opening: the first, or the kept window shown again. */
+  const begin = () => {
+    closing = false;
+    loading = true;
+    call("picker_opened", {}).then(show, (error: unknown) => {
       current.textContent = "";
       problem.replaceChildren(
         h("p", { class: "alert" }, `Could not load the states: ${describeError(error)}. Esc closes this window.`),
       );
-    },
-  );
+    });
+  };
+  begin();
+  const stopShown = subscribe(onEvent, "picker-shown", () => {
+    filter.focus();
+    begin();
+  });
 
   return {
     stop: () => {
       document.removeEventListener("keydown", onKey);
       window.removeEventListener("blur", onBlur);
+      stopShown();
     },
   };
 }

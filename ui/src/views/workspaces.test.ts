@@ -11,6 +11,7 @@ import {
   mountWorkspaces,
   renderWorkspaceList,
   type WorkspaceListActions,
+  renewalNote,
 } from "./workspaces";
 
 const TOKEN = "xoxp-1111-2222-3333-abcdef";
@@ -217,8 +218,16 @@ describe("renderWorkspaceList", () => {
   });
 
   it("says a token renews itself", () => {
+    const expiresAt = Date.now() / 1000 + 12 * 3600;
     const list = renderWorkspaceList(
-      { workspaces: [{ ...acme, token_rotates: true }, globex, { ...initech, token_rotates: true }], loadError: null },
+      {
+        workspaces: [
+          { ...acme, token_rotates: true, token_expires_at: expiresAt },
+          globex,
+          { ...initech, token_rotates: true, token_expires_at: expiresAt },
+        ],
+        loadError: null,
+      },
       noActions,
     );
     expect(rowTexts(list).map((row) => row[2])).toEqual([
@@ -227,9 +236,24 @@ describe("renderWorkspaceList", () => {
       "Disconnected — token revoked",
     ]);
     const badge = byTestId(list, "token-rotates");
-    expect(badge?.getAttribute("title")).toBe(
-      "Slack's token for this workspace expires every 12 hours; Caret Desktop renews it.",
+    expect(badge?.getAttribute("title")).toBe(renewalNote(expiresAt));
+  });
+
+  it("says when the token expires as Slack gave it, not an assumed 12 hours (issue 15, 6)", () => {
+    const now = new Date(2026, 11, 5, 9, 0);
+    const inTwoHours = now.getTime() / 1000 + 2 * 3600;
+    const time = new Date(inTwoHours * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    expect(renewalNote(inTwoHours, now)).toBe(
+      `Slack's token for this workspace expires at ${time}; Caret Desktop renews it before then.`,
     );
+    const tomorrow = now.getTime() / 1000 + 20 * 3600;
+    const at = new Date(tomorrow * 1000);
+    const day = at.toLocaleDateString([], { weekday: "short" });
+    const later = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    expect(renewalNote(tomorrow, now)).toBe(
+      `Slack's token for this workspace expires at ${day} ${later}; Caret Desktop renews it before then.`,
+    );
+    expect(renewalNote(null, now)).toContain("renews it before then");
   });
 
   it("never turns text from the core into markup", () => {

@@ -5,6 +5,18 @@ import { button, focusKey, focusLost, focusedKey, h } from "../dom";
 import { describeError, type Call } from "../ipc";
 import { createSlackGuide } from "./slack-guide";
 
+/**
+ * What the "Renews itself" badge explains: when Slack's token expires (Slack's own lifetime for it, not an
+ * assumed 12 hours), and that Caret Desktop renews it before then.
+ */
+export function renewalNote(expiresAt: number | null, now: Date = new Date()): string {
+  if (expiresAt === null) return "Slack's token for this workspace expires; Caret Desktop renews it before then.";
+  const at = new Date(expiresAt * 1000);
+  const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const when = at.toDateString() === now.toDateString() ? time : `${at.toLocaleDateString([], { weekday: "short" })} ${time}`;
+  return `Slack's token for this workspace expires at ${when}; Caret Desktop renews it before then.`;
+}
+
 /** What the list of workspaces shows at one moment. */
 export interface WorkspaceListState {
   /** Null until the first answer. */
@@ -188,7 +200,7 @@ export function renderWorkspaceList(state: WorkspaceListState, actions: Workspac
             "span",
             {
               class: "badge",
-              title: "Slack's token for this workspace expires every 12 hours; Caret Desktop renews it.",
+              title: renewalNote(workspace.token_expires_at),
               "data-testid": "token-rotates",
             },
             "Renews itself",
