@@ -20,6 +20,8 @@ bench "relay: latency, and a phone among hostile clients (bench-relay)" \
   target/release/bench-relay --only latency
 "$session" target/release/bench-relay --only hostile
 bench "through the running app: phone → Slack, and a flapping phone (bench-app)" target/release/bench-app
+bench "the quick picker: shortcut → list taking keys, first and warm openings (bench-picker)" \
+  target/release/bench-picker
 bench "idle cost of a connected phone on the running app (bench-relay --only idle)" \
   target/release/bench-relay --only idle --idle-secs "$idle"
 bench "memory, idle CPU, start time, binary size against a bare Tauri app (memory)" \

@@ -571,6 +571,37 @@ async fn keys_typed_right_after_the_shortcut_set_the_state_they_name_on_the_firs
         Vec::is_empty,
     )
     .await;
+    // A person holds the shortcut's keys longer than the picker takes to show, then types: the shortcut's
+    // release goes to the picker, and the next press must still open it.
+    let xdotool = |args: &[&str]| {
+        let status = std::process::Command::new("xdotool")
+            .args(args)
+            .status()
+            .expect("xdotool runs");
+        assert!(status.success(), "xdotool {args:?}");
+    };
+    xdotool(&["keydown", "ctrl+alt+s"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    xdotool(&["keyup", "s"]);
+    xdotool(&["keyup", "ctrl+alt"]);
+    sandbox.wait_for_log("app", "opening=3", SOON).await;
+    xdotool(&["key", "--delay", "1", "w", "a", "l", "Return"]);
+    eventually(
+        "Walking in Slack, after a held shortcut",
+        SOON,
+        slack_text,
+        |text| text == "Walking",
+    )
+    .await;
+    type_fast("bus");
+    eventually(
+        "Busy in Slack: the shortcut still opens the picker",
+        SOON,
+        slack_text,
+        |text| text == "Busy",
+    )
+    .await;
+
     let log = sandbox.log("app");
     assert!(
         !log.contains("did not ask for the keys typed for it"),

@@ -309,10 +309,15 @@ impl Listener {
     /// Waits for events (blocking: no wake-up while nothing happens), runs `on_press` once per press of the
     /// shortcut and keeps the keys typed for the picker.
     fn listen(self, on_press: impl Fn() -> bool) {
-        let relevant = ModMask::SHIFT | ModMask::CONTROL | ModMask::M1 | ModMask::M4;
         let mut held = false;
+        // Events read while releasing a capture, to be handled like any other (the shortcut's release among
+        // them: lost, it would leave the shortcut "held" and the next press ignored).
+        let mut drained: std::collections::VecDeque<Event> = std::collections::VecDeque::new();
         loop {
-            let event = match self.connection.wait_for_event() {
+            let event = match drained
+                .pop_front()
+                .map_or_else(|| self.connection.wait_for_event(), Ok)
+            {
                 Ok(event) => event,
                 Err(error) => {
                     tracing::warn!("the shortcut listener lost the X server: {error}");
@@ -320,14 +325,8 @@ impl Listener {
                 }
             };
             let current = *self.grabbed.lock().unwrap_or_else(PoisonError::into_inner);
-            let is_shortcut = |press: &KeyPressEvent| {
-                current.is_some_and(|grab| {
-                    press.detail == grab.keycode
-                        && ModMask::from(u16::from(press.state)) & relevant == grab.modifiers
-                })
-            };
             match event {
-                Event::KeyPress(press) if is_shortcut(&press) => {
+                Event::KeyPress(press) if self.is_shortcut(&press) => {
                     if !held {
                         held = true;
                         if on_press() {
@@ -345,7 +344,10 @@ impl Listener {
                 Event::ClientMessage(message)
                     if message.window == self.wake.window && message.type_ == self.wake.atom =>
                 {
-                    self.release_capture(message.data.as_data32()[0]);
+                    drained.extend(self.release_capture(message.data.as_data32()[0]));
+                    // The shortcut's release may go to the picker from now on: a person holds keys longer
+                    // than the picker takes to ask for them. A press while the picker shows only focuses it.
+                    held = false;
                 }
                 // The layout changed: read it again at the next capture.
                 Event::MappingNotify(_) => lock(&self.capture).map = None,
@@ -391,7 +393,8 @@ impl Listener {
             });
         if let Err(error) = limit {
             tracing::warn!("cannot limit the keyboard grab, releasing it: {error}");
-            self.release_capture(generation);
+            // Nothing else is waiting to be read this early.
+            let _others = self.release_capture(generation);
         }
     }
 
@@ -429,11 +432,12 @@ impl Listener {
     /// Releases the keyboard (capture `generation`, or the active one for 0) and answers whoever waits. The
     /// round trip after the release makes sure every key typed before it has reached this connection, so none
     /// is lost between here and the window that takes the keys next.
-    fn release_capture(&self, generation: u32) {
+    /// Returns the other events read meanwhile, for the listener to handle.
+    fn release_capture(&self, generation: u32) -> Vec<Event> {
         {
             let capture = lock(&self.capture);
             if !capture.active || (generation != 0 && generation != capture.generation) {
-                return;
+                return Vec::new();
             }
         }
         let _ = self.connection.ungrab_keyboard(CURRENT_TIME);
@@ -445,9 +449,11 @@ impl Listener {
         if synced.is_none() {
             tracing::warn!("the X server did not confirm the end of the keyboard grab");
         }
+        let mut others = Vec::new();
         while let Ok(Some(event)) = self.connection.poll_for_event() {
-            if let Event::KeyPress(press) = event {
-                self.keep(&press);
+            match event {
+                Event::KeyPress(press) if !self.is_shortcut(&press) => self.keep(&press),
+                other => others.push(other),
             }
         }
         let mut capture = lock(&self.capture);
@@ -464,6 +470,16 @@ impl Listener {
                 let _ = waiting.send(keys.clone());
             }
         }
+        others
+    }
+
+    /// Whether a press is the shortcut's (its key with its modifiers; lock keys do not count).
+    fn is_shortcut(&self, press: &KeyPressEvent) -> bool {
+        let relevant = ModMask::SHIFT | ModMask::CONTROL | ModMask::M1 | ModMask::M4;
+        let current = *self.grabbed.lock().unwrap_or_else(PoisonError::into_inner);
+        current.is_some_and(|grab| {
+            press.detail == grab.keycode && ModMask::from(u16::from(press.state)) & relevant == grab.modifiers
+        })
     }
 }
 
