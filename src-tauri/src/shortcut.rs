@@ -86,13 +86,15 @@ fn start_backend<R: Runtime>(app: &AppHandle<R>) -> std::result::Result<(), Stri
         return Err(reason);
     }
     let handle = app.clone();
-    let hotkeys = crate::x11_hotkey::X11Hotkeys::start(move || {
-        tracing::info!("global shortcut pressed");
+    let noting = app.clone();
+    let hotkeys = crate::x11_hotkey::X11Hotkeys::start(
         // Noted before the opening, so that the keys typed from now on are kept for the picker.
-        let for_the_picker = crate::picker::shortcut_pressed(&handle);
-        open_picker(&handle);
-        for_the_picker
-    })?;
+        move || crate::picker::shortcut_pressed(&noting),
+        move || {
+            tracing::info!("global shortcut pressed");
+            open_picker(&handle);
+        },
+    )?;
     app.manage(hotkeys);
     Ok(())
 }

@@ -93,9 +93,14 @@ fn lock(capture: &Mutex<Capture>) -> MutexGuard<'_, Capture> {
 }
 
 impl X11Hotkeys {
-    /// Connects to the X server and starts the listener thread. `on_press` says whether the keys typed next
-    /// are for the picker (false when it is already showing and takes keys itself).
-    pub fn start(on_press: impl Fn() -> bool + Send + 'static) -> Result<X11Hotkeys, String> {
+    /// Connects to the X server and starts the listener thread. At each press of the shortcut, `wants_keys`
+    /// says whether the keys typed next are for the picker (false when it already shows and takes keys itself);
+    /// if so they are kept from then on, and only then does `on_press` run (it opens the picker, which may ask
+    /// for them at once).
+    pub fn start(
+        wants_keys: impl Fn() -> bool + Send + 'static,
+        on_press: impl Fn() + Send + 'static,
+    ) -> Result<X11Hotkeys, String> {
         let (connection, screen) =
             x11rb::connect(None).map_err(|error| format!("cannot reach the X server: {error}"))?;
         let root = connection
@@ -139,7 +144,7 @@ impl X11Hotkeys {
         };
         std::thread::Builder::new()
             .name("caret-shortcut".into())
-            .spawn(move || listener.listen(on_press))
+            .spawn(move || listener.listen(wants_keys, on_press))
             .map_err(|error| format!("cannot start the shortcut listener: {error}"))?;
         Ok(X11Hotkeys {
             connection,
@@ -308,7 +313,7 @@ struct Listener {
 impl Listener {
     /// Waits for events (blocking: no wake-up while nothing happens), runs `on_press` once per press of the
     /// shortcut and keeps the keys typed for the picker.
-    fn listen(self, on_press: impl Fn() -> bool) {
+    fn listen(self, wants_keys: impl Fn() -> bool, on_press: impl Fn()) {
         let mut held = false;
         // Events read while releasing a capture, to be handled like any other (the shortcut's release among
         // them: lost, it would leave the shortcut "held" and the next press ignored).
@@ -329,9 +334,10 @@ impl Listener {
                 Event::KeyPress(press) if self.is_shortcut(&press) => {
                     if !held {
                         held = true;
-                        if on_press() {
+                        if wants_keys() {
                             self.start_capture();
                         }
+                        on_press();
                     }
                     // Whatever happened, the keyboard the press froze goes on (into our grab, if one started).
                     let _ = self.connection.allow_events(Allow::ASYNC_KEYBOARD, CURRENT_TIME);
