@@ -10,7 +10,6 @@ import type { OAuthStart } from "./OAuthStart";
 import type { PairingView } from "./PairingView";
 import type { PhoneReach } from "./PhoneReach";
 import type { PhonesView } from "./PhonesView";
-import type { PickerChoices } from "./PickerChoices";
 import type { PickerOpening } from "./PickerOpening";
 import type { PreferencesView } from "./PreferencesView";
 import type { ReachView } from "./ReachView";
@@ -45,7 +44,6 @@ export interface Commands {
   workspace_settings: { args: { workspaceId: number }; result: WorkspaceSettings };
   save_workspace_settings: { args: { workspaceId: number; settings: WorkspaceSettings }; result: WorkspaceView };
   preview_settings: { args: { settings: WorkspaceSettings }; result: SettingsPreview };
-  picker_choices: { args: Record<string, never>; result: PickerChoices };
   picker_opened: { args: Record<string, never>; result: PickerOpening };
   picker_ready: { args: { opening: number }; result: null };
   template_catalog: { args: Record<string, never>; result: TemplateCatalog };
