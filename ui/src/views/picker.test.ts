@@ -13,7 +13,7 @@ import {
   type Handlers,
 } from "../test/fake-app";
 import { choices, snapshot } from "../test/fixtures";
-import { currentLine, filterEntries, mountPicker, type PickerWindow } from "./picker";
+import { BLUR_GRACE_MS, currentLine, filterEntries, mountPicker, type PickerWindow } from "./picker";
 
 const states = choices.states;
 
@@ -343,9 +343,21 @@ describe("mountPicker", () => {
 
     const second = mount();
     await settle();
+    const focused = vi.spyOn(document, "hasFocus").mockReturnValue(false);
     window.dispatchEvent(new Event("blur"));
-    await settle();
+    await new Promise((resolve) => setTimeout(resolve, BLUR_GRACE_MS + 20));
     expect(second.close).toHaveBeenCalledOnce();
+    focused.mockRestore();
+  });
+
+  it("stays open when the focus comes back at once (a keyboard grab ending)", async () => {
+    const { close } = mount();
+    await settle();
+    const focused = vi.spyOn(document, "hasFocus").mockReturnValue(true);
+    window.dispatchEvent(new Event("blur"));
+    await new Promise((resolve) => setTimeout(resolve, BLUR_GRACE_MS + 20));
+    expect(close).not.toHaveBeenCalled();
+    focused.mockRestore();
   });
 
   it("stays open and says why when setting the status failed", async () => {

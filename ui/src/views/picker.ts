@@ -77,6 +77,9 @@ function withoutLastCharacter(text: string): string {
   return characters.slice(0, -1).join("");
 }
 
+/** How long the focus may be gone before the picker takes it as the person leaving. */
+export const BLUR_GRACE_MS = 150;
+
 const optionId = (entry: PickerEntry) => `picker-option-${entry.kind === "clear" ? "clear" : entry.choice.state}`;
 
 /**
@@ -308,8 +311,14 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
       doClose();
     }
   };
+  // The focus can leave for a moment and come back without the person leaving: the shortcut's keyboard grab
+  // ending (X sends the window a focus-out and a focus-in). Only a focus still gone a moment later closes.
+  let blurCheck: ReturnType<typeof setTimeout> | undefined;
   const onBlur = () => {
-    doClose();
+    clearTimeout(blurCheck);
+    blurCheck = setTimeout(() => {
+      if (!document.hasFocus()) doClose();
+    }, BLUR_GRACE_MS);
   };
   document.addEventListener("keydown", onKey);
   window.addEventListener("blur", onBlur);
@@ -372,6 +381,7 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
 
   return {
     stop: () => {
+      clearTimeout(blurCheck);
       document.removeEventListener("keydown", onKey);
       window.removeEventListener("blur", onBlur);
       stopShown();
