@@ -439,10 +439,17 @@ pub async fn request_stream(
         })?;
     let mut json = serde_json::to_string(request).map_err(|error| AppError::Refused(error.to_string()))?;
     json.push('\n');
-    stream
-        .write_all(json.as_bytes())
-        .await
-        .map_err(control_error(&path))?;
+    if let Err(error) = stream.write_all(json.as_bytes()).await {
+        // The app may answer and hang up before reading (it refuses another user at once): its answer, not the
+        // broken pipe, says why.
+        let mut lines = BufReader::new(stream).lines();
+        if let Ok(Some(line)) = lines.next_line().await
+            && let Ok(ControlResponse::Error { message }) = serde_json::from_str::<ControlResponse>(&line)
+        {
+            return Err(AppError::RunningAppRefused(message));
+        }
+        return Err(control_error(&path)(error));
+    }
     let path_for_errors = path.clone();
     let mut lines = BufReader::new(stream).lines();
     let mut first = true;
