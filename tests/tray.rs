@@ -30,6 +30,44 @@ fn webview_processes(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// The real tray app against a local Slack with one user (Acme, ada) whose token the test can connect, its
+/// tray item registered with a StatusNotifierWatcher of the test's own.
+struct TrayWithSlack {
+    slack: caret_e2e::fake_slack::FakeSlack,
+    token: String,
+    _cleanup: caret_e2e::app::KeyringCleanup,
+    sandbox: Sandbox,
+    app: tokio::process::Child,
+    item: caret_e2e::sni::TrayItem,
+    _watcher: Watcher,
+}
+
+impl TrayWithSlack {
+    async fn launch() -> TrayWithSlack {
+        use caret_e2e::fake_slack::{FakeSlack, TestClock};
+        let slack = FakeSlack::start(TestClock::new()).await;
+        let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+        let cleanup = caret_e2e::app::KeyringCleanup::for_token(&slack, &token);
+        let mut watcher = Watcher::start().await;
+        let sandbox = Sandbox::new();
+        let app = sandbox
+            .command("app", &[])
+            .env("CARET_SLACK_API_URL", slack.base_url())
+            .spawn()
+            .expect("launch caret-desktop");
+        let item = watcher.next_item(START).await;
+        TrayWithSlack {
+            slack,
+            token,
+            _cleanup: cleanup,
+            sandbox,
+            app,
+            item,
+            _watcher: watcher,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tray_registers_with_its_menu_and_quit_exits_cleanly() {
     let _desktop = exclusive_desktop().await;
@@ -43,6 +81,12 @@ async fn tray_registers_with_its_menu_and_quit_exits_cleanly() {
         item.string_property("Status").await,
         "Active",
         "the icon is shown, not hidden"
+    );
+    // Hovering the icon says what the app believes (issue 15, 4: libappindicator exported no tooltip).
+    assert_eq!(item.string_property("Title").await, "Caret Desktop");
+    assert_eq!(
+        item.tooltip().await,
+        ("Caret Desktop".to_owned(), "No phone paired yet".to_owned())
     );
     let menu = item.menu().await;
     assert_eq!(
@@ -99,6 +143,44 @@ async fn tray_registers_with_its_menu_and_quit_exits_cleanly() {
         sandbox.log("app")
     );
     assert!(sandbox.log("app").contains("quit requested"));
+}
+
+/// A session whose panel starts after the app (autostart racing the panel, a panel restarting): the app starts
+/// without its icon rather than failing, and the icon appears, with its tooltip and a working menu, as soon as a
+/// StatusNotifierWatcher does (the tray library refuses to create an item while none is there).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_starts_before_any_panel_and_its_icon_appears_when_one_does() {
+    let _desktop = exclusive_desktop().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox.command("app", &[]).spawn().expect("launch caret-desktop");
+    sandbox
+        .wait_for_log("app", "caret-desktop ready (tray)", START)
+        .await;
+    assert!(
+        sandbox.log("app").contains("no tray icon yet"),
+        "the missing panel is said once; log:\n{}",
+        sandbox.log("app")
+    );
+
+    let mut watcher = Watcher::start().await;
+    let item = watcher.next_item(START).await;
+    assert_eq!(item.string_property("Status").await, "Active");
+    assert_eq!(
+        item.tooltip().await.1,
+        "No phone paired yet",
+        "the late icon says what the app believes"
+    );
+    sandbox
+        .wait_for_log("app", "the tray icon is in place", SOON)
+        .await;
+    let menu = item.menu().await;
+    item.click(menu.find("Quit Caret Desktop").expect("quit")).await;
+    let status = wait_for_exit(&mut app, SOON).await;
+    assert!(
+        status.success(),
+        "Quit from the late icon exits 0, got {status}; log:\n{}",
+        sandbox.log("app")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -266,21 +348,16 @@ async fn pair_phone_opens_the_phones_window_and_the_tray_follows_the_phone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_slack() {
-    use caret_e2e::app::KeyringCleanup;
-    use caret_e2e::fake_slack::{FakeSlack, TestClock};
-
     let _desktop = exclusive_desktop().await;
-    let slack = FakeSlack::start(TestClock::new()).await;
-    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
-    let _cleanup = KeyringCleanup::for_token(&slack, &token);
-    let mut watcher = Watcher::start().await;
-    let sandbox = Sandbox::new();
-    let mut app = sandbox
-        .command("app", &[])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch caret-desktop");
-    let item = watcher.next_item(START).await;
+    let TrayWithSlack {
+        slack,
+        token,
+        _cleanup,
+        sandbox,
+        mut app,
+        item,
+        _watcher,
+    } = TrayWithSlack::launch().await;
     sandbox
         .wait_for_log("app", "caret-desktop ready (tray)", SOON)
         .await;
@@ -337,7 +414,7 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
         },
     )
     .await;
-    let icon_before = item.string_property("IconName").await;
+    let icon_before = item.icon().await;
 
     // Set status ▸ In a call ▸ For 30 minutes, clicked as a panel does.
     let menu = item.menu().await;
@@ -359,6 +436,13 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
     let line = item
         .wait_for_state_line("Status: In a call (set by you)", SOON)
         .await;
+    eventually_async(
+        "the tooltip follows the state",
+        SOON,
+        || async { item.tooltip().await.1 },
+        |description| description.starts_with("Status: In a call (set by you)"),
+    )
+    .await;
     assert_eq!(
         line, "Status: In a call (set by you)",
         "the tray says it was set by hand"
@@ -377,7 +461,7 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
     eventually_async(
         "the tray icon changes with the state",
         SOON,
-        || async { item.string_property("IconName").await },
+        || async { item.icon().await },
         |icon| *icon != icon_before,
     )
     .await;
@@ -445,6 +529,10 @@ async fn where_the_shortcut_cannot_be_grabbed_the_app_runs_on_and_the_picker_com
     let pickers = wait_for_windows("Set status", 1, START).await;
     close_window(pickers[0], "Set status").await;
     assert!(app.try_wait().expect("poll").is_none(), "still running");
+    // A left click on the icon (the panel's Activate) opens it too: the menu is on the right button.
+    item.activate().await;
+    let pickers = wait_for_windows("Set status", 1, START).await;
+    close_window(pickers[0], "Set status").await;
 
     item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
         .await;
@@ -500,21 +588,16 @@ async fn the_shortcut_opens_the_picker_and_a_combination_another_app_holds_is_re
 /// made then) and on a warm one (the kept window shown again); "dri" finds Driving, as README says.
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_typed_right_after_the_shortcut_set_the_state_they_name_on_the_first_and_a_warm_opening() {
-    use caret_e2e::app::KeyringCleanup;
-    use caret_e2e::fake_slack::{FakeSlack, TestClock};
-
     let _desktop = exclusive_desktop().await;
-    let slack = FakeSlack::start(TestClock::new()).await;
-    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
-    let _cleanup = KeyringCleanup::for_token(&slack, &token);
-    let mut watcher = Watcher::start().await;
-    let sandbox = Sandbox::new();
-    let mut app = sandbox
-        .command("app", &[])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch caret-desktop");
-    let item = watcher.next_item(START).await;
+    let TrayWithSlack {
+        slack,
+        token,
+        _cleanup,
+        sandbox,
+        mut app,
+        item,
+        _watcher,
+    } = TrayWithSlack::launch().await;
     sandbox
         .wait_for_log("app", "global shortcut registered", SOON)
         .await;

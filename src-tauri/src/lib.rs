@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`tray`]: the tray icon and its menu, kept in line with the core's snapshot; menu ids ↔ [`Action`]s.
+//! - [`tray_host`]: the icon created at start, or once a panel that can show it appears.
 //! - [`actions`]: the one place where an [`Action`] from any entry point is carried out.
 //! - [`windows`]: windows created on demand and destroyed on close.
 //! - [`picker`]: the quick picker's window, kept hidden between uses, and the keys typed before it shows.
@@ -19,6 +20,7 @@ pub mod ipc;
 pub mod picker;
 pub mod shortcut;
 pub mod tray;
+pub mod tray_host;
 pub mod windows;
 #[cfg(target_os = "linux")]
 mod x11_hotkey;
@@ -63,7 +65,7 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
             app.manage(lock);
             app.manage(core.clone());
             app.manage(picker::PickerState::default());
-            tray::create(app.handle(), &core)?;
+            tray_host::install(app.handle(), &core)?;
             let handle = app.handle().clone();
             core.attach_shell(Box::new(move |action| {
                 actions::handle(&handle, action, caret_app::apply::Source::Cli);

@@ -7,7 +7,7 @@ use caret_app::{Action, AppCore, PolicyChoice, Snapshot, StatusDuration, WindowK
 use caret_core::{Blocked, PolicySetting, SharingPolicy, StateKind};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu};
-use tauri::tray::TrayIconBuilder;
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 
 /// The id under which the tray icon is registered.
@@ -414,6 +414,16 @@ impl<R: Runtime> LiveMenu<R> {
     }
 }
 
+/// On Linux the panel shows the item's title ("Caret Desktop") above the tooltip; elsewhere the tooltip is one
+/// text and names the app itself.
+fn tooltip(snapshot: &Snapshot) -> String {
+    if cfg!(target_os = "linux") {
+        IconLook::tooltip_body(snapshot)
+    } else {
+        IconLook::tooltip(snapshot)
+    }
+}
+
 fn icon_image(look: IconLook) -> Image<'static> {
     Image::new_owned(look.render(), ICON_SIZE, ICON_SIZE)
 }
@@ -427,10 +437,13 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<(
     let mut look = IconLook::of(&snapshot, chrono::Utc::now());
     let tray = TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon_image(look))
-        .tooltip(IconLook::tooltip(&snapshot))
+        // The item's name for panels (StatusNotifierItem's Title; its ToolTip's title too).
+        .title("Caret Desktop")
+        .tooltip(tooltip(&snapshot))
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu_event)
+        .on_tray_icon_event(on_icon_event)
         .build(app)?;
 
     let app = app.clone();
@@ -455,12 +468,31 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> tauri::Result<(
                     tracing::warn!("cannot change the tray icon: {error}");
                 }
             }
-            if let Err(error) = tray.set_tooltip(Some(IconLook::tooltip(&snapshot))) {
+            if let Err(error) = tray.set_tooltip(Some(tooltip(&snapshot))) {
                 tracing::warn!("cannot change the tray tooltip: {error}");
             }
         }
     });
     Ok(())
+}
+
+/// A click on the icon itself. On Linux the panel shows the menu on the right button and asks the item on the
+/// left one (StatusNotifierItem's Activate): that opens the quick picker, the tray's quickest use.
+fn on_icon_event<R: Runtime>(tray: &TrayIcon<R>, event: TrayIconEvent) {
+    if let TrayIconEvent::Click {
+        button: MouseButton::Left,
+        button_state: MouseButtonState::Up,
+        ..
+    } = event
+    {
+        crate::actions::handle(
+            tray.app_handle(),
+            Action::OpenWindow {
+                window: WindowKind::Picker,
+            },
+            caret_app::apply::Source::Tray,
+        );
+    }
 }
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {

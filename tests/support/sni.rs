@@ -1,5 +1,5 @@
-//! The tray as a desktop panel sees it. libayatana-appindicator exports the app's StatusNotifierItem and its
-//! com.canonical.dbusmenu menu only when someone owns `org.kde.StatusNotifierWatcher`; [`Watcher`] is that
+//! The tray as a desktop panel sees it. The app (tray-icon's ksni backend) exports its StatusNotifierItem and
+//! its com.canonical.dbusmenu menu only when someone owns `org.kde.StatusNotifierWatcher`; [`Watcher`] is that
 //! someone, so the test receives the registration, reads the menu and clicks items exactly like a panel.
 
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ impl WatcherService {
         #[zbus(header)] header: Header<'_>,
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
     ) {
-        // libappindicator passes an object path; the item is then that path on the caller's bus name.
+        // Some items (libappindicator's) pass an object path; the item is then that path on the caller's bus name.
         let item = if service.starts_with('/') {
             let sender = header.sender().map(|name| name.to_string()).unwrap_or_default();
             format!("{sender}{service}")
@@ -160,6 +160,35 @@ impl TrayItem {
         String::try_from(self.property(name).await).expect("a string property")
     }
 
+    /// The item's `ToolTip` (`(sa(iiay)ss)`: icon name, icon pixmaps, title, description) as its title and
+    /// description: what a host shows when the pointer rests on the icon.
+    pub async fn tooltip(&self) -> (String, String) {
+        type ToolTip = (String, Vec<(i32, i32, Vec<u8>)>, String, String);
+        let (_icon, _pixmaps, title, description): ToolTip = self
+            .property("ToolTip")
+            .await
+            .try_into()
+            .expect("ToolTip is (sa(iiay)ss)");
+        (title, description)
+    }
+
+    /// What the icon looks like: its name, or a digest of its pixmaps (`IconPixmap`, `a(iiay)`) when it is
+    /// given as pixels, so that a test can see it change.
+    pub async fn icon(&self) -> String {
+        let name = self.string_property("IconName").await;
+        if !name.is_empty() {
+            return name;
+        }
+        let pixmaps: Vec<(i32, i32, Vec<u8>)> = self
+            .property("IconPixmap")
+            .await
+            .try_into()
+            .expect("IconPixmap is a(iiay)");
+        let mut digest = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&pixmaps, &mut digest);
+        format!("pixmap {:x}", std::hash::Hasher::finish(&digest))
+    }
+
     async fn menu_path(&self) -> OwnedObjectPath {
         OwnedObjectPath::try_from(self.property("Menu").await).expect("Menu is an object path")
     }
@@ -194,6 +223,20 @@ impl TrayItem {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// A left click on the icon itself, as a panel passes it on (`Activate(x, y)`).
+    pub async fn activate(&self) {
+        self.connection
+            .call_method(
+                Some(self.bus_name.as_str()),
+                self.path.as_str(),
+                Some(ITEM_INTERFACE),
+                "Activate",
+                &(0i32, 0i32),
+            )
+            .await
+            .expect("Activate");
     }
 
     /// Clicks an item the way a panel does (`Event(id, "clicked", 0, 0)`).

@@ -89,9 +89,16 @@ impl IconLook {
         }
     }
 
-    /// The tooltip: the state line, and the reason for a badge.
+    /// The tooltip where it is one text (Windows, macOS): the app's name, the state line, and the reason for a
+    /// badge.
     pub fn tooltip(snapshot: &Snapshot) -> String {
-        let mut lines = vec![format!("Caret Desktop — {}", snapshot.state_line())];
+        format!("Caret Desktop — {}", Self::tooltip_body(snapshot))
+    }
+
+    /// The tooltip without the app's name, for a StatusNotifierItem, whose panel shows the item's title above
+    /// it: the state line, and the reason for a badge.
+    pub fn tooltip_body(snapshot: &Snapshot) -> String {
+        let mut lines = vec![snapshot.state_line()];
         if snapshot.paused {
             lines.push("Syncing to Slack is paused".to_owned());
         }
@@ -323,6 +330,11 @@ mod tests {
         );
         snapshot.workspaces[0].needs_user = true;
         let tooltip = IconLook::tooltip(&snapshot);
+        assert!(tooltip.starts_with("Caret Desktop — "), "{tooltip}");
+        assert!(
+            !IconLook::tooltip_body(&snapshot).contains("Caret Desktop"),
+            "a panel shows the item's title above the body"
+        );
         assert!(
             tooltip.contains("paused") && tooltip.contains("Acme is disconnected"),
             "{tooltip}"
