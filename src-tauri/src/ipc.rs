@@ -9,13 +9,13 @@ use caret_app::action::PickerOpening;
 use caret_app::export::{ExportFormat, ExportedLog};
 use caret_app::manifest::{SlackAppSetup, SlackPage};
 use caret_app::oauth::OAuthStart;
-use caret_app::preferences::PreferencesView;
+use caret_app::preferences::{Preferences, PreferencesView};
 use caret_app::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::reach::{PhoneReach, ReachView};
 use caret_app::services::{PairingView, PhonesView};
 use caret_app::workspaces::{Disconnected, WorkspaceView};
 use caret_app::{Action, AppInfo, Snapshot};
-use caret_core::WorkspaceSettings;
+use caret_core::{TimeFormat, WorkspaceSettings};
 use caret_store::{LogEntry, LogFilter};
 use ts_rs::{Config, TS, TypeVisitor};
 
@@ -120,6 +120,7 @@ ipc_commands! {
     preferences() -> PreferencesView;
     set_shortcut(shortcut: String) -> PreferencesView;
     set_autostart(enabled: bool) -> PreferencesView;
+    set_clock(clock: TimeFormat) -> PreferencesView;
     reach() -> ReachView;
     set_phone_reach(choice: PhoneReach) -> ReachView;
     forget_networks(id: Option<String>) -> ReachView;
@@ -132,14 +133,23 @@ pub const SNAPSHOT_EVENT: &str = "snapshot";
 pub const SYNC_LOG_EVENT: &str = "sync-log";
 /// To the quick picker only, when its kept window shows again. Payload: the opening's number.
 pub const PICKER_SHOWN_EVENT: &str = "picker-shown";
+/// When a preference the windows follow changes (how to write times). Payload: the preferences.
+pub const PREFERENCES_EVENT: &str = "preferences";
 
 fn event_specs(cfg: &Config) -> Vec<(&'static str, String, BTreeSet<String>)> {
     let mut snapshot_imports = BTreeSet::new();
     imports_of::<Snapshot>(cfg, &mut snapshot_imports);
+    let mut preferences_imports = BTreeSet::new();
+    imports_of::<Preferences>(cfg, &mut preferences_imports);
     vec![
         (SNAPSHOT_EVENT, <Snapshot as TS>::name(cfg), snapshot_imports),
         (SYNC_LOG_EVENT, "number".to_owned(), BTreeSet::new()),
         (PICKER_SHOWN_EVENT, "number".to_owned(), BTreeSet::new()),
+        (
+            PREFERENCES_EVENT,
+            <Preferences as TS>::name(cfg),
+            preferences_imports,
+        ),
     ]
 }
 

@@ -201,6 +201,9 @@ pub fn opened<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> PickerOpening {
         choices: choices(core),
         snapshot: core.snapshot(),
         typed,
+        clock: caret_app::preferences::load(&core.config().paths)
+            .map(|preferences| preferences.clock)
+            .unwrap_or_default(),
     }
 }
 

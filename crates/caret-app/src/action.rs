@@ -295,6 +295,8 @@ pub struct PickerOpening {
     pub choices: PickerChoices,
     pub snapshot: crate::Snapshot,
     pub typed: Vec<TypedKey>,
+    /// How to write a time ("until 15:42"), as the user chose in Settings.
+    pub clock: caret_core::TimeFormat,
 }
 
 impl Default for PickerChoices {

@@ -29,6 +29,10 @@ pub struct Preferences {
     /// unless the user chose otherwise.
     #[serde(default)]
     pub phone_reach: crate::reach::PhoneReach,
+    /// How the app's windows write a time of day (the picker, Settings, Phones, the sync log): 24-hour unless
+    /// the user chose 12-hour. A workspace's own choice covers only the times in its Slack status.
+    #[serde(default)]
+    pub clock: caret_core::TimeFormat,
 }
 
 fn default_shortcut() -> String {
@@ -41,6 +45,7 @@ impl Default for Preferences {
             shortcut: default_shortcut(),
             autostart: false,
             phone_reach: crate::reach::PhoneReach::default(),
+            clock: caret_core::TimeFormat::default(),
         }
     }
 }
@@ -68,6 +73,14 @@ pub struct PreferencesView {
     pub picker_command: String,
     /// Whether the login item is really in place (it can be removed outside the app).
     pub autostart_enabled: bool,
+}
+
+/// Saves how the windows write times; the preferences as they are now.
+pub fn set_clock(paths: &AppPaths, clock: caret_core::TimeFormat) -> Result<Preferences> {
+    let mut saved = load_or_reset(paths)?;
+    saved.clock = clock;
+    save(paths, &saved)?;
+    Ok(saved)
 }
 
 pub fn preferences_path(paths: &AppPaths) -> PathBuf {
@@ -159,6 +172,7 @@ mod tests {
             shortcut: "Super+Shift+K".into(),
             autostart: true,
             phone_reach: crate::reach::PhoneReach::AnyNetwork,
+            clock: caret_core::TimeFormat::H12,
         };
         save(&paths(dir.path()), &chosen).unwrap();
         assert_eq!(load(&paths(dir.path())).unwrap(), chosen);
@@ -167,6 +181,22 @@ mod tests {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(PREFERENCES_FILE)]);
+    }
+
+    #[test]
+    fn the_clock_is_24_hour_until_chosen_and_a_file_from_before_it_keeps_its_other_choices() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(PREFERENCES_FILE),
+            r#"{"shortcut":"Super+K","autostart":true}"#,
+        )
+        .unwrap();
+        let before = load(&paths(dir.path())).unwrap();
+        assert_eq!(before.clock, caret_core::TimeFormat::H24);
+        let after = set_clock(&paths(dir.path()), caret_core::TimeFormat::H12).unwrap();
+        assert_eq!(after.clock, caret_core::TimeFormat::H12);
+        assert_eq!((after.shortcut.as_str(), after.autostart), ("Super+K", true));
+        assert_eq!(load(&paths(dir.path())).unwrap(), after);
     }
 
     #[test]

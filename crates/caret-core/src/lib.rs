@@ -1,6 +1,7 @@
 //! The Caret domain, as plain data and pure functions: no I/O, no clock of its own, no Tauri.
 //!
 //! # Layout
+//! - [`emoji`]: the glyphs of the standard emoji codes the app shows (📞 for `:telephone_receiver:`).
 //! - [`state`]: the catalog of Caret states a phone (or the user) reports, e.g. `in_call` or an `event`.
 //! - [`policy`]: the four privacy policies of a Slack workspace (Default, Trusted, VIP, Blocked) and timed blocks.
 //! - [`settings`]: everything a user configures per workspace, with validation.
@@ -12,6 +13,7 @@
 //!
 //! Time always comes in as an argument (`now`), so every rule here is testable without waiting.
 
+pub mod emoji;
 pub mod error;
 pub mod mapping;
 pub mod policy;

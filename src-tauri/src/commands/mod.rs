@@ -11,9 +11,9 @@ use caret_app::reach::{PhoneReach, ReachView};
 use caret_app::services::{PairingView, PhonesView};
 use caret_app::workspaces::{Disconnected, PastedSecret, WorkspaceView};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
-use caret_core::WorkspaceSettings;
+use caret_core::{TimeFormat, WorkspaceSettings};
 use caret_store::{LogEntry, LogFilter};
-use tauri::{AppHandle, Runtime, State, WebviewWindow};
+use tauri::{AppHandle, Emitter, Runtime, State, WebviewWindow};
 
 use crate::error::Result;
 
@@ -129,6 +129,20 @@ pub fn set_shortcut<R: Runtime>(
     shortcut: String,
 ) -> Result<PreferencesView> {
     crate::shortcut::change(&app, &core, &shortcut)
+}
+
+/// Saves how the windows write a time of day, and tells every window.
+#[tauri::command]
+pub fn set_clock<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, AppCore>,
+    clock: TimeFormat,
+) -> Result<PreferencesView> {
+    let preferences = caret_app::preferences::set_clock(&core.config().paths, clock)?;
+    if let Err(error) = app.emit(crate::ipc::PREFERENCES_EVENT, &preferences) {
+        tracing::warn!("cannot tell the windows about the new preferences: {error}");
+    }
+    crate::shortcut::view(&app, &core)
 }
 
 /// Turns starting at login on or off.

@@ -11,6 +11,7 @@ import type { PairingView } from "./PairingView";
 import type { PhoneReach } from "./PhoneReach";
 import type { PhonesView } from "./PhonesView";
 import type { PickerOpening } from "./PickerOpening";
+import type { Preferences } from "./Preferences";
 import type { PreferencesView } from "./PreferencesView";
 import type { ReachView } from "./ReachView";
 import type { SettingsPreview } from "./SettingsPreview";
@@ -18,6 +19,7 @@ import type { SlackAppSetup } from "./SlackAppSetup";
 import type { SlackPage } from "./SlackPage";
 import type { Snapshot } from "./Snapshot";
 import type { TemplateCatalog } from "./TemplateCatalog";
+import type { TimeFormat } from "./TimeFormat";
 import type { WorkspaceSettings } from "./WorkspaceSettings";
 import type { WorkspaceView } from "./WorkspaceView";
 
@@ -50,6 +52,7 @@ export interface Commands {
   preferences: { args: Record<string, never>; result: PreferencesView };
   set_shortcut: { args: { shortcut: string }; result: PreferencesView };
   set_autostart: { args: { enabled: boolean }; result: PreferencesView };
+  set_clock: { args: { clock: TimeFormat }; result: PreferencesView };
   reach: { args: Record<string, never>; result: ReachView };
   set_phone_reach: { args: { choice: PhoneReach }; result: ReachView };
   forget_networks: { args: { id: string | null }; result: ReachView };
@@ -62,6 +65,7 @@ export interface Events {
   "snapshot": Snapshot;
   "sync-log": number;
   "picker-shown": number;
+  "preferences": Preferences;
 }
 
 export type EventName = keyof Events;

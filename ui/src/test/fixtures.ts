@@ -174,7 +174,7 @@ export function previewOf(overrides: Partial<SettingsPreview> = {}): SettingsPre
 }
 
 export const preferences: PreferencesView = {
-  preferences: { shortcut: "Ctrl+Alt+S", autostart: false, phone_reach: "known_networks" },
+  preferences: { shortcut: "Ctrl+Alt+S", autostart: false, phone_reach: "known_networks", clock: "h24" },
   shortcut: { state: "registered", shortcut: "Ctrl+Alt+S" },
   picker_command: "caret-desktop picker",
   autostart_enabled: false,

@@ -81,7 +81,7 @@ describe("mountPicker", () => {
     openings += 1;
     const typed = typedNext;
     typedNext = [];
-    return { opening: openings, choices, snapshot, typed };
+    return { opening: openings, choices, snapshot, typed, clock: "h24" };
   };
   const handlers: Partial<Handlers> = {
     picker_opened: opening,
