@@ -6,7 +6,7 @@
 //! Each attempt is in the sync log (a failure with its reason); without `chat:write` the workspace's
 //! missing scopes say so.
 
-use caret_core::Policy;
+use caret_core::{Policy, TimeFormat};
 use caret_engine::Source;
 use caret_engine::TokenSource;
 use caret_slack::{AuthFailure, SlackError, SlackMethod};
@@ -51,8 +51,8 @@ fn what_it_shares(policy: Policy) -> &'static str {
 }
 
 /// The message text (plain; Slack shows it as sent).
-pub fn notice_text(event: &SecurityEvent, team: &str, at: DateTime<Local>) -> String {
-    escape_for_slack(&plain_notice_text(event, team, at))
+pub fn notice_text(event: &SecurityEvent, team: &str, at: DateTime<Local>, clock: TimeFormat) -> String {
+    escape_for_slack(&plain_notice_text(event, team, at, clock))
 }
 
 /// Slack reads `&`, `<` and `>` in a message as the start of an entity, a link or a mention: a device name
@@ -63,8 +63,9 @@ fn escape_for_slack(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn plain_notice_text(event: &SecurityEvent, team: &str, at: DateTime<Local>) -> String {
-    let time = at.format("%H:%M");
+/// The time is written as the workspace writes times in its statuses: the notice is read in that Slack.
+fn plain_notice_text(event: &SecurityEvent, team: &str, at: DateTime<Local>, clock: TimeFormat) -> String {
+    let time = clock.clock(&at);
     match event {
         SecurityEvent::DevicePaired { name } => format!(
             "Caret Desktop: a new phone, \"{name}\", was paired at {time} and can now change your Slack status. \
@@ -105,7 +106,12 @@ impl Services {
             .into_iter()
             .filter(|w| w.connected && w.security_notices && only.is_none_or(|id| id == w.id))
         {
-            let text = notice_text(&event, &workspace.team_name, Local::now());
+            let text = notice_text(
+                &event,
+                &workspace.team_name,
+                Local::now(),
+                workspace.settings.time_format,
+            );
             let tokens = self.tokens.clone();
             let id = workspace.id;
             let token = tokio::task::spawn_blocking(move || tokens.token(id))
@@ -188,10 +194,23 @@ mod tests {
             },
             "Acme",
             at(),
+            TimeFormat::H24,
         );
         assert!(
             text.contains("\"Pixel 8\"") && text.contains("14:02") && text.contains("revoke"),
             "{text}"
+        );
+        let in_twelve_hours = notice_text(
+            &SecurityEvent::DevicePaired {
+                name: "Pixel 8".into(),
+            },
+            "Acme",
+            at(),
+            TimeFormat::H12,
+        );
+        assert!(
+            in_twelve_hours.contains("at 2:02 PM"),
+            "the workspace's own time format: {in_twelve_hours}"
         );
     }
 
@@ -203,6 +222,7 @@ mod tests {
             },
             "R&D <team>",
             at(),
+            TimeFormat::H24,
         );
         assert!(
             text.contains("\"&lt;!channel&gt; &amp; &lt;https://evil.example|Pixel&gt;\""),
@@ -219,7 +239,7 @@ mod tests {
             after: Policy::Vip,
             source: Source::Tray,
         };
-        let text = notice_text(&event, "Acme", at());
+        let text = notice_text(&event, "Acme", at(), TimeFormat::H24);
         assert!(text.contains("from Default to VIP"), "{text}");
         assert!(text.contains("from the tray menu"), "{text}");
         assert!(text.contains("event titles"), "{text}");

@@ -134,11 +134,10 @@ fn describe_expiration(
     match expiration {
         Expiration::Never => "stays until cleared".to_owned(),
         Expiration::Fixed { at } => {
-            let local = at.with_timezone(now.offset());
-            match settings.time_format {
-                caret_core::TimeFormat::H24 => format!("ends at {}", local.format("%H:%M")),
-                caret_core::TimeFormat::H12 => format!("ends at {}", local.format("%-I:%M %p")),
-            }
+            format!(
+                "ends at {}",
+                settings.time_format.clock(&at.with_timezone(now.offset()))
+            )
         }
         Expiration::Lease { .. } => format!(
             "renewed while your phone says so; gone {} min after it stops",

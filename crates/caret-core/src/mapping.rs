@@ -222,10 +222,7 @@ fn with_phone_number(body: &str, number: Option<&str>) -> String {
 /// Writes a time in the user's offset: "15:30" today, "Tue 15:30" within the week, "5 Jan 15:30" further away.
 fn format_time(at: DateTime<Utc>, format: TimeFormat, now: DateTime<FixedOffset>) -> String {
     let local = at.with_timezone(now.offset());
-    let clock = match format {
-        TimeFormat::H24 => local.format("%H:%M").to_string(),
-        TimeFormat::H12 => local.format("%-I:%M %p").to_string(),
-    };
+    let clock = format.clock(&local);
     let days_away = (local.date_naive() - now.date_naive()).num_days();
     match days_away {
         0 => clock,

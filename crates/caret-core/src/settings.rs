@@ -236,6 +236,19 @@ pub enum TimeFormat {
     H12,
 }
 
+impl TimeFormat {
+    /// A time of day as this format writes it, in the time zone `at` carries: "15:30" or "3:30 PM".
+    pub fn clock<Tz: chrono::TimeZone>(self, at: &chrono::DateTime<Tz>) -> String
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        match self {
+            TimeFormat::H24 => at.format("%H:%M").to_string(),
+            TimeFormat::H12 => at.format("%-I:%M %p").to_string(),
+        }
+    }
+}
+
 /// Everything the user configures for one Slack workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[ts(export)]
