@@ -146,6 +146,29 @@ describe("mountPicker", () => {
     expect(pressedDigit()).toEqual(["2"]);
   });
 
+  it("shows each state's emoji as its picture, the code in its tooltip, and a custom one as its code", async () => {
+    mount({
+      picker_opened: () => ({
+        ...opening(),
+        choices: {
+          ...choices,
+          states: [...choices.states, { state: "running", label: "Running", emoji: ":acme-run:", slack_texts: [] }],
+        },
+      }),
+    });
+    await settle();
+    const emojiOf = (state: string) =>
+      options()
+        .find((option) => option.dataset.state === state)
+        ?.querySelector(".emoji");
+    expect(emojiOf("in_call")?.textContent).toBe("📞");
+    expect(emojiOf("in_call")?.getAttribute("title")).toBe(":telephone_receiver:");
+    // The row is named by its label: the picture only decorates it.
+    expect(emojiOf("in_call")?.getAttribute("aria-hidden")).toBe("true");
+    expect(emojiOf("running")?.textContent).toBe(":acme-run:");
+    expect(emojiOf("available")).toBeNull();
+  });
+
   it("filters as you type and moves the highlight with the arrows, wrapping", async () => {
     mount();
     await settle();

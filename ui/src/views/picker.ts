@@ -6,6 +6,7 @@ import type { Snapshot } from "../bindings/Snapshot";
 import type { StatusChoice } from "../bindings/StatusChoice";
 import type { TypedKey } from "../bindings/TypedKey";
 import { h } from "../dom";
+import { renderEmoji } from "../emoji";
 import { describeError, subscribe, type Call, type OnEvent } from "../ipc";
 import { clockTime } from "./policy";
 
@@ -159,9 +160,8 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
             "data-state": entry.kind === "clear" ? "clear" : entry.choice.state,
           },
           h("span", { class: "picker-label" }, label),
-          entry.kind === "state" &&
-            entry.choice.emoji !== "" &&
-            h("code", { class: "emoji", "aria-hidden": "true" }, entry.choice.emoji),
+          // The row is named by its label; the emoji (its code in the tooltip) only decorates it.
+          entry.kind === "state" && renderEmoji(entry.choice.emoji, { decorative: true }),
         );
         // Keep the focus in the field; a click chooses and sets.
         item.addEventListener("mousedown", (event) => {

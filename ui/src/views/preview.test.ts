@@ -24,7 +24,7 @@ describe("renderPreview", () => {
       "It goes away: renewed while your phone says so; gone 30 min after it stops.",
     );
     const car = rowFor(view, "in_vehicle");
-    expect(car && cells(car)).toEqual(["In a vehicle", ":car: Driving", ""]);
+    expect(car && cells(car)).toEqual(["In a vehicle", "🚗 Driving", ""]);
     const available = rowFor(view, "available");
     expect(available && cells(available)).toEqual(["Available", "No status", ""]);
     const sleeping = rowFor(view, "sleeping");
@@ -34,11 +34,33 @@ describe("renderPreview", () => {
     );
   });
 
+  it("shows a standard emoji as its picture with its code in the tooltip, a custom one as its code", () => {
+    const preview = previewOf();
+    const trusted = preview.policies.find((column) => column.policy === "trusted");
+    const walking: PreviewRow = {
+      state: "walking",
+      label: "Walking",
+      status: { text: "Out for a walk", emoji: ":acme-walk:", expires: "soon" },
+      presence: "auto",
+    };
+    trusted?.rows.push(walking);
+    const view = renderPreview({ preview, policy: "trusted", compare: false, error: null });
+    const call = rowFor(view, "in_call")?.querySelector(".emoji");
+    expect(call?.textContent).toBe("📞");
+    expect(call?.getAttribute("title")).toBe(":telephone_receiver:");
+    expect(call?.getAttribute("aria-label")).toBe("telephone receiver");
+    const custom = rowFor(view, "walking")?.querySelector(".emoji");
+    expect(custom?.textContent).toBe(":acme-walk:");
+    expect(custom?.getAttribute("title")).toBe(":acme-walk:");
+    // No emoji, no picture and no code.
+    expect(rowFor(view, "available")?.querySelector(".emoji")).toBeNull();
+  });
+
   it("says under a status when it goes away if that differs from the rest", () => {
     const view = renderPreview({ preview: previewOf(), policy: "vip", compare: false, error: null });
     const meeting = rowFor(view, "event");
     expect(meeting?.querySelector(".preview-expires")?.textContent).toBe("It goes away: ends at 14:45");
-    expect(meeting && cells(meeting)[1]).toBe(":calendar: Quarterly planning (until 14:45)It goes away: ends at 14:45");
+    expect(meeting && cells(meeting)[1]).toBe("📆 Quarterly planning (until 14:45)It goes away: ends at 14:45");
     expect(rowFor(view, "in_call")?.querySelector(".preview-expires")).toBeNull();
     expect(byTestId(view, "preview-expires")?.textContent).toBe(
       "It goes away: renewed while your phone says so; gone 30 min after it stops.",
@@ -82,9 +104,9 @@ describe("renderPreview", () => {
       (td) => td.querySelector(".preview-status, .preview-none")?.textContent,
     );
     expect(texts).toEqual([
-      ":no_entry: Busy",
-      ":calendar: In a meeting",
-      ":calendar: Quarterly planning (until 14:45)",
+      "⛔ Busy",
+      "📆 In a meeting",
+      "📆 Quarterly planning (until 14:45)",
       "No status",
     ]);
     expect(meeting?.querySelectorAll("td")[2]?.className).toBe("current");

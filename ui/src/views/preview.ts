@@ -3,6 +3,7 @@ import type { PolicyPreview } from "../bindings/PolicyPreview";
 import type { PreviewRow } from "../bindings/PreviewRow";
 import type { SettingsPreview } from "../bindings/SettingsPreview";
 import { h } from "../dom";
+import { renderEmoji } from "../emoji";
 import { policyName } from "./policy";
 
 /** What the preview shows at one moment. */
@@ -19,11 +20,12 @@ export interface PreviewState {
 
 function statusCell(row: PreviewRow): HTMLElement {
   if (row.status === null) return h("span", { class: "preview-none" }, "No status");
+  const emoji = renderEmoji(row.status.emoji);
   return h(
     "span",
     { class: "preview-status" },
-    row.status.emoji !== "" && h("code", { class: "emoji" }, row.status.emoji),
-    row.status.emoji !== "" && " ",
+    emoji,
+    emoji !== null && " ",
     h("span", { class: "preview-text" }, row.status.text),
   );
 }

@@ -15,6 +15,7 @@ const templateRow = (root: HTMLElement, state: string) => {
     emoji: input("template-emoji"),
     detailed: input("template-detailed"),
     reset: row.querySelector<HTMLButtonElement>('[data-testid="template-reset"]'),
+    glyph: () => row.querySelector('[data-testid="template-glyph"]'),
     badge: row.querySelector(".badge")?.textContent,
   };
 };
@@ -95,6 +96,28 @@ describe("createSettingsForm", () => {
     expect(after.badge).toBe("Built-in");
     expect(after.reset?.disabled).toBe(true);
     expect(document.activeElement).toBe(after.text);
+    root.remove();
+  });
+
+  it("keeps the emoji field a code and shows its picture beside it as it is typed", () => {
+    const { root, last } = mount();
+    const call = templateRow(root, "in_call");
+    expect(call.emoji.value).toBe(":telephone_receiver:");
+    expect(call.glyph()?.textContent).toBe("📞");
+    expect(call.glyph()?.querySelector("[title]")?.getAttribute("title")).toBe(":telephone_receiver:");
+    typeInto(call.emoji, ":car:");
+    expect(call.glyph()?.textContent).toBe("🚗");
+    expect(last()?.[0].templates.in_call?.emoji).toBe(":car:");
+    // A custom emoji (or a skin tone) has no picture here: the field already shows its code.
+    typeInto(call.emoji, ":acme-logo:");
+    expect(call.glyph()?.textContent).toBe("");
+    typeInto(call.emoji, ":wave::skin-tone-2:");
+    expect(call.glyph()?.textContent).toBe("");
+    typeInto(call.emoji, "");
+    expect(call.glyph()?.textContent).toBe("");
+    // Reset brings the built-in picture back.
+    call.reset?.click();
+    expect(templateRow(root, "in_call").glyph()?.textContent).toBe("📞");
     root.remove();
   });
 

@@ -4,6 +4,7 @@ import type { TemplateState } from "../bindings/TemplateState";
 import type { TimeFormat } from "../bindings/TimeFormat";
 import type { WorkspaceSettings } from "../bindings/WorkspaceSettings";
 import { h } from "../dom";
+import { emojiLook, renderEmoji } from "../emoji";
 import { templateOf, withTemplate } from "../templates";
 
 /** The lease bounds (LeaseMinutes::MIN and MAX in crates/caret-core). */
@@ -36,6 +37,8 @@ interface TemplateRow {
   row: HTMLElement;
   text: HTMLInputElement;
   emoji: HTMLInputElement;
+  /** The glyph of the code typed, beside the field. */
+  glyph: HTMLElement;
   detailed: HTMLInputElement;
   badge: HTMLElement;
   reset: HTMLButtonElement;
@@ -120,6 +123,8 @@ export function createSettingsForm(
       placeholder: "Same as the text",
       "data-testid": "template-detailed",
     });
+    // What the code looks like, as it is typed: the field keeps the code Slack is sent.
+    const glyph = h("span", { class: "template-glyph", "data-testid": "template-glyph" });
     const badge = h("span", { class: "badge" });
     const reset = h(
       "button",
@@ -135,12 +140,12 @@ export function createSettingsForm(
       "tr",
       { "data-testid": "template-row", "data-state": entry.state },
       h("th", { scope: "row" }, entry.label, " ", badge),
-      h("td", {}, emoji),
+      h("td", {}, h("div", { class: "template-emoji-cell" }, emoji, glyph)),
       h("td", {}, text),
       h("td", {}, detailed),
       h("td", {}, reset),
     );
-    return { entry, row, text, emoji, detailed, badge, reset };
+    return { entry, row, text, emoji, glyph, detailed, badge, reset };
   });
   const placeholders = inWords(catalog.detail_placeholders);
   const templates = h(
@@ -152,7 +157,8 @@ export function createSettingsForm(
       { class: "note", id: id("templates-note") },
       "The text shows under Trusted (Busy's under Default too). The VIP text shows under VIP instead" +
         (placeholders === "" ? "" : ` and may use ${placeholders}`) +
-        "; leave it empty to show the text. An emoji is a code like :car:, or empty for Slack's default.",
+        "; leave it empty to show the text. An emoji is a code like :car: (its picture shows beside it when it " +
+        "is a standard one), or empty for Slack's default.",
     ),
     h(
       "div",
@@ -230,7 +236,14 @@ export function createSettingsForm(
     row.text.value = template.text;
     row.emoji.value = template.emoji;
     row.detailed.value = template.detailed_text ?? "";
+    showGlyph(row);
     showCustom(row);
+  };
+
+  /** The picture of a standard code; nothing beside a custom one, which the field already shows as it is. */
+  const showGlyph = (row: TemplateRow) => {
+    const look = emojiLook(row.emoji.value);
+    row.glyph.replaceChildren(look.kind === "glyph" ? (renderEmoji(look.code) ?? "") : "");
   };
 
   const showCustom = (row: TemplateRow) => {
@@ -255,6 +268,7 @@ export function createSettingsForm(
         detailed_text: row.detailed.value.trim() === "" ? null : row.detailed.value,
       };
       settings = withTemplate(settings, row.entry, next);
+      showGlyph(row);
       showCustom(row);
       emit();
     };
