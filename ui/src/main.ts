@@ -1,4 +1,6 @@
 import { getCurrentWindow } from "@tauri-apps/api/window";
+import { clipboardCopy } from "./clipboard";
+import { clockChoice, followClock } from "./clock";
 import { call, describeError, onEvent } from "./ipc";
 import { mountPhones } from "./views/phones";
 import { mountPhoneReach } from "./views/phone-reach";
@@ -25,20 +27,25 @@ async function main(root: HTMLElement): Promise<void> {
       const preferences = document.createElement("div");
       const phoneReach = document.createElement("div");
       root.replaceChildren(renderSettings(info, workspaces, workspaceSettings, preferences, phoneReach));
+      // How the window writes times: the Preferences section loads the choice and saves it; the event brings
+      // a change made elsewhere.
+      const clock = clockChoice();
+      onPageHide(followClock(clock, onEvent));
       let list: ReturnType<typeof mountWorkspaces> | null = null;
       const settings = mountWorkspaceSettings(workspaceSettings, call, onEvent, {
-        // Connected or disconnected elsewhere (the CLI): the list above asks again and passes it on.
+        // Connected or disconnected elsewhere (the CLI): the list asks again and passes it on.
         onStale: () => void list?.refresh(),
+        clock,
       });
-      list = mountWorkspaces(workspaces, call, settings.setWorkspaces);
-      mountPreferences(preferences, call);
+      list = mountWorkspaces(workspaces, call, settings.setWorkspaces, clipboardCopy, clock);
+      mountPreferences(preferences, call, clipboardCopy, clock);
       const reach = mountPhoneReach(phoneReach, call);
       onPageHide(settings.stop);
       onPageHide(reach.stop);
       break;
     }
     case "phones": {
-      const phones = mountPhones(root, call);
+      const phones = mountPhones(root, call, onEvent);
       onPageHide(phones.stop);
       break;
     }

@@ -66,25 +66,35 @@ describe("logFilter", () => {
 describe("formatting", () => {
   const at = new Date(2025, 2, 1, 9, 5, 7, 45).getTime();
 
-  it("writes the time alone today and with the date on other days", () => {
-    expect(formatLogTime(at, new Date(2025, 2, 1, 23, 0).getTime())).toBe("09:05:07");
-    expect(formatLogTime(at, new Date(2025, 2, 2, 0, 1).getTime())).toBe("2025-03-01 09:05:07");
-    expect(formatLogTime(Number.NaN, at)).toBe("unknown");
+  it("writes the time alone today and with the date on other days, in the clock chosen", () => {
+    expect(formatLogTime(at, new Date(2025, 2, 1, 23, 0).getTime(), "h24")).toBe("09:05:07");
+    expect(formatLogTime(at, new Date(2025, 2, 2, 0, 1).getTime(), "h24")).toBe("2025-03-01 09:05:07");
+    expect(formatLogTime(at, new Date(2025, 2, 1, 23, 0).getTime(), "h12")).toBe("9:05:07 AM");
+    expect(formatLogTime(at, new Date(2025, 2, 2, 0, 1).getTime(), "h12")).toBe("2025-03-01 9:05:07 AM");
+    expect(formatLogTime(Number.NaN, at, "h24")).toBe("unknown");
   });
 
   it("writes the full time to the millisecond, with UTC", () => {
-    expect(formatFullTime(at)).toBe(`2025-03-01 09:05:07.045 (UTC ${new Date(at).toISOString()})`);
+    expect(formatFullTime(at, "h24")).toBe(`2025-03-01 09:05:07.045 (UTC ${new Date(at).toISOString()})`);
+    expect(formatFullTime(at, "h12")).toBe(`2025-03-01 9:05:07.045 AM (UTC ${new Date(at).toISOString()})`);
+    expect(formatFullTime(Number.NaN, "h12")).toBe("unknown");
   });
 
   it("splits a moment into date and time, local and UTC, so that a line breaks only between them", () => {
     const iso = new Date(at).toISOString();
-    expect(momentParts(at)).toEqual({
+    expect(momentParts(at, "h24")).toEqual({
       local: ["2025-03-01", "09:05:07.045"],
       utc: [iso.slice(0, 10), iso.slice(11, 23)],
       iso,
     });
-    expect(momentParts(Date.UTC(2025, 11, 31, 23, 59, 59, 999))?.utc).toEqual(["2025-12-31", "23:59:59.999"]);
-    expect(momentParts(Number.NaN)).toBeNull();
+    // Only the local time follows the clock: UTC stays as ISO 8601 writes it, to compare with other logs.
+    expect(momentParts(at, "h12")).toEqual({
+      local: ["2025-03-01", "9:05:07.045 AM"],
+      utc: [iso.slice(0, 10), iso.slice(11, 23)],
+      iso,
+    });
+    expect(momentParts(Date.UTC(2025, 11, 31, 23, 59, 59, 999), "h12")?.utc).toEqual(["2025-12-31", "23:59:59.999"]);
+    expect(momentParts(Number.NaN, "h24")).toBeNull();
   });
 
   it("pretty-prints JSON and leaves anything else as it is", () => {

@@ -1,6 +1,7 @@
 // How the sync log window writes a row's values, and the filters it sends.
 import type { LogEntry } from "../bindings/LogEntry";
 import type { LogFilter } from "../bindings/LogFilter";
+import { dateTime, localDate, momentText, timeOfDay, type TimeFormat } from "../clock";
 
 /** Which outcomes the list shows. */
 export type OutcomeFilter = { kind: "all" } | { kind: "problems" } | { kind: "is"; outcome: string };
@@ -47,36 +48,16 @@ export function parseOutcomeValue(value: string): OutcomeFilter {
   return value === "problems" ? { kind: "problems" } : { kind: "all" };
 }
 
-
-const pad = (value: number, width = 2) => String(value).padStart(width, "0");
-
-function localDate(date: Date): string {
-  return `${String(date.getFullYear())}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+/** "14:03:07" today, "2025-02-28 14:03:07" on another day (or "2:03:07 PM"), in local time. */
+export function formatLogTime(atMs: number, nowMs: number, clock: TimeFormat): string {
+  return momentText(atMs, nowMs, clock, "seconds");
 }
 
-function localClock(date: Date): string {
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
-}
-
-/** Whether a moment is on the same local day as `nowMs` (its time is then written without the date). */
-export function isSameDay(atMs: number, nowMs: number): boolean {
-  const date = new Date(atMs);
-  return !Number.isNaN(date.getTime()) && localDate(date) === localDate(new Date(nowMs));
-}
-
-/** "14:03:07" today, "2025-02-28 14:03:07" on another day, in local time. */
-export function formatLogTime(atMs: number, nowMs: number): string {
+/** Every detail of a moment: local date and time to the millisecond, then UTC as ISO 8601. */
+export function formatFullTime(atMs: number, clock: TimeFormat): string {
   const date = new Date(atMs);
   if (Number.isNaN(date.getTime())) return "unknown";
-  const clock = localClock(date);
-  return isSameDay(atMs, nowMs) ? clock : `${localDate(date)} ${clock}`;
-}
-
-/** Every detail of a moment: local date and time to the millisecond, then UTC. */
-export function formatFullTime(atMs: number): string {
-  const date = new Date(atMs);
-  if (Number.isNaN(date.getTime())) return "unknown";
-  return `${localDate(date)} ${localClock(date)}.${pad(date.getMilliseconds(), 3)} (UTC ${date.toISOString()})`;
+  return `${dateTime(atMs, clock, "milliseconds")} (UTC ${date.toISOString()})`;
 }
 
 /** A moment to the millisecond as its date and its time of day, kept apart so a line breaks only between them. */
@@ -87,13 +68,16 @@ export interface MomentParts {
   iso: string;
 }
 
-/** A moment in local time and in UTC, each as date and time; null when the moment cannot be read. */
-export function momentParts(atMs: number): MomentParts | null {
+/**
+ * A moment in local time (its time as the person chose) and in UTC (always 24-hour, as in ISO 8601 and the
+ * exports: the line to compare with other logs), each as date and time; null when the moment cannot be read.
+ */
+export function momentParts(atMs: number, clock: TimeFormat): MomentParts | null {
   const date = new Date(atMs);
   if (Number.isNaN(date.getTime())) return null;
   const iso = date.toISOString();
   return {
-    local: [localDate(date), `${localClock(date)}.${pad(date.getMilliseconds(), 3)}`],
+    local: [localDate(date), timeOfDay(date, clock, "milliseconds")],
     utc: [iso.slice(0, 10), iso.slice(11, 23)],
     iso,
   };

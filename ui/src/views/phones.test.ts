@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { DeviceView } from "../bindings/DeviceView";
 import type { PairingView } from "../bindings/PairingView";
 import type { PhonesView } from "../bindings/PhonesView";
-import { buttonNamed, byTestId, fakeApp, type Handlers } from "../test/fake-app";
-import { reach } from "../test/fixtures";
+import { dateTime } from "../clock";
+import { buttonNamed, byTestId, fakeApp, fakeEvents, type FakeEvents, type Handlers } from "../test/fake-app";
+import { preferences, reach } from "../test/fixtures";
 import {
   formatCountdown,
   mountPhones,
@@ -61,6 +62,7 @@ const state = (overrides: Partial<PhonesState> = {}): PhonesState => ({
   expired: null,
   actionError: null,
   loadError: null,
+  clock: "h24",
   ...overrides,
 });
 
@@ -209,16 +211,11 @@ describe("renderPhones", () => {
       [...tr.querySelectorAll("th, td")].map((cell) => cell.textContent),
     );
     expect(rows).toEqual([
-      [
-        "Ada's Pixel",
-        new Date(pixel.paired_at_ms).toLocaleString(),
-        new Date(pixel.last_seen_ms ?? 0).toLocaleString(),
-        "Online",
-        "Revoke",
-      ],
-      ["Old iPhone", new Date(pixel.paired_at_ms).toLocaleString(), "never", "Revoked", ""],
-      ["Tablet", new Date(pixel.paired_at_ms).toLocaleString(), "never", "Offline", "Revoke"],
+      ["Ada's Pixel", dateTime(pixel.paired_at_ms, "h24"), dateTime(pixel.last_seen_ms ?? 0, "h24"), "Online", "Revoke"],
+      ["Old iPhone", dateTime(pixel.paired_at_ms, "h24"), "never", "Revoked", ""],
+      ["Tablet", dateTime(pixel.paired_at_ms, "h24"), "never", "Offline", "Revoke"],
     ]);
+    expect(page.querySelector("time")?.getAttribute("datetime")).toBe("2025-02-01T09:30:00.000Z");
     const buttons = [...page.querySelectorAll<HTMLButtonElement>('[data-testid="revoke"]')];
     expect(buttons.map((button) => button.getAttribute("aria-label"))).toEqual(["Revoke Ada's Pixel", "Revoke Tablet"]);
     buttons[1]?.click();
@@ -292,6 +289,7 @@ describe("mountPhones", () => {
   let window_: PhonesWindow | null;
   const handlers: Partial<Handlers> = {
     phones: () => current,
+    preferences: () => preferences,
     start_pairing: () => {
       const fresh = { ...pairing, expires_at: new Date(Date.now() + 300_000).toISOString() };
       current = { ...current, pairing: fresh };
@@ -310,8 +308,9 @@ describe("mountPhones", () => {
     },
   };
 
+  let events: FakeEvents;
   const mount = (app = fakeApp(handlers)) => {
-    window_ = mountPhones(root, app.call);
+    window_ = mountPhones(root, app.call, events.onEvent);
     return app;
   };
 
@@ -322,6 +321,7 @@ describe("mountPhones", () => {
     document.body.append(root);
     current = view;
     window_ = null;
+    events = fakeEvents();
   });
 
   afterEach(() => {
@@ -334,12 +334,13 @@ describe("mountPhones", () => {
   it("shows the view from `phones` and asks again every two seconds", async () => {
     const app = mount();
     await vi.advanceTimersByTimeAsync(0);
-    expect(app.names()).toEqual(["phones"]);
+    // The clock's choice is asked for once.
+    expect(app.names()).toEqual(["phones", "preferences"]);
     expect(root.textContent).toContain("No phone paired yet.");
 
     current = { ...current, devices: [pixel] };
     await vi.advanceTimersByTimeAsync(REFRESH_MS);
-    expect(app.names()).toEqual(["phones", "phones"]);
+    expect(app.names()).toEqual(["phones", "preferences", "phones"]);
     expect(root.querySelectorAll('[data-testid="device-row"]')).toHaveLength(1);
   });
 
@@ -348,7 +349,7 @@ describe("mountPhones", () => {
     await vi.advanceTimersByTimeAsync(0);
     buttonNamed(root, "Pair a phone")?.click();
     await vi.advanceTimersByTimeAsync(0);
-    expect(app.names()).toEqual(["phones", "start_pairing", "phones"]);
+    expect(app.names()).toEqual(["phones", "preferences", "start_pairing", "phones"]);
     expect(byTestId(root, "pairing-code")?.textContent).toBe("1234-5678");
     expect(byTestId(root, "pairing-qr")?.querySelector("svg")).not.toBeNull();
 
@@ -394,7 +395,7 @@ describe("mountPhones", () => {
     await vi.advanceTimersByTimeAsync(0);
     buttonNamed(root, "Cancel")?.click();
     await vi.advanceTimersByTimeAsync(0);
-    expect(app.calls.slice(1)).toEqual([
+    expect(app.calls.slice(2)).toEqual([
       ["cancel_pairing", {}],
       ["phones", {}],
     ]);
@@ -407,7 +408,7 @@ describe("mountPhones", () => {
     await vi.advanceTimersByTimeAsync(0);
     buttonNamed(root, "Change in Settings")?.click();
     await vi.advanceTimersByTimeAsync(0);
-    expect(app.calls.slice(1)).toEqual([
+    expect(app.calls.slice(2)).toEqual([
       ["perform", { action: { type: "open_window", window: "settings" } }],
       ["phones", {}],
     ]);
@@ -453,7 +454,7 @@ describe("mountPhones", () => {
     pair?.focus();
     pair?.click();
     await vi.advanceTimersByTimeAsync(0);
-    expect(app.names()).toEqual(["phones", "start_pairing", "phones"]);
+    expect(app.names()).toEqual(["phones", "preferences", "start_pairing", "phones"]);
     expect(byTestId(root, "phones-error")?.textContent).toContain("the relay is not running");
     expect(document.activeElement).toBe(buttonNamed(root, "Pair a phone"));
   });
@@ -494,12 +495,26 @@ describe("mountPhones", () => {
     expect(document.activeElement).toBe(byTestId(root, "revoke"));
   });
 
+  it("writes the devices' times in the clock chosen, and again when the preferences change", async () => {
+    current = { ...view, devices: [pixel] };
+    const twelve = { ...preferences, preferences: { ...preferences.preferences, clock: "h12" as const } };
+    mount(fakeApp({ ...handlers, preferences: () => twelve }));
+    await vi.advanceTimersByTimeAsync(0);
+    const times = () => [...root.querySelectorAll('[data-testid="device-row"] time')].map((time) => time.textContent);
+    expect(times()).toEqual([dateTime(pixel.paired_at_ms, "h12"), dateTime(pixel.last_seen_ms ?? 0, "h12")]);
+    expect(times()[0]).toMatch(/^\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} [AP]M$/);
+    events.emit("preferences", { ...preferences.preferences, clock: "h24" });
+    expect(times()).toEqual([dateTime(pixel.paired_at_ms, "h24"), dateTime(pixel.last_seen_ms ?? 0, "h24")]);
+    expect(times()[0]).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+  });
+
   it("stops asking once stopped", async () => {
     const app = mount();
     await vi.advanceTimersByTimeAsync(0);
     window_?.stop();
     await vi.advanceTimersByTimeAsync(REFRESH_MS * 5);
-    expect(app.names()).toEqual(["phones"]);
+    expect(app.names()).toEqual(["phones", "preferences"]);
+    expect(events.listeners("preferences")).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

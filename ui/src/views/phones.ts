@@ -2,8 +2,9 @@ import type { DeviceView } from "../bindings/DeviceView";
 import type { PairingView } from "../bindings/PairingView";
 import type { PhonesView } from "../bindings/PhonesView";
 import type { ReachView } from "../bindings/ReachView";
+import { clockChoice, dateTime, followClock, type TimeFormat } from "../clock";
 import { button, focusKey, focusedKey, h } from "../dom";
-import { describeError, type Call } from "../ipc";
+import { describeError, type Call, type OnEvent } from "../ipc";
 import { renderError } from "./settings";
 
 /** How often the window asks again, so a phone that just paired appears and a used-up QR code goes away. */
@@ -20,6 +21,8 @@ export interface PhonesState {
   actionError: string | null;
   /** Why the last refresh failed (what is shown may be out of date). */
   loadError: string | null;
+  /** How times are written, as the person chose. */
+  clock: TimeFormat;
 }
 
 /** What the window's buttons do. */
@@ -124,7 +127,7 @@ export function renderPhones(state: PhonesState, actions: PhonesActions, now: nu
     ),
     renderProblems(state),
     ...(state.view.relay.running ? [pairing, relay] : [relay, pairing]),
-    renderDevices(state.view.devices, actions),
+    renderDevices(state.view.devices, actions, state.clock),
   );
 }
 
@@ -259,10 +262,11 @@ function renderPairing(state: PhonesState, actions: PhonesActions, now: number):
   );
 }
 
-function time(ms: number): Node | string {
+/** "2025-03-01 15:42" (or "3:42 PM"), the date as the other windows write it. */
+function time(ms: number, clock: TimeFormat): Node | string {
   const date = new Date(ms);
   if (Number.isNaN(date.getTime())) return "unknown";
-  return h("time", { datetime: date.toISOString() }, date.toLocaleString());
+  return h("time", { datetime: date.toISOString() }, dateTime(ms, clock));
 }
 
 function deviceStatus(device: DeviceView): [label: string, kind: string] {
@@ -270,7 +274,7 @@ function deviceStatus(device: DeviceView): [label: string, kind: string] {
   return device.online ? ["Online", "online"] : ["Offline", "offline"];
 }
 
-function renderDevices(devices: DeviceView[], actions: PhonesActions): HTMLElement {
+function renderDevices(devices: DeviceView[], actions: PhonesActions, clock: TimeFormat): HTMLElement {
   const heading = h("h2", { id: "devices-title", tabindex: "-1", "data-focus": "devices" }, "Devices");
   if (devices.length === 0) {
     const empty = h("p", { class: "empty" }, "No phone paired yet.");
@@ -283,8 +287,8 @@ function renderDevices(devices: DeviceView[], actions: PhonesActions): HTMLEleme
       "tr",
       { "data-testid": "device-row" },
       h("th", { scope: "row" }, device.name),
-      h("td", {}, time(device.paired_at_ms)),
-      h("td", {}, device.last_seen_ms === null ? "never" : time(device.last_seen_ms)),
+      h("td", {}, time(device.paired_at_ms, clock)),
+      h("td", {}, device.last_seen_ms === null ? "never" : time(device.last_seen_ms, clock)),
       h("td", {}, h("span", { class: `status status-${kind}` }, label)),
       h(
         "td",
@@ -331,9 +335,10 @@ function renderDevices(devices: DeviceView[], actions: PhonesActions): HTMLEleme
 /**
  * Shows the Phones window in `root` and keeps it current: asks for the view every {@link REFRESH_MS}, moves the
  * countdown every {@link TICK_MS}, and draws again only when something changed (so a selection or the focus is not
- * lost every two seconds, and the live region is not read out again).
+ * lost every two seconds, and the live region is not read out again). Times follow the person's choice of clock
+ * (asked once with `preferences`, then each `preferences` event).
  */
-export function mountPhones(root: HTMLElement, call: Call): PhonesWindow {
+export function mountPhones(root: HTMLElement, call: Call, onEvent: OnEvent): PhonesWindow {
   let view: PhonesView | null = null;
   let expired: PairingView | null = null;
   let actionError: string | null = null;
@@ -345,6 +350,7 @@ export function mountPhones(root: HTMLElement, call: Call): PhonesWindow {
   let inFlight = 0;
   let drawn = "";
   let focusNext: string | null = null;
+  const clock = clockChoice();
 
   const render = (): void => {
     if (stopped) return;
@@ -356,7 +362,7 @@ export function mountPhones(root: HTMLElement, call: Call): PhonesWindow {
       return;
     }
     const now = Date.now();
-    const state: PhonesState = { view, expired, actionError, loadError };
+    const state: PhonesState = { view, expired, actionError, loadError, clock: clock.current() };
     const key = JSON.stringify([state, isExpired(state, now)]);
     if (key === drawn && focusNext === null) return;
     drawn = key;
@@ -447,15 +453,19 @@ export function mountPhones(root: HTMLElement, call: Call): PhonesWindow {
   const poll = window.setInterval(() => {
     if (inFlight === 0) void refresh();
   }, REFRESH_MS);
-  const clock = window.setInterval(tick, TICK_MS);
+  const countdown = window.setInterval(tick, TICK_MS);
   void refresh();
+  const stopClock = followClock(clock, onEvent, call);
+  const stopWatch = clock.watch(render);
 
   return {
     refresh,
     stop: () => {
       stopped = true;
       window.clearInterval(poll);
-      window.clearInterval(clock);
+      window.clearInterval(countdown);
+      stopClock();
+      stopWatch();
     },
   };
 }

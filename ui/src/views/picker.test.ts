@@ -12,7 +12,7 @@ import {
   typeInto,
   type Handlers,
 } from "../test/fake-app";
-import { choices, snapshot } from "../test/fixtures";
+import { choices, preferences, snapshot } from "../test/fixtures";
 import { BLUR_GRACE_MS, currentLine, filterEntries, mountPicker, type PickerWindow } from "./picker";
 
 const states = choices.states;
@@ -49,25 +49,27 @@ describe("filterEntries", () => {
 
 describe("currentLine", () => {
   it("says what the app shows now, briefly", () => {
-    expect(currentLine(snapshot, states)).toBe("Now: In a call (from the phone)");
-    expect(currentLine({ ...snapshot, phone: { link: "offline" } }, states)).toBe("Now: phone offline");
-    expect(currentLine({ ...snapshot, phone: { link: "not_paired" }, paused: true }, states)).toBe(
+    expect(currentLine(snapshot, states, "h24")).toBe("Now: In a call (from the phone)");
+    expect(currentLine({ ...snapshot, phone: { link: "offline" } }, states, "h24")).toBe("Now: phone offline");
+    expect(currentLine({ ...snapshot, phone: { link: "not_paired" }, paused: true }, states, "h24")).toBe(
       "Now: no phone paired · syncing paused",
     );
-    expect(currentLine({ ...snapshot, manual: { state: { kind: "busy" }, until: null } }, states)).toBe(
+    expect(currentLine({ ...snapshot, manual: { state: { kind: "busy" }, until: null } }, states, "h24")).toBe(
       "Now: Busy, set by you",
-    );
-    const until = "2025-03-01T15:30:00Z";
-    const time = new Date(until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    expect(currentLine({ ...snapshot, manual: { state: { kind: "sleeping" }, until } }, states)).toBe(
-      `Now: Sleeping, set by you until ${time}`,
     );
     expect(
       currentLine(
         { ...snapshot, phone: { link: "connected", state: { kind: "event", title: "Standup", start: "", end: "" } } },
         states,
+        "h24",
       ),
     ).toBe("Now: “Standup” (from the phone)");
+  });
+
+  it("writes until when in the clock chosen", () => {
+    const manual = { state: { kind: "sleeping" as const }, until: new Date(2025, 2, 1, 15, 30).toISOString() };
+    expect(currentLine({ ...snapshot, manual }, states, "h24")).toBe("Now: Sleeping, set by you until 15:30");
+    expect(currentLine({ ...snapshot, manual }, states, "h12")).toBe("Now: Sleeping, set by you until 3:30 PM");
   });
 });
 
@@ -167,6 +169,22 @@ describe("mountPicker", () => {
     expect(emojiOf("in_call")?.getAttribute("aria-hidden")).toBe("true");
     expect(emojiOf("running")?.textContent).toBe(":acme-run:");
     expect(emojiOf("available")).toBeNull();
+  });
+
+  it("writes the current line's time as the opening says, and again when the preferences change", async () => {
+    const until = new Date(2025, 2, 1, 9, 5).toISOString();
+    const { events } = mount({
+      picker_opened: () => ({
+        ...opening(),
+        snapshot: { ...snapshot, manual: { state: { kind: "busy" }, until } },
+        clock: "h12",
+      }),
+    });
+    await settle();
+    const line = () => byTestId(root, "picker-current")?.textContent;
+    expect(line()).toBe("Now: Busy, set by you until 9:05 AM");
+    events.emit("preferences", { ...preferences.preferences, clock: "h24" });
+    expect(line()).toBe("Now: Busy, set by you until 09:05");
   });
 
   it("filters as you type and moves the highlight with the arrows, wrapping", async () => {

@@ -5,10 +5,10 @@ import type { PickerOpening } from "../bindings/PickerOpening";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { StatusChoice } from "../bindings/StatusChoice";
 import type { TypedKey } from "../bindings/TypedKey";
+import { clockTime, DEFAULT_CLOCK, type TimeFormat } from "../clock";
 import { h } from "../dom";
 import { renderEmoji } from "../emoji";
 import { describeError, subscribe, type Call, type OnEvent } from "../ipc";
-import { clockTime } from "./policy";
 
 /** Closes the picker's window. */
 export type Close = () => unknown;
@@ -49,12 +49,12 @@ function stateName(state: CaretState, states: StatusChoice[]): string {
   return choice?.label ?? state.kind.replaceAll("_", " ");
 }
 
-/** The short line at the top: what the app shows now. */
-export function currentLine(snapshot: Snapshot, states: StatusChoice[]): string {
+/** The short line at the top: what the app shows now, its end written in the `clock` chosen. */
+export function currentLine(snapshot: Snapshot, states: StatusChoice[], clock: TimeFormat): string {
   let line: string;
   if (snapshot.manual !== null) {
     const until = snapshot.manual.until;
-    const ends = until === null ? "" : ` until ${clockTime(until)}`;
+    const ends = until === null ? "" : ` until ${clockTime(until, clock)}`;
     line = `Now: ${stateName(snapshot.manual.state, states)}, set by you${ends}`;
   } else {
     switch (snapshot.phone.link) {
@@ -88,6 +88,7 @@ const optionId = (entry: PickerEntry) => `picker-option-${entry.kind === "clear"
  * (or clear the status). It closes once used, on Escape, and when the person leaves it. Its window is kept
  * (hidden) between uses: each showing is an opening (`picker-shown`), which starts clean, and the keys typed
  * after the shortcut but before the list could take them arrive with the opening and are applied in order.
+ * Times are written as the person chose: with each opening, and as the `preferences` event says.
  */
 export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, close: Close): PickerWindow {
   let choices: PickerChoices | null = null;
@@ -102,6 +103,9 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
   /** An opening is on its way (the kept window shown again): the list drawn is the last opening's, so keys
    * wait for the new one instead of acting on it. */
   let loading = true;
+  /** The opening shown (its current line is drawn again when the clock changes). */
+  let shown: PickerOpening | null = null;
+  let clock: TimeFormat = DEFAULT_CLOCK;
 
   const current = h("p", { class: "picker-current", "data-testid": "picker-current" }, "Loading…");
   const filter = h("input", {
@@ -338,6 +342,10 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
   );
   filter.focus();
 
+  const drawCurrent = () => {
+    if (shown !== null) current.textContent = currentLine(shown.snapshot, shown.choices.states, clock);
+  };
+
   const show = (opened: PickerOpening) => {
     loading = false;
     choices = opened.choices;
@@ -345,7 +353,9 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
     if (pressed === null || !opened.choices.durations.some((choice) => choice.digit === pressed)) {
       digit = opened.choices.default_digit;
     }
-    current.textContent = currentLine(opened.snapshot, opened.choices.states);
+    shown = opened;
+    clock = opened.clock;
+    drawCurrent();
     // What reached the field itself came after the keys kept for it.
     const typedHere = filter.value;
     filter.value = "";
@@ -378,6 +388,10 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
     filter.focus();
     begin();
   });
+  const stopPreferences = subscribe(onEvent, "preferences", (preferences) => {
+    clock = preferences.clock;
+    drawCurrent();
+  });
 
   return {
     stop: () => {
@@ -385,6 +399,7 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
       document.removeEventListener("keydown", onKey);
       window.removeEventListener("blur", onBlur);
       stopShown();
+      stopPreferences();
     },
   };
 }

@@ -78,11 +78,22 @@ describe("createPolicyControl", () => {
     resume?.click();
     expect(choose).toHaveBeenCalledWith({ kind: "resume" });
 
-    const until = "2025-03-01T11:00:00Z";
+    const until = new Date(2025, 2, 1, 15, 5).toISOString();
     control.update({ sharing: "default", blocked: { until } }, "blocked");
     expect(inputByTestId(control.element, "policy-block-hour").checked).toBe(true);
-    const time = new Date(until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    expect(control.element.textContent).toContain(`Sharing is blocked until ${time}; then Default applies again.`);
+    expect(control.element.textContent).toContain("Sharing is blocked until 15:05; then Default applies again.");
+    expect(control.element.textContent).toContain("Shows nothing until 15:05, then goes back to the policy above.");
+  });
+
+  it("writes the end of a block in the clock chosen, again when it changes", () => {
+    const control = createPolicyControl("ws-1", vi.fn());
+    control.update({ sharing: "trusted", blocked: { until: new Date(2025, 2, 1, 0, 30).toISOString() } }, "blocked");
+    expect(control.element.textContent).toContain("Sharing is blocked until 00:30;");
+    control.setClock("h12");
+    expect(control.element.textContent).toContain("Sharing is blocked until 12:30 AM;");
+    expect(control.element.textContent).toContain("Shows nothing until 12:30 AM, then");
+    control.setClock("h24");
+    expect(control.element.textContent).toContain("Sharing is blocked until 00:30;");
   });
 
   it("shows an error in an alert", () => {

@@ -1,6 +1,7 @@
 import type { Policy } from "../bindings/Policy";
 import type { PolicyChoice } from "../bindings/PolicyChoice";
 import type { PolicySetting } from "../bindings/PolicySetting";
+import { clockTime, DEFAULT_CLOCK, type TimeFormat } from "../clock";
 import { h } from "../dom";
 
 /** How long "Blocked for 1 hour" blocks. */
@@ -112,19 +113,14 @@ export function effectiveOf(policy: PolicySetting, now: number): Policy {
   return policy.sharing;
 }
 
-/** "15:42", in the person's own clock. */
-export function clockTime(iso: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
 /** The policy radios of one workspace, drawn once and updated in place so that keyboard focus stays. */
 export interface PolicyControl {
   element: HTMLElement;
   update: (policy: PolicySetting, effective: Policy) => void;
   /** Shows why the last change failed, or nothing. */
   setError: (message: string | null) => void;
+  /** Writes the end of a block ("until 15:42") in this clock from now on. */
+  setClock: (clock: TimeFormat) => void;
 }
 
 /**
@@ -178,7 +174,11 @@ export function createPolicyControl(idPrefix: string, choose: (choice: PolicyCho
     error,
   );
 
+  let clock = DEFAULT_CLOCK;
+  let shown: [PolicySetting, Policy] | null = null;
+
   const update = (policy: PolicySetting, effective: Policy): void => {
+    shown = [policy, effective];
     const selected = selectedOption(policy, effective);
     for (const [option, radio] of radios) radio.checked = option === selected;
     const hour = descriptions.get("block-hour");
@@ -186,7 +186,7 @@ export function createPolicyControl(idPrefix: string, choose: (choice: PolicyCho
     if (hour) {
       hour.textContent =
         selected === "block-hour" && until !== null
-          ? `Shows nothing until ${clockTime(until)}, then goes back to the policy above.`
+          ? `Shows nothing until ${clockTime(until, clock)}, then goes back to the policy above.`
           : BLOCK_HOUR_DESCRIPTION;
     }
     const isBlocked = effective === "blocked";
@@ -195,12 +195,17 @@ export function createPolicyControl(idPrefix: string, choose: (choice: PolicyCho
       ? ""
       : until === null
         ? `Sharing is blocked until you resume it; then ${policyName(policy.sharing)} applies again.`
-        : `Sharing is blocked until ${clockTime(until)}; then ${policyName(policy.sharing)} applies again.`;
+        : `Sharing is blocked until ${clockTime(until, clock)}; then ${policyName(policy.sharing)} applies again.`;
   };
 
   const setError = (message: string | null): void => {
     error.replaceChildren(message === null ? "" : h("p", { class: "alert" }, message));
   };
 
-  return { element, update, setError };
+  const setClock = (next: TimeFormat): void => {
+    clock = next;
+    if (shown !== null) update(...shown);
+  };
+
+  return { element, update, setError, setClock };
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PreferencesView } from "../bindings/PreferencesView";
+import { clockChoice } from "../clock";
 import { byTestId, fakeApp, inputByTestId, press, settle, type Handlers } from "../test/fake-app";
 import { preferences } from "../test/fixtures";
 import { mountPreferences, shortcutStatusText } from "./preferences";
@@ -42,6 +43,10 @@ describe("mountPreferences", () => {
     },
     set_autostart: ({ enabled }) => {
       current = { ...current, preferences: { ...current.preferences, autostart: enabled }, autostart_enabled: enabled };
+      return current;
+    },
+    set_clock: ({ clock }) => {
+      current = { ...current, preferences: { ...current.preferences, clock } };
       return current;
     },
   };
@@ -181,6 +186,61 @@ describe("mountPreferences", () => {
     expect(inputByTestId(root, "autostart").checked).toBe(false);
     expect(root.querySelector(".preferences > [role=alert]")?.textContent).toBe(
       "Could not turn on starting at login: the login item was not created.",
+    );
+  });
+
+  it("offers 24-hour and 12-hour times, saved at once, and tells the window", async () => {
+    const app = fakeApp(handlers);
+    const clock = clockChoice();
+    const heard = vi.fn();
+    clock.watch(heard);
+    mountPreferences(root, app.call, undefined, clock);
+    await settle();
+    const h24 = inputByTestId(root, "clock-h24");
+    const h12 = inputByTestId(root, "clock-h12");
+    expect(h24.labels?.[0]?.textContent).toBe("24-hour (15:42)");
+    expect(h12.labels?.[0]?.textContent).toBe("12-hour (3:42 PM)");
+    expect(h24.checked).toBe(true);
+    const group = byTestId(root, "clock");
+    expect(group?.querySelector("legend")?.textContent).toBe("Times");
+    const help = document.getElementById(group?.getAttribute("aria-describedby") ?? "");
+    expect(help?.textContent).toContain("covers only the times in its Slack status");
+
+    h12.focus();
+    h12.click();
+    // Waiting for the app: the radio picked stays picked, the group is disabled.
+    expect(h12.checked).toBe(true);
+    expect(h24.disabled).toBe(true);
+    await settle();
+    expect(app.calls.at(-1)).toEqual(["set_clock", { clock: "h12" }]);
+    expect(h12.checked).toBe(true);
+    expect(h24.disabled).toBe(false);
+    expect(clock.current()).toBe("h12");
+    expect(heard).toHaveBeenCalledWith("h12");
+    expect(document.activeElement).toBe(h12);
+  });
+
+  it("takes the clock the app has, and puts the radio back when saving fails", async () => {
+    current = { ...preferences, preferences: { ...preferences.preferences, clock: "h12" } };
+    const clock = clockChoice();
+    const app = fakeApp({
+      ...handlers,
+      set_clock: () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error
+        throw { code: "preferences", message: "cannot write preferences.json" };
+      },
+    });
+    mountPreferences(root, app.call, undefined, clock);
+    await settle();
+    expect(clock.current()).toBe("h12");
+    expect(inputByTestId(root, "clock-h12").checked).toBe(true);
+    inputByTestId(root, "clock-h24").click();
+    await settle();
+    expect(inputByTestId(root, "clock-h12").checked).toBe(true);
+    expect(inputByTestId(root, "clock-h24").checked).toBe(false);
+    expect(clock.current()).toBe("h12");
+    expect(root.querySelector(".preferences > [role=alert]")?.textContent).toBe(
+      "Could not change how times are written: cannot write preferences.json",
     );
   });
 

@@ -1,5 +1,6 @@
 import type { PreferencesView } from "../bindings/PreferencesView";
 import { clipboardCopy, type Copy } from "../clipboard";
+import { clockChoice, type ClockChoice, type TimeFormat } from "../clock";
 import { focusLost, h } from "../dom";
 import { describeError, type Call } from "../ipc";
 import { captureShortcut } from "../shortcut";
@@ -22,16 +23,30 @@ export function shortcutStatusText(view: PreferencesView): [text: string, proble
   }
 }
 
+/** The choices of how the windows write times, each with an example. */
+const CLOCKS: readonly [TimeFormat, string][] = [
+  ["h24", "24-hour (15:42)"],
+  ["h12", "12-hour (3:42 PM)"],
+];
+
 /**
  * The app-wide Preferences section of the Settings window: the global shortcut of the quick status picker
- * (captured from the keys pressed in its field), what became of it with the fallback when it cannot work, and
- * starting at login.
+ * (captured from the keys pressed in its field), what became of it with the fallback when it cannot work,
+ * starting at login, and how the windows write times (saved at once; `clock`, the window's choice, hears what
+ * the app answered).
  */
-export function mountPreferences(container: HTMLElement, call: Call, copy: Copy = clipboardCopy): PreferencesPanel {
+export function mountPreferences(
+  container: HTMLElement,
+  call: Call,
+  copy: Copy = clipboardCopy,
+  clock: ClockChoice = clockChoice(),
+): PreferencesPanel {
   let view: PreferencesView | null = null;
   /** The shortcut in the field: what Save would send. */
   let captured = "";
   let busy = false;
+  /** The clock asked for and not yet answered: its radio stays picked while waiting. */
+  let pendingClock: TimeFormat | null = null;
 
   const input = h("input", {
     type: "text",
@@ -67,6 +82,19 @@ export function mountPreferences(container: HTMLElement, call: Call, copy: Copy 
   );
   const autostart = h("input", { type: "checkbox", id: "autostart", "data-testid": "autostart" });
   const autostartNote = h("p", { class: "note", "data-testid": "autostart-note" });
+  const clockRadios = CLOCKS.map(([format, label]) => {
+    const radio = h("input", {
+      type: "radio",
+      id: `clock-${format}`,
+      name: "clock",
+      value: format,
+      "data-testid": `clock-${format}`,
+    });
+    radio.addEventListener("change", () => {
+      if (radio.checked) setClock(format);
+    });
+    return [format, radio, h("div", { class: "check" }, radio, h("label", { for: `clock-${format}` }, label))] as const;
+  });
   const messages = h("div", { role: "alert", class: "form-messages" });
 
   const show = () => {
@@ -76,6 +104,11 @@ export function mountPreferences(container: HTMLElement, call: Call, copy: Copy 
     clear.disabled = busy || view === null || saved === "";
     input.readOnly = busy;
     autostart.disabled = busy || view === null;
+    const chosenClock = pendingClock ?? view?.preferences.clock ?? null;
+    for (const [format, radio] of clockRadios) {
+      radio.disabled = busy || view === null;
+      radio.checked = format === chosenClock;
+    }
     if (view === null) return;
     const [text, problem] = shortcutStatusText(view);
     status.textContent = text;
@@ -97,6 +130,7 @@ export function mountPreferences(container: HTMLElement, call: Call, copy: Copy 
   const accept = (next: PreferencesView) => {
     view = next;
     captured = next.preferences.shortcut;
+    clock.set(next.preferences.clock);
   };
 
   const refresh = async (): Promise<void> => {
@@ -227,6 +261,25 @@ export function mountPreferences(container: HTMLElement, call: Call, copy: Copy 
       });
   });
 
+  const setClock = (format: TimeFormat): void => {
+    if (busy || format === view?.preferences.clock) return;
+    busy = true;
+    pendingClock = format;
+    say(null);
+    show();
+    void call("set_clock", { clock: format })
+      .then(accept, (error: unknown) => {
+        // The radio goes back to the choice in force.
+        say(`Could not change how times are written: ${describeError(error)}`);
+      })
+      .finally(() => {
+        busy = false;
+        pendingClock = null;
+        show();
+        if (focusLost()) clockRadios.find(([, radio]) => radio.checked)?.[1].focus();
+      });
+  };
+
   container.replaceChildren(
     h(
       "section",
@@ -252,6 +305,18 @@ export function mountPreferences(container: HTMLElement, call: Call, copy: Copy 
         { class: "form-group" },
         h("div", { class: "check" }, autostart, h("label", { for: "autostart" }, "Start Caret Desktop when I log in")),
         autostartNote,
+      ),
+      h(
+        "fieldset",
+        { class: "form-group", "aria-describedby": "clock-help", "data-testid": "clock" },
+        h("legend", {}, "Times"),
+        h("div", { class: "inline-choices" }, ...clockRadios.map(([, , row]) => row)),
+        h(
+          "p",
+          { class: "note", id: "clock-help" },
+          "How Caret Desktop's windows write a time: the quick picker, Settings, Phones and the sync log. A " +
+            "workspace's own time setting (in its status settings above) covers only the times in its Slack status.",
+        ),
       ),
       messages,
     ),

@@ -11,8 +11,8 @@ import {
   type FakeEvents,
   type Handlers,
 } from "../test/fake-app";
-import { acme, globex, logEntry } from "../test/fixtures";
-import { formatFullTime } from "./log-format";
+import { acme, globex, logEntry, preferences } from "../test/fixtures";
+import { formatFullTime, formatLogTime } from "./log-format";
 import {
   MAX_ROWS,
   PAGE_SIZE,
@@ -44,7 +44,7 @@ describe("renderDetails", () => {
   it("shows every field, with what was sent pretty-printed", () => {
     const entry = logEntry(7, { retries: 2, error: "ratelimited", outcome: "ratelimited", latency_ms: 900, problem: true });
     const panel = document.createElement("div");
-    panel.append(...renderDetails(entry));
+    panel.append(...renderDetails(entry, "h24"));
     const facts: Record<string, string> = Object.fromEntries(
       [...panel.querySelectorAll(".row")].map((row): [string, string] => [
         row.querySelector("dt")?.textContent ?? "",
@@ -78,7 +78,7 @@ describe("renderDetails", () => {
   it("writes when, local then UTC, each a date and a time that a narrow panel wraps only between", () => {
     const entry = logEntry(7, { at_ms: Date.UTC(2025, 2, 1, 23, 30, 5, 40) });
     const panel = document.createElement("div");
-    panel.append(...renderDetails(entry));
+    panel.append(...renderDetails(entry, "h24"));
     const moment = byTestId(panel, "log-moment");
     const local = new Date(entry.at_ms);
     const pad = (value: number) => String(value).padStart(2, "0");
@@ -91,9 +91,22 @@ describe("renderDetails", () => {
     expect(moment?.querySelector("time")?.getAttribute("datetime")).toBe("2025-03-01T23:30:05.040Z");
   });
 
+  it("writes the local time in the clock chosen, and UTC as ISO 8601 does", () => {
+    const entry = logEntry(7, { at_ms: new Date(2025, 2, 1, 15, 30, 5, 40).getTime() });
+    const panel = document.createElement("div");
+    panel.append(...renderDetails(entry, "h12"));
+    const pieces = [...(byTestId(panel, "log-moment")?.querySelectorAll(".nowrap") ?? [])];
+    expect(pieces.map((piece) => piece.textContent)).toEqual([
+      "2025-03-01",
+      "3:30:05.040 PM",
+      `UTC ${new Date(entry.at_ms).toISOString().slice(0, 10)}`,
+      new Date(entry.at_ms).toISOString().slice(11, 23),
+    ]);
+  });
+
   it("asks to select a row when none is", () => {
     const panel = document.createElement("div");
-    panel.append(...renderDetails(null));
+    panel.append(...renderDetails(null, "h24"));
     expect(panel.textContent).toContain("Select a row");
   });
 });
@@ -107,6 +120,7 @@ describe("mountSyncLog", () => {
   const handlers = (): Partial<Handlers> => ({
     sync_log: ({ filter }) => query(store, filter),
     workspaces: () => [acme, globex],
+    preferences: () => preferences,
     export_sync_log: ({ filter, format }) => ({
       path: `/home/ada/Downloads/caret-sync-log.${format}`,
       rows: query(store, { ...filter, limit: 10_000 }).length,
@@ -223,9 +237,34 @@ describe("mountSyncLog", () => {
       "ratelimited",
       "120 ms",
     ]);
-    expect(cells[0]?.title).toBe(formatFullTime(Date.parse("2025-03-01T10:00:04Z")));
+    expect(cells[0]?.title).toBe(formatFullTime(Date.parse("2025-03-01T10:00:04Z"), "h24"));
     // All from today: the Time column holds a time alone.
     expect(table().classList.contains("log-table-dated")).toBe(false);
+  });
+
+  it("writes its times in the clock chosen, and again in the list and the details when the choice changes", async () => {
+    const twelve = { ...preferences, preferences: { ...preferences.preferences, clock: "h12" as const } };
+    const app = mount({ preferences: () => twelve });
+    await flush();
+    expect(app.names()).toContain("preferences");
+    const now = Date.now();
+    const shown = () => allByTestId(root, "log-row").map((row) => row.querySelector("time")?.textContent);
+    const at = (id: number) => logEntry(id).at_ms;
+    expect(shown()).toEqual([3, 2, 1].map((id) => formatLogTime(at(id), now, "h12")));
+    expect(shown()[0]).toMatch(/^\d{1,2}:\d{2}:\d{2} [AP]M$/);
+    expect(table().classList.contains("log-table-h12")).toBe(true);
+    allByTestId(root, "log-row")[0]?.click();
+    const local = () => byTestId(root, "log-moment")?.querySelectorAll(".nowrap")[1]?.textContent;
+    expect(local()).toMatch(/ [AP]M$/);
+
+    events.emit("preferences", { ...preferences.preferences, clock: "h24" });
+    expect(shown()).toEqual([3, 2, 1].map((id) => formatLogTime(at(id), now, "h24")));
+    expect(shown()[0]).toMatch(/^\d{2}:\d{2}:\d{2}$/);
+    expect(allByTestId(root, "log-row")[0]?.querySelector("td")?.title).toBe(formatFullTime(at(3), "h24"));
+    expect(table().classList.contains("log-table-h12")).toBe(false);
+    expect(local()).toMatch(/^\d{2}:\d{2}:\d{2}\.\d{3}$/);
+    // The selection stays.
+    expect(selectedIds()).toEqual([3]);
   });
 
   it("widens the Time column when a row from another day writes its date", async () => {

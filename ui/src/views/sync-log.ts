@@ -1,6 +1,7 @@
 import type { ExportFormat } from "../bindings/ExportFormat";
 import type { LogEntry } from "../bindings/LogEntry";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
+import { clockChoice, followClock, isSameDay, type TimeFormat } from "../clock";
 import { h } from "../dom";
 import { describeError, subscribe, type Call, type OnEvent } from "../ipc";
 import {
@@ -9,7 +10,6 @@ import {
   formatLatency,
   formatLogTime,
   isFiltered,
-  isSameDay,
   logFilter,
   momentParts,
   outcomeValue,
@@ -87,7 +87,12 @@ function textCell(text: string): HTMLTableCellElement {
   return cell(text, text);
 }
 
-function renderRow(entry: LogEntry, now: number, select: (id: number) => void): HTMLTableRowElement {
+function renderRow(
+  entry: LogEntry,
+  now: number,
+  clock: TimeFormat,
+  select: (id: number) => void,
+): HTMLTableRowElement {
   const latency = formatLatency(entry.latency_ms);
   const row = h(
     "tr",
@@ -98,9 +103,11 @@ function renderRow(entry: LogEntry, now: number, select: (id: number) => void): 
       "aria-selected": "false",
       class: entry.problem ? "problem" : "",
     },
-    cell(h("time", isoAttribute(entry.at_ms), formatLogTime(entry.at_ms, now)), formatFullTime(entry.at_ms), {
-      class: "log-time",
-    }),
+    cell(
+      h("time", isoAttribute(entry.at_ms), formatLogTime(entry.at_ms, now, clock)),
+      formatFullTime(entry.at_ms, clock),
+      { class: "log-time" },
+    ),
     textCell(entry.kind),
     textCell(entry.source),
     textCell(workspaceLabel(entry)),
@@ -120,8 +127,8 @@ function renderRow(entry: LogEntry, now: number, select: (id: number) => void): 
  * When a row was logged, local then UTC, each on its own line (the panel is wide enough for either), each a date and
  * a time that never break inside: a narrower panel would wrap a line between its date and its time only.
  */
-function renderMoment(atMs: number): Node | string {
-  const parts = momentParts(atMs);
+function renderMoment(atMs: number, clock: TimeFormat): Node | string {
+  const parts = momentParts(atMs, clock);
   if (parts === null) return "unknown";
   const piece = (text: string) => h("span", { class: "nowrap" }, text);
   return h(
@@ -132,8 +139,8 @@ function renderMoment(atMs: number): Node | string {
   );
 }
 
-/** Everything about one row, for the details panel. */
-export function renderDetails(entry: LogEntry | null): HTMLElement[] {
+/** Everything about one row, for the details panel, its times written in the `clock` chosen. */
+export function renderDetails(entry: LogEntry | null, clock: TimeFormat): HTMLElement[] {
   if (entry === null) {
     return [
       h("h2", { id: "log-details-title" }, "Details"),
@@ -150,7 +157,7 @@ export function renderDetails(entry: LogEntry | null): HTMLElement[] {
     h(
       "dl",
       {},
-      item("Time", renderMoment(entry.at_ms)),
+      item("Time", renderMoment(entry.at_ms, clock)),
       item("Kind", entry.kind, true),
       item("Source", entry.source, true),
       item("Workspace", workspace),
@@ -171,7 +178,8 @@ export function renderDetails(entry: LogEntry | null): HTMLElement[] {
 
 /**
  * The Sync log window: every input, Slack call and note the app logged, newest first, with filters, live
- * updates from `sync-log` events, paging back, a details panel and exports.
+ * updates from `sync-log` events, paging back, a details panel and exports. Its times follow the person's
+ * choice of clock (asked once with `preferences`, then each `preferences` event).
  */
 export function mountSyncLog(
   root: HTMLElement,
@@ -199,6 +207,7 @@ export function mountSyncLog(
   const outcomes = new Set<string>(["ok"]);
   let drawnOutcomes = "";
   let drawnWorkspaces = "";
+  const clock = clockChoice();
   // Read through functions after an await, where an event may have changed them.
   const isStopped = () => stopped;
   const mustFollowAgain = () => followAgain;
@@ -278,7 +287,7 @@ export function mountSyncLog(
     const entry = selected();
     if (entry === null) table.removeAttribute("aria-activedescendant");
     else table.setAttribute("aria-activedescendant", `log-row-${String(entry.id)}`);
-    details.replaceChildren(...renderDetails(entry));
+    details.replaceChildren(...renderDetails(entry, clock.current()));
   };
 
   const drawControls = () => {
@@ -297,25 +306,27 @@ export function mountSyncLog(
   };
 
   // Drawn rows by id, reused on every redraw: new rows arrive all the time and the others do not change (until
-  // the day changes, which changes how their time is written).
+  // the day or the clock changes, which changes how their time is written).
   let drawnRows = new Map<number, HTMLTableRowElement>();
   let drawnDay = "";
 
   const drawRows = () => {
     const now = Date.now();
-    const day = new Date(now).toDateString();
+    const writing = clock.current();
+    const day = `${new Date(now).toDateString()} ${writing}`;
     if (day !== drawnDay) {
       drawnRows = new Map();
       drawnDay = day;
     }
     const next = new Map<number, HTMLTableRowElement>();
-    for (const entry of rows) next.set(entry.id, drawnRows.get(entry.id) ?? renderRow(entry, now, select));
+    for (const entry of rows) next.set(entry.id, drawnRows.get(entry.id) ?? renderRow(entry, now, writing, select));
     drawnRows = next;
     const before = scroller.scrollHeight;
     const top = scroller.scrollTop;
     tbody.replaceChildren(...next.values());
     // A row from another day writes its date too: the Time column makes room for it.
     table.classList.toggle("log-table-dated", rows.some((entry) => !isSameDay(entry.at_ms, now)));
+    table.classList.toggle("log-table-h12", writing === "h12");
     // Rows added above stay out of the way of the row being read.
     if (top > 0) scroller.scrollTop = top + (scroller.scrollHeight - before);
     table.hidden = rows.length === 0;
@@ -568,6 +579,10 @@ export function mountSyncLog(
     }
   }
 
+  // A change of clock writes every time again, in the list and the details.
+  const stopClock = followClock(clock, onEvent, call);
+  const stopWatch = clock.watch(drawRows);
+
   const unlisten = subscribe(
     onEvent,
     "sync-log",
@@ -632,6 +647,8 @@ export function mountSyncLog(
       stopped = true;
       window.clearTimeout(textTimer);
       unlisten();
+      stopClock();
+      stopWatch();
     },
   };
 }

@@ -177,8 +177,13 @@ describe("createSettingsForm", () => {
     root.remove();
   });
 
-  it("switches the time format", () => {
+  it("switches the time format, which is said to be the Slack status text's", () => {
     const { root, last } = mount();
+    const group = root.querySelector('[data-testid="time-format"]');
+    expect(group?.querySelector("legend")?.textContent).toBe("Times in the Slack status text");
+    expect(document.getElementById(group?.getAttribute("aria-describedby") ?? "")?.textContent).toContain(
+      "own windows follow Times under Preferences",
+    );
     expect(inputByTestId(root, "time-24").checked).toBe(true);
     inputByTestId(root, "time-12").click();
     expect(last()?.[0].time_format).toBe("h12");

@@ -225,7 +225,20 @@ export function createSettingsForm(
   };
   const [h24, h24Row] = timeRadio("h24", "24-hour (15:30)");
   const [h12, h12Row] = timeRadio("h12", "12-hour (3:30 PM)");
-  const time = h("fieldset", { class: "form-group" }, h("legend", {}, "Times in the status"), h24Row, h12Row);
+  // Only the status text: the windows write times as Preferences → Times says.
+  const time = h(
+    "fieldset",
+    { class: "form-group", "aria-describedby": id("time-note"), "data-testid": "time-format" },
+    h("legend", {}, "Times in the Slack status text"),
+    h24Row,
+    h12Row,
+    h(
+      "p",
+      { class: "note", id: id("time-note") },
+      "How this workspace's status writes a time, such as when an event ends (“until 3:30 PM”). Caret " +
+        "Desktop's own windows follow Times under Preferences.",
+    ),
+  );
 
   const emit = () => {
     changed(settings, leaseValid);

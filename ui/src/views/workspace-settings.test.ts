@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PolicySetting } from "../bindings/PolicySetting";
 import type { WorkspaceSettings } from "../bindings/WorkspaceSettings";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
+import { clockChoice } from "../clock";
 import {
   allByTestId,
   byTestId,
@@ -106,6 +107,23 @@ describe("mountWorkspaceSettings", () => {
     expect(allByTestId(root, "preview-row").map((row) => row.dataset.state)).toContain("in_call");
     expect(save().disabled).toBe(true);
     expect(byTestId(root, "settings-dirty")?.textContent).toBe("");
+  });
+
+  it("writes the end of a block in the window's clock, and again when the choice changes", async () => {
+    const clock = clockChoice("h12");
+    const app = fakeApp(handlers());
+    panel = mountWorkspaceSettings(root, app.call, events.onEvent, { clock });
+    const until = new Date(2025, 2, 1, 15, 5).toISOString();
+    const blocked: WorkspaceView = { ...acme, policy: { sharing: "trusted", blocked: { until } }, effective_policy: "blocked" };
+    panel.setWorkspaces([blocked]);
+    await flush();
+    expect(root.textContent).toContain("Sharing is blocked until 3:05 PM;");
+    clock.set("h24");
+    expect(root.textContent).toContain("Sharing is blocked until 15:05;");
+    panel.stop();
+    panel = null;
+    clock.set("h12");
+    expect(root.textContent).toContain("Sharing is blocked until 15:05;");
   });
 
   it("compares all policies on request", async () => {

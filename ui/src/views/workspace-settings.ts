@@ -6,6 +6,7 @@ import type { Snapshot } from "../bindings/Snapshot";
 import type { TemplateCatalog } from "../bindings/TemplateCatalog";
 import type { WorkspaceSettings } from "../bindings/WorkspaceSettings";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
+import { clockChoice, type ClockChoice, type TimeFormat } from "../clock";
 import { h } from "../dom";
 import { describeError, isCommandError, subscribe, type Call, type OnEvent } from "../ipc";
 import { settingsKey } from "../templates";
@@ -29,6 +30,8 @@ export interface WorkspaceSettingsPanel {
 export interface WorkspaceSettingsOptions {
   /** Called when a snapshot shows workspaces connected or disconnected elsewhere (the list needs a refresh). */
   onStale?: () => void;
+  /** How the window writes times (the end of a block), as the person chose; 24-hour if not given. */
+  clock?: ClockChoice;
 }
 
 /** The editor of one workspace's settings. */
@@ -36,6 +39,7 @@ interface Editor {
   workspaceId: number;
   element: HTMLElement;
   setPolicy: (policy: PolicySetting, effective: Policy) => void;
+  setClock: (clock: TimeFormat) => void;
   hasChanges: () => boolean;
   destroy: () => void;
 }
@@ -56,9 +60,11 @@ interface EditorContext {
   /** The template catalog, asked for once per section (again only after a failure). */
   catalog: () => Promise<TemplateCatalog>;
   refreshPolicies: () => Promise<void>;
+  /** How times are written when the editor opens. */
+  clock: TimeFormat;
 }
 
-function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies }: EditorContext): Editor {
+function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies, clock }: EditorContext): Editor {
   const prefix = `ws-${String(workspace.id)}`;
   let policy = workspace.policy;
   let effective = workspace.effective_policy;
@@ -82,6 +88,7 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
   const policyControl = createPolicyControl(prefix, (choice) => {
     void choosePolicy(choice);
   });
+  policyControl.setClock(clock);
   policyControl.update(policy, effective);
 
   // Preview
@@ -352,6 +359,7 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
     workspaceId: workspace.id,
     element,
     setPolicy,
+    setClock: policyControl.setClock,
     hasChanges,
     destroy: () => {
       destroyed = true;
@@ -364,7 +372,8 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
 /**
  * The "Workspace settings" section of the Settings window: for the chosen connected workspace, its policy
  * (applied at once), a live preview of what Slack shows, and the form of its status settings. It follows
- * `snapshot` events so a policy changed from the tray shows here too.
+ * `snapshot` events so a policy changed from the tray shows here too, and `options.clock` for how to write the
+ * end of a block.
  */
 export function mountWorkspaceSettings(
   container: HTMLElement,
@@ -377,6 +386,7 @@ export function mountWorkspaceSettings(
   let stopped = false;
   /** A snapshot that came before the first list. */
   let early: Snapshot | null = null;
+  const clock = options.clock ?? clockChoice();
 
   const chooser = h("div", { class: "workspace-chooser" });
   const body = h("div", {}, h("p", { class: "empty" }, "Loading the workspaces…"));
@@ -398,7 +408,10 @@ export function mountWorkspaceSettings(
 
   const open = (workspace: WorkspaceView | null) => {
     editor?.destroy();
-    editor = workspace === null ? null : createEditor(workspace, { call, catalog, refreshPolicies });
+    editor =
+      workspace === null
+        ? null
+        : createEditor(workspace, { call, catalog, refreshPolicies, clock: clock.current() });
     body.replaceChildren(
       editor?.element ??
         h(
@@ -489,6 +502,9 @@ export function mountWorkspaceSettings(
     applySnapshot(snapshot, workspaces);
   };
   const unlisten = subscribe(onEvent, "snapshot", onSnapshot);
+  const stopClock = clock.watch((next) => {
+    editor?.setClock(next);
+  });
 
   container.replaceChildren(
     h(
@@ -505,6 +521,7 @@ export function mountWorkspaceSettings(
     stop: () => {
       stopped = true;
       unlisten();
+      stopClock();
       editor?.destroy();
     },
   };

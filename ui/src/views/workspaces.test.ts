@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
+import { clockChoice } from "../clock";
 import { allByTestId, byTestId, deferred, fakeApp, settle, type Handlers } from "../test/fake-app";
 import { acme, globex, initech, presenceless, slackAppSetup } from "../test/fixtures";
 import {
@@ -236,24 +237,32 @@ describe("renderWorkspaceList", () => {
       "Disconnected — token revoked",
     ]);
     const badge = byTestId(list, "token-rotates");
-    expect(badge?.getAttribute("title")).toBe(renewalNote(expiresAt));
+    expect(badge?.getAttribute("title")).toBe(renewalNote(expiresAt, "h24"));
+    const twelve = renderWorkspaceList(
+      { workspaces: [{ ...acme, token_rotates: true, token_expires_at: expiresAt }], loadError: null, clock: "h12" },
+      noActions,
+    );
+    expect(byTestId(twelve, "token-rotates")?.getAttribute("title")).toBe(renewalNote(expiresAt, "h12"));
   });
 
-  it("says when the token expires as Slack gave it, not an assumed 12 hours (issue 15, 6)", () => {
+  it("says when the token expires as Slack gave it, not an assumed 12 hours (issue 15, 6), in the clock chosen", () => {
     const now = new Date(2026, 11, 5, 9, 0);
     const inTwoHours = now.getTime() / 1000 + 2 * 3600;
-    const time = new Date(inTwoHours * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    expect(renewalNote(inTwoHours, now)).toBe(
-      `Slack's token for this workspace expires at ${time}; Caret Desktop renews it before then.`,
+    expect(renewalNote(inTwoHours, "h24", now)).toBe(
+      "Slack's token for this workspace expires at 11:00; Caret Desktop renews it before then.",
+    );
+    expect(renewalNote(inTwoHours, "h12", now)).toBe(
+      "Slack's token for this workspace expires at 11:00 AM; Caret Desktop renews it before then.",
     );
     const tomorrow = now.getTime() / 1000 + 20 * 3600;
-    const at = new Date(tomorrow * 1000);
-    const day = at.toLocaleDateString([], { weekday: "short" });
-    const later = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    expect(renewalNote(tomorrow, now)).toBe(
-      `Slack's token for this workspace expires at ${day} ${later}; Caret Desktop renews it before then.`,
+    const day = new Date(tomorrow * 1000).toLocaleDateString([], { weekday: "short" });
+    expect(renewalNote(tomorrow, "h24", now)).toBe(
+      `Slack's token for this workspace expires at ${day} 05:00; Caret Desktop renews it before then.`,
     );
-    expect(renewalNote(null, now)).toContain("renews it before then");
+    expect(renewalNote(tomorrow, "h12", now)).toBe(
+      `Slack's token for this workspace expires at ${day} 5:00 AM; Caret Desktop renews it before then.`,
+    );
+    expect(renewalNote(null, "h12", now)).toContain("renews it before then");
   });
 
   it("never turns text from the core into markup", () => {
@@ -328,6 +337,18 @@ describe("mountWorkspaces", () => {
     ]);
     expect(root.textContent).toContain("No workspace connected yet.");
     expect(root.textContent).not.toContain("Loading…");
+  });
+
+  it("writes when a token expires in the window's clock, again when the choice changes", async () => {
+    const expiresAt = new Date(2026, 11, 5, 15, 30).getTime() / 1000;
+    current = [{ ...acme, token_rotates: true, token_expires_at: expiresAt }];
+    const clock = clockChoice("h12");
+    mountWorkspaces(root, appWith().call, () => undefined, () => Promise.resolve(), clock);
+    await settle();
+    const title = () => byTestId(root, "token-rotates")?.getAttribute("title") ?? "";
+    expect(title()).toContain("3:30 PM");
+    clock.set("h24");
+    expect(title()).toContain("15:30");
   });
 
   it("passes every list it loads on", async () => {

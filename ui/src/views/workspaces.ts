@@ -1,18 +1,20 @@
 import type { Disconnected } from "../bindings/Disconnected";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
 import { clipboardCopy, type Copy } from "../clipboard";
+import { clockChoice, DEFAULT_CLOCK, timeOfDay, type ClockChoice, type TimeFormat } from "../clock";
 import { button, focusKey, focusLost, focusedKey, h } from "../dom";
 import { describeError, type Call } from "../ipc";
 import { createSlackGuide } from "./slack-guide";
 
 /**
  * What the "Renews itself" badge explains: when Slack's token expires (Slack's own lifetime for it, not an
- * assumed 12 hours), and that Caret Desktop renews it before then.
+ * assumed 12 hours; its time in the `clock` chosen, with the day of the week when it is not today), and that
+ * Caret Desktop renews it before then.
  */
-export function renewalNote(expiresAt: number | null, now: Date = new Date()): string {
+export function renewalNote(expiresAt: number | null, clock: TimeFormat, now: Date = new Date()): string {
   if (expiresAt === null) return "Slack's token for this workspace expires; Caret Desktop renews it before then.";
   const at = new Date(expiresAt * 1000);
-  const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const time = timeOfDay(at, clock);
   const when = at.toDateString() === now.toDateString() ? time : `${at.toLocaleDateString([], { weekday: "short" })} ${time}`;
   return `Slack's token for this workspace expires at ${when}; Caret Desktop renews it before then.`;
 }
@@ -25,6 +27,8 @@ export interface WorkspaceListState {
   loadError: string | null;
   /** Workspaces whose security notices are being switched, to the value asked for. */
   pendingNotices?: ReadonlyMap<number, boolean>;
+  /** How times are written (24-hour if not given). */
+  clock?: TimeFormat;
 }
 
 /** What the list's buttons do. */
@@ -200,7 +204,7 @@ export function renderWorkspaceList(state: WorkspaceListState, actions: Workspac
             "span",
             {
               class: "badge",
-              title: renewalNote(workspace.token_expires_at),
+              title: renewalNote(workspace.token_expires_at, state.clock ?? DEFAULT_CLOCK),
               "data-testid": "token-rotates",
             },
             "Renews itself",
@@ -256,14 +260,15 @@ export function renderWorkspaceList(state: WorkspaceListState, actions: Workspac
  * right away and again after every connect or disconnect.
  *
  * The pasted token is sent once and then cleared from the field, whatever Slack answered, so the secret does not
- * stay in the page. `loaded` hears every list that arrives (the workspace settings below follow it). `copy` puts
- * the manifest or the sign-in link on the clipboard.
+ * stay in the page. `loaded` hears every list that arrives (the workspace settings follow it). `copy` puts
+ * the manifest or the sign-in link on the clipboard. Times (when a token expires) follow `clock`.
  */
 export function mountWorkspaces(
   container: HTMLElement,
   call: Call,
   loaded: (workspaces: WorkspaceView[]) => void = () => undefined,
   copy: Copy = clipboardCopy,
+  clock: ClockChoice = clockChoice(),
 ): WorkspacesPanel {
   let workspaces: WorkspaceView[] | null = null;
   let loadError: string | null = null;
@@ -346,7 +351,9 @@ export function mountWorkspaces(
   const render = (): void => {
     const target = focusNext ?? focusedKey(list);
     focusNext = null;
-    list.replaceChildren(renderWorkspaceList({ workspaces, loadError, pendingNotices }, actions));
+    list.replaceChildren(
+      renderWorkspaceList({ workspaces, loadError, pendingNotices, clock: clock.current() }, actions),
+    );
     if (target !== null) focusKey(list, target);
   };
 
@@ -459,6 +466,7 @@ export function mountWorkspaces(
       list,
     ),
   );
+  clock.watch(render);
   sync();
   render();
   void refresh();
