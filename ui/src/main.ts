@@ -1,4 +1,5 @@
 import { getCurrentWindow } from "@tauri-apps/api/window";
+import type { WorkspaceView } from "./bindings/WorkspaceView";
 import { clipboardCopy } from "./clipboard";
 import { clockChoice, followClock } from "./clock";
 import { call, describeError, onEvent } from "./ipc";
@@ -6,7 +7,7 @@ import { mountPhones } from "./views/phones";
 import { mountPhoneReach } from "./views/phone-reach";
 import { mountPicker } from "./views/picker";
 import { mountPreferences } from "./views/preferences";
-import { renderError, renderSettings } from "./views/settings";
+import { placeWorkspaceSettings, renderError, renderSettings } from "./views/settings";
 import { mountSyncLog } from "./views/sync-log";
 import { mountWorkspaceSettings } from "./views/workspace-settings";
 import { mountWorkspaces } from "./views/workspaces";
@@ -26,7 +27,9 @@ async function main(root: HTMLElement): Promise<void> {
       const workspaceSettings = document.createElement("div");
       const preferences = document.createElement("div");
       const phoneReach = document.createElement("div");
-      root.replaceChildren(renderSettings(info, workspaces, workspaceSettings, preferences, phoneReach));
+      // A workspace's policy and preview first, as most people opening Settings have one connected; connecting
+      // comes first once the list shows none is (placeWorkspaceSettings).
+      root.replaceChildren(renderSettings(info, workspaceSettings, workspaces, preferences, phoneReach));
       // How the window writes times: the Preferences section loads the choice and saves it; the event brings
       // a change made elsewhere.
       const clock = clockChoice();
@@ -37,7 +40,11 @@ async function main(root: HTMLElement): Promise<void> {
         onStale: () => void list?.refresh(),
         clock,
       });
-      list = mountWorkspaces(workspaces, call, settings.setWorkspaces, clipboardCopy, clock);
+      const listed = (next: WorkspaceView[]) => {
+        settings.setWorkspaces(next);
+        placeWorkspaceSettings(workspaces, workspaceSettings, next.some((workspace) => workspace.connected));
+      };
+      list = mountWorkspaces(workspaces, call, listed, clipboardCopy, clock);
       mountPreferences(preferences, call, clipboardCopy, clock);
       const reach = mountPhoneReach(phoneReach, call);
       onPageHide(settings.stop);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AppInfo } from "../bindings/AppInfo";
-import { renderError, renderSettings } from "./settings";
+import { placeWorkspaceSettings, renderError, renderSettings } from "./settings";
 
 const info: AppInfo = {
   version: "0.1.0",
@@ -58,6 +58,37 @@ describe("renderSettings", () => {
       "preferences",
       "SECTION",
     ]);
+  });
+
+  it("puts a connected workspace's policy and preview first, so they are in view as the window opens (issue 15, 8)", () => {
+    const panel = (name: string) => {
+      const element = document.createElement("div");
+      element.dataset.name = name;
+      element.append(document.createElement("input"));
+      return element;
+    };
+    const [workspaceSettings, workspaces, preferences] = ["workspace-settings", "workspaces", "preferences"].map(panel);
+    if (!workspaceSettings || !workspaces || !preferences) throw new Error("three panels");
+    const view = renderSettings(info, workspaceSettings, workspaces, preferences);
+    document.body.append(view);
+    const order = () => [...view.children].map((child) => (child as HTMLElement).dataset.name ?? child.tagName);
+    const connected = ["HEADER", "workspace-settings", "workspaces", "preferences", "SECTION"];
+    const connecting = ["HEADER", "workspaces", "workspace-settings", "preferences", "SECTION"];
+
+    placeWorkspaceSettings(workspaces, workspaceSettings, true);
+    expect(order()).toEqual(connected);
+    // No workspace connected: connecting comes first.
+    placeWorkspaceSettings(workspaces, workspaceSettings, false);
+    expect(order()).toEqual(connecting);
+    placeWorkspaceSettings(workspaces, workspaceSettings, false);
+    expect(order()).toEqual(connecting);
+    // The first one connected (the token field still focused): its settings go first, the focus stays.
+    const field = workspaces.querySelector("input");
+    field?.focus();
+    placeWorkspaceSettings(workspaces, workspaceSettings, true);
+    expect(order()).toEqual(connected);
+    expect(document.activeElement).toBe(field);
+    view.remove();
   });
 
   it("labels each section for assistive technology", () => {

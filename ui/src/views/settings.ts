@@ -2,9 +2,10 @@ import type { AppInfo } from "../bindings/AppInfo";
 import { h } from "../dom";
 
 /**
- * The Settings window: what the app believes now, and where it keeps things. `panels` (the Slack workspaces,
- * each workspace's settings, the preferences and where phones can reach this computer, filled once the window is
- * shown) go between the state line and the facts about the installation, in order.
+ * The Settings window: what the app believes now, and where it keeps things. `panels` (a workspace's settings and
+ * the Slack workspaces, in the order {@link placeWorkspaceSettings} keeps, the preferences and where phones can
+ * reach this computer, filled once the window is shown) go between the state line and the facts about the
+ * installation, in order.
  */
 export function renderSettings(info: AppInfo, ...panels: Node[]): HTMLElement {
   const row = (term: string, value: string) => h("div", { class: "row" }, h("dt", {}, term), h("dd", {}, value));
@@ -33,6 +34,28 @@ export function renderSettings(info: AppInfo, ...panels: Node[]): HTMLElement {
       ),
     ),
   );
+}
+
+/**
+ * Puts a connected workspace's settings (its policy and what Slack will show, the point of the window) before the
+ * Slack workspaces section, so that they are in view as the window opens; with no workspace connected, connecting
+ * comes first. Only `workspaceSettings` moves: the focus in the workspaces section (the token just pasted) stays,
+ * and is kept in view.
+ */
+export function placeWorkspaceSettings(
+  workspaces: HTMLElement,
+  workspaceSettings: HTMLElement,
+  anyConnected: boolean,
+): void {
+  const parent = workspaces.parentNode;
+  if (parent === null) return;
+  const first = workspaceSettings.compareDocumentPosition(workspaces) & Node.DOCUMENT_POSITION_FOLLOWING;
+  if (anyConnected === (first !== 0)) return;
+  parent.insertBefore(workspaceSettings, anyConnected ? workspaces : workspaces.nextSibling);
+  const focused = document.activeElement;
+  if (focused instanceof HTMLElement && workspaces.contains(focused) && typeof focused.scrollIntoView === "function") {
+    focused.scrollIntoView({ block: "nearest" });
+  }
 }
 
 /** Shown when the window cannot reach the app (for example, the page opened outside Caret Desktop). */

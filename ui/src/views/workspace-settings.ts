@@ -510,8 +510,12 @@ export function mountWorkspaceSettings(
     h(
       "section",
       { class: "workspace-settings", "aria-labelledby": "workspace-settings-title" },
-      h("h2", { id: "workspace-settings-title" }, "Workspace settings"),
-      chooser,
+      h(
+        "div",
+        { class: "workspace-settings-heading" },
+        h("h2", { id: "workspace-settings-title" }, "Workspace settings"),
+        chooser,
+      ),
       body,
     ),
   );
