@@ -397,3 +397,174 @@ async fn notices_shown_on(sandbox: &Sandbox) {
     )
     .await;
 }
+
+/// Issue 15, 10 and 11: the picker and Settings show a status emoji as a picture with its code in the tooltip,
+/// and every window writes times as the user chose in Settings (24-hour until they choose 12-hour), the open
+/// ones following the change at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn emoji_show_as_pictures_and_every_window_writes_times_as_settings_says() {
+    let _desktop = exclusive_desktop().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let _cleanup = KeyringCleanup::for_token(&slack, &token);
+    let sandbox = Sandbox::new();
+    let session = Session::start(
+        &sandbox,
+        &["--window", "settings"],
+        &[("CARET_SLACK_API_URL", slack.base_url())],
+    )
+    .await;
+    sandbox
+        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
+        .await;
+    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = sandbox
+        .cli("cli-set", &["status", "set", "in_call", "--for", "1h"])
+        .await;
+    assert!(ok, "{stderr}");
+
+    // Settings' preview under Trusted: In a call shows 📞, its code in the tooltip.
+    session.switch_to_window("settings").await;
+    session.click_label_of("[data-testid=policy-trusted]").await;
+    const PREVIEW_EMOJI: &str = "const e = document.querySelector('[data-testid=preview-row][data-state=in_call] .emoji'); return e ? e.textContent + ' ' + e.title : '';";
+    let shown = eventually_shown(
+        &session,
+        PREVIEW_EMOJI,
+        "the call's emoji in the preview",
+        |shown| !shown.is_empty(),
+    )
+    .await;
+    assert_eq!(
+        shown, "📞 :telephone_receiver:",
+        "the glyph, the code in its tooltip"
+    );
+
+    // Issue 15, 8: at the window's default size, from its top, the policy and the whole preview are in view.
+    const FOLD: &str = "window.scrollTo(0, 0); const bottom = (css) => Math.round(document.querySelector(css).getBoundingClientRect().bottom); return JSON.stringify({ radios: bottom('[data-testid=policy-vip]'), preview: bottom('[data-testid=preview-table]'), height: window.innerHeight, width: window.innerWidth });";
+    let fold: serde_json::Value = serde_json::from_str(
+        session
+            .execute(FOLD, serde_json::json!([]))
+            .await
+            .as_str()
+            .expect("the measures"),
+    )
+    .expect("JSON");
+    let height = fold["height"].as_i64();
+    assert!(
+        fold["radios"].as_i64() <= height && fold["preview"].as_i64() <= height,
+        "the policy and the preview above the fold: {fold}"
+    );
+    eprintln!("settings at its default size: {fold}");
+
+    // The picker: each row's emoji is a picture too, and "until" is written in 24 hours.
+    let (ok, _, stderr) = sandbox.cli("picker-24", &["picker"]).await;
+    assert!(ok, "{stderr}");
+    session.switch_to_window("picker").await;
+    const PICKER_ROW: &str = "const e = document.querySelector('[data-testid=picker-option][data-state=in_vehicle] .emoji'); return e ? e.textContent + ' ' + e.title : '';";
+    let row = eventually_shown(&session, PICKER_ROW, "Driving's emoji in the picker", |shown| {
+        !shown.is_empty()
+    })
+    .await;
+    assert_eq!(row, "🚗 :car:");
+    let current = session
+        .wait_for_text(
+            "[data-testid=picker-current]",
+            "the manual status's end",
+            |text| text.contains("until"),
+        )
+        .await;
+    assert!(
+        !current.contains("AM") && !current.contains("PM") && until_clock(&current).contains(':'),
+        "24-hour by default: {current}"
+    );
+
+    // The sync log, open while the choice changes.
+    let (ok, _, stderr) = sandbox.cli("open-log", &["--window", "sync-log"]).await;
+    assert!(ok, "{stderr}");
+    session.switch_to_window("sync-log").await;
+    let first_row = session
+        .wait_for_text("[data-testid=log-row]", "a row", |row| !row.is_empty())
+        .await;
+    assert!(
+        !first_row.contains("AM") && !first_row.contains("PM"),
+        "24-hour: {first_row}"
+    );
+
+    // 12-hour, chosen in Settings: saved, and the open sync log writes its rows again.
+    session.switch_to_window("settings").await;
+    session.click_label_of("[data-testid=clock-h12]").await;
+    let preferences = sandbox.config_dir().join("preferences.json");
+    eventually(
+        "the choice saved",
+        SOON,
+        || {
+            std::fs::read_to_string(&preferences)
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|saved| saved["clock"].as_str().map(str::to_owned))
+        },
+        |clock| clock.as_deref() == Some("h12"),
+    )
+    .await;
+    session.switch_to_window("sync-log").await;
+    session
+        .wait_for_text("[data-testid=log-row]", "the rows in 12 hours", |row| {
+            row.contains(" AM") || row.contains(" PM")
+        })
+        .await;
+
+    // The picker's next opening says "until" in 12 hours.
+    let (ok, _, stderr) = sandbox.cli("picker-12", &["picker"]).await;
+    assert!(ok, "{stderr}");
+    session.switch_to_window("picker").await;
+    session
+        .wait_for_text("[data-testid=picker-current]", "the end in 12 hours", |text| {
+            let clock = until_clock(text);
+            clock.ends_with(" AM") || clock.ends_with(" PM")
+        })
+        .await;
+
+    // And back to 24 hours: the sync log follows again.
+    session.switch_to_window("settings").await;
+    session.click_label_of("[data-testid=clock-h24]").await;
+    session.switch_to_window("sync-log").await;
+    session
+        .wait_for_text("[data-testid=log-row]", "the rows in 24 hours again", |row| {
+            !row.contains(" AM") && !row.contains(" PM")
+        })
+        .await;
+}
+
+/// What follows "until " in the picker's current line ("Now: In a call, set by you until 3:42 PM").
+fn until_clock(line: &str) -> String {
+    line.split_once("until ")
+        .map(|(_, rest)| rest.split(" ·").next().unwrap_or(rest).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Runs `script` in the current window until what it returns passes `condition`.
+async fn eventually_shown(
+    session: &Session,
+    script: &str,
+    what: &str,
+    condition: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + SOON;
+    loop {
+        let shown = session
+            .execute(script, serde_json::json!([]))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if condition(&shown) {
+            return shown;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: still {shown:?} after {SOON:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
