@@ -179,6 +179,13 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
     xdotool(&["key", "ctrl+alt+s"]);
     session.switch_to_window("picker").await;
     session.find("[data-testid=picker-filter]").await;
+    // The picture once the list is drawn (the field shows at once, the list a moment later).
+    session
+        .wait_for_text("[data-testid=picker-current]", "the picker's list", |line| {
+            line.starts_with("Now:")
+        })
+        .await;
+    session.find("[data-testid=picker-option]").await;
     session.screenshot(&screenshot_path("picker")).await;
     // Typed as keystrokes into the focused window (keyboard focus given as a window manager would: Xvfb runs
     // none). Under load the first keys may arrive before the window has focus, or the picker may lose focus
