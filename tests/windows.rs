@@ -160,6 +160,30 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
             |details| details.contains(&call),
         )
         .await;
+    // Issue 15, 9: at the default size every column fits (Latency was cut off), the details' time never breaks
+    // inside a date or a time, and nothing says "That is the oldest row." before the person tried to go past it.
+    let layout = session
+        .execute(
+            "const visible = (cell) => { const box = cell.getBoundingClientRect(); const seen = document.elementFromPoint(box.right - 2, (box.top + box.bottom) / 2); return seen !== null && cell.contains(seen) && cell.scrollWidth <= cell.clientWidth; }; return JSON.stringify({ cut: [...document.querySelectorAll('[data-testid=log-table] th')].filter((th) => !visible(th)).map((th) => th.textContent), overflow: document.documentElement.scrollWidth - window.innerWidth, note: document.body.innerText.includes('That is the oldest row.'), broken: [...document.querySelectorAll('[data-testid=log-details] time, [data-testid=log-details] time *')].filter((part) => part.children.length === 0 && part.getClientRects().length > 1).map((part) => part.textContent) });",
+            serde_json::json!([]),
+        )
+        .await;
+    let layout: serde_json::Value = serde_json::from_str(layout.as_str().expect("the layout")).expect("JSON");
+    assert_eq!(
+        (
+            &layout["cut"],
+            &layout["overflow"],
+            &layout["note"],
+            &layout["broken"]
+        ),
+        (
+            &serde_json::json!([]),
+            &serde_json::json!(0),
+            &serde_json::json!(false),
+            &serde_json::json!([])
+        ),
+        "the sync log at its default size: {layout}"
+    );
     // Let the details panel paint before the picture.
     tokio::time::sleep(Duration::from_millis(500)).await;
     session.screenshot(&screenshot_path("sync-log")).await;
@@ -271,6 +295,18 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
         })
         .await;
     session.find("[data-testid=pairing-qr]").await;
+    // Issue 15, 7: at the default size the whole QR code, the short code and the countdown are in view.
+    let below = session
+        .execute(
+            "window.scrollTo(0, 0); return ['[data-testid=pairing-qr]', '[data-testid=pairing-code]', '[role=timer]'].filter((css) => document.querySelector(css).getBoundingClientRect().bottom > window.innerHeight);",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(
+        below,
+        serde_json::json!([]),
+        "below the fold of the Phones window"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     session.screenshot(&screenshot_path("phones")).await;
 
