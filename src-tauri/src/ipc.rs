@@ -225,7 +225,7 @@ mod tests {
             "a type inside a Vec is imported: {text}"
         );
         assert!(
-            !text.contains("import type { Preferences } from"),
+            !text.contains("import type { Workspace } from"),
             "a name inside a longer name is not: {text}"
         );
     }
