@@ -87,15 +87,7 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
         ],
     )
     .await;
-    sandbox
-        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
-        .await;
-    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
-    assert!(ok, "{stderr}");
-    let (ok, _, stderr) = sandbox
-        .cli("cli-set", &["status", "set", "in_call", "--for", "1h"])
-        .await;
-    assert!(ok, "{stderr}");
+    connect_and_set_a_call(&sandbox, &token).await;
     let text = || slack.status(&token).text;
     let busy = eventually("Busy in Slack (Default)", SOON, text, |text| !text.is_empty()).await;
     assert!(
@@ -457,15 +449,7 @@ async fn emoji_show_as_pictures_and_every_window_writes_times_as_settings_says()
         &[("CARET_SLACK_API_URL", slack.base_url())],
     )
     .await;
-    sandbox
-        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
-        .await;
-    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
-    assert!(ok, "{stderr}");
-    let (ok, _, stderr) = sandbox
-        .cli("cli-set", &["status", "set", "in_call", "--for", "1h"])
-        .await;
-    assert!(ok, "{stderr}");
+    connect_and_set_a_call(&sandbox, &token).await;
 
     // Settings' preview under Trusted: In a call shows 📞, its code in the tooltip.
     session.switch_to_window("settings").await;
@@ -577,6 +561,19 @@ async fn emoji_show_as_pictures_and_every_window_writes_times_as_settings_says()
             !row.contains(" AM") && !row.contains(" PM")
         })
         .await;
+}
+
+/// Once the app is ready: the workspace connected with `token`, and "In a call" set by hand for an hour.
+async fn connect_and_set_a_call(sandbox: &Sandbox, token: &str) {
+    sandbox
+        .wait_for_log("app", "caret-desktop ready (tray)", SOON)
+        .await;
+    let (ok, _, stderr) = sandbox.add_workspace(token).await;
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = sandbox
+        .cli("cli-set", &["status", "set", "in_call", "--for", "1h"])
+        .await;
+    assert!(ok, "{stderr}");
 }
 
 /// What follows "until " in the picker's current line ("Now: In a call, set by you until 3:42 PM").
