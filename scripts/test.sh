@@ -59,6 +59,9 @@ step "the phone page in Chromium, as a phone (a mocked relay, then the real head
   npm test
 )
 
+step "the Linux packages: the .deb and .rpm built, the .deb installed, run headless and removed (tests/package/check.sh)"
+bash tests/package/check.sh
+
 step "fuzz the relay's parsers (a bounded run: 30 s; bash scripts/fuzz.sh 600 for a longer one)"
 bash scripts/fuzz.sh 30
 

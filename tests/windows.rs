@@ -124,6 +124,16 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
     let written = eventually("a login item", SOON, login_items, |items| items.len() == 1).await;
     let entry = std::fs::read_to_string(&written[0]).expect("the login item");
     assert!(entry.contains("caret-desktop"), "it starts this app: {entry}");
+    // It names a program that is there (the installed one, else this build), and as TryExec too, so that a
+    // session skips it once that program is removed.
+    let try_exec = entry
+        .lines()
+        .find_map(|line| line.strip_prefix("TryExec="))
+        .unwrap_or_else(|| panic!("no TryExec: {entry}"));
+    assert!(
+        std::path::Path::new(try_exec).is_file() && entry.contains(&format!("Exec=\"{try_exec}\"")),
+        "{entry}"
+    );
     session.click_label_of("[data-testid=autostart]").await;
     eventually("the login item removed", SOON, login_items, Vec::is_empty).await;
 

@@ -11,8 +11,6 @@ pub enum ShellError {
     Tauri(#[from] tauri::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    #[error("starting at login: {0}")]
-    Autostart(String),
 }
 
 pub type Result<T> = std::result::Result<T, ShellError>;
@@ -29,8 +27,8 @@ impl ShellError {
     pub fn code(&self) -> &'static str {
         match self {
             ShellError::App(caret_app::AppError::Settings(_)) => "invalid_settings",
+            ShellError::App(caret_app::AppError::Autostart { .. }) => "autostart",
             ShellError::App(_) => "app",
-            ShellError::Autostart(_) => "autostart",
             ShellError::Tauri(_) => "shell",
             ShellError::Runtime(_) => "runtime",
         }

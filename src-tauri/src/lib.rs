@@ -77,7 +77,6 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
                     caret_app::preferences::Preferences::default()
                 });
             shortcut::install(app.handle(), &preferences);
-            shortcut::install_autostart(app.handle());
             if let Some(window) = open {
                 windows::open(app.handle(), window)?;
             }

@@ -7,10 +7,10 @@
 
 use std::sync::Mutex;
 
+use caret_app::autostart::LoginItem;
 use caret_app::preferences::{self, PICKER_COMMAND, Preferences, PreferencesView, ShortcutStatus};
 use caret_app::{Action, AppCore, WindowKind};
 use tauri::{AppHandle, Manager, Runtime};
-use tauri_plugin_autostart::AutoLaunchManager;
 
 use crate::error::{Result, ShellError};
 
@@ -202,27 +202,10 @@ fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
     status
 }
 
-/// Adds the autostart plugin. Off unless the user turns it on in Settings (it writes a login item; nothing is
-/// written at start). Added at run time like the shortcut, so that a plugin that cannot start (no path to the
-/// executable) leaves the app running with the option unavailable.
-pub fn install_autostart<R: Runtime>(app: &AppHandle<R>) {
-    if let Err(error) = app.plugin(tauri_plugin_autostart::Builder::new().build()) {
-        tracing::warn!("starting at login is unavailable here: {error}");
-    }
-}
-
-fn autolaunch<R: Runtime>(app: &AppHandle<R>) -> Result<tauri::State<'_, AutoLaunchManager>> {
-    app.try_state::<AutoLaunchManager>()
-        .ok_or_else(|| ShellError::Autostart("not available on this system (see the log)".into()))
-}
-
 /// The preferences and what became of them, for the Settings window.
 pub fn view<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> Result<PreferencesView> {
     let preferences = preferences::load(&core.config().paths)?;
-    let autostart_enabled = autolaunch(app)
-        .ok()
-        .and_then(|launcher| launcher.is_enabled().ok())
-        .unwrap_or(false);
+    let autostart_enabled = LoginItem::for_this_user().is_ok_and(|item| item.is_enabled());
     Ok(PreferencesView {
         preferences,
         shortcut: app.state::<ShortcutRegistry>().status(),
@@ -249,13 +232,12 @@ pub fn set_autostart<R: Runtime>(
 ) -> Result<PreferencesView> {
     // The preferences first: a file we cannot read must not leave the login item changed behind an error.
     let mut saved = preferences::load_or_reset(&core.config().paths)?;
-    let launcher = autolaunch(app)?;
-    let outcome = if enabled {
-        launcher.enable()
+    let item = LoginItem::for_this_user()?;
+    if enabled {
+        item.enable()?;
     } else {
-        launcher.disable()
-    };
-    outcome.map_err(|error| ShellError::Autostart(error.to_string()))?;
+        item.disable()?;
+    }
     saved.autostart = enabled;
     preferences::save(&core.config().paths, &saved)?;
     view(app, core)

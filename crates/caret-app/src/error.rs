@@ -26,6 +26,8 @@ pub enum AppError {
         "another Caret Desktop is already running with data directory {data_dir} (lock {lock_file}); quit it first, or run this one with another CARET_DATA_DIR"
     )]
     AlreadyRunning { data_dir: PathBuf, lock_file: PathBuf },
+    #[error("cannot change starting at login ({path}): {reason}")]
+    Autostart { path: PathBuf, reason: String },
     #[error("cannot take the instance lock {path}: {source}")]
     Lock { path: PathBuf, source: std::io::Error },
     #[error("cannot listen for stop signals: {0}")]

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`]: where things live (XDG directories, `CARET_CONFIG_DIR`/`CARET_DATA_DIR`) and which Slack API
 //!   the app talks to (`CARET_SLACK_API_URL`).
+//! - [`autostart`]: starting at login, an XDG Autostart entry that starts the installed app.
 //! - [`instance`]: the lock that keeps one running instance per data directory.
 //! - [`action`]: the one [`Action`] type that the tray, the shortcut, the CLI and the UI all produce.
 //! - [`core`]: [`AppCore`], the cheap-to-clone handle to the running app's state, and what it tells the tray.
@@ -28,6 +29,7 @@
 
 pub mod action;
 pub mod apply;
+pub mod autostart;
 pub mod cli;
 pub mod config;
 pub mod control;
