@@ -32,6 +32,8 @@ overlay=$(printf '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/caret-phone":"%s
   "$phone" "$phone")
 # The UI is built above; the bundler must not look for a dev server or run a build command of its own.
 # From src-tauri, so that the CLI takes this app's tauri.conf.json (bench/bare-tauri has one too).
+# The bundler leaves earlier packages in its folders; only this build's may be copied out.
+rm -rf "target/$profile/bundle/deb" "target/$profile/bundle/rpm"
 (cd src-tauri && ../ui/node_modules/.bin/tauri build "${tauri_flags[@]}" --ci --bundles deb,rpm --config "$overlay" -- --locked)
 
 out=target/packages

@@ -12,7 +12,7 @@ use caret_app::preferences::{self, PICKER_COMMAND, Preferences, PreferencesView,
 use caret_app::{Action, AppCore, WindowKind};
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::error::{Result, ShellError};
+use crate::error::Result;
 
 /// What became of the shortcut; a std `Mutex`: held for a copy, never across an `.await`.
 #[derive(Default)]

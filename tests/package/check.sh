@@ -19,6 +19,20 @@ else
   fail "installing the .deb needs root or password-less sudo"
 fi
 
+# Whatever happens, nothing of the test stays: the app stopped, the package removed, the throwaway home gone.
+app=""
+home=""
+installed_by_us=false
+clean_up() {
+  [[ -n $app ]] && kill -TERM "$app" 2>/dev/null && wait "$app" 2>/dev/null
+  [[ -n $home ]] && rm -rf "$home"
+  if $installed_by_us && dpkg -s caret-desktop >/dev/null 2>&1; then
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get remove --purge -y -qq caret-desktop >/dev/null 2>&1
+  fi
+  return 0
+}
+trap clean_up EXIT
+
 bash scripts/package.sh --debug
 deb=$(ls target/packages/caret-desktop_*_amd64.deb)
 rpm_file=$(ls target/packages/caret-desktop-*.x86_64.rpm)
@@ -37,7 +51,7 @@ expected=(
 for size in 16 22 24 32 48 64 128 256 512; do
   expected+=("/usr/share/icons/hicolor/${size}x${size}/apps/caret-desktop.png")
 done
-deb_files=$(dpkg-deb --contents "$deb" | awk '{print $NF}' | sed 's|^\./|/|')
+deb_files=$(dpkg-deb --contents "$deb" | awk '{print $NF}' | sed -E 's|^\.?/?|/|')
 rpm_files=$(rpm -qlp "$rpm_file" 2>/dev/null)
 for path in "${expected[@]}"; do
   grep -qxF "$path" <<<"$deb_files" || fail "the .deb lacks $path; it has:
@@ -52,6 +66,7 @@ done
 say "both packages hold the ${#expected[@]} files; the .deb depends on: $depends"
 
 say "installing $deb"
+installed_by_us=true
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null
 installed=$(dpkg -L caret-desktop)
 for path in "${expected[@]}"; do
@@ -68,33 +83,36 @@ say "installed; the desktop entry and the metainfo validate"
 # The installed app, headless, in a throwaway home (its own data, config and runtime directories).
 home=$(mktemp -d)
 log="$home/app.log"
-run_in_home() {
-  env -i PATH=/usr/bin:/bin HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
-    XDG_RUNTIME_DIR="$home/run" CARET_RELAY_LOOPBACK=1 CARET_RELAY_PORT=0 "$@"
-}
+# An array, not a function: started in the background, `env` execs the app, so $! is the app itself.
+in_home=(env -i PATH=/usr/bin:/bin HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share"
+  XDG_RUNTIME_DIR="$home/run" CARET_RELAY_LOOPBACK=1 CARET_RELAY_PORT=0)
 mkdir -p "$home/run"
 chmod 700 "$home/run"
-run_in_home /usr/bin/caret-desktop --headless >"$log" 2>&1 &
+"${in_home[@]}" /usr/bin/caret-desktop --headless >"$log" 2>&1 &
 app=$!
 status=""
 for _ in $(seq 1 100); do
-  if status=$(run_in_home /usr/bin/caret-desktop status 2>&1); then
+  if status=$("${in_home[@]}" /usr/bin/caret-desktop status 2>&1); then
     break
   fi
   kill -0 "$app" 2>/dev/null || fail "the installed app exited; its log:
 $(cat "$log")"
   sleep 0.2
 done
-[[ -n $status ]] && run_in_home /usr/bin/caret-desktop status >/dev/null 2>&1 ||
+[[ -n $status ]] && "${in_home[@]}" /usr/bin/caret-desktop status >/dev/null 2>&1 ||
   fail "the installed app never answered caret-desktop status: $status; its log:
 $(cat "$log")"
 kill -TERM "$app"
-wait "$app" || fail "the installed app did not stop cleanly on SIGTERM; its log:
+stopped=0
+wait "$app" || stopped=$?
+app=""
+((stopped == 0)) || fail "the installed app did not stop cleanly on SIGTERM (exit $stopped); its log:
 $(cat "$log")"
 [[ -n $(find "$home/.local/share" -name '*.db' -print -quit) ]] ||
   fail "the installed app kept no database in the throwaway home"
 say "the installed app started headless, answered: $(head -1 <<<"$status")"
 rm -rf "$home"
+home=""
 
 say "removing the package"
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get remove --purge -y -qq caret-desktop >/dev/null

@@ -162,10 +162,7 @@ mod tests {
         let running = dir.path().join("target/release/caret-desktop");
         let installed = executable(dir.path(), "installed-caret-desktop");
         let missing = dir.path().join("nothing-here");
-        assert_eq!(
-            program_to_start(&running, &[&missing, &installed]),
-            installed
-        );
+        assert_eq!(program_to_start(&running, &[&missing, &installed]), installed);
         assert_eq!(
             program_to_start(&running, &[&missing]),
             running,
@@ -181,7 +178,11 @@ mod tests {
         let item = LoginItem::new(autostart.clone(), program.clone());
         assert!(!item.is_enabled());
         std::fs::create_dir_all(&autostart).unwrap();
-        std::fs::write(autostart.join(OLD_ENTRY_FILE), "[Desktop Entry]\nExec=/old/path\n").unwrap();
+        std::fs::write(
+            autostart.join(OLD_ENTRY_FILE),
+            "[Desktop Entry]\nExec=/old/path\n",
+        )
+        .unwrap();
         assert!(item.is_enabled(), "the plugin's entry still counts");
 
         item.enable().unwrap();
@@ -189,10 +190,20 @@ mod tests {
             .unwrap()
             .map(|entry| entry.unwrap().file_name())
             .collect();
-        assert_eq!(names, [std::ffi::OsString::from(ENTRY_FILE)], "one entry, no temporary file");
+        assert_eq!(
+            names,
+            [std::ffi::OsString::from(ENTRY_FILE)],
+            "one entry, no temporary file"
+        );
         let text = std::fs::read_to_string(item.path()).unwrap();
-        assert!(text.contains(&format!("TryExec={}\n", program.display())), "{text}");
-        assert!(text.contains(&format!("Exec=\"{}\"\n", program.display())), "{text}");
+        assert!(
+            text.contains(&format!("TryExec={}\n", program.display())),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Exec=\"{}\"\n", program.display())),
+            "{text}"
+        );
 
         item.disable().unwrap();
         assert!(!item.is_enabled());
@@ -206,7 +217,10 @@ mod tests {
             text.contains("Exec=\"/home/a b/100%%/\\\"x\\\"/caret-desktop\"\n"),
             "{text}"
         );
-        assert!(text.contains("TryExec=/home/a b/100%/\"x\"/caret-desktop\n"), "{text}");
+        assert!(
+            text.contains("TryExec=/home/a b/100%/\"x\"/caret-desktop\n"),
+            "{text}"
+        );
     }
 
     /// systemd's xdg-autostart-generator is what starts login entries on a systemd desktop (GNOME, KDE): it

@@ -34,9 +34,12 @@ pub enum Command {
     /// line), list them, disconnect one.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
-    /// Your status, set by hand: it wins over the phone until it ends.
-    #[command(subcommand)]
-    Status(StatusCommand),
+    /// What the tray says now (without a subcommand); or set your status by hand, which wins over the phone
+    /// until it ends, or clear it.
+    Status {
+        #[command(subcommand)]
+        change: Option<StatusCommand>,
+    },
     /// A workspace's policy: default, trusted, vip, blocked (for a time with --for, or until resumed), resume.
     Policy {
         workspace_id: i64,
@@ -415,7 +418,17 @@ pub fn run(command: Command) -> Result<()> {
                 }
                 Ok(())
             }
-            Command::Status(StatusCommand::Set { state, duration }) => {
+            Command::Status { change: None } => {
+                let ControlResponse::Status { state_line } = request(&config.paths, &ControlRequest::Status).await?
+                else {
+                    return Err(unexpected_answer());
+                };
+                println!("{state_line}");
+                Ok(())
+            }
+            Command::Status {
+                change: Some(StatusCommand::Set { state, duration }),
+            } => {
                 let action = Action::SetStatus {
                     state: state_arg(&state)?,
                     duration: duration_arg(&duration)?,
@@ -424,7 +437,9 @@ pub fn run(command: Command) -> Result<()> {
                 println!("Status set: {state} ({duration}).");
                 Ok(())
             }
-            Command::Status(StatusCommand::Clear) => {
+            Command::Status {
+                change: Some(StatusCommand::Clear),
+            } => {
                 perform(&config, Action::ClearStatus).await?;
                 println!("Status cleared; the phone's state applies again.");
                 Ok(())
