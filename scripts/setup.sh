@@ -31,9 +31,10 @@ fi
 build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev)
 # fonts-noto-color-emoji: the windows show status emoji as pictures, and the screenshots should too.
 # desktop-file-utils, appstream, rpm: the package test validates the desktop entry and metainfo, lists the .rpm.
+# x11-utils (xkill), x11-xserver-utils (xmodmap): the shortcut test changes the layout and drops the listener.
 test_packages=(xvfb dbus dbus-x11 webkit2gtk-driver xdotool gnome-keyring libsecret-tools dunst imagemagick openssl
   chromium faketime iproute2 fonts-noto-color-emoji
-  desktop-file-utils appstream rpm)
+  desktop-file-utils appstream rpm x11-utils x11-xserver-utils)
 wanted=("${build_packages[@]}")
 $want_test && wanted+=("${test_packages[@]}")
 # pip for the Python packages below, unless the python3 on the PATH (perhaps not Debian's) already has it.

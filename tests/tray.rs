@@ -695,3 +695,164 @@ async fn keys_typed_right_after_the_shortcut_set_the_state_they_name_on_the_firs
         .await;
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+/// Runs xmodmap with these expressions, failing the test if it fails.
+fn xmodmap(expressions: &[&str]) {
+    let mut command = std::process::Command::new("xmodmap");
+    for expression in expressions {
+        command.args(["-e", expression]);
+    }
+    let status = command.status().expect("xmodmap runs");
+    assert!(status.success(), "xmodmap {expressions:?}");
+}
+
+fn xdotool(args: &[&str]) {
+    let status = std::process::Command::new("xdotool")
+        .args(args)
+        .status()
+        .expect("xdotool runs");
+    assert!(status.success(), "xdotool {args:?}");
+}
+
+/// The test session's keyboard as the test found it: `s` back on its keycode, Num Lock off and on Mod2.
+struct KeyboardRestored {
+    s_keycode: u8,
+    spare_keycode: u8,
+    num_lock_on: std::cell::Cell<bool>,
+}
+
+impl KeyboardRestored {
+    /// Reads the keycode of `s` and a keycode no symbol is on, from the server's map.
+    fn read() -> KeyboardRestored {
+        let map = std::process::Command::new("xmodmap")
+            .arg("-pke")
+            .output()
+            .expect("xmodmap runs");
+        let map = String::from_utf8_lossy(&map.stdout).into_owned();
+        let keycode_of = |line: &str| {
+            line.strip_prefix("keycode")
+                .and_then(|rest| rest.split('=').next())
+                .and_then(|number| number.trim().parse::<u8>().ok())
+        };
+        let s_keycode = map
+            .lines()
+            .find(|line| {
+                line.split('=')
+                    .nth(1)
+                    .is_some_and(|symbols| symbols.trim().starts_with("s S"))
+            })
+            .and_then(keycode_of)
+            .expect("a key gives s");
+        let spare_keycode = map
+            .lines()
+            .filter(|line| {
+                line.split('=')
+                    .nth(1)
+                    .is_some_and(|symbols| symbols.trim().is_empty())
+            })
+            .filter_map(keycode_of)
+            .find(|keycode| *keycode >= 200)
+            .expect("a keycode without symbols");
+        KeyboardRestored {
+            s_keycode,
+            spare_keycode,
+            num_lock_on: std::cell::Cell::new(false),
+        }
+    }
+}
+
+impl Drop for KeyboardRestored {
+    fn drop(&mut self) {
+        if self.num_lock_on.get() {
+            let _ = std::process::Command::new("xdotool")
+                .args(["key", "Num_Lock"])
+                .status();
+        }
+        let _ = std::process::Command::new("xmodmap")
+            .args([
+                "-e",
+                &format!("keycode {} = NoSymbol", self.spare_keycode),
+                "-e",
+                &format!("keycode {} = s S s S", self.s_keycode),
+                "-e",
+                "clear mod3",
+                "-e",
+                "add mod2 = Num_Lock",
+            ])
+            .status();
+    }
+}
+
+/// Issue 16, 8: the X11 listener follows the keyboard. The layout moves the shortcut's key to another keycode
+/// (the shortcut is grabbed again there); Num Lock is put on Mod3 and turned on (the shortcut is grabbed with
+/// the modifier the map gives it, not an assumed Mod2); the listener's X connection is killed by the server
+/// (it connects again and grabs again). Each time, the shortcut as a person presses it opens the picker.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shortcut_follows_a_layout_change_num_lock_on_another_modifier_and_a_lost_x_connection() {
+    let _desktop = exclusive_desktop().await;
+    let keyboard = KeyboardRestored::read();
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox.command("app", &[]).spawn().expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("app", "global shortcut registered", SOON)
+        .await;
+    let shortcut_opens_the_picker = |when: &'static str| async move {
+        xdotool(&["key", "ctrl+alt+s"]);
+        let pickers = eventually(
+            &format!("the shortcut opens the picker {when}"),
+            SOON,
+            || windows_titled("Set status"),
+            |windows| windows.len() == 1,
+        )
+        .await;
+        close_window(pickers[0], "Set status").await;
+    };
+    shortcut_opens_the_picker("at start").await;
+
+    // Another layout: `s` is on a keycode of its own now (xdotool presses whichever key gives it).
+    xmodmap(&[
+        &format!("keycode {} = NoSymbol", keyboard.s_keycode),
+        &format!("keycode {} = s S s S", keyboard.spare_keycode),
+    ]);
+    sandbox
+        .wait_for_log("app", &format!("keycode={}", keyboard.spare_keycode), SOON)
+        .await;
+    shortcut_opens_the_picker("after the layout moved its key").await;
+
+    // Num Lock on Mod3, and on: the press carries Mod3.
+    xmodmap(&["clear mod2", "add mod3 = Num_Lock"]);
+    sandbox.wait_for_log("app", "num_lock=32", SOON).await;
+    xdotool(&["key", "Num_Lock"]);
+    keyboard.num_lock_on.set(true);
+    shortcut_opens_the_picker("with Num Lock on, on Mod3").await;
+
+    // The X server drops the listener's connection (as it does for a client killed by xkill).
+    let found = std::process::Command::new("xdotool")
+        .args(["search", "--name", "caret-desktop shortcut listener"])
+        .output()
+        .expect("xdotool runs");
+    let window = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .next()
+        .map(str::to_owned)
+        .expect("the listener's window");
+    let killed = std::process::Command::new("xkill")
+        .args(["-id", &window])
+        .output()
+        .expect("xkill runs");
+    assert!(killed.status.success(), "xkill: {killed:?}");
+    sandbox
+        .wait_for_log("app", "the shortcut listener lost the X server", SOON)
+        .await;
+    sandbox
+        .wait_for_log("app", "the shortcut listener reached the X server again", SOON)
+        .await;
+    shortcut_opens_the_picker("after the listener connected again").await;
+    assert!(app.try_wait().expect("poll").is_none(), "the app runs on");
+
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

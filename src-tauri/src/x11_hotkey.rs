@@ -25,38 +25,100 @@ use x11rb::errors::ReplyError;
 use x11rb::protocol::Event;
 use x11rb::protocol::xkb::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{
-    Allow, Atom, ClientMessageEvent, ConnectionExt as _, CreateWindowAux, EventMask, GrabMode, GrabStatus,
-    KeyPressEvent, Keycode, ModMask, Window, WindowClass,
+    Allow, Atom, AtomEnum, ClientMessageEvent, ConnectionExt as _, CreateWindowAux, EventMask, GrabMode,
+    GrabStatus, KeyPressEvent, Keycode, Mapping, ModMask, PropMode, Window, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
 use x11rb::{COPY_DEPTH_FROM_PARENT, CURRENT_TIME};
 
 /// The longest the keyboard stays grabbed for a picker that does not ask for its keys (it failed to load).
 pub const CAPTURE_LIMIT: Duration = Duration::from_secs(2);
 
-/// Lock keys (Caps Lock, Num Lock) that must not stop the shortcut: it is grabbed with and without each.
-fn lock_masks() -> [ModMask; 4] {
-    [
-        ModMask::from(0u16),
-        ModMask::LOCK,
-        ModMask::M2,
-        ModMask::LOCK | ModMask::M2,
-    ]
+/// How long the listener waits before trying the X server again after losing it, at first and at most.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MOST: Duration = Duration::from_secs(30);
+
+/// The name of the listener's own (never shown) window: tests find the listener's connection by it.
+pub const LISTENER_WINDOW_NAME: &str = "caret-desktop shortcut listener";
+
+/// The `Num_Lock` keysym (X11/keysymdef.h).
+const NUM_LOCK_KEYSYM: u32 = 0xff7f;
+
+/// Lock keys (Caps Lock, and Num Lock on whichever modifier the keyboard puts it) that must not stop the
+/// shortcut: it is grabbed with and without each.
+fn lock_masks(num_lock: ModMask) -> Vec<ModMask> {
+    let mut masks = vec![ModMask::from(0u16), ModMask::LOCK];
+    if u16::from(num_lock) != 0 {
+        masks.extend([num_lock, ModMask::LOCK | num_lock]);
+    }
+    masks
 }
 
-/// The combination grabbed now.
+/// What the user asked for, by key symbol: grabbed again with the new keycode when the layout changes, and on
+/// a new connection after the X server was lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Grab {
-    keycode: Keycode,
+struct Wanted {
+    keysym: u32,
     modifiers: ModMask,
 }
 
-/// The keyboard as the X server maps it: keycode → keysyms, for reading the keys captured for the picker.
+/// The combination grabbed now, with the lock masks it was grabbed under (to release exactly those).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Grab {
+    keycode: Keycode,
+    modifiers: ModMask,
+    locks: Vec<ModMask>,
+    num_lock: ModMask,
+}
+
+/// The shortcut asked for and its grab, changed together.
+#[derive(Debug, Default)]
+struct Grabs {
+    wanted: Option<Wanted>,
+    active: Option<Grab>,
+}
+
+/// The keyboard as the X server maps it: keycode → keysyms, and the modifier Num Lock is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct KeyMap {
     first: Keycode,
     per_keycode: usize,
     keysyms: Vec<u32>,
+    num_lock: ModMask,
+}
+
+impl KeyMap {
+    /// The first keycode whose symbols include `keysym`.
+    fn keycode_of(&self, keysym: u32) -> Option<Keycode> {
+        self.keysyms
+            .chunks(self.per_keycode)
+            .position(|symbols| symbols.contains(&keysym))
+            .and_then(|index| u8::try_from(index).ok())
+            .and_then(|index| self.first.checked_add(index))
+    }
+
+    fn symbols_of(&self, keycode: Keycode) -> Option<&[u32]> {
+        let start = usize::from(keycode.checked_sub(self.first)?) * self.per_keycode;
+        self.keysyms.get(start..start + self.per_keycode)
+    }
+
+    /// The modifier whose keys include Num Lock, from the server's modifier mapping (eight modifiers, Shift
+    /// first, `per_modifier` keycodes each, 0 for none); none when no key gives Num Lock. Usually Mod2, but a
+    /// keyboard map may put it anywhere.
+    fn num_lock_from(&self, modifier_keycodes: &[Keycode], per_modifier: usize) -> ModMask {
+        let num_lock_key = |keycode: &Keycode| {
+            *keycode != 0
+                && self
+                    .symbols_of(*keycode)
+                    .is_some_and(|symbols| symbols.contains(&NUM_LOCK_KEYSYM))
+        };
+        modifier_keycodes
+            .chunks(per_modifier.max(1))
+            .take(8)
+            .position(|keycodes| keycodes.iter().any(num_lock_key))
+            .map_or(ModMask::from(0u16), |index| ModMask::from(1u16 << index))
+    }
 }
 
 /// Keys captured for the picker, shared by the listener and whoever asks for them.
@@ -79,28 +141,17 @@ struct Wake {
     atom: Atom,
 }
 
-/// A shortcut grabbed on the X server's root window; `on_press` runs on the listener's thread.
-pub struct X11Hotkeys {
-    connection: Arc<RustConnection>,
+/// One connection to the X server, with what the listener made on it. Replaced whole when the X server is
+/// lost and reached again.
+struct Link {
+    connection: RustConnection,
     root: Window,
-    grabbed: Arc<Mutex<Option<Grab>>>,
-    capture: Arc<Mutex<Capture>>,
     wake: Wake,
 }
 
-fn lock(capture: &Mutex<Capture>) -> MutexGuard<'_, Capture> {
-    capture.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl X11Hotkeys {
-    /// Connects to the X server and starts the listener thread. At each press of the shortcut, `wants_keys`
-    /// says whether the keys typed next are for the picker (false when it already shows and takes keys itself);
-    /// if so they are kept from then on, and only then does `on_press` run (it opens the picker, which may ask
-    /// for them at once).
-    pub fn start(
-        wants_keys: impl Fn() -> bool + Send + 'static,
-        on_press: impl Fn() + Send + 'static,
-    ) -> Result<X11Hotkeys, String> {
+impl Link {
+    /// Connects to the X server of `$DISPLAY` and sets up what the listener needs there.
+    fn open() -> Result<Link, String> {
         let (connection, screen) =
             x11rb::connect(None).map_err(|error| format!("cannot reach the X server: {error}"))?;
         let root = connection
@@ -130,29 +181,151 @@ impl X11Hotkeys {
         if !detectable_repeat {
             tracing::info!("the X server cannot tell key repeats apart: holding the shortcut repeats it");
         }
+        // A client that uses XKB gets no core MappingNotify from the server: it must ask for XKB's own
+        // notices of a new keyboard map (a layout change, xmodmap, another keyboard).
+        let map_changes = xkb::EventType::MAP_NOTIFY | xkb::EventType::NEW_KEYBOARD_NOTIFY;
+        let map_parts = xkb::MapPart::KEY_SYMS | xkb::MapPart::MODIFIER_MAP;
+        let follows_changes = detectable_repeat
+            && connection
+                .xkb_select_events(
+                    xkb::ID::USE_CORE_KBD.into(),
+                    xkb::EventType::from(0u16),
+                    map_changes,
+                    map_parts,
+                    map_parts,
+                    &xkb::SelectEventsAux::new(),
+                )
+                .ok()
+                .and_then(|cookie| cookie.check().ok())
+                .is_some();
+        if !follows_changes {
+            tracing::info!(
+                "the X server does not announce keyboard map changes: only core MappingNotify is followed"
+            );
+        }
         let wake =
             make_wake(&connection, root).map_err(|error| format!("cannot set up the shortcut: {error}"))?;
-        let connection = Arc::new(connection);
-        let grabbed: Arc<Mutex<Option<Grab>>> = Arc::default();
+        Ok(Link {
+            connection,
+            root,
+            wake,
+        })
+    }
+
+    /// The keyboard's map and its Num Lock modifier, as the server has them now.
+    fn key_map(&self) -> Result<KeyMap, String> {
+        let setup = self.connection.setup();
+        let (first, last) = (setup.min_keycode, setup.max_keycode);
+        let mapping = self
+            .connection
+            .get_keyboard_mapping(first, last - first + 1)
+            .map_err(|error| error.to_string())?
+            .reply()
+            .map_err(|error| error.to_string())?;
+        let modifiers = self
+            .connection
+            .get_modifier_mapping()
+            .map_err(|error| error.to_string())?
+            .reply()
+            .map_err(|error| error.to_string())?;
+        let mut map = KeyMap {
+            first,
+            per_keycode: usize::from(mapping.keysyms_per_keycode.max(1)),
+            keysyms: mapping.keysyms,
+            num_lock: ModMask::from(0u16),
+        };
+        map.num_lock = map.num_lock_from(
+            &modifiers.keycodes,
+            usize::from(modifiers.keycodes_per_modifier()),
+        );
+        Ok(map)
+    }
+
+    /// Grabs `wanted` on the root window with every lock combination; nothing stays grabbed if one fails.
+    fn grab(&self, wanted: Wanted) -> Result<Grab, String> {
+        let map = self.key_map()?;
+        let keycode = map
+            .keycode_of(wanted.keysym)
+            .ok_or_else(|| format!("no key on this keyboard gives the keysym {:#x}", wanted.keysym))?;
+        let grab = Grab {
+            keycode,
+            modifiers: wanted.modifiers,
+            locks: lock_masks(map.num_lock),
+            num_lock: map.num_lock,
+        };
+        for lock in &grab.locks {
+            let outcome = self
+                .connection
+                .grab_key(
+                    false,
+                    self.root,
+                    grab.modifiers | *lock,
+                    grab.keycode,
+                    GrabMode::ASYNC,
+                    // Frozen after the press: the keys typed next wait in the server until the listener has
+                    // grabbed the keyboard for them (see the module's documentation).
+                    GrabMode::SYNC,
+                )
+                .map_err(|error| error.to_string())
+                .and_then(|cookie| cookie.check().map_err(|error| describe(&error)));
+            if let Err(reason) = outcome {
+                self.release(&grab);
+                return Err(reason);
+            }
+        }
+        Ok(grab)
+    }
+
+    fn release(&self, grab: &Grab) {
+        for lock in &grab.locks {
+            let _ = self
+                .connection
+                .ungrab_key(grab.keycode, self.root, grab.modifiers | *lock);
+        }
+        let _ = self.connection.flush();
+    }
+}
+
+/// The link in use, shared by the listener (which replaces it after a reconnection) and the app's side.
+type SharedLink = Arc<Mutex<Arc<Link>>>;
+
+fn current(link: &SharedLink) -> Arc<Link> {
+    link.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// A shortcut grabbed on the X server's root window; `on_press` runs on the listener's thread.
+pub struct X11Hotkeys {
+    link: SharedLink,
+    grabs: Arc<Mutex<Grabs>>,
+    capture: Arc<Mutex<Capture>>,
+}
+
+fn lock<T>(shared: &Mutex<T>) -> MutexGuard<'_, T> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl X11Hotkeys {
+    /// Connects to the X server and starts the listener thread. At each press of the shortcut, `wants_keys`
+    /// says whether the keys typed next are for the picker (false when it already shows and takes keys itself);
+    /// if so they are kept from then on, and only then does `on_press` run (it opens the picker, which may ask
+    /// for them at once).
+    pub fn start(
+        wants_keys: impl Fn() -> bool + Send + 'static,
+        on_press: impl Fn() + Send + 'static,
+    ) -> Result<X11Hotkeys, String> {
+        let link: SharedLink = Arc::new(Mutex::new(Arc::new(Link::open()?)));
+        let grabs: Arc<Mutex<Grabs>> = Arc::default();
         let capture: Arc<Mutex<Capture>> = Arc::default();
         let listener = Listener {
-            connection: connection.clone(),
-            root,
-            grabbed: grabbed.clone(),
+            link: link.clone(),
+            grabs: grabs.clone(),
             capture: capture.clone(),
-            wake,
         };
         std::thread::Builder::new()
             .name("caret-shortcut".into())
             .spawn(move || listener.listen(wants_keys, on_press))
             .map_err(|error| format!("cannot start the shortcut listener: {error}"))?;
-        Ok(X11Hotkeys {
-            connection,
-            root,
-            grabbed,
-            capture,
-            wake,
-        })
+        Ok(X11Hotkeys { link, grabs, capture })
     }
 
     /// The keys typed since the shortcut, in order, releasing the keyboard if it is still grabbed for them
@@ -167,12 +340,13 @@ impl X11Hotkeys {
             }
             capture.waiting.push(sender);
         }
-        wake_listener(&self.connection, self.wake, 0);
+        let link = current(&self.link);
+        wake_listener(&link, 0);
         receiver.recv_timeout(patience).unwrap_or_else(|_| {
             // The listener is stuck or gone: release the keyboard from here and hand over what it kept.
             tracing::warn!("the shortcut listener did not hand over the typed keys in time");
-            let _ = self.connection.ungrab_keyboard(CURRENT_TIME);
-            let _ = self.connection.flush();
+            let _ = link.connection.ungrab_keyboard(CURRENT_TIME);
+            let _ = link.connection.flush();
             let mut capture = lock(&self.capture);
             capture.active = false;
             capture.waiting.clear();
@@ -186,71 +360,30 @@ impl X11Hotkeys {
         let hotkey = HotKey::from_str(accelerator).map_err(|error| error.to_string())?;
         let keysym =
             keysym_of(hotkey.key).ok_or_else(|| format!("{:?} cannot be a global shortcut", hotkey.key))?;
-        let keycode = self
-            .keycode_of(keysym)?
-            .ok_or_else(|| format!("no key on this keyboard gives {:?}", hotkey.key))?;
-        let grab = Grab {
-            keycode,
+        let wanted = Wanted {
+            keysym,
             modifiers: modifier_mask(hotkey.mods),
         };
-        for lock in lock_masks() {
-            let outcome = self
-                .connection
-                .grab_key(
-                    false,
-                    self.root,
-                    grab.modifiers | lock,
-                    grab.keycode,
-                    GrabMode::ASYNC,
-                    // Frozen after the press: the keys typed next wait in the server until the listener has
-                    // grabbed the keyboard for them (see the module's documentation).
-                    GrabMode::SYNC,
-                )
-                .map_err(|error| error.to_string())
-                .and_then(|cookie| cookie.check().map_err(|error| describe(&error)));
-            if let Err(reason) = outcome {
-                self.release(grab);
-                return Err(reason);
+        let mut grabs = lock(&self.grabs);
+        let grab = current(&self.link).grab(wanted).map_err(|reason| {
+            if reason.starts_with("no key on this keyboard") {
+                format!("no key on this keyboard gives {:?}", hotkey.key)
+            } else {
+                reason
             }
-        }
-        *self.grabbed.lock().unwrap_or_else(PoisonError::into_inner) = Some(grab);
+        })?;
+        grabs.active = Some(grab);
+        grabs.wanted = Some(wanted);
         Ok(())
     }
 
     /// Releases the grabbed shortcut, if any.
     pub fn unregister(&self) {
-        let previous = self.grabbed.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(grab) = previous {
-            self.release(grab);
+        let mut grabs = lock(&self.grabs);
+        grabs.wanted = None;
+        if let Some(grab) = grabs.active.take() {
+            current(&self.link).release(&grab);
         }
-    }
-
-    fn release(&self, grab: Grab) {
-        for lock in lock_masks() {
-            let _ = self
-                .connection
-                .ungrab_key(grab.keycode, self.root, grab.modifiers | lock);
-        }
-        let _ = self.connection.flush();
-    }
-
-    /// The first keycode whose symbols include `keysym`.
-    fn keycode_of(&self, keysym: u32) -> Result<Option<Keycode>, String> {
-        let setup = self.connection.setup();
-        let (first, last) = (setup.min_keycode, setup.max_keycode);
-        let mapping = self
-            .connection
-            .get_keyboard_mapping(first, last - first + 1)
-            .map_err(|error| error.to_string())?
-            .reply()
-            .map_err(|error| error.to_string())?;
-        let per_keycode = usize::from(mapping.keysyms_per_keycode.max(1));
-        Ok(mapping
-            .keysyms
-            .chunks(per_keycode)
-            .position(|symbols| symbols.contains(&keysym))
-            .and_then(|index| u8::try_from(index).ok())
-            .map(|index| first + index))
     }
 }
 
@@ -280,6 +413,15 @@ fn make_wake(connection: &RustConnection, root: Window) -> Result<Wake, String> 
         .map_err(|error| error.to_string())?
         .check()
         .map_err(|error| error.to_string())?;
+    connection
+        .change_property8(
+            PropMode::REPLACE,
+            window,
+            AtomEnum::WM_NAME,
+            AtomEnum::STRING,
+            LISTENER_WINDOW_NAME.as_bytes(),
+        )
+        .map_err(|error| error.to_string())?;
     let atom = connection
         .intern_atom(false, b"_CARET_RELEASE_TYPED_KEYS")
         .map_err(|error| error.to_string())?
@@ -290,12 +432,13 @@ fn make_wake(connection: &RustConnection, root: Window) -> Result<Wake, String> 
 }
 
 /// Asks the listener to release the keyboard: for capture `generation`, or whichever is active (0).
-fn wake_listener(connection: &RustConnection, wake: Wake, generation: u32) {
-    let message = ClientMessageEvent::new(32, wake.window, wake.atom, [generation, 0, 0, 0, 0]);
+fn wake_listener(link: &Link, generation: u32) {
+    let message = ClientMessageEvent::new(32, link.wake.window, link.wake.atom, [generation, 0, 0, 0, 0]);
     // With no event mask the message goes to the window's creator: this listener.
-    let sent = connection
-        .send_event(false, wake.window, EventMask::NO_EVENT, message)
-        .and_then(|_| connection.flush());
+    let sent = link
+        .connection
+        .send_event(false, link.wake.window, EventMask::NO_EVENT, message)
+        .and_then(|_| link.connection.flush());
     if let Err(error) = sent {
         tracing::warn!("cannot reach the shortcut listener: {error}");
     }
@@ -303,70 +446,138 @@ fn wake_listener(connection: &RustConnection, wake: Wake, generation: u32) {
 
 /// The listener thread's side.
 struct Listener {
-    connection: Arc<RustConnection>,
-    root: Window,
-    grabbed: Arc<Mutex<Option<Grab>>>,
+    link: SharedLink,
+    grabs: Arc<Mutex<Grabs>>,
     capture: Arc<Mutex<Capture>>,
-    wake: Wake,
 }
 
 impl Listener {
     /// Waits for events (blocking: no wake-up while nothing happens), runs `on_press` once per press of the
-    /// shortcut and keeps the keys typed for the picker.
+    /// shortcut and keeps the keys typed for the picker. When the X server is lost, it connects again and
+    /// grabs the shortcut again.
     fn listen(self, wants_keys: impl Fn() -> bool, on_press: impl Fn()) {
         let mut held = false;
+        let mut link = current(&self.link);
         // Events read while releasing a capture, to be handled like any other (the shortcut's release among
         // them: lost, it would leave the shortcut "held" and the next press ignored).
         let mut drained: std::collections::VecDeque<Event> = std::collections::VecDeque::new();
         loop {
             let event = match drained
                 .pop_front()
-                .map_or_else(|| self.connection.wait_for_event(), Ok)
+                .map_or_else(|| link.connection.wait_for_event(), Ok)
             {
                 Ok(event) => event,
                 Err(error) => {
                     tracing::warn!("the shortcut listener lost the X server: {error}");
-                    return;
+                    held = false;
+                    drained.clear();
+                    link = self.reconnect();
+                    continue;
                 }
             };
-            let current = *self.grabbed.lock().unwrap_or_else(PoisonError::into_inner);
             match event {
                 Event::KeyPress(press) if self.is_shortcut(&press) => {
                     if !held {
                         held = true;
                         if wants_keys() {
-                            self.start_capture();
+                            self.start_capture(&link);
                         }
                         on_press();
                     }
                     // Whatever happened, the keyboard the press froze goes on (into our grab, if one started).
-                    let _ = self.connection.allow_events(Allow::ASYNC_KEYBOARD, CURRENT_TIME);
-                    let _ = self.connection.flush();
+                    let _ = link.connection.allow_events(Allow::ASYNC_KEYBOARD, CURRENT_TIME);
+                    let _ = link.connection.flush();
                 }
-                Event::KeyRelease(release) if current.is_some_and(|grab| release.detail == grab.keycode) => {
+                Event::KeyRelease(release) if self.grabbed_keycode() == Some(release.detail) => {
                     held = false;
                 }
                 Event::KeyPress(press) => self.keep(&press),
                 Event::ClientMessage(message)
-                    if message.window == self.wake.window && message.type_ == self.wake.atom =>
+                    if message.window == link.wake.window && message.type_ == link.wake.atom =>
                 {
-                    drained.extend(self.release_capture(message.data.as_data32()[0]));
+                    drained.extend(self.release_capture(&link, message.data.as_data32()[0]));
                     // The shortcut's release may go to the picker from now on: a person holds keys longer
                     // than the picker takes to ask for them. A press while the picker shows only focuses it.
                     held = false;
                 }
-                // The layout changed: read it again at the next capture.
-                Event::MappingNotify(_) => lock(&self.capture).map = None,
+                // The layout or the modifiers changed: the shortcut's key may be on another keycode now, and
+                // Num Lock on another modifier.
+                Event::MappingNotify(notify) if notify.request != Mapping::POINTER => self.grab_again(&link),
+                Event::XkbMapNotify(_) | Event::XkbNewKeyboardNotify(_) => self.grab_again(&link),
                 _ => {}
             }
         }
     }
 
+    fn grabbed_keycode(&self) -> Option<Keycode> {
+        lock(&self.grabs).active.as_ref().map(|grab| grab.keycode)
+    }
+
+    /// Grabs the wanted shortcut again with the keyboard's current map (after a layout change, or on a new
+    /// connection where nothing is grabbed yet), and reads the map again for the keys typed for the picker.
+    fn grab_again(&self, link: &Link) {
+        let mut grabs = lock(&self.grabs);
+        if let Some(old) = grabs.active.take() {
+            link.release(&old);
+        }
+        lock(&self.capture).map = link.key_map().ok();
+        let Some(wanted) = grabs.wanted else {
+            return;
+        };
+        match link.grab(wanted) {
+            Ok(grab) => {
+                tracing::info!(
+                    keycode = grab.keycode,
+                    num_lock = u16::from(grab.num_lock),
+                    "the keyboard's mapping is read again and the shortcut grabbed on it"
+                );
+                grabs.active = Some(grab);
+            }
+            // Kept as wanted: the next change of the mapping may give the key back.
+            Err(reason) => {
+                tracing::warn!("the shortcut cannot be grabbed on the new keyboard mapping: {reason}")
+            }
+        }
+    }
+
+    /// After the X connection dropped: whoever waits for typed keys gets what was kept, then the listener
+    /// tries the X server again (sooner at first, then every 30 s) until it answers, and grabs the shortcut
+    /// there again.
+    fn reconnect(&self) -> Arc<Link> {
+        {
+            let mut capture = lock(&self.capture);
+            capture.active = false;
+            let keys = std::mem::take(&mut capture.keys);
+            for waiting in capture.waiting.drain(..) {
+                let _ = waiting.send(keys.clone());
+            }
+        }
+        // The grabs went with the connection.
+        lock(&self.grabs).active = None;
+        let mut delay = RECONNECT_FIRST;
+        loop {
+            std::thread::sleep(delay);
+            match Link::open() {
+                Ok(link) => {
+                    let link = Arc::new(link);
+                    *self.link.lock().unwrap_or_else(PoisonError::into_inner) = link.clone();
+                    self.grab_again(&link);
+                    tracing::info!("the shortcut listener reached the X server again");
+                    return link;
+                }
+                Err(error) => {
+                    tracing::debug!("the X server is still out of reach: {error}");
+                    delay = (delay * 2).min(RECONNECT_MOST);
+                }
+            }
+        }
+    }
+
     /// Grabs the whole keyboard so that the keys typed next come here, and limits how long.
-    fn start_capture(&self) {
-        let grabbed = self
+    fn start_capture(&self, link: &Arc<Link>) {
+        let grabbed = link
             .connection
-            .grab_keyboard(false, self.root, CURRENT_TIME, GrabMode::ASYNC, GrabMode::ASYNC)
+            .grab_keyboard(false, link.root, CURRENT_TIME, GrabMode::ASYNC, GrabMode::ASYNC)
             .ok()
             .and_then(|cookie| cookie.reply().ok())
             .is_some_and(|reply| reply.status == GrabStatus::SUCCESS);
@@ -378,7 +589,7 @@ impl Listener {
         }
         let map = match lock(&self.capture).map.clone() {
             Some(map) => Some(map),
-            None => self.read_key_map(),
+            None => link.key_map().ok(),
         };
         let generation = {
             let mut capture = lock(&self.capture);
@@ -389,35 +600,18 @@ impl Listener {
             capture.generation = capture.generation.wrapping_add(1).max(1);
             capture.generation
         };
-        let connection = self.connection.clone();
-        let wake = self.wake;
+        let limit_link = link.clone();
         let limit = std::thread::Builder::new()
             .name("caret-typed-keys".into())
             .spawn(move || {
                 std::thread::sleep(CAPTURE_LIMIT);
-                wake_listener(&connection, wake, generation);
+                wake_listener(&limit_link, generation);
             });
         if let Err(error) = limit {
             tracing::warn!("cannot limit the keyboard grab, releasing it: {error}");
             // Nothing else is waiting to be read this early.
-            let _others = self.release_capture(generation);
+            let _others = self.release_capture(link, generation);
         }
-    }
-
-    fn read_key_map(&self) -> Option<KeyMap> {
-        let setup = self.connection.setup();
-        let (first, last) = (setup.min_keycode, setup.max_keycode);
-        let mapping = self
-            .connection
-            .get_keyboard_mapping(first, last - first + 1)
-            .ok()?
-            .reply()
-            .ok()?;
-        Some(KeyMap {
-            first,
-            per_keycode: usize::from(mapping.keysyms_per_keycode.max(1)),
-            keysyms: mapping.keysyms,
-        })
     }
 
     /// Keeps a key typed while the keyboard is grabbed for the picker.
@@ -439,15 +633,15 @@ impl Listener {
     /// round trip after the release makes sure every key typed before it has reached this connection, so none
     /// is lost between here and the window that takes the keys next.
     /// Returns the other events read meanwhile, for the listener to handle.
-    fn release_capture(&self, generation: u32) -> Vec<Event> {
+    fn release_capture(&self, link: &Link, generation: u32) -> Vec<Event> {
         {
             let capture = lock(&self.capture);
             if !capture.active || (generation != 0 && generation != capture.generation) {
                 return Vec::new();
             }
         }
-        let _ = self.connection.ungrab_keyboard(CURRENT_TIME);
-        let synced = self
+        let _ = link.connection.ungrab_keyboard(CURRENT_TIME);
+        let synced = link
             .connection
             .get_input_focus()
             .ok()
@@ -456,7 +650,7 @@ impl Listener {
             tracing::warn!("the X server did not confirm the end of the keyboard grab");
         }
         let mut others = Vec::new();
-        while let Ok(Some(event)) = self.connection.poll_for_event() {
+        while let Ok(Some(event)) = link.connection.poll_for_event() {
             match event {
                 Event::KeyPress(press) if !self.is_shortcut(&press) => self.keep(&press),
                 other => others.push(other),
@@ -479,12 +673,14 @@ impl Listener {
         others
     }
 
-    /// Whether a press is the shortcut's (its key with its modifiers; lock keys do not count).
+    /// Whether a press is the shortcut's (its key with its modifiers; lock keys do not count, wherever the
+    /// keyboard puts Num Lock).
     fn is_shortcut(&self, press: &KeyPressEvent) -> bool {
-        let relevant = ModMask::SHIFT | ModMask::CONTROL | ModMask::M1 | ModMask::M4;
-        let current = *self.grabbed.lock().unwrap_or_else(PoisonError::into_inner);
-        current.is_some_and(|grab| {
-            press.detail == grab.keycode && ModMask::from(u16::from(press.state)) & relevant == grab.modifiers
+        let grabs = lock(&self.grabs);
+        grabs.active.as_ref().is_some_and(|grab| {
+            let relevant = u16::from(ModMask::SHIFT | ModMask::CONTROL | ModMask::M1 | ModMask::M4)
+                & !u16::from(grab.num_lock);
+            press.detail == grab.keycode && u16::from(press.state) & relevant == u16::from(grab.modifiers)
         })
     }
 }
@@ -496,15 +692,15 @@ fn typed_key(map: &KeyMap, keycode: Keycode, state: u16) -> Option<TypedKey> {
     if modifiers.intersects(ModMask::CONTROL | ModMask::M1 | ModMask::M4) {
         return None;
     }
-    let start = usize::from(keycode.checked_sub(map.first)?) * map.per_keycode;
-    let symbols = map.keysyms.get(start..start + map.per_keycode)?;
+    let symbols = map.symbols_of(keycode)?;
     let plain = symbols.first().copied().unwrap_or(0);
     let shifted = symbols.get(1).copied().filter(|keysym| *keysym != 0);
     let shift = modifiers.contains(ModMask::SHIFT);
     let keypad = shifted.is_some_and(is_keypad_digit);
     let keysym = if keypad {
-        // Num Lock (Mod2) gives the digits; Shift inverts it.
-        if modifiers.contains(ModMask::M2) != shift {
+        // Num Lock (on the modifier the keyboard's map gives it) gives the digits; Shift inverts it.
+        let num_lock = u16::from(map.num_lock) != 0 && modifiers.contains(map.num_lock);
+        if num_lock != shift {
             shifted.unwrap_or(plain)
         } else {
             plain
@@ -687,6 +883,7 @@ mod tests {
             first: 38,
             per_keycode: 2,
             keysyms: vec![0x61, 0x41, 0x31, 0x21, 0xff9c, 0xffb1, 0xff0d, 0],
+            num_lock: ModMask::M2,
         }
     }
 
@@ -727,6 +924,49 @@ mod tests {
             "Ctrl+A is not typing"
         );
         assert_eq!(typed_key(&map, 38, u16::from(ModMask::M1)), None, "nor Alt+A");
+    }
+
+    #[test]
+    fn num_lock_is_found_on_whichever_modifier_the_map_puts_it() {
+        // Keycode 42 gives Num_Lock; the modifier mapping has two keycodes per modifier, Shift first.
+        let mut map = us_keys();
+        map.keysyms.extend([NUM_LOCK_KEYSYM, 0]);
+        let on = |modifier: usize| {
+            let mut keycodes = vec![0u8; 16];
+            keycodes[modifier * 2 + 1] = 42;
+            keycodes
+        };
+        assert_eq!(map.num_lock_from(&on(4), 2), ModMask::M2, "the usual place");
+        assert_eq!(
+            map.num_lock_from(&on(5), 2),
+            ModMask::M3,
+            "moved by a keyboard map"
+        );
+        assert_eq!(
+            map.num_lock_from(&[0u8; 16], 2),
+            ModMask::from(0u16),
+            "on no modifier"
+        );
+        // With Num Lock on Mod3, Mod2 no longer turns the keypad into digits, and Mod3 does.
+        map.num_lock = ModMask::M3;
+        assert_eq!(typed_key(&map, 40, u16::from(ModMask::M3)), text("1"));
+        assert_eq!(typed_key(&map, 40, u16::from(ModMask::M2)), None);
+        // The shortcut is grabbed with and without each lock key, on the modifier they are on.
+        assert_eq!(
+            lock_masks(ModMask::M3),
+            vec![
+                ModMask::from(0u16),
+                ModMask::LOCK,
+                ModMask::M3,
+                ModMask::LOCK | ModMask::M3
+            ]
+        );
+        assert_eq!(
+            lock_masks(ModMask::from(0u16)),
+            vec![ModMask::from(0u16), ModMask::LOCK]
+        );
+        assert_eq!(map.keycode_of(NUM_LOCK_KEYSYM), Some(42));
+        assert_eq!(map.keycode_of(0xffbe), None, "F1 is not on this small keyboard");
     }
 
     #[test]
