@@ -59,6 +59,7 @@ fn lock_masks(num_lock: ModMask) -> Vec<ModMask> {
 /// a new connection after the X server was lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Wanted {
+    key: Code,
     keysym: u32,
     modifiers: ModMask,
 }
@@ -241,12 +242,12 @@ impl Link {
         Ok(map)
     }
 
-    /// Grabs `wanted` on the root window with every lock combination; nothing stays grabbed if one fails.
-    fn grab(&self, wanted: Wanted) -> Result<Grab, String> {
-        let map = self.key_map()?;
+    /// Grabs `wanted` on the root window, on `map`'s keycode for it, with every lock combination; nothing
+    /// stays grabbed if one fails.
+    fn grab(&self, map: &KeyMap, wanted: Wanted) -> Result<Grab, String> {
         let keycode = map
             .keycode_of(wanted.keysym)
-            .ok_or_else(|| format!("no key on this keyboard gives the keysym {:#x}", wanted.keysym))?;
+            .ok_or_else(|| format!("no key on this keyboard gives {:?}", wanted.key))?;
         let grab = Grab {
             keycode,
             modifiers: wanted.modifiers,
@@ -361,17 +362,13 @@ impl X11Hotkeys {
         let keysym =
             keysym_of(hotkey.key).ok_or_else(|| format!("{:?} cannot be a global shortcut", hotkey.key))?;
         let wanted = Wanted {
+            key: hotkey.key,
             keysym,
             modifiers: modifier_mask(hotkey.mods),
         };
         let mut grabs = lock(&self.grabs);
-        let grab = current(&self.link).grab(wanted).map_err(|reason| {
-            if reason.starts_with("no key on this keyboard") {
-                format!("no key on this keyboard gives {:?}", hotkey.key)
-            } else {
-                reason
-            }
-        })?;
+        let link = current(&self.link);
+        let grab = link.grab(&link.key_map()?, wanted)?;
         grabs.active = Some(grab);
         grabs.wanted = Some(wanted);
         Ok(())
@@ -520,11 +517,19 @@ impl Listener {
         if let Some(old) = grabs.active.take() {
             link.release(&old);
         }
-        lock(&self.capture).map = link.key_map().ok();
+        let map = match link.key_map() {
+            Ok(map) => map,
+            Err(reason) => {
+                tracing::warn!("cannot read the keyboard's new mapping: {reason}");
+                lock(&self.capture).map = None;
+                return;
+            }
+        };
+        lock(&self.capture).map = Some(map.clone());
         let Some(wanted) = grabs.wanted else {
             return;
         };
-        match link.grab(wanted) {
+        match link.grab(&map, wanted) {
             Ok(grab) => {
                 tracing::info!(
                     keycode = grab.keycode,
