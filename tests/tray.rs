@@ -856,3 +856,129 @@ async fn the_shortcut_follows_a_layout_change_num_lock_on_another_modifier_and_a
         .await;
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }
+
+/// Issue 16, 6 and 7: on Wayland the shortcut goes through the desktop's GlobalShortcuts portal (here a portal
+/// on the test bus written from its documented interface). The app registers its id, asks once with the
+/// user's keys as the preferred trigger, waits for the user's answer without blocking, and a press the desktop
+/// reports (Activated) opens the picker, whose choice reaches Slack. A user who declines gets no shortcut and
+/// no fallback nagging; a second run with a grant works again.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_wayland_the_portal_binds_the_shortcut_and_its_activation_opens_the_picker_that_sets_slack() {
+    use caret_e2e::fake_slack::{FakeSlack, TestClock};
+    use caret_e2e::portal::{Answer, FakePortal};
+    let _desktop = exclusive_desktop().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let _cleanup = caret_e2e::app::KeyringCleanup::for_token(&slack, &token);
+    let mut watcher = Watcher::start().await;
+    let portal = FakePortal::start(Answer::Wait).await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox
+        .command("app", &[])
+        .env("XDG_SESSION_TYPE", "wayland")
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .spawn()
+        .expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("app", "asking the desktop to bind the global shortcut", SOON)
+        .await;
+    // The tray works while the desktop's dialog is open: nothing waits for the user's answer.
+    assert!(item.menu().await.find("Quit Caret Desktop").is_some());
+    assert_eq!(portal.registered_app_ids(), ["app.caret.desktop"]);
+    let binds = portal.binds();
+    assert_eq!(binds.len(), 1, "asked once: {binds:?}");
+    assert_eq!(
+        binds[0].shortcuts,
+        [(
+            "open-quick-status-picker".to_owned(),
+            "Open the Caret Desktop quick status picker".to_owned(),
+            "CTRL+ALT+s".to_owned(),
+        )]
+    );
+    assert!(
+        !sandbox.log("app").contains("global shortcut registered"),
+        "nothing is registered before the user answers"
+    );
+    portal.answer_pending(Answer::Grant {
+        trigger_description: "Ctrl+Alt+S".to_owned(),
+    });
+    sandbox
+        .wait_for_log(
+            "app",
+            "global shortcut registered through the desktop's portal",
+            SOON,
+        )
+        .await;
+
+    let (ok, _, stderr) = sandbox.add_workspace(&token).await;
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = sandbox.cli("cli-policy", &["policy", "1", "trusted"]).await;
+    assert!(ok, "{stderr}");
+
+    // The desktop reports the keys pressed: the picker opens, and what is typed there reaches Slack.
+    portal.activate("open-quick-status-picker").await;
+    sandbox
+        .wait_for_log("app", "global shortcut pressed (portal)", SOON)
+        .await;
+    sandbox.wait_for_log("app", "picker ready (first)", START).await;
+    let typed = std::process::Command::new("xdotool")
+        .args(["key", "--delay", "20", "d", "r", "i", "Return"])
+        .status()
+        .expect("xdotool runs");
+    assert!(typed.success());
+    eventually(
+        "Driving in Slack, chosen in the picker the portal's shortcut opened",
+        START,
+        || slack.status(&token).text,
+        |text| text == "Driving",
+    )
+    .await;
+    // An activation of another id (not ours) opens nothing.
+    portal.activate("something-else").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sandbox
+            .log("app")
+            .matches("global shortcut pressed (portal)")
+            .count(),
+        1
+    );
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+
+    // The user turns the request down: no shortcut, said plainly, and its session is closed.
+    portal.set_answer(Answer::Decline);
+    let mut app = sandbox
+        .command("app-declined", &[])
+        .env("XDG_SESSION_TYPE", "wayland")
+        .spawn()
+        .expect("launch caret-desktop");
+    let item = watcher.next_item(START).await;
+    sandbox
+        .wait_for_log("app-declined", "the user declined it", SOON)
+        .await;
+    eventually(
+        "the declined request's session is closed",
+        SOON,
+        || portal.open_sessions(),
+        |open| open.len() <= 1,
+    )
+    .await;
+    assert_eq!(portal.binds().len(), 2);
+    assert_eq!(
+        portal.registered_app_ids(),
+        ["app.caret.desktop", "app.caret.desktop"],
+        "each run introduces itself"
+    );
+    assert!(
+        !sandbox
+            .log("app-declined")
+            .contains("Failed to populate properties cache"),
+        "zbus's expected warning about a request object the portal makes later is kept out of the log"
+    );
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

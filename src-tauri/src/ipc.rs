@@ -9,7 +9,7 @@ use caret_app::action::PickerOpening;
 use caret_app::export::{ExportFormat, ExportedLog};
 use caret_app::manifest::{SlackAppSetup, SlackPage};
 use caret_app::oauth::OAuthStart;
-use caret_app::preferences::{Preferences, PreferencesView};
+use caret_app::preferences::{Preferences, PreferencesView, ShortcutStatus};
 use caret_app::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::reach::{PhoneReach, ReachView};
 use caret_app::services::{PairingView, PhonesView};
@@ -135,12 +135,17 @@ pub const SYNC_LOG_EVENT: &str = "sync-log";
 pub const PICKER_SHOWN_EVENT: &str = "picker-shown";
 /// When a preference the windows follow changes (how to write times). Payload: the preferences.
 pub const PREFERENCES_EVENT: &str = "preferences";
+/// When what became of the global shortcut changes (the desktop's portal answers after asking the user).
+/// Payload: the shortcut's status.
+pub const SHORTCUT_EVENT: &str = "shortcut";
 
 fn event_specs(cfg: &Config) -> Vec<(&'static str, String, BTreeSet<String>)> {
     let mut snapshot_imports = BTreeSet::new();
     imports_of::<Snapshot>(cfg, &mut snapshot_imports);
     let mut preferences_imports = BTreeSet::new();
     imports_of::<Preferences>(cfg, &mut preferences_imports);
+    let mut shortcut_imports = BTreeSet::new();
+    imports_of::<ShortcutStatus>(cfg, &mut shortcut_imports);
     vec![
         (SNAPSHOT_EVENT, <Snapshot as TS>::name(cfg), snapshot_imports),
         (SYNC_LOG_EVENT, "number".to_owned(), BTreeSet::new()),
@@ -149,6 +154,11 @@ fn event_specs(cfg: &Config) -> Vec<(&'static str, String, BTreeSet<String>)> {
             PREFERENCES_EVENT,
             <Preferences as TS>::name(cfg),
             preferences_imports,
+        ),
+        (
+            SHORTCUT_EVENT,
+            <ShortcutStatus as TS>::name(cfg),
+            shortcut_imports,
         ),
     ]
 }

@@ -18,6 +18,8 @@ pub mod commands;
 pub mod error;
 pub mod ipc;
 pub mod picker;
+#[cfg(target_os = "linux")]
+mod portal_shortcut;
 pub mod shortcut;
 pub mod tray;
 pub mod tray_host;

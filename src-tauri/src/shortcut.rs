@@ -1,16 +1,17 @@
 //! The global shortcut that opens the quick status picker, and starting at login.
 //!
-//! Registering a global shortcut can fail for reasons outside the app: a Wayland session (apps cannot grab
-//! keys there), another app holding the combination, an X server without the needed extension. None of those
-//! may take the app down: the failure is kept as a [`ShortcutStatus::Failed`] the Settings window shows, with
-//! the fallback (`caret-desktop picker`, bound in the desktop's own keyboard settings).
+//! Registering a global shortcut can fail for reasons outside the app: a Wayland desktop without the global
+//! shortcuts portal, the user declining the portal's request, another app holding the combination, an X server
+//! without the needed extension. None of those may take the app down: the outcome is kept as a
+//! [`ShortcutStatus`] the Settings window shows, with the fallback where no portal offers global shortcuts
+//! (`caret-desktop picker`, bound in the desktop's own keyboard settings).
 
 use std::sync::Mutex;
 
 use caret_app::autostart::LoginItem;
 use caret_app::preferences::{self, PICKER_COMMAND, Preferences, PreferencesView, ShortcutStatus};
 use caret_app::{Action, AppCore, WindowKind};
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::error::Result;
 
@@ -64,8 +65,9 @@ fn open_picker<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// Starts the global shortcut's backend and registers the saved shortcut. Never fails: a refusal is recorded.
-/// On Linux it is our own X11 listener (src/x11_hotkey.rs: the plugin's X11 backend polls every 50 ms);
-/// elsewhere the global-shortcut plugin.
+/// On Linux it is the desktop's GlobalShortcuts portal on Wayland (src/portal_shortcut.rs) and our own X11
+/// listener elsewhere (src/x11_hotkey.rs: the plugin's X11 backend polls every 50 ms); on other systems the
+/// global-shortcut plugin.
 pub fn install<R: Runtime>(app: &AppHandle<R>, preferences: &Preferences) {
     app.manage(ShortcutRegistry::default());
     let backend: std::result::Result<(), String> = start_backend(app);
@@ -82,8 +84,22 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, preferences: &Preferences) {
 
 #[cfg(target_os = "linux")]
 fn start_backend<R: Runtime>(app: &AppHandle<R>) -> std::result::Result<(), String> {
-    if let Some(reason) = session_refuses_shortcuts() {
-        return Err(reason);
+    if is_wayland_session() {
+        // Apps cannot grab keys on Wayland: the desktop's portal binds them for us, after asking the user.
+        let pressed = app.clone();
+        let told = app.clone();
+        let portal = crate::portal_shortcut::PortalShortcuts::start(
+            move || {
+                crate::picker::shortcut_pressed(&pressed);
+                open_picker(&pressed);
+            },
+            move |status| record(&told, status),
+        );
+        app.manage(portal);
+        return Ok(());
+    }
+    if std::env::var_os("DISPLAY").is_none_or(|display| display.is_empty()) {
+        return Err("there is no X display to grab keys on".to_owned());
     }
     let handle = app.clone();
     let noting = app.clone();
@@ -149,38 +165,47 @@ fn release<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// Why a global shortcut cannot work in this session, if we can tell before trying: on Wayland the X11 key
-/// grab is accepted without complaint but only fires while an X11 window has focus.
-fn session_refuses_shortcuts() -> Option<String> {
-    let wayland = std::env::var("XDG_SESSION_TYPE").is_ok_and(|kind| kind.eq_ignore_ascii_case("wayland"))
-        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|display| !display.is_empty());
-    if wayland {
-        return Some(
-            "this is a Wayland session, where apps cannot grab keys for the whole desktop".to_owned(),
-        );
+/// Whether this is a Wayland session, where an X11 key grab is accepted without complaint but only fires while
+/// an X11 window has focus: the shortcut goes through the desktop's portal instead.
+#[cfg(target_os = "linux")]
+fn is_wayland_session() -> bool {
+    std::env::var("XDG_SESSION_TYPE").is_ok_and(|kind| kind.eq_ignore_ascii_case("wayland"))
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|display| !display.is_empty())
+}
+
+/// Keeps what became of the shortcut and tells the windows (Settings redraws when the desktop's portal
+/// answers, which can be long after the request).
+fn record<R: Runtime>(app: &AppHandle<R>, status: ShortcutStatus) {
+    if let Err(error) = app.emit(crate::ipc::SHORTCUT_EVENT, &status) {
+        tracing::warn!("cannot tell the windows what became of the shortcut: {error}");
     }
-    if std::env::var_os("DISPLAY").is_none_or(|display| display.is_empty()) {
-        return Some("there is no X display to grab keys on".to_owned());
-    }
-    None
+    app.state::<ShortcutRegistry>().set(status);
 }
 
 /// Replaces the registered shortcut with `shortcut` ("" turns it off) and records the outcome.
 fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
+    let shortcut = shortcut.trim();
+    #[cfg(target_os = "linux")]
+    if let Some(portal) = app.try_state::<crate::portal_shortcut::PortalShortcuts>() {
+        // The desktop answers later; "asked" is recorded before the request leaves, so that its answer, which
+        // comes through `record` too, is never overwritten by it.
+        let status = portal.status_for(shortcut);
+        record(app, status.clone());
+        portal.send(shortcut);
+        return status;
+    }
     let registry = app.state::<ShortcutRegistry>();
-    let refused = registry.unavailable().or_else(session_refuses_shortcuts);
-    let status = if shortcut.trim().is_empty() {
+    let status = if shortcut.is_empty() {
         if registry.unavailable().is_none() {
             release(app);
         }
         ShortcutStatus::Off
-    } else if let Some(reason) = refused {
+    } else if let Some(reason) = registry.unavailable() {
         ShortcutStatus::Failed {
-            shortcut: shortcut.trim().to_owned(),
+            shortcut: shortcut.to_owned(),
             reason,
         }
     } else {
-        let shortcut = shortcut.trim();
         match grab(app, shortcut) {
             Ok(()) => ShortcutStatus::Registered {
                 shortcut: shortcut.to_owned(),
@@ -197,8 +222,9 @@ fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
         }
         ShortcutStatus::Registered { shortcut } => tracing::info!(shortcut, "global shortcut registered"),
         ShortcutStatus::Off => tracing::info!("no global shortcut"),
+        ShortcutStatus::Asked { .. } | ShortcutStatus::Granted { .. } | ShortcutStatus::Declined { .. } => {}
     }
-    registry.set(status.clone());
+    record(app, status.clone());
     status
 }
 

@@ -19,6 +19,7 @@ pub mod fake_slack;
 pub mod faketime;
 pub mod notifications;
 pub mod phone;
+pub mod portal;
 pub mod sni;
 pub mod webdriver;
 pub mod x11;

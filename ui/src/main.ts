@@ -45,9 +45,10 @@ async function main(root: HTMLElement): Promise<void> {
         placeWorkspaceSettings(workspaces, workspaceSettings, next.some((workspace) => workspace.connected));
       };
       list = mountWorkspaces(workspaces, call, listed, clipboardCopy, clock);
-      mountPreferences(preferences, call, clipboardCopy, clock);
+      const preferencesPanel = mountPreferences(preferences, call, clipboardCopy, clock, onEvent);
       const reach = mountPhoneReach(phoneReach, call);
       onPageHide(settings.stop);
+      onPageHide(preferencesPanel.stop);
       onPageHide(reach.stop);
       break;
     }

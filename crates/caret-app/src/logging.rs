@@ -8,9 +8,25 @@ use tracing_subscriber::EnvFilter;
 
 pub const LOG_FILTER_VAR: &str = "CARET_LOG";
 
+/// zbus's proxy module below `error`, unless `CARET_LOG` names zbus itself: every request to the desktop portal
+/// (the Wayland shortcut) builds a proxy for a request object the portal creates only when the call arrives,
+/// and zbus warns that it could not read that object's properties yet, which is expected and says nothing to a
+/// reader of the log.
+const QUIET_ZBUS_PROXY: &str = "zbus::proxy=error";
+
 /// Installs the global subscriber once; later calls do nothing (tests may call it repeatedly).
 pub fn init() {
-    let filter = EnvFilter::try_from_env(LOG_FILTER_VAR).unwrap_or_else(|_| EnvFilter::new("info"));
+    let asked = std::env::var(LOG_FILTER_VAR).unwrap_or_default();
+    let mut filter = if asked.trim().is_empty() {
+        EnvFilter::new("info")
+    } else {
+        EnvFilter::try_new(&asked).unwrap_or_else(|_| EnvFilter::new("info"))
+    };
+    if !asked.contains("zbus")
+        && let Ok(quiet) = QUIET_ZBUS_PROXY.parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let _already_installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

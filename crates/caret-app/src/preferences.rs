@@ -59,8 +59,17 @@ pub enum ShortcutStatus {
     Registered { shortcut: String },
     /// The user chose no shortcut.
     Off,
-    /// The system refused it (taken by another app, or a Wayland session where apps cannot grab keys).
+    /// The system refused it (taken by another app, or a Wayland session whose desktop offers no global
+    /// shortcuts portal).
     Failed { shortcut: String, reason: String },
+    /// Wayland: the desktop's global shortcuts portal was asked to bind it and has not answered yet (it asks
+    /// the user first).
+    Asked { shortcut: String },
+    /// Wayland: the desktop bound it. `trigger` is the desktop's own description of the keys (the user may
+    /// have chosen others than `shortcut` in its dialog); "" when it bound the action without keys yet.
+    Granted { shortcut: String, trigger: String },
+    /// Wayland: the user turned it down in the desktop's dialog. Saving asks again.
+    Declined { shortcut: String },
 }
 
 /// The preferences with what became of them, for the Settings window.

@@ -3,4 +3,4 @@
 /**
  * Whether the global shortcut works, as the Settings window shows it.
  */
-export type ShortcutStatus = { "state": "registered", shortcut: string, } | { "state": "off" } | { "state": "failed", shortcut: string, reason: string, };
+export type ShortcutStatus = { "state": "registered", shortcut: string, } | { "state": "off" } | { "state": "failed", shortcut: string, reason: string, } | { "state": "asked", shortcut: string, } | { "state": "granted", shortcut: string, trigger: string, } | { "state": "declined", shortcut: string, };

@@ -15,6 +15,7 @@ import type { Preferences } from "./Preferences";
 import type { PreferencesView } from "./PreferencesView";
 import type { ReachView } from "./ReachView";
 import type { SettingsPreview } from "./SettingsPreview";
+import type { ShortcutStatus } from "./ShortcutStatus";
 import type { SlackAppSetup } from "./SlackAppSetup";
 import type { SlackPage } from "./SlackPage";
 import type { Snapshot } from "./Snapshot";
@@ -66,6 +67,7 @@ export interface Events {
   "sync-log": number;
   "picker-shown": number;
   "preferences": Preferences;
+  "shortcut": ShortcutStatus;
 }
 
 export type EventName = keyof Events;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PreferencesView } from "../bindings/PreferencesView";
 import { clockChoice } from "../clock";
-import { byTestId, fakeApp, inputByTestId, press, settle, type Handlers } from "../test/fake-app";
+import { byTestId, fakeApp, fakeEvents, inputByTestId, press, settle, type Handlers } from "../test/fake-app";
 import { preferences } from "../test/fixtures";
 import { mountPreferences, shortcutStatusText } from "./preferences";
 
@@ -22,6 +22,30 @@ describe("shortcutStatusText", () => {
       }),
     ).toEqual([
       "Not working: Ctrl+Alt+S could not be set up on this desktop. Wayland does not let apps grab keys.",
+      true,
+    ]);
+  });
+
+  it("says what the desktop's portal answered on Wayland", () => {
+    expect(shortcutStatusText({ ...preferences, shortcut: { state: "asked", shortcut: "Ctrl+Alt+S" } })).toEqual([
+      "Waiting for your desktop: it asks you to confirm Ctrl+Alt+S for the quick status picker. Answer its dialog.",
+      false,
+    ]);
+    expect(
+      shortcutStatusText({ ...preferences, shortcut: { state: "granted", shortcut: "Ctrl+Alt+S", trigger: "Super+P" } }),
+    ).toEqual([
+      "Working: your desktop opens the quick status picker with Super+P from any app. Your desktop's keyboard " +
+        "settings can change it.",
+      false,
+    ]);
+    const [noKeys, noKeysProblem] = shortcutStatusText({
+      ...preferences,
+      shortcut: { state: "granted", shortcut: "Ctrl+Alt+S", trigger: "" },
+    });
+    expect(noKeys).toContain("gave it no keys yet");
+    expect(noKeysProblem).toBe(true);
+    expect(shortcutStatusText({ ...preferences, shortcut: { state: "declined", shortcut: "Ctrl+Alt+S" } })).toEqual([
+      "Not working: you turned down Ctrl+Alt+S when your desktop asked. Save to be asked again.",
       true,
     ]);
   });
@@ -159,6 +183,45 @@ describe("mountPreferences", () => {
     await settle();
     expect(document.activeElement).toBe(inputByTestId(root, "picker-command"));
     expect(byTestId(root, "shortcut-fallback")?.querySelector("[role=status]")?.textContent).toContain("Ctrl+C");
+  });
+
+  it("follows the desktop's answer after Save, and offers to ask again after a refusal", async () => {
+    const events = fakeEvents();
+    const app = fakeApp({
+      ...handlers,
+      set_shortcut: ({ shortcut }) => {
+        current = {
+          ...current,
+          preferences: { ...current.preferences, shortcut },
+          shortcut: { state: "asked", shortcut },
+        };
+        return current;
+      },
+    });
+    const panel = mountPreferences(root, app.call, undefined, undefined, events.onEvent);
+    await settle();
+    press(field(), "K", { code: "KeyK", ctrlKey: true, altKey: true });
+    saveButton().click();
+    await settle();
+    expect(status()).toContain("Waiting for your desktop: it asks you to confirm Ctrl+Alt+K");
+    expect(byTestId(root, "shortcut-fallback")?.hidden).toBe(true);
+
+    events.emit("shortcut", { state: "declined", shortcut: "Ctrl+Alt+K" });
+    expect(status()).toBe("Not working: you turned down Ctrl+Alt+K when your desktop asked. Save to be asked again.");
+    expect(byTestId(root, "shortcut-status")?.className).toContain("problem");
+    // The fallback command is for desktops without the portal, not for a refusal that Save can undo.
+    expect(byTestId(root, "shortcut-fallback")?.hidden).toBe(true);
+    expect(saveButton().disabled).toBe(false);
+    saveButton().click();
+    await settle();
+    expect(app.calls.at(-1)).toEqual(["set_shortcut", { shortcut: "Ctrl+Alt+K" }]);
+
+    events.emit("shortcut", { state: "granted", shortcut: "Ctrl+Alt+K", trigger: "Ctrl+Alt+K" });
+    expect(status()).toContain("Working: your desktop opens the quick status picker with Ctrl+Alt+K");
+    expect(saveButton().disabled).toBe(true);
+
+    panel.stop();
+    expect(events.listeners("shortcut")).toBe(0);
   });
 
   it("turns starting at login on and off", async () => {

@@ -2,12 +2,14 @@ import type { PreferencesView } from "../bindings/PreferencesView";
 import { clipboardCopy, type Copy } from "../clipboard";
 import { clockChoice, type ClockChoice, type TimeFormat } from "../clock";
 import { focusLost, h } from "../dom";
-import { describeError, type Call } from "../ipc";
+import { describeError, subscribe, type Call, type OnEvent } from "../ipc";
 import { captureShortcut } from "../shortcut";
 
 /** The running Preferences section. */
 export interface PreferencesPanel {
   refresh: () => Promise<void>;
+  /** Stops following the app's events. */
+  stop: () => void;
 }
 
 /** What the shortcut status line says, and whether it is a problem. */
@@ -20,6 +22,29 @@ export function shortcutStatusText(view: PreferencesView): [text: string, proble
       return ["Off: no shortcut opens the quick status picker.", false];
     case "failed":
       return [`Not working: ${status.shortcut} could not be set up on this desktop. ${status.reason}`, true];
+    case "asked":
+      return [
+        `Waiting for your desktop: it asks you to confirm ${status.shortcut} for the quick status picker. ` +
+          "Answer its dialog.",
+        false,
+      ];
+    case "granted":
+      return status.trigger === ""
+        ? [
+            "Almost: your desktop accepted the quick status picker's shortcut but gave it no keys yet. Give it " +
+              "keys in your desktop's keyboard settings.",
+            true,
+          ]
+        : [
+            `Working: your desktop opens the quick status picker with ${status.trigger} from any app. Your ` +
+              "desktop's keyboard settings can change it.",
+            false,
+          ];
+    case "declined":
+      return [
+        `Not working: you turned down ${status.shortcut} when your desktop asked. Save to be asked again.`,
+        true,
+      ];
   }
 }
 
@@ -33,13 +58,15 @@ const CLOCKS: readonly [TimeFormat, string][] = [
  * The app-wide Preferences section of the Settings window: the global shortcut of the quick status picker
  * (captured from the keys pressed in its field), what became of it with the fallback when it cannot work,
  * starting at login, and how the windows write times (saved at once; `clock`, the window's choice, hears what
- * the app answered).
+ * the app answered). With `onEvent`, the shortcut's status follows the app's `shortcut` event: on Wayland the
+ * desktop answers the request only after asking the user, long after Save.
  */
 export function mountPreferences(
   container: HTMLElement,
   call: Call,
   copy: Copy = clipboardCopy,
   clock: ClockChoice = clockChoice(),
+  onEvent: OnEvent | null = null,
 ): PreferencesPanel {
   let view: PreferencesView | null = null;
   /** The shortcut in the field: what Save would send. */
@@ -100,7 +127,9 @@ export function mountPreferences(
   const show = () => {
     const saved = view?.preferences.shortcut ?? "";
     input.value = captured;
-    save.disabled = busy || view === null || captured === saved;
+    // A shortcut the user declined in the desktop's dialog can be saved again: that asks again.
+    const declined = view?.shortcut.state === "declined";
+    save.disabled = busy || view === null || (captured === saved && !(declined && captured !== ""));
     clear.disabled = busy || view === null || saved === "";
     input.readOnly = busy;
     autostart.disabled = busy || view === null;
@@ -321,7 +350,15 @@ export function mountPreferences(
       messages,
     ),
   );
+  const stop =
+    onEvent === null
+      ? () => undefined
+      : subscribe(onEvent, "shortcut", (shortcut) => {
+          if (view === null) return;
+          view = { ...view, shortcut };
+          show();
+        });
   show();
   void refresh();
-  return { refresh };
+  return { refresh, stop };
 }
