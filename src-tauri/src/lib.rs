@@ -17,6 +17,8 @@ pub mod actions;
 pub mod commands;
 pub mod error;
 pub mod ipc;
+#[cfg(target_os = "linux")]
+mod keys;
 pub mod picker;
 #[cfg(target_os = "linux")]
 mod portal_shortcut;

@@ -18,7 +18,7 @@ use ashpd::desktop::global_shortcuts::{BindShortcutsOptions, GlobalShortcuts, Ne
 use ashpd::desktop::{CreateSessionOptions, ResponseError};
 use caret_app::preferences::ShortcutStatus;
 use futures_util::StreamExt;
-use tauri_plugin_global_shortcut::{Code, Modifiers, Shortcut as HotKey};
+use tauri_plugin_global_shortcut::{Modifiers, Shortcut as HotKey};
 use tokio::sync::mpsc;
 
 /// The id of the picker's action in the portal session; the desktop keeps the user's keys under it.
@@ -349,8 +349,9 @@ fn log(status: &ShortcutStatus) {
 /// SHIFT, LOGO) and an xkbcommon keysym name, joined by "+" ("Ctrl+Alt+S" is "CTRL+ALT+s").
 pub fn portal_trigger(accelerator: &str) -> Result<String, String> {
     let hotkey: HotKey = accelerator.parse().map_err(|error| format!("{error}"))?;
-    let key =
-        keysym_name(hotkey.key).ok_or_else(|| format!("{:?} cannot be a global shortcut", hotkey.key))?;
+    let key = crate::keys::keysym(hotkey.key)
+        .ok_or_else(|| format!("{:?} cannot be a global shortcut", hotkey.key))?
+        .name;
     let mut parts: Vec<&str> = Vec::new();
     for (modifier, name) in [
         (Modifiers::CONTROL, "CTRL"),
@@ -366,111 +367,6 @@ pub fn portal_trigger(accelerator: &str) -> Result<String, String> {
     }
     parts.push(key);
     Ok(parts.join("+"))
-}
-
-/// The xkbcommon keysym name of a key a shortcut may use (xkbcommon-keysyms.h without `XKB_KEY_`).
-fn keysym_name(code: Code) -> Option<&'static str> {
-    const LETTERS: [&str; 26] = [
-        "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t",
-        "u", "v", "w", "x", "y", "z",
-    ];
-    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-    const FUNCTIONS: [&str; 12] = [
-        "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12",
-    ];
-    let letter = [
-        Code::KeyA,
-        Code::KeyB,
-        Code::KeyC,
-        Code::KeyD,
-        Code::KeyE,
-        Code::KeyF,
-        Code::KeyG,
-        Code::KeyH,
-        Code::KeyI,
-        Code::KeyJ,
-        Code::KeyK,
-        Code::KeyL,
-        Code::KeyM,
-        Code::KeyN,
-        Code::KeyO,
-        Code::KeyP,
-        Code::KeyQ,
-        Code::KeyR,
-        Code::KeyS,
-        Code::KeyT,
-        Code::KeyU,
-        Code::KeyV,
-        Code::KeyW,
-        Code::KeyX,
-        Code::KeyY,
-        Code::KeyZ,
-    ];
-    let digit = [
-        Code::Digit0,
-        Code::Digit1,
-        Code::Digit2,
-        Code::Digit3,
-        Code::Digit4,
-        Code::Digit5,
-        Code::Digit6,
-        Code::Digit7,
-        Code::Digit8,
-        Code::Digit9,
-    ];
-    let function = [
-        Code::F1,
-        Code::F2,
-        Code::F3,
-        Code::F4,
-        Code::F5,
-        Code::F6,
-        Code::F7,
-        Code::F8,
-        Code::F9,
-        Code::F10,
-        Code::F11,
-        Code::F12,
-    ];
-    let find = |codes: &[Code], names: &[&'static str]| {
-        codes
-            .iter()
-            .position(|candidate| *candidate == code)
-            .and_then(|index| names.get(index).copied())
-    };
-    find(&letter, &LETTERS)
-        .or_else(|| find(&digit, &DIGITS))
-        .or_else(|| find(&function, &FUNCTIONS))
-        .or(match code {
-            Code::Space => Some("space"),
-            Code::Quote => Some("apostrophe"),
-            Code::Comma => Some("comma"),
-            Code::Minus => Some("minus"),
-            Code::Period => Some("period"),
-            Code::Slash => Some("slash"),
-            Code::Semicolon => Some("semicolon"),
-            Code::Equal => Some("equal"),
-            Code::BracketLeft => Some("bracketleft"),
-            Code::Backslash => Some("backslash"),
-            Code::BracketRight => Some("bracketright"),
-            Code::Backquote => Some("grave"),
-            Code::Backspace => Some("BackSpace"),
-            Code::Tab => Some("Tab"),
-            Code::Enter => Some("Return"),
-            Code::Pause => Some("Pause"),
-            Code::Escape => Some("Escape"),
-            Code::Home => Some("Home"),
-            Code::ArrowLeft => Some("Left"),
-            Code::ArrowUp => Some("Up"),
-            Code::ArrowRight => Some("Right"),
-            Code::ArrowDown => Some("Down"),
-            Code::PageUp => Some("Page_Up"),
-            Code::PageDown => Some("Page_Down"),
-            Code::End => Some("End"),
-            Code::Insert => Some("Insert"),
-            Code::Delete => Some("Delete"),
-            _ => None,
-        })
 }
 
 #[cfg(test)]
