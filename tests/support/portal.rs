@@ -118,6 +118,15 @@ fn granted_results(bind: &Bind, trigger_description: &str) -> HashMap<String, Ow
     HashMap::from([("shortcuts".to_owned(), owned(Value::from(shortcuts)))])
 }
 
+/// The Response a user's answer to a BindShortcuts dialog makes: none while the dialog stays open.
+fn response_to(answer: &Answer, bind: &Bind) -> Option<(u32, HashMap<String, OwnedValue>)> {
+    match answer {
+        Answer::Grant { trigger_description } => Some((0, granted_results(bind, trigger_description))),
+        Answer::Decline => Some((1, HashMap::new())),
+        Answer::Wait => None,
+    }
+}
+
 fn owned(value: Value<'_>) -> OwnedValue {
     OwnedValue::try_from(value).expect("a plain value has no file descriptors")
 }
@@ -125,6 +134,30 @@ fn owned(value: Value<'_>) -> OwnedValue {
 struct GlobalShortcutsPortal {
     shared: Shared,
     runtime: tokio::runtime::Handle,
+}
+
+impl GlobalShortcutsPortal {
+    /// Sends `Response(code, results)` on `request` (when `code` is given) and returns the request's handle,
+    /// which is what each of the portal's methods replies.
+    fn reply(
+        &self,
+        connection: &Connection,
+        sender: String,
+        request: String,
+        response: Option<(u32, HashMap<String, OwnedValue>)>,
+    ) -> zbus::fdo::Result<OwnedObjectPath> {
+        if let Some((code, results)) = response {
+            respond(
+                &self.runtime,
+                connection.clone(),
+                sender,
+                request.clone(),
+                code,
+                results,
+            );
+        }
+        OwnedObjectPath::try_from(request).map_err(|error| zbus::fdo::Error::InvalidArgs(error.to_string()))
+    }
 }
 
 #[interface(name = "org.freedesktop.portal.GlobalShortcuts")]
@@ -161,15 +194,7 @@ impl GlobalShortcutsPortal {
         }
         // The specification's type for the handle is a string (an object path in it).
         let results = HashMap::from([("session_handle".to_owned(), owned(Value::from(session.as_str())))]);
-        respond(
-            &self.runtime,
-            connection.clone(),
-            sender,
-            request.clone(),
-            0,
-            results,
-        );
-        OwnedObjectPath::try_from(request).map_err(|error| zbus::fdo::Error::InvalidArgs(error.to_string()))
+        self.reply(connection, sender, request, Some((0, results)))
     }
 
     async fn bind_shortcuts(
@@ -217,28 +242,7 @@ impl GlobalShortcutsPortal {
             }
             answer
         };
-        match answer {
-            Answer::Grant { trigger_description } => {
-                respond(
-                    &self.runtime,
-                    connection.clone(),
-                    sender,
-                    request.clone(),
-                    0,
-                    granted_results(&bind, &trigger_description),
-                );
-            }
-            Answer::Decline => respond(
-                &self.runtime,
-                connection.clone(),
-                sender,
-                request.clone(),
-                1,
-                HashMap::new(),
-            ),
-            Answer::Wait => {}
-        }
-        OwnedObjectPath::try_from(request).map_err(|error| zbus::fdo::Error::InvalidArgs(error.to_string()))
+        self.reply(connection, sender, request, response_to(&answer, &bind))
     }
 
     async fn list_shortcuts(
@@ -252,15 +256,7 @@ impl GlobalShortcutsPortal {
         let request = handle_path("request", &sender, &token_of(&options, "handle_token", "t3"));
         let bound = lock(&self.shared).binds.last().cloned();
         let results = bound.map_or_else(HashMap::new, |bind| granted_results(&bind, ""));
-        respond(
-            &self.runtime,
-            connection.clone(),
-            sender,
-            request.clone(),
-            0,
-            results,
-        );
-        OwnedObjectPath::try_from(request).map_err(|error| zbus::fdo::Error::InvalidArgs(error.to_string()))
+        self.reply(connection, sender, request, Some((0, results)))
     }
 
     // The portal documents it in lower case; zbus would name it "Version".
@@ -334,6 +330,38 @@ impl Registry {
     }
 }
 
+/// Takes the portal's bus name. The test bus can D-Bus-activate Debian's real xdg-desktop-portal (webkit
+/// depends on xdg-desktop-portal-gtk): an earlier test's app asking for a portal starts it, and it offers no
+/// GlobalShortcuts here. It is stopped so that this portal answers instead.
+async fn take_portal_name(connection: &Connection) {
+    let bus = zbus::fdo::DBusProxy::new(connection).await.expect("the bus");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
+        let reply = bus
+            .request_name(PORTAL_NAME.try_into().expect("name"), flags)
+            .await
+            .expect("RequestName answers");
+        if matches!(
+            reply,
+            zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner
+        ) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fake portal cannot take {PORTAL_NAME}"
+        );
+        if let Ok(pid) = bus
+            .get_connection_unix_process_id(PORTAL_NAME.try_into().expect("name"))
+            .await
+        {
+            let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The portal, owning `org.freedesktop.portal.Desktop` on the session bus while it lives.
 pub struct FakePortal {
     connection: Connection,
@@ -349,28 +377,29 @@ impl FakePortal {
             next_answer: Some(answer),
             ..Recorded::default()
         }));
-        let connection = zbus::connection::Builder::session()
-            .expect("session bus")
-            .name(PORTAL_NAME)
-            .expect("portal name")
-            .serve_at(
+        let connection = Connection::session().await.expect("session bus");
+        connection
+            .object_server()
+            .at(
                 PORTAL_PATH,
                 GlobalShortcutsPortal {
                     shared: Arc::clone(&shared),
                     runtime: runtime.clone(),
                 },
             )
-            .expect("GlobalShortcuts")
-            .serve_at(
+            .await
+            .expect("GlobalShortcuts");
+        connection
+            .object_server()
+            .at(
                 PORTAL_PATH,
                 Registry {
                     shared: Arc::clone(&shared),
                 },
             )
-            .expect("Registry")
-            .build()
             .await
-            .expect("the fake portal takes its bus name");
+            .expect("Registry");
+        take_portal_name(&connection).await;
         FakePortal {
             connection,
             shared,
@@ -392,24 +421,15 @@ impl FakePortal {
         let (Some(app), Some((request, bind))) = (app, pending) else {
             panic!("no dialog is open");
         };
-        match answer {
-            Answer::Grant { trigger_description } => respond(
+        if let Some((code, results)) = response_to(&answer, &bind) {
+            respond(
                 &self.runtime,
                 self.connection.clone(),
                 app,
                 request,
-                0,
-                granted_results(&bind, &trigger_description),
-            ),
-            Answer::Decline => respond(
-                &self.runtime,
-                self.connection.clone(),
-                app,
-                request,
-                1,
-                HashMap::new(),
-            ),
-            Answer::Wait => {}
+                code,
+                results,
+            );
         }
     }
 
