@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use caret_core::{SharingPolicy, WorkspaceSettings};
-use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
+use caret_e2e::app::{KeyringCleanup, Sandbox, set_in_keyring, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::notifications::NotificationMonitor;
 use caret_e2e::{eventually, require_desktop_session};
@@ -37,8 +37,7 @@ async fn a_phone_state_reaches_slack_through_the_running_app_and_what_slack_show
     drop(store);
     let account = caret_app::tokens::keyring_account(&team_id, "U1");
     let _cleanup = KeyringCleanup(account.clone());
-    let entry = keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &account).expect("keyring entry");
-    entry.set_password(&token).expect("the token goes to the keyring");
+    set_in_keyring(&account, &token);
 
     let mut app = sandbox
         .command("app", &["--headless"])

@@ -885,8 +885,14 @@ async fn on_wayland_the_portal_binds_the_shortcut_and_its_activation_opens_the_p
         .await;
     // The tray works while the desktop's dialog is open: nothing waits for the user's answer.
     assert!(item.menu().await.find("Quit Caret Desktop").is_some());
+    let binds = eventually(
+        "the desktop asked to bind",
+        SOON,
+        || portal.binds(),
+        |binds| !binds.is_empty(),
+    )
+    .await;
     assert_eq!(portal.registered_app_ids(), ["app.caret.desktop"]);
-    let binds = portal.binds();
     assert_eq!(binds.len(), 1, "asked once: {binds:?}");
     assert_eq!(
         binds[0].shortcuts,

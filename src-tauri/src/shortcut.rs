@@ -173,9 +173,10 @@ fn is_wayland_session() -> bool {
         || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|display| !display.is_empty())
 }
 
-/// Keeps what became of the shortcut and tells the windows (Settings redraws when the desktop's portal
-/// answers, which can be long after the request).
+/// Keeps what became of the shortcut, logs it and tells the windows (Settings redraws when the desktop's
+/// portal answers, which can be long after the request). Every outcome, from either backend, comes here.
 fn record<R: Runtime>(app: &AppHandle<R>, status: ShortcutStatus) {
+    log(&status);
     if let Err(error) = app.emit(crate::ipc::SHORTCUT_EVENT, &status) {
         tracing::warn!("cannot tell the windows what became of the shortcut: {error}");
     }
@@ -216,16 +217,32 @@ fn register<R: Runtime>(app: &AppHandle<R>, shortcut: &str) -> ShortcutStatus {
             },
         }
     };
-    match &status {
+    record(app, status.clone());
+    status
+}
+
+fn log(status: &ShortcutStatus) {
+    match status {
+        ShortcutStatus::Off => tracing::info!("no global shortcut"),
+        ShortcutStatus::Registered { shortcut } => tracing::info!(shortcut, "global shortcut registered"),
+        ShortcutStatus::Asked { shortcut } => {
+            tracing::info!(shortcut, "asking the desktop to bind the global shortcut");
+        }
+        ShortcutStatus::Granted { shortcut, trigger } => tracing::info!(
+            shortcut,
+            trigger,
+            "global shortcut registered through the desktop's portal"
+        ),
+        ShortcutStatus::Declined { shortcut } => {
+            tracing::warn!(
+                shortcut,
+                "the global shortcut is not registered: the user declined it"
+            );
+        }
         ShortcutStatus::Failed { shortcut, reason } => {
             tracing::warn!(shortcut, "the global shortcut is not registered: {reason}");
         }
-        ShortcutStatus::Registered { shortcut } => tracing::info!(shortcut, "global shortcut registered"),
-        ShortcutStatus::Off => tracing::info!("no global shortcut"),
-        ShortcutStatus::Asked { .. } | ShortcutStatus::Granted { .. } | ShortcutStatus::Declined { .. } => {}
     }
-    record(app, status.clone());
-    status
 }
 
 /// The preferences and what became of them, for the Settings window.

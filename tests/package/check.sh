@@ -42,6 +42,7 @@ expected=(
   /usr/bin/caret-desktop
   /usr/bin/caret-phone
   /usr/share/applications/caret-desktop.desktop
+  /usr/share/applications/app.caret.desktop.desktop
   /usr/share/metainfo/app.caret.desktop.metainfo.xml
   /usr/share/icons/hicolor/scalable/apps/caret-desktop.svg
   /usr/share/doc/caret-desktop/copyright
@@ -77,6 +78,15 @@ desktop-file-validate /usr/share/applications/caret-desktop.desktop || fail "des
 grep -qx 'Exec=caret-desktop' /usr/share/applications/caret-desktop.desktop ||
   fail "the desktop entry does not start the installed binary: $(grep '^Exec=' /usr/share/applications/caret-desktop.desktop)"
 appstreamcli validate --no-net /usr/share/metainfo/app.caret.desktop.metainfo.xml || fail "appstreamcli validate"
+# On Wayland the app registers with the desktop's portal under this id, and the portal wants a desktop entry of
+# that basename (src-tauri/src/portal_shortcut.rs): the id in the code, the AppStream id and the entry agree.
+portal_app_id=$(sed -nE 's/^pub const PORTAL_APP_ID: &str = "([^"]+)";/\1/p' src-tauri/src/portal_shortcut.rs)
+[[ $portal_app_id == app.caret.desktop ]] || fail "the portal app id in the code is '$portal_app_id'"
+grep -q "<id>$portal_app_id</id>" /usr/share/metainfo/app.caret.desktop.metainfo.xml ||
+  fail "the AppStream id is not the portal app id $portal_app_id"
+desktop-file-validate "/usr/share/applications/$portal_app_id.desktop" || fail "desktop-file-validate $portal_app_id"
+grep -qx 'NoDisplay=true' "/usr/share/applications/$portal_app_id.desktop" ||
+  fail "the portal's desktop entry would show in menus next to caret-desktop.desktop"
 /usr/bin/caret-phone --help >/dev/null || fail "the installed caret-phone does not run"
 say "installed; the desktop entry and the metainfo validate"
 

@@ -249,9 +249,7 @@ impl Sandbox {
             )
             .expect("workspace");
         let cleanup = KeyringCleanup::for_token(slack, token);
-        keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &cleanup.0)
-            .and_then(|entry| entry.set_password(token))
-            .expect("the token goes to the keyring");
+        set_in_keyring(&cleanup.0, token);
         (id, cleanup)
     }
 }
@@ -272,10 +270,30 @@ impl KeyringCleanup {
 
 impl Drop for KeyringCleanup {
     fn drop(&mut self) {
-        if let Ok(entry) = keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, &self.0) {
-            let _ = entry.delete_credential();
-        }
+        let account = &self.0;
+        off_the_runtime(|| {
+            if let Ok(entry) = keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, account) {
+                let _ = entry.delete_credential();
+            }
+        });
     }
+}
+
+/// Keeps `secret` in the harness's keyring under Caret Desktop's service, as the app would.
+pub fn set_in_keyring(account: &str, secret: &str) {
+    off_the_runtime(|| {
+        keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, account)
+            .and_then(|entry| entry.set_password(secret))
+    })
+    .expect("the token goes to the keyring");
+}
+
+/// Runs a blocking keyring call on a thread of its own. The keyring talks D-Bus through zbus's blocking
+/// API, which starts a runtime of its own when zbus is built for tokio (as it is when the workspace builds
+/// together: the app's portal crate asks for it), and a runtime cannot start on a test's async thread.
+fn off_the_runtime<T: Send>(call: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(call).join())
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 impl Sandbox {
