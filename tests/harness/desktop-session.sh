@@ -76,6 +76,16 @@ mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR
 chmod 700 "$XDG_RUNTIME_DIR"
 unset DBUS_SESSION_BUS_ADDRESS WAYLAND_DISPLAY
 
+# No real desktop portal on the test bus. Debian's xdg-desktop-portal is installed (WebKitGTK depends on its
+# GTK backend) and the bus would start it for the first app that asks; here, with no desktop behind it, it
+# made the app's windows ignore close requests for tens of seconds at a time (seen after a Wayland-session test
+# asked it for global shortcuts). A service file in XDG_DATA_HOME comes before the system's, so this one wins:
+# asking for the portal fails at once, as on a desktop without one. Tests that need a portal own its name
+# themselves (tests/support/portal.rs).
+mkdir -p "$XDG_DATA_HOME/dbus-1/services"
+printf '[D-BUS Service]\nName=org.freedesktop.portal.Desktop\nExec=/bin/false\n' \
+  >"$XDG_DATA_HOME/dbus-1/services/org.freedesktop.portal.Desktop.service"
+
 # A free display number: the first without an X lock file.
 display_number=""
 for candidate in $(seq 90 190); do
