@@ -357,10 +357,21 @@ async fn sign_in_from_settings(
     slack.sign_in_browser_as(Some(&beta));
     let links = || browser.links();
     session.switch_to_window("settings").await;
-    // With a workspace connected the guide starts folded.
-    session
-        .click_when_ready("[data-testid=slack-guide-summary]")
-        .await;
+    // The guide is folded when the first list the window hears has a connected workspace, and open when that
+    // list came while the workspace was still connecting (slack-guide.ts): open it only if it is folded.
+    let folded = session
+        .execute(
+            "return !document.querySelector('[data-testid=slack-guide-summary]').parentElement.open;",
+            serde_json::json!([]),
+        )
+        .await
+        .as_bool()
+        .unwrap_or(true);
+    if folded {
+        session
+            .click_when_ready("[data-testid=slack-guide-summary]")
+            .await;
+    }
 
     // Step 1 opens Slack's create-app page with the manifest in the link.
     session.click_when_ready("[data-testid=guide-create-app]").await;
