@@ -629,3 +629,80 @@ async fn eventually_shown(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Issue 16, 6: on Wayland the Settings window shows what the desktop's portal made of the shortcut, as the
+/// answer comes: waiting while its dialog is open, a refusal with the way to be asked again, then the keys the
+/// desktop granted (which the user may have changed in its dialog). No fallback command while a portal is there.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_wayland_settings_follows_the_desktop_s_answer_to_the_shortcut() {
+    use caret_e2e::portal::{Answer, FakePortal};
+    let _desktop = exclusive_desktop().await;
+    let portal = FakePortal::start(Answer::Wait).await;
+    let sandbox = Sandbox::new();
+    let session = Session::start(
+        &sandbox,
+        &["--window", "settings"],
+        &[("XDG_SESSION_TYPE", "wayland".to_owned())],
+    )
+    .await;
+    session.switch_to_window("settings").await;
+    let status = "[data-testid=shortcut-status]";
+    session
+        .wait_for_text(status, "the request the desktop has not answered", |text| {
+            text.starts_with("Waiting for your desktop") && text.contains("Ctrl+Alt+S")
+        })
+        .await;
+    let fallback_hidden =
+        "return document.querySelector('[data-testid=shortcut-fallback]').hidden ? 'hidden' : 'shown'";
+    eventually_shown(&session, fallback_hidden, "no fallback while asking", |shown| {
+        shown == "hidden"
+    })
+    .await;
+
+    portal.answer_pending(Answer::Decline);
+    session
+        .wait_for_text(status, "the user's refusal", |text| {
+            text.contains("you turned down Ctrl+Alt+S") && text.contains("Save to be asked again")
+        })
+        .await;
+    let save_enabled =
+        "return document.querySelector('[data-testid=shortcut-save]').disabled ? 'disabled' : 'enabled'";
+    eventually_shown(
+        &session,
+        save_enabled,
+        "Save asks again after a refusal",
+        |shown| shown == "enabled",
+    )
+    .await;
+    eventually_shown(
+        &session,
+        fallback_hidden,
+        "no fallback after a refusal",
+        |shown| shown == "hidden",
+    )
+    .await;
+
+    // Asked again, the user gives the picker other keys in the desktop's dialog: Settings shows those.
+    portal.set_answer(Answer::Grant {
+        trigger_description: "Super+K".to_owned(),
+    });
+    session
+        .click(&session.find("[data-testid=shortcut-save]").await)
+        .await;
+    session
+        .wait_for_text(status, "the keys the desktop granted", |text| {
+            text.starts_with("Working: your desktop opens the quick status picker with Super+K")
+        })
+        .await;
+    eventually_shown(
+        &session,
+        save_enabled,
+        "nothing new to save once granted",
+        |shown| shown == "disabled",
+    )
+    .await;
+    assert_eq!(portal.binds().len(), 2, "asked once at start and once on Save");
+    session
+        .screenshot(&screenshot_path("settings-wayland-shortcut"))
+        .await;
+}
