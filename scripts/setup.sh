@@ -27,8 +27,10 @@ if (( node_major < 20 || (node_major == 20 && node_minor < 19) )); then
 fi
 
 # --- Debian packages ---
-# No libayatana-appindicator: the tray item is exported over D-Bus by the app itself (tray-icon's ksni backend).
-build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev)
+# libayatana-appindicator3-dev: the app does not load the library (its tray item is exported over D-Bus by tray-icon's ksni
+# backend), but Tauri's bundler finds it with pkg-config to write the packages' dependency on it, and stops without it.
+build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev
+  libayatana-appindicator3-dev)
 # fonts-noto-color-emoji: the windows show status emoji as pictures, and the screenshots should too.
 # desktop-file-utils, appstream, rpm: the package test validates the desktop entry and metainfo, lists the .rpm.
 # x11-utils (xkill), x11-xserver-utils (xmodmap): the shortcut test changes the layout and drops the listener.
