@@ -330,36 +330,23 @@ impl Registry {
     }
 }
 
-/// Takes the portal's bus name. The test bus can D-Bus-activate Debian's real xdg-desktop-portal (webkit
-/// depends on xdg-desktop-portal-gtk): an earlier test's app asking for a portal starts it, and it offers no
-/// GlobalShortcuts here. It is stopped so that this portal answers instead.
+/// Takes the portal's bus name. No real portal can hold it: the harness makes its D-Bus activation fail
+/// (tests/harness/desktop-session.sh), and tests that start a portal hold the desktop lock.
 async fn take_portal_name(connection: &Connection) {
-    let bus = zbus::fdo::DBusProxy::new(connection).await.expect("the bus");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
-        let reply = bus
-            .request_name(PORTAL_NAME.try_into().expect("name"), flags)
-            .await
-            .expect("RequestName answers");
-        if matches!(
-            reply,
-            zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner
-        ) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the fake portal cannot take {PORTAL_NAME}"
-        );
-        if let Ok(pid) = bus
-            .get_connection_unix_process_id(PORTAL_NAME.try_into().expect("name"))
-            .await
-        {
-            let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let reply = zbus::fdo::DBusProxy::new(connection)
+        .await
+        .expect("the bus")
+        .request_name(
+            PORTAL_NAME.try_into().expect("name"),
+            zbus::fdo::RequestNameFlags::DoNotQueue.into(),
+        )
+        .await
+        .expect("RequestName answers");
+    assert_eq!(
+        reply,
+        zbus::fdo::RequestNameReply::PrimaryOwner,
+        "the fake portal cannot take {PORTAL_NAME}: another program holds it"
+    );
 }
 
 /// The portal, owning `org.freedesktop.portal.Desktop` on the session bus while it lives.
