@@ -77,11 +77,10 @@ chmod 700 "$XDG_RUNTIME_DIR"
 unset DBUS_SESSION_BUS_ADDRESS WAYLAND_DISPLAY
 
 # No real desktop portal on the test bus. Debian's xdg-desktop-portal is installed (WebKitGTK depends on its
-# GTK backend) and the bus would start it for the first app that asks; here, with no desktop behind it, it
-# made the app's windows ignore close requests for tens of seconds at a time (seen after a Wayland-session test
-# asked it for global shortcuts). A service file in XDG_DATA_HOME comes before the system's, so this one wins:
-# asking for the portal fails at once, as on a desktop without one. Tests that need a portal own its name
-# themselves (tests/support/portal.rs).
+# GTK backend) and the bus would start it for the first app that asks (WebKitGTK does); it would then hold
+# org.freedesktop.portal.Desktop, which the portal tests must own themselves (tests/support/portal.rs), and what
+# a test sees would depend on the tests before it. A service file in XDG_DATA_HOME comes before the system's, so
+# this one wins: asking for the portal fails at once, as on a desktop without one.
 mkdir -p "$XDG_DATA_HOME/dbus-1/services"
 printf '[D-BUS Service]\nName=org.freedesktop.portal.Desktop\nExec=/bin/false\n' \
   >"$XDG_DATA_HOME/dbus-1/services/org.freedesktop.portal.Desktop.service"
