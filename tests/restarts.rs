@@ -9,7 +9,7 @@ use std::time::Duration;
 use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::phone::CliPhone;
-use caret_e2e::{eventually, require_desktop_session};
+use caret_e2e::{eventually, eventually_async, require_desktop_session};
 use caret_store::{LogFilter, LogKind, Store};
 
 const SOON: Duration = Duration::from_secs(30);
@@ -33,13 +33,26 @@ fn tally(rows: impl IntoIterator<Item = (String, bool)>) -> Tally {
     tally
 }
 
+/// How many of the phone's states the sync log holds as inputs, read through `caret-desktop log`.
+async fn phone_inputs(sandbox: &Sandbox) -> usize {
+    let (ok, lines, error) = sandbox.cli("cli-log", &["log"]).await;
+    assert!(ok, "{error}");
+    lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|row| row["kind"] == "input" && row["source"] == "phone")
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_with_a_paired_phone_keeps_its_status_in_slack_and_logs_every_call() {
     require_desktop_session();
     let slack = FakeSlack::start(TestClock::new()).await;
     let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
     let _cleanup = KeyringCleanup::for_token(&slack, &token);
-    let sandbox = Sandbox::new();
+    // The installed app's relay keeps its port across launches, and the phone reconnects to the address it
+    // paired with.
+    let sandbox = Sandbox::keeping_its_relay_port();
     let mut app = sandbox.launch_headless(&slack, "first").await;
     // Connected as a person does: `workspace add` (auth.test), then Trusted from the command line.
     let (added, _, error) = sandbox.add_workspace(&token).await;
@@ -67,8 +80,17 @@ async fn a_restart_with_a_paired_phone_keeps_its_status_in_slack_and_logs_every_
         "kept while the phone reconnects"
     );
     phone.drop_off().await;
+    let phone_inputs_before = phone_inputs(&sandbox).await;
     phone.send(&sandbox, "in_call").await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    eventually_async(
+        "the restarted app takes the reconnected phone's state",
+        SOON,
+        || phone_inputs(&sandbox),
+        |inputs| *inputs > phone_inputs_before,
+    )
+    .await;
+    // Time for the engine to (wrongly) write what Slack already shows.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let after: Vec<_> = slack.calls()[calls_before_restart..]
         .iter()
         .filter(|call| call.method == SET)

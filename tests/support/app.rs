@@ -37,6 +37,8 @@ pub fn workspace_binary(variable: &str, package: &str, binary: &str) -> PathBuf 
 /// A directory tree private to one launch: HOME, config, data.
 pub struct Sandbox {
     pub root: tempfile::TempDir,
+    /// `CARET_RELAY_PORT` for every launch: 0 (a free port each time) unless the sandbox keeps one.
+    relay_port: u16,
 }
 
 impl Sandbox {
@@ -46,6 +48,16 @@ impl Sandbox {
                 .prefix("caret-e2e-")
                 .tempdir()
                 .expect("temp dir"),
+            relay_port: 0,
+        }
+    }
+
+    /// A sandbox whose launches all listen on one relay port, as an installed app does on its fixed port:
+    /// a phone paired with one launch reaches the next at the address it stored.
+    pub fn keeping_its_relay_port() -> Sandbox {
+        Sandbox {
+            relay_port: free_port(),
+            ..Sandbox::new()
         }
     }
 
@@ -82,8 +94,9 @@ impl Sandbox {
             .env("CARET_CONFIG_DIR", self.config_dir())
             .env("CARET_DATA_DIR", self.data_dir())
             .env("CARET_LOG", "info")
-            // A free port on loopback: tests run side by side and expose nothing on the LAN.
-            .env("CARET_RELAY_PORT", "0")
+            // Loopback only, a free port unless the sandbox keeps one: tests run side by side and expose
+            // nothing on the LAN.
+            .env("CARET_RELAY_PORT", self.relay_port.to_string())
             .env("CARET_RELAY_LOOPBACK", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

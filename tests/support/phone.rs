@@ -85,11 +85,15 @@ impl CliPhone {
     pub async fn send(&mut self, sandbox: &Sandbox, line: &str) {
         self.connect(sandbox).await;
         let (_, stdin) = self.running.as_mut().expect("running");
-        stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .expect("the phone takes a line");
-        stdin.flush().await.expect("flush");
+        let written = match stdin.write_all(format!("{line}\n").as_bytes()).await {
+            Ok(()) => stdin.flush().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = written {
+            // The phone process has ended: what it printed says why.
+            let log = sandbox.log(&format!("phone-run-{}", self.launches));
+            panic!("the phone does not take a line ({error}); it printed:\n{log}");
+        }
     }
 
     /// The phone drops off the network at once (the process is killed: no goodbye on the connection).
