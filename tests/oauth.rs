@@ -121,7 +121,7 @@ async fn begin_sign_in(sandbox: &Sandbox, client_id: &str) -> Connecting {
 
 fn account_of(setup: &SignInSetup) -> String {
     let account = setup.slack.account(&setup.user_token);
-    caret_app::tokens::keyring_account(&account.team_id, &account.user_id)
+    caret_app::slack::tokens::keyring_account(&account.team_id, &account.user_id)
 }
 
 /// A whole sign-in that Slack approves: the command started, the link followed, the command succeeding;

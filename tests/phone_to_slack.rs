@@ -35,7 +35,7 @@ async fn a_phone_state_reaches_slack_through_the_running_app_and_what_slack_show
         .upsert_workspace(&team_id, "U1", "Acme", "ada", &settings, 0)
         .expect("workspace");
     drop(store);
-    let account = caret_app::tokens::keyring_account(&team_id, "U1");
+    let account = caret_app::slack::tokens::keyring_account(&team_id, "U1");
     let _cleanup = KeyringCleanup(account.clone());
     set_in_keyring(&account, &token);
 

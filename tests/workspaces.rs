@@ -77,7 +77,7 @@ async fn a_pasted_token_is_checked_kept_in_the_keyring_only_and_removed_on_disco
     // In the keyring, where `secret-tool` finds it; in no file the app wrote, nor its log.
     let team_id = slack.account(&token).team_id.clone();
     let user_id = slack.account(&token).user_id.clone();
-    let account = caret_app::tokens::keyring_account(&team_id, &user_id);
+    let account = caret_app::slack::tokens::keyring_account(&team_id, &user_id);
     assert_eq!(
         secret_tool_lookup(&account).await.as_deref(),
         Some(token.as_str())

@@ -1,6 +1,6 @@
 //! Where every [`Action`] is carried out, whatever produced it (tray, shortcut, CLI, UI).
 
-use caret_app::apply::Source;
+use caret_app::runtime::apply::Source;
 use caret_app::{Action, AppCore, WindowKind};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -9,10 +9,10 @@ use crate::windows;
 /// Carries out `action`, which came from `source` (the sync log records who asked).
 pub fn handle<R: Runtime>(app: &AppHandle<R>, action: Action, source: Source) {
     tracing::debug!(?action, "action");
-    if caret_app::apply::is_domain_action(&action) {
+    if caret_app::runtime::apply::is_domain_action(&action) {
         match app.try_state::<AppCore>() {
             Some(core) => {
-                if let Err(error) = caret_app::apply::apply(&core, &action, source) {
+                if let Err(error) = caret_app::runtime::apply::apply(&core, &action, source) {
                     tracing::error!(?action, "cannot carry out: {error}");
                 }
             }
@@ -30,7 +30,7 @@ pub fn handle<R: Runtime>(app: &AppHandle<R>, action: Action, source: Source) {
             // The pairing starts here, so the Phones window (new or already open) finds it and shows it.
             match app
                 .try_state::<AppCore>()
-                .map(|core| core.services().and_then(|s| s.start_pairing()))
+                .map(|core| core.services().and_then(|s| s.phones.start_pairing()))
             {
                 Some(Ok(_)) => tracing::info!("pairing window opened"),
                 Some(Err(error)) => tracing::error!("cannot start pairing: {error}"),

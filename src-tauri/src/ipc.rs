@@ -6,14 +6,14 @@
 use std::collections::BTreeSet;
 
 use caret_app::action::PickerOpening;
-use caret_app::export::{ExportFormat, ExportedLog};
-use caret_app::manifest::{SlackAppSetup, SlackPage};
-use caret_app::oauth::OAuthStart;
+use caret_app::phones::reach::{PhoneReach, ReachView};
+use caret_app::phones::views::{PairingView, PhonesView};
 use caret_app::preferences::{Preferences, PreferencesView, ShortcutStatus};
-use caret_app::preview::{SettingsPreview, TemplateCatalog};
-use caret_app::reach::{PhoneReach, ReachView};
-use caret_app::services::{PairingView, PhonesView};
-use caret_app::workspaces::{Disconnected, WorkspaceView};
+use caret_app::slack::manifest::{SlackAppSetup, SlackPage};
+use caret_app::slack::oauth::OAuthStart;
+use caret_app::slack::workspaces::{Disconnected, WorkspaceView};
+use caret_app::views::export::{ExportFormat, ExportedLog};
+use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppInfo, Snapshot};
 use caret_core::{TimeFormat, WorkspaceSettings};
 use caret_store::{LogEntry, LogFilter};

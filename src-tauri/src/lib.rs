@@ -56,7 +56,11 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!(?argv, "second launch forwarded here");
             let window = window_from_args(&argv).unwrap_or(WindowKind::Settings);
-            actions::handle(app, Action::OpenWindow { window }, caret_app::apply::Source::Tray);
+            actions::handle(
+                app,
+                Action::OpenWindow { window },
+                caret_app::runtime::apply::Source::Tray,
+            );
         }))
         .invoke_handler(ipc::handler())
         .setup(move |app| {
@@ -65,14 +69,14 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
             let lock = InstanceLock::acquire(&config.paths.data_dir)?;
             let core = AppCore::new(config, false);
             // The relay and the database run on Tauri's tokio runtime, like everything async in the shell.
-            tauri::async_runtime::block_on(caret_app::services::start_all(&core))?;
+            tauri::async_runtime::block_on(caret_app::launch::start(&core))?;
             app.manage(lock);
             app.manage(core.clone());
             app.manage(picker::PickerState::default());
             tray_host::install(app.handle(), &core)?;
             let handle = app.handle().clone();
             core.attach_shell(Box::new(move |action| {
-                actions::handle(&handle, action, caret_app::apply::Source::Cli);
+                actions::handle(&handle, action, caret_app::runtime::apply::Source::Cli);
             }));
             forward_events(app.handle(), &core);
             let preferences =
@@ -84,7 +88,7 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
             if let Some(window) = open {
                 windows::open(app.handle(), window)?;
             }
-            tracing::info!(data_dir = %core.info().data_dir, "{} (tray)", caret_app::headless::READY_LINE);
+            tracing::info!(data_dir = %core.info().data_dir, "{} (tray)", caret_app::launch::READY_LINE);
             Ok(())
         })
         .build(tauri::generate_context!())?;
@@ -142,7 +146,7 @@ pub fn run_headless() -> Result<()> {
         .enable_all()
         .build()
         .map_err(ShellError::Runtime)?;
-    runtime.block_on(caret_app::headless::run(core))?;
+    runtime.block_on(caret_app::launch::run_headless(core))?;
     Ok(())
 }
 

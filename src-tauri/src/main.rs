@@ -17,7 +17,7 @@ struct Cli {
     #[arg(long, value_name = "WINDOW", value_parser = parse_window)]
     window: Option<caret_app::WindowKind>,
     #[command(subcommand)]
-    command: Option<caret_app::cli::Command>,
+    command: Option<caret_app::control::cli::Command>,
 }
 
 fn parse_window(label: &str) -> Result<caret_app::WindowKind, String> {
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     // One line per failure: a command says it as `caret-desktop: …` (it is its whole answer); the app says it
     // in its log, which is on standard error too.
     match cli.command {
-        Some(command) => match caret_app::cli::run(command) {
+        Some(command) => match caret_app::control::cli::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("caret-desktop: {error}");

@@ -56,7 +56,7 @@ fn open_picker<R: Runtime>(app: &AppHandle<R>) {
             Action::OpenWindow {
                 window: WindowKind::Picker,
             },
-            caret_app::apply::Source::Shortcut,
+            caret_app::runtime::apply::Source::Shortcut,
         );
     });
     if let Err(error) = opened {

@@ -2,7 +2,7 @@
 //! updated from the core's snapshots, never polled. Menu ids map to [`Action`]s through [`TrayItem`], so a click
 //! is handled by [`crate::actions::handle`] exactly like the same action from the shortcut, CLI or UI.
 
-use caret_app::tray_icon::{ICON_SIZE, IconLook};
+use caret_app::views::tray_icon::{ICON_SIZE, IconLook};
 use caret_app::{Action, AppCore, PolicyChoice, Snapshot, StatusDuration, WindowKind};
 use caret_core::{Blocked, PolicySetting, SharingPolicy, StateKind};
 use tauri::image::Image;
@@ -490,7 +490,7 @@ fn on_icon_event<R: Runtime>(tray: &TrayIcon<R>, event: TrayIconEvent) {
             Action::OpenWindow {
                 window: WindowKind::Picker,
             },
-            caret_app::apply::Source::Tray,
+            caret_app::runtime::apply::Source::Tray,
         );
     }
 }
@@ -499,7 +499,7 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match TrayItem::try_from(event.id()) {
         Ok(item) => {
             if let Some(action) = item.action() {
-                crate::actions::handle(app, action, caret_app::apply::Source::Tray);
+                crate::actions::handle(app, action, caret_app::runtime::apply::Source::Tray);
             }
             // GTK flips a check item's mark by itself on a click; when the click changed nothing (the policy
             // already chosen) or failed, the mark must go back to what the snapshot says.

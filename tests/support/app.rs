@@ -274,7 +274,7 @@ impl KeyringCleanup {
     /// The keyring entry Caret Desktop will keep for `token`, a user of the local Slack server.
     pub fn for_token(slack: &crate::fake_slack::FakeSlack, token: &str) -> KeyringCleanup {
         let account = slack.account(token);
-        KeyringCleanup(caret_app::tokens::keyring_account(
+        KeyringCleanup(caret_app::slack::tokens::keyring_account(
             &account.team_id,
             &account.user_id,
         ))
@@ -285,7 +285,7 @@ impl Drop for KeyringCleanup {
     fn drop(&mut self) {
         let account = &self.0;
         off_the_runtime(|| {
-            if let Ok(entry) = keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, account) {
+            if let Ok(entry) = keyring::Entry::new(caret_app::slack::tokens::KEYRING_SERVICE, account) {
                 let _ = entry.delete_credential();
             }
         });
@@ -295,7 +295,7 @@ impl Drop for KeyringCleanup {
 /// Keeps `secret` in the harness's keyring under Caret Desktop's service, as the app would.
 pub fn set_in_keyring(account: &str, secret: &str) {
     off_the_runtime(|| {
-        keyring::Entry::new(caret_app::tokens::KEYRING_SERVICE, account)
+        keyring::Entry::new(caret_app::slack::tokens::KEYRING_SERVICE, account)
             .and_then(|entry| entry.set_password(secret))
     })
     .expect("the token goes to the keyring");

@@ -100,6 +100,9 @@ pub struct AppConfig {
 }
 
 /// Overrides the program that opens links (Slack's pages, the sign-in).
+/// The loopback port of the browser sign-in's redirect, as the Slack app manifest registers it; Slack requires
+/// the registered URL to match exactly.
+pub const OAUTH_REDIRECT_PORT: u16 = 47824;
 pub const BROWSER_VAR: &str = "CARET_BROWSER";
 
 /// Overrides the browser sign-in's loopback port (tests run side by side).
@@ -129,7 +132,7 @@ impl AppConfig {
             _ => parse_api_url(SLACK_API_URL_VAR, DEFAULT_SLACK_API_URL)?,
         };
         let port = port_setting(&var, RELAY_PORT_VAR, caret_relay::DEFAULT_PORT)?;
-        let oauth_port = port_setting(&var, OAUTH_PORT_VAR, crate::manifest::OAUTH_REDIRECT_PORT)?;
+        let oauth_port = port_setting(&var, OAUTH_PORT_VAR, OAUTH_REDIRECT_PORT)?;
         let loopback_only = match var(RELAY_LOOPBACK_VAR).map(|value| value.trim().to_ascii_lowercase()) {
             None => false,
             Some(value) => match value.as_str() {

@@ -62,11 +62,13 @@ pub enum AppError {
     Stdin(std::io::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    #[error(
-        "the token for {team} lacks {}: {}",
-        missing.join(", "), crate::workspaces::scope_fix(missing)
-    )]
-    MissingScopes { team: String, missing: Vec<String> },
+    #[error("the token for {team} lacks {}: {fix}", missing.join(", "))]
+    MissingScopes {
+        team: String,
+        missing: Vec<String>,
+        /// How to add them, in the user's words.
+        fix: String,
+    },
     #[error("cannot export the sync log to {path}: {reason}")]
     Export { path: PathBuf, reason: String },
     #[error("preferences file {path}: {reason}")]

@@ -16,6 +16,39 @@ pub const DEFAULT_SHORTCUT: &str = "Ctrl+Alt+S";
 /// The command a desktop's own keyboard settings can bind when the global shortcut cannot be registered.
 pub const PICKER_COMMAND: &str = "caret-desktop picker";
 
+/// Where phones can reach this computer, as the user chose (Settings, `caret-desktop reach`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum PhoneReach {
+    /// On networks where a phone was paired, and on any network while a pairing window is open.
+    #[default]
+    KnownNetworks,
+    /// On any network the computer joins (the relay is always open to the LAN).
+    AnyNetwork,
+    /// Only from this computer (127.0.0.1): phones reach it through a tunnel the user sets up.
+    ThisComputer,
+}
+
+impl PhoneReach {
+    pub fn parse(word: &str) -> Option<PhoneReach> {
+        match word {
+            "known-networks" | "known_networks" | "known" => Some(PhoneReach::KnownNetworks),
+            "any-network" | "any_network" | "any" => Some(PhoneReach::AnyNetwork),
+            "this-computer" | "this_computer" | "local" => Some(PhoneReach::ThisComputer),
+            _ => None,
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            PhoneReach::KnownNetworks => "on networks where you paired a phone",
+            PhoneReach::AnyNetwork => "on any network",
+            PhoneReach::ThisComputer => "from this computer only",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Preferences {
@@ -28,7 +61,7 @@ pub struct Preferences {
     /// Where phones can reach this computer (the relay on the LAN): on networks where a phone was paired,
     /// unless the user chose otherwise.
     #[serde(default)]
-    pub phone_reach: crate::reach::PhoneReach,
+    pub phone_reach: PhoneReach,
     /// How the app's windows write a time of day (the picker, Settings, Phones, the sync log): 24-hour unless
     /// the user chose 12-hour. A workspace's own choice covers only the times in its Slack status.
     #[serde(default)]
@@ -44,7 +77,7 @@ impl Default for Preferences {
         Preferences {
             shortcut: default_shortcut(),
             autostart: false,
-            phone_reach: crate::reach::PhoneReach::default(),
+            phone_reach: PhoneReach::default(),
             clock: caret_core::TimeFormat::default(),
         }
     }
@@ -180,7 +213,7 @@ mod tests {
         let chosen = Preferences {
             shortcut: "Super+Shift+K".into(),
             autostart: true,
-            phone_reach: crate::reach::PhoneReach::AnyNetwork,
+            phone_reach: PhoneReach::AnyNetwork,
             clock: caret_core::TimeFormat::H12,
         };
         save(&paths(dir.path()), &chosen).unwrap();

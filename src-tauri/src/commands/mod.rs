@@ -2,14 +2,14 @@
 //! They are listed once, in [`crate::ipc`], which registers them and generates their TypeScript signatures.
 
 use caret_app::action::PickerOpening;
-use caret_app::export::{ExportFormat, ExportedLog};
-use caret_app::manifest::{SlackAppSetup, SlackPage};
-use caret_app::oauth::OAuthStart;
+use caret_app::phones::reach::{PhoneReach, ReachView};
+use caret_app::phones::views::{PairingView, PhonesView};
 use caret_app::preferences::PreferencesView;
-use caret_app::preview::{SettingsPreview, TemplateCatalog};
-use caret_app::reach::{PhoneReach, ReachView};
-use caret_app::services::{PairingView, PhonesView};
-use caret_app::workspaces::{Disconnected, PastedSecret, WorkspaceView};
+use caret_app::slack::manifest::{SlackAppSetup, SlackPage};
+use caret_app::slack::oauth::OAuthStart;
+use caret_app::slack::workspaces::{Disconnected, PastedSecret, WorkspaceView};
+use caret_app::views::export::{ExportFormat, ExportedLog};
+use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
 use caret_core::{TimeFormat, WorkspaceSettings};
 use caret_store::{LogEntry, LogFilter};
@@ -28,9 +28,9 @@ pub fn app_info(core: State<'_, AppCore>) -> AppInfo {
 #[tauri::command]
 pub fn perform<R: Runtime>(app: AppHandle<R>, window: WebviewWindow<R>, action: Action) {
     let source = if WindowKind::from_label(window.label()) == Some(WindowKind::Picker) {
-        caret_app::apply::Source::Shortcut
+        caret_app::runtime::apply::Source::Shortcut
     } else {
-        caret_app::apply::Source::Ui
+        caret_app::runtime::apply::Source::Ui
     };
     crate::actions::handle(&app, action, source);
 }
@@ -60,8 +60,8 @@ pub async fn export_sync_log(
     filter: LogFilter,
     format: ExportFormat,
 ) -> Result<ExportedLog> {
-    let dir = caret_app::export::export_dir();
-    Ok(caret_app::export::export_log(
+    let dir = caret_app::views::export::export_dir();
+    Ok(caret_app::views::export::export_log(
         &core.services()?.store,
         &filter,
         format,
@@ -73,7 +73,7 @@ pub async fn export_sync_log(
 /// A workspace's settings, for the Settings form.
 #[tauri::command]
 pub fn workspace_settings(core: State<'_, AppCore>, workspace_id: u32) -> Result<WorkspaceSettings> {
-    Ok(core.services()?.workspace_settings(i64::from(workspace_id))?)
+    Ok(core.services()?.workspaces.settings(i64::from(workspace_id))?)
 }
 
 /// Saves the Settings form (phone number, templates, lease, time format); the policy has its own action.
@@ -83,17 +83,17 @@ pub fn save_workspace_settings(
     workspace_id: u32,
     settings: WorkspaceSettings,
 ) -> Result<WorkspaceView> {
-    Ok(core.services()?.save_workspace_settings(
+    Ok(core.services()?.workspaces.save_settings(
         i64::from(workspace_id),
         settings,
-        caret_app::apply::Source::Ui,
+        caret_app::runtime::apply::Source::Ui,
     )?)
 }
 
 /// What Slack would show for each state under each policy with these (unsaved) settings.
 #[tauri::command]
 pub fn preview_settings(settings: WorkspaceSettings) -> SettingsPreview {
-    caret_app::preview::preview(&settings, chrono::Local::now().fixed_offset())
+    caret_app::views::preview::preview(&settings, chrono::Local::now().fixed_offset())
 }
 
 /// The built-in look of each state and the VIP placeholders, for the template editor.
@@ -158,79 +158,80 @@ pub fn set_autostart<R: Runtime>(
 /// Paired phones, the relay, and the open pairing window, for the Phones window.
 #[tauri::command]
 pub fn phones(core: State<'_, AppCore>) -> Result<PhonesView> {
-    Ok(core.services()?.phones()?)
+    Ok(core.services()?.phones.view()?)
 }
 
 /// Opens a pairing window (two minutes): the QR code and the short code.
 #[tauri::command]
 pub fn start_pairing(core: State<'_, AppCore>) -> Result<PairingView> {
-    Ok(core.services()?.start_pairing()?)
+    Ok(core.services()?.phones.start_pairing()?)
 }
 
 #[tauri::command]
 pub fn cancel_pairing(core: State<'_, AppCore>) -> Result<()> {
-    Ok(core.services()?.cancel_pairing()?)
+    Ok(core.services()?.phones.cancel_pairing()?)
 }
 
 /// The Slack workspaces.
 #[tauri::command]
 pub fn workspaces(core: State<'_, AppCore>) -> Result<Vec<WorkspaceView>> {
-    Ok(core.services()?.workspaces()?)
+    Ok(core.services()?.workspaces.list()?)
 }
 
 /// Connects a workspace with a pasted User OAuth Token: checked with Slack, kept in the keyring only.
 #[tauri::command]
 pub async fn connect_workspace(core: State<'_, AppCore>, token: String) -> Result<WorkspaceView> {
-    let core = core.inner().clone();
-    Ok(core
-        .services()?
-        .connect_workspace(&PastedSecret::new(token))
-        .await?)
+    let workspaces = core.services()?.workspaces.clone();
+    Ok(workspaces.connect(&PastedSecret::new(token)).await?)
 }
 
 /// Disconnects a workspace: syncing stops, Slack revokes the token, and it is deleted from the keyring.
 #[tauri::command]
 // A `u32` on the wire: a JSON number in TypeScript (an `i64` would be a `bigint` there); row ids fit.
 pub async fn disconnect_workspace(core: State<'_, AppCore>, workspace_id: u32) -> Result<Disconnected> {
-    let core = core.inner().clone();
-    Ok(core
-        .services()?
-        .disconnect_workspace(i64::from(workspace_id))
-        .await?)
+    let workspaces = core.services()?.workspaces.clone();
+    Ok(workspaces.disconnect(i64::from(workspace_id)).await?)
 }
 
 /// Starts "Sign in with Slack": opens Slack's authorize page in the browser and returns its link.
 #[tauri::command]
 pub async fn begin_sign_in(core: State<'_, AppCore>, client_id: String) -> Result<OAuthStart> {
-    let core = core.inner().clone();
-    Ok(caret_app::oauth::begin(&core, &client_id, true).await?)
+    let workspaces = core.services()?.workspaces.clone();
+    Ok(caret_app::slack::oauth::begin(&workspaces, &client_id, true).await?)
 }
 
 /// Waits for the browser to come back from Slack (the sign-in `begin_sign_in` started): the connected
 /// workspace, or why not.
 #[tauri::command]
 pub async fn finish_sign_in(core: State<'_, AppCore>, flow_id: u32) -> Result<WorkspaceView> {
-    let core = core.inner().clone();
-    Ok(caret_app::oauth::finish(&core, Some(u64::from(flow_id))).await?)
+    let workspaces = core.services()?.workspaces.clone();
+    Ok(caret_app::slack::oauth::finish(&workspaces, Some(u64::from(flow_id))).await?)
 }
 
 /// Ends that sign-in if it is still in progress; `true` if it was.
 #[tauri::command]
 pub fn cancel_sign_in(core: State<'_, AppCore>, flow_id: u32) -> Result<bool> {
-    Ok(caret_app::oauth::cancel(&core, Some(u64::from(flow_id)))?)
+    Ok(caret_app::slack::oauth::cancel(
+        &core.services()?.workspaces,
+        Some(u64::from(flow_id)),
+    ))
 }
 
 /// What the guide to creating the Slack app shows (the manifest) and the Client ID used last.
 #[tauri::command]
 pub fn slack_app_setup(core: State<'_, AppCore>) -> SlackAppSetup {
-    caret_app::manifest::setup(caret_app::oauth::last_client_id(&core))
+    let last_client_id = core
+        .services()
+        .ok()
+        .and_then(|services| caret_app::slack::oauth::last_client_id(&services.workspaces));
+    caret_app::slack::manifest::setup(last_client_id)
 }
 
 /// Opens one of Slack's pages (create the app from the manifest, your apps) in the browser.
 #[tauri::command]
 pub async fn open_slack_page(core: State<'_, AppCore>, page: SlackPage) -> Result<()> {
-    let core = core.inner().clone();
-    Ok(caret_app::oauth::open_slack_page(&core, page).await?)
+    let workspaces = core.services()?.workspaces.clone();
+    Ok(caret_app::slack::oauth::open_slack_page(&workspaces, page).await?)
 }
 
 /// Security notices by direct message to yourself for a workspace, on or off.
@@ -238,13 +239,14 @@ pub async fn open_slack_page(core: State<'_, AppCore>, page: SlackPage) -> Resul
 pub fn set_security_notices(core: State<'_, AppCore>, workspace_id: u32, on: bool) -> Result<WorkspaceView> {
     Ok(core
         .services()?
+        .workspaces
         .set_security_notices(i64::from(workspace_id), on)?)
 }
 
 /// Revokes a phone; returns whether it was active. Its open connection closes at once.
 #[tauri::command]
 pub fn revoke_device(core: State<'_, AppCore>, device_id: String) -> Result<bool> {
-    Ok(core.services()?.revoke(&device_id)?)
+    Ok(core.services()?.phones.revoke(&device_id)?)
 }
 
 #[cfg(test)]
@@ -365,7 +367,7 @@ mod tests {
 /// Where phones can reach this computer now, and why.
 #[tauri::command]
 pub fn reach(core: State<'_, AppCore>) -> Result<ReachView> {
-    Ok(core.services()?.reach())
+    Ok(core.services()?.phones.reach())
 }
 
 /// Changes where phones can reach this computer (saved in the preferences); answers once the relay followed.
@@ -373,12 +375,12 @@ pub fn reach(core: State<'_, AppCore>) -> Result<ReachView> {
 pub async fn set_phone_reach(core: State<'_, AppCore>, choice: PhoneReach) -> Result<ReachView> {
     let core = core.inner().clone();
     let paths = core.config().paths.clone();
-    Ok(core.services()?.set_phone_reach(&paths, choice).await?)
+    Ok(core.services()?.phones.set_phone_reach(&paths, choice).await?)
 }
 
 /// Forgets one known network (by id) or all of them (`null`).
 #[tauri::command]
 pub async fn forget_networks(core: State<'_, AppCore>, id: Option<String>) -> Result<ReachView> {
     let core = core.inner().clone();
-    Ok(core.services()?.forget_networks(id.as_deref()).await?)
+    Ok(core.services()?.phones.forget_networks(id.as_deref()).await?)
 }

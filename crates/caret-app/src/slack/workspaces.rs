@@ -1,4 +1,4 @@
-//! Connecting a Slack workspace (a pasted User OAuth Token, or the browser sign-in in [`crate::oauth`]), and
+//! Connecting a Slack workspace (a pasted User OAuth Token, or the browser sign-in in [`super::oauth`]), and
 //! disconnecting it.
 //!
 //! The token is checked with `auth.test` before anything is kept (team and user named, missing scopes
@@ -14,10 +14,10 @@ use caret_store::{Workspace, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::credentials::{self, Credentials, keyring_account};
+use super::Workspaces;
+use super::credentials::{self, Credentials, keyring_account};
+use super::manifest::DM_SCOPE;
 use crate::error::{AppError, Result};
-use crate::manifest::DM_SCOPE;
-use crate::services::Services;
 
 /// Scopes without which nothing works: reading and writing the custom status.
 pub const REQUIRED_SCOPES: [&str; 2] = ["users.profile:write", "users.profile:read"];
@@ -139,7 +139,7 @@ fn missing_scopes(workspace: &Workspace) -> Vec<String> {
 }
 
 impl WorkspaceView {
-    fn of(workspace: Workspace, token_expires_at: Option<i64>) -> WorkspaceView {
+    pub(super) fn of(workspace: Workspace, token_expires_at: Option<i64>) -> WorkspaceView {
         let missing_scopes = missing_scopes(&workspace);
         let scope_fix = (!missing_scopes.is_empty()).then(|| scope_fix(&missing_scopes));
         WorkspaceView {
@@ -184,14 +184,9 @@ pub struct Disconnected {
     pub revoke: RevokeOutcome,
 }
 
-impl Services {
-    pub(crate) fn view(&self, workspace: Workspace) -> WorkspaceView {
-        let expires_at = self.tokens.expires_at(workspace.id);
-        WorkspaceView::of(workspace, expires_at)
-    }
-
+impl Workspaces {
     /// Checks a pasted token with Slack, keeps it in the keyring and starts syncing the workspace.
-    pub async fn connect_workspace(&self, pasted: &PastedSecret) -> Result<WorkspaceView> {
+    pub async fn connect(&self, pasted: &PastedSecret) -> Result<WorkspaceView> {
         let token = SlackToken::parse(pasted.expose()).ok_or_else(|| {
             AppError::Refused(
                 "that is not a Slack User OAuth Token: it starts with xoxp- (OAuth & Permissions page of your \
@@ -215,10 +210,10 @@ impl Services {
     /// written, so that a refusal there leaves nothing half-connected.
     pub(crate) async fn connect_with(&self, credentials: Credentials) -> Result<WorkspaceView> {
         let started = std::time::Instant::now();
-        let tested = self.slack.auth_test(&credentials.access_token).await;
+        let tested = self.client.auth_test(&credentials.access_token).await;
         let latency_ms = i64::try_from(started.elapsed().as_millis()).ok();
         // Its row first, whatever comes next (a missing scope, the keyring refusing).
-        self.log_entry(&crate::synclog::app_call(
+        self.log_entry(&super::synclog::app_call(
             None,
             tested.as_ref().ok().map(|info| info.team.clone()),
             caret_slack::SlackMethod::AuthTest,
@@ -237,6 +232,7 @@ impl Services {
         if !missing.is_empty() {
             return Err(AppError::MissingScopes {
                 team: info.team,
+                fix: scope_fix(&missing),
                 missing,
             });
         }
@@ -257,14 +253,14 @@ impl Services {
         self.tokens.remember(id, credentials);
         self.engine.start_workspace(id)?;
         tracing::info!(workspace = id, "connected to {} as {}", info.team, info.user);
-        self.workspaces_changed();
+        self.changed();
         Ok(self.view(self.store.workspace(id)?))
     }
 
     /// Stops syncing a workspace, revokes its token at Slack (`auth.revoke`) and deletes it from the keyring.
     /// Its settings stay, for a reconnection. Slack being unreachable does not stop the disconnection: the
     /// outcome says so, and what to do.
-    pub async fn disconnect_workspace(&self, id: WorkspaceId) -> Result<Disconnected> {
+    pub async fn disconnect(&self, id: WorkspaceId) -> Result<Disconnected> {
         let workspace = self.store.workspace(id)?;
         let account = keyring_account(&workspace.team_id, &workspace.user_id);
         // Held to the end: a refresh in flight finishes first (and what it kept is what gets revoked), and
@@ -278,9 +274,9 @@ impl Services {
             None => RevokeOutcome::NoToken,
             Some(kept) => {
                 let started = std::time::Instant::now();
-                let revoked = self.slack.auth_revoke(&kept.access_token).await;
+                let revoked = self.client.auth_revoke(&kept.access_token).await;
                 // Its row at once, whatever becomes of the keyring entry next.
-                self.log_entry(&crate::synclog::app_call(
+                self.log_entry(&super::synclog::app_call(
                     Some(id),
                     Some(workspace.team_name.clone()),
                     caret_slack::SlackMethod::AuthRevoke,
@@ -328,67 +324,29 @@ impl Services {
                 _ => None,
             },
         );
-        self.workspaces_changed();
+        self.changed();
         Ok(Disconnected {
             workspace: self.view(self.store.workspace(id)?),
             revoke,
         })
     }
 
-    /// A note in the sync log about a workspace, from the app rather than the engine.
-    pub(crate) fn log_note(
-        &self,
-        id: WorkspaceId,
-        team: &str,
-        method: caret_slack::SlackMethod,
-        outcome: &str,
-        error: Option<String>,
-    ) {
-        self.log_entry(&crate::synclog::app_note(
-            id,
-            Some(team.to_owned()),
-            method,
-            outcome.to_owned(),
-            error,
-        ));
-    }
-
-    pub(crate) fn log_entry(&self, entry: &caret_store::NewLogEntry) {
-        if let Err(error) = self.store.append_log(entry) {
-            tracing::error!("cannot write the sync log: {error}");
-        }
-    }
-
     /// Turns the security notices by direct message on or off for a workspace.
     pub fn set_security_notices(&self, id: WorkspaceId, on: bool) -> Result<WorkspaceView> {
         self.store.set_security_notices(id, on)?;
-        self.workspaces_changed();
+        self.changed();
         Ok(self.view(self.store.workspace(id)?))
     }
 
-    /// Slack said the token lacks a scope: the grant kept for the workspace no longer lists it, so the UI
-    /// shows what is missing and how to add it.
-    pub(crate) fn scope_missing(&self, id: WorkspaceId, scope: &str) -> Result<()> {
-        let workspace = self.store.workspace(id)?;
-        if let Some(granted) = workspace.granted_scopes
-            && granted.iter().any(|g| g == scope)
-        {
-            let narrowed: Vec<String> = granted.into_iter().filter(|g| g != scope).collect();
-            self.store.set_granted_scopes(id, &narrowed)?;
-            self.workspaces_changed();
-        }
-        Ok(())
-    }
-
     /// A workspace's settings, for the Settings window's form.
-    pub fn workspace_settings(&self, id: WorkspaceId) -> Result<caret_core::WorkspaceSettings> {
+    pub fn settings(&self, id: WorkspaceId) -> Result<caret_core::WorkspaceSettings> {
         Ok(self.store.workspace(id)?.settings)
     }
 
     /// Saves what the Settings form edits (phone number, templates, lease, time format) after checking it.
     /// The policy is not taken from the form: it changes only through its own action (tray, Settings radio,
     /// CLI), so a form opened before a policy change cannot undo that change by saving.
-    pub fn save_workspace_settings(
+    pub fn save_settings(
         &self,
         id: WorkspaceId,
         edited: caret_core::WorkspaceSettings,
@@ -403,11 +361,12 @@ impl Services {
         };
         self.store.save_settings(id, &settings)?;
         self.engine.set_settings(id, settings, source)?;
-        self.workspaces_changed();
+        self.changed();
         Ok(self.view(self.store.workspace(id)?))
     }
 
-    pub fn workspaces(&self) -> Result<Vec<WorkspaceView>> {
+    /// Every workspace ever connected, connected or not.
+    pub fn list(&self) -> Result<Vec<WorkspaceView>> {
         Ok(self
             .store
             .workspaces()?

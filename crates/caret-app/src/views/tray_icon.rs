@@ -7,7 +7,7 @@
 
 use caret_core::{CaretState, StateKind};
 
-use crate::core::Snapshot;
+use crate::runtime::core::Snapshot;
 
 /// Side of the square icon in pixels (panels scale it down; 64 keeps it sharp on HiDPI panels).
 pub const ICON_SIZE: u32 = 64;
@@ -237,7 +237,7 @@ impl Canvas {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{PhoneLink, WorkspaceLine};
+    use crate::runtime::core::{PhoneLink, WorkspaceLine};
 
     fn luminance(pixel: &[u8]) -> f32 {
         (0.2126 * f32::from(pixel[0]) + 0.7152 * f32::from(pixel[1]) + 0.0722 * f32::from(pixel[2])) / 255.0

@@ -13,8 +13,8 @@ use caret_slack::{AuthFailure, SlackError, SlackMethod};
 use caret_store::{LogKind, NewLogEntry, WorkspaceId};
 use chrono::{DateTime, Local};
 
-use crate::manifest::DM_SCOPE;
-use crate::services::Services;
+use super::Workspaces;
+use super::manifest::DM_SCOPE;
 
 /// What a notice is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ fn plain_notice_text(event: &SecurityEvent, team: &str, at: DateTime<Local>, clo
     }
 }
 
-impl Services {
+impl Workspaces {
     /// Sends the notice to each workspace it concerns that has notices on. Never fails: each outcome is in the
     /// sync log.
     pub async fn send_security_notice(&self, event: SecurityEvent) {
@@ -121,7 +121,7 @@ impl Services {
             let started = std::time::Instant::now();
             let mut result = match &token {
                 Some(token) => self
-                    .slack
+                    .client
                     .post_message(token, &workspace.user_id, &text)
                     .await
                     .map(|_| ()),
@@ -143,7 +143,7 @@ impl Services {
                 && let Some(fresh) = self.tokens.token(id)
             {
                 result = self
-                    .slack
+                    .client
                     .post_message(&fresh, &workspace.user_id, &text)
                     .await
                     .map(|_| ());

@@ -5,12 +5,11 @@
 
 use serde_json::{Value, json};
 
-use crate::workspaces::{PRESENCE_SCOPES, REQUIRED_SCOPES};
+use super::workspaces::{PRESENCE_SCOPES, REQUIRED_SCOPES};
+use crate::config::OAUTH_REDIRECT_PORT;
 
 /// `chat:write`, only for the security notice Caret Desktop may send you as a DM to yourself (off by default).
 pub const DM_SCOPE: &str = "chat:write";
-/// The loopback port of the browser sign-in's redirect; Slack requires the registered URL to match exactly.
-pub const OAUTH_REDIRECT_PORT: u16 = 47824;
 
 pub fn redirect_url() -> String {
     format!("http://localhost:{OAUTH_REDIRECT_PORT}/oauth/callback")

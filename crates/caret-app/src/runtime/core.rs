@@ -128,8 +128,8 @@ struct Inner {
     config: AppConfig,
     headless: bool,
     snapshot: watch::Sender<Snapshot>,
-    /// Attached once the async runtime runs (see [`crate::services`]).
-    services: std::sync::OnceLock<crate::services::Services>,
+    /// Attached once the async runtime runs (see [`crate::runtime::services`]).
+    services: std::sync::OnceLock<crate::runtime::services::Services>,
     /// Carries out the actions only the tray app can (windows, quitting), for the control socket. Unset when
     /// headless.
     shell: std::sync::OnceLock<ShellHandler>,
@@ -153,7 +153,7 @@ impl AppCore {
     }
 
     /// Attaches the started services; only the first call counts.
-    pub fn attach_services(&self, services: crate::services::Services) {
+    pub fn attach_services(&self, services: crate::runtime::services::Services) {
         if self.inner.services.set(services).is_err() {
             tracing::warn!("services were already attached; the second set is ignored");
         }
@@ -184,7 +184,7 @@ impl AppCore {
     }
 
     /// The database and the relay, once started.
-    pub fn services(&self) -> crate::error::Result<&crate::services::Services> {
+    pub fn services(&self) -> crate::error::Result<&crate::runtime::services::Services> {
         self.inner
             .services
             .get()

@@ -1,136 +1,20 @@
-//! The local control socket: how the command line (`caret-desktop pair`, `devices`, `revoke`, `workspace`,
-//! `status`, `policy`, `pause`, `resume`) talks to the running app (tray or headless). A Unix socket in the data directory (0700), itself 0600: only the user can reach it.
-//!
-//! One JSON request per connection, one JSON answer, each on a line.
+//! The running app's side of the control socket: one request per connection, one answer (a followed log and a
+//! sign-in stream several), only for the user the app runs as.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use caret_store::{LogEntry, LogFilter};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use caret_store::{LogEntry, LogFilter};
-
-use crate::config::AppPaths;
-use crate::core::AppCore;
+use super::protocol::{ControlRequest, ControlResponse};
+use super::{control_error, socket_path};
 use crate::error::{AppError, Result};
-use crate::oauth::OAuthStart;
-use crate::services::{DeviceView, PairingView};
-use crate::workspaces::{Disconnected, PastedSecret, WorkspaceView};
+use crate::runtime::core::AppCore;
 
-pub const SOCKET_FILE: &str = "control.sock";
 /// A request is a short line; anything longer is not ours.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
 const PATIENCE: Duration = Duration::from_secs(5);
-/// How long a command waits for its answer: connecting a workspace asks Slack first.
-const ANSWER_PATIENCE: Duration = Duration::from_secs(45);
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum ControlRequest {
-    StartPairing,
-    CancelPairing,
-    Devices,
-    Revoke {
-        device_id: String,
-    },
-    Status,
-    /// Connect a workspace with a pasted token (checked with Slack, then kept in the keyring only).
-    ConnectWorkspace {
-        token: PastedSecret,
-    },
-    DisconnectWorkspace {
-        workspace_id: i64,
-    },
-    /// Sign in with Slack in the browser: answers `o_auth_started` (the link) at once, then the connected
-    /// workspace or an error when the browser comes back (or the sign-in times out). Hanging up cancels it.
-    SignIn {
-        client_id: String,
-        #[serde(default)]
-        open_browser: bool,
-    },
-    /// Security notices by direct message for a workspace, on or off.
-    SetSecurityNotices {
-        workspace_id: i64,
-        on: bool,
-    },
-    Workspaces,
-    /// Carry out an action (set or clear a status, a policy, pause, resume) as the tray would.
-    Perform {
-        action: crate::action::Action,
-    },
-    /// The sync log, oldest first; with `follow`, the connection stays open and each new row is sent as it
-    /// is written, until the client hangs up.
-    Log {
-        #[serde(default)]
-        filter: LogFilter,
-        #[serde(default)]
-        follow: bool,
-    },
-    /// Where phones can reach this computer, and why.
-    Reach,
-    /// Changes where phones can reach this computer (saved in the preferences).
-    SetReach {
-        choice: crate::reach::PhoneReach,
-    },
-    /// Forgets one known network (by id), or every one.
-    ForgetNetworks {
-        #[serde(default)]
-        id: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ControlResponse {
-    Pairing {
-        pairing: PairingView,
-    },
-    Devices {
-        devices: Vec<DeviceView>,
-    },
-    Revoked {
-        revoked: bool,
-    },
-    Done,
-    Status {
-        state_line: String,
-    },
-    Workspace {
-        workspace: WorkspaceView,
-    },
-    Workspaces {
-        workspaces: Vec<WorkspaceView>,
-    },
-    Disconnected {
-        disconnected: Disconnected,
-    },
-    OAuthStarted {
-        start: OAuthStart,
-    },
-    /// Sync log rows, oldest first.
-    Log {
-        entries: Vec<LogEntry>,
-    },
-    Reach {
-        reach: crate::reach::ReachView,
-    },
-    Error {
-        message: String,
-    },
-}
-
-pub fn socket_path(paths: &AppPaths) -> PathBuf {
-    paths.data_dir.join(SOCKET_FILE)
-}
-
-fn control_error(path: &Path) -> impl Fn(std::io::Error) -> AppError + '_ {
-    move |source| AppError::Control {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// Starts answering on the socket. The instance lock is held, so a socket file left by a crash is stale
 /// and replaced.
@@ -232,7 +116,15 @@ async fn sign_in(
     mut reader: impl AsyncReadExt + Unpin,
     mut writer: impl AsyncWriteExt + Unpin,
 ) {
-    let start = match crate::oauth::begin(core, client_id, open_browser).await {
+    let workspaces = match core.services() {
+        Ok(services) => services.workspaces.clone(),
+        Err(error) => {
+            let message = error.to_string();
+            let _ = send(&mut writer, &ControlResponse::Error { message }).await;
+            return;
+        }
+    };
+    let start = match crate::slack::oauth::begin(&workspaces, client_id, open_browser).await {
         Ok(start) => start,
         Err(error) => {
             let message = error.to_string();
@@ -245,18 +137,18 @@ async fn sign_in(
         .await
         .is_err()
     {
-        let _ = crate::oauth::cancel(core, flow);
+        crate::slack::oauth::cancel(&workspaces, flow);
         return;
     }
     let mut scratch = [0_u8; 64];
     let response = tokio::select! {
-        outcome = crate::oauth::finish(core, flow) => match outcome {
+        outcome = crate::slack::oauth::finish(&workspaces, flow) => match outcome {
             Ok(workspace) => ControlResponse::Workspace { workspace },
             Err(error) => ControlResponse::Error { message: error.to_string() },
         },
         // The client sends nothing more: a read ending means it hung up (Ctrl+C).
         _ = reader.read(&mut scratch) => {
-            let _ = crate::oauth::cancel(core, flow);
+            crate::slack::oauth::cancel(&workspaces, flow);
             return;
         }
     };
@@ -348,49 +240,52 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
         let services = core.services()?;
         Ok::<_, AppError>(match request {
             ControlRequest::StartPairing => ControlResponse::Pairing {
-                pairing: services.start_pairing()?,
+                pairing: services.phones.start_pairing()?,
             },
             ControlRequest::CancelPairing => {
-                services.cancel_pairing()?;
+                services.phones.cancel_pairing()?;
                 ControlResponse::Done
             }
             ControlRequest::Devices => ControlResponse::Devices {
-                devices: services.devices()?,
+                devices: services.phones.devices()?,
             },
             ControlRequest::Revoke { device_id } => ControlResponse::Revoked {
-                revoked: services.revoke(&device_id)?,
+                revoked: services.phones.revoke(&device_id)?,
             },
             ControlRequest::Status => ControlResponse::Status {
                 state_line: core.snapshot().state_line(),
             },
             ControlRequest::ConnectWorkspace { token } => ControlResponse::Workspace {
-                workspace: services.connect_workspace(&token).await?,
+                workspace: services.workspaces.connect(&token).await?,
             },
             ControlRequest::DisconnectWorkspace { workspace_id } => ControlResponse::Disconnected {
-                disconnected: services.disconnect_workspace(workspace_id).await?,
+                disconnected: services.workspaces.disconnect(workspace_id).await?,
             },
             ControlRequest::SetSecurityNotices { workspace_id, on } => ControlResponse::Workspace {
-                workspace: services.set_security_notices(workspace_id, on)?,
+                workspace: services.workspaces.set_security_notices(workspace_id, on)?,
             },
             // Streamed by `serve` (a link, then the outcome); never answered in one line.
             ControlRequest::SignIn { .. } => {
                 return Err(AppError::Refused("sign_in streams its answers".into()));
             }
             ControlRequest::Workspaces => ControlResponse::Workspaces {
-                workspaces: services.workspaces()?,
+                workspaces: services.workspaces.list()?,
             },
             ControlRequest::Reach => ControlResponse::Reach {
-                reach: services.reach(),
+                reach: services.phones.reach(),
             },
             ControlRequest::SetReach { choice } => ControlResponse::Reach {
-                reach: services.set_phone_reach(&core.config().paths, choice).await?,
+                reach: services
+                    .phones
+                    .set_phone_reach(&core.config().paths, choice)
+                    .await?,
             },
             ControlRequest::ForgetNetworks { id } => ControlResponse::Reach {
-                reach: services.forget_networks(id.as_deref()).await?,
+                reach: services.phones.forget_networks(id.as_deref()).await?,
             },
             ControlRequest::Perform { action } => {
-                if crate::apply::is_domain_action(&action) {
-                    crate::apply::apply(core, &action, crate::apply::Source::Cli)?;
+                if crate::runtime::apply::is_domain_action(&action) {
+                    crate::runtime::apply::apply(core, &action, crate::runtime::apply::Source::Cli)?;
                 } else {
                     core.shell_action(action)?;
                 }
@@ -405,121 +300,4 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
     result.unwrap_or_else(|error| ControlResponse::Error {
         message: error.to_string(),
     })
-}
-
-/// Sends one request to the running app and returns its answer (an `Error` answer becomes
-/// `RunningAppRefused`).
-pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<ControlResponse> {
-    let mut first = None;
-    request_stream(paths, request, |response| {
-        first = Some(response);
-        false
-    })
-    .await?;
-    first.ok_or_else(|| AppError::NotRunning {
-        path: socket_path(paths),
-    })
-}
-
-/// Sends a request and hands each answer line to `each` until it returns `false` or the app hangs up. Only
-/// the first answer has a deadline: a followed log may stay quiet for hours.
-pub async fn request_stream(
-    paths: &AppPaths,
-    request: &ControlRequest,
-    mut each: impl FnMut(ControlResponse) -> bool,
-) -> Result<()> {
-    let path = socket_path(paths);
-    let mut stream = UnixStream::connect(&path)
-        .await
-        .map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                AppError::NotRunning { path: path.clone() }
-            }
-            _ => control_error(&path)(source),
-        })?;
-    let mut json = serde_json::to_string(request).map_err(|error| AppError::Refused(error.to_string()))?;
-    json.push('\n');
-    if let Err(error) = stream.write_all(json.as_bytes()).await {
-        // The app may answer and hang up before reading (it refuses another user at once): its answer, not the
-        // broken pipe, says why.
-        let mut lines = BufReader::new(stream).lines();
-        if let Ok(Some(line)) = lines.next_line().await
-            && let Ok(ControlResponse::Error { message }) = serde_json::from_str::<ControlResponse>(&line)
-        {
-            return Err(AppError::RunningAppRefused(message));
-        }
-        return Err(control_error(&path)(error));
-    }
-    let path_for_errors = path.clone();
-    let mut lines = BufReader::new(stream).lines();
-    let mut first = true;
-    loop {
-        let next = if first {
-            tokio::time::timeout(ANSWER_PATIENCE, lines.next_line())
-                .await
-                .map_err(|_| {
-                    AppError::RunningAppAnswer(format!(
-                        "gave no answer within {} s (it may still finish: check with `caret-desktop workspace list`)",
-                        ANSWER_PATIENCE.as_secs()
-                    ))
-                })?
-        } else {
-            lines.next_line().await
-        };
-        let Some(line) = next.map_err(control_error(&path_for_errors))? else {
-            return if first {
-                Err(AppError::NotRunning { path })
-            } else {
-                Ok(())
-            };
-        };
-        first = false;
-        let response = match serde_json::from_str::<ControlResponse>(&line) {
-            Ok(ControlResponse::Error { message }) => return Err(AppError::RunningAppRefused(message)),
-            Ok(response) => response,
-            Err(error) => {
-                return Err(AppError::RunningAppAnswer(format!(
-                    "gave an answer this command does not understand ({error}); are the app and the command the same version?"
-                )));
-            }
-        };
-        if !each(response) {
-            return Ok(());
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_and_answers_have_a_stable_json_form() {
-        assert_eq!(
-            serde_json::to_string(&ControlRequest::Revoke {
-                device_id: "d_1".into()
-            })
-            .unwrap(),
-            r#"{"command":"revoke","device_id":"d_1"}"#
-        );
-        assert_eq!(
-            serde_json::from_str::<ControlRequest>(r#"{"command":"start_pairing"}"#).unwrap(),
-            ControlRequest::StartPairing
-        );
-        assert_eq!(
-            serde_json::to_string(&ControlResponse::Revoked { revoked: true }).unwrap(),
-            r#"{"type":"revoked","revoked":true}"#
-        );
-    }
-
-    #[tokio::test]
-    async fn no_running_app_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths {
-            config_dir: dir.path().into(),
-            data_dir: dir.path().into(),
-        };
-        let error = request(&paths, &ControlRequest::Status).await.unwrap_err();
-        assert!(error.to_string().contains("not running"), "{error}");
-    }
 }

@@ -7,8 +7,8 @@ pub use caret_engine::Source;
 use chrono::{DateTime, Local, TimeZone, Utc};
 
 use crate::action::{Action, PolicyChoice, StatusDuration};
-use crate::core::AppCore;
 use crate::error::{AppError, Result};
+use crate::runtime::core::AppCore;
 
 /// When a manual status set `now` for `duration` ends (`None`: when the user clears it).
 pub fn status_until(duration: &StatusDuration, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -70,7 +70,7 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
         Action::SetPolicy { workspace, choice } => {
             // One change at a time, saved before the engine hears of it: a second change right after reads
             // the first one's result rather than the engine's not-yet-saved copy.
-            let _one_at_a_time = services.lock_settings();
+            let _one_at_a_time = services.workspaces.lock_settings();
             let mut settings = services.store.workspace(*workspace)?.settings;
             let before = settings.policy.effective(now);
             match choice {
@@ -86,9 +86,9 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
             let after = settings.policy.effective(now);
             services.store.save_settings(*workspace, &settings)?;
             services.engine.set_settings(*workspace, settings, source)?;
-            services.workspaces_changed();
+            services.workspaces.changed();
             if after.is_less_private_than(before) {
-                let event = crate::notices::SecurityEvent::PolicyLessPrivate {
+                let event = crate::slack::notices::SecurityEvent::PolicyLessPrivate {
                     workspace: *workspace,
                     before,
                     after,
@@ -98,7 +98,7 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
                 // The tray calls this from the GUI thread: the notice goes out on the app's runtime.
                 services.runtime.spawn(async move {
                     if let Ok(services) = core.services() {
-                        services.send_security_notice(event).await;
+                        services.workspaces.send_security_notice(event).await;
                     }
                 });
             }

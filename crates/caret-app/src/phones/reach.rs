@@ -21,40 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 use ts_rs::TS;
 
-use crate::core::AppCore;
-
-/// Where phones can reach this computer, as the user chose (Settings, `caret-desktop reach`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum PhoneReach {
-    /// On networks where a phone was paired, and on any network while a pairing window is open.
-    #[default]
-    KnownNetworks,
-    /// On any network the computer joins (the relay is always open to the LAN).
-    AnyNetwork,
-    /// Only from this computer (127.0.0.1): phones reach it through a tunnel the user sets up.
-    ThisComputer,
-}
-
-impl PhoneReach {
-    pub fn parse(word: &str) -> Option<PhoneReach> {
-        match word {
-            "known-networks" | "known_networks" | "known" => Some(PhoneReach::KnownNetworks),
-            "any-network" | "any_network" | "any" => Some(PhoneReach::AnyNetwork),
-            "this-computer" | "this_computer" | "local" => Some(PhoneReach::ThisComputer),
-            _ => None,
-        }
-    }
-
-    pub fn words(self) -> &'static str {
-        match self {
-            PhoneReach::KnownNetworks => "on networks where you paired a phone",
-            PhoneReach::AnyNetwork => "on any network",
-            PhoneReach::ThisComputer => "from this computer only",
-        }
-    }
-}
+pub use crate::preferences::PhoneReach;
 
 /// Whether the relay should be open to the LAN now.
 pub fn lan_wanted(choice: PhoneReach, forced_local: bool, network_known: bool, pairing_open: bool) -> bool {
@@ -280,7 +247,7 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// Starts the task that opens and closes the relay to the LAN. Without the kernel's notifications (not
 /// Linux, or refused) it says so and looks again every minute instead.
 pub fn spawn(
-    core: AppCore,
+    relay: Arc<caret_relay::Relay>,
     store: Store,
     control: ReachControl,
     mut events: tokio::sync::broadcast::Receiver<RelayEvent>,
@@ -294,10 +261,8 @@ pub fn spawn(
         let mut choices = control.choice.subscribe();
         let mut unresolved_tries = 0;
         loop {
-            let Ok(services) = core.services() else { return };
-            let Ok(relay) = services.relay() else { return };
             let choice = *choices.borrow_and_update();
-            let (network, pairing_open) = decide_and_apply(&control, &store, relay, choice);
+            let (network, pairing_open) = decide_and_apply(&control, &store, &relay, choice);
 
             // A default route whose gateway is not resolved yet: the network will be recognised soon.
             let look_again = match (&network, gateway_pending()) {

@@ -170,7 +170,7 @@ pub async fn delete(account: String) -> Result<()> {
 }
 
 /// Reads a workspace's credentials, blocking (the engine's token source runs it through
-/// [`crate::tokens::blocking`]). `Ok(None)`: nothing kept, or something that is not ours.
+/// [`super::tokens::blocking`]). `Ok(None)`: nothing kept, or something that is not ours.
 pub fn read_blocking(account: &str) -> Result<Option<Credentials>> {
     let entry = keyring::Entry::new(KEYRING_SERVICE, account).map_err(keyring_error)?;
     match entry.get_password() {

@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use ts_rs::TS;
 
-use crate::core::AppCore;
-use crate::credentials::Credentials;
+use super::Workspaces;
+use super::credentials::Credentials;
+use super::workspaces::WorkspaceView;
 use crate::error::{AppError, Result};
-use crate::workspaces::WorkspaceView;
 
 /// The callback's path, as registered in the manifest's redirect URL.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
@@ -38,9 +38,8 @@ pub const FLOW_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const CLIENT_ID_KEY: &str = "slack_client_id";
 
 /// The Client ID of the last sign-in, to fill in again.
-pub fn last_client_id(core: &AppCore) -> Option<String> {
-    core.services()
-        .ok()?
+pub fn last_client_id(workspaces: &Workspaces) -> Option<String> {
+    workspaces
         .store
         .load_input::<String>(CLIENT_ID_KEY)
         .ok()
@@ -48,8 +47,8 @@ pub fn last_client_id(core: &AppCore) -> Option<String> {
 }
 
 /// Opens one of Slack's pages in the browser.
-pub async fn open_slack_page(core: &AppCore, page: crate::manifest::SlackPage) -> Result<()> {
-    open_in_browser(&core.config().browser, &page.url())
+pub async fn open_slack_page(workspaces: &Workspaces, page: super::manifest::SlackPage) -> Result<()> {
+    open_in_browser(&workspaces.sign_in.browser, &page.url())
         .await
         .map_err(AppError::OAuth)
 }
@@ -82,7 +81,7 @@ struct Flow {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// The sign-in in progress, if any. Held by the services.
+/// The sign-in in progress, if any. Held by [`Workspaces`].
 #[derive(Default)]
 pub struct OAuthFlows {
     current: Mutex<Option<Flow>>,
@@ -132,7 +131,7 @@ impl Drop for OAuthFlows {
 /// What the callback handler shares with the flow.
 struct Callback {
     id: u64,
-    core: AppCore,
+    workspaces: Workspaces,
     client_id: String,
     state: String,
     pkce: Pkce,
@@ -192,7 +191,7 @@ fn no_ipv6_loopback(error: &std::io::Error) -> bool {
 }
 
 /// Starts a sign-in: listens for the callback and (with `open_browser`) opens Slack's authorize page.
-pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Result<OAuthStart> {
+pub async fn begin(workspaces: &Workspaces, client_id: &str, open_browser: bool) -> Result<OAuthStart> {
     let client_id = client_id.trim();
     if !valid_client_id(client_id) {
         // What was typed is not repeated: beside the Client ID on Slack's page sit the app's secrets.
@@ -202,20 +201,19 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
                 .into(),
         ));
     }
-    let services = core.services()?;
     // A new sign-in ends the one before: its port is needed, and only the newest browser tab matters. Its
     // task is awaited so that its listener is closed before the port is taken again.
-    if let Some(ended) = services.oauth.end(None) {
+    if let Some(ended) = workspaces.oauth.end(None) {
         let _ = ended.await;
     }
 
-    let (listener, listener_v6, port) = listen_on_loopback(core.config().oauth_port).await?;
+    let (listener, listener_v6, port) = listen_on_loopback(workspaces.sign_in.port).await?;
     let redirect_uri = format!("http://localhost:{port}{CALLBACK_PATH}");
     let pkce = Pkce::generate()?;
     let state = random_state()?;
-    let scopes = crate::manifest::user_scopes();
+    let scopes = super::manifest::user_scopes();
     let url = authorize_url(
-        services.slack.base_url(),
+        workspaces.client.base_url(),
         &AuthorizeRequest {
             client_id,
             user_scopes: &scopes,
@@ -225,10 +223,10 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
         },
     );
 
-    let id = services.oauth.last_id.fetch_add(1, Ordering::SeqCst) + 1;
+    let id = workspaces.oauth.last_id.fetch_add(1, Ordering::SeqCst) + 1;
     let callback = Arc::new(Callback {
         id,
-        core: core.clone(),
+        workspaces: workspaces.clone(),
         client_id: client_id.to_owned(),
         state,
         pkce,
@@ -241,9 +239,9 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
         .fallback(|| async { page(StatusCode::NOT_FOUND, "Not found", "There is nothing here.") })
         .with_state(callback.clone());
     let task = tokio::spawn(serve_until_done(listener, listener_v6, router, callback.clone()));
-    *services.oauth.current() = Some(Flow { id, callback, task });
+    *workspaces.oauth.current() = Some(Flow { id, callback, task });
     if let Err(error) =
-        services
+        workspaces
             .store
             .save_input(CLIENT_ID_KEY, &client_id, chrono::Utc::now().timestamp_millis())
     {
@@ -251,7 +249,9 @@ pub async fn begin(core: &AppCore, client_id: &str, open_browser: bool) -> Resul
     }
 
     let browser_problem = if open_browser {
-        open_in_browser(&core.config().browser, url.as_str()).await.err()
+        open_in_browser(&workspaces.sign_in.browser, url.as_str())
+            .await
+            .err()
     } else {
         None
     };
@@ -300,10 +300,9 @@ async fn serve_until_done(
 
 /// Waits for a sign-in's outcome (`flow`: exactly that one, else the current one): the connected workspace,
 /// or why not.
-pub async fn finish(core: &AppCore, flow: Option<u64>) -> Result<WorkspaceView> {
-    let services = core.services()?;
+pub async fn finish(workspaces: &Workspaces, flow: Option<u64>) -> Result<WorkspaceView> {
     let mut outcome = {
-        let current = services.oauth.current();
+        let current = workspaces.oauth.current();
         match current.as_ref() {
             Some(current) if flow.is_none_or(|id| id == current.id) => current.callback.outcome.subscribe(),
             Some(_) => return Err(AppError::OAuth("a newer sign-in replaced this one".into())),
@@ -332,8 +331,8 @@ pub async fn finish(core: &AppCore, flow: Option<u64>) -> Result<WorkspaceView> 
 }
 
 /// Ends the sign-in in progress (`flow`: only that one), freeing its port. `true` if one was ended.
-pub fn cancel(core: &AppCore, flow: Option<u64>) -> Result<bool> {
-    Ok(core.services()?.oauth.end(flow).is_some())
+pub fn cancel(workspaces: &Workspaces, flow: Option<u64>) -> bool {
+    workspaces.oauth.end(flow).is_some()
 }
 
 async fn on_callback(State(callback): State<Arc<Callback>>, uri: Uri) -> Response {
@@ -354,10 +353,7 @@ async fn on_callback(State(callback): State<Arc<Callback>>, uri: Uri) -> Respons
         );
     }
     // Our state, but a flow that ended (cancelled, timed out) over a connection the browser kept open.
-    let current = callback
-        .core
-        .services()
-        .is_ok_and(|services| services.oauth.is_current(callback.id));
+    let current = callback.workspaces.oauth.is_current(callback.id);
     if !current || callback.taken.swap(true, Ordering::SeqCst) {
         return page(
             StatusCode::CONFLICT,
@@ -409,10 +405,10 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
     let Some(code) = params.get("code").filter(|code| !code.is_empty()) else {
         return failed("Slack's answer has no code");
     };
-    let services = callback.core.services().map_err(Arc::new)?;
+    let workspaces = &callback.workspaces;
     let started = std::time::Instant::now();
-    let exchanged = services
-        .slack
+    let exchanged = workspaces
+        .client
         .oauth_exchange(
             &callback.client_id,
             code,
@@ -421,7 +417,7 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
         )
         .await;
     // The sync log shows every call to Slack; the workspace is not known until auth.test names it.
-    services.log_entry(&crate::synclog::app_call(
+    workspaces.log_entry(&super::synclog::app_call(
         None,
         None,
         caret_slack::SlackMethod::OAuthV2Access,
@@ -436,7 +432,7 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
         Err(error) => return failed(format!("Slack refused the sign-in: {error}")),
     };
     let credentials = Credentials::from_grant(&grant, &callback.client_id, chrono::Utc::now().timestamp());
-    services.connect_with(credentials).await.map_err(Arc::new)
+    workspaces.connect_with(credentials).await.map_err(Arc::new)
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {

@@ -14,10 +14,10 @@ use caret_engine::tokens::RefreshFuture;
 use caret_slack::{ErrorClass, SlackClient, SlackToken};
 use caret_store::{Store, WorkspaceId};
 
-use crate::credentials::{self, Credentials};
+use super::credentials::{self, Credentials};
 use crate::error::{AppError, Result};
 
-pub use crate::credentials::{KEYRING_SERVICE, keyring_account};
+pub use super::credentials::{KEYRING_SERVICE, keyring_account};
 
 /// [`TokenSource`] over the OS keyring. Made with [`KeyringTokens::new`], always behind an `Arc`.
 pub struct KeyringTokens {
@@ -255,7 +255,7 @@ impl KeyringTokens {
 
     fn note(&self, workspace: WorkspaceId, outcome: String, error: Option<String>) {
         let team = self.store.workspace(workspace).ok().map(|w| w.team_name);
-        let entry = crate::synclog::app_note(
+        let entry = super::synclog::app_note(
             workspace,
             team,
             caret_slack::SlackMethod::OAuthV2Access,

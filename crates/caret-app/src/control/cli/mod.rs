@@ -1,0 +1,86 @@
+//! The commands `caret-desktop` takes besides running: they talk to the running instance over the control
+//! socket ([`crate::control`]) and print for a person, or JSON with `--json` for scripts. One module per
+//! command (or per family of commands): its arguments, and what it asks and prints.
+
+mod log;
+mod phones;
+mod policy;
+mod reach;
+mod status;
+mod workspace;
+
+use clap::Subcommand;
+
+use crate::action::{Action, StatusDuration};
+use crate::config::AppConfig;
+use crate::control::{ControlRequest, request};
+use crate::error::{AppError, Result};
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    Pair(phones::Pair),
+    Devices(phones::Devices),
+    Revoke(phones::Revoke),
+    /// Slack workspaces: connect one with a token (read from standard input, never from the command
+    /// line), list them, disconnect one.
+    #[command(subcommand)]
+    Workspace(workspace::WorkspaceCommand),
+    Status(status::Status),
+    Policy(policy::Policy),
+    /// Stop writing to Slack until `resume` (nothing is lost: what is due is sent then).
+    Pause,
+    Resume,
+    Log(log::Log),
+    /// Open the quick status picker of the running tray app. Bind this in your desktop's keyboard settings
+    /// where the global shortcut cannot be registered (Wayland sessions, a taken combination).
+    Picker,
+    Reach(reach::Reach),
+}
+
+/// Runs a command against the running app.
+pub fn run(command: Command) -> Result<()> {
+    let config = AppConfig::from_env()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    runtime.block_on(async {
+        match command {
+            Command::Pair(pair) => pair.run(&config).await,
+            Command::Devices(devices) => devices.run(&config).await,
+            Command::Revoke(revoke) => revoke.run(&config).await,
+            Command::Workspace(workspace) => workspace.run(&config).await,
+            Command::Status(status) => status.run(&config).await,
+            Command::Policy(policy) => policy.run(&config).await,
+            Command::Pause => policy::pause(&config).await,
+            Command::Resume => policy::resume(&config).await,
+            Command::Log(log) => log.run(&config).await,
+            Command::Picker => {
+                let window = crate::action::WindowKind::Picker;
+                perform(&config, Action::OpenWindow { window }).await
+            }
+            Command::Reach(reach) => reach.run(&config).await,
+        }
+    })
+}
+
+/// An answer of the wrong kind: the app and this command are not the same version.
+fn unexpected_answer() -> AppError {
+    AppError::RunningAppAnswer(
+        "gave an answer this command did not expect; are the app and the command the same version?".into(),
+    )
+}
+
+/// Has the running app carry out an action, as the tray or a window would.
+async fn perform(config: &AppConfig, action: Action) -> Result<()> {
+    request(&config.paths, &ControlRequest::Perform { action }).await?;
+    Ok(())
+}
+
+fn duration_arg(text: &str) -> Result<StatusDuration> {
+    StatusDuration::parse(text).ok_or_else(|| {
+        AppError::Refused(format!(
+            "{text:?} is not a duration: use 30m, 1h, 90 (minutes), eod or forever"
+        ))
+    })
+}

@@ -1,0 +1,112 @@
+//! The command line's side of the control socket.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use super::protocol::{ControlRequest, ControlResponse};
+use super::{control_error, socket_path};
+use crate::config::AppPaths;
+use crate::error::{AppError, Result};
+
+/// How long a command waits for its answer: connecting a workspace asks Slack first.
+const ANSWER_PATIENCE: Duration = Duration::from_secs(45);
+
+/// Sends one request to the running app and returns its answer (an `Error` answer becomes
+/// `RunningAppRefused`).
+pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<ControlResponse> {
+    let mut first = None;
+    request_stream(paths, request, |response| {
+        first = Some(response);
+        false
+    })
+    .await?;
+    first.ok_or_else(|| AppError::NotRunning {
+        path: socket_path(paths),
+    })
+}
+
+/// Sends a request and hands each answer line to `each` until it returns `false` or the app hangs up. Only
+/// the first answer has a deadline: a followed log may stay quiet for hours.
+pub async fn request_stream(
+    paths: &AppPaths,
+    request: &ControlRequest,
+    mut each: impl FnMut(ControlResponse) -> bool,
+) -> Result<()> {
+    let path = socket_path(paths);
+    let mut stream = UnixStream::connect(&path)
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                AppError::NotRunning { path: path.clone() }
+            }
+            _ => control_error(&path)(source),
+        })?;
+    let mut json = serde_json::to_string(request).map_err(|error| AppError::Refused(error.to_string()))?;
+    json.push('\n');
+    if let Err(error) = stream.write_all(json.as_bytes()).await {
+        // The app may answer and hang up before reading (it refuses another user at once): its answer, not the
+        // broken pipe, says why.
+        let mut lines = BufReader::new(stream).lines();
+        if let Ok(Some(line)) = lines.next_line().await
+            && let Ok(ControlResponse::Error { message }) = serde_json::from_str::<ControlResponse>(&line)
+        {
+            return Err(AppError::RunningAppRefused(message));
+        }
+        return Err(control_error(&path)(error));
+    }
+    let path_for_errors = path.clone();
+    let mut lines = BufReader::new(stream).lines();
+    let mut first = true;
+    loop {
+        let next = if first {
+            tokio::time::timeout(ANSWER_PATIENCE, lines.next_line())
+                .await
+                .map_err(|_| {
+                    AppError::RunningAppAnswer(format!(
+                        "gave no answer within {} s (it may still finish: check with `caret-desktop workspace list`)",
+                        ANSWER_PATIENCE.as_secs()
+                    ))
+                })?
+        } else {
+            lines.next_line().await
+        };
+        let Some(line) = next.map_err(control_error(&path_for_errors))? else {
+            return if first {
+                Err(AppError::NotRunning { path })
+            } else {
+                Ok(())
+            };
+        };
+        first = false;
+        let response = match serde_json::from_str::<ControlResponse>(&line) {
+            Ok(ControlResponse::Error { message }) => return Err(AppError::RunningAppRefused(message)),
+            Ok(response) => response,
+            Err(error) => {
+                return Err(AppError::RunningAppAnswer(format!(
+                    "gave an answer this command does not understand ({error}); are the app and the command the same version?"
+                )));
+            }
+        };
+        if !each(response) {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn no_running_app_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths {
+            config_dir: dir.path().into(),
+            data_dir: dir.path().into(),
+        };
+        let error = request(&paths, &ControlRequest::Status).await.unwrap_err();
+        assert!(error.to_string().contains("not running"), "{error}");
+    }
+}

@@ -1,0 +1,127 @@
+//! What the command line asks the running app, and what it answers: one JSON object per line.
+
+use caret_store::{LogEntry, LogFilter};
+use serde::{Deserialize, Serialize};
+
+use crate::phones::views::{DeviceView, PairingView};
+use crate::slack::oauth::OAuthStart;
+use crate::slack::workspaces::{Disconnected, PastedSecret, WorkspaceView};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum ControlRequest {
+    StartPairing,
+    CancelPairing,
+    Devices,
+    Revoke {
+        device_id: String,
+    },
+    Status,
+    /// Connect a workspace with a pasted token (checked with Slack, then kept in the keyring only).
+    ConnectWorkspace {
+        token: PastedSecret,
+    },
+    DisconnectWorkspace {
+        workspace_id: i64,
+    },
+    /// Sign in with Slack in the browser: answers `o_auth_started` (the link) at once, then the connected
+    /// workspace or an error when the browser comes back (or the sign-in times out). Hanging up cancels it.
+    SignIn {
+        client_id: String,
+        #[serde(default)]
+        open_browser: bool,
+    },
+    /// Security notices by direct message for a workspace, on or off.
+    SetSecurityNotices {
+        workspace_id: i64,
+        on: bool,
+    },
+    Workspaces,
+    /// Carry out an action (set or clear a status, a policy, pause, resume) as the tray would.
+    Perform {
+        action: crate::action::Action,
+    },
+    /// The sync log, oldest first; with `follow`, the connection stays open and each new row is sent as it
+    /// is written, until the client hangs up.
+    Log {
+        #[serde(default)]
+        filter: LogFilter,
+        #[serde(default)]
+        follow: bool,
+    },
+    /// Where phones can reach this computer, and why.
+    Reach,
+    /// Changes where phones can reach this computer (saved in the preferences).
+    SetReach {
+        choice: crate::phones::reach::PhoneReach,
+    },
+    /// Forgets one known network (by id), or every one.
+    ForgetNetworks {
+        #[serde(default)]
+        id: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlResponse {
+    Pairing {
+        pairing: PairingView,
+    },
+    Devices {
+        devices: Vec<DeviceView>,
+    },
+    Revoked {
+        revoked: bool,
+    },
+    Done,
+    Status {
+        state_line: String,
+    },
+    Workspace {
+        workspace: WorkspaceView,
+    },
+    Workspaces {
+        workspaces: Vec<WorkspaceView>,
+    },
+    Disconnected {
+        disconnected: Disconnected,
+    },
+    OAuthStarted {
+        start: OAuthStart,
+    },
+    /// Sync log rows, oldest first.
+    Log {
+        entries: Vec<LogEntry>,
+    },
+    Reach {
+        reach: crate::phones::reach::ReachView,
+    },
+    Error {
+        message: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_answers_have_a_stable_json_form() {
+        assert_eq!(
+            serde_json::to_string(&ControlRequest::Revoke {
+                device_id: "d_1".into()
+            })
+            .unwrap(),
+            r#"{"command":"revoke","device_id":"d_1"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ControlRequest>(r#"{"command":"start_pairing"}"#).unwrap(),
+            ControlRequest::StartPairing
+        );
+        assert_eq!(
+            serde_json::to_string(&ControlResponse::Revoked { revoked: true }).unwrap(),
+            r#"{"type":"revoked","revoked":true}"#
+        );
+    }
+}
