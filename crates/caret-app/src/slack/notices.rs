@@ -112,42 +112,9 @@ impl Workspaces {
                 Local::now(),
                 workspace.settings.time_format,
             );
-            let tokens = self.tokens.clone();
             let id = workspace.id;
-            let token = tokio::task::spawn_blocking(move || tokens.token(id))
-                .await
-                .ok()
-                .flatten();
             let started = std::time::Instant::now();
-            let mut result = match &token {
-                Some(token) => self
-                    .client
-                    .post_message(token, &workspace.user_id, &text)
-                    .await
-                    .map(|_| ()),
-                None => Err(SlackError::Api {
-                    method: SlackMethod::ChatPostMessage,
-                    code: "no_token".into(),
-                }),
-            };
-            // A rotating token that expired is renewed once, as the engine would, and the notice sent again.
-            if let (
-                Err(SlackError::Auth {
-                    reason: AuthFailure::TokenExpired,
-                    ..
-                }),
-                Some(stale),
-            ) = (&result, &token)
-                && self.tokens.rotates(id)
-                && self.tokens.refresh_now(id, Some(stale)).await.is_ok()
-                && let Some(fresh) = self.tokens.token(id)
-            {
-                result = self
-                    .client
-                    .post_message(&fresh, &workspace.user_id, &text)
-                    .await
-                    .map(|_| ());
-            }
+            let result = self.post_to_yourself(&workspace, &text).await;
             let latency_ms = i64::try_from(started.elapsed().as_millis()).ok();
             if let Err(SlackError::MissingScope { .. }) = &result
                 && let Err(error) = self.scope_missing(id, DM_SCOPE)
@@ -174,6 +141,50 @@ impl Workspaces {
                 Err(error) => tracing::error!("cannot write the sync log: {error}"),
             }
         }
+    }
+
+    /// Posts `text` to the user's own DMs in `workspace`, renewing an expired rotating token once, as the
+    /// engine would, and sending again.
+    async fn post_to_yourself(
+        &self,
+        workspace: &caret_store::Workspace,
+        text: &str,
+    ) -> Result<(), SlackError> {
+        let tokens = self.tokens.clone();
+        let id = workspace.id;
+        let token = tokio::task::spawn_blocking(move || tokens.token(id))
+            .await
+            .ok()
+            .flatten();
+        let result = match &token {
+            Some(token) => self
+                .client
+                .post_message(token, &workspace.user_id, text)
+                .await
+                .map(|_| ()),
+            None => Err(SlackError::Api {
+                method: SlackMethod::ChatPostMessage,
+                code: "no_token".into(),
+            }),
+        };
+        if let (
+            Err(SlackError::Auth {
+                reason: AuthFailure::TokenExpired,
+                ..
+            }),
+            Some(stale),
+        ) = (&result, &token)
+            && self.tokens.rotates(id)
+            && self.tokens.refresh_now(id, Some(stale)).await.is_ok()
+            && let Some(fresh) = self.tokens.token(id)
+        {
+            return self
+                .client
+                .post_message(&fresh, &workspace.user_id, text)
+                .await
+                .map(|_| ());
+        }
+        result
     }
 }
 

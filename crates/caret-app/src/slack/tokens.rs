@@ -8,10 +8,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use caret_engine::TokenSource;
 use caret_engine::tokens::RefreshFuture;
-use caret_slack::{ErrorClass, SlackClient, SlackToken};
+use caret_slack::{Backoff, ErrorClass, SlackClient, SlackToken};
 use caret_store::{Store, WorkspaceId};
 
 use super::credentials::{self, Credentials};
@@ -346,108 +347,151 @@ impl TokenSource for KeyringTokens {
     }
 }
 
-/// The first wait after a scheduled refresh failed in a way that may recover; it doubles up to the cap.
-const RETRY_FIRST_SECS: i64 = 60;
-const RETRY_CAP_SECS: i64 = 30 * 60;
+/// The first wait after a scheduled refresh failed in a way that may recover; it doubles up to the cap, with
+/// jitter ([`Backoff`]).
+const RETRY_FIRST: Duration = Duration::from_secs(60);
+const RETRY_CAP: Duration = Duration::from_secs(30 * 60);
 
-/// What became of a scheduled refresh that failed, per workspace and due time (new credentials, a new due
-/// time: a fresh start).
-#[derive(Debug, Clone, Copy)]
+/// A scheduled refresh: the workspace and the Unix second it is due (new credentials, a new due time).
+type Due = (WorkspaceId, i64);
+
+/// What became of a scheduled refresh that failed (new credentials, a new due time: a fresh start).
+#[derive(Debug, Clone)]
 enum Setback {
-    /// Try again at this Unix second; `attempts` so far.
-    Later { at: i64, attempts: u32 },
+    /// Try again at this Unix second; `backoff` says how long after the next failure.
+    Later { at: i64, backoff: Backoff },
     /// Refused: not tried again; the engine's own refresh on `token_expired` decides, then the user.
     Refused,
 }
 
+/// The failed refreshes of the rotation schedule, and when each may be tried again.
+#[derive(Default)]
+struct Setbacks(HashMap<Due, Setback>);
+
+impl Setbacks {
+    /// When a scheduled refresh is due now: at its time, or later after a failure; never after a refusal.
+    fn due_at(&self, entry: &Due) -> Option<i64> {
+        match self.0.get(entry) {
+            None => Some(entry.1),
+            Some(Setback::Later { at, .. }) => Some(entry.1.max(*at)),
+            Some(Setback::Refused) => None,
+        }
+    }
+
+    /// Records how a refresh went: `None` it worked, `Some(may_recover)` it failed.
+    fn record(&mut self, entry: Due, failed: Option<bool>) {
+        match failed {
+            None => {
+                self.0.remove(&entry);
+            }
+            Some(true) => {
+                let mut backoff = match self.0.remove(&entry) {
+                    Some(Setback::Later { backoff, .. }) => backoff,
+                    _ => Backoff::new(RETRY_FIRST, RETRY_CAP),
+                };
+                let wait = i64::try_from(backoff.next_delay().as_secs()).unwrap_or(i64::MAX);
+                let at = unix_now().saturating_add(wait);
+                self.0.insert(entry, Setback::Later { at, backoff });
+            }
+            Some(false) => {
+                self.0.insert(entry, Setback::Refused);
+            }
+        }
+    }
+}
+
 /// Refreshes every rotating token ahead of its expiry, for as long as the app runs, each workspace in its own
-/// task so that one slow refresh never holds up another. A refresh that may recover is tried again with a
-/// doubling wait (a minute up to half an hour); a refused one is not tried again: when the token expires the
-/// engine's one refresh decides, and a refusal there asks the user to reconnect.
+/// task so that one slow refresh never holds up another. A refresh that may recover is tried again after a
+/// doubling wait with jitter (about a minute up to half an hour); a refused one is not tried again: when the
+/// token expires the engine's one refresh decides, and a refusal there asks the user to reconnect.
 pub fn spawn_rotation(tokens: Arc<KeyringTokens>) {
     tokio::spawn(async move {
-        // Read every connected workspace's credentials once, so that their expiries are known.
-        let connected: Vec<WorkspaceId> = tokens
-            .store
-            .workspaces()
-            .map(|workspaces| {
-                workspaces
-                    .into_iter()
-                    .filter(|w| w.connected)
-                    .map(|w| w.id)
-                    .collect()
-            })
-            .unwrap_or_default();
-        for workspace in connected {
-            let _ = tokens.credentials(workspace);
-        }
-        let mut setbacks: HashMap<(WorkspaceId, i64), Setback> = HashMap::new();
+        read_expiries(&tokens);
+        let mut setbacks = Setbacks::default();
         loop {
-            let now = unix_now();
             let schedule = tokens.schedule();
-            setbacks.retain(|key, _| schedule.contains(key));
-            let due_at =
-                |setbacks: &HashMap<(WorkspaceId, i64), Setback>, entry: &(WorkspaceId, i64)| match setbacks
-                    .get(entry)
-                {
-                    None => Some(entry.1),
-                    Some(Setback::Later { at, .. }) => Some(entry.1.max(*at)),
-                    Some(Setback::Refused) => None,
-                };
-            let mut refreshes = tokio::task::JoinSet::new();
-            for entry in schedule
+            setbacks.0.retain(|key, _| schedule.contains(key));
+            let now = unix_now();
+            let due = schedule
                 .iter()
-                .filter(|entry| due_at(&setbacks, entry).is_some_and(|at| at <= now))
-            {
-                let (workspace, due) = *entry;
+                .filter(|entry| setbacks.due_at(entry).is_some_and(|at| at <= now));
+            let mut refreshes = tokio::task::JoinSet::new();
+            for &(workspace, due_time) in due {
                 let tokens = tokens.clone();
                 refreshes.spawn(async move {
                     let result = tokens.refresh_now(workspace, None).await;
                     tokens.log_refresh(workspace, &result);
-                    (
-                        (workspace, due),
-                        result.err().map(|error| refresh_may_recover(&error)),
-                    )
+                    let failed = result.err().map(|error| refresh_may_recover(&error));
+                    ((workspace, due_time), failed)
                 });
             }
             while let Some(done) = refreshes.join_next().await {
-                let Ok((entry, failed)) = done else { continue };
-                match failed {
-                    None => {
-                        setbacks.remove(&entry);
-                    }
-                    Some(true) => {
-                        let attempts = match setbacks.get(&entry) {
-                            Some(Setback::Later { attempts, .. }) => attempts + 1,
-                            _ => 1,
-                        };
-                        let wait = RETRY_FIRST_SECS
-                            .saturating_mul(1_i64 << (attempts - 1).min(10))
-                            .min(RETRY_CAP_SECS);
-                        setbacks.insert(
-                            entry,
-                            Setback::Later {
-                                at: unix_now() + wait,
-                                attempts,
-                            },
-                        );
-                    }
-                    Some(false) => {
-                        setbacks.insert(entry, Setback::Refused);
-                    }
+                if let Ok((entry, failed)) = done {
+                    setbacks.record(entry, failed);
                 }
             }
             let next = tokens
                 .schedule()
                 .iter()
-                .filter_map(|entry| due_at(&setbacks, entry))
+                .filter_map(|entry| setbacks.due_at(entry))
                 .min();
             // At most a minute asleep: tokio's clock stops while a laptop is suspended, the wall clock does not.
             let wait = next.map_or(60, |at| (at - unix_now()).clamp(1, 60));
             tokio::select! {
-                () = tokio::time::sleep(std::time::Duration::from_secs(wait.unsigned_abs())) => {}
+                () = tokio::time::sleep(Duration::from_secs(wait.unsigned_abs())) => {}
                 () = tokens.changed.notified() => {}
             }
         }
     });
+}
+
+/// Reads every connected workspace's credentials once, so that their expiries are known.
+fn read_expiries(tokens: &KeyringTokens) {
+    let connected: Vec<WorkspaceId> = tokens
+        .store
+        .workspaces()
+        .map(|workspaces| {
+            workspaces
+                .into_iter()
+                .filter(|w| w.connected)
+                .map(|w| w.id)
+                .collect()
+        })
+        .unwrap_or_default();
+    for workspace in connected {
+        let _ = tokens.credentials(workspace);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_refresh_waits_longer_each_time_with_jitter_and_a_refused_one_is_not_tried_again() {
+        let mut setbacks = Setbacks::default();
+        let entry: Due = (1, 1_000);
+        assert_eq!(setbacks.due_at(&entry), Some(1_000), "due at its time");
+        let mut previous_nominal = 0;
+        for nominal in [60, 120, 240, 480, 960, 1_800, 1_800] {
+            let before = unix_now();
+            setbacks.record(entry, Some(true));
+            let at = setbacks.due_at(&entry).expect("tried again");
+            // Equal jitter: no sooner than half the nominal wait, no later than all of it.
+            assert!(
+                at >= before + nominal / 2 && at <= unix_now() + nominal,
+                "after {nominal} s nominal: {at} - {before}"
+            );
+            assert!(nominal >= previous_nominal);
+            previous_nominal = nominal;
+        }
+        setbacks.record(entry, None);
+        assert_eq!(setbacks.due_at(&entry), Some(1_000), "a success starts afresh");
+        setbacks.record(entry, Some(false));
+        assert_eq!(
+            setbacks.due_at(&entry),
+            None,
+            "refused: the engine's refresh decides"
+        );
+    }
 }
