@@ -246,42 +246,14 @@ async fn run(cli: Cli) -> Result<(), PhoneError> {
         Some(path) => path,
         None => default_credentials_path()?,
     };
+    let name = cli.name;
     match cli.command {
         Command::Pair {
             link,
             code,
             address,
             print_token,
-        } => {
-            let credentials = match (link, code, address) {
-                (Some(link), _, _) => {
-                    caret_relay::client::pair_with_link(&PairingLink::parse(&link)?, &cli.name).await?
-                }
-                (None, Some(code), Some(address)) => {
-                    caret_relay::client::pair_with_code(address, &code, &cli.name).await?
-                }
-                (None, Some(code), None) => {
-                    let address = the_one_desktop().await?;
-                    caret_relay::client::pair_with_code(address, &code, &cli.name).await?
-                }
-                _ => {
-                    return Err(PhoneError::Usage(
-                        "pass --link, or --code (with --address if needed)".into(),
-                    ));
-                }
-            };
-            save_credentials(&path, &credentials)?;
-            let mut paired = json!({
-                "paired": credentials.device_id,
-                "desktop": credentials.address.to_string(),
-                "fingerprint": credentials.fingerprint,
-            });
-            if print_token {
-                paired["token"] = json!(credentials.token);
-            }
-            print_json(&paired);
-            Ok(())
-        }
+        } => pair(&path, &name, link, code, address, print_token).await,
         Command::Discover { wait } => {
             for desktop in discover(Duration::from_secs(wait)).await? {
                 print_json(&json!({
@@ -294,80 +266,126 @@ async fn run(cli: Cli) -> Result<(), PhoneError> {
         }
         Command::Send { state } => {
             let spec = parse_state_spec(&state.join(" ")).map_err(PhoneError::Usage)?;
-            let mut phone = Phone::new(load_credentials(&path)?, cli.name);
+            let mut phone = Phone::new(load_credentials(&path)?, name);
             phone.send(&spec).await?;
             // The status the desktop works out follows shortly; print what arrives within a moment.
             phone.wait(Duration::from_millis(500), false).await?;
             phone.disconnect().await;
             Ok(())
         }
-        Command::Post { state, for_secs } => {
-            let credentials = load_credentials(&path)?;
-            let spec = parse_state_spec(&state).map_err(PhoneError::Usage)?;
-            let pinned = Fingerprint::parse(&credentials.fingerprint)
-                .ok_or_else(|| PhoneError::Usage("the stored fingerprint is not valid; pair again".into()))?;
-            let body = json!({"state": spec.at_now(), "for_secs": for_secs}).to_string();
-            let (status, answer) = https_request(
-                credentials.address,
-                pinned,
-                "POST",
-                "/v1/state",
-                Some(&credentials.token),
-                body.into_bytes(),
-            )
-            .await?;
-            print_json(&answer);
-            if status == 200 {
-                Ok(())
-            } else {
-                Err(PhoneError::Usage(format!("the desktop answered HTTP {status}")))
-            }
+        Command::Post { state, for_secs } => post(&path, &state, for_secs).await,
+        Command::Run => run_from_stdin(Phone::new(load_credentials(&path)?, name)).await,
+        Command::Replay { file } => replay(&path, name, &file).await,
+    }
+}
+
+/// `pair`: by the QR code's link, or by the short code (at `address`, or the one desktop mDNS finds).
+async fn pair(
+    path: &Path,
+    name: &str,
+    link: Option<String>,
+    code: Option<String>,
+    address: Option<SocketAddr>,
+    print_token: bool,
+) -> Result<(), PhoneError> {
+    let credentials = match (link, code, address) {
+        (Some(link), _, _) => caret_relay::client::pair_with_link(&PairingLink::parse(&link)?, name).await?,
+        (None, Some(code), Some(address)) => {
+            caret_relay::client::pair_with_code(address, &code, name).await?
         }
-        Command::Run => {
-            let mut phone = Phone::new(load_credentials(&path)?, cli.name);
-            phone.connection().await?;
-            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-            loop {
-                let beat = phone.beat_due();
-                let connection = phone.connection().await?;
-                tokio::select! {
-                    line = lines.next_line() => match line.map_err(file_error(Path::new("stdin")))? {
-                        None => break,
-                        Some(line) if line.trim().is_empty() => {}
-                        Some(line) => match parse_state_spec(&line) {
-                            Ok(spec) => { let _ = phone.send(&spec).await; }
-                            Err(error) => eprintln!("{error}"),
-                        },
-                    },
-                    message = connection.receive() => match message {
-                        Ok(message) => print_json(&message),
-                        Err(_) => phone.connection = None,
-                    },
-                                        () = tokio::time::sleep_until(beat) => phone.heartbeat().await?,
-                }
-            }
-            phone.disconnect().await;
-            Ok(())
+        (None, Some(code), None) => {
+            let address = the_one_desktop().await?;
+            caret_relay::client::pair_with_code(address, &code, name).await?
         }
-        Command::Replay { file } => {
-            let text = std::fs::read_to_string(&file).map_err(file_error(&file))?;
-            let steps = parse_scenario(&text)
-                .map_err(|error| PhoneError::Usage(format!("{}: {error}", file.display())))?;
-            let mut phone = Phone::new(load_credentials(&path)?, cli.name);
-            for step in steps {
-                match step {
-                    Step::Send(spec) => {
-                        phone.send(&spec).await?;
-                    }
-                    Step::Wait(duration) => phone.wait(duration, true).await?,
-                    Step::Silent(duration) => phone.wait(duration, false).await?,
-                    Step::Disconnect => phone.disconnect().await,
-                }
-            }
-            phone.disconnect().await;
-            Ok(())
+        _ => {
+            return Err(PhoneError::Usage(
+                "pass --link, or --code (with --address if needed)".into(),
+            ));
+        }
+    };
+    save_credentials(path, &credentials)?;
+    let mut paired = json!({
+        "paired": credentials.device_id,
+        "desktop": credentials.address.to_string(),
+        "fingerprint": credentials.fingerprint,
+    });
+    if print_token {
+        paired["token"] = json!(credentials.token);
+    }
+    print_json(&paired);
+    Ok(())
+}
+
+/// `post`: one state over HTTPS, as a shortcut app or a home-automation rule would send it.
+async fn post(path: &Path, state: &str, for_secs: u64) -> Result<(), PhoneError> {
+    let credentials = load_credentials(path)?;
+    let spec = parse_state_spec(state).map_err(PhoneError::Usage)?;
+    let pinned = Fingerprint::parse(&credentials.fingerprint)
+        .ok_or_else(|| PhoneError::Usage("the stored fingerprint is not valid; pair again".into()))?;
+    let body = json!({"state": spec.at_now(), "for_secs": for_secs}).to_string();
+    let (status, answer) = https_request(
+        credentials.address,
+        pinned,
+        "POST",
+        "/v1/state",
+        Some(&credentials.token),
+        body.into_bytes(),
+    )
+    .await?;
+    print_json(&answer);
+    if status == 200 {
+        Ok(())
+    } else {
+        Err(PhoneError::Usage(format!("the desktop answered HTTP {status}")))
+    }
+}
+
+/// `run`: stays connected, sends each state line read from standard input, prints what the desktop pushes
+/// and keeps the heartbeat going, until standard input ends.
+async fn run_from_stdin(mut phone: Phone) -> Result<(), PhoneError> {
+    phone.connection().await?;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        let beat = phone.beat_due();
+        let connection = phone.connection().await?;
+        tokio::select! {
+            line = lines.next_line() => match line.map_err(file_error(Path::new("stdin")))? {
+                None => break,
+                Some(line) if line.trim().is_empty() => {}
+                Some(line) => match parse_state_spec(&line) {
+                    Ok(spec) => { let _ = phone.send(&spec).await; }
+                    Err(error) => eprintln!("{error}"),
+                },
+            },
+            message = connection.receive() => match message {
+                Ok(message) => print_json(&message),
+                Err(_) => phone.connection = None,
+            },
+            () = tokio::time::sleep_until(beat) => phone.heartbeat().await?,
         }
     }
+    phone.disconnect().await;
+    Ok(())
+}
+
+/// `replay`: plays a scenario file step by step.
+async fn replay(path: &Path, name: String, file: &Path) -> Result<(), PhoneError> {
+    let text = std::fs::read_to_string(file).map_err(file_error(file))?;
+    let steps =
+        parse_scenario(&text).map_err(|error| PhoneError::Usage(format!("{}: {error}", file.display())))?;
+    let mut phone = Phone::new(load_credentials(path)?, name);
+    for step in steps {
+        match step {
+            Step::Send(spec) => {
+                phone.send(&spec).await?;
+            }
+            Step::Wait(duration) => phone.wait(duration, true).await?,
+            Step::Silent(duration) => phone.wait(duration, false).await?,
+            Step::Disconnect => phone.disconnect().await,
+        }
+    }
+    phone.disconnect().await;
+    Ok(())
 }
 
 impl Phone {
