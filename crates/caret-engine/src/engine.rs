@@ -475,98 +475,112 @@ impl Coordinator {
                 }
             };
             let Some(command) = command else { return };
-            match command {
-                Command::Phone(state, holds_until_ms, source) => {
-                    // A phone reported (or the app saw every phone leave): the restored state is replaced.
-                    self.restored_phone_until = None;
-                    let described = state.as_ref().map_or("offline", |s| s.kind().as_str()).to_owned();
-                    self.persist(
-                        PHONE_KEY,
-                        &PhoneRecord {
-                            state: state.clone(),
-                            at_ms: self.config.clock.now_ms(),
-                            holds_until_ms,
-                        },
-                    );
-                    self.phone = state;
-                    self.phone_holds_until = holds_until_ms;
-                    self.log_input(source, Some(described), None, None, "phone state");
-                    self.publish();
-                }
-                Command::Manual(manual, source) => {
-                    let described = manual.as_ref().map(|m| m.state.kind().as_str().to_owned());
-                    self.persist(MANUAL_KEY, &manual);
-                    let outcome = if manual.is_some() {
-                        "manual status set"
-                    } else {
-                        "manual status cleared"
-                    };
-                    self.manual = manual;
-                    self.log_input(source, described, None, None, outcome);
-                    self.publish();
-                }
-                Command::Paused(paused, source) => {
-                    self.persist(PAUSED_KEY, &paused);
-                    self.paused = paused;
-                    self.log_input(
-                        source,
-                        None,
-                        None,
-                        None,
-                        if paused {
-                            "syncing paused"
-                        } else {
-                            "syncing resumed"
-                        },
-                    );
-                    self.publish();
-                }
-                Command::Settings(id, settings, source) => {
-                    if let Err(error) = self.config.store.save_settings(id, &settings) {
-                        tracing::error!(workspace = id, "cannot save settings: {error}");
-                        continue;
-                    }
-                    let policy =
-                        format!("{:?}", settings.policy.effective(self.config.clock.now())).to_lowercase();
-                    self.log_input(source, None, Some(policy), Some(id), "settings changed");
-                    if let Some(handle) = self.workers.get(&id) {
-                        let target = self.target(settings);
-                        handle.target.send_if_modified(|current| {
-                            let changed = *current != target;
-                            *current = target;
-                            changed
-                        });
-                    }
-                }
-                Command::StartWorkspace(id) => match self.config.store.workspace(id) {
-                    Ok(workspace) => {
-                        self.stop_worker(id).await;
-                        self.start_worker(id, workspace.settings, workspace.team_name);
-                    }
-                    Err(error) => tracing::error!(workspace = id, "cannot start syncing: {error}"),
-                },
-                Command::StopWorkspace(id) => self.stop_worker(id).await,
-                Command::Shutdown(done) => {
-                    for (_, handle) in self.workers.drain() {
-                        handle.task.abort();
-                        let _ = handle.task.await;
-                    }
-                    // The phone's state still held when the app stopped cleanly: the next start counts its
-                    // age from now, so that a restart does not drop a state the phone reports for hours.
-                    if self.phone.is_some() && self.restored_phone_until.is_none() {
-                        self.persist(
-                            PHONE_KEY,
-                            &PhoneRecord {
-                                state: self.phone.clone(),
-                                at_ms: self.config.clock.now_ms(),
-                                holds_until_ms: self.phone_holds_until,
-                            },
-                        );
-                    }
-                    let _ = done.send(());
-                    return;
-                }
+            if !self.carry_out(command).await {
+                return;
             }
+        }
+    }
+
+    /// One command from the handles; `false` once it was the shutdown.
+    async fn carry_out(&mut self, command: Command) -> bool {
+        match command {
+            Command::Phone(state, holds_until_ms, source) => {
+                self.phone_reported(state, holds_until_ms, source)
+            }
+            Command::Manual(manual, source) => {
+                let described = manual.as_ref().map(|m| m.state.kind().as_str().to_owned());
+                self.persist(MANUAL_KEY, &manual);
+                let outcome = if manual.is_some() {
+                    "manual status set"
+                } else {
+                    "manual status cleared"
+                };
+                self.manual = manual;
+                self.log_input(source, described, None, None, outcome);
+                self.publish();
+            }
+            Command::Paused(paused, source) => {
+                self.persist(PAUSED_KEY, &paused);
+                self.paused = paused;
+                let outcome = if paused {
+                    "syncing paused"
+                } else {
+                    "syncing resumed"
+                };
+                self.log_input(source, None, None, None, outcome);
+                self.publish();
+            }
+            Command::Settings(id, settings, source) => self.settings_changed(id, settings, source),
+            Command::StartWorkspace(id) => match self.config.store.workspace(id) {
+                Ok(workspace) => {
+                    self.stop_worker(id).await;
+                    self.start_worker(id, workspace.settings, workspace.team_name);
+                }
+                Err(error) => tracing::error!(workspace = id, "cannot start syncing: {error}"),
+            },
+            Command::StopWorkspace(id) => self.stop_worker(id).await,
+            Command::Shutdown(done) => {
+                self.shut_down().await;
+                let _ = done.send(());
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A phone reported (or the app saw every phone leave): the restored state is replaced.
+    fn phone_reported(&mut self, state: Option<CaretState>, holds_until_ms: Option<i64>, source: Source) {
+        self.restored_phone_until = None;
+        let described = state.as_ref().map_or("offline", |s| s.kind().as_str()).to_owned();
+        self.persist(
+            PHONE_KEY,
+            &PhoneRecord {
+                state: state.clone(),
+                at_ms: self.config.clock.now_ms(),
+                holds_until_ms,
+            },
+        );
+        self.phone = state;
+        self.phone_holds_until = holds_until_ms;
+        self.log_input(source, Some(described), None, None, "phone state");
+        self.publish();
+    }
+
+    /// A workspace's settings changed: saved, logged, and handed to its worker.
+    fn settings_changed(&mut self, id: WorkspaceId, settings: WorkspaceSettings, source: Source) {
+        if let Err(error) = self.config.store.save_settings(id, &settings) {
+            tracing::error!(workspace = id, "cannot save settings: {error}");
+            return;
+        }
+        let policy = format!("{:?}", settings.policy.effective(self.config.clock.now())).to_lowercase();
+        self.log_input(source, None, Some(policy), Some(id), "settings changed");
+        if let Some(handle) = self.workers.get(&id) {
+            let target = self.target(settings);
+            handle.target.send_if_modified(|current| {
+                let changed = *current != target;
+                *current = target;
+                changed
+            });
+        }
+    }
+
+    /// Stops every worker; the phone's state still held when the app stopped cleanly is saved with the time
+    /// of the stop, so that the next start counts its age from now and a restart does not drop a state the
+    /// phone reports for hours.
+    async fn shut_down(&mut self) {
+        for (_, handle) in self.workers.drain() {
+            handle.task.abort();
+            let _ = handle.task.await;
+        }
+        if self.phone.is_some() && self.restored_phone_until.is_none() {
+            self.persist(
+                PHONE_KEY,
+                &PhoneRecord {
+                    state: self.phone.clone(),
+                    at_ms: self.config.clock.now_ms(),
+                    holds_until_ms: self.phone_holds_until,
+                },
+            );
         }
     }
 }
