@@ -13,7 +13,6 @@
 //! Earlier versions wrote `Caret Desktop.desktop` through tauri-plugin-autostart; it is taken over (removed)
 //! whenever the choice is written again, and still counts as on until then.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{AppError, Result};
@@ -80,14 +79,8 @@ impl LoginItem {
             reason,
         };
         std::fs::create_dir_all(&self.autostart_dir).map_err(|error| failed(error.to_string()))?;
-        let temporary = self.autostart_dir.join(format!(".{ENTRY_FILE}.tmp"));
-        {
-            let mut file = std::fs::File::create(&temporary).map_err(|error| failed(error.to_string()))?;
-            file.write_all(entry_text(&self.program).as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|error| failed(error.to_string()))?;
-        }
-        std::fs::rename(&temporary, &path).map_err(|error| failed(error.to_string()))?;
+        crate::atomic_file::write(&path, entry_text(&self.program).as_bytes())
+            .map_err(|error| failed(error.to_string()))?;
         self.remove(OLD_ENTRY_FILE)
     }
 

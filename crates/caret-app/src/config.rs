@@ -94,9 +94,9 @@ pub struct AppConfig {
     /// The loopback port of the browser sign-in (`CARET_OAUTH_PORT`; default the one registered in the Slack
     /// app manifest, which Slack matches exactly: only tests change it).
     pub oauth_port: u16,
-    /// The program that opens links in the browser (`CARET_BROWSER`; default `xdg-open`). It gets the URL as
-    /// its one argument.
-    pub browser: String,
+    /// The program that opens links in the browser (`CARET_BROWSER`), which gets the URL as its one argument;
+    /// `None`: the desktop's (xdg-open, else gio, …).
+    pub browser: Option<String>,
 }
 
 /// Overrides the program that opens links (Slack's pages, the sign-in).
@@ -154,8 +154,7 @@ impl AppConfig {
             oauth_port,
             browser: var(BROWSER_VAR)
                 .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-                .unwrap_or_else(|| "xdg-open".to_owned()),
+                .filter(|value| !value.is_empty()),
         })
     }
 }

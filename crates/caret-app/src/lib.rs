@@ -22,11 +22,12 @@
 //!   phone was paired, or as the user chose, and only there).
 //! - The ground floor, single files every room may use: [`config`] (where things live, which Slack API),
 //!   [`preferences`] (the app's own preferences file), [`action`] (the one [`Action`] type), [`error`],
-//!   [`autostart`] (the XDG Autostart entry), [`instance`] (one running instance per data directory),
-//!   [`logging`] (to stderr; never a secret) and [`notify`] (desktop notifications; a missing daemon is
-//!   logged, never fatal).
+//!   [`atomic_file`] (a file replaced whole), [`autostart`] (the XDG Autostart entry), [`instance`] (one
+//!   running instance per data directory), [`logging`] (to stderr; never a secret) and [`notify`] (desktop
+//!   notifications; a missing daemon is logged, never fatal).
 
 pub mod action;
+pub mod atomic_file;
 pub mod autostart;
 pub mod config;
 pub mod control;

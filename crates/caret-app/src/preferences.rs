@@ -171,21 +171,12 @@ pub fn load_or_reset(paths: &AppPaths) -> Result<Preferences> {
 
 pub fn save(paths: &AppPaths, preferences: &Preferences) -> Result<()> {
     let path = preferences_path(paths);
-    let temporary = path.with_extension("json.tmp");
     let json = serde_json::to_vec_pretty(preferences).map_err(|error| AppError::Preferences {
         path: path.clone(),
         reason: error.to_string(),
     })?;
-    // Written and flushed to disk before the rename, so that after a crash the file is the old one or the new
-    // one, never a truncated one.
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&temporary).map_err(file_error(&temporary))?;
-        file.write_all(&json).map_err(file_error(&temporary))?;
-        file.sync_all().map_err(file_error(&temporary))?;
-    }
-    std::fs::rename(&temporary, &path).map_err(file_error(&path))?;
-    Ok(())
+    // After a crash the file is the old one or the new one, never a truncated one.
+    crate::atomic_file::write(&path, &json).map_err(file_error(&path))
 }
 
 #[cfg(test)]

@@ -270,7 +270,7 @@ mod tests {
                 loopback_only: true,
             },
             oauth_port: 0,
-            browser: "xdg-open".into(),
+            browser: None,
         };
         let app = mock_builder()
             .invoke_handler(crate::ipc::handler())

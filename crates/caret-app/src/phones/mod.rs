@@ -45,13 +45,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The names the relay's certificate is made for: this machine's `.local` name (as mDNS announces it), then
+/// the fixed ones.
 fn machine_names() -> Vec<String> {
     let mut names = vec!["caret.local".to_owned(), "localhost".to_owned()];
-    if let Ok(hostname) = std::fs::read_to_string("/etc/hostname") {
-        let hostname = hostname.trim();
-        if !hostname.is_empty() {
-            names.insert(0, format!("{hostname}.local"));
-        }
+    let hostname = gethostname::gethostname().to_string_lossy().trim().to_owned();
+    if !hostname.is_empty() {
+        names.insert(0, format!("{hostname}.local"));
     }
     names
 }

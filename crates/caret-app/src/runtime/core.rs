@@ -251,7 +251,7 @@ mod tests {
                 loopback_only: true,
             },
             oauth_port: 0,
-            browser: "xdg-open".into(),
+            browser: None,
         };
         AppCore::new(config, false)
     }

@@ -35,8 +35,8 @@ use crate::error::Result;
 pub struct SignInSettings {
     /// The loopback port Slack's answer comes back to (the manifest's; 0 in tests).
     pub port: u16,
-    /// The program that opens links in the browser.
-    pub browser: String,
+    /// The program that opens links in the browser, if the user named one; else the desktop's.
+    pub browser: Option<String>,
 }
 
 /// The handle on the Slack connection. Clones share everything.

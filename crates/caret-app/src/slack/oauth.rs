@@ -48,7 +48,7 @@ pub fn last_client_id(workspaces: &Workspaces) -> Option<String> {
 
 /// Opens one of Slack's pages in the browser.
 pub async fn open_slack_page(workspaces: &Workspaces, page: super::manifest::SlackPage) -> Result<()> {
-    open_in_browser(&workspaces.sign_in.browser, &page.url())
+    open_in_browser(workspaces.sign_in.browser.as_deref(), &page.url())
         .await
         .map_err(AppError::OAuth)
 }
@@ -249,7 +249,7 @@ pub async fn begin(workspaces: &Workspaces, client_id: &str, open_browser: bool)
     }
 
     let browser_problem = if open_browser {
-        open_in_browser(&workspaces.sign_in.browser, url.as_str())
+        open_in_browser(workspaces.sign_in.browser.as_deref(), url.as_str())
             .await
             .err()
     } else {
@@ -435,8 +435,10 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
     workspaces.connect_with(credentials).await.map_err(Arc::new)
 }
 
+/// Compares a callback's `state` with ours without saying, by how long it takes, how much of it matched.
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 fn escape_html(text: &str) -> String {
@@ -477,19 +479,37 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 
 /// Opens a URL in the user's browser with `opener` (`xdg-open` unless `CARET_BROWSER` says otherwise); `Err`
 /// says why not.
-async fn open_in_browser(opener: &str, url: &str) -> std::result::Result<(), String> {
-    let mut child = tokio::process::Command::new(opener)
-        .arg(url)
+async fn open_in_browser(opener: Option<&str>, url: &str) -> std::result::Result<(), String> {
+    // The user's opener if they named one (`CARET_BROWSER`), else the desktop's: xdg-open, then gio, then the
+    // others the `open` crate knows, the first that runs.
+    let launchers = match opener {
+        Some(program) => vec![open::with_command(url, program)],
+        None => open::commands(url),
+    };
+    let mut why = Vec::new();
+    for launcher in launchers {
+        let name = launcher.get_program().to_string_lossy().into_owned();
+        match launch(launcher).await {
+            Ok(()) => return Ok(()),
+            Err(problem) => why.push(format!("{name} {problem}")),
+        }
+    }
+    Err(format!("{}; open the link yourself", why.join(", ")))
+}
+
+/// Runs one launcher: it has done its part once it exits well (or is still running after a while: some stay
+/// until the browser exits, and the browser is open, which is what counts).
+async fn launch(launcher: std::process::Command) -> std::result::Result<(), String> {
+    let mut child = tokio::process::Command::from(launcher)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map_err(|error| format!("cannot run {opener} ({error}); open the link yourself"))?;
+        .map_err(|error| format!("cannot run ({error})"))?;
     match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
         Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(format!("{opener} failed ({status}); open the link yourself")),
-        Ok(Err(error)) => Err(format!("{opener} failed ({error}); open the link yourself")),
-        // Some openers stay until the browser exits: the browser is open, which is what counts.
+        Ok(Ok(status)) => Err(format!("failed ({status})")),
+        Ok(Err(error)) => Err(format!("failed ({error})")),
         Err(_) => Ok(()),
     }
 }
@@ -506,6 +526,20 @@ mod tests {
         ] {
             assert!(!valid_client_id(bad), "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_named_opener_gets_the_link_and_its_failure_is_said() {
+        assert_eq!(open_in_browser(Some("true"), "https://slack.com/").await, Ok(()));
+        let failed = open_in_browser(Some("false"), "https://slack.com/").await.unwrap_err();
+        assert!(
+            failed.starts_with("false failed") && failed.ends_with("open the link yourself"),
+            "{failed}"
+        );
+        let missing = open_in_browser(Some("/nowhere/opener"), "https://slack.com/")
+            .await
+            .unwrap_err();
+        assert!(missing.contains("cannot run"), "{missing}");
     }
 
     #[test]
