@@ -4,23 +4,25 @@
 //! Everything here is quick and synchronous (a mutex held for a map lookup, a SQLite row); connections do
 //! their waiting outside it.
 
+mod pairing_slot;
+
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use caret_core::CaretState;
-use caret_store::{Device, LogKind, NewLogEntry, Store};
+use caret_store::{Device, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 use tokio::time::Instant;
 use ts_rs::TS;
 
+use self::pairing_slot::PairingSlot;
 use crate::error::{ProtocolError, RelayError};
 use crate::identity::Fingerprint;
-use crate::pairing::{NewDevice, PairingWindow, token_matches};
+use crate::pairing::token_matches;
 use crate::protocol::{DesktopMessage, ShownStatus};
 use crate::session::RateLimiter;
 
@@ -153,11 +155,8 @@ pub(crate) struct Hub {
     pub config: RelayConfig,
     pub store: Store,
     pub fingerprint: Fingerprint,
-    /// The open pairing window and its generation (each window opened gets the next number).
-    pairing: Mutex<Option<(u64, PairingWindow)>>,
-    next_pairing: AtomicU64,
-    /// Rung whenever the pairing window may have changed (used, a failed attempt, closed).
-    pairing_changed: tokio::sync::Notify,
+    /// The open pairing window and its generation; see [`PairingSlot`].
+    pairing: PairingSlot,
     /// Wakes the task that expires HTTP-posted states when a new one arrives.
     http_reports_changed: Notify,
     /// Set once, at shutdown: every WebSocket task watches it, so each can tell its phone `shutting_down`
@@ -207,9 +206,7 @@ impl Hub {
             config,
             store,
             fingerprint,
-            pairing: Mutex::new(None),
-            next_pairing: AtomicU64::new(1),
-            pairing_changed: tokio::sync::Notify::new(),
+            pairing: PairingSlot::new(),
             http_reports_changed: Notify::new(),
             stopping: watch::Sender::new(false),
             sessions: watch::Sender::new(0),
@@ -534,115 +531,6 @@ impl Hub {
             *current = feed;
             changed
         });
-    }
-
-    // ----- pairing -----
-
-    /// Opens a new pairing window (replacing any older one).
-    pub fn open_pairing(&self) -> Result<(String, String, Instant), RelayError> {
-        let window = PairingWindow::open_for(self.config.pairing_window)?;
-        let offer = (
-            window.secret().to_owned(),
-            window.short_code().to_owned(),
-            window.expires_at(),
-        );
-        let generation = self.next_pairing.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.pairing) = Some((generation, window));
-        Ok(offer)
-    }
-
-    pub fn close_pairing(&self) {
-        *lock(&self.pairing) = None;
-        self.pairing_changed.notify_waiters();
-    }
-
-    /// Resolves once no pairing window is open (it was used, locked out by failures, or closed). An expired
-    /// window counts as closed only when something looks at it: callers also wait for its end.
-    pub async fn pairing_closed(&self) {
-        loop {
-            let changed = self.pairing_changed.notified();
-            tokio::pin!(changed);
-            // Registered before looking, so a change meanwhile is not missed.
-            changed.as_mut().enable();
-            // Looked at directly: `with_pairing` rings the bell this loop waits on.
-            let open = lock(&self.pairing)
-                .as_mut()
-                .is_some_and(|(_, window)| window.ensure_open().is_ok());
-            if !open {
-                return;
-            }
-            changed.await;
-        }
-    }
-
-    /// Runs `step` on the open pairing window, or refuses if there is none.
-    pub fn with_pairing<T>(
-        &self,
-        step: impl FnOnce(&mut PairingWindow) -> Result<T, ProtocolError>,
-    ) -> Result<T, ProtocolError> {
-        self.with_pairing_generation(None, step).map(|(_, result)| result)
-    }
-
-    /// Runs `step` on the open pairing window if it is the `expected` one (any, for `None`), and says
-    /// which it was; a window opened since counts as closed for this attempt.
-    pub fn with_pairing_generation<T>(
-        &self,
-        expected: Option<u64>,
-        step: impl FnOnce(&mut PairingWindow) -> Result<T, ProtocolError>,
-    ) -> Result<(u64, T), ProtocolError> {
-        let outcome = match lock(&self.pairing).as_mut() {
-            Some((generation, window)) if expected.is_none_or(|expected| expected == *generation) => {
-                step(window).map(|result| (*generation, result))
-            }
-            _ => Err(ProtocolError::PairingClosed),
-        };
-        // The step may have used the window or counted a failure.
-        self.pairing_changed.notify_waiters();
-        outcome
-    }
-
-    /// After a pairing window was used: makes the device, records it, tells the app.
-    pub fn complete_pairing(
-        &self,
-        name: Option<String>,
-        method: PairingMethod,
-        peer: SocketAddr,
-    ) -> Result<NewDevice, RelayError> {
-        let new_device = NewDevice::generate()?;
-        let name = name.unwrap_or_else(|| "Phone".to_owned());
-        let at = now_ms();
-        self.store
-            .add_device(&new_device.id, &name, &new_device.token_hash, at)?;
-        let entry = NewLogEntry {
-            at_ms: at,
-            kind: Some(LogKind::Note),
-            source: "relay".to_owned(),
-            outcome: format!(
-                "paired a new device \"{name}\" ({}) by {} from {}",
-                new_device.id,
-                method.label(),
-                peer.ip()
-            ),
-            ..NewLogEntry::default()
-        };
-        if let Err(error) = self.store.append_log(&entry) {
-            tracing::error!("relay: cannot write the sync log: {error}");
-        }
-        tracing::info!(device = %new_device.id, "relay: paired a new device by {}", method.label());
-        let device = Device {
-            id: new_device.id.clone(),
-            name,
-            paired_at_ms: at,
-            last_seen_ms: None,
-            last_seq: None,
-            revoked_at_ms: None,
-        };
-        let _ = self.events.send(RelayEvent::DevicePaired {
-            device,
-            method,
-            from_lan: !peer.ip().is_loopback(),
-        });
-        Ok(new_device)
     }
 }
 

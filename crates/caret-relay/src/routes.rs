@@ -1,5 +1,7 @@
 //! The relay's endpoints: the phone WebSocket, the automation endpoint, and the two pairing paths.
 
+mod phone_session;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,15 +15,14 @@ use axum::routing::{get, post};
 use http_body_util::{BodyExt, Limited};
 use tokio::sync::OwnedSemaphorePermit;
 
+use self::phone_session::phone_socket;
 use crate::error::ProtocolError;
 use crate::hub::{Hub, PairingMethod};
 use crate::pake::{PakeExchange, to_hex};
 use crate::protocol::{
-    DesktopMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION, PairingMessage, PairingReply, PhoneMessage,
-    parse_http_state, parse_pairing_frame, parse_phone_frame,
+    DesktopMessage, MAX_FRAME_BYTES, PairingMessage, PairingReply, parse_http_state, parse_pairing_frame,
 };
 use crate::server::{ConnectionSlot, Peer};
-use crate::session::SequenceTracker;
 
 /// The largest WebSocket message read at all. Between [`MAX_FRAME_BYTES`] and this a message gets a
 /// `frame_too_large` answer and the connection stays; above it the connection is closed (close code 1009).
@@ -281,186 +282,6 @@ fn upgrade_limits(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
         .max_message_size(MAX_WEBSOCKET_MESSAGE)
         .max_frame_size(MAX_WEBSOCKET_MESSAGE)
-}
-
-/// `GET /v1/ws`: a phone's stream.
-async fn phone_socket(
-    State(hub): State<Arc<Hub>>,
-    Extension(slot): Extension<ConnectionSlot>,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let permit = slot.take();
-    // Dropped with the task, or with the callback if the upgrade never completes.
-    let session = hub.track_session();
-    upgrade_limits(upgrade)
-        .on_upgrade(move |socket| async move {
-            run_phone_session(hub, socket).await;
-            drop(permit);
-            drop(session);
-        })
-        .into_response()
-}
-
-async fn run_phone_session(hub: Arc<Hub>, mut socket: WebSocket) {
-    // 1. `hello`, in time (a relay stopping meanwhile says so at once rather than wait for it).
-    let first = tokio::select! {
-        () = hub.until_stopping() => {
-            return close_with(&mut socket, &ProtocolError::ShuttingDown).await;
-        }
-        read = tokio::time::timeout(hub.config.patience, next_frame(&mut socket)) => read,
-    };
-    let first = match first {
-        Ok(Incoming::Frame(frame)) => frame,
-        Ok(Incoming::Gone) => return,
-        Ok(Incoming::TooBig) => return close_with(&mut socket, &too_big()).await,
-        Ok(Incoming::NotUtf8) => return close_with(&mut socket, &ProtocolError::TextNotUtf8).await,
-        Err(_) => return close_with(&mut socket, &ProtocolError::Timeout).await,
-    };
-    let device = match parse_phone_frame(&first) {
-        Ok(PhoneMessage::Hello { device_id, token, .. }) => {
-            match hub.authenticate(&device_id, token.expose()) {
-                Ok(device) => device,
-                Err(error) => return close_with(&mut socket, &error).await,
-            }
-        }
-        Ok(_) => return close_with(&mut socket, &ProtocolError::HelloRequired).await,
-        Err(error) if error.closes_connection() => return close_with(&mut socket, &error).await,
-        Err(_) => return close_with(&mut socket, &ProtocolError::HelloRequired).await,
-    };
-    if hub.is_stopping() {
-        return close_with(&mut socket, &ProtocolError::ShuttingDown).await;
-    }
-    let device_id = device.id.clone();
-    let mut sequence = SequenceTracker::resume(device.last_seq.and_then(|seq| u64::try_from(seq).ok()));
-    let mut session = hub.connect(&device);
-    // A revocation that landed between the token check and the registration found no connection to close:
-    // look again now that this one is registered (a later revocation will find and close it).
-    if let Err(error) = hub.check_active(&device_id) {
-        hub.disconnect(&device_id, session.connection);
-        return close_with(&mut socket, &error).await;
-    }
-    let welcome = DesktopMessage::Welcome {
-        protocol: PROTOCOL_VERSION,
-        heartbeat_secs: hub.heartbeat_secs(),
-        last_seq: sequence.last(),
-    };
-    let mut status = hub.status();
-    let status_now = status.borrow_and_update().to_json();
-    if !send_text(&mut socket, welcome.to_json()).await || !send_text(&mut socket, status_now).await {
-        hub.disconnect(&device_id, session.connection);
-        return;
-    }
-
-    // 2. Messages until the phone leaves, misses its heartbeats, is revoked or replaced.
-    // Only what the phone sends counts as a beat: pushing a status to it proves nothing about the phone.
-    let silence_limit = hub.config.heartbeat * 3;
-    let mut silent_until = tokio::time::Instant::now() + silence_limit;
-    let mut consecutive_errors = 0u32;
-    let ending: Option<ProtocolError> = loop {
-        tokio::select! {
-            kicked = &mut session.kicked => {
-                break Some(kicked.unwrap_or(ProtocolError::ShuttingDown));
-            }
-            () = hub.until_stopping() => break Some(ProtocolError::ShuttingDown),
-            changed = status.changed() => {
-                if changed.is_err() {
-                    break Some(ProtocolError::ShuttingDown);
-                }
-                let json = status.borrow_and_update().to_json();
-                if !send_text(&mut socket, json).await {
-                    break None;
-                }
-            }
-            () = tokio::time::sleep_until(silent_until) => {
-                tracing::info!(device = %device_id, "relay: heartbeats missed; phone offline");
-                break Some(ProtocolError::Timeout);
-            }
-            incoming = next_frame(&mut socket) => {
-                let frame = match incoming {
-                    Incoming::Gone => break None,
-                    Incoming::TooBig => break Some(too_big()),
-                    Incoming::NotUtf8 => break Some(ProtocolError::TextNotUtf8),
-                    Incoming::Frame(frame) => frame,
-                };
-                silent_until = tokio::time::Instant::now() + silence_limit;
-                let answer = handle_phone_frame(&hub, &device_id, session.connection, &mut sequence, &frame);
-                match answer {
-                    Ok(reply) => {
-                        consecutive_errors = 0;
-                        if !send_text(&mut socket, reply.to_json()).await {
-                            break None;
-                        }
-                    }
-                    Err((error, _)) if error.closes_connection() => break Some(error),
-                    Err((error, seq)) => {
-                        consecutive_errors += 1;
-                        if consecutive_errors >= hub.config.max_consecutive_errors {
-                            break Some(ProtocolError::TooManyErrors);
-                        }
-                        let json = DesktopMessage::Error(error.to_message(seq)).to_json();
-                        if !send_text(&mut socket, json).await {
-                            break None;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    if let Some(error) = ending {
-        close_with(&mut socket, &error).await;
-    }
-    hub.disconnect(&device_id, session.connection);
-}
-
-/// One message on an authenticated connection: the reply, or the refusal with the message's `seq`.
-fn handle_phone_frame(
-    hub: &Arc<Hub>,
-    device_id: &str,
-    connection: u64,
-    sequence: &mut SequenceTracker,
-    frame: &[u8],
-) -> Result<DesktopMessage, (ProtocolError, Option<u64>)> {
-    hub.check_rate(device_id).map_err(|error| (error, None))?;
-    let message = parse_phone_frame(frame).map_err(|error| (error, None))?;
-    match message {
-        PhoneMessage::Ping => Ok(DesktopMessage::Pong),
-        PhoneMessage::Hello { .. } => Err((
-            ProtocolError::InvalidField {
-                message_type: "hello".into(),
-                detail: "already said hello on this connection".into(),
-            },
-            None,
-        )),
-        PhoneMessage::State { seq, state } => accept_state(hub, device_id, connection, seq, state, || {
-            sequence.accept_state(seq)
-        }),
-        PhoneMessage::Snapshot { seq, state } => accept_state(hub, device_id, connection, seq, state, || {
-            sequence.accept_snapshot(seq);
-            Ok(())
-        }),
-    }
-}
-
-fn accept_state(
-    hub: &Arc<Hub>,
-    device_id: &str,
-    connection: u64,
-    seq: u64,
-    state: caret_core::CaretState,
-    check_sequence: impl FnOnce() -> Result<(), ProtocolError>,
-) -> Result<DesktopMessage, (ProtocolError, Option<u64>)> {
-    // Checked on every state, so a revocation made anywhere (even by another process sharing the
-    // database) stops the device at its next message.
-    hub.check_active(device_id).map_err(|error| (error, Some(seq)))?;
-    // A message still queued on a connection that a newer one replaced must not overwrite the newer
-    // connection's state or move the sequence baseline back.
-    if !hub.is_current(device_id, connection) {
-        return Err((ProtocolError::Replaced, Some(seq)));
-    }
-    check_sequence().map_err(|error| (error, Some(seq)))?;
-    hub.touch(device_id, Some(seq));
-    hub.report_from_connection(device_id, connection, state);
-    Ok(DesktopMessage::Ack { seq })
 }
 
 /// `GET /v1/pair/code`: the typed-code path (SPAKE2 + fingerprint-bound confirmation, see [`crate::pake`]).
