@@ -1,9 +1,11 @@
-//! DNS-SD over mDNS: the relay announces itself on the LAN as `_caret._tcp`, so a phone app (or
-//! `caret-phone discover`) finds the desktop without typing an address. The announcement carries nothing
+//! DNS-SD over mDNS: the relay announces itself on the LAN as `_caret._tcp` (with the `server` feature), so a
+//! phone app (or `caret-phone discover`, through [`discover`]) finds the desktop without typing an address. The announcement carries nothing
 //! secret: the protocol version, the WebSocket path and the certificate fingerprint (which the phone still
 //! checks against the QR code or the PAKE confirmation; discovery alone is never trusted).
 
-use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
+use mdns_sd::ServiceDaemon;
+#[cfg(feature = "server")]
+use mdns_sd::{IfKind, ServiceInfo};
 
 use crate::error::RelayError;
 use crate::identity::Fingerprint;
@@ -11,12 +13,14 @@ use crate::identity::Fingerprint;
 /// The DNS-SD service type.
 pub const SERVICE_TYPE: &str = "_caret._tcp.local.";
 
+#[cfg(feature = "server")]
 /// A running announcement; withdrawn (goodbye packets) when dropped.
 pub struct Advertisement {
     daemon: ServiceDaemon,
     fullname: String,
 }
 
+#[cfg(feature = "server")]
 impl std::fmt::Debug for Advertisement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Advertisement")
@@ -25,15 +29,18 @@ impl std::fmt::Debug for Advertisement {
     }
 }
 
+#[cfg(feature = "server")]
 /// The machine's name for the instance label ("Caret Desktop on ada-laptop").
 fn machine_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "this computer".to_owned())
+    let name = gethostname::gethostname().to_string_lossy().trim().to_owned();
+    if name.is_empty() {
+        "this computer".to_owned()
+    } else {
+        name
+    }
 }
 
+#[cfg(feature = "server")]
 /// "Caret Desktop on ada-laptop", with the port when it is not the default one, so that two relays on one
 /// machine (two users; tests running side by side) are told apart.
 fn instance_name(machine: &str, port: u16) -> String {
@@ -44,6 +51,7 @@ fn instance_name(machine: &str, port: u16) -> String {
     }
 }
 
+#[cfg(feature = "server")]
 impl Advertisement {
     /// Announces the relay on `port` on every non-loopback interface (addresses follow interface changes).
     pub fn start(port: u16, fingerprint: &Fingerprint) -> Result<Advertisement, RelayError> {
@@ -86,6 +94,7 @@ impl Advertisement {
     }
 }
 
+#[cfg(feature = "server")]
 impl Drop for Advertisement {
     fn drop(&mut self) {
         let _ = self.daemon.unregister(&self.fullname);

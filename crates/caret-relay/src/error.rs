@@ -182,6 +182,7 @@ pub enum RelayError {
         address: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[cfg(feature = "server")]
     #[error(transparent)]
     Store(#[from] caret_store::StoreError),
     #[error("cannot announce the relay on the LAN (mDNS): {0}")]

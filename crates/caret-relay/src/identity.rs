@@ -5,14 +5,20 @@
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "server")]
 use std::sync::Arc;
 
+#[cfg(feature = "server")]
 use rustls::pki_types::pem::PemObject;
+#[cfg(feature = "server")]
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+#[cfg(feature = "server")]
 use crate::error::RelayError;
 
+#[cfg(feature = "server")]
 const CERT_FILE: &str = "relay-cert.pem";
+#[cfg(feature = "server")]
 const KEY_FILE: &str = "relay-key.pem";
 
 /// SHA-256 of the certificate (DER): what a phone compares with the one in the pairing QR code.
@@ -33,28 +39,22 @@ impl Fingerprint {
 
     /// Reads the hex form back, with or without `:` separators, in either case.
     pub fn parse(text: &str) -> Option<Fingerprint> {
-        let digits: Vec<u8> = text.bytes().filter(|b| *b != b':').collect();
-        if digits.len() != 64 {
-            return None;
-        }
+        let digits: String = text.chars().filter(|c| *c != ':').collect();
         let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(digits.chunks(2)) {
-            let pair = std::str::from_utf8(pair).ok()?;
-            *byte = u8::from_str_radix(pair, 16).ok()?;
-        }
+        hex::decode_to_slice(digits, &mut bytes).ok()?;
         Some(Fingerprint(bytes))
     }
 
     /// Lowercase hex without separators, for QR codes and URLs.
     pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 }
 
 impl fmt::Display for Fingerprint {
     /// `AB:CD:…`, the way browsers and `openssl x509 -fingerprint -sha256` show it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|b| format!("{b:02X}")).collect();
+        let parts: Vec<String> = self.0.iter().map(|byte| hex::encode_upper([*byte])).collect();
         f.write_str(&parts.join(":"))
     }
 }
@@ -65,6 +65,7 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+#[cfg(feature = "server")]
 /// The certificate and key the relay serves with.
 pub struct RelayIdentity {
     pub certificate: CertificateDer<'static>,
@@ -72,6 +73,7 @@ pub struct RelayIdentity {
     pub fingerprint: Fingerprint,
 }
 
+#[cfg(feature = "server")]
 impl fmt::Debug for RelayIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RelayIdentity")
@@ -85,28 +87,31 @@ fn at(path: &Path) -> impl Fn(std::io::Error) -> (PathBuf, std::io::Error) + '_ 
     move |error| (path.to_path_buf(), error)
 }
 
-/// Writes a file readable by the user only, atomically (a crash leaves the old file or the new, never half).
-/// The error names the file that failed (the temporary one or the target). Shared with the CLI phone, which
+/// Writes a file readable by the user only (a temporary file is made 0600), atomically: a temporary file beside
+/// it, flushed, then renamed over it, so a crash leaves the old file or the new, never half. The error names
+/// the file that failed (the folder, the temporary file or the target). Shared with the CLI phone, which
 /// keeps its device token the same way.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
-    let temporary = path.with_extension("tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary).map_err(at(&temporary))?;
-        file.write_all(contents).map_err(at(&temporary))?;
-        file.sync_all().map_err(at(&temporary))?;
-    }
-    std::fs::rename(&temporary, path).map_err(at(path))
+    let folder = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(folder).map_err(at(folder))?;
+    let temporary = file.path().to_path_buf();
+    file.write_all(contents).map_err(at(&temporary))?;
+    file.as_file().sync_all().map_err(at(&temporary))?;
+    file.persist(path)
+        .map_err(|error| (path.to_path_buf(), error.error))?;
+    Ok(())
 }
 
+#[cfg(feature = "server")]
 fn write_private(path: &Path, contents: &str) -> Result<(), RelayError> {
     write_private_file(path, contents.as_bytes())
         .map_err(|(path, source)| RelayError::IdentityFile { path, source })
 }
 
+#[cfg(feature = "server")]
 impl RelayIdentity {
     /// Loads the identity from `dir`, or makes and saves one naming `hostnames` (e.g. `caret.local`, the
     /// machine's name, `localhost`). Phones pin the fingerprint rather than trusting names, so the names
@@ -165,7 +170,7 @@ impl RelayIdentity {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
 
@@ -199,8 +204,9 @@ mod tests {
                 .unwrap()
                 .starts_with("-----BEGIN CERTIFICATE-----")
         );
-        assert!(
-            !dir.path().join("relay-key.tmp").exists(),
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
             "no temporary file left behind"
         );
     }
@@ -236,7 +242,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod openssl_check {
     /// Matches `openssl x509 -fingerprint -sha256` (scripts/setup.sh --test installs openssl).
     #[test]

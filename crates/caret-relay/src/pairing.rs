@@ -27,10 +27,6 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], RelayError> {
     Ok(bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
     let mut out = [0u8; 32];
@@ -56,8 +52,8 @@ impl std::fmt::Debug for NewDevice {
 
 impl NewDevice {
     pub fn generate() -> Result<NewDevice, RelayError> {
-        let id = format!("d_{}", hex(&random_bytes::<8>()?));
-        let token = hex(&random_bytes::<32>()?);
+        let id = format!("d_{}", hex::encode(random_bytes::<8>()?));
+        let token = hex::encode(random_bytes::<32>()?);
         let token_hash = sha256(token.as_bytes());
         Ok(NewDevice {
             id,
@@ -106,7 +102,7 @@ impl PairingWindow {
     /// Opens a window that lasts `duration` (tests shorten it).
     pub fn open_for(duration: Duration) -> Result<PairingWindow, RelayError> {
         Ok(PairingWindow {
-            secret: hex(&random_bytes::<16>()?),
+            secret: hex::encode(random_bytes::<16>()?),
             short_code: random_short_code()?,
             expires_at: Instant::now() + duration,
             wrong_attempts: 0,

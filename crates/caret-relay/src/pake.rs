@@ -108,21 +108,15 @@ impl PakeKey {
 
 /// Lowercase hex, the wire form of PAKE messages and MACs.
 pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Reads hex back; `None` for anything else (odd length, other characters) or more than `max_bytes`.
 pub fn from_hex(text: &str, max_bytes: usize) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.len() / 2 > max_bytes {
+    if text.len() / 2 > max_bytes {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| {
-            text.get(at..at + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect()
+    hex::decode(text).ok()
 }
 
 #[cfg(test)]

@@ -531,7 +531,9 @@ mod tests {
     #[tokio::test]
     async fn the_named_opener_gets_the_link_and_its_failure_is_said() {
         assert_eq!(open_in_browser(Some("true"), "https://slack.com/").await, Ok(()));
-        let failed = open_in_browser(Some("false"), "https://slack.com/").await.unwrap_err();
+        let failed = open_in_browser(Some("false"), "https://slack.com/")
+            .await
+            .unwrap_err();
         assert!(
             failed.starts_with("false failed") && failed.ends_with("open the link yourself"),
             "{failed}"
