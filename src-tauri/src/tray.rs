@@ -286,6 +286,7 @@ fn workspaces_key(snapshot: &Snapshot) -> Vec<(i64, String)> {
         .collect()
 }
 
+/// The tray menu for `snapshot`, with the handles of the items that later snapshots change.
 fn build_menu<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Result<(Menu<R>, LiveMenu<R>)> {
     let state_line = MenuItem::with_id(
         app,
@@ -295,6 +296,45 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
         None::<&str>,
     )?;
     let menu = Menu::with_items(app, &[&state_line])?;
+    let workspace_lines = append_workspace_lines(app, &menu, snapshot)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&status_menu(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        TrayItem::ClearStatus.id(),
+        "Clear status",
+        true,
+        None::<&str>,
+    )?)?;
+    let policies = append_policy_menu(app, &menu, snapshot)?;
+    let (pause, resume) = append_syncing_items(app, &menu, snapshot.paused)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    append_window_items(app, &menu)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        TrayItem::Quit.id(),
+        "Quit Caret Desktop",
+        true,
+        None::<&str>,
+    )?)?;
+    let live = LiveMenu {
+        state_line,
+        workspace_lines,
+        policies,
+        pause,
+        resume,
+        built_for: workspaces_key(snapshot),
+    };
+    Ok((menu, live))
+}
+
+/// A read-only line per workspace (what its Slack shows), kept to be updated in place.
+fn append_workspace_lines<R: Runtime>(
+    app: &AppHandle<R>,
+    menu: &Menu<R>,
+    snapshot: &Snapshot,
+) -> tauri::Result<Vec<(i64, MenuItem<R>)>> {
     let mut workspace_lines = Vec::new();
     for workspace in &snapshot.workspaces {
         let line = MenuItem::with_id(
@@ -307,16 +347,16 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
         menu.append(&line)?;
         workspace_lines.push((workspace.id, line));
     }
-    menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&status_menu(app)?)?;
-    menu.append(&MenuItem::with_id(
-        app,
-        TrayItem::ClearStatus.id(),
-        "Clear status",
-        true,
-        None::<&str>,
-    )?)?;
+    Ok(workspace_lines)
+}
 
+/// The Policy submenu: a submenu per workspace with a check item per choice (kept, so that the marks follow
+/// the snapshot), or a disabled line when no workspace is connected.
+fn append_policy_menu<R: Runtime>(
+    app: &AppHandle<R>,
+    menu: &Menu<R>,
+    snapshot: &Snapshot,
+) -> tauri::Result<Vec<(i64, TrayPolicy, CheckMenuItem<R>)>> {
     let policy_menu = Submenu::with_id(app, "policy", "Policy", true)?;
     let mut policies = Vec::new();
     if snapshot.workspaces.is_empty() {
@@ -348,24 +388,36 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
         policy_menu.append(&submenu)?;
     }
     menu.append(&policy_menu)?;
+    Ok(policies)
+}
 
+/// Pause syncing and Resume syncing, only one of them enabled: kept, so that a pause from elsewhere flips them.
+fn append_syncing_items<R: Runtime>(
+    app: &AppHandle<R>,
+    menu: &Menu<R>,
+    paused: bool,
+) -> tauri::Result<(MenuItem<R>, MenuItem<R>)> {
     let pause = MenuItem::with_id(
         app,
         TrayItem::PauseSyncing.id(),
         "Pause syncing",
-        !snapshot.paused,
+        !paused,
         None::<&str>,
     )?;
     let resume = MenuItem::with_id(
         app,
         TrayItem::ResumeSyncing.id(),
         "Resume syncing",
-        snapshot.paused,
+        paused,
         None::<&str>,
     )?;
     menu.append(&pause)?;
     menu.append(&resume)?;
-    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    Ok((pause, resume))
+}
+
+/// The items that open the app's windows (or start pairing).
+fn append_window_items<R: Runtime>(app: &AppHandle<R>, menu: &Menu<R>) -> tauri::Result<()> {
     for (item, label) in [
         (TrayItem::PairPhone, "Pair phone…"),
         (TrayItem::OpenPhones, "Phones…"),
@@ -374,23 +426,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, snapshot: &Snapshot) -> tauri::Res
     ] {
         menu.append(&MenuItem::with_id(app, item.id(), label, true, None::<&str>)?)?;
     }
-    menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(
-        app,
-        TrayItem::Quit.id(),
-        "Quit Caret Desktop",
-        true,
-        None::<&str>,
-    )?)?;
-    let live = LiveMenu {
-        state_line,
-        workspace_lines,
-        policies,
-        pause,
-        resume,
-        built_for: workspaces_key(snapshot),
-    };
-    Ok((menu, live))
+    Ok(())
 }
 
 impl<R: Runtime> LiveMenu<R> {
