@@ -29,7 +29,8 @@ fi
 # --- Debian packages ---
 # libayatana-appindicator3-dev: the app does not load the library (its tray item is exported over D-Bus by tray-icon's ksni
 # backend), but Tauri's bundler finds it with pkg-config to write the packages' dependency on it, and stops without it.
-build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev
+# libdbus-1-dev: desktop notifications go over libdbus (notify-rust's `d` backend), which the webview loads anyway.
+build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev libdbus-1-dev
   libayatana-appindicator3-dev)
 # fonts-noto-color-emoji: the windows show status emoji as pictures, and the screenshots should too.
 # desktop-file-utils, appstream, rpm: the package test validates the desktop entry and metainfo, lists the .rpm.
@@ -80,6 +81,12 @@ fi
 if $want_test && ! command -v tauri-driver >/dev/null; then
   say "installing tauri-driver (cargo install, about 30 s)"
   cargo install tauri-driver --locked --version 2.1.0 --quiet
+fi
+
+# --- cargo-deny: the test command checks the dependency tree's licences, duplicates and sources with it ---
+if $want_test && ! cargo deny --version 2>/dev/null | grep -qx 'cargo-deny 0.20.2'; then
+  say "installing cargo-deny (cargo install, about 2 min)"
+  cargo install cargo-deny --locked --version 0.20.2 --no-default-features --quiet
 fi
 
 # --- UI packages (exactly the lockfile's) ---

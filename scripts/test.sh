@@ -25,6 +25,12 @@ step "architecture: only src-tauri knows Tauri"
 cargo fetch --locked -q
 bash scripts/check-no-tauri.sh
 
+step "code size: no file over 600 lines of non-test code, no function over 80 (scripts/check-size.py)"
+python3 scripts/check-size.py
+
+step "dependencies: licences, duplicate versions, sources (cargo deny, deny.toml)"
+cargo deny --locked check licenses bans sources
+
 step "Rust: clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
