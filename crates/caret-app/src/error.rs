@@ -77,6 +77,9 @@ pub enum AppError {
     NeedsTray(String),
     #[error("Caret Desktop's settings: {0}")]
     Settings(#[from] caret_core::CoreError),
+    /// Work handed to the blocking pool never came back (the app is stopping, or a bug panicked in it).
+    #[error("{work} was interrupted: {reason}")]
+    Interrupted { work: &'static str, reason: String },
     /// The browser sign-in did not connect a workspace (cancelled, refused, timed out, its port taken).
     #[error("Sign in with Slack: {0}")]
     OAuth(String),

@@ -276,7 +276,7 @@ impl Store {
         let limit = filter.limit.unwrap_or(200).clamp(1, 10_000);
         let (clause, values) = where_clause(filter);
         let sql = format!("SELECT {COLUMNS} FROM sync_log {clause} ORDER BY id DESC LIMIT {limit}");
-        self.with(|connection| {
+        self.with_reader(|connection| {
             let mut statement = connection.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(values.iter()), entry_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -327,7 +327,7 @@ impl Store {
             ..filter.clone()
         });
         let sql = format!("SELECT {COLUMNS} FROM sync_log {clause} ORDER BY id ASC");
-        self.with(|connection| {
+        self.with_reader(|connection| {
             let mut statement = connection.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(values.iter()), entry_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

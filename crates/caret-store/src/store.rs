@@ -69,14 +69,28 @@ pub struct SyncState {
     pub in_flight: Option<InFlight>,
 }
 
-/// A cheap-to-clone handle on the database. The connection sits behind a std `Mutex`: every method is a short
-/// synchronous call and never holds the lock across an `.await`.
+/// A cheap-to-clone handle on the database. Every method is a synchronous call that never holds a lock across
+/// an `.await`; callers on an async runtime run the long ones (the sync log's queries and exports) on its
+/// blocking pool. Two connections, each behind a std `Mutex`: the writer, for everything the engine, the relay
+/// and the app read and write, and a reader for the sync log's queries, so that a 10,000-row page for the
+/// window never holds up a device check or the engine's commit (WAL lets the reader read while the writer
+/// writes).
 #[derive(Clone)]
 pub struct Store {
     connection: Arc<Mutex<Connection>>,
+    /// The sync log's queries; the writer itself for an in-memory database (it cannot be opened twice).
+    reader: Arc<Mutex<Connection>>,
     /// The id of the newest sync log row, so the sync log window and `caret-desktop log --follow` are told of
     /// new rows without polling the database.
     pub(crate) newest_log_id: Arc<tokio::sync::watch::Sender<i64>>,
+}
+
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock cannot leave SQLite inconsistent (statements are atomic), so a poisoned
+    // lock is still safe to use.
+    connection
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -119,7 +133,16 @@ impl Store {
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(to_error)?;
-        Store::prepare(connection)
+        let mut store = Store::prepare(connection)?;
+        // Opened after the writer has brought the schema up to date; read-only, so it can never write.
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(to_error)?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        store.reader = Arc::new(Mutex::new(reader));
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Store> {
@@ -133,22 +156,21 @@ impl Store {
         migrations::apply(&mut connection)?;
         let newest: i64 =
             connection.query_row("SELECT COALESCE(MAX(id), 0) FROM sync_log", [], |row| row.get(0))?;
+        let connection = Arc::new(Mutex::new(connection));
         Ok(Store {
-            connection: Arc::new(Mutex::new(connection)),
+            reader: connection.clone(),
+            connection,
             newest_log_id: Arc::new(tokio::sync::watch::channel(newest).0),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent (statements are atomic), so a
-        // poisoned lock is still safe to use.
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&lock(&self.connection))
     }
 
-    pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(&self.lock())
+    /// The sync log's queries: on the reader connection, beside whatever the writer is doing.
+    pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&lock(&self.reader))
     }
 
     /// `PRAGMA integrity_check`: "ok" for a healthy database.
@@ -498,6 +520,57 @@ mod tests {
             emoji: ":car:".into(),
             expiration: 1_800_000_000,
         }
+    }
+
+    #[test]
+    fn a_long_sync_log_query_does_not_hold_up_the_writer() {
+        use std::sync::mpsc;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("caret.db")).unwrap();
+        let (held, reader_busy) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let reader = store.clone();
+        let query = std::thread::spawn(move || {
+            reader.with_reader(|_| {
+                held.send(()).unwrap();
+                released.recv().unwrap();
+                Ok(())
+            })
+        });
+        reader_busy.recv().unwrap();
+        // While the reader is taken, the writer's work goes on: a device check, a sync log row, a workspace.
+        let (done, finished) = mpsc::channel();
+        let writer = store.clone();
+        std::thread::spawn(move || {
+            let worked = writer.devices().is_ok()
+                && writer
+                    .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 1)
+                    .is_ok();
+            done.send(worked).unwrap();
+        });
+        // A deadlock guard, not a speed limit: with one shared connection this would never answer.
+        assert_eq!(
+            finished.recv_timeout(std::time::Duration::from_secs(30)),
+            Ok(true)
+        );
+        release.send(()).unwrap();
+        query.join().unwrap().unwrap();
+        // The reader sees what the writer committed.
+        let workspaces: i64 = store
+            .with_reader(|c| Ok(c.query_row("SELECT COUNT(*) FROM workspaces", [], |row| row.get(0))?))
+            .unwrap();
+        assert_eq!(workspaces, 1);
+    }
+
+    #[test]
+    fn the_reader_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("caret.db")).unwrap();
+        assert!(
+            store
+                .with_reader(|c| Ok(c.execute("DELETE FROM workspaces", [])?))
+                .is_err()
+        );
     }
 
     #[test]

@@ -43,14 +43,10 @@ pub fn snapshot(core: State<'_, AppCore>) -> Snapshot {
 }
 
 /// Sync log rows matching the filter, newest first. New rows are announced by `sync-log` events. Async, like
-/// the export: it runs off the main thread, so a large query never stalls the tray.
+/// the export: it runs off the main thread and off the async threads, so a large query stalls nothing.
 #[tauri::command]
 pub async fn sync_log(core: State<'_, AppCore>, filter: LogFilter) -> Result<Vec<LogEntry>> {
-    Ok(core
-        .services()?
-        .store
-        .query_log(&filter)
-        .map_err(caret_app::AppError::from)?)
+    Ok(caret_app::views::sync_log::page(&core.services()?.store, filter).await?)
 }
 
 /// Writes every row the filter selects to a new file in the Downloads folder.
@@ -61,13 +57,16 @@ pub async fn export_sync_log(
     format: ExportFormat,
 ) -> Result<ExportedLog> {
     let dir = caret_app::views::export::export_dir();
-    Ok(caret_app::views::export::export_log(
-        &core.services()?.store,
-        &filter,
-        format,
-        &dir,
-        chrono::Local::now(),
-    )?)
+    Ok(
+        caret_app::views::sync_log::export(
+            &core.services()?.store,
+            filter,
+            format,
+            dir,
+            chrono::Local::now(),
+        )
+        .await?,
+    )
 }
 
 /// A workspace's settings, for the Settings form.

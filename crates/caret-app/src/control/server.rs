@@ -156,8 +156,9 @@ async fn sign_in(
 }
 
 /// The rows matching `filter`, oldest first.
-fn log_rows(core: &AppCore, filter: &LogFilter) -> Result<Vec<LogEntry>> {
-    let mut rows = core.services()?.store.query_log(filter)?;
+/// Rows matching `filter`, oldest first (as the CLI prints them), read off the async threads.
+async fn log_rows(core: &AppCore, filter: LogFilter) -> Result<Vec<LogEntry>> {
+    let mut rows = crate::views::sync_log::page(&core.services()?.store, filter).await?;
     rows.reverse();
     Ok(rows)
 }
@@ -187,11 +188,12 @@ async fn follow_log(
     let mut seen = *newest.borrow_and_update();
     let mut batch = log_rows(
         core,
-        &LogFilter {
+        LogFilter {
             after_id: None,
             ..filter.clone()
         },
-    );
+    )
+    .await;
     let mut hung_up = [0u8; 1];
     let mut first = true;
     loop {
@@ -224,13 +226,14 @@ async fn follow_log(
         let upto = *newest.borrow_and_update();
         batch = log_rows(
             core,
-            &LogFilter {
+            LogFilter {
                 after_id: Some(seen),
                 limit: Some(10_000),
                 before_id: None,
                 ..filter.clone()
             },
-        );
+        )
+        .await;
         seen = seen.max(upto);
     }
 }
@@ -292,7 +295,7 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
                 ControlResponse::Done
             }
             ControlRequest::Log { filter, follow: _ } => ControlResponse::Log {
-                entries: log_rows(core, &filter)?,
+                entries: log_rows(core, filter).await?,
             },
         })
     }
