@@ -435,8 +435,14 @@ pub fn spawn_rotation(tokens: Arc<KeyringTokens>) {
                 .iter()
                 .filter_map(|entry| setbacks.due_at(entry))
                 .min();
-            // At most a minute asleep: tokio's clock stops while a laptop is suspended, the wall clock does not.
-            let wait = next.map_or(60, |at| (at - unix_now()).clamp(1, 60));
+            // Nothing to renew (no rotating token): asleep until credentials change, so an idle app does not
+            // wake every minute for nothing. Otherwise at most a minute asleep: tokio's clock stops while a
+            // laptop is suspended, the wall clock does not.
+            let Some(next) = next else {
+                tokens.changed.notified().await;
+                continue;
+            };
+            let wait = (next - unix_now()).clamp(1, 60);
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(wait.unsigned_abs())) => {}
                 () = tokens.changed.notified() => {}
