@@ -28,7 +28,8 @@ def strip_strings(line):
 def test_module_start(lines):
     """The index of the `#[cfg(test)]` line of a trailing test module, or len(lines)."""
     for index, line in enumerate(lines):
-        if line.strip() == "#[cfg(test)]" and index + 1 < len(lines) and re.match(r"\s*mod \w+", lines[index + 1]):
+        is_test_cfg = re.fullmatch(r"#\[cfg\((test|all\(test\b.*|any\(test\b.*)\)\]", line.strip())
+        if is_test_cfg and index + 1 < len(lines) and re.match(r"\s*mod \w+", lines[index + 1]):
             return index
     return len(lines)
 

@@ -35,7 +35,7 @@ fn tally(rows: impl IntoIterator<Item = (String, bool)>) -> Tally {
 
 /// How many of the phone's states the sync log holds as inputs, read through `caret-desktop log`.
 async fn phone_inputs(sandbox: &Sandbox) -> usize {
-    let (ok, lines, error) = sandbox.cli("cli-log", &["log"]).await;
+    let (ok, lines, error) = sandbox.cli("cli-log", &["log", "-n", "10000"]).await;
     assert!(ok, "{error}");
     lines
         .lines()

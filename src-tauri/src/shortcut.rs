@@ -66,7 +66,7 @@ fn open_picker<R: Runtime>(app: &AppHandle<R>) {
 
 /// Starts the global shortcut's backend and registers the saved shortcut. Never fails: a refusal is recorded.
 /// On Linux it is the desktop's GlobalShortcuts portal on Wayland (src/portal_shortcut.rs) and our own X11
-/// listener elsewhere (src/x11_hotkey.rs: the plugin's X11 backend polls every 50 ms); on other systems the
+/// listener elsewhere (src/x11_hotkey/: the plugin's X11 backend polls every 50 ms); on other systems the
 /// global-shortcut plugin.
 pub fn install<R: Runtime>(app: &AppHandle<R>, preferences: &Preferences) {
     app.manage(ShortcutRegistry::default());

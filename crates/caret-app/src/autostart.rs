@@ -79,8 +79,8 @@ impl LoginItem {
             reason,
         };
         std::fs::create_dir_all(&self.autostart_dir).map_err(|error| failed(error.to_string()))?;
-        crate::atomic_file::write(&path, entry_text(&self.program).as_bytes())
-            .map_err(|error| failed(error.to_string()))?;
+        caret_relay::identity::write_private_file(&path, entry_text(&self.program).as_bytes())
+            .map_err(|(_, error)| failed(error.to_string()))?;
         self.remove(OLD_ENTRY_FILE)
     }
 

@@ -99,10 +99,11 @@ pub struct AppConfig {
     pub browser: Option<String>,
 }
 
-/// Overrides the program that opens links (Slack's pages, the sign-in).
 /// The loopback port of the browser sign-in's redirect, as the Slack app manifest registers it; Slack requires
 /// the registered URL to match exactly.
 pub const OAUTH_REDIRECT_PORT: u16 = 47824;
+
+/// Overrides the program that opens links (Slack's pages, the sign-in).
 pub const BROWSER_VAR: &str = "CARET_BROWSER";
 
 /// Overrides the browser sign-in's loopback port (tests run side by side).

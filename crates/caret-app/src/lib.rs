@@ -9,7 +9,7 @@
 //! - [`control`]: the control plane: the local socket the command line reaches the running app by, and the
 //!   command line itself ([`control::cli`], one module per command).
 //! - [`views`]: what the windows and the tray show, computed here: the Settings preview, the tray icon, the
-//!   sync log's export.
+//!   sync log's pages and export (off the async threads).
 //! - [`runtime`]: the running app: [`AppCore`] (the cheap-to-clone handle on its state, and what it tells the
 //!   tray), the services and the tasks that connect them, and carrying out the [`Action`]s every entry point
 //!   produces.
@@ -22,13 +22,13 @@
 //!   phone was paired, or as the user chose, and only there).
 //! - The ground floor, single files every room may use: [`config`] (where things live, which Slack API),
 //!   [`preferences`] (the app's own preferences file), [`action`] (the one [`Action`] type), [`error`],
-//!   [`atomic_file`] (a file replaced whole), [`autostart`] (the XDG Autostart entry), [`instance`] (one
-//!   running instance per data directory), [`logging`] (to stderr; never a secret) and [`notify`] (desktop
-//!   notifications; a missing daemon is logged, never fatal).
+//!   [`autostart`] (the XDG Autostart entry), `blocking` (work off the async threads), [`instance`] (one
+//!   running instance per data directory), [`logging`] (to stderr; never a secret) and [`notify`]
+//!   (desktop notifications; a missing daemon is logged, never fatal).
 
 pub mod action;
-pub mod atomic_file;
 pub mod autostart;
+mod blocking;
 pub mod config;
 pub mod control;
 pub mod error;

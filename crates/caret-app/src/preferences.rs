@@ -176,7 +176,10 @@ pub fn save(paths: &AppPaths, preferences: &Preferences) -> Result<()> {
         reason: error.to_string(),
     })?;
     // After a crash the file is the old one or the new one, never a truncated one.
-    crate::atomic_file::write(&path, &json).map_err(file_error(&path))
+    caret_relay::identity::write_private_file(&path, &json).map_err(|(file, error)| AppError::Preferences {
+        path: file,
+        reason: error.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ impl Fingerprint {
 impl fmt::Display for Fingerprint {
     /// `AB:CD:…`, the way browsers and `openssl x509 -fingerprint -sha256` show it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|byte| hex::encode_upper([*byte])).collect();
+        let parts: Vec<String> = self.0.iter().map(|byte| format!("{byte:02X}")).collect();
         f.write_str(&parts.join(":"))
     }
 }
@@ -90,7 +90,7 @@ fn at(path: &Path) -> impl Fn(std::io::Error) -> (PathBuf, std::io::Error) + '_ 
 /// Writes a file readable by the user only (a temporary file is made 0600), atomically: a temporary file beside
 /// it, flushed, then renamed over it, so a crash leaves the old file or the new, never half. The error names
 /// the file that failed (the folder, the temporary file or the target). Shared with the CLI phone, which
-/// keeps its device token the same way.
+/// keeps its device token the same way, and with the app's preferences and autostart entry.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
     let folder = path
         .parent()

@@ -77,7 +77,7 @@ fn network_from(
         &digest::SHA256,
         format!("caret network v1\n{hardware}\n{network}/{prefix}").as_bytes(),
     );
-    let id = digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect();
+    let id = hex::encode(digest.as_ref());
     Some(Network {
         id,
         label: format!("{network}/{prefix} via {gateway}"),

@@ -3,8 +3,9 @@
 //! # Layout
 //! - [`migrations`]: the schema, as SQL files in `migrations/` beside this crate, applied in order and
 //!   recorded in `PRAGMA user_version`.
-//! - [`store`]: [`Store`], a cheap handle over one connection: workspaces and their settings, the inputs and
-//!   per-workspace sync state that let a restart converge, and the sync log.
+//! - [`store`]: [`Store`], a cheap handle over two connections (the writer, and a read-only reader for the sync
+//!   log's pages and exports, so a large query never waits on or holds up a write): workspaces and their
+//!   settings, the inputs and per-workspace sync state that let a restart converge, and the sync log.
 //! - [`devices`]: paired phones (token hashes only, never tokens), last seen, revocation.
 //! - [`networks`]: the networks a phone was paired on, where the relay opens to the LAN.
 //! - [`log`]: sync log entries, queries for the UI (newest first, filters), retention, JSON-lines and CSV

@@ -105,7 +105,7 @@ export interface FakeSignIn {
 }
 
 /**
- * A stand-in for the app's sign-in, shaped like crates/caret-app/src/oauth.rs: `begin_sign_in` answers what
+ * A stand-in for the app's sign-in, shaped like crates/caret-app/src/slack/oauth.rs: `begin_sign_in` answers what
  * `begin` returns (or throws what it throws) and starts a flow, ending the one before; `finish_sign_in` waits
  * for the flow's outcome; `cancel_sign_in` ends the flow, and a waiting `finish_sign_in` rejects with
  * {@link SIGN_IN_CANCELLED}.

@@ -18,7 +18,7 @@ import {
 
 const NOW = Date.parse("2025-03-01T10:00:00Z");
 
-// What the qrcode crate writes (see pairing_view in crates/caret-app/src/services.rs), cut short.
+// What the qrcode crate writes (see pairing_view in crates/caret-app/src/phones/views.rs), cut short.
 const QR_SVG =
   '<?xml version="1.0" standalone="yes"?><svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="264" ' +
   'height="264" viewBox="0 0 264 264" shape-rendering="crispEdges"><rect x="0" y="0" width="264" height="264" ' +

@@ -155,7 +155,6 @@ async fn sign_in(
     let _ = send(&mut writer, &response).await;
 }
 
-/// The rows matching `filter`, oldest first.
 /// Rows matching `filter`, oldest first (as the CLI prints them), read off the async threads.
 async fn log_rows(core: &AppCore, filter: LogFilter) -> Result<Vec<LogEntry>> {
     let mut rows = crate::views::sync_log::page(&core.services()?.store, filter).await?;

@@ -142,9 +142,7 @@ fn keyring_error(error: keyring::Error) -> AppError {
 async fn off_the_runtime<T: Send + 'static>(
     call: impl FnOnce() -> keyring::Result<T> + Send + 'static,
 ) -> Result<keyring::Result<T>> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|error| AppError::Keyring(error.to_string()))
+    crate::blocking::run("a call to the keyring", call).await
 }
 
 /// Keeps a workspace's credentials, replacing what was there in one call.
@@ -188,9 +186,7 @@ pub fn read_blocking(account: &str) -> Result<Option<Credentials>> {
 
 /// Reads a workspace's credentials off the async threads.
 pub async fn read(account: String) -> Result<Option<Credentials>> {
-    tokio::task::spawn_blocking(move || read_blocking(&account))
-        .await
-        .map_err(|error| AppError::Keyring(error.to_string()))?
+    crate::blocking::run("reading the keyring", move || read_blocking(&account)).await?
 }
 
 #[cfg(test)]

@@ -136,8 +136,9 @@ fn write_yaml(value: &Value, indent: usize, out: &mut String) {
 
 /// The manifest in YAML (JSON strings are valid YAML scalars, so every string is written JSON-quoted).
 pub fn manifest_yaml() -> String {
-    let mut out =
-        String::from("# Generated from crates/caret-app/src/manifest.rs by `cargo test`. Do not edit.\n");
+    let mut out = String::from(
+        "# Generated from crates/caret-app/src/slack/manifest.rs by `cargo test`. Do not edit.\n",
+    );
     write_yaml(&manifest(), 0, &mut out);
     out
 }

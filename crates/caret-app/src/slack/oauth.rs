@@ -477,8 +477,8 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Opens a URL in the user's browser with `opener` (`xdg-open` unless `CARET_BROWSER` says otherwise); `Err`
-/// says why not.
+/// Opens a URL in the user's browser: with `opener` (`CARET_BROWSER`) if the user named one, else with the
+/// desktop's launchers in turn (xdg-open, gio open, …); `Err` says why not.
 async fn open_in_browser(opener: Option<&str>, url: &str) -> std::result::Result<(), String> {
     // The user's opener if they named one (`CARET_BROWSER`), else the desktop's: xdg-open, then gio, then the
     // others the `open` crate knows, the first that runs.

@@ -364,6 +364,16 @@ enum Setback {
     Refused,
 }
 
+/// How a scheduled refresh went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefreshOutcome {
+    Renewed,
+    /// Slack or the keyring in trouble: tried again later.
+    FailedForNow,
+    /// Slack refused the refresh token: not tried again.
+    Refused,
+}
+
 /// The failed refreshes of the rotation schedule, and when each may be tried again.
 #[derive(Default)]
 struct Setbacks(HashMap<Due, Setback>);
@@ -378,13 +388,13 @@ impl Setbacks {
         }
     }
 
-    /// Records how a refresh went: `None` it worked, `Some(may_recover)` it failed.
-    fn record(&mut self, entry: Due, failed: Option<bool>) {
-        match failed {
-            None => {
+    /// Records how a refresh went.
+    fn record(&mut self, entry: Due, outcome: RefreshOutcome) {
+        match outcome {
+            RefreshOutcome::Renewed => {
                 self.0.remove(&entry);
             }
-            Some(true) => {
+            RefreshOutcome::FailedForNow => {
                 let mut backoff = match self.0.remove(&entry) {
                     Some(Setback::Later { backoff, .. }) => backoff,
                     _ => Backoff::new(RETRY_FIRST, RETRY_CAP),
@@ -393,7 +403,7 @@ impl Setbacks {
                 let at = unix_now().saturating_add(wait);
                 self.0.insert(entry, Setback::Later { at, backoff });
             }
-            Some(false) => {
+            RefreshOutcome::Refused => {
                 self.0.insert(entry, Setback::Refused);
             }
         }
@@ -421,13 +431,17 @@ pub fn spawn_rotation(tokens: Arc<KeyringTokens>) {
                 refreshes.spawn(async move {
                     let result = tokens.refresh_now(workspace, None).await;
                     tokens.log_refresh(workspace, &result);
-                    let failed = result.err().map(|error| refresh_may_recover(&error));
-                    ((workspace, due_time), failed)
+                    let outcome = match result {
+                        Ok(_) => RefreshOutcome::Renewed,
+                        Err(error) if refresh_may_recover(&error) => RefreshOutcome::FailedForNow,
+                        Err(_) => RefreshOutcome::Refused,
+                    };
+                    ((workspace, due_time), outcome)
                 });
             }
             while let Some(done) = refreshes.join_next().await {
-                if let Ok((entry, failed)) = done {
-                    setbacks.record(entry, failed);
+                if let Ok((entry, outcome)) = done {
+                    setbacks.record(entry, outcome);
                 }
             }
             let next = tokens
@@ -481,7 +495,7 @@ mod tests {
         let mut previous_nominal = 0;
         for nominal in [60, 120, 240, 480, 960, 1_800, 1_800] {
             let before = unix_now();
-            setbacks.record(entry, Some(true));
+            setbacks.record(entry, RefreshOutcome::FailedForNow);
             let at = setbacks.due_at(&entry).expect("tried again");
             // Equal jitter: no sooner than half the nominal wait, no later than all of it.
             assert!(
@@ -491,9 +505,9 @@ mod tests {
             assert!(nominal >= previous_nominal);
             previous_nominal = nominal;
         }
-        setbacks.record(entry, None);
+        setbacks.record(entry, RefreshOutcome::Renewed);
         assert_eq!(setbacks.due_at(&entry), Some(1_000), "a success starts afresh");
-        setbacks.record(entry, Some(false));
+        setbacks.record(entry, RefreshOutcome::Refused);
         assert_eq!(
             setbacks.due_at(&entry),
             None,

@@ -8,12 +8,12 @@ use caret_store::{LogEntry, LogFilter, Store};
 use chrono::{DateTime, Local};
 
 use super::export::{ExportFormat, ExportedLog, export_log};
-use crate::error::{AppError, Result};
+use crate::error::Result;
 
 /// Rows matching `filter`, newest first.
 pub async fn page(store: &Store, filter: LogFilter) -> Result<Vec<LogEntry>> {
     let store = store.clone();
-    off_the_runtime("reading the sync log", move || Ok(store.query_log(&filter)?)).await
+    Ok(crate::blocking::run("reading the sync log", move || store.query_log(&filter)).await??)
 }
 
 /// Writes every row `filter` selects to a new file in `dir` (see [`export_log`]).
@@ -25,22 +25,10 @@ pub async fn export(
     now: DateTime<Local>,
 ) -> Result<ExportedLog> {
     let store = store.clone();
-    off_the_runtime("exporting the sync log", move || {
+    crate::blocking::run("exporting the sync log", move || {
         export_log(&store, &filter, format, &dir, now)
     })
-    .await
-}
-
-async fn off_the_runtime<T: Send + 'static>(
-    work: &'static str,
-    call: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|error| AppError::Interrupted {
-            work,
-            reason: error.to_string(),
-        })?
+    .await?
 }
 
 #[cfg(test)]
