@@ -97,6 +97,17 @@ struct Held {
     reason: &'static str,
 }
 
+/// A call to Slack, as its row in the sync log tells it.
+struct Call<'a> {
+    method: SlackMethod,
+    /// What was sent (JSON), if anything.
+    sent: Option<String>,
+    /// "ok", or the error's code.
+    outcome: &'a str,
+    latency_ms: Option<i64>,
+    error: Option<&'a SlackError>,
+}
+
 /// Why a decided status waits: Slack takes about ten status changes a minute per user.
 const HELD_FOR_BUDGET: &str = "waiting for the write budget (Slack takes about ten status changes a minute)";
 /// Why a decided status waits: Slack answered 429 and said how long to wait.
@@ -428,41 +439,22 @@ impl Worker {
         Flow::Exit
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn log_call(
-        &self,
-        decision: &Decision,
-        state_name: Option<&str>,
-        method: SlackMethod,
-        sent: Option<String>,
-        outcome: &str,
-        latency_ms: Option<i64>,
-        error: Option<&SlackError>,
-    ) {
-        self.log(self.call_row(decision, state_name, method, sent, outcome, latency_ms, error));
+    fn log_call(&self, decision: &Decision, state_name: Option<&str>, call: Call<'_>) {
+        self.log(self.call_row(decision, state_name, call));
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn call_row(
-        &self,
-        decision: &Decision,
-        state_name: Option<&str>,
-        method: SlackMethod,
-        sent: Option<String>,
-        outcome: &str,
-        latency_ms: Option<i64>,
-        error: Option<&SlackError>,
-    ) -> NewLogEntry {
+    /// The sync log's row for a call to Slack, under the decision and state it served.
+    fn call_row(&self, decision: &Decision, state_name: Option<&str>, call: Call<'_>) -> NewLogEntry {
         NewLogEntry {
             kind: Some(LogKind::Call),
             state: state_name.map(str::to_owned),
             policy: Some(decision.policy.label().to_lowercase()),
-            method: Some(method.as_str().to_owned()),
-            sent,
-            outcome: outcome.to_owned(),
-            latency_ms,
+            method: Some(call.method.as_str().to_owned()),
+            sent: call.sent,
+            outcome: call.outcome.to_owned(),
+            latency_ms: call.latency_ms,
             retries: self.retries,
-            error: error.map(ToString::to_string),
+            error: call.error.map(ToString::to_string),
             ..NewLogEntry::default()
         }
     }

@@ -5,7 +5,7 @@ use caret_core::{Decision, Presence};
 use caret_slack::{SlackError, SlackMethod, SlackToken, WirePresence};
 use tokio::time::Instant;
 
-use super::{Flow, PRESENCE_SCOPE, Worker};
+use super::{Call, Flow, PRESENCE_SCOPE, Worker};
 use crate::events::EngineEvent;
 
 fn wire(presence: Presence) -> WirePresence {
@@ -50,11 +50,13 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    SlackMethod::UsersSetPresence,
-                    sent,
-                    "ok",
-                    Some(latency_ms),
-                    None,
+                    Call {
+                        method: SlackMethod::UsersSetPresence,
+                        sent,
+                        outcome: "ok",
+                        latency_ms: Some(latency_ms),
+                        error: None,
+                    },
                 );
                 self.succeeded();
                 self.presence_applied(decision.presence);
@@ -80,11 +82,13 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    SlackMethod::UsersSetPresence,
-                    sent,
-                    &error.code(),
-                    Some(latency_ms),
-                    Some(&error),
+                    Call {
+                        method: SlackMethod::UsersSetPresence,
+                        sent,
+                        outcome: &error.code(),
+                        latency_ms: Some(latency_ms),
+                        error: Some(&error),
+                    },
                 );
                 self.on_error(SlackMethod::UsersSetPresence, error)
             }

@@ -9,7 +9,7 @@ use caret_store::{InFlight, LogKind, NewLogEntry, StatusRecord};
 use chrono::DateTime;
 use tokio::time::Instant;
 
-use super::{Flow, HELD_FOR_BUDGET, HELD_FOR_RATE_LIMIT, Held, Worker, elapsed_ms};
+use super::{Call, Flow, HELD_FOR_BUDGET, HELD_FOR_RATE_LIMIT, Held, Worker, elapsed_ms};
 use crate::events::EngineEvent;
 
 /// What the decision asks Slack to show, as a record, and the lease it is renewed within (if it has one).
@@ -227,11 +227,13 @@ impl Worker {
                 let row = self.stamped(self.call_row(
                     decision,
                     state_name,
-                    SlackMethod::UsersProfileGet,
-                    None,
-                    "ok",
-                    Some(latency_ms),
-                    None,
+                    Call {
+                        method: SlackMethod::UsersProfileGet,
+                        sent: None,
+                        outcome: "ok",
+                        latency_ms: Some(latency_ms),
+                        error: None,
+                    },
                 ));
                 *self.pending_look.borrow_mut() = Some(row);
                 // Slack answered: whatever was failing before is over.
@@ -242,11 +244,13 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    SlackMethod::UsersProfileGet,
-                    None,
-                    &error.code(),
-                    Some(latency_ms),
-                    Some(&error),
+                    Call {
+                        method: SlackMethod::UsersProfileGet,
+                        sent: None,
+                        outcome: &error.code(),
+                        latency_ms: Some(latency_ms),
+                        error: Some(&error),
+                    },
                 );
                 Err(self.on_error(SlackMethod::UsersProfileGet, error))
             }
@@ -346,11 +350,13 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    SlackMethod::UsersProfileSet,
-                    sent,
-                    "ok",
-                    Some(latency_ms),
-                    None,
+                    Call {
+                        method: SlackMethod::UsersProfileSet,
+                        sent,
+                        outcome: "ok",
+                        latency_ms: Some(latency_ms),
+                        error: None,
+                    },
                 );
                 self.succeeded();
                 // What Slack kept (it may escape the text or pick a default emoji) is what we will see later.
@@ -365,11 +371,13 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    SlackMethod::UsersProfileSet,
-                    sent,
-                    &error.code(),
-                    Some(latency_ms),
-                    Some(&error),
+                    Call {
+                        method: SlackMethod::UsersProfileSet,
+                        sent,
+                        outcome: &error.code(),
+                        latency_ms: Some(latency_ms),
+                        error: Some(&error),
+                    },
                 );
                 self.on_error(SlackMethod::UsersProfileSet, error)
             }
