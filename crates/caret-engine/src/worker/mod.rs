@@ -97,15 +97,33 @@ struct Held {
     reason: &'static str,
 }
 
-/// A call to Slack, as its row in the sync log tells it.
+/// A call to Slack, as its row in the sync log tells it; its outcome is "ok", or the error's code.
 struct Call<'a> {
     method: SlackMethod,
     /// What was sent (JSON), if anything.
     sent: Option<String>,
-    /// "ok", or the error's code.
-    outcome: &'a str,
-    latency_ms: Option<i64>,
+    latency_ms: i64,
     error: Option<&'a SlackError>,
+}
+
+impl<'a> Call<'a> {
+    fn answered(method: SlackMethod, sent: Option<String>, latency_ms: i64) -> Call<'a> {
+        Call {
+            method,
+            sent,
+            latency_ms,
+            error: None,
+        }
+    }
+
+    fn failed(method: SlackMethod, sent: Option<String>, latency_ms: i64, error: &'a SlackError) -> Call<'a> {
+        Call {
+            method,
+            sent,
+            latency_ms,
+            error: Some(error),
+        }
+    }
 }
 
 /// Why a decided status waits: Slack takes about ten status changes a minute per user.
@@ -451,8 +469,8 @@ impl Worker {
             policy: Some(decision.policy.label().to_lowercase()),
             method: Some(call.method.as_str().to_owned()),
             sent: call.sent,
-            outcome: call.outcome.to_owned(),
-            latency_ms: call.latency_ms,
+            outcome: call.error.map_or_else(|| "ok".to_owned(), SlackError::code),
+            latency_ms: Some(call.latency_ms),
             retries: self.retries,
             error: call.error.map(ToString::to_string),
             ..NewLogEntry::default()

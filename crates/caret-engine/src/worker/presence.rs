@@ -50,13 +50,7 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    Call {
-                        method: SlackMethod::UsersSetPresence,
-                        sent,
-                        outcome: "ok",
-                        latency_ms: Some(latency_ms),
-                        error: None,
-                    },
+                    Call::answered(SlackMethod::UsersSetPresence, sent, latency_ms),
                 );
                 self.succeeded();
                 self.presence_applied(decision.presence);
@@ -82,13 +76,7 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    Call {
-                        method: SlackMethod::UsersSetPresence,
-                        sent,
-                        outcome: &error.code(),
-                        latency_ms: Some(latency_ms),
-                        error: Some(&error),
-                    },
+                    Call::failed(SlackMethod::UsersSetPresence, sent, latency_ms, &error),
                 );
                 self.on_error(SlackMethod::UsersSetPresence, error)
             }

@@ -227,13 +227,7 @@ impl Worker {
                 let row = self.stamped(self.call_row(
                     decision,
                     state_name,
-                    Call {
-                        method: SlackMethod::UsersProfileGet,
-                        sent: None,
-                        outcome: "ok",
-                        latency_ms: Some(latency_ms),
-                        error: None,
-                    },
+                    Call::answered(SlackMethod::UsersProfileGet, None, latency_ms),
                 ));
                 *self.pending_look.borrow_mut() = Some(row);
                 // Slack answered: whatever was failing before is over.
@@ -244,13 +238,7 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    Call {
-                        method: SlackMethod::UsersProfileGet,
-                        sent: None,
-                        outcome: &error.code(),
-                        latency_ms: Some(latency_ms),
-                        error: Some(&error),
-                    },
+                    Call::failed(SlackMethod::UsersProfileGet, None, latency_ms, &error),
                 );
                 Err(self.on_error(SlackMethod::UsersProfileGet, error))
             }
@@ -350,13 +338,7 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    Call {
-                        method: SlackMethod::UsersProfileSet,
-                        sent,
-                        outcome: "ok",
-                        latency_ms: Some(latency_ms),
-                        error: None,
-                    },
+                    Call::answered(SlackMethod::UsersProfileSet, sent, latency_ms),
                 );
                 self.succeeded();
                 // What Slack kept (it may escape the text or pick a default emoji) is what we will see later.
@@ -371,13 +353,7 @@ impl Worker {
                 self.log_call(
                     decision,
                     state_name,
-                    Call {
-                        method: SlackMethod::UsersProfileSet,
-                        sent,
-                        outcome: &error.code(),
-                        latency_ms: Some(latency_ms),
-                        error: Some(&error),
-                    },
+                    Call::failed(SlackMethod::UsersProfileSet, sent, latency_ms, &error),
                 );
                 self.on_error(SlackMethod::UsersProfileSet, error)
             }
