@@ -501,3 +501,75 @@ async fn a_sign_in_is_refused_while_another_program_listens_on_the_ipv6_loopback
     terminate(&setup.app);
     assert!(wait_for_exit(&mut setup.app, SOON).await.success());
 }
+
+/// README: without `CARET_BROWSER`, Slack's pages and the sign-in open through the desktop's launchers in turn
+/// (xdg-open, else gio open, …). Here both are scripts on the running app's PATH: xdg-open fails, gio takes
+/// the link, and the command line says the browser opened.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_caret_browser_the_desktop_s_launchers_are_tried_in_turn() {
+    use std::os::unix::fs::PermissionsExt;
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let sandbox = Sandbox::new();
+    let bin = sandbox.root.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin folder");
+    let launcher = |name: &str, exit: u8| {
+        let script = bin.join(name);
+        let calls = bin.join(format!("{name}.calls"));
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit {exit}\n", calls.display()),
+        )
+        .expect("launcher script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        calls
+    };
+    let (xdg_open, gio) = (launcher("xdg-open", 1), launcher("gio", 0));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut app = sandbox
+        .command("app", &["--headless"])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .env("CARET_OAUTH_PORT", free_port().to_string())
+        .env("PATH", &path)
+        .env_remove("CARET_BROWSER")
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log("app", READY, SOON).await;
+
+    // Without --no-browser: the running app opens the authorize page itself.
+    let mut connect = sandbox
+        .command("cli-connect", &["workspace", "connect", "--client-id", CLIENT_ID])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run workspace connect");
+    let mut lines = BufReader::new(connect.stdout.take().expect("stdout")).lines();
+    let (said, link) = tokio::time::timeout(SOON, async {
+        let mut said = Vec::new();
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if line.starts_with("http") {
+                return (said, line);
+            }
+            said.push(line);
+        }
+        panic!("no link printed: {said:?}");
+    })
+    .await
+    .expect("the link in time");
+    assert_eq!(
+        said,
+        ["Sign in to Slack in your browser. If it did not open, visit:"],
+        "no browser problem reported"
+    );
+    let read = |calls: &std::path::Path| std::fs::read_to_string(calls).unwrap_or_default();
+    assert_eq!(
+        read(&xdg_open).trim(),
+        link,
+        "xdg-open was tried first, with the link"
+    );
+    assert_eq!(read(&gio).trim(), format!("open {link}"), "then gio open took it");
+
+    let _ = connect.start_kill();
+    let _ = connect.wait().await;
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
