@@ -7,8 +7,13 @@ use mdns_sd::ServiceDaemon;
 #[cfg(feature = "server")]
 use mdns_sd::{IfKind, ServiceInfo};
 
-use crate::error::RelayError;
+use crate::error::{MdnsStep, RelayError};
 use crate::identity::Fingerprint;
+
+/// The error for a failed mDNS `step`.
+fn failed(step: MdnsStep) -> impl Fn(mdns_sd::Error) -> RelayError {
+    move |source| RelayError::Advertise { step, source }
+}
 
 /// The DNS-SD service type.
 pub const SERVICE_TYPE: &str = "_caret._tcp.local.";
@@ -55,14 +60,13 @@ fn instance_name(machine: &str, port: u16) -> String {
 impl Advertisement {
     /// Announces the relay on `port` on every non-loopback interface (addresses follow interface changes).
     pub fn start(port: u16, fingerprint: &Fingerprint) -> Result<Advertisement, RelayError> {
-        let failed = |error: mdns_sd::Error| RelayError::Advertise(error.to_string());
-        let daemon = ServiceDaemon::new().map_err(failed)?;
+        let daemon = ServiceDaemon::new().map_err(failed(MdnsStep::StartDaemon))?;
         // mdns-sd uses loopback too unless told otherwise, and would then announce 127.0.0.1 and ::1: no
         // phone can reach the desktop there, and a phone trying those first only finds itself. Set before
         // `register`, which the daemon handles after it.
         daemon
             .disable_interface(vec![IfKind::LoopbackV4, IfKind::LoopbackV6])
-            .map_err(failed)?;
+            .map_err(failed(MdnsStep::SkipLoopback))?;
         let machine = machine_name();
         let host = format!(
             "{}.local.",
@@ -81,10 +85,10 @@ impl Advertisement {
             port,
             &properties[..],
         )
-        .map_err(failed)?
+        .map_err(failed(MdnsStep::DescribeService))?
         .enable_addr_auto();
         let fullname = info.get_fullname().to_owned();
-        daemon.register(info).map_err(failed)?;
+        daemon.register(info).map_err(failed(MdnsStep::Register))?;
         tracing::info!("relay announced on the LAN as {fullname}");
         Ok(Advertisement { daemon, fullname })
     }
@@ -113,9 +117,8 @@ pub struct Discovered {
 
 /// Looks for desktops on the LAN for `wait` (blocking: call it off the async threads); returns each once.
 pub fn discover(wait: std::time::Duration) -> Result<Vec<Discovered>, RelayError> {
-    let failed = |error: mdns_sd::Error| RelayError::Advertise(error.to_string());
-    let daemon = ServiceDaemon::new().map_err(failed)?;
-    let events = daemon.browse(SERVICE_TYPE).map_err(failed)?;
+    let daemon = ServiceDaemon::new().map_err(failed(MdnsStep::StartDaemon))?;
+    let events = daemon.browse(SERVICE_TYPE).map_err(failed(MdnsStep::Browse))?;
     let deadline = std::time::Instant::now() + wait;
     let mut found: Vec<Discovered> = Vec::new();
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {

@@ -173,10 +173,15 @@ pub enum RelayError {
         path: std::path::PathBuf,
         reason: String,
     },
-    #[error("cannot make the relay certificate: {0}")]
-    CertificateGeneration(String),
-    #[error("TLS setup: {0}")]
-    Tls(String),
+    #[cfg(feature = "server")]
+    #[error("cannot make the relay certificate: {source}")]
+    CertificateGeneration { source: rcgen::Error },
+    #[error("TLS setup: {source}")]
+    Tls { step: TlsStep, source: rustls::Error },
+    /// The OS gave no random bytes for a device token or a pairing secret; `ring` says nothing more (its
+    /// error is deliberately empty), so neither does this.
+    #[error("TLS setup: the system random generator failed")]
+    RandomGenerator,
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: std::net::SocketAddr,
@@ -185,6 +190,27 @@ pub enum RelayError {
     #[cfg(feature = "server")]
     #[error(transparent)]
     Store(#[from] caret_store::StoreError),
-    #[error("cannot announce the relay on the LAN (mDNS): {0}")]
-    Advertise(String),
+    /// mDNS failed, announcing the relay or looking for desktops (`discover`).
+    #[error("cannot announce the relay on the LAN (mDNS): {source}")]
+    Advertise { step: MdnsStep, source: mdns_sd::Error },
+}
+
+/// Which part of the TLS server's configuration rustls refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsStep {
+    /// Choosing the protocol versions (TLS 1.3 only) with the crypto provider.
+    ProtocolVersions,
+    /// Taking the relay's certificate and its key.
+    Certificate,
+}
+
+/// What the mDNS daemon was asked to do when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MdnsStep {
+    StartDaemon,
+    /// Leaving out the loopback interfaces, whose addresses no phone can reach.
+    SkipLoopback,
+    DescribeService,
+    Register,
+    Browse,
 }

@@ -127,7 +127,7 @@ impl RelayIdentity {
             hostnames.to_vec()
         };
         let generated = rcgen::generate_simple_self_signed(names)
-            .map_err(|error| RelayError::CertificateGeneration(error.to_string()))?;
+            .map_err(|source| RelayError::CertificateGeneration { source })?;
         write_private(&key_path, &generated.signing_key.serialize_pem())?;
         write_private(&cert_path, &generated.cert.pem())?;
         RelayIdentity::load(&cert_path, &key_path)
@@ -157,10 +157,16 @@ impl RelayIdentity {
         // features, which other crates of the app turn on for TLS 1.2 (caret-slack does).
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|error| RelayError::Tls(error.to_string()))?
+            .map_err(|source| RelayError::Tls {
+                step: crate::error::TlsStep::ProtocolVersions,
+                source,
+            })?
             .with_no_client_auth()
             .with_single_cert(vec![self.certificate.clone()], self.key.clone_key())
-            .map_err(|error| RelayError::Tls(error.to_string()))?;
+            .map_err(|source| RelayError::Tls {
+                step: crate::error::TlsStep::Certificate,
+                source,
+            })?;
         Ok(Arc::new(config))
     }
 

@@ -23,7 +23,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], RelayError> {
     let mut bytes = [0u8; N];
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| RelayError::Tls("the system random generator failed".into()))?;
+        .map_err(|_| RelayError::RandomGenerator)?;
     Ok(bytes)
 }
 

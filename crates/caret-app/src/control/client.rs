@@ -8,13 +8,13 @@ use tokio::net::UnixStream;
 use super::protocol::{ControlRequest, ControlResponse};
 use super::{control_error, socket_path};
 use crate::config::AppPaths;
-use crate::error::{AppError, Result};
+use crate::error::{AnswerProblem, AppError, Result};
 
 /// How long a command waits for its answer: connecting a workspace asks Slack first.
 const ANSWER_PATIENCE: Duration = Duration::from_secs(45);
 
 /// Sends one request to the running app and returns its answer (an `Error` answer becomes
-/// `RunningAppRefused`).
+/// [`AppError::RunningAppRefused`]).
 pub async fn request(paths: &AppPaths, request: &ControlRequest) -> Result<ControlResponse> {
     let mut first = None;
     request_stream(paths, request, |response| {
@@ -43,7 +43,7 @@ pub async fn request_stream(
             }
             _ => control_error(&path)(source),
         })?;
-    let mut json = serde_json::to_string(request).map_err(|error| AppError::Refused(error.to_string()))?;
+    let mut json = serde_json::to_string(request).map_err(AppError::EncodeRequest)?;
     json.push('\n');
     if let Err(error) = stream.write_all(json.as_bytes()).await {
         // The app may answer and hang up before reading (it refuses another user at once): its answer, not the
@@ -52,7 +52,7 @@ pub async fn request_stream(
         if let Ok(Some(line)) = lines.next_line().await
             && let Ok(ControlResponse::Error { message }) = serde_json::from_str::<ControlResponse>(&line)
         {
-            return Err(AppError::RunningAppRefused(message));
+            return Err(AppError::RunningAppRefused { message });
         }
         return Err(control_error(&path)(error));
     }
@@ -64,10 +64,9 @@ pub async fn request_stream(
             tokio::time::timeout(ANSWER_PATIENCE, lines.next_line())
                 .await
                 .map_err(|_| {
-                    AppError::RunningAppAnswer(format!(
-                        "gave no answer within {} s (it may still finish: check with `caret-desktop workspace list`)",
-                        ANSWER_PATIENCE.as_secs()
-                    ))
+                    AppError::RunningAppAnswer(AnswerProblem::NoAnswer {
+                        waited: ANSWER_PATIENCE,
+                    })
                 })?
         } else {
             lines.next_line().await
@@ -81,12 +80,12 @@ pub async fn request_stream(
         };
         first = false;
         let response = match serde_json::from_str::<ControlResponse>(&line) {
-            Ok(ControlResponse::Error { message }) => return Err(AppError::RunningAppRefused(message)),
+            Ok(ControlResponse::Error { message }) => return Err(AppError::RunningAppRefused { message }),
             Ok(response) => response,
-            Err(error) => {
-                return Err(AppError::RunningAppAnswer(format!(
-                    "gave an answer this command does not understand ({error}); are the app and the command the same version?"
-                )));
+            Err(source) => {
+                return Err(AppError::RunningAppAnswer(AnswerProblem::NotUnderstood {
+                    source,
+                }));
             }
         };
         if !each(response) {

@@ -9,7 +9,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::protocol::{ControlRequest, ControlResponse};
 use super::{control_error, socket_path};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Refusal, Result};
 use crate::runtime::core::AppCore;
 
 /// A request is a short line; anything longer is not ours.
@@ -268,7 +268,7 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             },
             // Streamed by `serve` (a link, then the outcome); never answered in one line.
             ControlRequest::SignIn { .. } => {
-                return Err(AppError::Refused("sign_in streams its answers".into()));
+                return Err(AppError::Refused(Refusal::StreamedRequest));
             }
             ControlRequest::Workspaces => ControlResponse::Workspaces {
                 workspaces: services.workspaces.list()?,

@@ -18,14 +18,14 @@ use caret_store::Store;
 use self::reach::{PhoneReach, ReachControl, ReachView};
 use self::views::{DeviceView, PairingView, PhonesView, RelayView, device_view, pairing_view};
 use crate::config::{AppConfig, AppPaths};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Refusal, Result};
 
 /// The handle on the phones' side. Clones share everything.
 #[derive(Clone)]
 pub struct Phones {
     store: Store,
     /// The relay, or why it is not running (its port taken): the app runs on without it.
-    relay: std::result::Result<Arc<Relay>, String>,
+    relay: std::result::Result<Arc<Relay>, Arc<AppError>>,
     /// Which networks phones can reach the relay on (its LAN listeners follow it).
     reach: ReachControl,
     /// The pairing window last opened, for the Phones window to show until it is used or expires.
@@ -69,7 +69,7 @@ impl Phones {
             .map(Arc::new)
             .map_err(|error| {
                 tracing::error!("the phone relay is not running: {error}");
-                error.to_string()
+                Arc::new(error)
             });
         if let Ok(relay) = &relay {
             reach::spawn(relay.clone(), store.clone(), control.clone(), relay.events());
@@ -89,9 +89,9 @@ impl Phones {
     }
 
     pub fn relay(&self) -> Result<&Relay> {
-        self.relay
-            .as_deref()
-            .map_err(|why| AppError::Refused(format!("the phone relay is not running: {why}")))
+        self.relay.as_deref().map_err(|source| AppError::RelayNotRunning {
+            source: source.clone(),
+        })
     }
 
     /// Stops the relay: phones are told `shutting_down`.
@@ -167,14 +167,14 @@ impl Phones {
                         self.store.forget_known_networks(Some(id))?;
                     }
                     [] => {
-                        return Err(AppError::Refused(format!(
-                            "no known network has the id {prefix:?}"
-                        )));
+                        return Err(AppError::Refused(Refusal::UnknownNetwork {
+                            prefix: prefix.to_owned(),
+                        }));
                     }
                     _ => {
-                        return Err(AppError::Refused(format!(
-                            "{prefix:?} starts more than one known network's id: give more of it"
-                        )));
+                        return Err(AppError::Refused(Refusal::AmbiguousNetwork {
+                            prefix: prefix.to_owned(),
+                        }));
                     }
                 }
             }
@@ -204,7 +204,7 @@ impl Phones {
             },
             Err(problem) => RelayView {
                 running: false,
-                problem: Some(problem.clone()),
+                problem: Some(problem.to_string()),
                 port: None,
                 addresses: Vec::new(),
                 fingerprint: None,

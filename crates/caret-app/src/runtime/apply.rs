@@ -7,7 +7,7 @@ pub use caret_engine::Source;
 use chrono::{DateTime, Local, TimeZone, Utc};
 
 use crate::action::{Action, PolicyChoice, StatusDuration};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Refusal, Result};
 use crate::runtime::core::AppCore;
 
 /// When a manual status set `now` for `duration` ends (`None`: when the user clears it).
@@ -53,9 +53,8 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
     let now = Utc::now();
     match action {
         Action::SetStatus { state, duration } => {
-            let state = CaretState::without_details(*state).ok_or_else(|| {
-                AppError::Refused("an event needs its title and times: set it from the phone".into())
-            })?;
+            let state =
+                CaretState::without_details(*state).ok_or(AppError::Refused(Refusal::EventNeedsDetails))?;
             let manual = ManualStatus {
                 state,
                 until: status_until(duration, now),
@@ -109,9 +108,7 @@ pub fn apply(core: &AppCore, action: &Action, source: Source) -> Result<()> {
             core.update(|snapshot| snapshot.paused = paused);
         }
         Action::OpenWindow { .. } | Action::PairPhone | Action::Quit => {
-            return Err(AppError::Refused(
-                "that is done from the tray app's own windows, not from here".into(),
-            ));
+            return Err(AppError::Refused(Refusal::ShellAction));
         }
     }
     Ok(())

@@ -173,22 +173,15 @@ impl AppCore {
                 handler(action);
                 Ok(())
             }
-            None => Err(crate::error::AppError::NeedsTray(
-                match action {
-                    crate::action::Action::Quit => "quitting from here",
-                    _ => "opening a window",
-                }
-                .to_owned(),
-            )),
+            None => Err(crate::error::AppError::NeedsTray { action }),
         }
     }
 
     /// The database and the relay, once started.
     pub fn services(&self) -> crate::error::Result<&crate::runtime::services::Services> {
-        self.inner
-            .services
-            .get()
-            .ok_or_else(|| crate::error::AppError::Refused("Caret Desktop is still starting".into()))
+        self.inner.services.get().ok_or(crate::error::AppError::Refused(
+            crate::error::Refusal::StillStarting,
+        ))
     }
 
     pub fn config(&self) -> &AppConfig {

@@ -10,7 +10,7 @@
 use caret_slack::{RefreshToken, SlackToken, TokenGrant};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, KeyringAction, Result};
 
 /// The keyring's service name for every secret of the app.
 pub const KEYRING_SERVICE: &str = "caret-desktop";
@@ -123,17 +123,14 @@ impl Credentials {
     }
 }
 
-fn keyring_error(error: keyring::Error) -> AppError {
-    match error {
+fn keyring_error(action: KeyringAction) -> impl FnOnce(keyring::Error) -> AppError {
+    move |source| match source {
         // The keyring library connects to the Secret Service once per process: one that was missing then
         // stays missing for this run.
         keyring::Error::NoDefaultStore
         | keyring::Error::PlatformFailure(_)
-        | keyring::Error::NoStorageAccess(_) => AppError::Keyring(format!(
-            "{error}. Caret Desktop keeps Slack tokens only in the desktop keyring (the Secret Service): \
-                 start gnome-keyring or KWallet and unlock it, then restart Caret Desktop and try again"
-        )),
-        other => AppError::Keyring(other.to_string()),
+        | keyring::Error::NoStorageAccess(_) => AppError::KeyringUnavailable { action, source },
+        source => AppError::Keyring { action, source },
     }
 }
 
@@ -152,7 +149,7 @@ pub async fn store(account: String, credentials: &Credentials) -> Result<()> {
         keyring::Entry::new(KEYRING_SERVICE, &account).and_then(|entry| entry.set_password(&text))
     })
     .await?
-    .map_err(keyring_error)
+    .map_err(keyring_error(KeyringAction::Write))
 }
 
 /// Deletes a workspace's credentials; nothing there is fine.
@@ -163,14 +160,14 @@ pub async fn delete(account: String) -> Result<()> {
     .await?
     {
         Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(error) => Err(keyring_error(error)),
+        Err(error) => Err(keyring_error(KeyringAction::Delete)(error)),
     }
 }
 
 /// Reads a workspace's credentials, blocking (the engine's token source runs it through
 /// [`super::tokens::blocking`]). `Ok(None)`: nothing kept, or something that is not ours.
 pub fn read_blocking(account: &str) -> Result<Option<Credentials>> {
-    let entry = keyring::Entry::new(KEYRING_SERVICE, account).map_err(keyring_error)?;
+    let entry = keyring::Entry::new(KEYRING_SERVICE, account).map_err(keyring_error(KeyringAction::Read))?;
     match entry.get_password() {
         Ok(text) => {
             let credentials = Credentials::from_keyring_text(&text);
@@ -180,7 +177,7 @@ pub fn read_blocking(account: &str) -> Result<Option<Credentials>> {
             Ok(credentials)
         }
         Err(keyring::Error::NoEntry) => Ok(None),
-        Err(error) => Err(keyring_error(error)),
+        Err(error) => Err(keyring_error(KeyringAction::Read)(error)),
     }
 }
 

@@ -27,7 +27,7 @@ use ts_rs::TS;
 use super::Workspaces;
 use super::credentials::Credentials;
 use super::workspaces::WorkspaceView;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, BrowserProblem, LaunchFailure, LaunchProblem, OAuthFailure, Result};
 
 /// The callback's path, as registered in the manifest's redirect URL.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
@@ -50,7 +50,7 @@ pub fn last_client_id(workspaces: &Workspaces) -> Option<String> {
 pub async fn open_slack_page(workspaces: &Workspaces, page: super::manifest::SlackPage) -> Result<()> {
     open_in_browser(workspaces.sign_in.browser.as_deref(), &page.url())
         .await
-        .map_err(AppError::OAuth)
+        .map_err(|problem| AppError::OAuth(OAuthFailure::BrowserNotOpened(problem)))
 }
 
 /// What the UI and the CLI show while the browser is open.
@@ -71,8 +71,8 @@ pub struct OAuthStart {
 /// How a sign-in ended. The error is shared by whoever waits (the UI, the CLI), hence the `Arc`.
 type Outcome = std::result::Result<WorkspaceView, Arc<AppError>>;
 
-fn failed(message: impl Into<String>) -> Outcome {
-    Err(Arc::new(AppError::OAuth(message.into())))
+fn failed(reason: OAuthFailure) -> Outcome {
+    Err(Arc::new(AppError::OAuth(reason)))
 }
 
 struct Flow {
@@ -112,7 +112,7 @@ impl OAuthFlows {
             if outcome.is_some() {
                 return false;
             }
-            *outcome = Some(failed("the sign-in was cancelled"));
+            *outcome = Some(failed(OAuthFailure::Cancelled));
             true
         });
         flow.task.abort();
@@ -156,28 +156,27 @@ fn valid_client_id(client_id: &str) -> bool {
 async fn listen_on_loopback(
     wanted_port: u16,
 ) -> Result<(tokio::net::TcpListener, Option<tokio::net::TcpListener>, u16)> {
-    let taken = |address: String, error: std::io::Error| {
-        AppError::OAuth(format!(
-            "cannot listen on {address} for Slack's answer ({error}): another program listens there, and the \
-             browser could bring Slack's answer to it instead; quit it, or paste a token instead"
-        ))
+    let taken = |address: SocketAddr| {
+        move |source: std::io::Error| AppError::OAuth(OAuthFailure::PortTaken { address, source })
     };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, wanted_port)))
+        let address_v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, wanted_port));
+        let listener = tokio::net::TcpListener::bind(address_v4)
             .await
-            .map_err(|error| taken(format!("127.0.0.1:{wanted_port}"), error))?;
+            .map_err(taken(address_v4))?;
         let port = listener
             .local_addr()
             .map_or(wanted_port, |address| address.port());
-        match tokio::net::TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
+        let address_v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, port));
+        match tokio::net::TcpListener::bind(address_v6).await {
             Ok(listener_v6) => return Ok((listener, Some(listener_v6), port)),
             // No IPv6 loopback here: no browser reaches ::1, and no other program can listen there either.
             Err(error) if no_ipv6_loopback(&error) => return Ok((listener, None, port)),
             // A port picked at random that happens to be taken on ::1: pick another.
             Err(_) if wanted_port == 0 && attempts < 8 => continue,
-            Err(error) => return Err(taken(format!("[::1]:{port}"), error)),
+            Err(error) => return Err(taken(address_v6)(error)),
         }
     }
 }
@@ -195,11 +194,7 @@ pub async fn begin(workspaces: &Workspaces, client_id: &str, open_browser: bool)
     let client_id = client_id.trim();
     if !valid_client_id(client_id) {
         // What was typed is not repeated: beside the Client ID on Slack's page sit the app's secrets.
-        return Err(AppError::OAuth(
-            "that is not a Slack app's Client ID: it is two numbers joined by a dot, shown under Basic \
-             Information → App Credentials in your Slack app (not the Client Secret or the Signing Secret)"
-                .into(),
-        ));
+        return Err(AppError::OAuth(OAuthFailure::InvalidClientId));
     }
     // A new sign-in ends the one before: its port is needed, and only the newest browser tab matters. Its
     // task is awaited so that its listener is closed before the port is taken again.
@@ -252,6 +247,7 @@ pub async fn begin(workspaces: &Workspaces, client_id: &str, open_browser: bool)
         open_in_browser(workspaces.sign_in.browser.as_deref(), url.as_str())
             .await
             .err()
+            .map(|problem| problem.to_string())
     } else {
         None
     };
@@ -290,9 +286,9 @@ async fn serve_until_done(
         () = tokio::time::sleep(FLOW_TIMEOUT) => {
             // A callback already taken is being completed: its own outcome follows, not a timeout.
             if !callback.taken.load(Ordering::SeqCst) {
-                callback.outcome.send_replace(Some(failed(format!(
-                    "no answer from Slack within {} minutes; start again", FLOW_TIMEOUT.as_secs() / 60
-                ))));
+                callback.outcome.send_replace(Some(failed(OAuthFailure::TimedOut {
+                    waited: FLOW_TIMEOUT,
+                })));
             }
         }
     }
@@ -305,28 +301,19 @@ pub async fn finish(workspaces: &Workspaces, flow: Option<u64>) -> Result<Worksp
         let current = workspaces.oauth.current();
         match current.as_ref() {
             Some(current) if flow.is_none_or(|id| id == current.id) => current.callback.outcome.subscribe(),
-            Some(_) => return Err(AppError::OAuth("a newer sign-in replaced this one".into())),
-            None => {
-                return Err(AppError::OAuth(
-                    "no sign-in is in progress; start one first".into(),
-                ));
-            }
+            Some(_) => return Err(AppError::OAuth(OAuthFailure::Replaced)),
+            None => return Err(AppError::OAuth(OAuthFailure::NotInProgress)),
         }
     };
     let settled = outcome
         .wait_for(Option::is_some)
         .await
-        .map_err(|_| AppError::OAuth("the sign-in was cancelled".into()))?
+        .map_err(|_| AppError::OAuth(OAuthFailure::Cancelled))?
         .clone();
     match settled {
         Some(Ok(workspace)) => Ok(workspace),
-        Some(Err(error)) => Err(AppError::OAuth(
-            error
-                .to_string()
-                .trim_start_matches("Sign in with Slack: ")
-                .to_owned(),
-        )),
-        None => Err(AppError::OAuth("the sign-in ended without an answer".into())),
+        Some(Err(error)) => Err(AppError::OAuth(OAuthFailure::Ended(error))),
+        None => Err(AppError::OAuth(OAuthFailure::NoOutcome)),
     }
 }
 
@@ -373,7 +360,7 @@ async fn on_callback(State(callback): State<Arc<Callback>>, uri: Uri) -> Respons
     };
     let outcome = completion
         .await
-        .unwrap_or_else(|_| failed("the sign-in was interrupted"));
+        .unwrap_or_else(|join| failed(OAuthFailure::Interrupted(join)));
     match &outcome {
         Ok(workspace) => page(
             StatusCode::OK,
@@ -388,7 +375,7 @@ async fn on_callback(State(callback): State<Arc<Callback>>, uri: Uri) -> Respons
             "Not connected",
             &format!(
                 "{}. Return to Caret Desktop to try again.",
-                error.to_string().trim_start_matches("Sign in with Slack: ")
+                error.sign_in_reason()
             ),
         ),
     }
@@ -398,12 +385,14 @@ async fn on_callback(State(callback): State<Arc<Callback>>, uri: Uri) -> Respons
 async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outcome {
     if let Some(error) = params.get("error") {
         return match error.as_str() {
-            "access_denied" => failed("you declined in Slack, so nothing was connected"),
-            other => failed(format!("Slack did not authorize Caret Desktop ({other})")),
+            "access_denied" => failed(OAuthFailure::Declined),
+            other => failed(OAuthFailure::NotAuthorized {
+                code: other.to_owned(),
+            }),
         };
     }
     let Some(code) = params.get("code").filter(|code| !code.is_empty()) else {
-        return failed("Slack's answer has no code");
+        return failed(OAuthFailure::NoCode);
     };
     let workspaces = &callback.workspaces;
     let started = std::time::Instant::now();
@@ -429,7 +418,7 @@ async fn complete(callback: &Callback, params: &HashMap<String, String>) -> Outc
     ));
     let grant = match exchanged {
         Ok(grant) => grant,
-        Err(error) => return failed(format!("Slack refused the sign-in: {error}")),
+        Err(error) => return failed(OAuthFailure::ExchangeRefused(error)),
     };
     let credentials = Credentials::from_grant(&grant, &callback.client_id, chrono::Utc::now().timestamp());
     workspaces.connect_with(credentials).await.map_err(Arc::new)
@@ -479,37 +468,37 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 
 /// Opens a URL in the user's browser: with `opener` (`CARET_BROWSER`) if the user named one, else with the
 /// desktop's launchers in turn (xdg-open, gio open, …); `Err` says why not.
-async fn open_in_browser(opener: Option<&str>, url: &str) -> std::result::Result<(), String> {
+async fn open_in_browser(opener: Option<&str>, url: &str) -> std::result::Result<(), BrowserProblem> {
     // The user's opener if they named one (`CARET_BROWSER`), else the desktop's: xdg-open, then gio, then the
     // others the `open` crate knows, the first that runs.
     let launchers = match opener {
         Some(program) => vec![open::with_command(url, program)],
         None => open::commands(url),
     };
-    let mut why = Vec::new();
+    let mut failures = Vec::new();
     for launcher in launchers {
-        let name = launcher.get_program().to_string_lossy().into_owned();
+        let program = launcher.get_program().to_string_lossy().into_owned();
         match launch(launcher).await {
             Ok(()) => return Ok(()),
-            Err(problem) => why.push(format!("{name} {problem}")),
+            Err(problem) => failures.push(LaunchFailure { program, problem }),
         }
     }
-    Err(format!("{}; open the link yourself", why.join(", ")))
+    Err(BrowserProblem { failures })
 }
 
 /// Runs one launcher: it has done its part once it exits well (or is still running after a while: some stay
 /// until the browser exits, and the browser is open, which is what counts).
-async fn launch(launcher: std::process::Command) -> std::result::Result<(), String> {
+async fn launch(launcher: std::process::Command) -> std::result::Result<(), LaunchProblem> {
     let mut child = tokio::process::Command::from(launcher)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map_err(|error| format!("cannot run ({error})"))?;
+        .map_err(LaunchProblem::CannotRun)?;
     match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
         Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(format!("failed ({status})")),
-        Ok(Err(error)) => Err(format!("failed ({error})")),
+        Ok(Ok(status)) => Err(LaunchProblem::Failed(status)),
+        Ok(Err(error)) => Err(LaunchProblem::Lost(error)),
         Err(_) => Ok(()),
     }
 }
@@ -530,17 +519,19 @@ mod tests {
 
     #[tokio::test]
     async fn the_named_opener_gets_the_link_and_its_failure_is_said() {
-        assert_eq!(open_in_browser(Some("true"), "https://slack.com/").await, Ok(()));
+        assert!(open_in_browser(Some("true"), "https://slack.com/").await.is_ok());
         let failed = open_in_browser(Some("false"), "https://slack.com/")
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             failed.starts_with("false failed") && failed.ends_with("open the link yourself"),
             "{failed}"
         );
         let missing = open_in_browser(Some("/nowhere/opener"), "https://slack.com/")
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("cannot run"), "{missing}");
     }
 

@@ -16,7 +16,7 @@ use caret_slack::{Backoff, ErrorClass, SlackClient, SlackToken};
 use caret_store::{Store, WorkspaceId};
 
 use super::credentials::{self, Credentials};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Refusal, Result};
 
 pub use super::credentials::{KEYRING_SERVICE, keyring_account};
 
@@ -72,7 +72,9 @@ fn unix_now() -> i64 {
 pub fn refresh_may_recover(error: &AppError) -> bool {
     match error {
         AppError::Slack(error) => matches!(error.class(), ErrorClass::Retry | ErrorClass::RetryAfter(_)),
-        AppError::Keyring(_) => true,
+        AppError::Keyring { .. } | AppError::KeyringUnavailable { .. } | AppError::KeyringEmpty { .. } => {
+            true
+        }
         _ => false,
     }
 }
@@ -196,16 +198,12 @@ impl KeyringTokens {
         let _entry = self.lock_account(&account).await;
         if !self.store.workspace(workspace)?.connected {
             self.forget(workspace);
-            return Err(AppError::Refused(
-                "the workspace is disconnected; nothing to refresh".into(),
-            ));
+            return Err(AppError::Refused(Refusal::WorkspaceDisconnected));
         }
         // The keyring is the truth, except for a newer pair it could not keep.
         let Some(kept) = credentials::read(account.clone()).await? else {
             self.forget(workspace);
-            return Err(AppError::Keyring(format!(
-                "no token in the keyring for {account}"
-            )));
+            return Err(AppError::KeyringEmpty { account });
         };
         let unsaved = self
             .cache()
@@ -218,9 +216,7 @@ impl KeyringTokens {
             _ => kept,
         };
         let Some(rotation) = current.rotation.clone() else {
-            return Err(AppError::Refused(
-                "this workspace's token does not rotate; there is nothing to refresh".into(),
-            ));
+            return Err(AppError::Refused(Refusal::TokenDoesNotRotate));
         };
         let now = unix_now();
         let already_renewed = match stale {

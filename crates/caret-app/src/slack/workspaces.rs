@@ -17,7 +17,7 @@ use ts_rs::TS;
 use super::Workspaces;
 use super::credentials::{self, Credentials, keyring_account};
 use super::manifest::DM_SCOPE;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Refusal, Result};
 
 /// Scopes without which nothing works: reading and writing the custom status.
 pub const REQUIRED_SCOPES: [&str; 2] = ["users.profile:write", "users.profile:read"];
@@ -187,20 +187,9 @@ pub struct Disconnected {
 impl Workspaces {
     /// Checks a pasted token with Slack, keeps it in the keyring and starts syncing the workspace.
     pub async fn connect(&self, pasted: &PastedSecret) -> Result<WorkspaceView> {
-        let token = SlackToken::parse(pasted.expose()).ok_or_else(|| {
-            AppError::Refused(
-                "that is not a Slack User OAuth Token: it starts with xoxp- (OAuth & Permissions page of your \
-                 Slack app)"
-                    .into(),
-            )
-        })?;
+        let token = SlackToken::parse(pasted.expose()).ok_or(AppError::Refused(Refusal::NotAUserToken))?;
         if token.kind() == "xoxe.xoxp" {
-            return Err(AppError::Refused(
-                "this token rotates (xoxe.xoxp-…) and stops working within hours; Caret Desktop can renew it \
-                 only when it gets it itself: use Sign in with Slack instead, or turn token rotation off in your \
-                 Slack app and paste its xoxp- token"
-                    .into(),
-            ));
+            return Err(AppError::Refused(Refusal::RotatingTokenPasted));
         }
         self.connect_with(Credentials::lasting(token)).await
     }

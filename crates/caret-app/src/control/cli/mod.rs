@@ -14,7 +14,7 @@ use clap::Subcommand;
 use crate::action::{Action, StatusDuration};
 use crate::config::AppConfig;
 use crate::control::{ControlRequest, request};
-use crate::error::{AppError, Result};
+use crate::error::{AnswerProblem, AppError, Refusal, Result};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
@@ -66,9 +66,7 @@ pub fn run(command: Command) -> Result<()> {
 
 /// An answer of the wrong kind: the app and this command are not the same version.
 fn unexpected_answer() -> AppError {
-    AppError::RunningAppAnswer(
-        "gave an answer this command did not expect; are the app and the command the same version?".into(),
-    )
+    AppError::RunningAppAnswer(AnswerProblem::Unexpected)
 }
 
 /// Has the running app carry out an action, as the tray or a window would.
@@ -79,8 +77,8 @@ async fn perform(config: &AppConfig, action: Action) -> Result<()> {
 
 fn duration_arg(text: &str) -> Result<StatusDuration> {
     StatusDuration::parse(text).ok_or_else(|| {
-        AppError::Refused(format!(
-            "{text:?} is not a duration: use 30m, 1h, 90 (minutes), eod or forever"
-        ))
+        AppError::Refused(Refusal::NotADuration {
+            text: text.to_owned(),
+        })
     })
 }

@@ -6,7 +6,7 @@ use clap::Args;
 use super::{duration_arg, perform};
 use crate::action::{Action, PolicyChoice, StatusDuration};
 use crate::config::AppConfig;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Refusal, Result};
 
 /// A workspace's policy: default, trusted, vip, blocked (for a time with --for, or until resumed), resume.
 #[derive(Debug, Clone, Args)]
@@ -60,11 +60,11 @@ fn policy_arg(text: &str, duration: Option<&str>) -> Result<PolicyChoice> {
             },
             StatusDuration::UntilCleared => PolicyChoice::BlockUntilResumed,
         },
-        (_, Some(_)) => return Err(AppError::Refused("--for goes with `blocked` only".into())),
+        (_, Some(_)) => return Err(AppError::Refused(Refusal::DurationWithoutBlock)),
         (other, None) => {
-            return Err(AppError::Refused(format!(
-                "unknown policy {other:?}: default, trusted, vip, blocked or resume"
-            )));
+            return Err(AppError::Refused(Refusal::UnknownPolicy {
+                text: other.to_owned(),
+            }));
         }
     })
 }

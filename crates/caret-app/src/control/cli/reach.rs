@@ -5,7 +5,7 @@ use clap::Args;
 use super::unexpected_answer;
 use crate::config::AppConfig;
 use crate::control::{ControlRequest, ControlResponse, request};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Refusal, Result};
 
 /// Where phones can reach this computer: `known-networks` (networks where you paired a phone, the
 /// default), `any-network` or `this-computer`. Without a choice, says where they can now and why;
@@ -26,15 +26,15 @@ impl Reach {
             (Some("forget"), id) => ControlRequest::ForgetNetworks { id },
             (Some(word), None) => ControlRequest::SetReach {
                 choice: crate::phones::reach::PhoneReach::parse(word).ok_or_else(|| {
-                    AppError::Refused(format!(
-                        "{word:?} is not a choice: known-networks, any-network, this-computer (or forget [ID])"
-                    ))
+                    AppError::Refused(Refusal::UnknownReach {
+                        word: word.to_owned(),
+                    })
                 })?,
             },
             (Some(word), Some(_)) => {
-                return Err(AppError::Refused(format!(
-                    "{word} takes no id (only forget does)"
-                )));
+                return Err(AppError::Refused(Refusal::ReachTakesNoId {
+                    word: word.to_owned(),
+                }));
             }
         };
         let ControlResponse::Reach { reach } = request(&config.paths, &asked).await? else {

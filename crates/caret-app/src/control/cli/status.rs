@@ -7,7 +7,7 @@ use super::{duration_arg, perform, unexpected_answer};
 use crate::action::Action;
 use crate::config::AppConfig;
 use crate::control::{ControlRequest, ControlResponse, request};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Refusal, Result};
 
 /// What the tray says now (without a subcommand); or set your status by hand, which wins over the phone
 /// until it ends, or clear it.
@@ -63,12 +63,15 @@ fn state_arg(text: &str) -> Result<StateKind> {
     StateKind::parse(text)
         .filter(|kind| *kind != StateKind::Event)
         .ok_or_else(|| {
-            let names: Vec<&str> = StateKind::ALL
+            let choices = StateKind::ALL
                 .iter()
                 .filter(|kind| **kind != StateKind::Event)
                 .map(|kind| kind.as_str())
                 .collect();
-            AppError::Refused(format!("unknown status {text:?}; one of: {}", names.join(", ")))
+            AppError::Refused(Refusal::UnknownStatus {
+                text: text.to_owned(),
+                choices,
+            })
         })
 }
 
@@ -80,7 +83,10 @@ mod tests {
     fn a_refusal_made_here_is_said_once_without_blaming_the_running_app() {
         let said = state_arg("sleepy").unwrap_err().to_string();
         assert!(said.starts_with("unknown status \"sleepy\""), "{said}");
-        let relayed = AppError::RunningAppRefused("that is not a Slack User OAuth Token".into()).to_string();
+        let relayed = AppError::RunningAppRefused {
+            message: "that is not a Slack User OAuth Token".into(),
+        }
+        .to_string();
         assert_eq!(relayed.matches("refused").count(), 1, "{relayed}");
     }
 

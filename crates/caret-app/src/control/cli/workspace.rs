@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::unexpected_answer;
 use crate::config::AppConfig;
 use crate::control::{ControlRequest, ControlResponse, request, request_stream};
-use crate::error::{AppError, Result};
+use crate::error::{AnswerProblem, AppError, Result};
 use crate::slack::workspaces::{PastedSecret, RevokeOutcome, WorkspaceView};
 
 #[derive(Debug, Clone, Subcommand)]
@@ -92,9 +92,7 @@ async fn connect(config: &AppConfig, client_id: String, no_browser: bool) -> Res
         _ => false,
     })
     .await?;
-    let workspace = connected.ok_or_else(|| {
-        AppError::RunningAppAnswer("ended the sign-in without connecting a workspace".into())
-    })?;
+    let workspace = connected.ok_or(AppError::RunningAppAnswer(AnswerProblem::SignInWithoutWorkspace))?;
     print_connected(&workspace);
     if let Some(expires_at) = workspace.token_expires_at {
         let lifetime = expires_at - chrono::Utc::now().timestamp();
