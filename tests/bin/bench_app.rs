@@ -84,7 +84,7 @@ async fn main() {
     let mut seq = phone.welcome["last_seq"].as_u64().unwrap_or(0);
 
     // 1. Latency, one state per round.
-    let (mut to_slack, mut to_ack) = (Vec::new(), Vec::new());
+    let (mut to_slack, mut to_look, mut to_ack) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds + 1 {
         let (state, text) = ROUND_STATES[round % ROUND_STATES.len()];
         seq += 1;
@@ -97,7 +97,7 @@ async fn main() {
         let answer = phone.receive_reply().await.expect("ack");
         assert_eq!(answer["type"], "ack", "{answer}");
         let acked = sent.elapsed();
-        let mut arrived = Vec::new();
+        let (mut arrived, mut looked) = (Vec::new(), Vec::new());
         let deadline = sent + SOON;
         while arrived.len() < workspaces {
             let call = tokio::time::timeout_at(deadline, calls.recv())
@@ -106,11 +106,14 @@ async fn main() {
                 .expect("the call feed");
             if call.method == "users.profile.set" && call.body["profile"]["status_text"] == text {
                 arrived.push(call.at.duration_since(sent));
+            } else if call.method == "users.profile.get" {
+                looked.push(call.at.duration_since(sent));
             }
         }
         // The first round warms up (connections to Slack opened, pages of the database read).
         if round > 0 {
             to_slack.extend(arrived);
+            to_look.extend(looked);
             to_ack.push(acked);
         }
         tokio::time::sleep_until(sent + Duration::from_millis(8300)).await;
@@ -119,6 +122,10 @@ async fn main() {
         "Through the running app (release, --headless), {workspaces} workspaces, {rounds} rounds a state every 8.3 s, the local Slack's real limits:"
     );
     let end_to_end = report("state sent → users.profile.set at Slack", &mut to_slack);
+    if !to_look.is_empty() {
+        // Where the time goes: the never-clobber look comes first when Slack's state is not known fresh.
+        report("  of which: state sent → users.profile.get", &mut to_look);
+    }
     let relay_only = report("baseline: the same state → its ack (relay)", &mut to_ack);
     println!(
         "  the app's whole path is {:.1}× the relay's ack (p50); what the app adds: {:.2} ms",

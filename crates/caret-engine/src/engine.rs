@@ -371,15 +371,16 @@ impl Coordinator {
         }
     }
 
-    fn log_input(
+    /// The sync log's row for an input.
+    fn input_row(
         &self,
         source: Source,
         state: Option<String>,
         policy: Option<String>,
         workspace: Option<WorkspaceId>,
         outcome: &str,
-    ) {
-        let entry = NewLogEntry {
+    ) -> NewLogEntry {
+        NewLogEntry {
             at_ms: self.config.clock.now_ms(),
             kind: Some(LogKind::Input),
             source: source.as_str().to_owned(),
@@ -391,8 +392,11 @@ impl Coordinator {
             policy,
             outcome: outcome.to_owned(),
             ..NewLogEntry::default()
-        };
-        match self.config.store.append_log(&entry) {
+        }
+    }
+
+    fn log(&self, row: &NewLogEntry) {
+        match self.config.store.append_log(row) {
             Ok(id) => {
                 let _ = self.config.events.send(EngineEvent::Logged { id });
             }
@@ -400,13 +404,21 @@ impl Coordinator {
         }
     }
 
-    fn persist<T: Serialize>(&self, key: &str, value: &T) {
-        if let Err(error) = self
+    /// Saves an input and its sync-log row in one commit, before any worker acts on it.
+    fn persist<T: Serialize>(&self, key: &str, value: &T, row: &NewLogEntry) {
+        match self
             .config
             .store
-            .save_input(key, value, self.config.clock.now_ms())
+            .save_input_with_log(key, value, self.config.clock.now_ms(), row)
         {
-            tracing::error!(key, "cannot save an input: {error}");
+            Ok(id) => {
+                let _ = self.config.events.send(EngineEvent::Logged { id });
+            }
+            Err(error) => {
+                tracing::error!(key, "cannot save an input: {error}");
+                // The input still counts (it is acted on); its row is kept if the log can take it.
+                self.log(row);
+            }
         }
     }
 
@@ -439,6 +451,13 @@ impl Coordinator {
             return;
         }
         self.restored_phone_until = None;
+        let row = self.input_row(
+            Source::Engine,
+            Some("offline".to_owned()),
+            None,
+            None,
+            "the phone has not reported since the restart: its last state no longer holds",
+        );
         self.persist(
             PHONE_KEY,
             &PhoneRecord {
@@ -446,16 +465,10 @@ impl Coordinator {
                 at_ms: self.config.clock.now_ms(),
                 holds_until_ms: None,
             },
+            &row,
         );
         self.phone = None;
         self.phone_holds_until = None;
-        self.log_input(
-            Source::Engine,
-            Some("offline".to_owned()),
-            None,
-            None,
-            "the phone has not reported since the restart: its last state no longer holds",
-        );
         self.publish();
     }
 
@@ -489,25 +502,25 @@ impl Coordinator {
             }
             Command::Manual(manual, source) => {
                 let described = manual.as_ref().map(|m| m.state.kind().as_str().to_owned());
-                self.persist(MANUAL_KEY, &manual);
                 let outcome = if manual.is_some() {
                     "manual status set"
                 } else {
                     "manual status cleared"
                 };
+                let row = self.input_row(source, described, None, None, outcome);
+                self.persist(MANUAL_KEY, &manual, &row);
                 self.manual = manual;
-                self.log_input(source, described, None, None, outcome);
                 self.publish();
             }
             Command::Paused(paused, source) => {
-                self.persist(PAUSED_KEY, &paused);
-                self.paused = paused;
                 let outcome = if paused {
                     "syncing paused"
                 } else {
                     "syncing resumed"
                 };
-                self.log_input(source, None, None, None, outcome);
+                let row = self.input_row(source, None, None, None, outcome);
+                self.persist(PAUSED_KEY, &paused, &row);
+                self.paused = paused;
                 self.publish();
             }
             Command::Settings(id, settings, source) => self.settings_changed(id, settings, source),
@@ -532,6 +545,7 @@ impl Coordinator {
     fn phone_reported(&mut self, state: Option<CaretState>, holds_until_ms: Option<i64>, source: Source) {
         self.restored_phone_until = None;
         let described = state.as_ref().map_or("offline", |s| s.kind().as_str()).to_owned();
+        let row = self.input_row(source, Some(described), None, None, "phone state");
         self.persist(
             PHONE_KEY,
             &PhoneRecord {
@@ -539,10 +553,10 @@ impl Coordinator {
                 at_ms: self.config.clock.now_ms(),
                 holds_until_ms,
             },
+            &row,
         );
         self.phone = state;
         self.phone_holds_until = holds_until_ms;
-        self.log_input(source, Some(described), None, None, "phone state");
         self.publish();
     }
 
@@ -553,7 +567,7 @@ impl Coordinator {
             return;
         }
         let policy = format!("{:?}", settings.policy.effective(self.config.clock.now())).to_lowercase();
-        self.log_input(source, None, Some(policy), Some(id), "settings changed");
+        self.log(&self.input_row(source, None, Some(policy), Some(id), "settings changed"));
         if let Some(handle) = self.workers.get(&id) {
             let target = self.target(settings);
             handle.target.send_if_modified(|current| {
@@ -573,14 +587,15 @@ impl Coordinator {
             let _ = handle.task.await;
         }
         if self.phone.is_some() && self.restored_phone_until.is_none() {
-            self.persist(
-                PHONE_KEY,
-                &PhoneRecord {
-                    state: self.phone.clone(),
-                    at_ms: self.config.clock.now_ms(),
-                    holds_until_ms: self.phone_holds_until,
-                },
-            );
+            let now_ms = self.config.clock.now_ms();
+            let record = PhoneRecord {
+                state: self.phone.clone(),
+                at_ms: now_ms,
+                holds_until_ms: self.phone_holds_until,
+            };
+            if let Err(error) = self.config.store.save_input(PHONE_KEY, &record, now_ms) {
+                tracing::error!("cannot save the phone's state at the stop: {error}");
+            }
         }
     }
 }

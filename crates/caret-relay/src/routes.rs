@@ -147,8 +147,9 @@ async fn post_state(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Body)
         hub.check_rate(&device.id)?;
         let bytes = read_body(&hub, body).await?;
         let (state, for_secs) = parse_http_state(&bytes)?;
-        hub.touch(&device.id, None);
+        // To the engine first: the last-seen time is bookkeeping, not on the way to Slack.
         hub.report_from_http(&device.id, state, Duration::from_secs(for_secs));
+        hub.touch(&device.id, None);
         Ok::<_, ProtocolError>(for_secs)
     }
     .await;

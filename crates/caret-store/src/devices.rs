@@ -75,7 +75,7 @@ impl Store {
     /// Records that a device was heard from, and the last sequence number accepted from it.
     pub fn touch_device(&self, id: &str, now_ms: i64, last_seq: Option<u64>) -> Result<()> {
         let last_seq = last_seq.and_then(|seq| i64::try_from(seq).ok());
-        self.with(|c| {
+        self.with_bookkeeping(|c| {
             c.execute(
                 "UPDATE devices SET last_seen = ?2, last_seq = COALESCE(?3, last_seq) WHERE id = ?1",
                 params![id, now_ms, last_seq],

@@ -11,8 +11,10 @@
 //! - [`log`]: sync log entries, queries for the UI (newest first, filters), retention, JSON-lines and CSV
 //!   export.
 //!
-//! Durability: WAL with `synchronous = FULL`, so a change the engine was told is saved survives `kill -9` (and
-//! a power cut). Tokens are never stored here: they live in the OS keyring.
+//! Durability: WAL; every commit survives `kill -9`. Inputs and the user's changes are fsynced at commit
+//! (`synchronous = FULL`) and survive a power cut too; the engine's and the relay's bookkeeping commits
+//! without an fsync of its own ([`Store`]'s `with_bookkeeping`) and reaches the disk with the next one.
+//! Tokens are never stored here: they live in the OS keyring.
 
 pub mod devices;
 pub mod error;

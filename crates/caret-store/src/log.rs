@@ -250,7 +250,7 @@ fn where_clause(filter: &LogFilter) -> (String, Vec<Box<dyn ToSql>>) {
 impl Store {
     /// Appends a row; returns its id.
     pub fn append_log(&self, entry: &NewLogEntry) -> Result<i64> {
-        self.with(|connection| insert_log(connection, entry))
+        self.with_bookkeeping(|connection| insert_log(connection, entry))
             .inspect(|id| self.announce_log_row(*id))
     }
 

@@ -27,6 +27,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "20261204_0005_known_networks.sql",
         include_str!("../migrations/20261204_0005_known_networks.sql"),
     ),
+    (
+        "20261206_0006_drop_desired.sql",
+        include_str!("../migrations/20261206_0006_drop_desired.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use caret_core::{Decision, WorkspaceSettings};
+use caret_core::WorkspaceSettings;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -59,8 +59,6 @@ pub struct InFlight {
 /// What the engine persists per workspace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncState {
-    pub desired: Option<Decision>,
-    pub desired_at_ms: Option<i64>,
     /// The status we last set and Slack confirmed; `None` when no status of ours is in Slack.
     pub applied_status: Option<StatusRecord>,
     /// "auto" or "away" as we last set it; `None` if we never set presence.
@@ -129,7 +127,8 @@ impl Store {
         };
         let connection = Connection::open(path).map_err(to_error)?;
         // WAL lets the UI read while the engine writes; FULL makes a committed change survive kill -9 and
-        // power loss alike (our write rate is tiny, so the fsyncs cost nothing that matters).
+        // power loss alike. The engine's and the relay's bookkeeping opts out of the fsync, not of the
+        // commit: see `with_bookkeeping`.
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(to_error)?;
@@ -166,6 +165,21 @@ impl Store {
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         f(&lock(&self.connection))
+    }
+
+    /// For the engine's and the relay's own bookkeeping (in-flight and applied records, budget attempts, the
+    /// sync log's rows, a device's last-seen time): committed before the caller goes on, so it survives a
+    /// `kill -9` like everything else, but without an fsync of its own (`synchronous = NORMAL` for this
+    /// commit). It reaches the disk with the next fsync: the next input or user change (they keep `FULL`),
+    /// or a checkpoint. A power cut may lose the last moments of it; docs/sync-engine.md says why that is
+    /// safe. This keeps one fsync per input on the way from a phone's state to Slack, not one per step.
+    pub(crate) fn with_bookkeeping<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let connection = lock(&self.connection);
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        let result = f(&connection);
+        // Restored whatever `f` did: every other commit must stay durable.
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        result
     }
 
     /// The sync log's queries: on the reader connection, beside whatever the writer is doing.
@@ -307,15 +321,37 @@ impl Store {
 
     // --- inputs ---
 
+    fn write_input(c: &Connection, key: &str, value: &str, now_ms: i64) -> Result<()> {
+        c.execute(
+            "INSERT INTO inputs (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            params![key, value, now_ms],
+        )?;
+        Ok(())
+    }
+
     pub fn save_input<T: Serialize>(&self, key: &str, value: &T, now_ms: i64) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO inputs (key, value, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                params![key, to_json(value), now_ms],
-            )?;
-            Ok(())
-        })
+        self.with(|c| Store::write_input(c, key, &to_json(value), now_ms))
+    }
+
+    /// [`Store::save_input`] and the sync log's row for that input, in one commit (one fsync on the way from
+    /// an input to Slack, not two). Returns the row's id.
+    pub fn save_input_with_log<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        now_ms: i64,
+        row: &crate::NewLogEntry,
+    ) -> Result<i64> {
+        let id = self.with(|c| {
+            let transaction = c.unchecked_transaction()?;
+            Store::write_input(&transaction, key, &to_json(value), now_ms)?;
+            let id = crate::log::insert_log(&transaction, row)?;
+            transaction.commit()?;
+            Ok(id)
+        })?;
+        self.announce_log_row(id);
+        Ok(id)
     }
 
     pub fn load_input<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
@@ -331,39 +367,20 @@ impl Store {
     // --- sync state ---
 
     pub fn sync_state(&self, id: WorkspaceId) -> Result<SyncState> {
-        type Row = (
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-        );
+        type Row = (Option<String>, Option<String>, Option<i64>, Option<String>);
         let row: Option<Row> = self.with(|c| {
             Ok(c.query_row(
-                "SELECT desired, desired_at, applied_status, applied_presence, applied_at, in_flight
+                "SELECT applied_status, applied_presence, applied_at, in_flight
                  FROM sync_state WHERE workspace_id = ?1",
                 [id],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                    ))
-                },
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .optional()?)
         })?;
-        let Some((desired, desired_at_ms, applied_status, applied_presence, applied_at_ms, in_flight)) = row
-        else {
+        let Some((applied_status, applied_presence, applied_at_ms, in_flight)) = row else {
             return Ok(SyncState::default());
         };
         Ok(SyncState {
-            desired: desired.map(|t| from_json("sync_state.desired", &t)).transpose()?,
-            desired_at_ms,
             applied_status: applied_status
                 .map(|t| from_json("sync_state.applied_status", &t))
                 .transpose()?
@@ -384,21 +401,10 @@ impl Store {
         Ok(())
     }
 
-    pub fn save_desired(&self, id: WorkspaceId, desired: &Decision, now_ms: i64) -> Result<()> {
-        self.with(|c| {
-            Store::ensure_sync_row(c, id)?;
-            c.execute(
-                "UPDATE sync_state SET desired = ?2, desired_at = ?3 WHERE workspace_id = ?1",
-                params![id, to_json(desired), now_ms],
-            )?;
-            Ok(())
-        })
-    }
-
     /// Records a write about to be sent: if the app dies before [`Store::finish_write`], the next start knows
     /// Slack may hold either the old or the new status, and checks before acting.
     pub fn begin_write(&self, id: WorkspaceId, in_flight: &InFlight, now_ms: i64) -> Result<()> {
-        self.with(|c| {
+        self.with_bookkeeping(|c| {
             Store::ensure_sync_row(c, id)?;
             c.execute(
                 "UPDATE sync_state SET in_flight = ?2, in_flight_at = ?3 WHERE workspace_id = ?1",
@@ -419,7 +425,7 @@ impl Store {
         method: &str,
         look: Option<&crate::NewLogEntry>,
     ) -> Result<Option<i64>> {
-        let row = self.with(|c| {
+        let row = self.with_bookkeeping(|c| {
             let transaction = c.unchecked_transaction()?;
             let row = look
                 .map(|look| crate::log::insert_log(&transaction, look))
@@ -448,7 +454,7 @@ impl Store {
 
     /// Records what Slack confirmed (`None`: no status of ours is there) and clears the in-flight write.
     pub fn finish_write(&self, id: WorkspaceId, applied: Option<&StatusRecord>, now_ms: i64) -> Result<()> {
-        self.with(|c| {
+        self.with_bookkeeping(|c| {
             Store::ensure_sync_row(c, id)?;
             c.execute(
                 "UPDATE sync_state SET applied_status = ?2, applied_at = ?3, in_flight = NULL, in_flight_at = NULL
@@ -461,7 +467,7 @@ impl Store {
 
     /// Drops an in-flight write that failed (Slack refused it), keeping the applied status as it was.
     pub fn abandon_write(&self, id: WorkspaceId) -> Result<()> {
-        self.with(|c| {
+        self.with_bookkeeping(|c| {
             c.execute(
                 "UPDATE sync_state SET in_flight = NULL, in_flight_at = NULL WHERE workspace_id = ?1",
                 [id],
@@ -473,7 +479,7 @@ impl Store {
     /// Records a Slack write about to be sent (committed before it leaves), and forgets those older than
     /// ten minutes: only the last minute counts towards Slack's limits.
     pub fn record_attempt(&self, id: WorkspaceId, method: &str, at_ms: i64) -> Result<()> {
-        self.with(|c| {
+        self.with_bookkeeping(|c| {
             c.execute(
                 "DELETE FROM call_attempts WHERE workspace_id = ?1 AND method = ?2 AND at < ?3",
                 params![id, method, at_ms - ATTEMPTS_KEPT_MS],
@@ -498,7 +504,7 @@ impl Store {
     }
 
     pub fn save_presence(&self, id: WorkspaceId, presence: &str, now_ms: i64) -> Result<()> {
-        self.with(|c| {
+        self.with_bookkeeping(|c| {
             Store::ensure_sync_row(c, id)?;
             c.execute(
                 "UPDATE sync_state SET applied_presence = ?2, applied_at = ?3 WHERE workspace_id = ?1",
@@ -512,7 +518,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caret_core::{DesiredStatus, Policy, Presence, SharingPolicy};
+    use caret_core::SharingPolicy;
 
     fn record(text: &str) -> StatusRecord {
         StatusRecord {
@@ -647,26 +653,18 @@ mod tests {
     }
 
     #[test]
-    fn sync_state_tracks_desired_applied_and_in_flight_writes() {
+    fn sync_state_tracks_applied_and_in_flight_writes() {
         let store = Store::open_in_memory().unwrap();
         let id = store
             .upsert_workspace("T1", "U1", "Acme", "ada", &WorkspaceSettings::default(), 0)
             .unwrap();
         assert_eq!(store.sync_state(id).unwrap(), SyncState::default());
-        let decision = Decision {
-            policy: Policy::Default,
-            status: DesiredStatus::Clear,
-            presence: Presence::Auto,
-            recompute_at: None,
-        };
-        store.save_desired(id, &decision, 5).unwrap();
         let in_flight = InFlight {
             status: Some(record("Driving")),
             previous: None,
         };
         store.begin_write(id, &in_flight, 6).unwrap();
         let state = store.sync_state(id).unwrap();
-        assert_eq!(state.desired, Some(decision));
         assert_eq!(state.in_flight, Some(in_flight));
         assert_eq!(state.applied_status, None);
 
@@ -702,6 +700,56 @@ mod tests {
             store.load_input("phone").unwrap(),
             Some(caret_core::CaretState::Walking)
         );
+    }
+
+    #[test]
+    fn bookkeeping_skips_its_own_fsync_and_every_other_commit_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("caret.sqlite3")).unwrap();
+        let synchronous = |store: &Store| -> i64 {
+            store
+                .with(|c| Ok(c.query_row("PRAGMA synchronous", [], |row| row.get(0))?))
+                .unwrap()
+        };
+        const FULL: i64 = 2;
+        const NORMAL: i64 = 1;
+        assert_eq!(synchronous(&store), FULL);
+        let during = store
+            .with_bookkeeping(|c| Ok(c.query_row("PRAGMA synchronous", [], |row| row.get::<_, i64>(0))?))
+            .unwrap();
+        assert_eq!(during, NORMAL);
+        assert_eq!(synchronous(&store), FULL, "restored after a success");
+        let failed = store.with_bookkeeping(|c| {
+            c.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+            Ok(())
+        });
+        assert!(failed.is_err());
+        assert_eq!(synchronous(&store), FULL, "restored after a failure");
+    }
+
+    #[test]
+    fn an_input_and_its_log_row_are_saved_together_and_announced() {
+        let store = Store::open_in_memory().unwrap();
+        let newest = store.watch_log();
+        let row = crate::NewLogEntry {
+            at_ms: 3,
+            kind: Some(crate::LogKind::Input),
+            source: "phone".into(),
+            state: Some("driving".into()),
+            outcome: "phone state".into(),
+            ..crate::NewLogEntry::default()
+        };
+        let id = store
+            .save_input_with_log("phone", &caret_core::CaretState::InVehicle, 3, &row)
+            .unwrap();
+        assert_eq!(
+            store.load_input("phone").unwrap(),
+            Some(caret_core::CaretState::InVehicle)
+        );
+        assert_eq!(*newest.borrow(), id, "the log's watchers hear of the row");
+        let logged = store.query_log(&crate::LogFilter::default()).unwrap();
+        assert_eq!(logged.len(), 1);
+        assert_eq!((logged[0].id, logged[0].outcome.as_str()), (id, "phone state"));
     }
 
     #[test]

@@ -65,7 +65,6 @@ struct Worker {
     failing_since: Option<Instant>,
     reported_unreachable: bool,
     last_policy: Option<Policy>,
-    last_desired: Option<Decision>,
     /// The foreign status last noted, so the log says it once, not at every look.
     noted_foreign: Option<StatusRecord>,
     /// While a status set outside Caret Desktop is showing: when to look at Slack again. New inputs do not
@@ -216,7 +215,6 @@ impl Worker {
             failing_since: None,
             reported_unreachable: false,
             last_policy: None,
-            last_desired: state.desired,
             noted_foreign: None,
             foreign_look_again: None,
             noted_pause: false,
@@ -343,7 +341,7 @@ impl Worker {
     }
 
     /// What changed since the last step that the user should see: a timed block that ended, a held-back
-    /// status replaced before it was sent; and the decision saved, for the next start.
+    /// status replaced before it was sent.
     fn notice_changes(&mut self, decision: &Decision, state_name: Option<&str>, target: &Target) {
         if self.last_policy == Some(Policy::Blocked)
             && decision.policy != Policy::Blocked
@@ -371,13 +369,6 @@ impl Worker {
             } else {
                 self.held = Some(held);
             }
-        }
-        if self.last_desired.as_ref() != Some(decision) {
-            let now_ms = self.cx.shared.clock.now_ms();
-            if let Err(error) = self.cx.shared.store.save_desired(self.cx.id, decision, now_ms) {
-                tracing::error!(workspace = self.cx.id, "cannot save the desired status: {error}");
-            }
-            self.last_desired = Some(decision.clone());
         }
     }
 

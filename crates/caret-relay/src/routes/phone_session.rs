@@ -263,7 +263,9 @@ fn accept_state(
         return Err((ProtocolError::Replaced, Some(seq)));
     }
     check_sequence().map_err(|error| (error, Some(seq)))?;
-    hub.touch(device_id, Some(seq));
+    // The state goes to the engine first; the sequence is on disk before the ack leaves, so a restarted
+    // desktop still refuses a replay of anything it acknowledged.
     hub.report_from_connection(device_id, connection, state);
+    hub.touch(device_id, Some(seq));
     Ok(DesktopMessage::Ack { seq })
 }
