@@ -397,23 +397,16 @@ impl Coordinator {
 
     fn log(&self, row: &NewLogEntry) {
         match self.config.store.append_log(row) {
-            Ok(id) => {
-                let _ = self.config.events.send(EngineEvent::Logged { id });
-            }
+            Ok(id) => drop(self.config.events.send(EngineEvent::Logged { id })),
             Err(error) => tracing::error!("cannot write the sync log: {error}"),
         }
     }
 
     /// Saves an input and its sync-log row in one commit, before any worker acts on it.
     fn persist<T: Serialize>(&self, key: &str, value: &T, row: &NewLogEntry) {
-        match self
-            .config
-            .store
-            .save_input_with_log(key, value, self.config.clock.now_ms(), row)
-        {
-            Ok(id) => {
-                let _ = self.config.events.send(EngineEvent::Logged { id });
-            }
+        let now_ms = self.config.clock.now_ms();
+        match self.config.store.save_input_with_log(key, value, now_ms, row) {
+            Ok(id) => drop(self.config.events.send(EngineEvent::Logged { id })),
             Err(error) => {
                 tracing::error!(key, "cannot save an input: {error}");
                 // The input still counts (it is acted on); its row is kept if the log can take it.
