@@ -191,3 +191,45 @@ async fn restarts_in_quick_succession_never_add_bursts_of_writes() {
     assert!(most <= 9, "{most} write attempts in one minute across restarts");
     assert!(slack.calls().iter().all(|call| call.outcome != "ratelimited"));
 }
+
+/// docs/relay-protocol.md: the last accepted `seq` is saved before its `ack` leaves and holds across desktop
+/// restarts, a crash included. The app is killed (`kill -9`) right after acknowledging a state; the restarted
+/// app's `welcome` says where the phone was, and the acknowledged `seq` sent again is refused as stale.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acknowledged_sequence_number_survives_a_kill_9() {
+    use caret_relay::client::{PairingLink, PhoneConnection, pair_with_link};
+
+    require_desktop_session();
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let sandbox = Sandbox::keeping_its_relay_port();
+    let mut app = sandbox.launch_headless(&slack, "before-kill").await;
+    let pairing = sandbox.start_pairing().await;
+    let link = PairingLink::parse(pairing["link"].as_str().expect("a link")).expect("the link parses");
+    let credentials = pair_with_link(&link, "Ada's phone").await.expect("pairs");
+    let mut phone = PhoneConnection::open(&credentials, "Ada's phone")
+        .await
+        .expect("connects");
+    for seq in 1..=7 {
+        phone
+            .send_json(&serde_json::json!({"type": "state", "seq": seq, "state": "in_call"}))
+            .await
+            .expect("sends");
+        assert_eq!(phone.receive_reply().await.expect("an answer")["seq"], seq);
+    }
+    app.start_kill().expect("SIGKILL");
+    app.wait().await.expect("reap");
+
+    let mut app = sandbox.launch_headless(&slack, "after-kill").await;
+    // `launch_headless` returns once the app is ready, its relay listening again on the same port.
+    let mut phone = PhoneConnection::open(&credentials, "Ada's phone")
+        .await
+        .expect("reconnects to the restarted app");
+    assert_eq!(phone.welcome["last_seq"], 7, "{}", phone.welcome);
+    phone
+        .send_json(&serde_json::json!({"type": "state", "seq": 7, "state": "busy"}))
+        .await
+        .expect("sends");
+    let refused = phone.receive_reply().await.expect("an answer");
+    assert_eq!(refused["code"], "stale_seq", "{refused}");
+    stop(&mut app).await;
+}

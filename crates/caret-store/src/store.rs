@@ -177,9 +177,11 @@ impl Store {
         let connection = lock(&self.connection);
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         let result = f(&connection);
-        // Restored whatever `f` did: every other commit must stay durable.
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        result
+        // Restored whatever `f` did: every other commit must stay durable. `f`'s own error comes first.
+        let restored = connection.pragma_update(None, "synchronous", "FULL");
+        let value = result?;
+        restored?;
+        Ok(value)
     }
 
     /// The sync log's queries: on the reader connection, beside whatever the writer is doing.
