@@ -13,6 +13,7 @@ use caret_store::{LogFilter, Store, WorkspaceId};
 use chrono::{DateTime, FixedOffset, Utc};
 
 const SET: &str = "users.profile.set";
+const GET: &str = "users.profile.get";
 
 struct Rig {
     slack: FakeSlack,
@@ -745,6 +746,51 @@ async fn a_timeout_is_retried_with_backoff() {
     assert!(
         timeouts.iter().any(|row| row.retries >= 1),
         "with its retry count"
+    );
+}
+
+/// Issue 18: three HTTP 500s and a timeout on users.profile.set showed `retries=0` on every row, as the look
+/// before each retry reset the count. The rows of one intended write count its failed attempts, the looks
+/// between them included; the next write starts again at 0.
+#[tokio::test(start_paused = true)]
+async fn the_sync_log_counts_the_retries_of_one_write_across_the_looks_between_them() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.slack.inject(Fault::server_error(500, 3).on(SET));
+    // A timeout whose write landed anyway: the look that follows finds it there, and nothing more is sent.
+    rig.slack.inject(Fault::hang(Duration::from_secs(60), 1).on(SET));
+    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    run_for(Duration::from_secs(180)).await;
+    assert_eq!(text(&rig.slack, &raw), "In a call");
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(10)).await;
+    assert_eq!(text(&rig.slack, &raw), "Walking");
+
+    let mut rows = rig.store.query_log(&LogFilter::default()).unwrap();
+    rows.reverse();
+    let calls: Vec<(String, String, i64)> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let method = row.method?;
+            (method == GET || method == SET).then_some((method, row.outcome, row.retries))
+        })
+        .collect();
+    let row = |method: &str, outcome: &str, retries: i64| (method.to_owned(), outcome.to_owned(), retries);
+    assert_eq!(
+        calls,
+        [
+            row(GET, "ok", 0),
+            row(SET, "http_500", 0),
+            row(GET, "ok", 1),
+            row(SET, "http_500", 1),
+            row(GET, "ok", 2),
+            row(SET, "http_500", 2),
+            row(GET, "ok", 3),
+            row(SET, "timeout", 3),
+            row(GET, "ok", 4),
+            // The next write.
+            row(GET, "ok", 0),
+            row(SET, "ok", 0),
+        ]
     );
 }
 

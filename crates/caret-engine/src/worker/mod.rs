@@ -60,7 +60,11 @@ struct Worker {
     /// The sync log said once that presence is not synced, and why.
     noted_presence_unavailable: bool,
     limits: WorkspaceLimits,
+    /// The write being retried: the sync log's retry count and the backoff belong to it, across the looks at
+    /// Slack between its attempts, and start again for a new one.
+    retried: Option<Intent>,
     backoff: Backoff,
+    /// Failed attempts of `retried` so far (its next call's rows say this many).
     retries: i64,
     failing_since: Option<Instant>,
     reported_unreachable: bool,
@@ -86,6 +90,13 @@ struct Worker {
     /// A status decided but held back (waiting for the write budget): if a newer decision replaces it before
     /// it is sent, the sync log says so, so that every change the user made is either in Slack or explained.
     held: Option<Held>,
+}
+
+/// What a write is for: a status's look (a renewed lease is the same write), or a presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Intent {
+    Status(Option<StatusRecord>),
+    Presence(Presence),
 }
 
 /// A decided status not sent yet, and why.
@@ -210,6 +221,7 @@ impl Worker {
             presence_unavailable,
             noted_presence_unavailable: false,
             limits: cx.limits.clone(),
+            retried: None,
             backoff,
             retries: 0,
             failing_since: None,
@@ -306,7 +318,12 @@ impl Worker {
             .sync_status(&decision, state_name, &token, &target.settings)
             .await
         {
-            Flow::Rest(wake) => wake,
+            Flow::Rest(wake) => {
+                if matches!(self.retried, Some(Intent::Status(_))) {
+                    self.settled();
+                }
+                wake
+            }
             // Retrying the same thing is useless, but the decision changes by itself at `recompute_at`.
             Flow::Halt => return Flow::Rest(recompute),
             other => return other,
@@ -413,10 +430,27 @@ impl Worker {
         }
     }
 
-    fn succeeded(&mut self) {
-        self.refresh_tried = false;
-        self.backoff.reset();
+    /// The calls about to be made serve `intent`: a different one from the write being retried starts its
+    /// count and its backoff afresh.
+    fn attempting(&mut self, intent: Intent) {
+        if self.retried.as_ref() != Some(&intent) {
+            self.retried = Some(intent);
+            self.retries = 0;
+            self.backoff.reset();
+        }
+    }
+
+    /// The write being retried is done with (it landed, or Slack turned out to need none).
+    fn settled(&mut self) {
+        self.retried = None;
         self.retries = 0;
+        self.backoff.reset();
+    }
+
+    /// Slack answered a call: whatever was failing to reach it is over. The retry count is not reset here: a
+    /// look that answers between two failed writes is part of retrying the same write.
+    fn answered(&mut self) {
+        self.refresh_tried = false;
         self.failing_since = None;
         if self.reported_unreachable {
             self.reported_unreachable = false;

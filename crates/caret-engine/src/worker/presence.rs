@@ -33,6 +33,7 @@ impl Worker {
         if let Some(flow) = self.presence_not_now(decision, state_name) {
             return flow;
         }
+        self.attempting(super::Intent::Presence(decision.presence));
         let started = Instant::now();
         let result = self
             .cx
@@ -52,7 +53,8 @@ impl Worker {
                     state_name,
                     Call::answered(SlackMethod::UsersSetPresence, sent, latency_ms),
                 );
-                self.succeeded();
+                self.answered();
+                self.settled();
                 self.presence_applied(decision.presence);
                 Flow::Rest(None)
             }

@@ -167,6 +167,7 @@ impl Worker {
         }
         // Sent now (or found there): nothing is held back any more.
         self.held = None;
+        self.attempting(super::Intent::Status(look_of(decision)));
 
         let current = match self.look_at_slack(decision, state_name, token).await {
             Ok(current) => current,
@@ -230,8 +231,7 @@ impl Worker {
                     Call::answered(SlackMethod::UsersProfileGet, None, latency_ms),
                 ));
                 *self.pending_look.borrow_mut() = Some(row);
-                // Slack answered: whatever was failing before is over.
-                self.succeeded();
+                self.answered();
                 Ok(record_of(&current))
             }
             Err(error) => {
@@ -340,7 +340,8 @@ impl Worker {
                     state_name,
                     Call::answered(SlackMethod::UsersProfileSet, sent, latency_ms),
                 );
-                self.succeeded();
+                self.answered();
+                self.settled();
                 // What Slack kept (it may escape the text or pick a default emoji) is what we will see later.
                 self.set_applied(record_of(&kept));
                 self.emit(EngineEvent::Synced {
