@@ -13,11 +13,11 @@
 //! Each opening is numbered; the page says when its list is ready ([`ready`]) and the time since the request
 //! (the key press, the click) goes to the log, which `bench-picker` reads.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use caret_app::action::{PickerChoices, PickerOpening, TypedKey};
 use caret_app::{AppCore, WindowKind};
+use parking_lot::{Mutex, MutexGuard};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
 /// How long a hidden picker keeps its webview before it is destroyed.
@@ -48,7 +48,7 @@ struct PickerLife {
 
 impl PickerState {
     fn life(&self) -> MutexGuard<'_, PickerLife> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.lock()
     }
 }
 

@@ -10,14 +10,15 @@
 //! shell records it and tells the Settings window). A request that comes while the desktop's dialog is still
 //! open replaces it: the old session is closed, which ends its dialog, and the new keys are offered.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use ashpd::desktop::Session;
 use ashpd::desktop::global_shortcuts::{BindShortcutsOptions, GlobalShortcuts, NewShortcut};
 use ashpd::desktop::{CreateSessionOptions, ResponseError};
 use caret_app::preferences::ShortcutStatus;
 use futures_util::StreamExt;
+use parking_lot::Mutex;
 use tauri_plugin_global_shortcut::{Modifiers, Shortcut as HotKey};
 use tokio::sync::mpsc;
 
@@ -73,11 +74,7 @@ impl PortalShortcuts {
         if shortcut.is_empty() {
             return ShortcutStatus::Off;
         }
-        let missing = self
-            .missing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let missing = self.missing.lock().clone();
         match missing.map_or_else(|| portal_trigger(&shortcut), Err) {
             Ok(_) => ShortcutStatus::Asked { shortcut },
             Err(reason) => ShortcutStatus::Failed { shortcut, reason },
@@ -114,7 +111,7 @@ impl Task {
             Ok(portal) => Arc::new(portal),
             Err(reason) => {
                 tracing::warn!("global shortcuts are unavailable here: {reason}");
-                *self.missing.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+                *self.missing.lock() = Some(reason.clone());
                 self.refuse_all(reason).await;
                 return;
             }

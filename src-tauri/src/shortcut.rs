@@ -6,16 +6,15 @@
 //! [`ShortcutStatus`] the Settings window shows, with the fallback where no portal offers global shortcuts
 //! (`caret-desktop picker`, bound in the desktop's own keyboard settings).
 
-use std::sync::Mutex;
-
 use caret_app::autostart::LoginItem;
 use caret_app::preferences::{self, PICKER_COMMAND, Preferences, PreferencesView, ShortcutStatus};
 use caret_app::{Action, AppCore, WindowKind};
+use parking_lot::Mutex;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::error::Result;
 
-/// What became of the shortcut; a std `Mutex`: held for a copy, never across an `.await`.
+/// What became of the shortcut; a parking_lot `Mutex`: held for a copy, never across an `.await`.
 #[derive(Default)]
 pub struct ShortcutRegistry {
     status: Mutex<Option<ShortcutStatus>>,
@@ -25,25 +24,15 @@ pub struct ShortcutRegistry {
 
 impl ShortcutRegistry {
     fn set(&self, status: ShortcutStatus) {
-        *self
-            .status
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status);
+        *self.status.lock() = Some(status);
     }
 
     pub fn status(&self) -> ShortcutStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-            .unwrap_or(ShortcutStatus::Off)
+        self.status.lock().clone().unwrap_or(ShortcutStatus::Off)
     }
 
     fn unavailable(&self) -> Option<String> {
-        self.unavailable
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.unavailable.lock().clone()
     }
 }
 
@@ -74,10 +63,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, preferences: &Preferences) {
     if let Err(error) = backend {
         tracing::warn!("global shortcuts are unavailable here: {error}");
         let registry = app.state::<ShortcutRegistry>();
-        *registry
-            .unavailable
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+        *registry.unavailable.lock() = Some(error);
     }
     register(app, &preferences.shortcut);
 }

@@ -173,10 +173,10 @@ pub(crate) struct AttemptLog {
 /// A [`Budget`] shared between a workspace's successive workers, so that restarting a worker (reconnecting,
 /// say) does not hand out a fresh burst inside the same minute, and recorded in the database, so that
 /// restarting the app does not either. The lock is held only for a few arithmetic steps and one small
-/// SQLite insert, never across an `.await`, so a std `Mutex` fits.
+/// SQLite insert, never across an `.await`, so a blocking (parking_lot) `Mutex` fits.
 #[derive(Clone)]
 pub struct SharedBudget {
-    budget: Arc<std::sync::Mutex<Budget>>,
+    budget: Arc<parking_lot::Mutex<Budget>>,
     kind: BudgetKind,
     log: Option<AttemptLog>,
 }
@@ -193,7 +193,7 @@ impl SharedBudget {
     /// A budget kept in memory only (tests of the budget itself).
     pub fn new(budget: Budget) -> SharedBudget {
         SharedBudget {
-            budget: Arc::new(std::sync::Mutex::new(budget)),
+            budget: Arc::new(parking_lot::Mutex::new(budget)),
             kind: BudgetKind::ProfileWrites,
             log: None,
         }
@@ -217,7 +217,7 @@ impl SharedBudget {
                 Vec::new()
             });
         SharedBudget {
-            budget: Arc::new(std::sync::Mutex::new(Budget::restored(
+            budget: Arc::new(parking_lot::Mutex::new(Budget::restored(
                 capacity, refill, &attempts, now_ms,
             ))),
             kind,
@@ -232,10 +232,7 @@ impl SharedBudget {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Budget) -> T) -> T {
-        f(&mut self
-            .budget
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+        f(&mut self.budget.lock())
     }
 
     /// Takes a token for an attempt about to be sent, and records the attempt first. An attempt the
@@ -288,7 +285,7 @@ pub(crate) struct WorkspaceLimits {
     pub presence: SharedBudget,
     /// Slack answered 429 with `Retry-After`: until then no method is called with this workspace's token,
     /// whatever wakes the worker.
-    hold: Arc<std::sync::Mutex<Option<Instant>>>,
+    hold: Arc<parking_lot::Mutex<Option<Instant>>>,
 }
 
 impl WorkspaceLimits {
@@ -302,19 +299,13 @@ impl WorkspaceLimits {
 
     /// Until when Slack asked us to wait, if that is still ahead.
     pub fn held_until(&self) -> Option<Instant> {
-        let hold = *self
-            .hold
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let hold = *self.hold.lock();
         hold.filter(|until| *until > Instant::now())
     }
 
     /// Slack answered 429: hold every call until `until`.
     pub fn hold_until(&self, until: Instant) {
-        let mut hold = self
-            .hold
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut hold = self.hold.lock();
         *hold = Some(hold.map_or(until, |held| held.max(until)));
     }
 }

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use caret_slack::SlackToken;
 use caret_store::WorkspaceId;
+use parking_lot::Mutex;
 
 pub trait TokenSource: Send + Sync + 'static {
     /// The workspace's token, or `None` if there is none (never connected, or disconnected).
@@ -38,19 +39,12 @@ pub struct StaticTokens {
 
 impl StaticTokens {
     pub fn insert(&self, workspace: WorkspaceId, token: SlackToken) {
-        self.tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(workspace, token);
+        self.tokens.lock().insert(workspace, token);
     }
 }
 
 impl TokenSource for StaticTokens {
     fn token(&self, workspace: WorkspaceId) -> Option<SlackToken> {
-        self.tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&workspace)
-            .cloned()
+        self.tokens.lock().get(&workspace).cloned()
     }
 }

@@ -7,13 +7,14 @@
 mod pairing_slot;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use caret_core::CaretState;
 use caret_store::{Device, Store};
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 use tokio::time::Instant;
@@ -174,11 +175,6 @@ pub(crate) struct Hub {
     next_connection: AtomicU64,
 }
 
-/// Poisoning only means another task panicked mid-update of a map; the maps stay usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -326,7 +322,8 @@ impl Hub {
 
     /// Whether `connection` is still the device's live one (not replaced by a newer connection).
     pub fn is_current(&self, device_id: &str, connection: u64) -> bool {
-        lock(&self.connections)
+        self.connections
+            .lock()
             .get(device_id)
             .is_some_and(|live| live.id == connection)
     }
@@ -335,7 +332,10 @@ impl Hub {
     pub fn connect(&self, device: &Device) -> Authenticated {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let (kick, kicked) = oneshot::channel();
-        let older = lock(&self.connections).insert(device.id.clone(), LiveConnection { id, kick });
+        let older = self
+            .connections
+            .lock()
+            .insert(device.id.clone(), LiveConnection { id, kick });
         match older {
             Some(older) => {
                 let _ = older.kick.send(ProtocolError::Replaced);
@@ -357,14 +357,14 @@ impl Hub {
     /// A connection ended: its state stops holding.
     pub fn disconnect(&self, device_id: &str, connection: u64) {
         let removed = {
-            let mut connections = lock(&self.connections);
+            let mut connections = self.connections.lock();
             match connections.get(device_id) {
                 Some(live) if live.id == connection => connections.remove(device_id).is_some(),
                 _ => false,
             }
         };
         let still_reporting = {
-            let mut reports = lock(&self.reports);
+            let mut reports = self.reports.lock();
             if reports.get(device_id).map(|report| report.via) == Some(Via::Connection(connection)) {
                 reports.remove(device_id);
             }
@@ -382,11 +382,11 @@ impl Hub {
     /// Revokes a device: its token is refused from now on and its open connection is closed at once.
     pub fn revoke(&self, device_id: &str) -> Result<bool, RelayError> {
         let revoked = self.store.revoke_device(device_id, now_ms())?;
-        if let Some(live) = lock(&self.connections).remove(device_id) {
+        if let Some(live) = self.connections.lock().remove(device_id) {
             let _ = live.kick.send(ProtocolError::Unauthorized);
         }
-        lock(&self.reports).remove(device_id);
-        lock(&self.limiters).remove(device_id);
+        self.reports.lock().remove(device_id);
+        self.limiters.lock().remove(device_id);
         if revoked {
             let _ = self.events.send(RelayEvent::DeviceRevoked {
                 device_id: device_id.to_owned(),
@@ -400,7 +400,7 @@ impl Hub {
     /// task (saying hello, pairing) sees `stopping`.
     pub fn kick_everyone(&self) {
         self.stopping.send_replace(true);
-        for (_, live) in lock(&self.connections).drain() {
+        for (_, live) in self.connections.lock().drain() {
             let _ = live.kick.send(ProtocolError::ShuttingDown);
         }
     }
@@ -413,7 +413,8 @@ impl Hub {
 
     /// One message from a device, counted against its budget (shared by its connection and HTTP posts).
     pub fn check_rate(&self, device_id: &str) -> Result<(), ProtocolError> {
-        lock(&self.limiters)
+        self.limiters
+            .lock()
             .entry(device_id.to_owned())
             .or_insert_with(|| RateLimiter::new(self.config.device_rate.0, self.config.device_rate.1))
             .check()
@@ -431,8 +432,8 @@ impl Hub {
         let until = Instant::now() + hold;
         let ends = Utc::now() + chrono::Duration::from_std(hold).unwrap_or_default();
         // One lock at a time, here as everywhere in the hub.
-        let connected = lock(&self.connections).contains_key(device_id);
-        let was_online = connected || lock(&self.reports).contains_key(device_id);
+        let connected = self.connections.lock().contains_key(device_id);
+        let was_online = connected || self.reports.lock().contains_key(device_id);
         self.report(device_id, state, Via::Http { until, ends });
         if !was_online {
             let _ = self.events.send(RelayEvent::DeviceOnline {
@@ -444,7 +445,8 @@ impl Hub {
 
     /// The earliest moment an HTTP-posted state stops holding.
     fn next_http_expiry(&self) -> Option<Instant> {
-        lock(&self.reports)
+        self.reports
+            .lock()
             .values()
             .filter_map(|report| match report.via {
                 Via::Http { until, .. } => Some(until),
@@ -457,7 +459,7 @@ impl Hub {
     fn expire_http_reports_now(&self) {
         let now = Instant::now();
         let expired: Vec<String> = {
-            let mut reports = lock(&self.reports);
+            let mut reports = self.reports.lock();
             let due: Vec<String> = reports
                 .iter()
                 .filter(|(_, report)| matches!(report.via, Via::Http { until, .. } if until <= now))
@@ -472,7 +474,7 @@ impl Hub {
             return;
         }
         let still_connected: Vec<bool> = {
-            let connections = lock(&self.connections);
+            let connections = self.connections.lock();
             expired.iter().map(|id| connections.contains_key(id)).collect()
         };
         for (device_id, connected) in expired.into_iter().zip(still_connected) {
@@ -484,7 +486,7 @@ impl Hub {
     }
 
     fn report(&self, device_id: &str, state: CaretState, via: Via) {
-        lock(&self.reports).insert(
+        self.reports.lock().insert(
             device_id.to_owned(),
             Report {
                 state,
@@ -498,8 +500,8 @@ impl Hub {
     /// Recomputes what the engine sees; observers wake only if it changed.
     fn republish(&self) {
         let now = Instant::now();
-        let connected: Vec<String> = lock(&self.connections).keys().cloned().collect();
-        let reports = lock(&self.reports).clone();
+        let connected: Vec<String> = self.connections.lock().keys().cloned().collect();
+        let reports = self.reports.lock().clone();
         let live = |report: &Report| match report.via {
             Via::Connection(_) => true,
             Via::Http { until, .. } => until > now,

@@ -14,7 +14,9 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -24,10 +26,6 @@ use crate::advertise::Advertisement;
 use crate::hub::Hub;
 use crate::identity::Fingerprint;
 use crate::server::Serving;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// The relay's presence on the LAN: its listeners there and its announcement.
 pub(crate) struct Lan {
@@ -90,7 +88,7 @@ impl Lan {
     /// connection until it ends. Callable from any thread.
     pub fn set_open(&self, open: bool) -> Vec<(SocketAddr, std::io::Error)> {
         let open = open && !self.forbidden;
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         state.open = open;
         let wanted: Vec<IpAddr> = if open { lan_addresses() } else { Vec::new() };
         state.listeners.retain(|ip, task| {
@@ -138,12 +136,12 @@ impl Lan {
     }
 
     pub fn is_open(&self) -> bool {
-        lock(&self.state).open
+        self.state.lock().open
     }
 
     /// The LAN addresses the relay listens on now, the default route's first.
     pub fn listening_on(&self) -> Vec<IpAddr> {
-        let state = lock(&self.state);
+        let state = self.state.lock();
         let mut addresses: Vec<IpAddr> = lan_addresses()
             .into_iter()
             .filter(|ip| state.listeners.contains_key(ip))
@@ -160,7 +158,7 @@ impl Lan {
     /// A pairing window opened until `ends`: announce the relay on the LAN for as long as it is open (until
     /// it ends, or is used, locked out or cancelled), whenever the relay is open to the LAN meanwhile.
     pub fn announce_for_pairing(&self, ends: Instant) {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         state.withdraw();
         state.window += 1;
         state.window_ends = Some(ends);
@@ -174,7 +172,7 @@ impl Lan {
                 () = tokio::time::sleep_until(ends) => {}
                 () = hub.pairing_closed() => {}
             }
-            let mut state = lock(&shared);
+            let mut state = shared.lock();
             // A newer window has its own announcement and its own task.
             if state.window == window {
                 state.window_ends = None;
@@ -196,14 +194,15 @@ impl Lan {
 
     /// The pairing window ended early (cancelled): withdraw the announcement.
     pub fn pairing_ended(&self) {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         state.window += 1;
         state.window_ends = None;
         state.withdraw();
     }
 
     pub fn announced_as(&self) -> Option<String> {
-        lock(&self.state)
+        self.state
+            .lock()
             .announcement
             .as_ref()
             .map(|announcement| announcement.fullname().to_owned())

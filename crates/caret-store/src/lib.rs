@@ -27,4 +27,4 @@ pub use devices::Device;
 pub use error::{Result, StoreError};
 pub use log::{LogEntry, LogFilter, LogKind, NewLogEntry, OUTCOME_REACHED_BEFORE_RESTART, Retention};
 pub use networks::KnownNetwork;
-pub use store::{InFlight, StatusRecord, Store, SyncState, Workspace, WorkspaceId};
+pub use store::{InFlight, StatusRecord, Store, SyncState, Workspace, WorkspaceId, off_the_async_workers};

@@ -1,9 +1,10 @@
 //! [`Store`]: workspaces, inputs, per-workspace sync state.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use caret_core::WorkspaceSettings;
+use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -68,11 +69,13 @@ pub struct SyncState {
 }
 
 /// A cheap-to-clone handle on the database. Every method is a synchronous call that never holds a lock across
-/// an `.await`; callers on an async runtime run the long ones (the sync log's queries and exports) on its
-/// blocking pool. Two connections, each behind a std `Mutex`: the writer, for everything the engine, the relay
-/// and the app read and write, and a reader for the sync log's queries, so that a 10,000-row page for the
-/// window never holds up a device check or the engine's commit (WAL lets the reader read while the writer
-/// writes).
+/// an `.await`, and steps off the async runtime's worker for its wait on the lock and its SQLite work
+/// ([`off_the_async_workers`]), so the relay's and the engine's other tasks go on meanwhile; callers run the
+/// long ones (the sync log's queries and exports) on the blocking pool all the same. Two connections, each
+/// behind a parking_lot `Mutex` (no poisoning to handle: a panic mid-statement cannot leave SQLite
+/// inconsistent, its statements being atomic): the writer, for everything the engine, the relay and the app
+/// read and write, and a reader for the sync log's queries, so that a 10,000-row page for the window never
+/// holds up a device check or the engine's commit (WAL lets the reader read while the writer writes).
 #[derive(Clone)]
 pub struct Store {
     connection: Arc<Mutex<Connection>>,
@@ -83,12 +86,19 @@ pub struct Store {
     pub(crate) newest_log_id: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
-fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    // A panic while holding the lock cannot leave SQLite inconsistent (statements are atomic), so a poisoned
-    // lock is still safe to use.
-    connection
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Runs blocking work (a wait on the database's lock and SQLite's own, an fsync; the app's keyring calls too)
+/// without stalling the async runtime: on a multi-threaded runtime's worker, tokio hands that worker's other
+/// tasks to another thread for the duration (`block_in_place`), so a device check waiting behind the engine's
+/// commit never holds up a phone's frames. Unlike `spawn_blocking` it needs no `'static` copies and no
+/// thread hop on the way from a phone's state to Slack. Elsewhere (a blocking-pool or plain thread, a
+/// current-thread runtime as in the CLI and the unit tests, which block on nothing else) it runs in place.
+pub fn off_the_async_workers<T>(call: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -164,7 +174,7 @@ impl Store {
     }
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(&lock(&self.connection))
+        off_the_async_workers(|| f(&self.connection.lock()))
     }
 
     /// For the engine's and the relay's own bookkeeping (in-flight and applied records, budget attempts, the
@@ -174,19 +184,21 @@ impl Store {
     /// or a checkpoint. A power cut may lose the last moments of it; docs/sync-engine.md says why that is
     /// safe. This keeps one fsync per input on the way from a phone's state to Slack, not one per step.
     pub(crate) fn with_bookkeeping<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let connection = lock(&self.connection);
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        let result = f(&connection);
-        // Restored whatever `f` did: every other commit must stay durable. `f`'s own error comes first.
-        let restored = connection.pragma_update(None, "synchronous", "FULL");
-        let value = result?;
-        restored?;
-        Ok(value)
+        off_the_async_workers(|| {
+            let connection = self.connection.lock();
+            connection.pragma_update(None, "synchronous", "NORMAL")?;
+            let result = f(&connection);
+            // Restored whatever `f` did: every other commit must stay durable. `f`'s own error comes first.
+            let restored = connection.pragma_update(None, "synchronous", "FULL");
+            let value = result?;
+            restored?;
+            Ok(value)
+        })
     }
 
     /// The sync log's queries: on the reader connection, beside whatever the writer is doing.
     pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(&lock(&self.reader))
+        off_the_async_workers(|| f(&self.reader.lock()))
     }
 
     /// `PRAGMA integrity_check`: "ok" for a healthy database.
@@ -568,6 +580,47 @@ mod tests {
             .with_reader(|c| Ok(c.query_row("SELECT COUNT(*) FROM workspaces", [], |row| row.get(0))?))
             .unwrap();
         assert_eq!(workspaces, 1);
+    }
+
+    #[test]
+    fn a_call_waiting_on_the_database_leaves_the_async_worker_to_other_tasks() {
+        use std::sync::mpsc;
+        let store = Store::open_in_memory().unwrap();
+        // The writer taken by another thread, as by the engine's commit while the relay checks a device.
+        let (held, writer_busy) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let holder = store.clone();
+        let commit = std::thread::spawn(move || {
+            holder.with(|_| {
+                held.send(()).unwrap();
+                released.recv().unwrap();
+                Ok(())
+            })
+        });
+        writer_busy.recv().unwrap();
+        // One async worker: a call that blocked it would leave no thread for the other task.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (waiting, check_started) = tokio::sync::oneshot::channel();
+            let checker = store.clone();
+            let device_check = tokio::spawn(async move {
+                waiting.send(()).unwrap();
+                checker.devices().map(|devices| devices.len())
+            });
+            check_started.await.unwrap();
+            let other_task = tokio::spawn(async { "a phone's frame served" });
+            // A deadlock guard, not a speed limit: on a blocked worker the other task would never run.
+            let served = tokio::time::timeout(std::time::Duration::from_secs(30), other_task).await;
+            assert_eq!(served.unwrap().unwrap(), "a phone's frame served");
+            assert!(!device_check.is_finished(), "the check still waits on the writer");
+            release.send(()).unwrap();
+            assert_eq!(device_check.await.unwrap().unwrap(), 0);
+        });
+        commit.join().unwrap().unwrap();
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! picker while the keyboard is grabbed for them, grabs the shortcut again when the keyboard's map changes,
 //! and connects again when the X server is lost.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use x11rb::CURRENT_TIME;
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
@@ -13,7 +14,7 @@ use x11rb::protocol::xproto::{
 };
 
 use super::keymap::typed_key;
-use super::{CAPTURE_LIMIT, Capture, Grabs, Link, SharedLink, current, lock, wake_listener};
+use super::{CAPTURE_LIMIT, Capture, Grabs, Link, SharedLink, current, wake_listener};
 
 /// How long the listener waits before trying the X server again after losing it, at first and at most.
 const RECONNECT_FIRST: Duration = Duration::from_millis(250);
@@ -85,13 +86,13 @@ impl Listener {
     }
 
     fn grabbed_keycode(&self) -> Option<Keycode> {
-        lock(&self.grabs).active.as_ref().map(|grab| grab.keycode)
+        self.grabs.lock().active.as_ref().map(|grab| grab.keycode)
     }
 
     /// Grabs the wanted shortcut again with the keyboard's current map (after a layout change, or on a new
     /// connection where nothing is grabbed yet), and reads the map again for the keys typed for the picker.
     fn grab_again(&self, link: &Link) {
-        let mut grabs = lock(&self.grabs);
+        let mut grabs = self.grabs.lock();
         if let Some(old) = grabs.active.take() {
             link.release(&old);
         }
@@ -99,11 +100,11 @@ impl Listener {
             Ok(map) => map,
             Err(reason) => {
                 tracing::warn!("cannot read the keyboard's new mapping: {reason}");
-                lock(&self.capture).map = None;
+                self.capture.lock().map = None;
                 return;
             }
         };
-        lock(&self.capture).map = Some(map.clone());
+        self.capture.lock().map = Some(map.clone());
         let Some(wanted) = grabs.wanted else {
             return;
         };
@@ -128,7 +129,7 @@ impl Listener {
     /// there again.
     fn reconnect(&self) -> Arc<Link> {
         {
-            let mut capture = lock(&self.capture);
+            let mut capture = self.capture.lock();
             capture.active = false;
             let keys = std::mem::take(&mut capture.keys);
             for waiting in capture.waiting.drain(..) {
@@ -136,14 +137,14 @@ impl Listener {
             }
         }
         // The grabs went with the connection.
-        lock(&self.grabs).active = None;
+        self.grabs.lock().active = None;
         let mut delay = RECONNECT_FIRST;
         loop {
             std::thread::sleep(delay);
             match Link::open() {
                 Ok(link) => {
                     let link = Arc::new(link);
-                    *self.link.lock().unwrap_or_else(PoisonError::into_inner) = link.clone();
+                    *self.link.lock() = link.clone();
                     self.grab_again(&link);
                     tracing::info!("the shortcut listener reached the X server again");
                     return link;
@@ -170,12 +171,12 @@ impl Listener {
             tracing::info!("cannot hold the keys typed for the picker: the keyboard is grabbed elsewhere");
             return;
         }
-        let map = match lock(&self.capture).map.clone() {
+        let map = match self.capture.lock().map.clone() {
             Some(map) => Some(map),
             None => link.key_map().ok(),
         };
         let generation = {
-            let mut capture = lock(&self.capture);
+            let mut capture = self.capture.lock();
             capture.active = true;
             // Keys never asked for belong to an older opening.
             capture.keys.clear();
@@ -199,7 +200,7 @@ impl Listener {
 
     /// Keeps a key typed while the keyboard is grabbed for the picker.
     fn keep(&self, press: &KeyPressEvent) {
-        let mut capture = lock(&self.capture);
+        let mut capture = self.capture.lock();
         if !capture.active {
             return;
         }
@@ -218,7 +219,7 @@ impl Listener {
     /// Returns the other events read meanwhile, for the listener to handle.
     fn release_capture(&self, link: &Link, generation: u32) -> Vec<Event> {
         {
-            let capture = lock(&self.capture);
+            let capture = self.capture.lock();
             if !capture.active || (generation != 0 && generation != capture.generation) {
                 return Vec::new();
             }
@@ -239,7 +240,7 @@ impl Listener {
                 other => others.push(other),
             }
         }
-        let mut capture = lock(&self.capture);
+        let mut capture = self.capture.lock();
         capture.active = false;
         if generation != 0 {
             tracing::info!(
@@ -259,7 +260,7 @@ impl Listener {
     /// Whether a press is the shortcut's (its key with its modifiers; lock keys do not count, wherever the
     /// keyboard puts Num Lock).
     fn is_shortcut(&self, press: &KeyPressEvent) -> bool {
-        let grabs = lock(&self.grabs);
+        let grabs = self.grabs.lock();
         grabs.active.as_ref().is_some_and(|grab| {
             let relevant = u16::from(ModMask::SHIFT | ModMask::CONTROL | ModMask::M1 | ModMask::M4)
                 & !u16::from(grab.num_lock);

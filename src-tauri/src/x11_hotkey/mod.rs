@@ -21,10 +21,11 @@ mod keymap;
 mod listener;
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use caret_app::action::TypedKey;
+use parking_lot::Mutex;
 use tauri_plugin_global_shortcut::{Code, Shortcut as HotKey};
 use x11rb::connection::Connection;
 use x11rb::errors::ReplyError;
@@ -230,7 +231,7 @@ impl Link {
 type SharedLink = Arc<Mutex<Arc<Link>>>;
 
 fn current(link: &SharedLink) -> Arc<Link> {
-    link.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    link.lock().clone()
 }
 
 /// A shortcut grabbed on the X server's root window; `on_press` runs on the listener's thread.
@@ -238,10 +239,6 @@ pub struct X11Hotkeys {
     link: SharedLink,
     grabs: Arc<Mutex<Grabs>>,
     capture: Arc<Mutex<Capture>>,
-}
-
-fn lock<T>(shared: &Mutex<T>) -> MutexGuard<'_, T> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl X11Hotkeys {
@@ -274,7 +271,7 @@ impl X11Hotkeys {
     pub fn take_typed(&self, patience: Duration) -> Vec<TypedKey> {
         let (sender, receiver) = mpsc::channel();
         {
-            let mut capture = lock(&self.capture);
+            let mut capture = self.capture.lock();
             if !capture.active {
                 return std::mem::take(&mut capture.keys);
             }
@@ -287,7 +284,7 @@ impl X11Hotkeys {
             tracing::warn!("the shortcut listener did not hand over the typed keys in time");
             let _ = link.connection.ungrab_keyboard(CURRENT_TIME);
             let _ = link.connection.flush();
-            let mut capture = lock(&self.capture);
+            let mut capture = self.capture.lock();
             capture.active = false;
             capture.waiting.clear();
             std::mem::take(&mut capture.keys)
@@ -305,7 +302,7 @@ impl X11Hotkeys {
             keysym,
             modifiers: modifier_mask(hotkey.mods),
         };
-        let mut grabs = lock(&self.grabs);
+        let mut grabs = self.grabs.lock();
         let link = current(&self.link);
         let grab = link.grab(&link.key_map()?, wanted)?;
         grabs.active = Some(grab);
@@ -315,7 +312,7 @@ impl X11Hotkeys {
 
     /// Releases the grabbed shortcut, if any.
     pub fn unregister(&self) {
-        let mut grabs = lock(&self.grabs);
+        let mut grabs = self.grabs.lock();
         grabs.wanted = None;
         if let Some(grab) = grabs.active.take() {
             current(&self.link).release(&grab);

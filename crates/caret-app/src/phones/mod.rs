@@ -10,10 +10,11 @@
 pub mod reach;
 pub mod views;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use caret_relay::{Relay, RelayConfig, RelayIdentity};
 use caret_store::Store;
+use parking_lot::Mutex;
 
 use self::reach::{PhoneReach, ReachControl, ReachView};
 use self::views::{DeviceView, PairingView, PhonesView, RelayView, device_view, pairing_view};
@@ -39,10 +40,6 @@ impl std::fmt::Debug for Phones {
             .field("relay", &self.relay)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The names the relay's certificate is made for: this machine's `.local` name (as mDNS announces it), then
@@ -85,7 +82,7 @@ impl Phones {
 
     /// A new device paired: the pairing window is used up, and the Phones window stops showing its QR code.
     pub fn pairing_used(&self) {
-        *lock(&self.current_pairing) = None;
+        *self.current_pairing.lock() = None;
     }
 
     pub fn relay(&self) -> Result<&Relay> {
@@ -120,14 +117,14 @@ impl Phones {
         };
         self.reach.pairing_changed();
         let view = pairing_view(&offer);
-        *lock(&self.current_pairing) = Some(view.clone());
+        *self.current_pairing.lock() = Some(view.clone());
         Ok(view)
     }
 
     pub fn cancel_pairing(&self) -> Result<()> {
         self.relay()?.cancel_pairing();
         self.reach.pairing_changed();
-        *lock(&self.current_pairing) = None;
+        *self.current_pairing.lock() = None;
         Ok(())
     }
 
@@ -185,7 +182,7 @@ impl Phones {
     /// The open pairing window, unless it was used, locked out by wrong codes, cancelled or has expired.
     pub fn current_pairing(&self) -> Option<PairingView> {
         let still_open = self.relay.as_ref().is_ok_and(|relay| relay.pairing_open());
-        let mut current = lock(&self.current_pairing);
+        let mut current = self.current_pairing.lock();
         if !still_open {
             *current = None;
         }

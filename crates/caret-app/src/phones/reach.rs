@@ -160,9 +160,9 @@ pub struct ReachControl {
     wake: Arc<Notify>,
     view: watch::Sender<ReachView>,
     /// Held while deciding and opening or closing the relay, and while a pairing window opens: otherwise the
-    /// deciding task could close the relay right after pairing opened it, on what it read just before. A std
-    /// `Mutex`: neither side holds it across an `.await`.
-    deciding: Arc<std::sync::Mutex<()>>,
+    /// deciding task could close the relay right after pairing opened it, on what it read just before. A
+    /// parking_lot `Mutex`, not tokio's: neither side holds it across an `.await`.
+    deciding: Arc<parking_lot::Mutex<()>>,
 }
 
 impl ReachControl {
@@ -195,10 +195,8 @@ impl ReachControl {
     }
 
     /// Keeps the deciding task from opening or closing the relay until the guard is dropped.
-    pub fn hold(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.deciding
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub fn hold(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.deciding.lock()
     }
 
     /// Something changed (a network forgotten): waits until the deciding task has looked again (at most

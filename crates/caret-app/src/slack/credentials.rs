@@ -165,7 +165,7 @@ pub async fn delete(account: String) -> Result<()> {
 }
 
 /// Reads a workspace's credentials, blocking (the engine's token source runs it through
-/// [`super::tokens::blocking`]). `Ok(None)`: nothing kept, or something that is not ours.
+/// [`caret_store::off_the_async_workers`]). `Ok(None)`: nothing kept, or something that is not ours.
 pub fn read_blocking(account: &str) -> Result<Option<Credentials>> {
     let entry = keyring::Entry::new(KEYRING_SERVICE, account).map_err(keyring_error(KeyringAction::Read))?;
     match entry.get_password() {

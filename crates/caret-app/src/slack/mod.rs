@@ -20,11 +20,12 @@ pub mod synclog;
 pub mod tokens;
 pub mod workspaces;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use caret_engine::Engine;
 use caret_slack::SlackClient;
 use caret_store::{Store, Workspace, WorkspaceId};
+use parking_lot::Mutex;
 
 use self::tokens::KeyringTokens;
 use self::workspaces::WorkspaceView;
@@ -98,10 +99,8 @@ impl Workspaces {
     }
 
     /// Held while a workspace's settings are read, changed and saved.
-    pub(crate) fn lock_settings(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.settings_changes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(crate) fn lock_settings(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.settings_changes.lock()
     }
 
     /// A workspace ended: its token is no longer kept in memory.

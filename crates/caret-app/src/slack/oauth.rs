@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -20,6 +20,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use caret_slack::oauth::{AuthorizeRequest, Pkce, authorize_url, random_state};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use ts_rs::TS;
@@ -89,10 +90,8 @@ pub struct OAuthFlows {
 }
 
 impl OAuthFlows {
-    fn current(&self) -> std::sync::MutexGuard<'_, Option<Flow>> {
-        self.current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn current(&self) -> parking_lot::MutexGuard<'_, Option<Flow>> {
+        self.current.lock()
     }
 
     fn is_current(&self, id: u64) -> bool {

@@ -7,13 +7,14 @@
 //! [`TokenSource::refresh`]). One refresh runs at a time, since a refresh token can be spent only once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use caret_engine::TokenSource;
 use caret_engine::tokens::RefreshFuture;
 use caret_slack::{Backoff, ErrorClass, SlackClient, SlackToken};
 use caret_store::{Store, WorkspaceId};
+use parking_lot::Mutex;
 
 use super::credentials::{self, Credentials};
 use crate::error::{AppError, Refusal, Result};
@@ -91,10 +92,8 @@ impl KeyringTokens {
         })
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Remembered>> {
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn cache(&self) -> parking_lot::MutexGuard<'_, HashMap<WorkspaceId, Remembered>> {
+        self.cache.lock()
     }
 
     /// Waits for exclusive use of a keyring account's entry.
@@ -102,7 +101,6 @@ impl KeyringTokens {
         let lock = self
             .accounts
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(account.to_owned())
             .or_default()
             .clone();
@@ -137,7 +135,8 @@ impl KeyringTokens {
         if let Some(remembered) = self.cache().get(&workspace) {
             return Some(remembered.credentials.clone());
         }
-        let credentials = blocking(|| self.read(workspace))?;
+        // A keyring call (D-Bus, maybe an unlock prompt) must not stall the async runtime's other tasks.
+        let credentials = caret_store::off_the_async_workers(|| self.read(workspace))?;
         self.cache().insert(
             workspace,
             Remembered {
@@ -292,17 +291,6 @@ impl KeyringTokens {
                 Some(error.to_string()),
             ),
         }
-    }
-}
-
-/// Runs a blocking keyring call (D-Bus, maybe an unlock prompt) without stalling the async runtime's other
-/// tasks: on a multi-threaded runtime the thread is handed over while it waits.
-pub fn blocking<T>(call: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(call)
-        }
-        _ => call(),
     }
 }
 

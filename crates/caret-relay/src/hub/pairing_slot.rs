@@ -2,14 +2,14 @@
 //! used window makes. The window lives in [`PairingSlot`], which only the methods here touch.
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use caret_store::{Device, LogKind, NewLogEntry};
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Hub, PairingMethod, RelayEvent, lock, now_ms};
+use super::{Hub, PairingMethod, RelayEvent, now_ms};
 use crate::error::{ProtocolError, RelayError};
 use crate::pairing::{NewDevice, PairingWindow};
 
@@ -42,12 +42,12 @@ impl Hub {
             window.expires_at(),
         );
         let generation = self.pairing.next_generation.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.pairing.window) = Some((generation, window));
+        *self.pairing.window.lock() = Some((generation, window));
         Ok(offer)
     }
 
     pub fn close_pairing(&self) {
-        *lock(&self.pairing.window) = None;
+        *self.pairing.window.lock() = None;
         self.pairing.changed.notify_waiters();
     }
 
@@ -60,7 +60,10 @@ impl Hub {
             // Registered before looking, so a change meanwhile is not missed.
             changed.as_mut().enable();
             // Looked at directly: `with_pairing` rings the bell this loop waits on.
-            let open = lock(&self.pairing.window)
+            let open = self
+                .pairing
+                .window
+                .lock()
                 .as_mut()
                 .is_some_and(|(_, window)| window.ensure_open().is_ok());
             if !open {
@@ -85,7 +88,7 @@ impl Hub {
         expected: Option<u64>,
         step: impl FnOnce(&mut PairingWindow) -> Result<T, ProtocolError>,
     ) -> Result<(u64, T), ProtocolError> {
-        let outcome = match lock(&self.pairing.window).as_mut() {
+        let outcome = match self.pairing.window.lock().as_mut() {
             Some((generation, window)) if expected.is_none_or(|expected| expected == *generation) => {
                 step(window).map(|result| (*generation, result))
             }
