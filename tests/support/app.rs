@@ -363,12 +363,25 @@ pub async fn secret_tool_lookup(account: &str) -> Option<String> {
     (output.status.success() && !text.is_empty()).then_some(text)
 }
 
-/// A loopback port nobody listens on now (for a server the app must start on a port the test names).
+/// A port nobody listens on now, for a server the app must start on a port the test names (and keep across
+/// restarts). Taken below the kernel's ephemeral range (32768 and up on Linux), so that no `bind(…:0)` and no
+/// outgoing connection, in this process or another test's, can be handed it between this check and the
+/// app's own bind: only another explicit choice could, and each test process starts its search elsewhere.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static TRIES: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919);
+    loop {
+        let tried = TRIES.fetch_add(1, Ordering::Relaxed);
+        assert!(tried < SPAN, "no free port between {FIRST} and {}", FIRST + SPAN);
+        let port = u16::try_from(FIRST + start.wrapping_add(tried.wrapping_mul(31)) % SPAN).expect("a port");
+        // Free on every address: the relay listens on the LAN's addresses as well as loopback.
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// CPU time a process has used (user + system, all its threads), from `/proc/PID/stat` in clock ticks

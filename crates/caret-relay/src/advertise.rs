@@ -35,14 +35,17 @@ impl std::fmt::Debug for Advertisement {
 }
 
 #[cfg(feature = "server")]
+/// This machine's host name ("ada-laptop"), if it has one: the announcement's label and the relay
+/// certificate's `.local` name.
+pub fn hostname() -> Option<String> {
+    let name = gethostname::gethostname().to_string_lossy().trim().to_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(feature = "server")]
 /// The machine's name for the instance label ("Caret Desktop on ada-laptop").
 fn machine_name() -> String {
-    let name = gethostname::gethostname().to_string_lossy().trim().to_owned();
-    if name.is_empty() {
-        "this computer".to_owned()
-    } else {
-        name
-    }
+    hostname().unwrap_or_else(|| "this computer".to_owned())
 }
 
 #[cfg(feature = "server")]

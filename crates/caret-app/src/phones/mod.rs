@@ -46,8 +46,7 @@ impl std::fmt::Debug for Phones {
 /// the fixed ones.
 fn machine_names() -> Vec<String> {
     let mut names = vec!["caret.local".to_owned(), "localhost".to_owned()];
-    let hostname = gethostname::gethostname().to_string_lossy().trim().to_owned();
-    if !hostname.is_empty() {
+    if let Some(hostname) = caret_relay::advertise::hostname() {
         names.insert(0, format!("{hostname}.local"));
     }
     names
