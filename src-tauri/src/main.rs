@@ -59,3 +59,60 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// README's command-line section: the lines of its example block that run `caret-desktop`.
+    fn readme_commands() -> Vec<&'static str> {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("### The command line")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README has a section \"The command line\"");
+        section
+            .lines()
+            .filter(|line| line.starts_with("caret-desktop"))
+            // The command without its comment.
+            .map(|line| line.split(" #").next().unwrap_or(line).trim_end())
+            .collect()
+    }
+
+    /// Every command and subcommand `--help` lists has an example in README's command-line section, and every
+    /// example there names a command `--help` lists.
+    #[test]
+    fn readme_shows_every_command_the_help_lists_and_no_other() {
+        let commands = readme_commands();
+        Cli::command().debug_assert();
+        let cli = Cli::command();
+        let mut names = Vec::new();
+        for command in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+            let name = command.get_name();
+            names.push(name.to_owned());
+            let examples: Vec<_> = commands
+                .iter()
+                .filter(|line| line.split_whitespace().nth(1) == Some(name))
+                .collect();
+            assert!(!examples.is_empty(), "README shows no `caret-desktop {name}`");
+            for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
+                let sub_name = sub.get_name();
+                assert!(
+                    examples
+                        .iter()
+                        .any(|line| line.split_whitespace().any(|word| word == sub_name)),
+                    "README shows no `caret-desktop {name} … {sub_name}`"
+                );
+            }
+        }
+        for line in &commands {
+            let word = line.split_whitespace().nth(1).unwrap_or("");
+            assert!(
+                word.is_empty() || word.starts_with('-') || names.iter().any(|name| name == word),
+                "README shows `{line}`, which --help does not list"
+            );
+        }
+    }
+}

@@ -188,6 +188,24 @@ pub enum Refusal {
     WorkspaceDisconnected,
     #[error("this workspace's token does not rotate; there is nothing to refresh")]
     TokenDoesNotRotate,
+    #[error("{text:?} is not a number of minutes")]
+    NotMinutes { text: String },
+    #[error("{key} is on or off, not {text:?}")]
+    NotOnOrOff { key: String, text: String },
+    #[error("{text:?} is not a time format: 24h (15:30) or 12h (3:30 PM)")]
+    NotATimeFormat { text: String },
+    #[error(
+        "unknown setting {key:?}: phone, show-phone, lease, time-format, or STATE.text, STATE.emoji, STATE.vip-text \
+         (e.g. in_call.text) for a STATE among {}",
+        .states.join(", ")
+    )]
+    UnknownSetting {
+        key: String,
+        /// The states whose look can be changed.
+        states: Vec<&'static str>,
+    },
+    #[error("{path} is not a settings export of Caret Desktop: {reason}")]
+    NotASettingsExport { path: String, reason: String },
 }
 
 /// What was wrong with the running app's answer ([`AppError::RunningAppAnswer`]).

@@ -60,6 +60,30 @@ pub enum ControlRequest {
         #[serde(default)]
         id: Option<String>,
     },
+    /// What the tray's first lines say; with `follow`, again at every change, until the client hangs up.
+    State {
+        #[serde(default)]
+        follow: bool,
+    },
+    /// A workspace's settings, its policy included; with a change, after making it (checked as the Settings
+    /// form's changes are; nothing changes if the check refuses).
+    Settings {
+        workspace_id: i64,
+        #[serde(default)]
+        change: Option<SettingsChange>,
+    },
+}
+
+/// A change to a workspace's settings from the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingsChange {
+    /// One setting by name ([`crate::slack::setting_keys`]).
+    Set { key: String, value: String },
+    /// A state's look back to the built-in one.
+    ResetState { state: String },
+    /// All of them (an import). The policy is not taken from them: it changes through its own action.
+    Replace { settings: caret_core::WorkspaceSettings },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +121,13 @@ pub enum ControlResponse {
     Reach {
         reach: crate::phones::reach::ReachView,
     },
+    State {
+        state: crate::runtime::core::StateReport,
+    },
+    Settings {
+        workspace: WorkspaceView,
+        settings: caret_core::WorkspaceSettings,
+    },
     Error {
         message: String,
     },
@@ -118,6 +149,24 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<ControlRequest>(r#"{"command":"start_pairing"}"#).unwrap(),
             ControlRequest::StartPairing
+        );
+        assert_eq!(
+            serde_json::to_string(&ControlRequest::Settings {
+                workspace_id: 1,
+                change: Some(SettingsChange::Set {
+                    key: "lease".into(),
+                    value: "45".into()
+                })
+            })
+            .unwrap(),
+            r#"{"command":"settings","workspace_id":1,"change":{"set":{"key":"lease","value":"45"}}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ControlRequest>(r#"{"command":"settings","workspace_id":2}"#).unwrap(),
+            ControlRequest::Settings {
+                workspace_id: 2,
+                change: None
+            }
         );
         assert_eq!(
             serde_json::to_string(&ControlResponse::Revoked { revoked: true }).unwrap(),

@@ -7,13 +7,14 @@ use caret_store::{LogEntry, LogFilter};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::protocol::{ControlRequest, ControlResponse};
+use super::protocol::{ControlRequest, ControlResponse, SettingsChange};
 use super::{control_error, socket_path};
 use crate::error::{AppError, Refusal, Result};
 use crate::runtime::core::AppCore;
 
-/// A request is a short line; anything longer is not ours.
-const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// A request is one line; the longest of ours (an imported workspace's settings) is a few kilobytes, and
+/// anything much longer is not ours.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const PATIENCE: Duration = Duration::from_secs(5);
 
 /// Starts answering on the socket. The instance lock is held, so a socket file left by a crash is stale
@@ -71,6 +72,10 @@ async fn serve(core: AppCore, stream: UnixStream) {
         Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
             Ok(ControlRequest::Log { filter, follow: true }) => {
                 follow_log(&core, filter, reader, writer).await;
+                return;
+            }
+            Ok(ControlRequest::State { follow: true }) => {
+                follow_state(&core, reader, writer).await;
                 return;
             }
             Ok(ControlRequest::SignIn {
@@ -296,10 +301,76 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             ControlRequest::Log { filter, follow: _ } => ControlResponse::Log {
                 entries: log_rows(core, filter).await?,
             },
+            ControlRequest::State { follow: _ } => ControlResponse::State {
+                state: core.snapshot().report(chrono::Utc::now()),
+            },
+            ControlRequest::Settings { workspace_id, change } => {
+                settings_answer(&services.workspaces, workspace_id, change)?
+            }
         })
     }
     .await;
     result.unwrap_or_else(|error| ControlResponse::Error {
         message: error.to_string(),
     })
+}
+
+/// A workspace's settings, after the change asked for from the command line if any.
+fn settings_answer(
+    workspaces: &crate::slack::Workspaces,
+    workspace_id: i64,
+    change: Option<SettingsChange>,
+) -> Result<ControlResponse> {
+    use crate::slack::setting_keys;
+    let workspace = match change {
+        None => workspaces.view_of(workspace_id)?,
+        Some(change) => {
+            workspaces.edit_settings(workspace_id, caret_engine::Source::Cli, |settings| match change {
+                SettingsChange::Set { key, value } => setting_keys::set(settings, &key, &value),
+                SettingsChange::ResetState { state } => setting_keys::reset_state(settings, &state),
+                SettingsChange::Replace { settings: imported } => {
+                    *settings = imported;
+                    Ok(())
+                }
+            })?
+        }
+    };
+    Ok(ControlResponse::Settings {
+        settings: workspaces.settings(workspace_id)?,
+        workspace,
+    })
+}
+
+/// Sends what the tray's first lines say, then again at every change of it, until the client hangs up.
+async fn follow_state(
+    core: &AppCore,
+    mut reader: impl AsyncReadExt + Unpin,
+    mut writer: impl AsyncWriteExt + Unpin,
+) {
+    let mut snapshots = core.subscribe();
+    let mut last = None;
+    let mut hung_up = [0u8; 1];
+    loop {
+        let state = snapshots.borrow_and_update().report(chrono::Utc::now());
+        // The snapshot changes for things the tray's lines do not show (a policy's timer); only a change
+        // of what they say is sent.
+        if last.as_ref() != Some(&state) {
+            if send(&mut writer, &ControlResponse::State { state: state.clone() })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            last = Some(state);
+        }
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            // The client sends nothing more; a read that ends is the client hanging up.
+            _ = reader.read(&mut hung_up) => return,
+        }
+    }
 }

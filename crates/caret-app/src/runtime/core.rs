@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use caret_core::{CaretState, ManualStatus, Policy, PolicySetting};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use ts_rs::TS;
 
@@ -27,7 +27,7 @@ pub enum PhoneLink {
 }
 
 /// What one workspace's Slack shows of ours, as the engine last confirmed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct ShownText {
     pub text: String,
@@ -35,7 +35,7 @@ pub struct ShownText {
 }
 
 /// A workspace as the tray lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct WorkspaceLine {
     #[ts(type = "number")]
@@ -93,6 +93,25 @@ impl Snapshot {
         self.workspaces.iter().any(|workspace| workspace.needs_user)
     }
 
+    /// The tray menu's first lines (the state, then a line per workspace) and the facts behind them.
+    pub fn report(&self, now: chrono::DateTime<chrono::Utc>) -> StateReport {
+        let lines = std::iter::once(self.state_line())
+            .chain(self.workspaces.iter().map(WorkspaceLine::tray_line))
+            .collect();
+        let manual = self.manual.as_ref().filter(|manual| manual.is_active(now));
+        let state = self.effective_state(now);
+        StateReport {
+            lines,
+            state: state.as_ref().map(CaretState::kind),
+            source: state.map(|_| if manual.is_some() { "you" } else { "phone" }.to_owned()),
+            until: manual
+                .and_then(|manual| manual.until)
+                .map(|until| until.to_rfc3339()),
+            paused: self.paused,
+            workspaces: self.workspaces.clone(),
+        }
+    }
+
     /// The read-only first line of the tray menu: what Caret Desktop believes your state is.
     pub fn state_line(&self) -> String {
         if let Some(manual) = &self.manual {
@@ -104,6 +123,22 @@ impl Snapshot {
             PhoneLink::Connected { state } => format!("Phone: {}", state.kind().label()),
         }
     }
+}
+
+/// What `caret-desktop state` prints: the tray menu's first lines, and the same facts for scripts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateReport {
+    /// The tray menu's first lines, in its words: the state, then what each workspace's Slack shows.
+    pub lines: Vec<String>,
+    /// The state in force (a status set by hand wins over the phone's); `None` when none is known.
+    pub state: Option<caret_core::StateKind>,
+    /// Where it comes from: "you" (set by hand) or "phone"; `None` with no state.
+    pub source: Option<String>,
+    /// When a status set by hand ends (RFC 3339); `None` for the phone's, or one set until cleared.
+    pub until: Option<String>,
+    /// Nothing is written to Slack until syncing is resumed.
+    pub paused: bool,
+    pub workspaces: Vec<WorkspaceLine>,
 }
 
 /// Facts about the running app the UI shows in its About section.

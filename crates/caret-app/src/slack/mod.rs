@@ -6,6 +6,7 @@
 //! out; nothing here reaches back.
 //!
 //! - [`workspaces`]: connecting, disconnecting, listing and editing workspaces.
+//! - [`setting_keys`]: a workspace's settings by name, for the command line.
 //! - [`oauth`]: Sign in with Slack (OAuth v2 with PKCE through a loopback redirect).
 //! - [`credentials`] / [`tokens`]: the tokens in the keyring, and their rotation (refresh before expiry).
 //! - [`notices`]: security notices by direct message to yourself.
@@ -16,6 +17,7 @@ pub mod credentials;
 pub mod manifest;
 pub mod notices;
 pub mod oauth;
+pub mod setting_keys;
 pub mod synclog;
 pub mod tokens;
 pub mod workspaces;

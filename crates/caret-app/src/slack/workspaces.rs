@@ -327,6 +327,11 @@ impl Workspaces {
         Ok(self.view(self.store.workspace(id)?))
     }
 
+    /// One workspace as listed.
+    pub fn view_of(&self, id: WorkspaceId) -> Result<WorkspaceView> {
+        Ok(self.view(self.store.workspace(id)?))
+    }
+
     /// A workspace's settings, for the Settings window's form.
     pub fn settings(&self, id: WorkspaceId) -> Result<caret_core::WorkspaceSettings> {
         Ok(self.store.workspace(id)?.settings)
@@ -341,13 +346,29 @@ impl Workspaces {
         edited: caret_core::WorkspaceSettings,
         source: caret_engine::Source,
     ) -> Result<WorkspaceView> {
-        edited.validate()?;
+        self.edit_settings(id, source, |stored| {
+            *stored = caret_core::WorkspaceSettings {
+                policy: stored.policy,
+                ..edited
+            };
+            Ok(())
+        })
+    }
+
+    /// Changes the stored settings with `edit`, checks the result as the Settings form is checked, and saves
+    /// it; nothing is saved if `edit` or the check refuses. The policy is kept as stored, as for the form.
+    pub fn edit_settings(
+        &self,
+        id: WorkspaceId,
+        source: caret_engine::Source,
+        edit: impl FnOnce(&mut caret_core::WorkspaceSettings) -> Result<()>,
+    ) -> Result<WorkspaceView> {
         let _one_at_a_time = self.lock_settings();
         let stored = self.store.workspace(id)?.settings;
-        let settings = caret_core::WorkspaceSettings {
-            policy: stored.policy,
-            ..edited
-        };
+        let mut settings = stored.clone();
+        edit(&mut settings)?;
+        settings.policy = stored.policy;
+        settings.validate()?;
         self.store.save_settings(id, &settings)?;
         self.engine.set_settings(id, settings, source)?;
         self.changed();

@@ -3,9 +3,10 @@
 
 use clap::Args;
 
+use super::{finish_printing, print_json_line};
 use crate::config::AppConfig;
 use crate::control::{ControlRequest, ControlResponse, request_stream};
-use crate::error::{AppError, Result};
+use crate::error::Result;
 
 /// Print the sync log as JSON lines, oldest first (each input, each Slack call and its outcome).
 #[derive(Debug, Clone, Args)]
@@ -55,17 +56,6 @@ impl Log {
             },
         )
         .await?;
-        match failed {
-            Some(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(AppError::Stdout(error)),
-            _ => Ok(()),
-        }
+        finish_printing(failed)
     }
-}
-
-fn print_json_line(value: &impl serde::Serialize) -> std::io::Result<()> {
-    use std::io::Write;
-    let json = serde_json::to_string(value).map_err(std::io::Error::other)?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{json}")?;
-    out.flush()
 }

@@ -5,7 +5,10 @@
 mod log;
 mod phones;
 mod policy;
+mod preview;
 mod reach;
+mod settings;
+mod state;
 mod status;
 mod workspace;
 
@@ -25,10 +28,14 @@ pub enum Command {
     /// line), list them, disconnect one.
     #[command(subcommand)]
     Workspace(workspace::WorkspaceCommand),
+    State(state::State),
     Status(status::Status),
     Policy(policy::Policy),
+    Settings(settings::Settings),
+    Preview(preview::Preview),
     /// Stop writing to Slack until `resume` (nothing is lost: what is due is sent then).
     Pause,
+    /// Write to Slack again: what is due is sent at once.
     Resume,
     Log(log::Log),
     /// Open the quick status picker of the running tray app. Bind this in your desktop's keyboard settings
@@ -50,7 +57,10 @@ pub fn run(command: Command) -> Result<()> {
             Command::Devices(devices) => devices.run(&config).await,
             Command::Revoke(revoke) => revoke.run(&config).await,
             Command::Workspace(workspace) => workspace.run(&config).await,
+            Command::State(state) => state.run(&config).await,
             Command::Status(status) => status.run(&config).await,
+            Command::Settings(settings) => settings.run(&config).await,
+            Command::Preview(preview) => preview.run(&config).await,
             Command::Policy(policy) => policy.run(&config).await,
             Command::Pause => policy::pause(&config).await,
             Command::Resume => policy::resume(&config).await,
@@ -81,4 +91,20 @@ fn duration_arg(text: &str) -> Result<StatusDuration> {
             text: text.to_owned(),
         })
     })
+}
+
+fn print_json_line(value: &impl serde::Serialize) -> std::io::Result<()> {
+    use std::io::Write;
+    let json = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{json}")?;
+    out.flush()
+}
+
+/// A failure to print ends the command with an error, but a closed pipe (`| head`) ends it quietly.
+fn finish_printing(failed: Option<std::io::Error>) -> Result<()> {
+    match failed {
+        Some(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(AppError::Stdout(error)),
+        _ => Ok(()),
+    }
 }

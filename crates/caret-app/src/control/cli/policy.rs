@@ -46,7 +46,7 @@ pub async fn resume(config: &AppConfig) -> Result<()> {
     Ok(())
 }
 
-fn policy_arg(text: &str, duration: Option<&str>) -> Result<PolicyChoice> {
+pub(super) fn policy_arg(text: &str, duration: Option<&str>) -> Result<PolicyChoice> {
     Ok(match (text.to_ascii_lowercase().as_str(), duration) {
         ("default", None) => PolicyChoice::Default,
         ("trusted", None) => PolicyChoice::Trusted,
