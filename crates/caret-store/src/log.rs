@@ -285,7 +285,7 @@ impl Store {
 
     /// Deletes rows older than the retention age, then the oldest beyond the row limit. Returns how many.
     pub fn prune_log(&self, retention: Retention, now_ms: i64) -> Result<usize> {
-        self.with(|connection| {
+        self.with_long(|connection| {
             let by_age = connection.execute("DELETE FROM sync_log WHERE at < ?1", [now_ms - retention.max_age_ms])?;
             let by_count = connection.execute(
                 "DELETE FROM sync_log WHERE id <= (SELECT id FROM sync_log ORDER BY id DESC LIMIT 1 OFFSET ?1)",

@@ -69,13 +69,15 @@ pub struct SyncState {
 }
 
 /// A cheap-to-clone handle on the database. Every method is a synchronous call that never holds a lock across
-/// an `.await`, and steps off the async runtime's worker for its wait on the lock and its SQLite work
-/// ([`off_the_async_workers`]), so the relay's and the engine's other tasks go on meanwhile; callers run the
-/// long ones (the sync log's queries and exports) on the blocking pool all the same. Two connections, each
-/// behind a parking_lot `Mutex` (no poisoning to handle: a panic mid-statement cannot leave SQLite
-/// inconsistent, its statements being atomic): the writer, for everything the engine, the relay and the app
-/// read and write, and a reader for the sync log's queries, so that a 10,000-row page for the window never
-/// holds up a device check or the engine's commit (WAL lets the reader read while the writer writes).
+/// an `.await`. What it does on the connection is short (a bookkeeping commit takes microseconds, an input's
+/// commit one fsync) and runs in place when the connection is free; a call that finds it taken (the engine's
+/// commit, the hourly pruning) waits for it, and does its work, off the async runtime's worker
+/// ([`off_the_async_workers`]), so the relay's and the engine's other tasks go on meanwhile. The long ones (the
+/// pruning, the sync log's queries and exports) always step off. Two connections, each behind a parking_lot
+/// `Mutex` (no poisoning to handle: a panic mid-statement cannot leave SQLite inconsistent, its statements
+/// being atomic): the writer, for everything the engine, the relay and the app read and write, and a reader for
+/// the sync log's queries, so that a 10,000-row page for the window never holds up a device check or the
+/// engine's commit (WAL lets the reader read while the writer writes).
 #[derive(Clone)]
 pub struct Store {
     connection: Arc<Mutex<Connection>>,
@@ -86,18 +88,27 @@ pub struct Store {
     pub(crate) newest_log_id: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
-/// Runs blocking work (a wait on the database's lock and SQLite's own, an fsync; the app's keyring calls too)
-/// without stalling the async runtime: on a multi-threaded runtime's worker, tokio hands that worker's other
-/// tasks to another thread for the duration (`block_in_place`), so a device check waiting behind the engine's
-/// commit never holds up a phone's frames. Unlike `spawn_blocking` it needs no `'static` copies and no
-/// thread hop on the way from a phone's state to Slack. Elsewhere (a blocking-pool or plain thread, a
-/// current-thread runtime as in the CLI and the unit tests, which block on nothing else) it runs in place.
+/// Runs blocking work (a wait on the database's lock, a long query; the app's keyring calls too) without
+/// stalling the async runtime: on a multi-threaded runtime's worker, tokio hands that worker's other tasks to
+/// another thread for the duration (`block_in_place`), so a device check waiting behind the engine's commit
+/// never holds up a phone's frames. That hand-over has a price (a thread taken from, or started in, the
+/// blocking pool: `bench-app` measured the relay's ack going from about 1 ms to over 10 ms at p50 when every
+/// call paid it), so the store pays it only when it must wait. Elsewhere (a blocking-pool or plain thread, a
+/// current-thread runtime as in the CLI and the unit tests) it runs in place.
 pub fn off_the_async_workers<T>(call: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(call)
         }
         _ => call(),
+    }
+}
+
+/// Runs `work` on the connection: in place if it is free, or else waiting for it off the async workers.
+fn on<T>(connection: &Mutex<Connection>, work: impl FnOnce(&Connection) -> T) -> T {
+    match connection.try_lock() {
+        Some(free) => work(&free),
+        None => off_the_async_workers(|| work(&connection.lock())),
     }
 }
 
@@ -174,6 +185,11 @@ impl Store {
     }
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        on(&self.connection, f)
+    }
+
+    /// Work that may take long whatever else is going on (deleting many rows): always off the async workers.
+    pub(crate) fn with_long<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         off_the_async_workers(|| f(&self.connection.lock()))
     }
 
@@ -184,10 +200,9 @@ impl Store {
     /// or a checkpoint. A power cut may lose the last moments of it; docs/sync-engine.md says why that is
     /// safe. This keeps one fsync per input on the way from a phone's state to Slack, not one per step.
     pub(crate) fn with_bookkeeping<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        off_the_async_workers(|| {
-            let connection = self.connection.lock();
+        on(&self.connection, |connection| {
             connection.pragma_update(None, "synchronous", "NORMAL")?;
-            let result = f(&connection);
+            let result = f(connection);
             // Restored whatever `f` did: every other commit must stay durable. `f`'s own error comes first.
             let restored = connection.pragma_update(None, "synchronous", "FULL");
             let value = result?;
@@ -203,7 +218,7 @@ impl Store {
 
     /// `PRAGMA integrity_check`: "ok" for a healthy database.
     pub fn integrity_check(&self) -> Result<String> {
-        self.with(|c| Ok(c.query_row("PRAGMA integrity_check", [], |row| row.get(0))?))
+        self.with_long(|c| Ok(c.query_row("PRAGMA integrity_check", [], |row| row.get(0))?))
     }
 
     // --- workspaces ---
