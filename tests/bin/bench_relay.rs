@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use caret_core::{CaretState, StateKind};
-use caret_e2e::app::{Sandbox, context_switches, cpu_time, terminate, wait_for_exit};
+use caret_e2e::app::{Sandbox, context_switches, cpu_time, terminate, wait_for_exit, wakeups_between};
 use caret_e2e::bench::{flag, ms, percentile};
 use caret_relay::client::{Credentials, PairingLink, PhoneConnection, pair_with_link};
 use caret_relay::{PhoneFeed, Relay, RelayConfig, RelayIdentity};
@@ -442,7 +442,7 @@ async fn idle_cost(idle: Duration) {
     );
     let (before, cpu_before) = (context_switches(pid), cpu_time(pid));
     tokio::time::sleep(idle).await;
-    let without_phone = context_switches(pid) - before;
+    let without_phone = wakeups_between(&before, &context_switches(pid));
     let cpu_without_phone = cpu_time(pid) - cpu_before;
 
     let bytes = Arc::new(AtomicU64::new(0));
@@ -467,7 +467,7 @@ async fn idle_cost(idle: Duration) {
             () = tokio::time::sleep_until(started + idle) => {}
         }
     }
-    let with_phone = context_switches(pid) - before;
+    let with_phone = wakeups_between(&before, &context_switches(pid));
     let cpu_with_phone = cpu_time(pid) - cpu_before;
     let steady_bytes = bytes.load(Ordering::Relaxed) - bytes_before;
     let hours = idle.as_secs_f64() / 3600.0;

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use caret_e2e::app::{Sandbox, child_pids, context_switches, cpu_time, process_name, wait_for_exit};
+use caret_e2e::app::{Sandbox, child_pids, context_switches, cpu_time, process_name, wait_for_exit, wakeups_between};
 use caret_e2e::sni::Watcher;
 use caret_e2e::x11::{close_window, wait_for_windows};
 
@@ -114,7 +114,7 @@ async fn idle_then_measure(pid: u32, idle: Duration) -> (Memory, Vec<String>, Id
     let wakeups_before = context_switches(pid);
     tokio::time::sleep(idle).await;
     let cpu_after: Duration = tree(pid).into_iter().map(cpu_time).sum();
-    let wakeups = context_switches(pid).saturating_sub(wakeups_before);
+    let wakeups = wakeups_between(&wakeups_before, &context_switches(pid));
     let (memory, processes) = measure(pid).await;
     let cpu = cpu_after.saturating_sub(cpu_before);
     (memory, processes, Idle { cpu, wakeups })

@@ -399,23 +399,41 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// Voluntary + involuntary context switches of every thread of a process: how often it woke up.
-pub fn context_switches(pid: u32) -> u64 {
-    let mut total = 0;
+/// Voluntary + involuntary context switches of each thread of a process, by thread id: how often it woke up.
+/// Compare two readings with [`wakeups_between`]: threads come and go (a runtime's blocking pool), and a sum
+/// over the threads alive at each end would go down when one ends.
+pub fn context_switches(pid: u32) -> std::collections::HashMap<u32, u64> {
+    let mut counts = std::collections::HashMap::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten()
         .flatten()
     {
+        let Some(tid) = task.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
         let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-        for line in status.lines() {
-            if let Some(count) = line
-                .strip_prefix("voluntary_ctxt_switches:")
-                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-            {
-                total += count.trim().parse::<u64>().unwrap_or(0);
-            }
-        }
+        let switches = status
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            })
+            .filter_map(|count| count.trim().parse::<u64>().ok())
+            .sum();
+        counts.insert(tid, switches);
     }
-    total
+    counts
+}
+
+/// The wake-ups between two readings of [`context_switches`]: each thread's own, a thread started in between
+/// counted whole. A thread that ended in between is missed (its counts went with it), so this is a floor.
+pub fn wakeups_between(
+    before: &std::collections::HashMap<u32, u64>,
+    after: &std::collections::HashMap<u32, u64>,
+) -> u64 {
+    after
+        .iter()
+        .map(|(tid, count)| count.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum()
 }
