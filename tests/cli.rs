@@ -259,7 +259,9 @@ async fn the_state_command_says_what_the_tray_says_and_the_preview_what_settings
 
     require_desktop_session();
     let slack = FakeSlack::start(TestClock::new()).await;
-    let acme = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    // With chat:write, for the security notices by DM.
+    let scopes: Vec<&str> = FakeSlack::FULL_SCOPES.into_iter().chain(["chat:write"]).collect();
+    let acme = slack.add_user("Acme", "ada", &scopes);
     let _cleanup = KeyringCleanup::for_token(&slack, &acme);
     let sandbox = Sandbox::new();
     let mut app = sandbox.launch_headless(&slack, "app").await;
@@ -292,8 +294,30 @@ async fn the_state_command_says_what_the_tray_says_and_the_preview_what_settings
     };
     let first = next_report().await;
     assert_eq!(first["state"], serde_json::Value::Null);
-    let (ok, _, _) = sandbox.cli("cli-trusted", &["policy", &id, "trusted"]).await;
-    assert!(ok);
+    // Security notices, set from `settings` too: the policy made less private is told by DM to yourself.
+    let (ok, _, stderr) = sandbox
+        .cli("cli-notices", &["settings", &id, "set", "notices", "on"])
+        .await;
+    assert!(ok, "{stderr}");
+    let (_, on, _) = sandbox
+        .cli("cli-notices-get", &["settings", &id, "get", "notices"])
+        .await;
+    assert_eq!(on.trim(), "on");
+    let (ok, _, stderr) = sandbox
+        .cli("cli-trusted", &["settings", &id, "set", "policy", "trusted"])
+        .await;
+    assert!(ok, "{stderr}");
+    caret_e2e::eventually(
+        "the policy notice by DM",
+        SOON,
+        || slack.messages(),
+        |messages| {
+            messages
+                .iter()
+                .any(|m| m.text.contains("from Default to Trusted"))
+        },
+    )
+    .await;
     let (ok, _, _) = sandbox
         .cli("cli-set", &["status", "set", "in_call", "--for", "1h"])
         .await;

@@ -13,7 +13,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use caret_e2e::app::{Sandbox, child_pids, context_switches, cpu_time, process_name, wait_for_exit, wakeups_between};
+use caret_e2e::app::{
+    Sandbox, child_pids, context_switches, cpu_time, process_name, wait_for_exit, wakeups_between,
+};
 use caret_e2e::sni::Watcher;
 use caret_e2e::x11::{close_window, wait_for_windows};
 

@@ -409,7 +409,11 @@ pub fn context_switches(pid: u32) -> std::collections::HashMap<u32, u64> {
         .flatten()
         .flatten()
     {
-        let Some(tid) = task.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
             continue;
         };
         let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();

@@ -128,11 +128,13 @@ fn unknown_key(key: &str) -> AppError {
     })
 }
 
-fn on_off(on: bool) -> &'static str {
+/// How the command line writes a switch.
+pub fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }
 }
 
-fn on_off_arg(key: &str, value: &str) -> Result<bool> {
+/// A switch as typed: on/off (true/false, yes/no).
+pub fn on_off_arg(key: &str, value: &str) -> Result<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "on" | "true" | "yes" => Ok(true),
         "off" | "false" | "no" => Ok(false),

@@ -66,11 +66,7 @@ impl Settings {
             }
             Some(SettingsCommand::Get { key }) => {
                 let (workspace, settings) = fetch(config, id).await?;
-                let value = match key.as_str() {
-                    "policy" => policy_name(&workspace),
-                    "notices" => on_off(workspace.security_notices).to_owned(),
-                    _ => setting_keys::value_of(&settings, &key)?,
-                };
+                let value = value_of(&workspace, &settings, &key)?;
                 if self.json {
                     print_json_line(&serde_json::json!({ "key": key, "value": value }))
                         .map_err(AppError::Stdout)
@@ -139,27 +135,10 @@ async fn set(config: &AppConfig, workspace_id: i64, key: &str, value: &str) -> R
         // The policy and the notices have their own ways in; these are the same.
         "policy" => {
             // A timed block takes `caret-desktop policy ID blocked --for D`.
-            let choice = policy::policy_arg(value, None)?;
-            perform(
-                config,
-                Action::SetPolicy {
-                    workspace: workspace_id,
-                    choice,
-                },
-            )
-            .await?;
+            set_policy(config, workspace_id, policy::policy_arg(value, None)?).await?;
         }
         "notices" => {
-            let on = match value.trim().to_ascii_lowercase().as_str() {
-                "on" => true,
-                "off" => false,
-                _ => {
-                    return Err(AppError::Refused(Refusal::NotOnOrOff {
-                        key: key.to_owned(),
-                        text: value.to_owned(),
-                    }));
-                }
-            };
+            let on = setting_keys::on_off_arg(key, value)?;
             request_to(config, &ControlRequest::SetSecurityNotices { workspace_id, on }).await?;
         }
         _ => {
@@ -171,11 +150,7 @@ async fn set(config: &AppConfig, workspace_id: i64, key: &str, value: &str) -> R
         }
     }
     let (workspace, settings) = fetch(config, workspace_id).await?;
-    let now = match key {
-        "policy" => policy_name(&workspace),
-        "notices" => on_off(workspace.security_notices).to_owned(),
-        _ => setting_keys::value_of(&settings, key)?,
-    };
+    let now = value_of(&workspace, &settings, key)?;
     println!("{}: {key} is now {now:?}.", workspace.team);
     Ok(())
 }
@@ -205,14 +180,7 @@ async fn import(config: &AppConfig, workspace_id: i64, file: &str) -> Result<()>
     };
     change_settings(config, workspace_id, change).await?;
     for choice in policy_choices(&export.settings.policy, chrono::Utc::now()) {
-        perform(
-            config,
-            Action::SetPolicy {
-                workspace: workspace_id,
-                choice,
-            },
-        )
-        .await?;
+        set_policy(config, workspace_id, choice).await?;
     }
     let (workspace, _) = fetch(config, workspace_id).await?;
     if workspace.security_notices != export.security_notices {
@@ -250,24 +218,29 @@ fn policy_choices(policy: &PolicySetting, now: chrono::DateTime<chrono::Utc>) ->
     std::iter::once(sharing).chain(block).collect()
 }
 
+/// A setting's value, the policy and the notices (kept beside the settings) included.
+fn value_of(workspace: &WorkspaceView, settings: &WorkspaceSettings, key: &str) -> Result<String> {
+    Ok(match key {
+        "policy" => policy_name(workspace),
+        "notices" => setting_keys::on_off(workspace.security_notices).to_owned(),
+        _ => setting_keys::value_of(settings, key)?,
+    })
+}
+
+async fn set_policy(config: &AppConfig, workspace: i64, choice: PolicyChoice) -> Result<()> {
+    perform(config, Action::SetPolicy { workspace, choice }).await
+}
+
 fn policy_name(workspace: &WorkspaceView) -> String {
     workspace.effective_policy.label().to_lowercase()
 }
 
-fn on_off(on: bool) -> &'static str {
-    if on { "on" } else { "off" }
-}
-
 fn print_all(workspace: &WorkspaceView, settings: &WorkspaceSettings, json: bool) -> Result<()> {
-    let named = [
-        ("policy".to_owned(), policy_name(workspace)),
-        (
-            "notices".to_owned(),
-            on_off(workspace.security_notices).to_owned(),
-        ),
-    ]
-    .into_iter()
-    .chain(setting_keys::named(settings));
+    let beside = ["policy", "notices"].map(|key| {
+        let value = value_of(workspace, settings, key).unwrap_or_default();
+        (key.to_owned(), value)
+    });
+    let named = beside.into_iter().chain(setting_keys::named(settings));
     if json {
         let object: serde_json::Map<String, serde_json::Value> =
             named.map(|(key, value)| (key, value.into())).collect();
