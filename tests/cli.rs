@@ -249,6 +249,35 @@ async fn each_setting_is_set_and_read_from_the_command_line_and_reaches_slack() 
     )
     .await;
 
+    // A status set in Slack by hand is left alone, until always override is turned on.
+    let lunch = caret_e2e::fake_slack::Status {
+        text: "Lunch".into(),
+        emoji: ":coffee:".into(),
+        expiration: 0,
+    };
+    slack.user_sets_status(&acme, lunch);
+    phone.send(&sandbox, "walking").await;
+    let store = caret_store::Store::open(&sandbox.data_dir().join("caret.db")).expect("the app's database");
+    caret_e2e::eventually(
+        "the hand-set status left alone",
+        SOON,
+        || store.query_log(&Default::default()).expect("the sync log"),
+        |rows| {
+            rows.iter()
+                .any(|row| row.workspace.as_deref() == Some("Acme") && row.outcome.starts_with("left alone"))
+        },
+    )
+    .await;
+    assert_eq!(status(&acme).text, "Lunch");
+    set(&sandbox, &acme_id, "always-override", "on").await;
+    caret_e2e::eventually(
+        "the phone's state over the hand-set one",
+        SOON,
+        || status(&acme),
+        |shown| shown.text.starts_with("Walking"),
+    )
+    .await;
+
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }

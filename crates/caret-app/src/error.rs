@@ -195,7 +195,8 @@ pub enum Refusal {
     #[error("{text:?} is not a time format: 24h (15:30) or 12h (3:30 PM)")]
     NotATimeFormat { text: String },
     #[error(
-        "unknown setting {key:?}: phone, show-phone, lease, time-format, or STATE.text, STATE.emoji, STATE.vip-text \
+        "unknown setting {key:?}: phone, show-phone, lease, time-format, always-override, or STATE.text, STATE.emoji, \
+         STATE.vip-text \
          (e.g. in_call.text) for a STATE among {}",
         .states.join(", ")
     )]

@@ -267,6 +267,10 @@ pub struct WorkspaceSettings {
     pub lease: LeaseMinutes,
     #[serde(default)]
     pub time_format: TimeFormat,
+    /// Replace a status set outside Caret Desktop (by the user, a calendar sync, another app) instead of leaving
+    /// it alone until it is gone. Off unless the user turns it on.
+    #[serde(default)]
+    pub always_override: bool,
 }
 
 impl WorkspaceSettings {

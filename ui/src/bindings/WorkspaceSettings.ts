@@ -18,4 +18,9 @@ templates: { [key in StateKind]?: StateTemplate },
 /**
  * The user's changes to the built-in presence rules ([`PresenceRule::builtin`]).
  */
-presence: { [key in StateKind]?: PresenceRule }, lease: LeaseMinutes, time_format: TimeFormat, };
+presence: { [key in StateKind]?: PresenceRule }, lease: LeaseMinutes, time_format: TimeFormat, 
+/**
+ * Replace a status set outside Caret Desktop (by the user, a calendar sync, another app) instead of leaving
+ * it alone until it is gone. Off unless the user turns it on.
+ */
+always_override: boolean, };

@@ -106,6 +106,7 @@ export const settings: WorkspaceSettings = {
   presence: {},
   lease: 30,
   time_format: "h24",
+  always_override: false,
 };
 
 const look = (state: StateKind, label: string, text: string, emoji: string, detailed: string | null = null) => ({

@@ -190,10 +190,24 @@ describe("createSettingsForm", () => {
     root.remove();
   });
 
+  it("turns always override on, saying what it replaces", () => {
+    const { root, last } = mount();
+    const override = inputByTestId(root, "always-override");
+    expect(override.checked).toBe(false);
+    expect(override.labels?.[0]?.textContent).toBe("Replace it (always override)");
+    expect(document.getElementById(override.getAttribute("aria-describedby") ?? "")?.textContent).toContain(
+      "left alone until it is gone",
+    );
+    override.click();
+    expect(last()).toEqual([{ ...settings, always_override: true }, true]);
+    root.remove();
+  });
+
   it("puts settings back in every field", () => {
     const { root, form } = mount();
     typeInto(inputByTestId(root, "lease-minutes"), "2");
-    form.set({ ...settings, lease: 60, phone: { share: true, number: "+44 20 7946 0000" } });
+    form.set({ ...settings, lease: 60, phone: { share: true, number: "+44 20 7946 0000" }, always_override: true });
+    expect(inputByTestId(root, "always-override").checked).toBe(true);
     expect(inputByTestId(root, "lease-minutes").value).toBe("60");
     expect(inputByTestId(root, "lease-minutes").getAttribute("aria-invalid")).toBe("false");
     expect(inputByTestId(root, "phone-share").checked).toBe(true);

@@ -56,7 +56,8 @@ function field(attributes: Record<string, string>): HTMLInputElement {
 
 /**
  * Builds the fields once (so typing never loses focus) and reports every change through `changed`: the phone
- * number, how each state looks, the lease and the time format. The policy is not here: it applies at once.
+ * number, how each state looks, the lease, the time format and whether a status set elsewhere is replaced. The
+ * policy is not here: it applies at once.
  * `catalog` (the app's `template_catalog`) names the states the user can change, their built-in look and the
  * placeholders a VIP text may use.
  */
@@ -240,6 +241,27 @@ export function createSettingsForm(
     ),
   );
 
+  // A status set outside Caret Desktop
+  const override = h("input", { type: "checkbox", id: id("always-override"), "data-testid": "always-override" });
+  const foreign = h(
+    "fieldset",
+    { class: "form-group" },
+    h("legend", {}, "A status set outside Caret Desktop"),
+    h(
+      "div",
+      { class: "check" },
+      override,
+      h("label", { for: id("always-override") }, "Replace it (always override)"),
+    ),
+    h(
+      "p",
+      { class: "note", id: id("override-note") },
+      "Off: a status you or another app set in Slack is left alone until it is gone, then Caret Desktop's " +
+        "comes back. On: Caret Desktop's status replaces it.",
+    ),
+  );
+  override.setAttribute("aria-describedby", id("override-note"));
+
   const emit = () => {
     changed(settings, leaseValid);
   };
@@ -312,6 +334,11 @@ export function createSettingsForm(
     emit();
   });
 
+  override.addEventListener("change", () => {
+    settings = { ...settings, always_override: override.checked };
+    emit();
+  });
+
   for (const radio of [h24, h12]) {
     radio.addEventListener("change", () => {
       if (!radio.checked) return;
@@ -331,8 +358,9 @@ export function createSettingsForm(
     showLeaseError();
     h24.checked = next.time_format === "h24";
     h12.checked = next.time_format === "h12";
+    override.checked = next.always_override;
   };
   set(initial);
 
-  return { element: h("div", { class: "settings-form" }, phone, templates, leaseGroup, time), set };
+  return { element: h("div", { class: "settings-form" }, phone, templates, leaseGroup, time, foreign), set };
 }

@@ -13,7 +13,7 @@ const STATE_FIELDS: [&str; 3] = ["text", "emoji", "vip-text"];
 
 /// Every key a person can set, in the order `settings ID` lists them.
 pub fn keys() -> Vec<String> {
-    let mut keys: Vec<String> = ["phone", "show-phone", "lease", "time-format"]
+    let mut keys: Vec<String> = ["phone", "show-phone", "lease", "time-format", "always-override"]
         .map(str::to_owned)
         .to_vec();
     for kind in templated_states() {
@@ -52,6 +52,7 @@ pub fn value_of(settings: &WorkspaceSettings, key: &str) -> Result<String> {
         "show-phone" => on_off(settings.phone.share).to_owned(),
         "lease" => settings.lease.minutes().to_string(),
         "time-format" => time_format_name(settings.time_format).to_owned(),
+        "always-override" => on_off(settings.always_override).to_owned(),
         _ => {
             let (kind, field) = state_key(key)?;
             let template = settings.template(kind).ok_or_else(|| unknown_key(key))?;
@@ -85,6 +86,7 @@ pub fn set(settings: &mut WorkspaceSettings, key: &str, value: &str) -> Result<(
             settings.lease = LeaseMinutes::new(minutes)?;
         }
         "time-format" => settings.time_format = time_format_arg(value)?,
+        "always-override" => settings.always_override = on_off_arg(key, value)?,
         _ => {
             let (kind, field) = state_key(key)?;
             let mut template = settings.template(kind).ok_or_else(|| unknown_key(key))?;
@@ -173,6 +175,7 @@ mod tests {
         set(&mut settings, "show-phone", "on").unwrap();
         set(&mut settings, "lease", "45").unwrap();
         set(&mut settings, "time-format", "12h").unwrap();
+        set(&mut settings, "always-override", "on").unwrap();
         set(&mut settings, "in_call.text", "On a call").unwrap();
         set(&mut settings, "in_call.emoji", ":telephone:").unwrap();
         set(&mut settings, "event.vip-text", "In {title} until {end}").unwrap();
@@ -180,6 +183,7 @@ mod tests {
         assert_eq!(value_of(&settings, "show-phone").unwrap(), "on");
         assert_eq!(value_of(&settings, "lease").unwrap(), "45");
         assert_eq!(value_of(&settings, "time-format").unwrap(), "12h");
+        assert_eq!(value_of(&settings, "always-override").unwrap(), "on");
         assert_eq!(value_of(&settings, "in_call.text").unwrap(), "On a call");
         assert_eq!(value_of(&settings, "in_call.emoji").unwrap(), ":telephone:");
         assert_eq!(

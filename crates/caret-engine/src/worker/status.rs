@@ -158,7 +158,11 @@ impl Worker {
             self.held = None;
             return Flow::Rest(wake);
         }
-        if let Some(at) = self.foreign_look_again.filter(|at| *at > Instant::now()) {
+        let override_foreign = settings.always_override || self.cx.shared.always_override;
+        if let Some(at) = self
+            .foreign_look_again
+            .filter(|at| *at > Instant::now() && !override_foreign)
+        {
             // Someone else's status is showing: it is looked at again when due, whatever changed here.
             return Flow::Rest(Some(at));
         }
@@ -176,8 +180,14 @@ impl Worker {
         if let Some(cut_off) = self.recovered_in_flight.take() {
             self.log_recovered_write(decision, state_name, &cut_off, current.as_ref());
         }
-        if let Some(flow) = self.take_what_slack_shows(decision, state_name, current, desired.as_ref(), lease)
-        {
+        if let Some(flow) = self.take_what_slack_shows(
+            decision,
+            state_name,
+            current,
+            desired.as_ref(),
+            lease,
+            override_foreign,
+        ) {
             return flow;
         }
         self.noted_foreign = None;
@@ -246,7 +256,8 @@ impl Worker {
     }
 
     /// Takes what Slack shows as the starting point: ours (adopted), exactly what is wanted (nothing to send),
-    /// or someone else's (left alone unless "always override"). `Some`: the step ends here.
+    /// or someone else's (left alone unless "always override", the workspace's setting or the engine's). `Some`:
+    /// the step ends here.
     fn take_what_slack_shows(
         &mut self,
         decision: &Decision,
@@ -254,6 +265,7 @@ impl Worker {
         current: Option<StatusRecord>,
         desired: Option<&StatusRecord>,
         lease: Option<Duration>,
+        override_foreign: bool,
     ) -> Option<Flow> {
         match &current {
             Some(shown) if desired.is_some_and(|wanted| same_status(wanted, shown)) => {
@@ -263,7 +275,7 @@ impl Worker {
             }
             Some(shown) if !self.is_ours(shown) => {
                 self.set_applied(None);
-                if self.cx.shared.always_override {
+                if override_foreign {
                     self.note(
                         decision,
                         state_name,

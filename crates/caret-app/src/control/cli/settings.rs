@@ -35,8 +35,9 @@ pub enum SettingsCommand {
     /// Print one setting (a name as `settings ID` lists them, e.g. lease or in_call.text).
     Get { key: String },
     /// Change one setting: phone (a number; "" for none), show-phone (on/off), lease (minutes, 5 to 720),
-    /// time-format (24h/12h), STATE.text, STATE.emoji (:code:), STATE.vip-text (shown under VIP; may use
-    /// {title}, {start}, {end}; "" for none), policy (as `caret-desktop policy`), notices (on/off).
+    /// time-format (24h/12h), always-override (on/off: replace a status set outside Caret Desktop), STATE.text,
+    /// STATE.emoji (:code:), STATE.vip-text (shown under VIP; may use {title}, {start}, {end}; "" for none),
+    /// policy (as `caret-desktop policy`), notices (on/off).
     Set { key: String, value: String },
     /// Put a state's texts and emoji back to the built-in ones.
     Reset { state: String },
