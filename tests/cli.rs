@@ -176,6 +176,17 @@ async fn each_setting_is_set_and_read_from_the_command_line_and_reaches_slack() 
     .await;
     refused(&sandbox, &acme_id, "phone", "call me", "is not valid").await;
     refused(&sandbox, &acme_id, "show-phone", "maybe", "on or off").await;
+    refused(&sandbox, &acme_id, "time-format", "noon", "not a time format").await;
+    refused(
+        &sandbox,
+        &acme_id,
+        "event.vip-text",
+        "In {room}",
+        "unknown placeholder",
+    )
+    .await;
+    refused(&sandbox, &acme_id, "always-override", "sometimes", "on or off").await;
+    refused(&sandbox, &acme_id, "notices", "maybe", "on or off").await;
     refused(&sandbox, &acme_id, "colour", "red", "unknown setting").await;
     refused(&sandbox, &acme_id, "policy", "friends", "unknown policy").await;
     assert_eq!(
