@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::budget::{AttemptLog, BudgetKind, SharedBudget, WorkspaceLimits};
 use crate::clock::Clock;
+use crate::durability::InputsOnDisk;
 use crate::error::{EngineError, Result};
 use crate::events::EngineEvent;
 use crate::tokens::TokenSource;
@@ -257,6 +258,8 @@ pub(crate) struct WorkerContextShared {
     pub unreachable_after: Duration,
     pub profile_budget: (u32, Duration),
     pub presence_budget: (u32, Duration),
+    /// Whether the inputs so far are on the disk: a write to Slack waits for it.
+    pub inputs_on_disk: Arc<InputsOnDisk>,
 }
 
 impl Coordinator {
@@ -290,6 +293,7 @@ impl Coordinator {
             unreachable_after: config.unreachable_after,
             profile_budget: config.profile_budget,
             presence_budget: config.presence_budget,
+            inputs_on_disk: InputsOnDisk::new(),
         });
         let mut coordinator = Coordinator {
             config: shared,
@@ -402,11 +406,19 @@ impl Coordinator {
         }
     }
 
-    /// Saves an input and its sync-log row in one commit, before any worker acts on it.
+    /// Saves an input and its sync-log row in one commit, before any worker acts on it; the commit goes to
+    /// the disk beside the workers' looks at Slack, and their writes wait for it (see [`InputsOnDisk`]).
     fn persist<T: Serialize>(&self, key: &str, value: &T, row: &NewLogEntry) {
         let now_ms = self.config.clock.now_ms();
         match self.config.store.save_input_with_log(key, value, now_ms, row) {
-            Ok(id) => drop(self.config.events.send(EngineEvent::Logged { id })),
+            Ok(id) => {
+                let store = self.config.store.clone();
+                self.config.inputs_on_disk.sync_in_background(
+                    move || store.sync_to_disk().map_err(|error| error.to_string()),
+                    |error| tracing::error!("an input is committed but not on the disk: {error}"),
+                );
+                drop(self.config.events.send(EngineEvent::Logged { id }));
+            }
             Err(error) => {
                 tracing::error!(key, "cannot save an input: {error}");
                 // The input still counts (it is acted on); its row is kept if the log can take it.

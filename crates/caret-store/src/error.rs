@@ -17,6 +17,8 @@ pub enum StoreError {
         column: &'static str,
         source: serde_json::Error,
     },
+    #[error("cannot put the database's last commits on the disk ({path}): {source}")]
+    Sync { path: PathBuf, source: std::io::Error },
     #[error("no workspace with id {0}")]
     NoSuchWorkspace(i64),
     #[error("cannot write the export: {0}")]

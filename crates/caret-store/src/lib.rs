@@ -11,9 +11,11 @@
 //! - [`log`]: sync log entries, queries for the UI (newest first, filters), retention, JSON-lines and CSV
 //!   export.
 //!
-//! Durability: WAL; every commit survives `kill -9`. Inputs and the user's changes are fsynced at commit
-//! (`synchronous = FULL`) and survive a power cut too; the engine's and the relay's bookkeeping commits
-//! without an fsync of its own ([`Store`]'s `with_bookkeeping`) and reaches the disk with the next one.
+//! Durability: WAL; every commit survives `kill -9`. The user's changes are fsynced at commit
+//! (`synchronous = FULL`) and survive a power cut too. An input is committed at once and put on the disk by
+//! [`Store::sync_to_disk`], which the engine runs beside its look at Slack and waits for before it writes to
+//! Slack; the engine's and the relay's bookkeeping commits without an fsync of its own ([`Store`]'s
+//! `with_bookkeeping`) and reaches the disk with the next one.
 //! Tokens are never stored here: they live in the OS keyring.
 
 pub mod devices;

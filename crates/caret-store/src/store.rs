@@ -1,6 +1,6 @@
 //! [`Store`]: workspaces, inputs, per-workspace sync state.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use caret_core::WorkspaceSettings;
@@ -86,6 +86,8 @@ pub struct Store {
     /// The id of the newest sync log row, so the sync log window and `caret-desktop log --follow` are told of
     /// new rows without polling the database.
     pub(crate) newest_log_id: Arc<tokio::sync::watch::Sender<i64>>,
+    /// The write-ahead log's file (`None` in memory): [`Store::sync_to_disk`] flushes it.
+    wal_path: Option<Arc<PathBuf>>,
 }
 
 /// Runs blocking work (a wait on the database's lock, a long query; the app's keyring calls too) without
@@ -162,6 +164,9 @@ impl Store {
         .map_err(to_error)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         store.reader = Arc::new(Mutex::new(reader));
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        store.wal_path = Some(Arc::new(PathBuf::from(wal_path)));
         Ok(store)
     }
 
@@ -181,6 +186,7 @@ impl Store {
             reader: connection.clone(),
             connection,
             newest_log_id: Arc::new(tokio::sync::watch::channel(newest).0),
+            wal_path: None,
         })
     }
 
@@ -363,8 +369,10 @@ impl Store {
         self.with(|c| Store::write_input(c, key, &to_json(value), now_ms))
     }
 
-    /// [`Store::save_input`] and the sync log's row for that input, in one commit (one fsync on the way from
-    /// an input to Slack, not two). Returns the row's id.
+    /// [`Store::save_input`] and the sync log's row for that input, in one commit that survives `kill -9` at
+    /// once but reaches the disk only with [`Store::sync_to_disk`]: the engine hands its workers the input
+    /// between the two, so that they look at Slack while the disk catches up, and waits for the disk only
+    /// before a write leaves for Slack. Returns the row's id.
     pub fn save_input_with_log<T: Serialize>(
         &self,
         key: &str,
@@ -372,7 +380,7 @@ impl Store {
         now_ms: i64,
         row: &crate::NewLogEntry,
     ) -> Result<i64> {
-        let id = self.with(|c| {
+        let id = self.with_bookkeeping(|c| {
             let transaction = c.unchecked_transaction()?;
             Store::write_input(&transaction, key, &to_json(value), now_ms)?;
             let id = crate::log::insert_log(&transaction, row)?;
@@ -381,6 +389,26 @@ impl Store {
         })?;
         self.announce_log_row(id);
         Ok(id)
+    }
+
+    /// Puts every commit made so far on the disk, so that it survives a power cut too: one `fdatasync` of the
+    /// write-ahead log, which holds every commit not yet checkpointed (a checkpoint syncs what it moves). Done
+    /// outside the connection's lock, so commits go on meanwhile. Blocks for as long as the disk takes (about
+    /// a millisecond): call it off the async workers. Nothing to do in memory.
+    pub fn sync_to_disk(&self) -> Result<()> {
+        let Some(wal_path) = &self.wal_path else {
+            return Ok(());
+        };
+        let sync = |path: &Path| std::fs::File::open(path)?.sync_data();
+        match sync(wal_path) {
+            Ok(()) => Ok(()),
+            // No write-ahead log yet (nothing written since it was last removed): nothing is waiting for the disk.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StoreError::Sync {
+                path: wal_path.as_ref().clone(),
+                source,
+            }),
+        }
     }
 
     pub fn load_input<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
@@ -795,6 +823,43 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(synchronous(&store), FULL, "restored after a failure");
+    }
+
+    #[test]
+    fn an_input_is_committed_at_once_and_put_on_the_disk_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("caret.sqlite3");
+        let store = Store::open(&path).unwrap();
+        let row = crate::NewLogEntry {
+            at_ms: 1,
+            kind: Some(crate::LogKind::Input),
+            source: "phone".into(),
+            outcome: "phone state".into(),
+            ..crate::NewLogEntry::default()
+        };
+        store
+            .save_input_with_log("phone", &caret_core::CaretState::InCall, 1, &row)
+            .unwrap();
+        // Committed: another connection (a restart after kill -9) reads it before any sync.
+        let after_kill = Store::open(&path).unwrap();
+        assert_eq!(
+            after_kill.load_input::<caret_core::CaretState>("phone").unwrap(),
+            Some(caret_core::CaretState::InCall)
+        );
+        let wal = std::fs::metadata(dir.path().join("caret.sqlite3-wal")).unwrap();
+        assert!(
+            wal.len() > 0,
+            "the commit waits in the write-ahead log for its sync"
+        );
+        store.sync_to_disk().unwrap();
+        assert_eq!(
+            store
+                .with(|c| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?))
+                .unwrap(),
+            2
+        );
+        // In memory there is no disk to wait for.
+        Store::open_in_memory().unwrap().sync_to_disk().unwrap();
     }
 
     #[test]

@@ -34,6 +34,8 @@ impl Worker {
             return flow;
         }
         self.attempting(super::Intent::Presence(decision.presence));
+        // The input this write follows must outlive a power cut before Slack shows it.
+        self.cx.shared.inputs_on_disk.wait().await;
         let started = Instant::now();
         let result = self
             .cx

@@ -342,6 +342,8 @@ impl Worker {
         }
         let fields = fields_of(desired.as_ref());
         let sent = serde_json::to_string(&fields).ok();
+        // The input this write follows must outlive a power cut before Slack shows it.
+        self.cx.shared.inputs_on_disk.wait().await;
         let started = Instant::now();
         let result = self.cx.shared.slack.profile_set(token, &fields).await;
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
