@@ -523,6 +523,50 @@ async fn a_restart_converges_without_sending_again() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_input_is_committed_and_logged_before_anything_it_causes() {
+    // A database on disk: the input's sync runs on a blocking thread beside the look at Slack, and the write
+    // waits for it. The input's row still comes before the rows of the calls it causes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("caret.sqlite3");
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open(&path).unwrap()).await;
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    for state in [CaretState::InCall, CaretState::Walking, CaretState::InVehicle] {
+        engine.set_phone_state(Some(state)).unwrap();
+        run_for(Duration::from_secs(10)).await;
+    }
+    assert_eq!(text(&slack, &raw), "Driving");
+    let mut rows = store.query_log(&LogFilter::default()).unwrap();
+    rows.reverse();
+    let story: Vec<String> = rows
+        .iter()
+        .filter_map(|row| match row.method.as_deref() {
+            Some(method) if method == GET || method == SET => Some(method.to_owned()),
+            Some(_) => None,
+            None => (row.outcome == "phone state").then(|| row.state.clone().unwrap_or_default()),
+        })
+        .collect();
+    assert_eq!(
+        story,
+        ["in_call", GET, SET, "walking", GET, SET, "in_vehicle", GET, SET],
+        "each input before its look and its write"
+    );
+    // Another connection (the app after a kill -9) reads the last input.
+    let reopened = Store::open(&path).unwrap();
+    assert!(
+        reopened
+            .load_input::<serde_json::Value>("phone")
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_crash_in_the_middle_of_a_write_is_settled_on_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("caret.sqlite3");
@@ -754,19 +798,56 @@ async fn a_timeout_is_retried_with_backoff() {
 /// between them included; the next write starts again at 0.
 #[tokio::test(start_paused = true)]
 async fn the_sync_log_counts_the_retries_of_one_write_across_the_looks_between_them() {
-    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
-    rig.slack.inject(Fault::server_error(500, 3).on(SET));
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    // A first retry after 10 s rather than 2, so that the backoff, not the write budget (a write per 8 s after
+    // a burst of two), sets the pace of the attempts.
+    let engine = start_engine_with(&slack, &store, &tokens, tokio_clock(&test_clock), |config| {
+        config.retry_base = Duration::from_secs(10);
+    });
+    slack.inject(Fault::server_error(500, 3).on(SET));
     // A timeout whose write landed anyway: the look that follows finds it there, and nothing more is sent.
-    rig.slack.inject(Fault::hang(Duration::from_secs(60), 1).on(SET));
-    rig.engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    slack.inject(Fault::hang(Duration::from_secs(60), 1).on(SET));
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
     run_for(Duration::from_secs(180)).await;
-    assert_eq!(text(&rig.slack, &raw), "In a call");
-    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    assert_eq!(text(&slack, &raw), "In a call");
+    engine.set_phone_state(Some(CaretState::Walking)).unwrap();
     run_for(Duration::from_secs(10)).await;
-    assert_eq!(text(&rig.slack, &raw), "Walking");
+    assert_eq!(text(&slack, &raw), "Walking");
 
-    let mut rows = rig.store.query_log(&LogFilter::default()).unwrap();
+    let mut rows = store.query_log(&LogFilter::default()).unwrap();
     rows.reverse();
+    // The backoff doubles across the looks between attempts (10 s, 20 s, 40 s nominal, each drawn between
+    // half and all of it): the gaps between the failed writes say so. A look that reset it kept them all
+    // between 5 and 10 s.
+    let failed_sets: Vec<i64> = rows
+        .iter()
+        .filter(|row| row.method.as_deref() == Some(SET) && row.outcome == "http_500")
+        .map(|row| row.at_ms)
+        .collect();
+    let gaps: Vec<i64> = failed_sets.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    assert_eq!(gaps.len(), 2, "{failed_sets:?}");
+    assert!(
+        (5_000..=10_100).contains(&gaps[0]),
+        "first retry after 5–10 s: {gaps:?}"
+    );
+    assert!(
+        (10_000..=20_100).contains(&gaps[1]),
+        "second after 10–20 s: {gaps:?}"
+    );
+    // The timed-out write's row is written when it gives up: it started `latency_ms` before.
+    let timed_out_started = rows
+        .iter()
+        .find(|row| row.method.as_deref() == Some(SET) && row.outcome == "timeout")
+        .map(|row| row.at_ms - row.latency_ms.unwrap_or_default())
+        .expect("the timed-out write");
+    let third = timed_out_started - failed_sets[2];
+    assert!((20_000..=40_100).contains(&third), "third after 20–40 s: {third}");
     let calls: Vec<(String, String, i64)> = rows
         .into_iter()
         .filter_map(|row| {
