@@ -322,8 +322,8 @@ fn settings_answer(
     change: Option<SettingsChange>,
 ) -> Result<ControlResponse> {
     use crate::slack::setting_keys;
-    let workspace = match change {
-        None => workspaces.view_of(workspace_id)?,
+    let (workspace, settings) = match change {
+        None => workspaces.view_with_settings(workspace_id)?,
         Some(change) => {
             workspaces.edit_settings(workspace_id, caret_engine::Source::Cli, |settings| match change {
                 SettingsChange::Set { key, value } => setting_keys::set(settings, &key, &value),
@@ -335,10 +335,7 @@ fn settings_answer(
             })?
         }
     };
-    Ok(ControlResponse::Settings {
-        settings: workspaces.settings(workspace_id)?,
-        workspace,
-    })
+    Ok(ControlResponse::Settings { settings, workspace })
 }
 
 /// Sends what the tray's first lines say, then again at every change of it, until the client hangs up.

@@ -332,6 +332,16 @@ impl Workspaces {
         Ok(self.view(self.store.workspace(id)?))
     }
 
+    /// A workspace as a view and its settings, from one read.
+    pub fn view_with_settings(
+        &self,
+        id: WorkspaceId,
+    ) -> Result<(WorkspaceView, caret_core::WorkspaceSettings)> {
+        let workspace = self.store.workspace(id)?;
+        let settings = workspace.settings.clone();
+        Ok((self.view(workspace), settings))
+    }
+
     /// A workspace's settings, for the Settings window's form.
     pub fn settings(&self, id: WorkspaceId) -> Result<caret_core::WorkspaceSettings> {
         Ok(self.store.workspace(id)?.settings)
@@ -346,23 +356,25 @@ impl Workspaces {
         edited: caret_core::WorkspaceSettings,
         source: caret_engine::Source,
     ) -> Result<WorkspaceView> {
-        self.edit_settings(id, source, |stored| {
+        let (view, _) = self.edit_settings(id, source, |stored| {
             *stored = caret_core::WorkspaceSettings {
                 policy: stored.policy,
                 ..edited
             };
             Ok(())
-        })
+        })?;
+        Ok(view)
     }
 
     /// Changes the stored settings with `edit`, checks the result as the Settings form is checked, and saves
     /// it; nothing is saved if `edit` or the check refuses. The policy is kept as stored, as for the form.
+    /// Returns the workspace and its settings as saved.
     pub fn edit_settings(
         &self,
         id: WorkspaceId,
         source: caret_engine::Source,
         edit: impl FnOnce(&mut caret_core::WorkspaceSettings) -> Result<()>,
-    ) -> Result<WorkspaceView> {
+    ) -> Result<(WorkspaceView, caret_core::WorkspaceSettings)> {
         let _one_at_a_time = self.lock_settings();
         let stored = self.store.workspace(id)?.settings;
         let mut settings = stored.clone();
@@ -372,7 +384,7 @@ impl Workspaces {
         self.store.save_settings(id, &settings)?;
         self.engine.set_settings(id, settings, source)?;
         self.changed();
-        Ok(self.view(self.store.workspace(id)?))
+        self.view_with_settings(id)
     }
 
     /// Every workspace ever connected, connected or not.

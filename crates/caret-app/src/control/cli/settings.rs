@@ -132,25 +132,28 @@ async fn change_settings(
 }
 
 async fn set(config: &AppConfig, workspace_id: i64, key: &str, value: &str) -> Result<()> {
-    match key {
-        // The policy and the notices have their own ways in; these are the same.
+    let (workspace, settings) = match key {
+        // The policy and the notices have their own ways in; these are the same. Their answers do not carry
+        // the settings, so they are read back.
         "policy" => {
             // A timed block takes `caret-desktop policy ID blocked --for D`.
             set_policy(config, workspace_id, policy::policy_arg(value, None)?).await?;
+            fetch(config, workspace_id).await?
         }
         "notices" => {
             let on = setting_keys::on_off_arg(key, value)?;
             request_to(config, &ControlRequest::SetSecurityNotices { workspace_id, on }).await?;
+            fetch(config, workspace_id).await?
         }
+        // The app answers a change with the settings as saved.
         _ => {
             let change = SettingsChange::Set {
                 key: key.to_owned(),
                 value: value.to_owned(),
             };
-            change_settings(config, workspace_id, change).await?;
+            change_settings(config, workspace_id, change).await?
         }
-    }
-    let (workspace, settings) = fetch(config, workspace_id).await?;
+    };
     let now = value_of(&workspace, &settings, key)?;
     println!("{}: {key} is now {now:?}.", workspace.team);
     Ok(())
