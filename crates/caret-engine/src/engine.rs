@@ -22,33 +22,9 @@ use crate::clock::Clock;
 use crate::durability::InputsOnDisk;
 use crate::error::{EngineError, Result};
 use crate::events::EngineEvent;
+use crate::source::Source;
 use crate::tokens::TokenSource;
 use crate::worker::{self, WorkerContext};
-
-/// Who caused an input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    Phone,
-    Tray,
-    Shortcut,
-    Cli,
-    Ui,
-    Engine,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Phone => "phone",
-            Source::Tray => "tray",
-            Source::Shortcut => "shortcut",
-            Source::Cli => "cli",
-            Source::Ui => "ui",
-            Source::Engine => "engine",
-        }
-    }
-}
 
 /// Everything the engine needs, with defaults for the timings.
 pub struct EngineConfig {

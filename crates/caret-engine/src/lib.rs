@@ -13,6 +13,7 @@
 //! - [`clock`]: [`Clock`], the only source of "now", so tests run on paused tokio time.
 //! - [`budget`]: [`Budget`], the per-user write budget under Slack's 10 `users.profile.set` per minute.
 //! - [`tokens`]: [`TokenSource`], where workers get a workspace's token (the OS keyring in the app).
+//! - [`source`]: [`Source`], who caused an input (phone, tray, shortcut, CLI, UI), as the sync log says it.
 //! - [`events`]: [`EngineEvent`], what the UI and notifications are told.
 
 pub mod budget;
@@ -21,12 +22,14 @@ mod durability;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod source;
 pub mod tokens;
 pub mod worker;
 
 pub use budget::Budget;
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use engine::{Engine, EngineConfig, MANUAL_KEY, PAUSED_KEY, Source};
+pub use engine::{Engine, EngineConfig, MANUAL_KEY, PAUSED_KEY};
 pub use error::{EngineError, Result};
 pub use events::EngineEvent;
+pub use source::Source;
 pub use tokens::{StaticTokens, TokenSource};

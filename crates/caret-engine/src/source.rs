@@ -1,0 +1,28 @@
+//! Who caused an input, as the sync log and the events say it.
+
+use serde::{Deserialize, Serialize};
+
+/// Who caused an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Phone,
+    Tray,
+    Shortcut,
+    Cli,
+    Ui,
+    Engine,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Phone => "phone",
+            Source::Tray => "tray",
+            Source::Shortcut => "shortcut",
+            Source::Cli => "cli",
+            Source::Ui => "ui",
+            Source::Engine => "engine",
+        }
+    }
+}
