@@ -52,6 +52,9 @@ pub(super) fn spawn_phone_feed(
                     Err(error) => tracing::error!("the sync engine did not take the phone's state: {error}"),
                 }
                 told_engine = Some((current.state.clone(), current.holds_until));
+                // The engine goes first: its coordinator was woken on this thread and would otherwise wait
+                // for the database read and the snapshot's watchers below before a workspace looks at Slack.
+                tokio::task::yield_now().await;
             }
             let link = phone_link(&current, any_active_device(&store));
             core.update(|snapshot| snapshot.phone = link);
