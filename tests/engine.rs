@@ -566,6 +566,57 @@ async fn an_input_is_committed_and_logged_before_anything_it_causes() {
     );
 }
 
+/// Waits in real time until `done`, failing after 20 s.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(20), "{what} within 20 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// An input reaches the disk beside the look at Slack, and no write leaves before it: the sync is held back
+/// here (as a slow disk would), the look goes out, the write waits, and follows once the sync is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_write_reaches_slack_before_the_input_is_on_the_disk() {
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open_in_memory().unwrap()).await;
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = Arc::new(std::sync::Mutex::new(released));
+    let syncs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let engine = start_engine_with(&slack, &store, &tokens, tokio_clock(&test_clock), {
+        let syncs = syncs.clone();
+        move |config| {
+            config.sync_inputs = Some(Arc::new(move || {
+                // The sync at start (nothing restored waits for it) goes through; the input's waits.
+                if syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                    let _ = released.lock().expect("lock").recv();
+                }
+                Ok(())
+            }))
+        }
+    });
+    engine.set_phone_state(Some(CaretState::InCall)).unwrap();
+    eventually("the look at Slack", || {
+        slack.calls().iter().any(|call| call.method == GET)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        syncs.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the input's sync is under way"
+    );
+    assert_eq!(slack.accepted(SET), 0, "no write before the input is on the disk");
+    release.send(()).unwrap();
+    eventually("the write", || text(&slack, &raw) == "In a call").await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_crash_in_the_middle_of_a_write_is_settled_on_restart() {
     let dir = tempfile::tempdir().unwrap();

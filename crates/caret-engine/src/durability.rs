@@ -7,7 +7,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use caret_store::StoreError;
 use tokio::sync::watch;
+
+/// Puts the inputs committed so far on the disk (blocking).
+pub type SyncInputs = Arc<dyn Fn() -> caret_store::Result<()> + Send + Sync>;
 
 /// Counts the inputs committed and those known to be on the disk.
 pub(crate) struct InputsOnDisk {
@@ -51,12 +55,14 @@ impl InputsOnDisk {
     }
 
     /// Counts an input just committed and has `sync` put it on the disk on a blocking thread. Called before
-    /// the input is handed to the workers, so that their next write waits for it. `sync` failing is reported
-    /// by `on_error` and counts as done: the input stays committed, and the next sync tries the disk again.
+    /// the input is handed to the workers, so that their next write waits for it. A disk that refuses the
+    /// sync (an I/O error) is reported by `on_error` and releases the writes all the same: the input stays
+    /// committed (it survives `kill -9`), but a power cut may take it, and Linux may not try those pages
+    /// again. Holding every write to Slack back until the disk recovers would stop syncing altogether.
     pub fn sync_in_background(
         self: &Arc<Self>,
-        sync: impl FnOnce() -> Result<(), String> + Send + 'static,
-        on_error: impl FnOnce(String) + Send + 'static,
+        sync: impl FnOnce() -> caret_store::Result<()> + Send + 'static,
+        on_error: impl FnOnce(StoreError) + Send + 'static,
     ) {
         let through = self.committed();
         let this = self.clone();
@@ -68,6 +74,7 @@ impl InputsOnDisk {
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn_blocking(run)),
+            // Outside a runtime there are no async workers to keep free: the caller waits for the disk.
             Err(_) => run(),
         }
     }
@@ -111,7 +118,7 @@ mod tests {
             .unwrap();
         // An older sync finishing late does not move the count back.
         inputs.synced(first);
-        inputs.wait().await;
+        assert_eq!(*inputs.synced.borrow(), second);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,9 +129,12 @@ mod tests {
         inputs.sync_in_background(
             move || {
                 let _ = opened.recv();
-                Err("disk full".to_owned())
+                Err(StoreError::Sync {
+                    path: "caret.sqlite3-wal".into(),
+                    source: std::io::Error::other("disk full"),
+                })
             },
-            move |error| failed.send(error).unwrap(),
+            move |error| failed.send(error.to_string()).unwrap(),
         );
         let waiting = tokio::spawn({
             let inputs = inputs.clone();
@@ -137,6 +147,6 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(failure.recv().unwrap(), "disk full");
+        assert!(failure.recv().unwrap().contains("disk full"));
     }
 }

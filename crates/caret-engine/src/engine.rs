@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::budget::{AttemptLog, BudgetKind, SharedBudget, WorkspaceLimits};
 use crate::clock::Clock;
-use crate::durability::InputsOnDisk;
+use crate::durability::{InputsOnDisk, SyncInputs};
 use crate::error::{EngineError, Result};
 use crate::events::EngineEvent;
 use crate::source::Source;
@@ -50,6 +50,9 @@ pub struct EngineConfig {
     pub profile_budget: (u32, Duration),
     /// The budget of `users.setPresence` (Slack's tier 2), the same way.
     pub presence_budget: (u32, Duration),
+    /// How the inputs committed so far reach the disk; `None`: [`Store::sync_to_disk`]. The tests hold it back
+    /// to show that no write to Slack leaves before it.
+    pub sync_inputs: Option<SyncInputs>,
 }
 
 impl EngineConfig {
@@ -74,6 +77,7 @@ impl EngineConfig {
             prune_every: Duration::from_secs(3600),
             profile_budget: BudgetKind::ProfileWrites.default_limits(),
             presence_budget: BudgetKind::Presence.default_limits(),
+            sync_inputs: None,
         }
     }
 }
@@ -218,6 +222,7 @@ struct Coordinator {
     workers: HashMap<WorkspaceId, WorkerHandle>,
     /// Per workspace, outliving its workers (and rebuilt from the database at start).
     limits: HashMap<WorkspaceId, WorkspaceLimits>,
+    sync_inputs: SyncInputs,
 }
 
 /// What every worker shares.
@@ -241,6 +246,7 @@ pub(crate) struct WorkerContextShared {
 impl Coordinator {
     fn load(config: EngineConfig, events: broadcast::Sender<EngineEvent>) -> Result<Coordinator> {
         let store = config.store.clone();
+        let store_for_sync = config.store.clone();
         let now_ms = config.clock.now_ms();
         let max_age_ms = i64::try_from(config.phone_state_max_age.as_millis()).unwrap_or(i64::MAX);
         // Kept at most `phone_state_max_age` after it was last known to hold, and never past its own end.
@@ -282,7 +288,15 @@ impl Coordinator {
             paused,
             workers: HashMap::new(),
             limits: HashMap::new(),
+            sync_inputs: config.sync_inputs.unwrap_or_else(|| {
+                let store = store_for_sync;
+                Arc::new(move || store.sync_to_disk())
+            }),
         };
+        // An input the last run committed but did not live to sync is on the disk before any write follows it.
+        if let Err(error) = (coordinator.sync_inputs)() {
+            tracing::error!("the inputs restored are not on the disk: {error}");
+        }
         for workspace in coordinator.config.store.workspaces()? {
             if workspace.connected {
                 coordinator.start_worker(workspace.id, workspace.settings, workspace.team_name);
@@ -388,10 +402,10 @@ impl Coordinator {
         let now_ms = self.config.clock.now_ms();
         match self.config.store.save_input_with_log(key, value, now_ms, row) {
             Ok(id) => {
-                let store = self.config.store.clone();
+                let sync = self.sync_inputs.clone();
                 self.config.inputs_on_disk.sync_in_background(
-                    move || store.sync_to_disk().map_err(|error| error.to_string()),
-                    |error| tracing::error!("an input is committed but not on the disk: {error}"),
+                    move || sync(),
+                    |error| tracing::error!("an input is committed but the disk refused it: {error}"),
                 );
                 drop(self.config.events.send(EngineEvent::Logged { id }));
             }

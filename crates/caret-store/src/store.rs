@@ -155,6 +155,11 @@ impl Store {
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(to_error)?;
+        // A file system without shared memory keeps the rollback journal: then every commit syncs at its
+        // end (NORMAL does too in that mode), and there is no write-ahead log to sync later.
+        let journal: String = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(to_error)?;
         let mut store = Store::prepare(connection)?;
         // Opened after the writer has brought the schema up to date; read-only, so it can never write.
         let reader = Connection::open_with_flags(
@@ -164,9 +169,16 @@ impl Store {
         .map_err(to_error)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         store.reader = Arc::new(Mutex::new(reader));
-        let mut wal_path = path.as_os_str().to_owned();
-        wal_path.push("-wal");
-        store.wal_path = Some(Arc::new(PathBuf::from(wal_path)));
+        if journal.eq_ignore_ascii_case("wal") {
+            let mut wal_path = path.as_os_str().to_owned();
+            wal_path.push("-wal");
+            store.wal_path = Some(Arc::new(PathBuf::from(wal_path)));
+        } else {
+            tracing::warn!(
+                journal,
+                "the database could not use a write-ahead log; every commit waits for the disk"
+            );
+        }
         Ok(store)
     }
 
@@ -202,8 +214,8 @@ impl Store {
     /// For the engine's and the relay's own bookkeeping (in-flight and applied records, budget attempts, the
     /// sync log's rows, a device's last-seen time): committed before the caller goes on, so it survives a
     /// `kill -9` like everything else, but without an fsync of its own (`synchronous = NORMAL` for this
-    /// commit). It reaches the disk with the next fsync: the next input or user change (they keep `FULL`),
-    /// or a checkpoint. A power cut may lose the last moments of it; docs/sync-engine.md says why that is
+    /// commit). It reaches the disk with the next fsync: the next user change (it keeps `FULL`), the sync
+    /// that follows the next input ([`Store::sync_to_disk`]), or a checkpoint. A power cut may lose the last moments of it; docs/sync-engine.md says why that is
     /// safe. This keeps one fsync per input on the way from a phone's state to Slack, not one per step.
     pub(crate) fn with_bookkeeping<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         on(&self.connection, |connection| {
@@ -394,21 +406,21 @@ impl Store {
     /// Puts every commit made so far on the disk, so that it survives a power cut too: one `fdatasync` of the
     /// write-ahead log, which holds every commit not yet checkpointed (a checkpoint syncs what it moves). Done
     /// outside the connection's lock, so commits go on meanwhile. Blocks for as long as the disk takes (about
-    /// a millisecond): call it off the async workers. Nothing to do in memory.
+    /// a millisecond): call it off the async workers. Nothing to do in memory, nor without a write-ahead log
+    /// (every commit then syncs itself).
     pub fn sync_to_disk(&self) -> Result<()> {
         let Some(wal_path) = &self.wal_path else {
             return Ok(());
         };
-        let sync = |path: &Path| std::fs::File::open(path)?.sync_data();
-        match sync(wal_path) {
-            Ok(()) => Ok(()),
-            // No write-ahead log yet (nothing written since it was last removed): nothing is waiting for the disk.
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(StoreError::Sync {
+        // A descriptor of our own on the write-ahead log: SQLite keeps no locks on that file (they are on the
+        // database and its -shm), so opening and closing it here cannot drop one. The log exists while the
+        // connections are open; its absence is a fault, not "nothing to sync".
+        std::fs::File::open(wal_path.as_ref())
+            .and_then(|wal| wal.sync_data())
+            .map_err(|source| StoreError::Sync {
                 path: wal_path.as_ref().clone(),
                 source,
-            }),
-        }
+            })
     }
 
     pub fn load_input<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
@@ -846,20 +858,20 @@ mod tests {
             after_kill.load_input::<caret_core::CaretState>("phone").unwrap(),
             Some(caret_core::CaretState::InCall)
         );
-        let wal = std::fs::metadata(dir.path().join("caret.sqlite3-wal")).unwrap();
-        assert!(
-            wal.len() > 0,
-            "the commit waits in the write-ahead log for its sync"
-        );
         store.sync_to_disk().unwrap();
         assert_eq!(
             store
                 .with(|c| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?))
                 .unwrap(),
-            2
+            2,
+            "every other commit still waits for the disk"
         );
         // In memory there is no disk to wait for.
         Store::open_in_memory().unwrap().sync_to_disk().unwrap();
+        // A write-ahead log gone from under the open database is a fault, said with its path.
+        std::fs::remove_file(dir.path().join("caret.sqlite3-wal")).unwrap();
+        let refused = store.sync_to_disk().unwrap_err().to_string();
+        assert!(refused.contains("caret.sqlite3-wal"), "{refused}");
     }
 
     #[test]
