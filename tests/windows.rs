@@ -706,3 +706,37 @@ async fn on_wayland_settings_follows_the_desktop_s_answer_to_the_shortcut() {
         .screenshot(&screenshot_path("settings-wayland-shortcut"))
         .await;
 }
+
+/// Dark mode follows the desktop (the portal's `color-scheme`, issue 17, 8: no longer through tao's polling):
+/// dark at start when the desktop prefers it, then light and dark again as the user switches while the window
+/// is open, the stylesheet following each time.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_windows_follow_the_desktop_s_colour_scheme_as_it_changes() {
+    use caret_e2e::portal_settings::{FakeSettingsPortal, PREFER_DARK, PREFER_LIGHT};
+    let _desktop = exclusive_desktop().await;
+    let portal = FakeSettingsPortal::start(PREFER_DARK).await;
+    let sandbox = Sandbox::new();
+    let session = Session::start(&sandbox, &["--window", "settings"], &[]).await;
+    session.switch_to_window("settings").await;
+    let scheme = "return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'";
+    let background = "return getComputedStyle(document.body).backgroundColor";
+    eventually_shown(
+        &session,
+        scheme,
+        "dark at start, as the desktop prefers",
+        |shown| shown == "dark",
+    )
+    .await;
+    let dark = session.execute(background, serde_json::json!([])).await;
+
+    portal.set_color_scheme(PREFER_LIGHT).await;
+    eventually_shown(&session, scheme, "light once the desktop switches", |shown| {
+        shown == "light"
+    })
+    .await;
+    let light = session.execute(background, serde_json::json!([])).await;
+    assert_ne!(dark, light, "the stylesheet follows the scheme");
+
+    portal.set_color_scheme(PREFER_DARK).await;
+    eventually_shown(&session, scheme, "dark again", |shown| shown == "dark").await;
+}

@@ -11,6 +11,7 @@
 //! - [`ipc`]: the list of commands and events, shared by Tauri's handler and the generated TypeScript.
 //! - [`shortcut`]: the global shortcut that opens the quick picker (a refusal is reported, never fatal) and
 //!   starting at login.
+//! - `theme`: dark mode, following the desktop portal's colour scheme (Linux).
 //! - [`error`]: the shell's error, serialised for the UI as a code and a message.
 
 pub mod actions;
@@ -23,6 +24,8 @@ pub mod picker;
 #[cfg(target_os = "linux")]
 mod portal_shortcut;
 pub mod shortcut;
+#[cfg(target_os = "linux")]
+mod theme;
 pub mod tray;
 pub mod tray_host;
 pub mod windows;
@@ -85,6 +88,8 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
                     caret_app::preferences::Preferences::default()
                 });
             shortcut::install(app.handle(), &preferences);
+            #[cfg(target_os = "linux")]
+            theme::follow_desktop(app.handle());
             if let Some(window) = open {
                 windows::open(app.handle(), window)?;
             }

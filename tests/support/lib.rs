@@ -20,6 +20,7 @@ pub mod faketime;
 pub mod notifications;
 pub mod phone;
 pub mod portal;
+pub mod portal_settings;
 pub mod sni;
 pub mod webdriver;
 pub mod x11;

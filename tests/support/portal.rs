@@ -332,7 +332,7 @@ impl Registry {
 
 /// Takes the portal's bus name. No real portal can hold it: the harness makes its D-Bus activation fail
 /// (tests/harness/desktop-session.sh), and tests that start a portal hold the desktop lock.
-async fn take_portal_name(connection: &Connection) {
+pub(crate) async fn take_portal_name(connection: &Connection) {
     let reply = zbus::fdo::DBusProxy::new(connection)
         .await
         .expect("the bus")
