@@ -107,15 +107,24 @@ fn drain(events: &mut tokio::sync::broadcast::Receiver<EngineEvent>) -> Vec<Engi
 }
 
 async fn rig(policy: SharingPolicy) -> (Rig, WorkspaceId, String) {
+    rig_on(Store::open_in_memory().expect("store"), policy, |_| {}).await
+}
+
+/// [`rig`] on a given store, with the engine's configuration adjusted.
+async fn rig_on(
+    store: Store,
+    policy: SharingPolicy,
+    adjust: impl FnOnce(&mut EngineConfig),
+) -> (Rig, WorkspaceId, String) {
     let Parts {
         test_clock,
         slack,
         store,
         tokens,
-    } = parts(Store::open_in_memory().expect("store")).await;
+    } = parts(store).await;
     let (id, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(policy));
     let clock = tokio_clock(&test_clock);
-    let engine = start_engine(&slack, &store, &tokens, clock);
+    let engine = start_engine_with(&slack, &store, &tokens, clock, adjust);
     (
         Rig {
             slack,
@@ -528,14 +537,13 @@ async fn an_input_is_committed_and_logged_before_anything_it_causes() {
     // waits for it. The input's row still comes before the rows of the calls it causes.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("caret.sqlite3");
-    let Parts {
-        test_clock,
-        slack,
-        store,
-        tokens,
-    } = parts(Store::open(&path).unwrap()).await;
-    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
-    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    let (
+        Rig {
+            slack, store, engine, ..
+        },
+        _,
+        raw,
+    ) = rig_on(Store::open(&path).unwrap(), SharingPolicy::Trusted, |_| {}).await;
     for state in [CaretState::InCall, CaretState::Walking, CaretState::InVehicle] {
         engine.set_phone_state(Some(state)).unwrap();
         run_for(Duration::from_secs(10)).await;
@@ -579,28 +587,24 @@ async fn eventually(what: &str, done: impl Fn() -> bool) {
 /// here (as a slow disk would), the look goes out, the write waits, and follows once the sync is done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_write_reaches_slack_before_the_input_is_on_the_disk() {
-    let Parts {
-        test_clock,
-        slack,
-        store,
-        tokens,
-    } = parts(Store::open_in_memory().unwrap()).await;
-    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
     let (release, released) = std::sync::mpsc::channel::<()>();
     let released = Arc::new(std::sync::Mutex::new(released));
     let syncs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let engine = start_engine_with(&slack, &store, &tokens, tokio_clock(&test_clock), {
-        let syncs = syncs.clone();
+    let counted = syncs.clone();
+    let (Rig { slack, engine, .. }, _, raw) = rig_on(
+        Store::open_in_memory().unwrap(),
+        SharingPolicy::Trusted,
         move |config| {
             config.sync_inputs = Some(Arc::new(move || {
                 // The sync at start (nothing restored waits for it) goes through; the input's waits.
-                if syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
                     let _ = released.lock().expect("lock").recv();
                 }
                 Ok(())
             }))
-        }
-    });
+        },
+    )
+    .await;
     engine.set_phone_state(Some(CaretState::InCall)).unwrap();
     eventually("the look at Slack", || {
         slack.calls().iter().any(|call| call.method == GET)
@@ -849,18 +853,22 @@ async fn a_timeout_is_retried_with_backoff() {
 /// between them included; the next write starts again at 0.
 #[tokio::test(start_paused = true)]
 async fn the_sync_log_counts_the_retries_of_one_write_across_the_looks_between_them() {
-    let Parts {
-        test_clock,
-        slack,
-        store,
-        tokens,
-    } = parts(Store::open_in_memory().unwrap()).await;
-    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
     // A first retry after 10 s rather than 2, so that the backoff, not the write budget (a write per 8 s after
     // a burst of two), sets the pace of the attempts.
-    let engine = start_engine_with(&slack, &store, &tokens, tokio_clock(&test_clock), |config| {
-        config.retry_base = Duration::from_secs(10);
-    });
+    let (
+        Rig {
+            slack, store, engine, ..
+        },
+        _,
+        raw,
+    ) = rig_on(
+        Store::open_in_memory().unwrap(),
+        SharingPolicy::Trusted,
+        |config| {
+            config.retry_base = Duration::from_secs(10);
+        },
+    )
+    .await;
     slack.inject(Fault::server_error(500, 3).on(SET));
     // A timeout whose write landed anyway: the look that follows finds it there, and nothing more is sent.
     slack.inject(Fault::hang(Duration::from_secs(60), 1).on(SET));
