@@ -11,6 +11,14 @@ pub enum ShellError {
     Tauri(#[from] tauri::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("the app is not set up yet")]
+    NotSetUp,
+    #[error("no such command: {0}")]
+    UnknownCommand(String),
+    #[error("{command}: wrong arguments: {reason}")]
+    BadArguments { command: &'static str, reason: String },
+    #[error("{command}: cannot write the answer: {reason}")]
+    Answer { command: &'static str, reason: String },
 }
 
 pub type Result<T> = std::result::Result<T, ShellError>;
@@ -31,6 +39,10 @@ impl ShellError {
             ShellError::App(_) => "app",
             ShellError::Tauri(_) => "shell",
             ShellError::Runtime(_) => "runtime",
+            ShellError::NotSetUp => "not_set_up",
+            ShellError::UnknownCommand(_) => "unknown_command",
+            ShellError::BadArguments { .. } => "bad_arguments",
+            ShellError::Answer { .. } => "answer",
         }
     }
 }

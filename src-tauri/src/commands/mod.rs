@@ -1,5 +1,9 @@
 //! The IPC commands the UI calls. Each is a few lines that delegate to the core or to [`crate::actions`].
-//! They are listed once, in [`crate::ipc`], which registers them and generates their TypeScript signatures.
+//! They are listed once, in [`crate::ipc`], which dispatches a call to them by name (with its arguments as
+//! JSON) and generates their TypeScript signatures.
+//!
+//! Every command takes the [`Caller`] first: the app, and the window the call came from. None takes Tauri's
+//! extractors, so the same call can come from a webview in this process or, by name, from anywhere else.
 
 use caret_app::action::PickerOpening;
 use caret_app::phones::reach::{PhoneReach, ReachView};
@@ -13,76 +17,96 @@ use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
 use caret_core::{TimeFormat, WorkspaceSettings};
 use caret_store::{LogEntry, LogFilter};
-use tauri::{AppHandle, Emitter, Runtime, State, WebviewWindow};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use crate::error::Result;
+use crate::error::{Result, ShellError};
+
+/// Who calls a command: the app, and which of its windows asked (none for a call from elsewhere).
+pub struct Caller<R: Runtime> {
+    pub app: AppHandle<R>,
+    pub window: Option<WindowKind>,
+}
+
+// By hand: a derived Clone would ask the runtime itself to be Clone.
+impl<R: Runtime> Clone for Caller<R> {
+    fn clone(&self) -> Self {
+        Caller {
+            app: self.app.clone(),
+            window: self.window,
+        }
+    }
+}
+
+impl<R: Runtime> Caller<R> {
+    /// The app's core, once the shell has set it up.
+    pub fn core(&self) -> Result<AppCore> {
+        self.app
+            .try_state::<AppCore>()
+            .map(|core| core.inner().clone())
+            .ok_or(ShellError::NotSetUp)
+    }
+}
 
 /// Facts about the running app, for the About section.
-#[tauri::command]
-pub fn app_info(core: State<'_, AppCore>) -> AppInfo {
-    core.info()
+pub async fn app_info<R: Runtime>(caller: Caller<R>) -> Result<AppInfo> {
+    Ok(caller.core()?.info())
 }
 
 /// Carries out an action the user took in the UI, exactly as if it came from the tray. One taken in the quick
 /// picker is logged as coming from the shortcut that opened it.
-#[tauri::command]
-pub fn perform<R: Runtime>(app: AppHandle<R>, window: WebviewWindow<R>, action: Action) {
-    let source = if WindowKind::from_label(window.label()) == Some(WindowKind::Picker) {
+pub async fn perform<R: Runtime>(caller: Caller<R>, action: Action) -> Result<()> {
+    let source = if caller.window == Some(WindowKind::Picker) {
         caret_app::runtime::apply::Source::Shortcut
     } else {
         caret_app::runtime::apply::Source::Ui
     };
-    crate::actions::handle(&app, action, source);
+    crate::actions::handle(&caller.app, action, source);
+    Ok(())
 }
 
 /// What the app believes now (state, what each workspace shows, paused); later changes arrive as `snapshot`
 /// events.
-#[tauri::command]
-pub fn snapshot(core: State<'_, AppCore>) -> Snapshot {
-    core.snapshot()
+pub async fn snapshot<R: Runtime>(caller: Caller<R>) -> Result<Snapshot> {
+    Ok(caller.core()?.snapshot())
 }
 
-/// Sync log rows matching the filter, newest first. New rows are announced by `sync-log` events. Async, like
-/// the export: it runs off the main thread and off the async threads, so a large query stalls nothing.
-#[tauri::command]
-pub async fn sync_log(core: State<'_, AppCore>, filter: LogFilter) -> Result<Vec<LogEntry>> {
-    Ok(caret_app::views::sync_log::page(&core.services()?.store, filter).await?)
+/// Sync log rows matching the filter, newest first. New rows are announced by `sync-log` events. The query
+/// runs off the async threads, so a large one stalls nothing.
+pub async fn sync_log<R: Runtime>(caller: Caller<R>, filter: LogFilter) -> Result<Vec<LogEntry>> {
+    let store = caller.core()?.services()?.store.clone();
+    Ok(caret_app::views::sync_log::page(&store, filter).await?)
 }
 
 /// Writes every row the filter selects to a new file in the Downloads folder.
-#[tauri::command]
-pub async fn export_sync_log(
-    core: State<'_, AppCore>,
+pub async fn export_sync_log<R: Runtime>(
+    caller: Caller<R>,
     filter: LogFilter,
     format: ExportFormat,
 ) -> Result<ExportedLog> {
+    let store = caller.core()?.services()?.store.clone();
     let dir = caret_app::views::export::export_dir();
-    Ok(
-        caret_app::views::sync_log::export(
-            &core.services()?.store,
-            filter,
-            format,
-            dir,
-            chrono::Local::now(),
-        )
-        .await?,
-    )
+    Ok(caret_app::views::sync_log::export(&store, filter, format, dir, chrono::Local::now()).await?)
 }
 
 /// A workspace's settings, for the Settings form.
-#[tauri::command]
-pub fn workspace_settings(core: State<'_, AppCore>, workspace_id: u32) -> Result<WorkspaceSettings> {
-    Ok(core.services()?.workspaces.settings(i64::from(workspace_id))?)
+pub async fn workspace_settings<R: Runtime>(
+    caller: Caller<R>,
+    workspace_id: u32,
+) -> Result<WorkspaceSettings> {
+    Ok(caller
+        .core()?
+        .services()?
+        .workspaces
+        .settings(i64::from(workspace_id))?)
 }
 
 /// Saves the Settings form (phone number, templates, lease, time format); the policy has its own action.
-#[tauri::command]
-pub fn save_workspace_settings(
-    core: State<'_, AppCore>,
+pub async fn save_workspace_settings<R: Runtime>(
+    caller: Caller<R>,
     workspace_id: u32,
     settings: WorkspaceSettings,
 ) -> Result<WorkspaceView> {
-    Ok(core.services()?.workspaces.save_settings(
+    Ok(caller.core()?.services()?.workspaces.save_settings(
         i64::from(workspace_id),
         settings,
         caret_app::runtime::apply::Source::Ui,
@@ -90,296 +114,168 @@ pub fn save_workspace_settings(
 }
 
 /// What Slack would show for each state under each policy with these (unsaved) settings.
-#[tauri::command]
-pub fn preview_settings(settings: WorkspaceSettings) -> SettingsPreview {
-    caret_app::views::preview::preview(&settings, chrono::Local::now().fixed_offset())
+pub async fn preview_settings<R: Runtime>(
+    _caller: Caller<R>,
+    settings: WorkspaceSettings,
+) -> Result<SettingsPreview> {
+    Ok(caret_app::views::preview::preview(
+        &settings,
+        chrono::Local::now().fixed_offset(),
+    ))
 }
 
 /// The built-in look of each state and the VIP placeholders, for the template editor.
-#[tauri::command]
-pub fn template_catalog() -> TemplateCatalog {
-    TemplateCatalog::new()
+pub async fn template_catalog<R: Runtime>(_caller: Caller<R>) -> Result<TemplateCatalog> {
+    Ok(TemplateCatalog::new())
 }
 
 /// The quick picker shows (again): its list, what the app shows now, and the keys typed for it so far.
-/// Async, so that waiting for the shortcut's listener never holds the main thread.
-#[tauri::command]
-pub async fn picker_opened<R: Runtime>(app: AppHandle<R>, core: State<'_, AppCore>) -> Result<PickerOpening> {
-    Ok(crate::picker::opened(&app, &core))
+/// Waiting for the shortcut's listener happens on a blocking thread, never on the async ones.
+pub async fn picker_opened<R: Runtime>(caller: Caller<R>) -> Result<PickerOpening> {
+    let core = caller.core()?;
+    let app = caller.app.clone();
+    Ok(tauri::async_runtime::spawn_blocking(move || crate::picker::opened(&app, &core)).await?)
 }
 
 /// The quick picker's list for `opening` shows and takes keys (for the log, and the benchmark reading it).
-#[tauri::command]
-pub fn picker_ready<R: Runtime>(app: AppHandle<R>, opening: u32) {
-    crate::picker::ready(&app, opening);
+pub async fn picker_ready<R: Runtime>(caller: Caller<R>, opening: u32) -> Result<()> {
+    crate::picker::ready(&caller.app, opening);
+    Ok(())
 }
 
 /// The app's preferences (shortcut, autostart) and whether the shortcut works.
-#[tauri::command]
-pub fn preferences<R: Runtime>(app: AppHandle<R>, core: State<'_, AppCore>) -> Result<PreferencesView> {
-    crate::shortcut::view(&app, &core)
+pub async fn preferences<R: Runtime>(caller: Caller<R>) -> Result<PreferencesView> {
+    crate::shortcut::view(&caller.app, &caller.core()?)
 }
 
 /// Saves and registers a new global shortcut ("" for none); a refusal is reported in the answer, not thrown.
-#[tauri::command]
-pub fn set_shortcut<R: Runtime>(
-    app: AppHandle<R>,
-    core: State<'_, AppCore>,
-    shortcut: String,
-) -> Result<PreferencesView> {
-    crate::shortcut::change(&app, &core, &shortcut)
+pub async fn set_shortcut<R: Runtime>(caller: Caller<R>, shortcut: String) -> Result<PreferencesView> {
+    crate::shortcut::change(&caller.app, &caller.core()?, &shortcut)
 }
 
 /// Saves how the windows write a time of day, and tells every window.
-#[tauri::command]
-pub fn set_clock<R: Runtime>(
-    app: AppHandle<R>,
-    core: State<'_, AppCore>,
-    clock: TimeFormat,
-) -> Result<PreferencesView> {
+pub async fn set_clock<R: Runtime>(caller: Caller<R>, clock: TimeFormat) -> Result<PreferencesView> {
+    let core = caller.core()?;
     let preferences = caret_app::preferences::set_clock(&core.config().paths, clock)?;
-    if let Err(error) = app.emit(crate::ipc::PREFERENCES_EVENT, &preferences) {
+    if let Err(error) = caller.app.emit(crate::ipc::PREFERENCES_EVENT, &preferences) {
         tracing::warn!("cannot tell the windows about the new preferences: {error}");
     }
-    crate::shortcut::view(&app, &core)
+    crate::shortcut::view(&caller.app, &core)
 }
 
 /// Turns starting at login on or off.
-#[tauri::command]
-pub fn set_autostart<R: Runtime>(
-    app: AppHandle<R>,
-    core: State<'_, AppCore>,
-    enabled: bool,
-) -> Result<PreferencesView> {
-    crate::shortcut::set_autostart(&app, &core, enabled)
+pub async fn set_autostart<R: Runtime>(caller: Caller<R>, enabled: bool) -> Result<PreferencesView> {
+    crate::shortcut::set_autostart(&caller.app, &caller.core()?, enabled)
 }
 
 /// Paired phones, the relay, and the open pairing window, for the Phones window.
-#[tauri::command]
-pub fn phones(core: State<'_, AppCore>) -> Result<PhonesView> {
-    Ok(core.services()?.phones.view()?)
+pub async fn phones<R: Runtime>(caller: Caller<R>) -> Result<PhonesView> {
+    Ok(caller.core()?.services()?.phones.view()?)
 }
 
 /// Opens a pairing window (two minutes): the QR code and the short code.
-#[tauri::command]
-pub fn start_pairing(core: State<'_, AppCore>) -> Result<PairingView> {
-    Ok(core.services()?.phones.start_pairing()?)
+pub async fn start_pairing<R: Runtime>(caller: Caller<R>) -> Result<PairingView> {
+    Ok(caller.core()?.services()?.phones.start_pairing()?)
 }
 
-#[tauri::command]
-pub fn cancel_pairing(core: State<'_, AppCore>) -> Result<()> {
-    Ok(core.services()?.phones.cancel_pairing()?)
+pub async fn cancel_pairing<R: Runtime>(caller: Caller<R>) -> Result<()> {
+    Ok(caller.core()?.services()?.phones.cancel_pairing()?)
+}
+
+/// Revokes a phone; returns whether it was active. Its open connection closes at once.
+pub async fn revoke_device<R: Runtime>(caller: Caller<R>, device_id: String) -> Result<bool> {
+    Ok(caller.core()?.services()?.phones.revoke(&device_id)?)
 }
 
 /// The Slack workspaces.
-#[tauri::command]
-pub fn workspaces(core: State<'_, AppCore>) -> Result<Vec<WorkspaceView>> {
-    Ok(core.services()?.workspaces.list()?)
+pub async fn workspaces<R: Runtime>(caller: Caller<R>) -> Result<Vec<WorkspaceView>> {
+    Ok(caller.core()?.services()?.workspaces.list()?)
 }
 
 /// Connects a workspace with a pasted User OAuth Token: checked with Slack, kept in the keyring only.
-#[tauri::command]
-pub async fn connect_workspace(core: State<'_, AppCore>, token: String) -> Result<WorkspaceView> {
-    let workspaces = core.services()?.workspaces.clone();
+pub async fn connect_workspace<R: Runtime>(caller: Caller<R>, token: String) -> Result<WorkspaceView> {
+    let workspaces = caller.core()?.services()?.workspaces.clone();
     Ok(workspaces.connect(&PastedSecret::new(token)).await?)
 }
 
 /// Disconnects a workspace: syncing stops, Slack revokes the token, and it is deleted from the keyring.
-#[tauri::command]
 // A `u32` on the wire: a JSON number in TypeScript (an `i64` would be a `bigint` there); row ids fit.
-pub async fn disconnect_workspace(core: State<'_, AppCore>, workspace_id: u32) -> Result<Disconnected> {
-    let workspaces = core.services()?.workspaces.clone();
+pub async fn disconnect_workspace<R: Runtime>(caller: Caller<R>, workspace_id: u32) -> Result<Disconnected> {
+    let workspaces = caller.core()?.services()?.workspaces.clone();
     Ok(workspaces.disconnect(i64::from(workspace_id)).await?)
 }
 
 /// Starts "Sign in with Slack": opens Slack's authorize page in the browser and returns its link.
-#[tauri::command]
-pub async fn begin_sign_in(core: State<'_, AppCore>, client_id: String) -> Result<OAuthStart> {
-    let workspaces = core.services()?.workspaces.clone();
+pub async fn begin_sign_in<R: Runtime>(caller: Caller<R>, client_id: String) -> Result<OAuthStart> {
+    let workspaces = caller.core()?.services()?.workspaces.clone();
     Ok(caret_app::slack::oauth::begin(&workspaces, &client_id, true).await?)
 }
 
 /// Waits for the browser to come back from Slack (the sign-in `begin_sign_in` started): the connected
 /// workspace, or why not.
-#[tauri::command]
-pub async fn finish_sign_in(core: State<'_, AppCore>, flow_id: u32) -> Result<WorkspaceView> {
-    let workspaces = core.services()?.workspaces.clone();
+pub async fn finish_sign_in<R: Runtime>(caller: Caller<R>, flow_id: u32) -> Result<WorkspaceView> {
+    let workspaces = caller.core()?.services()?.workspaces.clone();
     Ok(caret_app::slack::oauth::finish(&workspaces, Some(u64::from(flow_id))).await?)
 }
 
 /// Ends that sign-in if it is still in progress; `true` if it was.
-#[tauri::command]
-pub fn cancel_sign_in(core: State<'_, AppCore>, flow_id: u32) -> Result<bool> {
+pub async fn cancel_sign_in<R: Runtime>(caller: Caller<R>, flow_id: u32) -> Result<bool> {
     Ok(caret_app::slack::oauth::cancel(
-        &core.services()?.workspaces,
+        &caller.core()?.services()?.workspaces,
         Some(u64::from(flow_id)),
     ))
 }
 
 /// What the guide to creating the Slack app shows (the manifest) and the Client ID used last.
-#[tauri::command]
-pub fn slack_app_setup(core: State<'_, AppCore>) -> SlackAppSetup {
-    let last_client_id = core
+pub async fn slack_app_setup<R: Runtime>(caller: Caller<R>) -> Result<SlackAppSetup> {
+    let last_client_id = caller
+        .core()?
         .services()
         .ok()
         .and_then(|services| caret_app::slack::oauth::last_client_id(&services.workspaces));
-    caret_app::slack::manifest::setup(last_client_id)
+    Ok(caret_app::slack::manifest::setup(last_client_id))
 }
 
 /// Opens one of Slack's pages (create the app from the manifest, your apps) in the browser.
-#[tauri::command]
-pub async fn open_slack_page(core: State<'_, AppCore>, page: SlackPage) -> Result<()> {
-    let workspaces = core.services()?.workspaces.clone();
+pub async fn open_slack_page<R: Runtime>(caller: Caller<R>, page: SlackPage) -> Result<()> {
+    let workspaces = caller.core()?.services()?.workspaces.clone();
     Ok(caret_app::slack::oauth::open_slack_page(&workspaces, page).await?)
 }
 
 /// Security notices by direct message to yourself for a workspace, on or off.
-#[tauri::command]
-pub fn set_security_notices(core: State<'_, AppCore>, workspace_id: u32, on: bool) -> Result<WorkspaceView> {
-    Ok(core
+pub async fn set_security_notices<R: Runtime>(
+    caller: Caller<R>,
+    workspace_id: u32,
+    on: bool,
+) -> Result<WorkspaceView> {
+    Ok(caller
+        .core()?
         .services()?
         .workspaces
         .set_security_notices(i64::from(workspace_id), on)?)
 }
 
-/// Revokes a phone; returns whether it was active. Its open connection closes at once.
-#[tauri::command]
-pub fn revoke_device(core: State<'_, AppCore>, device_id: String) -> Result<bool> {
-    Ok(core.services()?.phones.revoke(&device_id)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use caret_app::{AppConfig, AppCore, AppPaths};
-    use tauri::Manager;
-    use tauri::ipc::{CallbackFn, InvokeBody};
-    use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
-    use tauri::webview::InvokeRequest;
-
-    fn app() -> tauri::App<MockRuntime> {
-        let paths = AppPaths {
-            config_dir: "/tmp/caret-c".into(),
-            data_dir: "/tmp/caret-d".into(),
-        };
-        let config = AppConfig {
-            paths,
-            slack_api_url: "http://127.0.0.1:9/api".parse().expect("url"),
-            relay: caret_app::config::RelaySettings {
-                port: 0,
-                loopback_only: true,
-            },
-            oauth_port: 0,
-            browser: None,
-        };
-        let app = mock_builder()
-            .invoke_handler(crate::ipc::handler())
-            // The app's own context: its config and capabilities, so permissions are tested as shipped.
-            .build(tauri::generate_context!())
-            .expect("mock app builds");
-        app.manage(AppCore::new(config, false));
-        app
-    }
-
-    /// Where the app's own pages come from on Linux: a local origin, which the ACL lets call app commands.
-    const APP_ORIGIN: &str = "tauri://localhost";
-
-    fn call(
-        webview: &tauri::WebviewWindow<MockRuntime>,
-        command: &str,
-        args: serde_json::Value,
-    ) -> Result<serde_json::Value, serde_json::Value> {
-        call_from(APP_ORIGIN, webview, command, args)
-    }
-
-    fn call_from(
-        origin: &str,
-        webview: &tauri::WebviewWindow<MockRuntime>,
-        command: &str,
-        args: serde_json::Value,
-    ) -> Result<serde_json::Value, serde_json::Value> {
-        let request = InvokeRequest {
-            cmd: command.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: origin.parse().expect("url"),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        get_ipc_response(webview, request).map(|body| body.deserialize::<serde_json::Value>().expect("JSON"))
-    }
-
-    #[test]
-    fn app_info_answers_in_the_shape_the_ui_was_generated_for() {
-        let app = app();
-        let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
-            .build()
-            .expect("webview");
-        let info = call(&webview, "app_info", serde_json::json!({})).expect("app_info answers");
-        assert_eq!(info["headless"], false);
-        assert_eq!(info["data_dir"], "/tmp/caret-d");
-        assert_eq!(info["slack_api_url"], "http://127.0.0.1:9/api");
-        assert_eq!(info["state_line"], "No phone paired yet");
-        let keys: Vec<&str> = info
-            .as_object()
-            .expect("an object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let generated = include_str!("../../../ui/src/bindings/AppInfo.ts");
-        for key in keys {
-            assert!(generated.contains(&format!("{key}:")), "AppInfo.ts lacks {key}");
-        }
-    }
-
-    #[test]
-    fn perform_takes_an_action_as_the_generated_types_spell_it() {
-        let app = app();
-        let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
-            .build()
-            .expect("webview");
-        let action = serde_json::json!({"action": {"type": "open_window", "window": "settings"}});
-        assert_eq!(call(&webview, "perform", action), Ok(serde_json::Value::Null));
-        let misspelt = serde_json::json!({"action": {"type": "open_window", "window": "nowhere"}});
-        assert!(
-            call(&webview, "perform", misspelt).is_err(),
-            "an action outside the generated type is refused"
-        );
-    }
-
-    #[test]
-    fn a_remote_page_cannot_call_the_app() {
-        let app = app();
-        let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
-            .build()
-            .expect("webview");
-        let refused = call_from(
-            "https://evil.example",
-            &webview,
-            "app_info",
-            serde_json::json!({}),
-        );
-        assert!(refused.is_err(), "{refused:?}");
-    }
-}
-
 /// Where phones can reach this computer now, and why.
-#[tauri::command]
-pub fn reach(core: State<'_, AppCore>) -> Result<ReachView> {
-    Ok(core.services()?.phones.reach())
+pub async fn reach<R: Runtime>(caller: Caller<R>) -> Result<ReachView> {
+    Ok(caller.core()?.services()?.phones.reach())
 }
 
 /// Changes where phones can reach this computer (saved in the preferences); answers once the relay followed.
-#[tauri::command]
-pub async fn set_phone_reach(core: State<'_, AppCore>, choice: PhoneReach) -> Result<ReachView> {
-    let core = core.inner().clone();
+pub async fn set_phone_reach<R: Runtime>(caller: Caller<R>, choice: PhoneReach) -> Result<ReachView> {
+    let core = caller.core()?;
     let paths = core.config().paths.clone();
     Ok(core.services()?.phones.set_phone_reach(&paths, choice).await?)
 }
 
 /// Forgets one known network (by id) or all of them (`null`).
-#[tauri::command]
-pub async fn forget_networks(core: State<'_, AppCore>, id: Option<String>) -> Result<ReachView> {
-    let core = core.inner().clone();
-    Ok(core.services()?.phones.forget_networks(id.as_deref()).await?)
+pub async fn forget_networks<R: Runtime>(caller: Caller<R>, id: Option<String>) -> Result<ReachView> {
+    Ok(caller
+        .core()?
+        .services()?
+        .phones
+        .forget_networks(id.as_deref())
+        .await?)
 }
+
+#[cfg(test)]
+mod tests;
