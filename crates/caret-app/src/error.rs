@@ -152,6 +152,9 @@ pub enum Refusal {
     /// A request whose answers come as a stream was asked for one answer.
     #[error("sign_in streams its answers")]
     StreamedRequest,
+    /// A window's call or the window host's link, which `serve` answers on their own connections.
+    #[error("only the window host asks that, on a connection of its own")]
+    WindowHostRequest,
     #[error("{text:?} is not a duration: use 30m, 1h, 90 (minutes), eod or forever")]
     NotADuration { text: String },
     #[error("unknown status {text:?}; one of: {}", .choices.join(", "))]

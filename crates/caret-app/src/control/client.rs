@@ -5,6 +5,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
+use super::host::{UiCall, UiOutcome};
 use super::protocol::{ControlRequest, ControlResponse};
 use super::{control_error, socket_path};
 use crate::config::AppPaths;
@@ -35,14 +36,7 @@ pub async fn request_stream(
     mut each: impl FnMut(ControlResponse) -> bool,
 ) -> Result<()> {
     let path = socket_path(paths);
-    let mut stream = UnixStream::connect(&path)
-        .await
-        .map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                AppError::NotRunning { path: path.clone() }
-            }
-            _ => control_error(&path)(source),
-        })?;
+    let mut stream = connect(&path).await?;
     let mut json = serde_json::to_string(request).map_err(AppError::EncodeRequest)?;
     json.push('\n');
     if let Err(error) = stream.write_all(json.as_bytes()).await {
@@ -92,6 +86,58 @@ pub async fn request_stream(
             return Ok(());
         }
     }
+}
+
+async fn connect(path: &std::path::Path) -> Result<UnixStream> {
+    UnixStream::connect(path)
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => AppError::NotRunning {
+                path: path.to_path_buf(),
+            },
+            _ => control_error(path)(source),
+        })
+}
+
+/// Connects to the running app and sends `request`, for a connection that goes on after it.
+async fn open(paths: &AppPaths, request: &ControlRequest) -> Result<UnixStream> {
+    let path = socket_path(paths);
+    let mut stream = connect(&path).await?;
+    let mut json = serde_json::to_string(request).map_err(AppError::EncodeRequest)?;
+    json.push('\n');
+    stream
+        .write_all(json.as_bytes())
+        .await
+        .map_err(control_error(&path))?;
+    Ok(stream)
+}
+
+/// A window's call, handed to the running app (from the window host). It waits as long as the call takes, as
+/// a call inside the app would: finishing a sign-in waits for the browser.
+pub async fn call_ui(paths: &AppPaths, call: UiCall) -> Result<UiOutcome> {
+    let stream = open(paths, &ControlRequest::Ui { call }).await?;
+    let path = socket_path(paths);
+    let mut lines = BufReader::new(stream).lines();
+    let line = lines
+        .next_line()
+        .await
+        .map_err(control_error(&path))?
+        .ok_or(AppError::NotRunning { path })?;
+    match serde_json::from_str::<ControlResponse>(&line) {
+        Ok(ControlResponse::Answer { value }) => Ok(Ok(value)),
+        Ok(ControlResponse::Refused { error }) => Ok(Err(error)),
+        Ok(ControlResponse::Error { message }) => Err(AppError::RunningAppRefused { message }),
+        Ok(_) => Err(AppError::RunningAppAnswer(AnswerProblem::Unexpected)),
+        Err(source) => Err(AppError::RunningAppAnswer(AnswerProblem::NotUnderstood {
+            source,
+        })),
+    }
+}
+
+/// The window host's link to the running app: what the app sends comes on it as [`super::host::ToHost`]
+/// lines; the host writes [`super::host::FromHost`] lines on it.
+pub async fn connect_window_host(paths: &AppPaths) -> Result<UnixStream> {
+    open(paths, &ControlRequest::WindowHost).await
 }
 
 #[cfg(test)]

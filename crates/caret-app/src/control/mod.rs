@@ -6,9 +6,11 @@
 //! - [`server`]: the running app's side: answering on the socket.
 //! - [`client`]: the command line's side: sending a request, reading its answers.
 //! - [`cli`]: the `caret-desktop` commands, one module per command.
+//! - [`host`]: the window host, the child process that shows the tray app's windows, and its link to the app.
 
 pub mod cli;
 pub mod client;
+pub mod host;
 pub mod protocol;
 pub mod server;
 

@@ -72,6 +72,14 @@ pub enum ControlRequest {
         #[serde(default)]
         change: Option<SettingsChange>,
     },
+    /// A call one of the windows made (the window host hands it over): answered `answer` or `refused`.
+    Ui {
+        call: super::host::UiCall,
+    },
+    /// The window host's own connection: what the app has for the windows comes on it, one
+    /// [`super::host::ToHost`] a line, until either side hangs up; the host sends [`super::host::FromHost`]
+    /// lines on it.
+    WindowHost,
 }
 
 /// A change to a workspace's settings from the command line.
@@ -130,6 +138,14 @@ pub enum ControlResponse {
     },
     Error {
         message: String,
+    },
+    /// A window's call answered: its result as the UI reads it.
+    Answer {
+        value: serde_json::Value,
+    },
+    /// A window's call refused: the error as the UI reads it (`{code, message}`).
+    Refused {
+        error: serde_json::Value,
     },
 }
 

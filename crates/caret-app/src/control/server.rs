@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use caret_store::{LogEntry, LogFilter};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Take};
+use tokio::net::unix::OwnedReadHalf;
 use tokio::net::{UnixListener, UnixStream};
+
+use super::host::{FromHost, UiCall};
 
 use super::protocol::{ControlRequest, ControlResponse, SettingsChange};
 use super::{control_error, socket_path};
@@ -85,6 +88,11 @@ async fn serve(core: AppCore, stream: UnixStream) {
                 sign_in(&core, &client_id, open_browser, reader, writer).await;
                 return;
             }
+            Ok(ControlRequest::WindowHost) => {
+                serve_host(&core, reader, writer).await;
+                return;
+            }
+            Ok(ControlRequest::Ui { call }) => ui_answer(&core, call).await,
             Ok(request) => answer(&core, request).await,
             Err(error) => ControlResponse::Error {
                 message: format!("not a control request: {error}"),
@@ -106,11 +114,80 @@ async fn refuse_stranger(mut stream: UnixStream) {
     let _ = tokio::time::timeout(PATIENCE, send(&mut stream, &refusal)).await;
 }
 
-async fn send(writer: &mut (impl AsyncWriteExt + Unpin), response: &ControlResponse) -> std::io::Result<()> {
+async fn send(
+    writer: &mut (impl AsyncWriteExt + Unpin),
+    response: &impl serde::Serialize,
+) -> std::io::Result<()> {
     let mut json =
         serde_json::to_string(response).unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
     json.push('\n');
     writer.write_all(json.as_bytes()).await
+}
+
+/// A window's call, answered by the tray app's dispatcher as if the window were in its process.
+async fn ui_answer(core: &AppCore, call: UiCall) -> ControlResponse {
+    match core.window_host() {
+        Ok(link) => match link.call(call).await {
+            Ok(value) => ControlResponse::Answer { value },
+            Err(error) => ControlResponse::Refused { error },
+        },
+        Err(error) => ControlResponse::Error {
+            message: error.to_string(),
+        },
+    }
+}
+
+/// The window host's connection: what the app has for the windows goes down it, what the host says comes up,
+/// until either side hangs up.
+async fn serve_host(
+    core: &AppCore,
+    reader: Take<BufReader<OwnedReadHalf>>,
+    mut writer: impl AsyncWriteExt + Unpin,
+) {
+    let link = match core.window_host() {
+        Ok(link) => link.clone(),
+        Err(error) => {
+            let message = error.to_string();
+            let _ = send(&mut writer, &ControlResponse::Error { message }).await;
+            return;
+        }
+    };
+    let (id, mut messages) = link.connect();
+    tracing::info!("window host connected");
+    // Reading a line is not safe to cancel halfway, so the host's side is read by a task of its own.
+    let listener = link.clone();
+    let mut notices = tokio::spawn(async move {
+        let mut reader = reader;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.set_limit(MAX_REQUEST_BYTES as u64);
+            match reader.read_line(&mut line).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => match serde_json::from_str::<FromHost>(&line) {
+                    Ok(notice) => listener.notice(notice),
+                    Err(error) => tracing::warn!("the window host said something unknown: {error}"),
+                },
+            }
+        }
+    });
+    loop {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Some(message) => {
+                    if send(&mut writer, &message).await.is_err() {
+                        break;
+                    }
+                }
+                // A newer host connected.
+                None => break,
+            },
+            _ = &mut notices => break,
+        }
+    }
+    notices.abort();
+    link.disconnect(id);
+    tracing::info!("window host gone");
 }
 
 /// Starts a browser sign-in, sends its link, then its outcome. The client hanging up cancels the sign-in.
@@ -274,6 +351,10 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             // Streamed by `serve` (a link, then the outcome); never answered in one line.
             ControlRequest::SignIn { .. } => {
                 return Err(AppError::Refused(Refusal::StreamedRequest));
+            }
+            // Answered by `serve` on a connection of their own.
+            ControlRequest::Ui { .. } | ControlRequest::WindowHost => {
+                return Err(AppError::Refused(Refusal::WindowHostRequest));
             }
             ControlRequest::Workspaces => ControlResponse::Workspaces {
                 workspaces: services.workspaces.list()?,

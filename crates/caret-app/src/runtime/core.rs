@@ -168,6 +168,8 @@ struct Inner {
     /// Carries out the actions only the tray app can (windows, quitting), for the control socket. Unset when
     /// headless.
     shell: std::sync::OnceLock<ShellHandler>,
+    /// The link to the process that shows the windows. Unset when headless.
+    window_host: std::sync::OnceLock<Arc<crate::control::host::HostLink>>,
 }
 
 /// The shell's handler for the actions that need a display.
@@ -183,6 +185,7 @@ impl AppCore {
                 snapshot,
                 services: std::sync::OnceLock::new(),
                 shell: std::sync::OnceLock::new(),
+                window_host: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -199,6 +202,25 @@ impl AppCore {
         if self.inner.shell.set(handler).is_err() {
             tracing::warn!("a shell was already attached; the second is ignored");
         }
+    }
+
+    /// Registers the tray app's link to its window host; only the first call counts.
+    pub fn attach_window_host(&self, link: Arc<crate::control::host::HostLink>) {
+        if self.inner.window_host.set(link).is_err() {
+            tracing::warn!("a window host link was already attached; the second is ignored");
+        }
+    }
+
+    /// The link to the window host, in the tray app.
+    pub fn window_host(&self) -> crate::error::Result<&Arc<crate::control::host::HostLink>> {
+        self.inner
+            .window_host
+            .get()
+            .ok_or(crate::error::AppError::NeedsTray {
+                action: crate::action::Action::OpenWindow {
+                    window: crate::action::WindowKind::Settings,
+                },
+            })
     }
 
     /// Hands an action that needs a display (a window, the picker, quitting) to the tray app.
