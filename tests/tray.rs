@@ -21,6 +21,26 @@ fn webkit_children(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// Whether a process still runs: there, and not a zombie waiting to be reaped.
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    })
+}
+
+/// The app's window hosts (`caret-desktop --window-host`), by pid.
+fn window_hosts(pid: u32) -> Vec<u32> {
+    child_pids(pid)
+        .into_iter()
+        .filter(|child| {
+            std::fs::read(format!("/proc/{child}/cmdline"))
+                .is_ok_and(|line| line.split(|byte| *byte == 0).any(|arg| arg == b"--window-host"))
+        })
+        .collect()
+}
+
 /// The web content processes: one per live webview, where a page's memory goes (~150 MB). WebKit's network
 /// process is not counted: it belongs to the web context Tauri keeps for reuse, not to a window.
 fn webview_processes(pid: u32) -> Vec<String> {
@@ -183,8 +203,12 @@ async fn the_app_starts_before_any_panel_and_its_icon_appears_when_one_does() {
     );
 }
 
+/// Issue 17, 9: the windows are shown by a child process of the app (`--window-host`) that exits with its last
+/// window, so what a webview leaves behind (WebKit's pages, its network process) goes with it; the tray
+/// process itself never starts a web process. A second click focuses the window the host shows; a window
+/// wanted after the host exited starts a new one.
 #[tokio::test(flavor = "multi_thread")]
-async fn settings_window_is_created_on_demand_and_destroyed_on_close() {
+async fn settings_is_shown_by_a_window_host_that_exits_with_its_last_window() {
     let _desktop = exclusive_desktop().await;
     let mut watcher = Watcher::start().await;
     let sandbox = Sandbox::new();
@@ -193,37 +217,53 @@ async fn settings_window_is_created_on_demand_and_destroyed_on_close() {
     let item = watcher.next_item(START).await;
     let menu = item.menu().await;
 
-    item.click(menu.find("Settings…").expect("settings item")).await;
-    let windows = wait_for_windows(SETTINGS_TITLE, 1, START).await;
-    eventually(
-        "the open window's web process",
-        START,
-        || webview_processes(pid),
-        |found| found.len() == 1,
-    )
-    .await;
+    for round in ["first", "again, after the first host exited"] {
+        item.click(menu.find("Settings…").expect("settings item")).await;
+        let windows = wait_for_windows(SETTINGS_TITLE, 1, START).await;
+        let host = eventually(
+            &format!("one window host, with the window's web process ({round})"),
+            START,
+            || window_hosts(pid),
+            |hosts| hosts.len() == 1 && webview_processes(hosts[0]).len() == 1,
+        )
+        .await[0];
+        assert!(
+            webkit_children(pid).is_empty(),
+            "no web process in the tray process itself: {:?}",
+            webkit_children(pid)
+        );
+        let host_webkit = child_pids(host);
 
-    // Clicking again focuses the existing window rather than opening a second.
-    item.click(menu.find("Settings…").expect("settings item")).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        windows_titled(SETTINGS_TITLE).len(),
-        1,
-        "one Settings window at most"
-    );
+        // Clicking again focuses the existing window rather than opening a second, in the same host.
+        item.click(menu.find("Settings…").expect("settings item")).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            windows_titled(SETTINGS_TITLE).len(),
+            1,
+            "one Settings window at most"
+        );
+        assert_eq!(window_hosts(pid), vec![host], "one host for every window");
 
-    close_window(windows[0], SETTINGS_TITLE).await;
-    eventually(
-        "the closed window's web process ends",
-        SOON,
-        || webview_processes(pid),
-        Vec::is_empty,
-    )
-    .await;
-    assert!(
-        app.try_wait().expect("poll").is_none(),
-        "closing the last window must not quit a tray app"
-    );
+        close_window(windows[0], SETTINGS_TITLE).await;
+        eventually(
+            "the host and every web process it started end with its last window",
+            SOON,
+            || {
+                std::iter::once(host)
+                    .chain(host_webkit.iter().copied())
+                    .filter(|pid| running(*pid))
+                    .collect::<Vec<_>>()
+            },
+            Vec::is_empty,
+        )
+        .await;
+        assert!(
+            app.try_wait().expect("poll").is_none(),
+            "closing the last window must not quit a tray app"
+        );
+    }
+    let log = sandbox.log("app");
+    assert_eq!(log.matches("window host connected").count(), 2, "{log}");
 
     item.click(
         &item
@@ -692,10 +732,25 @@ async fn keys_typed_right_after_the_shortcut_set_the_state_they_name_on_the_firs
         !log.contains("did not ask for the keys typed for it"),
         "the keyboard was handed back by the picker, not by the time limit:\n{log}"
     );
+    assert_eq!(
+        log.matches("window host connected").count(),
+        1,
+        "the hidden picker keeps its host for the next opening:\n{log}"
+    );
 
+    // The kept picker's host ends with the app.
+    let hosts = window_hosts(app.id().expect("pid"));
+    assert_eq!(hosts.len(), 1, "{hosts:?}");
     item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
         .await;
     assert!(wait_for_exit(&mut app, SOON).await.success());
+    eventually(
+        "the window host ends with the app",
+        SOON,
+        || running(hosts[0]),
+        |alive| !alive,
+    )
+    .await;
 }
 
 /// Runs xmodmap with these expressions, failing the test if it fails.

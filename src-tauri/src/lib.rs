@@ -5,18 +5,22 @@
 //! - [`tray`]: the tray icon and its menu, kept in line with the core's snapshot; menu ids ↔ [`Action`]s.
 //! - [`tray_host`]: the icon created at start, or once a panel that can show it appears.
 //! - [`actions`]: the one place where an [`Action`] from any entry point is carried out.
-//! - [`windows`]: windows created on demand and destroyed on close.
-//! - [`picker`]: the quick picker's window, kept hidden between uses, and the keys typed before it shows.
+//! - [`windows`]: the link to the window host, the child process that shows the windows, and the events
+//!   sent to them.
+//! - [`host`]: the window host itself (`caret-desktop --window-host`): the windows, the quick picker kept
+//!   hidden between uses, and the pages' calls handed to the app.
+//! - [`picker`]: the quick picker's openings, and the keys typed before it shows.
 //! - [`commands`]: the IPC commands the UI calls (thin; they delegate to the core).
-//! - [`ipc`]: the list of commands and events, shared by Tauri's handler and the generated TypeScript.
+//! - [`ipc`]: the list of commands and events, shared by the dispatcher by name and the generated TypeScript.
 //! - [`shortcut`]: the global shortcut that opens the quick picker (a refusal is reported, never fatal) and
 //!   starting at login.
-//! - `theme`: dark mode, following the desktop portal's colour scheme (Linux).
+//! - `theme`: dark mode in the window host, following the desktop portal's colour scheme (Linux).
 //! - [`error`]: the shell's error, serialised for the UI as a code and a message.
 
 pub mod actions;
 pub mod commands;
 pub mod error;
+pub mod host;
 pub mod ipc;
 #[cfg(target_os = "linux")]
 mod keys;
@@ -33,7 +37,7 @@ pub mod windows;
 mod x11_hotkey;
 
 use caret_app::{Action, AppConfig, AppCore, InstanceLock, WindowKind};
-use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
+use tauri::{AppHandle, Manager, RunEvent, Runtime};
 
 pub use error::{Result, ShellError};
 
@@ -65,7 +69,6 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
                 caret_app::runtime::apply::Source::Tray,
             );
         }))
-        .invoke_handler(ipc::handler())
         .setup(move |app| {
             // The single-instance plugin only sees tray apps; the lock also covers a headless instance on the
             // same data directory.
@@ -75,7 +78,8 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
             tauri::async_runtime::block_on(caret_app::launch::start(&core))?;
             app.manage(lock);
             app.manage(core.clone());
-            app.manage(picker::PickerState::default());
+            app.manage(picker::PickerRequests::default());
+            windows::install(app.handle(), &core)?;
             tray_host::install(app.handle(), &core)?;
             let handle = app.handle().clone();
             core.attach_shell(Box::new(move |action| {
@@ -88,8 +92,6 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
                     caret_app::preferences::Preferences::default()
                 });
             shortcut::install(app.handle(), &preferences);
-            #[cfg(target_os = "linux")]
-            theme::follow_desktop(app.handle());
             if let Some(window) = open {
                 windows::open(app.handle(), window)?;
             }
@@ -121,9 +123,7 @@ fn forward_events<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
     tauri::async_runtime::spawn(async move {
         while snapshots.changed().await.is_ok() {
             let snapshot = snapshots.borrow_and_update().clone();
-            if let Err(error) = emitter.emit(ipc::SNAPSHOT_EVENT, snapshot) {
-                tracing::debug!("cannot send the snapshot to the windows: {error}");
-            }
+            windows::tell(&emitter, ipc::SNAPSHOT_EVENT, &snapshot);
         }
     });
     let Ok(services) = core.services() else {
@@ -134,9 +134,7 @@ fn forward_events<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
     tauri::async_runtime::spawn(async move {
         while newest.changed().await.is_ok() {
             let id = *newest.borrow_and_update();
-            if let Err(error) = emitter.emit(ipc::SYNC_LOG_EVENT, id) {
-                tracing::debug!("cannot announce a sync log row to the windows: {error}");
-            }
+            windows::tell(&emitter, ipc::SYNC_LOG_EVENT, &id);
         }
     });
 }

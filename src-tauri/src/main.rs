@@ -16,6 +16,9 @@ struct Cli {
     /// in the running app).
     #[arg(long, value_name = "WINDOW", value_parser = parse_window)]
     window: Option<caret_app::WindowKind>,
+    /// The process that shows the running app's windows; the app starts it itself.
+    #[arg(long, hide = true, conflicts_with_all = ["headless", "window"])]
+    window_host: bool,
     #[command(subcommand)]
     command: Option<caret_app::control::cli::Command>,
 }
@@ -44,7 +47,9 @@ fn main() -> ExitCode {
             }
         },
         None => {
-            let outcome = if cli.headless {
+            let outcome = if cli.window_host {
+                caret_desktop::host::run()
+            } else if cli.headless {
                 caret_desktop::run_headless()
             } else {
                 caret_desktop::run_tray(cli.window)

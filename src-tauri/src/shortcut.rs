@@ -10,7 +10,7 @@ use caret_app::autostart::LoginItem;
 use caret_app::preferences::{self, PICKER_COMMAND, Preferences, PreferencesView, ShortcutStatus};
 use caret_app::{Action, AppCore, WindowKind};
 use parking_lot::Mutex;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Manager, Runtime};
 
 use crate::error::Result;
 
@@ -163,9 +163,7 @@ fn is_wayland_session() -> bool {
 /// portal answers, which can be long after the request). Every outcome, from either backend, comes here.
 fn record<R: Runtime>(app: &AppHandle<R>, status: ShortcutStatus) {
     log(&status);
-    if let Err(error) = app.emit(crate::ipc::SHORTCUT_EVENT, &status) {
-        tracing::warn!("cannot tell the windows what became of the shortcut: {error}");
-    }
+    crate::windows::tell(app, crate::ipc::SHORTCUT_EVENT, &status);
     app.state::<ShortcutRegistry>().set(status);
 }
 

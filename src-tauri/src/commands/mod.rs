@@ -17,7 +17,7 @@ use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
 use caret_core::{TimeFormat, WorkspaceSettings};
 use caret_store::{LogEntry, LogFilter};
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Manager, Runtime};
 
 use crate::error::{Result, ShellError};
 
@@ -138,8 +138,9 @@ pub async fn picker_opened<R: Runtime>(caller: Caller<R>) -> Result<PickerOpenin
 }
 
 /// The quick picker's list for `opening` shows and takes keys (for the log, and the benchmark reading it).
+/// Answered by the window host, which shows the picker.
 pub async fn picker_ready<R: Runtime>(caller: Caller<R>, opening: u32) -> Result<()> {
-    crate::picker::ready(&caller.app, opening);
+    crate::host::picker::ready(&caller.app, opening);
     Ok(())
 }
 
@@ -157,9 +158,7 @@ pub async fn set_shortcut<R: Runtime>(caller: Caller<R>, shortcut: String) -> Re
 pub async fn set_clock<R: Runtime>(caller: Caller<R>, clock: TimeFormat) -> Result<PreferencesView> {
     let core = caller.core()?;
     let preferences = caret_app::preferences::set_clock(&core.config().paths, clock)?;
-    if let Err(error) = caller.app.emit(crate::ipc::PREFERENCES_EVENT, &preferences) {
-        tracing::warn!("cannot tell the windows about the new preferences: {error}");
-    }
+    crate::windows::tell(&caller.app, crate::ipc::PREFERENCES_EVENT, &preferences);
     crate::shortcut::view(&caller.app, &core)
 }
 

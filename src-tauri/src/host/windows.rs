@@ -1,14 +1,11 @@
-//! Windows exist only while shown: created on demand, destroyed on close (Tauri's default for a close), so the
-//! tray-only app does not carry a ~160 MB webview. Opening one that exists focuses it instead. The quick
-//! picker is the exception: it is kept hidden between uses for a while (see [`crate::picker`]).
+//! The windows other than the picker, in the window host: made when asked for and destroyed on close (Tauri's
+//! default for a close). Opening one that exists focuses it instead. When the last window closes, the host
+//! exits, and what its webviews held goes with it.
 
 use caret_app::WindowKind;
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind) -> tauri::Result<()> {
-    if kind == WindowKind::Picker {
-        return crate::picker::open(app);
-    }
     if let Some(window) = app.get_webview_window(kind.label()) {
         window.unminimize()?;
         window.show()?;
