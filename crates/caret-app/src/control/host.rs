@@ -51,6 +51,32 @@ pub enum FromHost {
     PickerHidden,
 }
 
+/// A message on its way to the host, with when it was handed to the link: a window that waited for its host
+/// to start has waited that long more.
+#[derive(Debug)]
+pub struct Outgoing {
+    message: ToHost,
+    handed_at: Instant,
+}
+
+impl Outgoing {
+    /// The message as it leaves now: an opening's wait counts the time it spent in the link.
+    pub fn leave(self) -> ToHost {
+        match self.message {
+            ToHost::Open {
+                window,
+                waited_ms,
+                opening,
+            } => ToHost::Open {
+                window,
+                waited_ms: waited_ms + self.handed_at.elapsed().as_secs_f64() * 1000.0,
+                opening,
+            },
+            event => event,
+        }
+    }
+}
+
 /// A call a window made, handed to the app by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UiCall {
@@ -87,10 +113,10 @@ pub struct HostLink {
 struct LinkState {
     /// The connected host's channel, and its number (a host that hangs up after a newer one connected must
     /// not cut the newer one off).
-    connected: Option<(u64, mpsc::UnboundedSender<ToHost>)>,
+    connected: Option<(u64, mpsc::UnboundedSender<Outgoing>)>,
     connections: u64,
     /// Windows asked for while no host was connected, in order.
-    waiting: VecDeque<ToHost>,
+    waiting: VecDeque<Outgoing>,
     /// Counts the hosts started.
     starts: u64,
     /// The host started last, and when, until it connects.
@@ -112,11 +138,15 @@ impl HostLink {
     /// is started for it. An event with no host is dropped: no window is there to show it, and a window that
     /// opens later reads what is current.
     pub fn send(&self, message: ToHost) {
+        let message = Outgoing {
+            message,
+            handed_at: Instant::now(),
+        };
         let mut state = self.state.lock();
         if let ToHost::Open {
             window: WindowKind::Picker,
             ..
-        } = message
+        } = message.message
         {
             state.picker_shown = true;
         }
@@ -131,7 +161,7 @@ impl HostLink {
             },
             None => message,
         };
-        if matches!(message, ToHost::Event { .. }) {
+        if matches!(message.message, ToHost::Event { .. }) {
             return;
         }
         state.waiting.push_back(message);
@@ -168,7 +198,7 @@ impl HostLink {
 
     /// A host connected: its number and what to send it, starting with the windows that waited for it. A host
     /// connected before is let go (its channel closes).
-    pub fn connect(&self) -> (u64, mpsc::UnboundedReceiver<ToHost>) {
+    pub fn connect(&self) -> (u64, mpsc::UnboundedReceiver<Outgoing>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let mut state = self.state.lock();
         for message in state.waiting.drain(..) {
@@ -247,6 +277,18 @@ mod tests {
         )
     }
 
+    /// The message as it leaves, its wait left out (it depends on the time the test takes).
+    fn left(outgoing: Outgoing) -> ToHost {
+        match outgoing.leave() {
+            ToHost::Open { window, opening, .. } => ToHost::Open {
+                window,
+                waited_ms: 0.0,
+                opening,
+            },
+            event => event,
+        }
+    }
+
     fn open(window: WindowKind) -> ToHost {
         ToHost::Open {
             window,
@@ -273,15 +315,18 @@ mod tests {
         assert!(!link.host_connected());
 
         let (_, mut receiver) = link.connect();
-        assert_eq!(receiver.try_recv().ok(), Some(open(WindowKind::Settings)));
         assert_eq!(
-            receiver.try_recv().ok(),
+            receiver.try_recv().ok().map(left),
+            Some(open(WindowKind::Settings))
+        );
+        assert_eq!(
+            receiver.try_recv().ok().map(left),
             Some(open(WindowKind::SyncLog)),
             "the event before the host was there is dropped; the windows read what is current"
         );
         assert!(receiver.try_recv().is_err());
         link.send(event("sync-log"));
-        assert_eq!(receiver.try_recv().ok(), Some(event("sync-log")));
+        assert_eq!(receiver.try_recv().ok().map(left), Some(event("sync-log")));
         assert_eq!(starts.load(Ordering::SeqCst), 1);
     }
 
@@ -298,7 +343,7 @@ mod tests {
         link.send(open(WindowKind::Phones));
         assert_eq!(starts.load(Ordering::SeqCst), 2);
         let (_, mut receiver) = link.connect();
-        assert_eq!(receiver.try_recv().ok(), Some(open(WindowKind::Phones)));
+        assert_eq!(receiver.try_recv().ok().map(left), Some(open(WindowKind::Phones)));
     }
 
     #[test]
@@ -310,7 +355,10 @@ mod tests {
         link.send(open(WindowKind::Settings));
         assert_eq!(starts.load(Ordering::SeqCst), 1);
         let (_, mut receiver) = link.connect();
-        assert_eq!(receiver.try_recv().ok(), Some(open(WindowKind::Settings)));
+        assert_eq!(
+            receiver.try_recv().ok().map(left),
+            Some(open(WindowKind::Settings))
+        );
     }
 
     #[test]
@@ -321,7 +369,7 @@ mod tests {
         link.disconnect(older);
         assert!(link.host_connected());
         link.send(event("snapshot"));
-        assert_eq!(newer.try_recv().ok(), Some(event("snapshot")));
+        assert_eq!(newer.try_recv().ok().map(left), Some(event("snapshot")));
     }
 
     #[test]
@@ -372,7 +420,7 @@ mod tests {
         link.host_ended(1);
         let (_, mut receiver) = link.connect();
         assert_eq!(
-            receiver.try_recv().ok(),
+            receiver.try_recv().ok().map(left),
             Some(open(WindowKind::Phones)),
             "the end of an older host leaves the newer one's windows alone"
         );
@@ -381,6 +429,25 @@ mod tests {
         assert!(
             link.host_connected(),
             "a host that connected is let go by its connection, not here"
+        );
+    }
+
+    #[test]
+    fn an_opening_that_waited_for_its_host_says_so() {
+        let link = link(Arc::default());
+        link.send(ToHost::Open {
+            window: WindowKind::Picker,
+            waited_ms: 5.0,
+            opening: 1,
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        let (_, mut receiver) = link.connect();
+        let Some(ToHost::Open { waited_ms, .. }) = receiver.try_recv().ok().map(Outgoing::leave) else {
+            panic!("the opening waits for the host");
+        };
+        assert!(
+            waited_ms >= 35.0,
+            "the asked-for wait and the time in the link: {waited_ms}"
         );
     }
 

@@ -175,7 +175,7 @@ async fn serve_host(
         tokio::select! {
             message = messages.recv() => match message {
                 Some(message) => {
-                    if send(&mut writer, &message).await.is_err() {
+                    if send(&mut writer, &message.leave()).await.is_err() {
                         break;
                     }
                 }
