@@ -246,7 +246,6 @@ pub(crate) struct WorkerContextShared {
 impl Coordinator {
     fn load(config: EngineConfig, events: broadcast::Sender<EngineEvent>) -> Result<Coordinator> {
         let store = config.store.clone();
-        let store_for_sync = config.store.clone();
         let now_ms = config.clock.now_ms();
         let max_age_ms = i64::try_from(config.phone_state_max_age.as_millis()).unwrap_or(i64::MAX);
         // Kept at most `phone_state_max_age` after it was last known to hold, and never past its own end.
@@ -277,6 +276,10 @@ impl Coordinator {
             presence_budget: config.presence_budget,
             inputs_on_disk: InputsOnDisk::new(),
         });
+        let sync_inputs = config.sync_inputs.unwrap_or_else(|| {
+            let store = shared.store.clone();
+            Arc::new(move || store.sync_to_disk())
+        });
         let mut coordinator = Coordinator {
             config: shared,
             retention: config.retention,
@@ -288,10 +291,7 @@ impl Coordinator {
             paused,
             workers: HashMap::new(),
             limits: HashMap::new(),
-            sync_inputs: config.sync_inputs.unwrap_or_else(|| {
-                let store = store_for_sync;
-                Arc::new(move || store.sync_to_disk())
-            }),
+            sync_inputs,
         };
         // An input the last run committed but did not live to sync is on the disk before any write follows it.
         if let Err(error) = (coordinator.sync_inputs)() {
