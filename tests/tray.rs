@@ -7,7 +7,7 @@ use std::time::Duration;
 use caret_e2e::app::{Sandbox, child_pids, process_name, wait_for_exit};
 use caret_e2e::sni::Watcher;
 use caret_e2e::x11::{close_window, wait_for_windows, windows_titled};
-use caret_e2e::{eventually, eventually_async, exclusive_desktop};
+use caret_e2e::{eventually, eventually_async, eventually_or_tell, exclusive_desktop};
 
 const SETTINGS_TITLE: &str = "Caret Desktop — Settings";
 const START: Duration = Duration::from_secs(60);
@@ -664,11 +664,12 @@ async fn keys_typed_right_after_the_shortcut_set_the_state_they_name_on_the_firs
     let slack_text = || slack.status(&token).text;
 
     type_fast("dri");
-    eventually(
+    eventually_or_tell(
         "Driving in Slack, typed before the picker showed",
         START,
         slack_text,
         |text| text == "Driving",
+        || format!("the app's log:\n{}", sandbox.log("app")),
     )
     .await;
     sandbox.wait_for_log("app", "picker ready (first)", SOON).await;

@@ -474,6 +474,15 @@ async fn emoji_show_as_pictures_and_every_window_writes_times_as_settings_says()
 
     // Settings' preview under Trusted: In a call shows 📞, its code in the tooltip.
     session.switch_to_window("settings").await;
+    // README, "Light or dark": without the desktop's settings portal (this session runs none) the windows keep
+    // the style GTK gives them, light here.
+    let scheme = session
+        .execute(
+            "return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(scheme, "light", "GTK's own style without the portal");
     session.click_label_of("[data-testid=policy-trusted]").await;
     const PREVIEW_EMOJI: &str = "const e = document.querySelector('[data-testid=preview-row][data-state=in_call] .emoji'); return e ? e.textContent + ' ' + e.title : '';";
     let shown = eventually_shown(

@@ -56,6 +56,31 @@ pub async fn eventually<T: std::fmt::Debug>(
     eventually_async(what, timeout, || std::future::ready(probe()), condition).await
 }
 
+/// [`eventually`], with `context` (an app's log, say) read and printed when it fails: for a flow whose failure
+/// only the app's own account can explain.
+pub async fn eventually_or_tell<T: std::fmt::Debug>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut probe: impl FnMut() -> T,
+    condition: impl Fn(&T) -> bool,
+    context: impl FnOnce() -> String,
+) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let value = probe();
+        if condition(&value) {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!(
+                "{what}: not within {timeout:?}; last seen {value:?}\n{}",
+                context()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// [`eventually`] for a probe that must wait on something (a D-Bus call, a file).
 pub async fn eventually_async<T: std::fmt::Debug, F: std::future::Future<Output = T>>(
     what: &str,
