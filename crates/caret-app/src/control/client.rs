@@ -136,8 +136,8 @@ pub async fn call_ui(paths: &AppPaths, call: UiCall) -> Result<UiOutcome> {
 
 /// The window host's link to the running app: what the app sends comes on it as [`super::host::ToHost`]
 /// lines; the host writes [`super::host::FromHost`] lines on it.
-pub async fn connect_window_host(paths: &AppPaths) -> Result<UnixStream> {
-    open(paths, &ControlRequest::WindowHost).await
+pub async fn connect_window_host(paths: &AppPaths, number: u64) -> Result<UnixStream> {
+    open(paths, &ControlRequest::WindowHost { number }).await
 }
 
 #[cfg(test)]

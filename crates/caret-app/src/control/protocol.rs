@@ -78,8 +78,10 @@ pub enum ControlRequest {
     },
     /// The window host's own connection: what the app has for the windows comes on it, one
     /// [`super::host::ToHost`] a line, until either side hangs up; the host sends [`super::host::FromHost`]
-    /// lines on it.
-    WindowHost,
+    /// lines on it. `number` is the one the app started it with: only the host started last is taken.
+    WindowHost {
+        number: u64,
+    },
 }
 
 /// A change to a workspace's settings from the command line.

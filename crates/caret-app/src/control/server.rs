@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use caret_store::{LogEntry, LogFilter};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Take};
-use tokio::net::unix::OwnedReadHalf;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::host::{FromHost, UiCall};
@@ -19,6 +19,8 @@ use crate::runtime::core::AppCore;
 /// anything much longer is not ours.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const PATIENCE: Duration = Duration::from_secs(5);
+/// How long a window host that said it was leaving may take to hand back what it was sent meanwhile.
+const HOST_LAST_WORDS: Duration = Duration::from_secs(5);
 
 /// Starts answering on the socket. The instance lock is held, so a socket file left by a crash is stale
 /// and replaced.
@@ -88,8 +90,8 @@ async fn serve(core: AppCore, stream: UnixStream) {
                 sign_in(&core, &client_id, open_browser, reader, writer).await;
                 return;
             }
-            Ok(ControlRequest::WindowHost) => {
-                serve_host(&core, reader, writer).await;
+            Ok(ControlRequest::WindowHost { number }) => {
+                serve_host(&core, number, reader, writer).await;
                 return;
             }
             Ok(ControlRequest::Ui { call }) => ui_answer(&core, call).await,
@@ -138,11 +140,14 @@ async fn ui_answer(core: &AppCore, call: UiCall) -> ControlResponse {
 }
 
 /// The window host's connection: what the app has for the windows goes down it, what the host says comes up,
-/// until either side hangs up.
+/// until either side hangs up. A host leaving (its last window closed) is sent nothing more and hung up on,
+/// after its last words (the windows it was sent meanwhile, handed back); whatever was not sent goes to the
+/// next host.
 async fn serve_host(
     core: &AppCore,
+    number: u64,
     reader: Take<BufReader<OwnedReadHalf>>,
-    mut writer: impl AsyncWriteExt + Unpin,
+    mut writer: OwnedWriteHalf,
 ) {
     let link = match core.window_host() {
         Ok(link) => link.clone(),
@@ -152,8 +157,13 @@ async fn serve_host(
             return;
         }
     };
-    let (id, mut messages) = link.connect();
-    tracing::info!("window host connected");
+    let Some(mut messages) = link.connect(number) else {
+        let message = format!("window host {number} is not the one this app started last");
+        tracing::warn!("{message}");
+        let _ = send(&mut writer, &ControlResponse::Error { message }).await;
+        return;
+    };
+    tracing::info!(number, "window host connected");
     // Reading a line is not safe to cancel halfway, so the host's side is read by a task of its own.
     let listener = link.clone();
     let mut notices = tokio::spawn(async move {
@@ -165,29 +175,38 @@ async fn serve_host(
             match reader.read_line(&mut line).await {
                 Ok(0) | Err(_) => return,
                 Ok(_) => match serde_json::from_str::<FromHost>(&line) {
-                    Ok(notice) => listener.notice(notice),
+                    Ok(notice) => listener.notice(number, notice),
                     Err(error) => tracing::warn!("the window host said something unknown: {error}"),
                 },
             }
         }
     });
-    loop {
+    let host_hung_up = loop {
         tokio::select! {
             message = messages.recv() => match message {
                 Some(message) => {
-                    if send(&mut writer, &message.leave()).await.is_err() {
-                        break;
+                    let line = message.leave();
+                    if send(&mut writer, &line).await.is_err() {
+                        break true;
                     }
                 }
-                // A newer host connected.
-                None => break,
+                // The host said it is leaving: nothing more goes to it.
+                None => break false,
             },
-            _ = &mut notices => break,
+            _ = &mut notices => break true,
+        }
+    };
+    if !host_hung_up {
+        // Hanging up tells the host nothing more comes; it hands back what reached it after it said it was
+        // leaving, then exits.
+        let _ = writer.shutdown().await;
+        if tokio::time::timeout(HOST_LAST_WORDS, &mut notices).await.is_err() {
+            tracing::warn!(number, "the window host did not hang up after leaving");
         }
     }
     notices.abort();
-    link.disconnect(id);
-    tracing::info!("window host gone");
+    link.disconnect(number, messages);
+    tracing::info!(number, "window host gone");
 }
 
 /// Starts a browser sign-in, sends its link, then its outcome. The client hanging up cancels the sign-in.
@@ -353,7 +372,7 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
                 return Err(AppError::Refused(Refusal::StreamedRequest));
             }
             // Answered by `serve` on a connection of their own.
-            ControlRequest::Ui { .. } | ControlRequest::WindowHost => {
+            ControlRequest::Ui { .. } | ControlRequest::WindowHost { .. } => {
                 return Err(AppError::Refused(Refusal::WindowHostRequest));
             }
             ControlRequest::Workspaces => ControlResponse::Workspaces {
