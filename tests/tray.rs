@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use caret_e2e::app::{Sandbox, child_pids, process_name, wait_for_exit};
 use caret_e2e::sni::Watcher;
-use caret_e2e::x11::{close_window, wait_for_windows, windows_titled};
+use caret_e2e::x11::{close_window, request_close, wait_for_windows, windows_titled};
 use caret_e2e::{eventually, eventually_async, eventually_or_tell, exclusive_desktop};
 
 const SETTINGS_TITLE: &str = "Caret Desktop — Settings";
+const PHONES_TITLE: &str = "Caret Desktop — Phones";
 const START: Duration = Duration::from_secs(60);
 const SOON: Duration = Duration::from_secs(20);
 
@@ -264,6 +265,21 @@ async fn settings_is_shown_by_a_window_host_that_exits_with_its_last_window() {
     }
     let log = sandbox.log("app");
     assert_eq!(log.matches("window host connected").count(), 2, "{log}");
+
+    // A window asked for while the last one closes is shown all the same: by the leaving host's successor
+    // when the host had already said it was leaving (it hands the wish back), else by the host itself.
+    item.click(menu.find("Phones…").expect("phones item")).await;
+    let phones = wait_for_windows(PHONES_TITLE, 1, START).await;
+    request_close(phones[0]);
+    item.click(menu.find("Settings…").expect("settings item")).await;
+    wait_for_windows(SETTINGS_TITLE, 1, START).await;
+    eventually(
+        "the Phones window closed and one host left",
+        SOON,
+        || (windows_titled(PHONES_TITLE).len(), window_hosts(pid).len()),
+        |(phones, hosts)| *phones == 0 && *hosts == 1,
+    )
+    .await;
 
     item.click(
         &item

@@ -13,6 +13,8 @@ pub enum ShellError {
     Runtime(std::io::Error),
     #[error("the app is not set up yet")]
     NotSetUp,
+    #[error("--window-host is started by the running app itself, not by hand")]
+    NotStartedByTheApp,
     #[error("no such command: {0}")]
     UnknownCommand(String),
     #[error("{command}: wrong arguments: {reason}")]
@@ -40,6 +42,7 @@ impl ShellError {
             ShellError::Tauri(_) => "shell",
             ShellError::Runtime(_) => "runtime",
             ShellError::NotSetUp => "not_set_up",
+            ShellError::NotStartedByTheApp => "not_started_by_the_app",
             ShellError::UnknownCommand(_) => "unknown_command",
             ShellError::BadArguments { .. } => "bad_arguments",
             ShellError::Answer { .. } => "answer",

@@ -46,29 +46,46 @@ pub fn tell<R: Runtime>(app: &AppHandle<R>, name: &str, payload: &impl Serialize
 /// Sets up the link to the window host: a host is started (this same program, `--window-host`) when a window
 /// is wanted, and the windows' calls are answered by the dispatcher, as if they were made here.
 pub fn install<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> Result<()> {
-    let program = std::env::current_exe().map_err(crate::ShellError::Runtime)?;
-    let link_for_waiter: Arc<OnceLock<Weak<HostLink>>> = Arc::default();
-    let waiter_link = link_for_waiter.clone();
-    let start_host = Box::new(move |number: u64| {
-        // Its log goes where the app's goes (standard error); its environment is the app's.
-        let mut child = std::process::Command::new(&program)
-            .arg("--window-host")
-            .stdin(std::process::Stdio::null())
-            .spawn()?;
-        let waiter_link = waiter_link.clone();
+    let program = this_program()?;
+    let link_for_watcher: Arc<OnceLock<Weak<HostLink>>> = Arc::default();
+    let watcher_link = link_for_watcher.clone();
+    let start_host = Box::new(move |number: u64| -> std::io::Result<()> {
+        // The host is started by a thread of its own that then waits for it: if that thread cannot be made, no
+        // process is left unwatched.
+        let (started, outcome) = std::sync::mpsc::channel();
+        let program = program.clone();
+        let watcher_link = watcher_link.clone();
         std::thread::Builder::new()
             .name("caret-window-host".into())
             .spawn(move || {
+                // Its log goes where the app's goes (standard error); its environment is the app's.
+                let child = std::process::Command::new(&program)
+                    .arg("--window-host")
+                    .env(crate::host::HOST_NUMBER_VAR, number.to_string())
+                    .stdin(std::process::Stdio::null())
+                    .spawn();
+                let mut child = match child {
+                    Ok(child) => {
+                        let _ = started.send(Ok(()));
+                        child
+                    }
+                    Err(error) => {
+                        let _ = started.send(Err(error));
+                        return;
+                    }
+                };
                 match child.wait() {
-                    Ok(status) if status.success() => tracing::info!("window host exited"),
-                    Ok(status) => tracing::warn!("window host ended: {status}"),
+                    Ok(status) if status.success() => tracing::info!(number, "window host exited"),
+                    Ok(status) => tracing::warn!(number, "window host ended: {status}"),
                     Err(error) => tracing::warn!("cannot wait for the window host: {error}"),
                 }
-                if let Some(link) = waiter_link.get().and_then(Weak::upgrade) {
+                if let Some(link) = watcher_link.get().and_then(Weak::upgrade) {
                     link.host_ended(number);
                 }
             })?;
-        Ok(())
+        outcome
+            .recv()
+            .map_err(|_| std::io::Error::other("the window host's watcher ended before starting it"))?
     });
     let dispatcher = app.clone();
     let ui: UiHandler = Arc::new(move |call: UiCall| {
@@ -83,7 +100,17 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, core: &AppCore) -> Result<()> {
         })
     });
     let link = Arc::new(HostLink::new(start_host, ui));
-    let _first = link_for_waiter.set(Arc::downgrade(&link));
+    let _first = link_for_watcher.set(Arc::downgrade(&link));
     core.attach_window_host(link);
     Ok(())
+}
+
+/// The program to start as the window host: this very one. On Linux through `/proc/self/exe`, which stays the
+/// running version even after a package upgrade replaced the file, so that a host never speaks another
+/// version's protocol or shows another version's pages.
+fn this_program() -> Result<std::path::PathBuf> {
+    if cfg!(target_os = "linux") {
+        return Ok("/proc/self/exe".into());
+    }
+    std::env::current_exe().map_err(crate::ShellError::Runtime)
 }

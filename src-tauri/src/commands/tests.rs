@@ -145,3 +145,35 @@ fn a_call_by_name_answers_as_a_webview_call_does_and_refuses_mistakes() {
     let unknown = by_name("format_disk", serde_json::json!({})).expect_err("not ours");
     assert_eq!(unknown.code(), "unknown_command", "{unknown}");
 }
+
+/// The window host's handler, as the shipped windows have it: a remote page is refused by the capabilities
+/// before anything is forwarded; the app's own page is forwarded to the app by name (none runs here, which the
+/// page is told with its own code rather than left waiting).
+#[test]
+fn the_window_host_forwards_only_the_app_s_own_pages_and_says_when_the_app_is_gone() {
+    let nowhere = tempfile::tempdir().expect("a directory");
+    let paths = AppPaths {
+        config_dir: nowhere.path().into(),
+        data_dir: nowhere.path().into(),
+    };
+    let app = mock_builder()
+        .invoke_handler(crate::host::forwarder(paths))
+        .build(tauri::generate_context!())
+        .expect("mock app builds");
+    let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
+        .build()
+        .expect("webview");
+    let refused = call_from(
+        "https://evil.example",
+        &webview,
+        "workspaces",
+        serde_json::json!({}),
+    )
+    .expect_err("a remote page");
+    assert!(
+        refused.to_string().contains("not allowed"),
+        "refused by the capabilities, not by a missing app: {refused}"
+    );
+    let unreachable = call(&webview, "workspaces", serde_json::json!({})).expect_err("no app runs");
+    assert_eq!(unreachable["code"], "app_unreachable", "{unreachable}");
+}

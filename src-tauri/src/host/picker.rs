@@ -121,13 +121,13 @@ fn hide<R: Runtime>(app: &AppHandle<R>) {
         let _ = window.destroy();
     }
     let state = app.state::<PickerState>();
-    let hidden = {
+    let (hidden, opening) = {
         let mut life = state.life();
         life.shown = false;
         life.hidden += 1;
-        life.hidden
+        (life.hidden, life.opening)
     };
-    super::tell_app(app, FromHost::PickerHidden);
+    super::tell_app(app, FromHost::PickerHidden { opening });
     tracing::info!("picker hidden");
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
