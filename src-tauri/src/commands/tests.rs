@@ -28,6 +28,13 @@ fn app() -> tauri::App<MockRuntime> {
     app
 }
 
+/// A Settings window in the mock app, for its page's calls.
+fn settings_webview(app: &tauri::App<MockRuntime>) -> tauri::WebviewWindow<MockRuntime> {
+    tauri::WebviewWindowBuilder::new(app, "settings", Default::default())
+        .build()
+        .expect("webview")
+}
+
 /// Where the app's own pages come from on Linux: a local origin, which the ACL lets call app commands.
 const APP_ORIGIN: &str = "tauri://localhost";
 
@@ -60,9 +67,7 @@ fn call_from(
 #[test]
 fn app_info_answers_in_the_shape_the_ui_was_generated_for() {
     let app = app();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
-        .build()
-        .expect("webview");
+    let webview = settings_webview(&app);
     let info = call(&webview, "app_info", serde_json::json!({})).expect("app_info answers");
     assert_eq!(info["headless"], false);
     assert_eq!(info["data_dir"], "/tmp/caret-d");
@@ -83,9 +88,7 @@ fn app_info_answers_in_the_shape_the_ui_was_generated_for() {
 #[test]
 fn perform_takes_an_action_as_the_generated_types_spell_it() {
     let app = app();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
-        .build()
-        .expect("webview");
+    let webview = settings_webview(&app);
     let action = serde_json::json!({"action": {"type": "open_window", "window": "settings"}});
     assert_eq!(call(&webview, "perform", action), Ok(serde_json::Value::Null));
     let misspelt = serde_json::json!({"action": {"type": "open_window", "window": "nowhere"}});
@@ -98,9 +101,7 @@ fn perform_takes_an_action_as_the_generated_types_spell_it() {
 #[test]
 fn a_remote_page_cannot_call_the_app() {
     let app = app();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
-        .build()
-        .expect("webview");
+    let webview = settings_webview(&app);
     let refused = call_from(
         "https://evil.example",
         &webview,
@@ -115,9 +116,7 @@ fn a_remote_page_cannot_call_the_app() {
 #[test]
 fn a_call_by_name_answers_as_a_webview_call_does_and_refuses_mistakes() {
     let app = app();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
-        .build()
-        .expect("webview");
+    let webview = settings_webview(&app);
     let caller = crate::commands::Caller {
         app: app.handle().clone(),
         window: None,
@@ -160,9 +159,7 @@ fn the_window_host_forwards_only_the_app_s_own_pages_and_says_when_the_app_is_go
         .invoke_handler(crate::host::forwarder(paths))
         .build(tauri::generate_context!())
         .expect("mock app builds");
-    let webview = tauri::WebviewWindowBuilder::new(&app, "settings", Default::default())
-        .build()
-        .expect("webview");
+    let webview = settings_webview(&app);
     let refused = call_from(
         "https://evil.example",
         &webview,
