@@ -297,6 +297,71 @@ async fn settings_is_shown_by_a_window_host_that_exits_with_its_last_window() {
     );
 }
 
+/// A window host that dies (a crash, `kill -9`) takes its windows with it and nothing else: the tray app runs
+/// on, says so in its log, and the next window it is asked for opens in a new host.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_host_that_dies_is_replaced_at_the_next_window() {
+    let _desktop = exclusive_desktop().await;
+    let mut watcher = Watcher::start().await;
+    let sandbox = Sandbox::new();
+    let mut app = sandbox.command("app", &[]).spawn().expect("launch caret-desktop");
+    let pid = app.id().expect("pid");
+    let item = watcher.next_item(START).await;
+    let menu = item.menu().await;
+
+    item.click(menu.find("Settings…").expect("settings item")).await;
+    wait_for_windows(SETTINGS_TITLE, 1, START).await;
+    let first = eventually(
+        "one window host",
+        START,
+        || window_hosts(pid),
+        |hosts| hosts.len() == 1,
+    )
+    .await[0];
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &first.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    eventually(
+        "the dead host's window gone",
+        SOON,
+        || windows_titled(SETTINGS_TITLE).len(),
+        |count| *count == 0,
+    )
+    .await;
+    sandbox.wait_for_log("app", "window host gone", SOON).await;
+    assert!(
+        app.try_wait().expect("poll").is_none(),
+        "the tray app runs on:\n{}",
+        sandbox.log("app")
+    );
+
+    item.click(menu.find("Settings…").expect("settings item")).await;
+    wait_for_windows(SETTINGS_TITLE, 1, START).await;
+    let second = eventually(
+        "a new window host",
+        START,
+        || window_hosts(pid),
+        |hosts| hosts.len() == 1,
+    )
+    .await[0];
+    assert_ne!(first, second, "a new process");
+    let log = sandbox.log("app");
+    assert!(log.contains("window host ended: signal: 9"), "{log}");
+
+    item.click(
+        &item
+            .menu()
+            .await
+            .find("Quit Caret Desktop")
+            .expect("quit")
+            .clone(),
+    )
+    .await;
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_launch_is_forwarded_to_the_first_and_exits() {
     let _desktop = exclusive_desktop().await;
