@@ -51,6 +51,22 @@ fn webview_processes(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// Quits from the tray menu; the app must exit 0 (its log says why not).
+async fn quit_from_the_tray(
+    item: &caret_e2e::sni::TrayItem,
+    app: &mut tokio::process::Child,
+    sandbox: &Sandbox,
+) {
+    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
+        .await;
+    let status = wait_for_exit(app, SOON).await;
+    assert!(
+        status.success(),
+        "Quit must exit 0, got {status}; log:\n{}",
+        sandbox.log("app")
+    );
+}
+
 /// The real tray app against a local Slack with one user (Acme, ada) whose token the test can connect, its
 /// tray item registered with a StatusNotifierWatcher of the test's own.
 struct TrayWithSlack {
@@ -272,7 +288,14 @@ async fn settings_is_shown_by_a_window_host_that_exits_with_its_last_window() {
     let phones = wait_for_windows(PHONES_TITLE, 1, START).await;
     request_close(phones[0]);
     item.click(menu.find("Settings…").expect("settings item")).await;
-    wait_for_windows(SETTINGS_TITLE, 1, START).await;
+    eventually_or_tell(
+        "Settings, asked for as Phones closed",
+        START,
+        || windows_titled(SETTINGS_TITLE).len(),
+        |count| *count == 1,
+        || format!("the app's log:\n{}", sandbox.log("app")),
+    )
+    .await;
     eventually(
         "the Phones window closed and one host left",
         SOON,
@@ -281,20 +304,7 @@ async fn settings_is_shown_by_a_window_host_that_exits_with_its_last_window() {
     )
     .await;
 
-    item.click(
-        &item
-            .menu()
-            .await
-            .find("Quit Caret Desktop")
-            .expect("quit")
-            .clone(),
-    )
-    .await;
-    assert!(
-        wait_for_exit(&mut app, SOON).await.success(),
-        "log:\n{}",
-        sandbox.log("app")
-    );
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 }
 
 /// A window host that dies (a crash, `kill -9`) takes its windows with it and nothing else: the tray app runs
@@ -350,16 +360,7 @@ async fn a_window_host_that_dies_is_replaced_at_the_next_window() {
     let log = sandbox.log("app");
     assert!(log.contains("window host ended: signal: 9"), "{log}");
 
-    item.click(
-        &item
-            .menu()
-            .await
-            .find("Quit Caret Desktop")
-            .expect("quit")
-            .clone(),
-    )
-    .await;
-    assert!(wait_for_exit(&mut app, SOON).await.success());
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -604,20 +605,7 @@ async fn a_status_set_from_the_tray_menu_reaches_slack_and_clearing_it_clears_sl
     )
     .await;
 
-    item.click(
-        &item
-            .menu()
-            .await
-            .find("Quit Caret Desktop")
-            .expect("quit")
-            .clone(),
-    )
-    .await;
-    assert!(
-        wait_for_exit(&mut app, SOON).await.success(),
-        "log:\n{}",
-        sandbox.log("app")
-    );
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -657,9 +645,7 @@ async fn where_the_shortcut_cannot_be_grabbed_the_app_runs_on_and_the_picker_com
     let pickers = wait_for_windows("Set status", 1, START).await;
     close_window(pickers[0], "Set status").await;
 
-    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
-        .await;
-    assert!(wait_for_exit(&mut app, SOON).await.success());
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -680,9 +666,7 @@ async fn the_shortcut_opens_the_picker_and_a_combination_another_app_holds_is_re
     assert!(pressed.success());
     let pickers = wait_for_windows("Set status", 1, START).await;
     close_window(pickers[0], "Set status").await;
-    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
-        .await;
-    assert!(wait_for_exit(&mut app, SOON).await.success());
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 
     // Another application holds Ctrl+Alt+S: the app runs on and says why the shortcut is not there.
     let _holder = caret_e2e::x11::hold_key_combination(u32::from(b's'), 4 | 8);
@@ -701,9 +685,7 @@ async fn the_shortcut_opens_the_picker_and_a_combination_another_app_holds_is_re
         "the reason is said: {}",
         sandbox.log("app-again")
     );
-    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
-        .await;
-    assert!(wait_for_exit(&mut app, SOON).await.success());
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 }
 
 /// Issue 15, 1 and 3: a fast typist presses the shortcut and types at once, before the picker can take keys.
@@ -823,9 +805,7 @@ async fn keys_typed_right_after_the_shortcut_set_the_state_they_name_on_the_firs
     // The kept picker's host ends with the app.
     let hosts = window_hosts(app.id().expect("pid"));
     assert_eq!(hosts.len(), 1, "{hosts:?}");
-    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
-        .await;
-    assert!(wait_for_exit(&mut app, SOON).await.success());
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
     eventually(
         "the window host ends with the app",
         SOON,
@@ -991,9 +971,7 @@ async fn the_shortcut_follows_a_layout_change_num_lock_on_another_modifier_and_a
     shortcut_opens_the_picker("after the listener connected again").await;
     assert!(app.try_wait().expect("poll").is_none(), "the app runs on");
 
-    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
-        .await;
-    assert!(wait_for_exit(&mut app, SOON).await.success());
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 }
 
 /// Issue 16, 6 and 7: on Wayland the shortcut goes through the desktop's GlobalShortcuts portal (here a portal
@@ -1089,9 +1067,7 @@ async fn on_wayland_the_portal_binds_the_shortcut_and_its_activation_opens_the_p
             .count(),
         1
     );
-    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
-        .await;
-    assert!(wait_for_exit(&mut app, SOON).await.success());
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 
     // The user turns the request down: no shortcut, said plainly, and its session is closed.
     portal.set_answer(Answer::Decline);
@@ -1123,7 +1099,5 @@ async fn on_wayland_the_portal_binds_the_shortcut_and_its_activation_opens_the_p
             .contains("Failed to populate properties cache"),
         "zbus's expected warning about a request object the portal makes later is kept out of the log"
     );
-    item.click(item.menu().await.find("Quit Caret Desktop").expect("quit"))
-        .await;
-    assert!(wait_for_exit(&mut app, SOON).await.success());
+    quit_from_the_tray(&item, &mut app, &sandbox).await;
 }

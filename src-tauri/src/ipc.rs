@@ -120,6 +120,15 @@ macro_rules! ipc_commands {
     };
 }
 
+/// A call's arguments as its page passed them: a JSON object, or `null` for none (no page of ours sends raw
+/// bytes).
+pub fn arguments<R: tauri::Runtime>(invoke: &tauri::ipc::Invoke<R>) -> serde_json::Value {
+    match invoke.message.payload() {
+        tauri::ipc::InvokeBody::Json(args) => args.clone(),
+        tauri::ipc::InvokeBody::Raw(_) => serde_json::Value::Null,
+    }
+}
+
 /// Tauri's invoke handler for a webview of this process: each listed command goes to [`dispatch`] with the
 /// window it came from; anything else is not ours (Tauri answers that it is not found). Tauri has checked
 /// the caller's origin against the capabilities before this runs.
@@ -130,10 +139,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
             return false;
         }
         let command = command.to_owned();
-        let args = match invoke.message.payload() {
-            tauri::ipc::InvokeBody::Json(args) => args.clone(),
-            tauri::ipc::InvokeBody::Raw(_) => serde_json::Value::Null,
-        };
+        let args = arguments(&invoke);
         let webview = invoke.message.webview_ref();
         let caller = crate::commands::Caller {
             app: webview.app_handle().clone(),

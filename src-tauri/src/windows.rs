@@ -17,7 +17,7 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind) -> Result<()> {
     if kind == WindowKind::Picker {
         return crate::picker::open(app);
     }
-    let core = app.state::<AppCore>();
+    let core = app.try_state::<AppCore>().ok_or(crate::ShellError::NotSetUp)?;
     core.window_host()?.send(ToHost::Open {
         window: kind,
         waited_ms: 0.0,

@@ -310,7 +310,8 @@ impl HostLink {
     }
 
     /// Whether a host is connected now.
-    pub fn host_connected(&self) -> bool {
+    #[cfg(test)]
+    fn host_connected(&self) -> bool {
         self.state.lock().connected.is_some()
     }
 
