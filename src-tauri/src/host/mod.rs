@@ -151,6 +151,9 @@ async fn follow_app<R: Runtime>(app: AppHandle<R>, from_app: OwnedReadHalf) {
             },
             Ok(None) | Err(_) => {
                 tracing::info!("the app hung up: the window host exits");
+                if leaving(&app) {
+                    hand_back_late_windows(&app);
+                }
                 // What was handed back is written before the process ends.
                 if let Some(uplink) = app.try_state::<Uplink>() {
                     let (done, flushed) = oneshot::channel();
@@ -162,6 +165,33 @@ async fn follow_app<R: Runtime>(app: AppHandle<R>, from_app: OwnedReadHalf) {
                 return;
             }
         }
+    }
+}
+
+/// A window asked for just before the last one closed can be made after the host decided to leave (Tauri
+/// counts the windows when one closes, not while another is being made): it is handed back, so that the next
+/// host shows it rather than it closing with this one.
+fn hand_back_late_windows<R: Runtime>(app: &AppHandle<R>) {
+    for (label, window) in app.webview_windows() {
+        let Some(kind) = WindowKind::from_label(&label) else {
+            continue;
+        };
+        if !window.is_visible().unwrap_or(false) {
+            continue;
+        }
+        let opening = if kind == WindowKind::Picker {
+            picker::opening(app)
+        } else {
+            0
+        };
+        tell_app(
+            app,
+            FromHost::Returned {
+                window: kind,
+                waited_ms: 0.0,
+                opening,
+            },
+        );
     }
 }
 
@@ -222,10 +252,7 @@ pub(crate) fn forwarder<R: Runtime>(
         }
         let call = UiCall {
             command: command.to_owned(),
-            args: match invoke.message.payload() {
-                tauri::ipc::InvokeBody::Json(args) => args.clone(),
-                tauri::ipc::InvokeBody::Raw(_) => serde_json::Value::Null,
-            },
+            args: crate::ipc::arguments(&invoke),
             window: WindowKind::from_label(invoke.message.webview_ref().label()),
         };
         let paths = paths.clone();

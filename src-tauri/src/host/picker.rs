@@ -150,6 +150,12 @@ fn hide<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
+/// The opening the picker shows (or showed last).
+pub fn opening<R: Runtime>(app: &AppHandle<R>) -> u32 {
+    app.try_state::<PickerState>()
+        .map_or(0, |state| state.life().opening)
+}
+
 /// The page shows the list of `opening` and takes keys: logs how long that took since it was asked for.
 pub fn ready<R: Runtime>(app: &AppHandle<R>, opening: u32) {
     let Some(state) = app.try_state::<PickerState>() else {
