@@ -9,7 +9,10 @@
 
 use std::time::Duration;
 
-use caret_core::{DesiredStatus, ManualStatus, SharingPolicy, WorkspaceSettings, choose_input, decide};
+use caret_core::{
+    DesiredStatus, DesktopSignals, Inputs, ManualStatus, SharingPolicy, WorkspaceSettings, choose_input,
+    decide,
+};
 use caret_e2e::app::{KeyringCleanup, Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::{eventually, require_desktop_session};
@@ -73,8 +76,13 @@ fn settled(store: &Store, slack: &FakeSlack, token: &str) -> (bool, String) {
         .expect("inputs")
         .flatten();
     let now = chrono::Utc::now();
-    let wanted = choose_input(None, manual.as_ref(), now)
-        .map(|input| decide(&input, &workspace.settings, now.fixed_offset()).status);
+    let inputs = Inputs {
+        manual: manual.as_ref(),
+        phone: None,
+        desktop: &DesktopSignals::default(),
+    };
+    let wanted =
+        choose_input(inputs, now).map(|input| decide(&input, &workspace.settings, now.fixed_offset()).status);
     let shown = slack.status(token);
     let in_flight = store
         .sync_state(workspace.id)

@@ -17,8 +17,8 @@
 use std::time::Duration;
 
 use caret_core::{
-    CaretState, DesiredStatus, EventDetails, ManualStatus, SharingPolicy, StateKind, WorkspaceSettings,
-    choose_input, decide,
+    CaretState, DesiredStatus, DesktopSignals, EventDetails, Inputs, ManualStatus, SharingPolicy, StateKind,
+    WorkspaceSettings, choose_input, decide,
 };
 use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, Fault, RecordedCall, TestClock};
@@ -102,7 +102,12 @@ impl Day {
 
     fn expected(&self) -> (Option<String>, Option<DesiredStatus>) {
         let now = self.app_now();
-        let input = choose_input(self.phone_state.as_ref(), self.manual.as_ref(), now);
+        let inputs = Inputs {
+            manual: self.manual.as_ref(),
+            phone: self.phone_state.as_ref(),
+            desktop: &DesktopSignals::default(),
+        };
+        let input = choose_input(inputs, now);
         let state = input.as_ref().map(|input| input.state.kind().as_str().to_owned());
         let status = input.map(|input| decide(&input, &self.settings, now.fixed_offset()).status);
         (state, status)

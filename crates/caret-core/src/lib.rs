@@ -6,6 +6,8 @@
 //! - [`policy`]: the four privacy policies of a Slack workspace (Default, Trusted, VIP, Blocked) and timed blocks.
 //! - [`settings`]: everything a user configures per workspace, with validation.
 //! - [`status`]: what we want Slack to show: status text, emoji, expiration and presence.
+//! - [`sources`]: [`choose_input`], which input speaks when several do (the user, the phone, the desktop's
+//!   microphone, camera and calendar).
 //! - [`mapping`]: [`decide`], the one function that turns (state, settings, now) into that status. The user's
 //!   privacy depends on it, so it is table-tested for every state, policy and phone-number option.
 //! - [`rate`]: a token bucket with the time passed in, for rate limits (the engine's, the relay's).
@@ -19,15 +21,17 @@ pub mod mapping;
 pub mod policy;
 pub mod rate;
 pub mod settings;
+pub mod sources;
 pub mod state;
 pub mod status;
 pub mod text;
 
 pub use error::{CoreError, Result};
-pub use mapping::{choose_input, decide};
+pub use mapping::decide;
 pub use policy::{Blocked, Policy, PolicySetting, SharingPolicy};
 pub use settings::{
     LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule, StateTemplate, TimeFormat, WorkspaceSettings,
 };
+pub use sources::{DesktopSignals, DesktopSource, Inputs, Source, choose_input};
 pub use state::{CaretState, EventDetails, ManualStatus, Origin, StateKind, StatusInput};
 pub use status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus};

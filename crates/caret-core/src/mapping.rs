@@ -12,7 +12,8 @@
 //! 6. **VIP** shows the state's detailed text when it has one, with the event's title, start and end.
 //! 7. The phone number, when shared, is appended whole; only the part before it is ever shortened.
 //! 8. Expiration: a manual status ends when the user chose; an event under VIP at its end; anything else the
-//!    phone reports gets a lease the engine renews, so that nothing outlives a desktop that died. (Under Default
+//!    phone or the desktop's own sources report gets a lease the engine renews, so that nothing outlives a
+//!    desktop that died. (Under Default
 //!    and Trusted an event's end is a detail, so it is not used as the expiration; `recompute_at` tells the
 //!    engine to clear it when the event ends.)
 
@@ -20,26 +21,12 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::policy::Policy;
 use crate::settings::{DETAIL_PLACEHOLDERS, StateTemplate, TimeFormat, WorkspaceSettings, placeholders};
-use crate::state::{CaretState, ManualStatus, Origin, StateKind, StatusInput};
+use crate::state::{CaretState, Origin, StateKind, StatusInput};
 use crate::status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus};
 use crate::text::{STATUS_TEXT_LIMIT, sanitize_free_text, slack_length, truncate_to};
 
 /// Separates the status text from a shared phone number.
 pub const PHONE_SEPARATOR: &str = " · ";
-
-/// What counts now: an active manual status wins over the phone; with neither, there is nothing to share.
-pub fn choose_input(
-    phone: Option<&CaretState>,
-    manual: Option<&ManualStatus>,
-    now: DateTime<Utc>,
-) -> Option<StatusInput> {
-    match manual {
-        Some(manual) if manual.is_active(now) => {
-            Some(StatusInput::manual(manual.state.clone(), manual.until))
-        }
-        _ => phone.map(|state| StatusInput::from_phone(state.clone())),
-    }
-}
 
 /// Decides what Slack should show for `input` under `settings` at `now`. `now` carries the user's UTC offset,
 /// used to write times such as an event's end.
@@ -88,10 +75,10 @@ pub fn decide(input: &StatusInput, settings: &WorkspaceSettings, now: DateTime<F
     let expiration = match (&input.origin, &input.state) {
         (Origin::Manual { until: Some(until) }, _) => Expiration::Fixed { at: *until },
         (Origin::Manual { until: None }, _) => Expiration::Never,
-        (Origin::Phone, CaretState::Event(event)) if policy == Policy::Vip => {
+        (Origin::Phone | Origin::Desktop { .. }, CaretState::Event(event)) if policy == Policy::Vip => {
             Expiration::Fixed { at: event.end }
         }
-        (Origin::Phone, _) => Expiration::Lease {
+        (Origin::Phone | Origin::Desktop { .. }, _) => Expiration::Lease {
             at: now_utc + settings.lease.duration(),
         },
     };
@@ -112,7 +99,7 @@ pub fn decide(input: &StatusInput, settings: &WorkspaceSettings, now: DateTime<F
 fn input_end(input: &StatusInput) -> Option<DateTime<Utc>> {
     let manual_end = match input.origin {
         Origin::Manual { until } => until,
-        Origin::Phone => None,
+        Origin::Phone | Origin::Desktop { .. } => None,
     };
     let event_end = match &input.state {
         CaretState::Event(event) => Some(event.end),
@@ -159,7 +146,7 @@ fn vip_text(
         _ => {
             let manual_end = match input.origin {
                 Origin::Manual { until } => until.map(|until| format_time(until, time_format, now)),
-                Origin::Phone => None,
+                Origin::Phone | Origin::Desktop { .. } => None,
             };
             (fallback_title.clone(), None, manual_end)
         }

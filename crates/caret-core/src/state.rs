@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{CoreError, Result};
+use crate::sources::{DesktopSource, Source};
 
 /// The kind of a state, without its details: the key for per-state templates and presence rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
@@ -177,6 +178,9 @@ pub enum Origin {
     Phone,
     /// Chosen by the user (tray, shortcut, CLI, UI) for a duration; `until: None` means until cleared.
     Manual { until: Option<DateTime<Utc>> },
+    /// Seen by the desktop itself: lasts while the source keeps seeing it, hence a renewed lease, as for the
+    /// phone.
+    Desktop { source: DesktopSource },
 }
 
 /// A state together with its origin: the input of [`crate::decide`].
@@ -199,6 +203,22 @@ impl StatusInput {
         StatusInput {
             state,
             origin: Origin::Manual { until },
+        }
+    }
+
+    pub fn from_desktop(state: CaretState, source: DesktopSource) -> Self {
+        StatusInput {
+            state,
+            origin: Origin::Desktop { source },
+        }
+    }
+
+    /// Where this input came from, as the tray and the sync log name it.
+    pub fn source(&self) -> Source {
+        match self.origin {
+            Origin::Phone => Source::Phone,
+            Origin::Manual { .. } => Source::Manual,
+            Origin::Desktop { source } => Source::from(source),
         }
     }
 }

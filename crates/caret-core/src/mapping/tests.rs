@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use super::*;
 use crate::policy::{PolicySetting, SharingPolicy};
 use crate::settings::{LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule};
-use crate::state::EventDetails;
+use crate::sources::{DesktopSignals, DesktopSource, Inputs, choose_input};
+use crate::state::{EventDetails, ManualStatus};
 use crate::text::ELLIPSIS;
 
 const PHONE: &str = "+49 170 1234567";
@@ -100,18 +101,24 @@ enum OriginCase {
     Phone,
     ManualForAnHour,
     ManualUntilCleared,
+    /// The desktop's own sources: a state they report is shared exactly as the phone's would be.
+    Desktop(DesktopSource),
 }
 
 impl OriginCase {
-    const ALL: [OriginCase; 3] = [
+    const ALL: [OriginCase; 6] = [
         OriginCase::Phone,
         OriginCase::ManualForAnHour,
         OriginCase::ManualUntilCleared,
+        OriginCase::Desktop(DesktopSource::Microphone),
+        OriginCase::Desktop(DesktopSource::Camera),
+        OriginCase::Desktop(DesktopSource::Calendar),
     ];
 
     fn input(self, state: CaretState) -> StatusInput {
         match self {
             OriginCase::Phone => StatusInput::from_phone(state),
+            OriginCase::Desktop(source) => StatusInput::from_desktop(state, source),
             OriginCase::ManualForAnHour => StatusInput::manual(state, Some(now_utc() + Duration::hours(1))),
             OriginCase::ManualUntilCleared => StatusInput::manual(state, None),
         }
@@ -124,10 +131,10 @@ fn expected_expiration(kind: StateKind, policy: Policy, origin: OriginCase) -> E
             at: now_utc() + Duration::hours(1),
         },
         OriginCase::ManualUntilCleared => Expiration::Never,
-        OriginCase::Phone if kind == StateKind::Event && policy == Policy::Vip => {
+        OriginCase::Phone | OriginCase::Desktop(_) if kind == StateKind::Event && policy == Policy::Vip => {
             Expiration::Fixed { at: event().end }
         }
-        OriginCase::Phone => Expiration::Lease {
+        OriginCase::Phone | OriginCase::Desktop(_) => Expiration::Lease {
             at: now_utc() + Duration::minutes(30),
         },
     }
@@ -172,7 +179,7 @@ fn every_state_policy_phone_option_and_origin_maps_exactly_as_the_table_says() {
             }
         }
     }
-    assert_eq!(cases, 11 * 4 * 2 * 3);
+    assert_eq!(cases, 11 * 4 * 2 * 6);
 }
 
 #[test]
@@ -514,7 +521,7 @@ fn default_shows_the_same_everything_for_every_state_shown_as_busy_whatever_the_
             }
         }
     }
-    assert_eq!(combinations, (1 << 11) * 2 * 3);
+    assert_eq!(combinations, (1 << 11) * 2 * OriginCase::ALL.len());
 }
 
 #[test]
@@ -584,15 +591,25 @@ fn manual_status_wins_over_the_phone_until_it_expires() {
         state: CaretState::InCall,
         until: Some(now_utc() + Duration::minutes(30)),
     };
-    let chosen = choose_input(Some(&phone), Some(&manual), now_utc()).unwrap();
+    let quiet = DesktopSignals::default();
+    let inputs = |phone, manual| Inputs {
+        manual,
+        phone,
+        desktop: &quiet,
+    };
+    let chosen = choose_input(inputs(Some(&phone), Some(&manual)), now_utc()).unwrap();
     assert_eq!(chosen, StatusInput::manual(CaretState::InCall, manual.until));
-    let later = choose_input(Some(&phone), Some(&manual), now_utc() + Duration::minutes(30)).unwrap();
+    let later = choose_input(
+        inputs(Some(&phone), Some(&manual)),
+        now_utc() + Duration::minutes(30),
+    )
+    .unwrap();
     assert_eq!(later, StatusInput::from_phone(CaretState::Walking));
     assert_eq!(
-        choose_input(None, Some(&manual), now_utc() + Duration::hours(1)),
+        choose_input(inputs(None, Some(&manual)), now_utc() + Duration::hours(1)),
         None
     );
-    assert_eq!(choose_input(None, None, now_utc()), None);
+    assert_eq!(choose_input(inputs(None, None), now_utc()), None);
 }
 
 // --- Slack's 100-character limit ---
@@ -778,6 +795,14 @@ fn render_status_mapping_doc() -> String {
             "You, until cleared",
             StatusInput::manual(CaretState::InCall, None),
         ),
+        (
+            "Microphone: In a call",
+            StatusInput::from_desktop(CaretState::InCall, DesktopSource::Microphone),
+        ),
+        (
+            "Calendar: event",
+            StatusInput::from_desktop(state_of(StateKind::Event), DesktopSource::Calendar),
+        ),
     ];
     for (name, input) in origins {
         let cells: Vec<String> = [Policy::Trusted, Policy::Vip]
@@ -817,6 +842,61 @@ fn render_status_mapping_doc() -> String {
          to automatic. \"Automatic\" means Slack decides from your activity, as if Caret Desktop were not there; \
          Slack has no way to force \"active\".\n",
     );
+    out.push_str(&render_which_input_speaks());
+    out
+}
+
+/// The order of `choose_input`, shown on the combinations people meet.
+fn render_which_input_speaks() -> String {
+    let mut out = String::from(
+        "\n## Which input speaks\n\nWhen several inputs speak at once, one wins (`caret_core::choose_input`), in \
+         this order: your own choice while it lasts; a call, whichever source sees it (the phone's In a call, \
+         then the desktop's microphone, then its camera); what the phone senses you doing (in a vehicle, \
+         walking, running, biking, sleeping, or an event on the phone); an event from your calendar; the \
+         phone's busy or silent; nothing. The winner is then shared under each workspace's policy exactly as \
+         in the tables above: a source adds inputs, never exposure.\n\n\
+         | You chose | Phone | Microphone | Calendar | The input that speaks (its source) |\n|---|---|---|---|---|\n",
+    );
+    let manual = ManualStatus {
+        state: CaretState::Sleeping,
+        until: None,
+    };
+    let rows: [(Option<&ManualStatus>, Option<CaretState>, bool, bool); 8] = [
+        (Some(&manual), Some(CaretState::InCall), true, true),
+        (None, Some(CaretState::InVehicle), true, true),
+        (None, Some(CaretState::InVehicle), false, true),
+        (None, Some(CaretState::Busy), false, true),
+        (None, Some(CaretState::Available), false, true),
+        (None, Some(CaretState::Available), true, false),
+        (None, Some(CaretState::Offline), false, false),
+        (None, None, false, true),
+    ];
+    for (manual, phone, microphone_in_use, has_event) in rows {
+        let desktop = DesktopSignals {
+            microphone_in_use,
+            calendar_event: has_event.then(event),
+            ..DesktopSignals::default()
+        };
+        let chosen = choose_input(
+            Inputs {
+                manual,
+                phone: phone.as_ref(),
+                desktop: &desktop,
+            },
+            now_utc(),
+        );
+        let shared = chosen.map_or_else(
+            || "nothing".to_owned(),
+            |input| format!("{} ({})", input.state.kind().label(), input.source().label()),
+        );
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {shared} |\n",
+            manual.map_or("—", |manual| manual.state.kind().label()),
+            phone.map_or("—", |phone| phone.kind().label()),
+            if microphone_in_use { "in use" } else { "—" },
+            if has_event { "an event" } else { "—" },
+        ));
+    }
     out
 }
 

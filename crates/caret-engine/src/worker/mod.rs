@@ -16,7 +16,7 @@ use std::time::Duration;
 mod presence;
 mod status;
 
-use caret_core::{Decision, DesiredStatus, Policy, Presence, choose_input, decide};
+use caret_core::{Decision, DesiredStatus, DesktopSignals, Inputs, Policy, Presence, choose_input, decide};
 use caret_slack::{Backoff, ErrorClass, SlackError, SlackMethod, SlackToken};
 use caret_store::{InFlight, LogKind, NewLogEntry, StatusRecord, WorkspaceId};
 use chrono::{DateTime, Utc};
@@ -344,7 +344,14 @@ impl Worker {
     fn decide_now(&self, target: &Target) -> (Decision, Option<&'static str>) {
         let now_local = self.cx.shared.clock.now_local();
         let now = now_local.with_timezone(&Utc);
-        let input = choose_input(target.phone.as_ref(), target.manual.as_ref(), now);
+        // The desktop's own sources (issue 19) do not feed the engine yet: only the user and the phone speak.
+        let desktop = DesktopSignals::default();
+        let inputs = Inputs {
+            manual: target.manual.as_ref(),
+            phone: target.phone.as_ref(),
+            desktop: &desktop,
+        };
+        let input = choose_input(inputs, now);
         let decision = match &input {
             Some(input) => decide(input, &target.settings, now_local),
             None => Decision {

@@ -1,0 +1,343 @@
+//! Which input speaks when several do: the user's own choice, the phone, and what the desktop itself sees
+//! (a microphone or camera in use, an event in a subscribed calendar). One rule, [`choose_input`], so that the
+//! tray, the sync log, the Settings preview and the engine can never disagree about it.
+//!
+//! The order, first match wins:
+//! 1. **The user's own choice** (tray, shortcut, CLI, UI) while it lasts: the user said so, nothing overrules it.
+//! 2. **A call**, whichever source sees it: the phone's `in_call`, then the desktop's microphone, then its
+//!    camera. A call is happening now, is known for certain, and is what colleagues most need to know before
+//!    they interrupt; it beats anything planned (a calendar event) and anything the phone guesses from motion.
+//! 3. **What the phone senses the person doing**: in a vehicle, walking, running, biking, sleeping, or an event
+//!    the phone itself reports. It describes the body, not the plan: someone driving is driving, whatever the
+//!    calendar booked for that hour.
+//! 4. **An event from the calendar**: planned, so below what is sensed, but more telling than a phone that
+//!    only says busy or silent (often *because* of that meeting).
+//! 5. **The phone's generic states**: busy, silent, then available and offline (which share nothing).
+//!
+//! A source adds inputs, never exposure: what comes out is a [`StatusInput`] like any other, and
+//! [`crate::decide`] applies the workspace's policy to it unchanged (under Default a call from the
+//! microphone is "Busy" like any call; a calendar event's title reaches Slack only under VIP).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::state::{CaretState, EventDetails, ManualStatus, StateKind, StatusInput};
+
+/// A source on the desktop itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DesktopSource {
+    /// Another application records from a microphone: a call.
+    Microphone,
+    /// Another application records from a camera: a call.
+    Camera,
+    /// An event in one of the user's calendar subscriptions.
+    Calendar,
+}
+
+/// Where the state being shared came from, for the words "In a call (microphone)".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Source {
+    /// The user chose it (tray, shortcut, CLI, UI).
+    Manual,
+    /// A paired phone reported it.
+    Phone,
+    Microphone,
+    Camera,
+    Calendar,
+}
+
+impl Source {
+    /// Every source, in the order of [`choose_input`]'s tie-breaks.
+    pub const ALL: [Source; 5] = [
+        Source::Manual,
+        Source::Phone,
+        Source::Microphone,
+        Source::Camera,
+        Source::Calendar,
+    ];
+
+    /// How the tray and the sync log name the source, after the state: "In a call (microphone)".
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Manual => "your choice",
+            Source::Phone => "phone",
+            Source::Microphone => "microphone",
+            Source::Camera => "camera",
+            Source::Calendar => "calendar",
+        }
+    }
+}
+
+impl From<DesktopSource> for Source {
+    fn from(source: DesktopSource) -> Source {
+        match source {
+            DesktopSource::Microphone => Source::Microphone,
+            DesktopSource::Camera => Source::Camera,
+            DesktopSource::Calendar => Source::Calendar,
+        }
+    }
+}
+
+/// What the desktop's own sources see right now. A source that is off, or sees nothing, leaves its field at
+/// the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesktopSignals {
+    /// Another application has a capture stream open on a microphone.
+    pub microphone_in_use: bool,
+    /// Another application has a capture stream open on a camera.
+    pub camera_in_use: bool,
+    /// The calendar event happening now (the one the calendar source picked when several overlap).
+    pub calendar_event: Option<EventDetails>,
+}
+
+/// Everything that may speak at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub manual: Option<&'a ManualStatus>,
+    pub phone: Option<&'a CaretState>,
+    pub desktop: &'a DesktopSignals,
+}
+
+/// The phone's states that say what the person is doing right now (rule 3).
+fn phone_senses_an_activity(kind: StateKind) -> bool {
+    matches!(
+        kind,
+        StateKind::InVehicle
+            | StateKind::Walking
+            | StateKind::Running
+            | StateKind::Biking
+            | StateKind::Sleeping
+            | StateKind::Event
+    )
+}
+
+/// The input that wins at `now` (see the module's order), or `None` when nothing speaks.
+pub fn choose_input(inputs: Inputs<'_>, now: DateTime<Utc>) -> Option<StatusInput> {
+    if let Some(manual) = inputs.manual.filter(|manual| manual.is_active(now)) {
+        return Some(StatusInput::manual(manual.state.clone(), manual.until));
+    }
+    let phone = inputs.phone;
+    let phone_kind = phone.map(CaretState::kind);
+    let from_phone = || phone.map(|state| StatusInput::from_phone(state.clone()));
+    let desktop = inputs.desktop;
+
+    if phone_kind == Some(StateKind::InCall) {
+        return from_phone();
+    }
+    if desktop.microphone_in_use {
+        return Some(StatusInput::from_desktop(
+            CaretState::InCall,
+            DesktopSource::Microphone,
+        ));
+    }
+    if desktop.camera_in_use {
+        return Some(StatusInput::from_desktop(
+            CaretState::InCall,
+            DesktopSource::Camera,
+        ));
+    }
+    if phone_kind.is_some_and(phone_senses_an_activity) {
+        return from_phone();
+    }
+    if let Some(event) = &desktop.calendar_event {
+        return Some(StatusInput::from_desktop(
+            CaretState::Event(event.clone()),
+            DesktopSource::Calendar,
+        ));
+    }
+    from_phone()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    fn meeting() -> EventDetails {
+        EventDetails::new("Quarterly review", now(), now() + Duration::hours(1)).unwrap()
+    }
+
+    fn phone_state(kind: StateKind) -> CaretState {
+        CaretState::without_details(kind).unwrap_or_else(|| {
+            CaretState::Event(
+                EventDetails::new("Phone's own event", now(), now() + Duration::hours(2)).unwrap(),
+            )
+        })
+    }
+
+    fn winner(inputs: Inputs<'_>) -> Option<(StateKind, Source)> {
+        choose_input(inputs, now()).map(|input| (input.state.kind(), input.source()))
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum ManualCase {
+        None,
+        Active,
+        Expired,
+    }
+
+    /// Every combination of the user's choice, every phone state (and no phone), the microphone, the camera
+    /// and a calendar event, against the order written out as the module documents it.
+    #[test]
+    fn every_combination_of_inputs_picks_what_the_documented_order_says() {
+        let phone_cases: Vec<Option<StateKind>> = std::iter::once(None)
+            .chain(StateKind::ALL.into_iter().map(Some))
+            .collect();
+        let mut combinations = 0;
+        for manual_case in [ManualCase::None, ManualCase::Active, ManualCase::Expired] {
+            let manual = match manual_case {
+                ManualCase::None => None,
+                ManualCase::Active => Some(ManualStatus {
+                    state: CaretState::Sleeping,
+                    until: Some(now() + Duration::minutes(30)),
+                }),
+                ManualCase::Expired => Some(ManualStatus {
+                    state: CaretState::Sleeping,
+                    until: Some(now()),
+                }),
+            };
+            for phone_kind in &phone_cases {
+                let phone = phone_kind.map(phone_state);
+                for microphone_in_use in [false, true] {
+                    for camera_in_use in [false, true] {
+                        for calendar_event in [None, Some(meeting())] {
+                            let has_event = calendar_event.is_some();
+                            let desktop = DesktopSignals {
+                                microphone_in_use,
+                                camera_in_use,
+                                calendar_event,
+                            };
+                            let inputs = Inputs {
+                                manual: manual.as_ref(),
+                                phone: phone.as_ref(),
+                                desktop: &desktop,
+                            };
+                            let sensed = [
+                                StateKind::InVehicle,
+                                StateKind::Walking,
+                                StateKind::Running,
+                                StateKind::Biking,
+                                StateKind::Sleeping,
+                                StateKind::Event,
+                            ];
+                            let expected = if matches!(manual_case, ManualCase::Active) {
+                                Some((StateKind::Sleeping, Source::Manual))
+                            } else if *phone_kind == Some(StateKind::InCall) {
+                                Some((StateKind::InCall, Source::Phone))
+                            } else if microphone_in_use {
+                                Some((StateKind::InCall, Source::Microphone))
+                            } else if camera_in_use {
+                                Some((StateKind::InCall, Source::Camera))
+                            } else if phone_kind.is_some_and(|kind| sensed.contains(&kind)) {
+                                phone_kind.map(|kind| (kind, Source::Phone))
+                            } else if has_event {
+                                Some((StateKind::Event, Source::Calendar))
+                            } else {
+                                phone_kind.map(|kind| (kind, Source::Phone))
+                            };
+                            assert_eq!(
+                                winner(inputs),
+                                expected,
+                                "manual {manual_case:?}, phone {phone_kind:?}, microphone {microphone_in_use}, \
+                                 camera {camera_in_use}, calendar event {has_event}"
+                            );
+                            combinations += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(combinations, 3 * (StateKind::ALL.len() + 1) * 8);
+    }
+
+    #[test]
+    fn a_call_from_the_microphone_beats_the_calendar_and_anything_the_phone_senses() {
+        let desktop = DesktopSignals {
+            microphone_in_use: true,
+            calendar_event: Some(meeting()),
+            ..DesktopSignals::default()
+        };
+        let driving = CaretState::InVehicle;
+        let inputs = Inputs {
+            manual: None,
+            phone: Some(&driving),
+            desktop: &desktop,
+        };
+        let chosen = choose_input(inputs, now()).unwrap();
+        assert_eq!(chosen.state, CaretState::InCall);
+        assert_eq!(chosen.source(), Source::Microphone);
+        assert_eq!(chosen.source().label(), "microphone");
+    }
+
+    #[test]
+    fn the_calendar_says_more_than_a_busy_phone_but_less_than_a_driving_one() {
+        let desktop = DesktopSignals {
+            calendar_event: Some(meeting()),
+            ..DesktopSignals::default()
+        };
+        let busy = CaretState::Busy;
+        let chosen = choose_input(
+            Inputs {
+                manual: None,
+                phone: Some(&busy),
+                desktop: &desktop,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(chosen.state, CaretState::Event(meeting()));
+        assert_eq!(chosen.source(), Source::Calendar);
+
+        let driving = CaretState::InVehicle;
+        let chosen = choose_input(
+            Inputs {
+                manual: None,
+                phone: Some(&driving),
+                desktop: &desktop,
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(chosen.state, CaretState::InVehicle);
+        assert_eq!(chosen.source(), Source::Phone);
+    }
+
+    #[test]
+    fn nothing_speaks_when_there_is_no_input_at_all() {
+        let quiet = DesktopSignals::default();
+        let inputs = Inputs {
+            manual: None,
+            phone: None,
+            desktop: &quiet,
+        };
+        assert_eq!(choose_input(inputs, now()), None);
+    }
+
+    #[test]
+    fn every_source_has_a_label_of_its_own() {
+        let labels: std::collections::HashSet<_> = Source::ALL.iter().map(|source| source.label()).collect();
+        assert_eq!(labels.len(), Source::ALL.len());
+        for source in [
+            DesktopSource::Microphone,
+            DesktopSource::Camera,
+            DesktopSource::Calendar,
+        ] {
+            let json = serde_json::to_value(source).unwrap();
+            assert_eq!(
+                serde_json::to_value(Source::from(source)).unwrap(),
+                json,
+                "one name for {source:?}"
+            );
+        }
+    }
+}
