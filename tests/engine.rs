@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caret_core::{CaretState, EventDetails, ManualStatus, PhoneNumber, SharingPolicy, WorkspaceSettings};
+use caret_core::{
+    CaretState, DesktopSignals, EventDetails, ManualStatus, PhoneNumber, SharingPolicy, WorkspaceSettings,
+};
 use caret_e2e::fake_slack::{FakeSlack, Fault, Status, TestClock};
 use caret_engine::{Engine, EngineConfig, EngineEvent, Source, StaticTokens, TokioClock};
 use caret_slack::{SlackClient, SlackToken};
@@ -268,6 +270,103 @@ async fn a_manual_status_wins_until_it_expires_then_the_phone_is_back() {
         "Walking",
         "the phone state is back after the manual status ended"
     );
+}
+
+/// The desktop's own sources through the engine: a microphone in use beats what the phone senses, a calendar
+/// event beats a phone that only says busy, and each policy shares the winner as it would the phone's state.
+#[tokio::test(start_paused = true)]
+async fn the_desktop_s_sources_speak_in_the_documented_order_under_each_policy() {
+    // (policy, microphone over a walking phone, calendar event over a busy phone)
+    let cases = [
+        (SharingPolicy::Default, "Busy", "Busy"),
+        (SharingPolicy::Trusted, "In a call", "In a meeting"),
+        (SharingPolicy::Vip, "In a call", "Board meeting (until "),
+    ];
+    for (policy, in_a_call, in_the_meeting) in cases {
+        let (rig, _, raw) = rig(policy).await;
+        use caret_engine::Clock;
+        let now = rig.clock.now();
+        rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let walking = if policy == SharingPolicy::Default {
+            "Busy"
+        } else {
+            "Walking"
+        };
+        assert_eq!(text(&rig.slack, &raw), walking, "{policy:?}");
+
+        let microphone = DesktopSignals {
+            microphone_in_use: true,
+            ..DesktopSignals::default()
+        };
+        let sets_before = rig.slack.calls().iter().filter(|call| call.method == SET).count();
+        rig.engine.set_desktop_signals(microphone.clone()).unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let status = rig.slack.status(&raw);
+        assert_eq!(status.text, in_a_call, "{policy:?}");
+        let sets = rig.slack.calls().iter().filter(|call| call.method == SET).count() - sets_before;
+        if policy == SharingPolicy::Default {
+            // Walking and a call are both "Busy": Slack is told nothing new, so nothing tells them apart.
+            assert_eq!(sets, 0, "Default: the same Busy, not written again");
+        } else {
+            assert_eq!(sets, 1, "{policy:?}");
+            let lease_end = rig.clock_now_secs() + 30 * 60;
+            assert!((status.expiration - lease_end).abs() <= 12, "a lease, {policy:?}");
+        }
+
+        // The same reading again is no news: no row, no call.
+        let calls_before = rig.slack.calls().len();
+        rig.engine.set_desktop_signals(microphone).unwrap();
+        run_for(Duration::from_secs(10)).await;
+        assert_eq!(rig.slack.calls().len(), calls_before, "{policy:?}");
+
+        rig.engine.set_desktop_signals(DesktopSignals::default()).unwrap();
+        run_for(Duration::from_secs(10)).await;
+        assert_eq!(
+            text(&rig.slack, &raw),
+            walking,
+            "the phone speaks again, {policy:?}"
+        );
+
+        let meeting = EventDetails::new("Board meeting", now, now + chrono::Duration::minutes(45)).unwrap();
+        rig.engine.set_phone_state(Some(CaretState::Busy)).unwrap();
+        rig.engine
+            .set_desktop_signals(DesktopSignals {
+                calendar_event: Some(meeting.clone()),
+                ..DesktopSignals::default()
+            })
+            .unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let status = rig.slack.status(&raw);
+        assert!(
+            status.text.starts_with(in_the_meeting),
+            "{policy:?}: {}",
+            status.text
+        );
+        if policy == SharingPolicy::Vip {
+            assert_eq!(status.expiration, meeting.end.timestamp(), "VIP: the event's end");
+        } else {
+            assert!(!status.text.contains("Board meeting"), "the title only under VIP");
+        }
+
+        let mut rows = rig.store.query_log(&LogFilter::default()).unwrap();
+        rows.reverse();
+        let desktop_rows: Vec<(String, String)> = rows
+            .iter()
+            .filter(|row| ["microphone", "camera", "calendar"].contains(&row.source.as_str()))
+            .map(|row| (row.source.clone(), row.outcome.clone()))
+            .collect();
+        let row = |source: &str, outcome: &str| (source.to_owned(), outcome.to_owned());
+        assert_eq!(
+            desktop_rows,
+            [
+                row("microphone", "microphone in use"),
+                row("microphone", "microphone no longer in use"),
+                row("calendar", "calendar event now"),
+            ],
+            "{policy:?}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -41,7 +41,7 @@ pub enum DesktopSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
-pub enum Source {
+pub enum StateSource {
     /// The user chose it (tray, shortcut, CLI, UI).
     Manual,
     /// A paired phone reported it.
@@ -51,41 +51,42 @@ pub enum Source {
     Calendar,
 }
 
-impl Source {
+impl StateSource {
     /// Every source, in the order of [`choose_input`]'s tie-breaks.
-    pub const ALL: [Source; 5] = [
-        Source::Manual,
-        Source::Phone,
-        Source::Microphone,
-        Source::Camera,
-        Source::Calendar,
+    pub const ALL: [StateSource; 5] = [
+        StateSource::Manual,
+        StateSource::Phone,
+        StateSource::Microphone,
+        StateSource::Camera,
+        StateSource::Calendar,
     ];
 
     /// How the tray and the sync log name the source, after the state: "In a call (microphone)".
     pub fn label(self) -> &'static str {
         match self {
-            Source::Manual => "your choice",
-            Source::Phone => "phone",
-            Source::Microphone => "microphone",
-            Source::Camera => "camera",
-            Source::Calendar => "calendar",
+            StateSource::Manual => "your choice",
+            StateSource::Phone => "phone",
+            StateSource::Microphone => "microphone",
+            StateSource::Camera => "camera",
+            StateSource::Calendar => "calendar",
         }
     }
 }
 
-impl From<DesktopSource> for Source {
-    fn from(source: DesktopSource) -> Source {
+impl From<DesktopSource> for StateSource {
+    fn from(source: DesktopSource) -> StateSource {
         match source {
-            DesktopSource::Microphone => Source::Microphone,
-            DesktopSource::Camera => Source::Camera,
-            DesktopSource::Calendar => Source::Calendar,
+            DesktopSource::Microphone => StateSource::Microphone,
+            DesktopSource::Camera => StateSource::Camera,
+            DesktopSource::Calendar => StateSource::Calendar,
         }
     }
 }
 
 /// What the desktop's own sources see right now. A source that is off, or sees nothing, leaves its field at
 /// the default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct DesktopSignals {
     /// Another application has a capture stream open on a microphone.
     pub microphone_in_use: bool,
@@ -175,7 +176,7 @@ mod tests {
         })
     }
 
-    fn winner(inputs: Inputs<'_>) -> Option<(StateKind, Source)> {
+    fn winner(inputs: Inputs<'_>) -> Option<(StateKind, StateSource)> {
         choose_input(inputs, now()).map(|input| (input.state.kind(), input.source()))
     }
 
@@ -231,19 +232,19 @@ mod tests {
                                 StateKind::Event,
                             ];
                             let expected = if matches!(manual_case, ManualCase::Active) {
-                                Some((StateKind::Sleeping, Source::Manual))
+                                Some((StateKind::Sleeping, StateSource::Manual))
                             } else if *phone_kind == Some(StateKind::InCall) {
-                                Some((StateKind::InCall, Source::Phone))
+                                Some((StateKind::InCall, StateSource::Phone))
                             } else if microphone_in_use {
-                                Some((StateKind::InCall, Source::Microphone))
+                                Some((StateKind::InCall, StateSource::Microphone))
                             } else if camera_in_use {
-                                Some((StateKind::InCall, Source::Camera))
+                                Some((StateKind::InCall, StateSource::Camera))
                             } else if phone_kind.is_some_and(|kind| sensed.contains(&kind)) {
-                                phone_kind.map(|kind| (kind, Source::Phone))
+                                phone_kind.map(|kind| (kind, StateSource::Phone))
                             } else if has_event {
-                                Some((StateKind::Event, Source::Calendar))
+                                Some((StateKind::Event, StateSource::Calendar))
                             } else {
-                                phone_kind.map(|kind| (kind, Source::Phone))
+                                phone_kind.map(|kind| (kind, StateSource::Phone))
                             };
                             assert_eq!(
                                 winner(inputs),
@@ -275,7 +276,7 @@ mod tests {
         };
         let chosen = choose_input(inputs, now()).unwrap();
         assert_eq!(chosen.state, CaretState::InCall);
-        assert_eq!(chosen.source(), Source::Microphone);
+        assert_eq!(chosen.source(), StateSource::Microphone);
         assert_eq!(chosen.source().label(), "microphone");
     }
 
@@ -296,7 +297,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(chosen.state, CaretState::Event(meeting()));
-        assert_eq!(chosen.source(), Source::Calendar);
+        assert_eq!(chosen.source(), StateSource::Calendar);
 
         let driving = CaretState::InVehicle;
         let chosen = choose_input(
@@ -309,7 +310,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(chosen.state, CaretState::InVehicle);
-        assert_eq!(chosen.source(), Source::Phone);
+        assert_eq!(chosen.source(), StateSource::Phone);
     }
 
     #[test]
@@ -325,8 +326,9 @@ mod tests {
 
     #[test]
     fn every_source_has_a_label_of_its_own() {
-        let labels: std::collections::HashSet<_> = Source::ALL.iter().map(|source| source.label()).collect();
-        assert_eq!(labels.len(), Source::ALL.len());
+        let labels: std::collections::HashSet<_> =
+            StateSource::ALL.iter().map(|source| source.label()).collect();
+        assert_eq!(labels.len(), StateSource::ALL.len());
         for source in [
             DesktopSource::Microphone,
             DesktopSource::Camera,
@@ -334,7 +336,7 @@ mod tests {
         ] {
             let json = serde_json::to_value(source).unwrap();
             assert_eq!(
-                serde_json::to_value(Source::from(source)).unwrap(),
+                serde_json::to_value(StateSource::from(source)).unwrap(),
                 json,
                 "one name for {source:?}"
             );

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{CoreError, Result};
-use crate::sources::{DesktopSource, Source};
+use crate::sources::{DesktopSource, StateSource};
 
 /// The kind of a state, without its details: the key for per-state templates and presence rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
@@ -214,11 +214,11 @@ impl StatusInput {
     }
 
     /// Where this input came from, as the tray and the sync log name it.
-    pub fn source(&self) -> Source {
+    pub fn source(&self) -> StateSource {
         match self.origin {
-            Origin::Phone => Source::Phone,
-            Origin::Manual { .. } => Source::Manual,
-            Origin::Desktop { source } => Source::from(source),
+            Origin::Phone => StateSource::Phone,
+            Origin::Manual { .. } => StateSource::Manual,
+            Origin::Desktop { source } => StateSource::from(source),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! without losing or clobbering anything.
 //!
 //! # Layout
-//! - [`engine`]: [`Engine`], the handle the app holds. Its coordinator task keeps the inputs (phone state,
-//!   manual status, pause), persists them, logs them, and hands each workspace's worker the latest.
+//! - [`engine`]: [`Engine`], the handle the app holds, and its [`EngineConfig`].
+//! - `coordinator`: the task behind it. It keeps the inputs (phone state, manual status, what the desktop's
+//!   sources see, pause), persists them, logs them, and hands each workspace's worker the latest.
 //! - [`worker`]: one task per workspace. It decides (with [`caret_core::decide`], at send time, so leases are
 //!   fresh), checks Slack before overwriting (never clobber), spends the [`Budget`], writes, and retries or
 //!   stops as the error says. It also renews leases and wakes when an event, a manual status or a block ends.
@@ -18,6 +19,7 @@
 
 pub mod budget;
 pub mod clock;
+mod coordinator;
 pub mod durability;
 pub mod engine;
 pub mod error;

@@ -12,6 +12,10 @@ pub enum Source {
     Cli,
     Ui,
     Engine,
+    /// The desktop's own sources.
+    Microphone,
+    Camera,
+    Calendar,
 }
 
 impl Source {
@@ -23,6 +27,9 @@ impl Source {
             Source::Cli => "cli",
             Source::Ui => "ui",
             Source::Engine => "engine",
+            Source::Microphone => "microphone",
+            Source::Camera => "camera",
+            Source::Calendar => "calendar",
         }
     }
 }

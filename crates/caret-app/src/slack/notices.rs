@@ -38,6 +38,9 @@ fn source_words(source: Source) -> &'static str {
         Source::Ui => "in Settings",
         Source::Phone => "from a phone",
         Source::Engine => "by a schedule",
+        Source::Microphone => "by the microphone in use",
+        Source::Camera => "by the camera in use",
+        Source::Calendar => "by your calendar",
     }
 }
 

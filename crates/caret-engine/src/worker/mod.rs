@@ -16,7 +16,7 @@ use std::time::Duration;
 mod presence;
 mod status;
 
-use caret_core::{Decision, DesiredStatus, DesktopSignals, Inputs, Policy, Presence, choose_input, decide};
+use caret_core::{Decision, DesiredStatus, Inputs, Policy, Presence, choose_input, decide};
 use caret_slack::{Backoff, ErrorClass, SlackError, SlackMethod, SlackToken};
 use caret_store::{InFlight, LogKind, NewLogEntry, StatusRecord, WorkspaceId};
 use chrono::{DateTime, Utc};
@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use self::status::{look_of, same_look};
 use crate::budget::WorkspaceLimits;
-use crate::engine::{Target, WorkerContextShared};
+use crate::coordinator::{Target, WorkerContextShared};
 use crate::events::EngineEvent;
 
 pub(crate) struct WorkerContext {
@@ -344,12 +344,10 @@ impl Worker {
     fn decide_now(&self, target: &Target) -> (Decision, Option<&'static str>) {
         let now_local = self.cx.shared.clock.now_local();
         let now = now_local.with_timezone(&Utc);
-        // The desktop's own sources (issue 19) do not feed the engine yet: only the user and the phone speak.
-        let desktop = DesktopSignals::default();
         let inputs = Inputs {
             manual: target.manual.as_ref(),
             phone: target.phone.as_ref(),
-            desktop: &desktop,
+            desktop: &target.desktop,
         };
         let input = choose_input(inputs, now);
         let decision = match &input {
