@@ -30,14 +30,19 @@ fi
 # libayatana-appindicator3-dev: the app does not load the library (its tray item is exported over D-Bus by tray-icon's ksni
 # backend), but Tauri's bundler finds it with pkg-config to write the packages' dependency on it, and stops without it.
 # libdbus-1-dev: desktop notifications go over libdbus (notify-rust's `d` backend), which the webview loads anyway.
+# libpipewire-0.3-dev, libspa-0.2-dev, libclang1-14, libclang-common-14-dev: the microphone source talks to PipeWire
+# through the pipewire crate, whose bindings bindgen writes at build time from these headers (it loads libclang).
 build_packages=(build-essential pkg-config curl wget file libssl-dev libwebkit2gtk-4.1-dev libxdo-dev librsvg2-dev libdbus-1-dev
-  libayatana-appindicator3-dev)
+  libayatana-appindicator3-dev libpipewire-0.3-dev libspa-0.2-dev libclang1-14 libclang-common-14-dev)
 # fonts-noto-color-emoji: the windows show status emoji as pictures, and the screenshots should too.
 # desktop-file-utils, appstream, rpm: the package test validates the desktop entry and metainfo, lists the .rpm.
 # x11-utils (xkill), x11-xserver-utils (xmodmap): the shortcut test changes the layout and drops the listener.
+# pipewire, wireplumber, pipewire-bin (pw-record, pw-cli, pw-metadata): the audio server the microphone tests start
+# (tests/support/audio.rs), with its session manager, and the recording clients they run against it.
 test_packages=(xvfb dbus dbus-x11 webkit2gtk-driver xdotool gnome-keyring libsecret-tools dunst imagemagick openssl
   chromium faketime iproute2 fonts-noto-color-emoji
-  desktop-file-utils appstream rpm x11-utils x11-xserver-utils)
+  desktop-file-utils appstream rpm x11-utils x11-xserver-utils
+  pipewire wireplumber pipewire-bin)
 wanted=("${build_packages[@]}")
 $want_test && wanted+=("${test_packages[@]}")
 # pip for the Python packages below, unless the python3 on the PATH (perhaps not Debian's) already has it.

@@ -61,7 +61,7 @@ $deb_files"
 $rpm_files"
 done
 depends=$(dpkg-deb --field "$deb" Depends)
-for needed in libwebkit2gtk-4.1-0 libgtk-3-0; do
+for needed in libwebkit2gtk-4.1-0 libgtk-3-0 libpipewire-0.3-0; do
   grep -q "$needed" <<<"$depends" || fail "the .deb does not depend on $needed: $depends"
 done
 say "both packages hold the ${#expected[@]} files; the .deb depends on: $depends"

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`app`]: launching the binary with its own config, data and home directories, and reading its log.
+//! - [`audio`]: a PipeWire server of the test's own with a virtual microphone, and real recording clients.
 //! - [`browser`]: following a sign-in through Slack's authorize page to the app's callback.
 //! - [`fake_slack`]: a local Slack Web API server that behaves as documented, with injectable faults.
 //! - [`sni`]: a StatusNotifierWatcher the test owns, so the app's tray registers with the test, and a
@@ -13,6 +14,7 @@
 //! [`require_desktop_session`] fails them with a clear message otherwise.
 
 pub mod app;
+pub mod audio;
 pub mod bench;
 pub mod browser;
 pub mod fake_slack;

@@ -172,6 +172,10 @@ pub enum Refusal {
     UnknownReach { word: String },
     #[error("{word} takes no id (only forget does)")]
     ReachTakesNoId { word: String },
+    #[error("unknown source {word:?}: the desktop's sources are: microphone")]
+    UnknownSource { word: String },
+    #[error("turn a source on or off: {word:?} is neither `on` nor `off`")]
+    SourceOnOrOff { word: String },
     #[error("no known network has the id {prefix:?}")]
     UnknownNetwork { prefix: String },
     #[error("{prefix:?} starts more than one known network's id: give more of it")]

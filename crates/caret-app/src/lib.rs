@@ -17,6 +17,8 @@
 //!   token, or Sign in with Slack: OAuth v2 with PKCE through a loopback redirect), their tokens in the OS
 //!   keyring and the tokens' rotation, security notices by direct message to yourself, and the Slack app
 //!   manifest generated from the scopes the code checks.
+//! - [`sources`]: the desktop's own sources, one handle ([`sources::DesktopSources`]): the ones the user
+//!   turned on (a microphone in use), started, stopped and tried again, their readings fed to the engine.
 //! - [`phones`]: the phones' side, one handle ([`phones::Phones`]): the relay, pairing, the paired devices,
 //!   and which networks phones can reach this computer on (the relay opens to the LAN on networks where a
 //!   phone was paired, or as the user chose, and only there).
@@ -40,6 +42,7 @@ pub mod phones;
 pub mod preferences;
 pub mod runtime;
 pub mod slack;
+pub mod sources;
 pub mod views;
 
 pub use action::{Action, PolicyChoice, StatusDuration, WindowKind};

@@ -1,4 +1,5 @@
-//! The app's own preferences (not a workspace's): the global shortcut and starting at login. Kept as a small
+//! The app's own preferences (not a workspace's): the global shortcut, starting at login, where phones can
+//! reach this computer, the clock, and which of the desktop's own sources are on. Kept as a small
 //! JSON file in the config directory, written atomically (a temporary file renamed over the old one), so a
 //! crash mid-write leaves the previous preferences rather than half a file.
 
@@ -66,6 +67,18 @@ pub struct Preferences {
     /// the user chose 12-hour. A workspace's own choice covers only the times in its Slack status.
     #[serde(default)]
     pub clock: caret_core::TimeFormat,
+    /// Which of the desktop's own sources feed the status; each is off until the user turns it on.
+    #[serde(default)]
+    pub sources: SourcePreferences,
+}
+
+/// The desktop's own sources the user turned on (Settings, `caret-desktop sources`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SourcePreferences {
+    /// Another application recording from a microphone (or reading a camera) means "in a call".
+    #[serde(default)]
+    pub microphone: bool,
 }
 
 fn default_shortcut() -> String {
@@ -79,6 +92,7 @@ impl Default for Preferences {
             autostart: false,
             phone_reach: PhoneReach::default(),
             clock: caret_core::TimeFormat::default(),
+            sources: SourcePreferences::default(),
         }
     }
 }
@@ -115,6 +129,14 @@ pub struct PreferencesView {
     pub picker_command: String,
     /// Whether the login item is really in place (it can be removed outside the app).
     pub autostart_enabled: bool,
+}
+
+/// Saves which of the desktop's sources are on; the preferences as they are now.
+pub fn set_sources(paths: &AppPaths, sources: SourcePreferences) -> Result<Preferences> {
+    let mut saved = load_or_reset(paths)?;
+    saved.sources = sources;
+    save(paths, &saved)?;
+    Ok(saved)
 }
 
 /// Saves how the windows write times; the preferences as they are now.
@@ -199,6 +221,10 @@ mod tests {
         let preferences = load(&paths(dir.path())).unwrap();
         assert_eq!(preferences.shortcut, DEFAULT_SHORTCUT);
         assert!(!preferences.autostart);
+        assert!(
+            !preferences.sources.microphone,
+            "the microphone is watched only once the user says so"
+        );
     }
 
     #[test]
@@ -209,6 +235,7 @@ mod tests {
             autostart: true,
             phone_reach: PhoneReach::AnyNetwork,
             clock: caret_core::TimeFormat::H12,
+            sources: SourcePreferences { microphone: true },
         };
         save(&paths(dir.path()), &chosen).unwrap();
         assert_eq!(load(&paths(dir.path())).unwrap(), chosen);

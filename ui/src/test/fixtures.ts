@@ -175,7 +175,13 @@ export function previewOf(overrides: Partial<SettingsPreview> = {}): SettingsPre
 }
 
 export const preferences: PreferencesView = {
-  preferences: { shortcut: "Ctrl+Alt+S", autostart: false, phone_reach: "known_networks", clock: "h24" },
+  preferences: {
+    shortcut: "Ctrl+Alt+S",
+    autostart: false,
+    phone_reach: "known_networks",
+    clock: "h24",
+    sources: { microphone: false },
+  },
   shortcut: { state: "registered", shortcut: "Ctrl+Alt+S" },
   picker_command: "caret-desktop picker",
   autostart_enabled: false,
@@ -257,4 +263,6 @@ export const snapshot: Snapshot = {
       shows: { text: "In a call", emoji: ":telephone_receiver:" },
     },
   ],
+  desktop: { microphone_in_use: false, camera_in_use: false, calendar_event: null },
+  input: { state: { kind: "in_call" }, origin: { type: "phone" } },
 };

@@ -50,26 +50,54 @@ describe("filterEntries", () => {
 describe("currentLine", () => {
   it("says what the app shows now, briefly", () => {
     expect(currentLine(snapshot, states, "h24")).toBe("Now: In a call (from the phone)");
-    expect(currentLine({ ...snapshot, phone: { link: "offline" } }, states, "h24")).toBe("Now: phone offline");
-    expect(currentLine({ ...snapshot, phone: { link: "not_paired" }, paused: true }, states, "h24")).toBe(
+    expect(currentLine({ ...snapshot, phone: { link: "offline" }, input: null }, states, "h24")).toBe(
+      "Now: phone offline",
+    );
+    expect(currentLine({ ...snapshot, phone: { link: "not_paired" }, input: null, paused: true }, states, "h24")).toBe(
       "Now: no phone paired · syncing paused",
     );
-    expect(currentLine({ ...snapshot, manual: { state: { kind: "busy" }, until: null } }, states, "h24")).toBe(
-      "Now: Busy, set by you",
-    );
+    const busy = { state: { kind: "busy" as const }, until: null };
     expect(
       currentLine(
-        { ...snapshot, phone: { link: "connected", state: { kind: "event", title: "Standup", start: "", end: "" } } },
+        { ...snapshot, manual: busy, input: { state: busy.state, origin: { type: "manual", until: null } } },
+        states,
+        "h24",
+      ),
+    ).toBe("Now: Busy, set by you");
+    const standup = { kind: "event" as const, title: "Standup", start: "", end: "" };
+    expect(
+      currentLine(
+        {
+          ...snapshot,
+          phone: { link: "connected", state: standup },
+          input: { state: standup, origin: { type: "phone" } },
+        },
         states,
         "h24",
       ),
     ).toBe("Now: “Standup” (from the phone)");
   });
 
+  it("names the desktop's source when one of its own wins, as the app chose", () => {
+    const walking = { ...snapshot, phone: { link: "connected" as const, state: { kind: "walking" as const } } };
+    expect(
+      currentLine(
+        {
+          ...walking,
+          desktop: { ...snapshot.desktop, microphone_in_use: true },
+          input: { state: { kind: "in_call" }, origin: { type: "desktop", source: "microphone" } },
+        },
+        states,
+        "h24",
+      ),
+    ).toBe("Now: In a call (from the microphone)");
+  });
+
   it("writes until when in the clock chosen", () => {
     const manual = { state: { kind: "sleeping" as const }, until: new Date(2025, 2, 1, 15, 30).toISOString() };
-    expect(currentLine({ ...snapshot, manual }, states, "h24")).toBe("Now: Sleeping, set by you until 15:30");
-    expect(currentLine({ ...snapshot, manual }, states, "h12")).toBe("Now: Sleeping, set by you until 3:30 PM");
+    const input = { state: manual.state, origin: { type: "manual" as const, until: manual.until } };
+    expect(currentLine({ ...snapshot, manual, input }, states, "h24")).toBe("Now: Sleeping, set by you until 15:30");
+    expect(currentLine({ ...snapshot, manual, input }, states, "h12")).toBe("Now: Sleeping, set by you until 3:30 PM");
   });
 });
 
@@ -176,7 +204,11 @@ describe("mountPicker", () => {
     const { events } = mount({
       picker_opened: () => ({
         ...opening(),
-        snapshot: { ...snapshot, manual: { state: { kind: "busy" }, until } },
+        snapshot: {
+          ...snapshot,
+          manual: { state: { kind: "busy" }, until },
+          input: { state: { kind: "busy" }, origin: { type: "manual", until } },
+        },
         clock: "h12",
       }),
     });

@@ -49,13 +49,27 @@ function stateName(state: CaretState, states: StatusChoice[]): string {
   return choice?.label ?? state.kind.replaceAll("_", " ");
 }
 
-/** The short line at the top: what the app shows now, its end written in the `clock` chosen. */
+/** The short line at the top: what the app shows now and where it comes from (the input the app chose, as
+ * the sync engine chooses it), its end written in the `clock` chosen. */
 export function currentLine(snapshot: Snapshot, states: StatusChoice[], clock: TimeFormat): string {
   let line: string;
-  if (snapshot.manual !== null) {
-    const until = snapshot.manual.until;
-    const ends = until === null ? "" : ` until ${clockTime(until, clock)}`;
-    line = `Now: ${stateName(snapshot.manual.state, states)}, set by you${ends}`;
+  const input = snapshot.input;
+  if (input !== null) {
+    const name = stateName(input.state, states);
+    switch (input.origin.type) {
+      case "manual": {
+        const until = input.origin.until;
+        const ends = until === null ? "" : ` until ${clockTime(until, clock)}`;
+        line = `Now: ${name}, set by you${ends}`;
+        break;
+      }
+      case "phone":
+        line = `Now: ${name} (from the phone)`;
+        break;
+      case "desktop":
+        line = `Now: ${name} (from the ${input.origin.source})`;
+        break;
+    }
   } else {
     switch (snapshot.phone.link) {
       case "not_paired":

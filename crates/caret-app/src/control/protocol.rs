@@ -55,6 +55,12 @@ pub enum ControlRequest {
     SetReach {
         choice: crate::phones::reach::PhoneReach,
     },
+    /// The desktop's own sources: which are on and what each sees now.
+    Sources,
+    /// Turns the desktop's sources on or off (saved in the preferences).
+    SetSources {
+        sources: crate::preferences::SourcePreferences,
+    },
     /// Forgets one known network (by id), or every one.
     ForgetNetworks {
         #[serde(default)]
@@ -130,6 +136,9 @@ pub enum ControlResponse {
     },
     Reach {
         reach: crate::phones::reach::ReachView,
+    },
+    Sources {
+        sources: crate::sources::SourcesView,
     },
     State {
         state: crate::runtime::core::StateReport,

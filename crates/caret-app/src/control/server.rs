@@ -387,17 +387,16 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
                     .set_phone_reach(&core.config().paths, choice)
                     .await?,
             },
+            ControlRequest::Sources => ControlResponse::Sources {
+                sources: services.sources.view(),
+            },
+            ControlRequest::SetSources { sources } => ControlResponse::Sources {
+                sources: services.sources.set(&core.config().paths, sources).await?,
+            },
             ControlRequest::ForgetNetworks { id } => ControlResponse::Reach {
                 reach: services.phones.forget_networks(id.as_deref()).await?,
             },
-            ControlRequest::Perform { action } => {
-                if crate::runtime::apply::is_domain_action(&action) {
-                    crate::runtime::apply::apply(core, &action, crate::runtime::apply::Source::Cli)?;
-                } else {
-                    core.shell_action(action)?;
-                }
-                ControlResponse::Done
-            }
+            ControlRequest::Perform { action } => perform(core, action)?,
             ControlRequest::Log { filter, follow: _ } => ControlResponse::Log {
                 entries: log_rows(core, filter).await?,
             },
@@ -413,6 +412,16 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
     result.unwrap_or_else(|error| ControlResponse::Error {
         message: error.to_string(),
     })
+}
+
+/// Carries out an action asked for from the command line: the domain's here, the windows' by the shell.
+fn perform(core: &AppCore, action: crate::action::Action) -> Result<ControlResponse> {
+    if crate::runtime::apply::is_domain_action(&action) {
+        crate::runtime::apply::apply(core, &action, crate::runtime::apply::Source::Cli)?;
+    } else {
+        core.shell_action(action)?;
+    }
+    Ok(ControlResponse::Done)
 }
 
 /// A workspace's settings, after the change asked for from the command line if any.

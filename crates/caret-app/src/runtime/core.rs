@@ -5,7 +5,10 @@
 
 use std::sync::Arc;
 
-use caret_core::{CaretState, ManualStatus, Policy, PolicySetting};
+use caret_core::{
+    CaretState, DesktopSignals, Inputs, ManualStatus, Origin, Policy, PolicySetting, StateSource,
+    StatusInput, choose_input,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use ts_rs::TS;
@@ -74,18 +77,34 @@ pub struct Snapshot {
     /// Syncing to Slack is paused by the user.
     pub paused: bool,
     pub workspaces: Vec<WorkspaceLine>,
+    /// What the desktop's own sources the user turned on see (a microphone in use).
+    pub desktop: DesktopSignals,
+    /// The input in force when the snapshot last changed, chosen as the engine chooses it (kept current by
+    /// [`AppCore::update`]): what the windows say you are, and where that comes from.
+    pub input: Option<StatusInput>,
 }
 
 impl Snapshot {
-    /// The state the tray icon shows: a manual status wins over the phone; `None` when nothing is known.
-    pub fn effective_state(&self, now: chrono::DateTime<chrono::Utc>) -> Option<CaretState> {
-        if let Some(manual) = self.manual.as_ref().filter(|manual| manual.is_active(now)) {
-            return Some(manual.state.clone());
-        }
-        match &self.phone {
-            PhoneLink::Connected { state } => Some(state.clone()),
+    /// The input in force, as the engine chooses it ([`caret_core::choose_input`]): a manual status first,
+    /// then a call from any source, then the phone; `None` when nothing is known.
+    pub fn effective_input(&self, now: chrono::DateTime<chrono::Utc>) -> Option<StatusInput> {
+        let phone = match &self.phone {
+            PhoneLink::Connected { state } => Some(state),
             PhoneLink::NotPaired | PhoneLink::Offline => None,
-        }
+        };
+        choose_input(
+            Inputs {
+                manual: self.manual.as_ref(),
+                phone,
+                desktop: &self.desktop,
+            },
+            now,
+        )
+    }
+
+    /// The state the tray icon shows (see [`Snapshot::effective_input`]).
+    pub fn effective_state(&self, now: chrono::DateTime<chrono::Utc>) -> Option<CaretState> {
+        self.effective_input(now).map(|input| input.state)
     }
 
     /// Whether any workspace needs the user (Slack refused its token); one the user disconnected does not.
@@ -99,11 +118,14 @@ impl Snapshot {
             .chain(self.workspaces.iter().map(WorkspaceLine::tray_line))
             .collect();
         let manual = self.manual.as_ref().filter(|manual| manual.is_active(now));
-        let state = self.effective_state(now);
+        let input = self.effective_input(now);
         StateReport {
             lines,
-            state: state.as_ref().map(CaretState::kind),
-            source: state.map(|_| if manual.is_some() { "you" } else { "phone" }.to_owned()),
+            state: input.as_ref().map(|input| input.state.kind()),
+            source: input.map(|input| match input.source() {
+                StateSource::Manual => "you".to_owned(),
+                other => other.label().to_owned(),
+            }),
             until: manual
                 .and_then(|manual| manual.until)
                 .map(|until| until.to_rfc3339()),
@@ -116,6 +138,16 @@ impl Snapshot {
     pub fn state_line(&self) -> String {
         if let Some(manual) = &self.manual {
             return format!("Status: {} (set by you)", manual.state.kind().label());
+        }
+        // A source of the desktop's own that wins over the phone says so: "Status: In a call (microphone)".
+        if let Some(input) = self.effective_input(chrono::Utc::now())
+            && let Origin::Desktop { .. } = input.origin
+        {
+            return format!(
+                "Status: {} ({})",
+                input.state.kind().label(),
+                input.source().label()
+            );
         }
         match &self.phone {
             PhoneLink::NotPaired => "No phone paired yet".to_owned(),
@@ -132,7 +164,8 @@ pub struct StateReport {
     pub lines: Vec<String>,
     /// The state in force (a status set by hand wins over the phone's); `None` when none is known.
     pub state: Option<caret_core::StateKind>,
-    /// Where it comes from: "you" (set by hand) or "phone"; `None` with no state.
+    /// Where it comes from: "you" (set by hand), "phone", or the desktop's source ("microphone", "camera",
+    /// "calendar"); `None` with no state.
     pub source: Option<String>,
     /// When a status set by hand ends (RFC 3339); `None` for the phone's, or one set until cleared.
     pub until: Option<String>,
@@ -259,6 +292,7 @@ impl AppCore {
         self.inner.snapshot.send_if_modified(|snapshot| {
             let before = snapshot.clone();
             change(snapshot);
+            snapshot.input = snapshot.effective_input(chrono::Utc::now());
             *snapshot != before
         });
     }
@@ -326,6 +360,49 @@ mod tests {
         core.update(|s| s.phone = PhoneLink::Offline);
         core.update(|s| s.manual = None);
         assert_eq!(core.snapshot().state_line(), "Phone offline");
+    }
+
+    #[test]
+    fn a_microphone_in_use_is_a_call_the_tray_names_the_source_of() {
+        let core = core();
+        core.update(|s| {
+            s.phone = PhoneLink::Connected {
+                state: CaretState::Walking,
+            };
+            s.desktop.microphone_in_use = true;
+        });
+        let snapshot = core.snapshot();
+        assert_eq!(snapshot.state_line(), "Status: In a call (microphone)");
+        assert_eq!(
+            snapshot.input.as_ref().map(StatusInput::source),
+            Some(StateSource::Microphone),
+            "the windows are told too"
+        );
+        assert_eq!(
+            snapshot.effective_state(chrono::Utc::now()),
+            Some(CaretState::InCall)
+        );
+        let report = snapshot.report(chrono::Utc::now());
+        assert_eq!(report.state, Some(caret_core::StateKind::InCall));
+        assert_eq!(report.source.as_deref(), Some("microphone"));
+        // The phone's own call is the phone's.
+        core.update(|s| {
+            s.phone = PhoneLink::Connected {
+                state: CaretState::InCall,
+            }
+        });
+        assert_eq!(core.snapshot().state_line(), "Phone: In a call");
+        // Your own choice still wins.
+        core.update(|s| {
+            s.manual = Some(ManualStatus {
+                state: CaretState::Busy,
+                until: None,
+            })
+        });
+        assert_eq!(
+            core.snapshot().report(chrono::Utc::now()).source.as_deref(),
+            Some("you")
+        );
     }
 
     #[tokio::test]

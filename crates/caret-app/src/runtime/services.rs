@@ -13,6 +13,7 @@ use crate::phones::Phones;
 use crate::runtime::core::AppCore;
 use crate::slack::tokens::KeyringTokens;
 use crate::slack::{SignInSettings, Workspaces};
+use crate::sources::DesktopSources;
 
 /// The database file in the data directory.
 pub const DATABASE_FILE: &str = "caret.db";
@@ -30,6 +31,8 @@ pub struct Services {
     pub runtime: tokio::runtime::Handle,
     /// The phones' side: the relay, pairing, the devices, where phones can reach this computer.
     pub phones: Phones,
+    /// The desktop's own sources the user turned on (a microphone in use), feeding the engine.
+    pub sources: DesktopSources,
 }
 
 impl std::fmt::Debug for Services {
@@ -65,12 +68,18 @@ impl Services {
                 browser: core.config().browser.clone(),
             },
         );
+        let wanted_sources = crate::preferences::load_or_reset(paths)
+            .map(|preferences| preferences.sources)
+            .unwrap_or_default();
+        let sources = DesktopSources::start(engine.clone(), wanted_sources);
+        super::tasks::spawn_desktop_signals(core.clone(), sources.signals());
         let services = Services {
             store,
             engine,
             workspaces,
             runtime: tokio::runtime::Handle::current(),
             phones,
+            sources,
         };
         if let Ok(relay) = services.phones.relay() {
             super::tasks::spawn_phone_feed(

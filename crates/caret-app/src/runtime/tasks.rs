@@ -197,6 +197,22 @@ async fn next_shown_change(events: &mut tokio::sync::broadcast::Receiver<EngineE
     }
 }
 
+/// Shows what the desktop's sources see in the tray (its state line and icon), at every change.
+pub(super) fn spawn_desktop_signals(
+    core: AppCore,
+    mut signals: tokio::sync::watch::Receiver<caret_core::DesktopSignals>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let now = signals.borrow_and_update().clone();
+            core.update(|snapshot| snapshot.desktop = now);
+            if signals.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
 /// Tells connected phones what the desktop makes of things: the state it acts on, and what each workspace
 /// shows, whenever either changes.
 pub(super) fn spawn_status_push(

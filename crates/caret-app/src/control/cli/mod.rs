@@ -8,6 +8,7 @@ mod policy;
 mod preview;
 mod reach;
 mod settings;
+mod sources;
 mod state;
 mod status;
 mod workspace;
@@ -42,6 +43,7 @@ pub enum Command {
     /// where the global shortcut cannot be registered (Wayland sessions, a taken combination).
     Picker,
     Reach(reach::Reach),
+    Sources(sources::Sources),
 }
 
 /// Runs a command against the running app.
@@ -70,6 +72,7 @@ pub fn run(command: Command) -> Result<()> {
                 perform(&config, Action::OpenWindow { window }).await
             }
             Command::Reach(reach) => reach.run(&config).await,
+            Command::Sources(sources) => sources.run(&config).await,
         }
     })
 }

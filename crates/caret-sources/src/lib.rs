@@ -1,0 +1,12 @@
+//! What the desktop itself sees, turned into the inputs the sync engine takes ([`caret_core::DesktopSignals`]).
+//! Each source is a module with one job; none knows Tauri, and each can be tested without a display.
+//!
+//! - [`microphone`]: another application recording from a microphone, or reading a camera (PipeWire).
+//!
+//! Nothing a source sees leaves the machine: only the status the engine decides from it (under the
+//! workspace's policy) reaches Slack.
+
+pub mod error;
+pub mod microphone;
+
+pub use error::{Result, SourceError};

@@ -1,0 +1,171 @@
+//! The desktop's own sources through the running app: a real PipeWire server (with its session manager and a
+//! virtual microphone) and real recording clients (`pw-record`), the app watching it once the user turns the
+//! microphone source on, and the status arriving at the local Slack server. Needs the desktop harness (the
+//! session bus, the Secret Service) and PipeWire (scripts/setup.sh --test installs it).
+
+use std::time::Duration;
+
+use caret_core::{SharingPolicy, WorkspaceSettings};
+use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
+use caret_e2e::audio::AudioServer;
+use caret_e2e::fake_slack::{FakeSlack, TestClock};
+use caret_e2e::{eventually, eventually_async, require_desktop_session};
+use caret_store::{LogFilter, Store};
+use tokio::process::Child;
+
+const READY: &str = "caret-desktop ready (headless)";
+const SOON: Duration = Duration::from_secs(30);
+const SET: &str = "users.profile.set";
+
+/// The app on `slack`, watching `audio` once the microphone source is on.
+async fn launch(sandbox: &Sandbox, slack: &FakeSlack, audio: &AudioServer, name: &str) -> Child {
+    let app = sandbox
+        .command(name, &["--headless"])
+        .env("CARET_SLACK_API_URL", slack.base_url())
+        .env("PIPEWIRE_RUNTIME_DIR", audio.runtime_dir())
+        .spawn()
+        .expect("launch");
+    sandbox.wait_for_log(name, READY, SOON).await;
+    app
+}
+
+async fn sources(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["sources"];
+    all.extend(args);
+    all.push("--json");
+    let (ok, stdout, stderr) = sandbox.cli("cli-sources", &all).await;
+    assert!(ok, "caret-desktop sources {args:?}: {stderr}");
+    serde_json::from_str(stdout.trim()).expect("the sources as JSON")
+}
+
+/// The sync log's rows the microphone wrote, oldest first.
+fn microphone_rows(sandbox: &Sandbox) -> Vec<String> {
+    let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
+    let mut rows = store.query_log(&LogFilter::default()).expect("log");
+    rows.reverse();
+    rows.into_iter()
+        .filter(|row| row.source == "microphone")
+        .map(|row| row.outcome)
+        .collect()
+}
+
+fn trusted() -> WorkspaceSettings {
+    let mut settings = WorkspaceSettings::default();
+    settings.policy.choose(SharingPolicy::Trusted);
+    settings
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_microphone_on() {
+    require_desktop_session();
+    let audio = AudioServer::start().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let sandbox = Sandbox::new();
+    let (_, _cleanup) = sandbox.seed_workspace(&slack, &token, &trusted());
+    let mut app = launch(&sandbox, &slack, &audio, "app").await;
+
+    // Off until the user turns it on: a recorder changes nothing.
+    assert_eq!(sources(&sandbox, &[]).await["microphone"]["state"], "off");
+    let mut early = audio.record(None);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(slack.count(SET, "ok"), 0, "nothing watched, nothing sent");
+    early.kill().await.expect("stop the recorder");
+
+    let on = sources(&sandbox, &["microphone", "on"]).await;
+    assert_eq!(on["microphone"]["state"], "watching", "{on}");
+    assert_eq!(on["microphone"]["microphone_in_use"], false, "{on}");
+    let (ok, said, _) = sandbox.cli("cli-sources-text", &["sources"]).await;
+    assert!(ok && said.contains("microphone: on, watching PipeWire"), "{said}");
+
+    // A level meter (a stream marked as monitoring, as pavucontrol opens) is nobody in a call.
+    let mut meter = audio.record(Some("{ stream.monitor = true }"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        sources(&sandbox, &[]).await["microphone"]["microphone_in_use"],
+        false
+    );
+    assert_eq!(slack.status(&token).text, "", "a level meter shares nothing");
+
+    // A recording application is: Slack shows the call, as Trusted shares it.
+    let mut recorder = audio.record(None);
+    let shown = eventually(
+        "Slack shows the call from the microphone",
+        SOON,
+        || slack.status(&token),
+        |status| status.text == "In a call",
+    )
+    .await;
+    assert!(
+        shown.expiration > 0,
+        "a lease, renewed while the call lasts: {shown:?}"
+    );
+    let now = sources(&sandbox, &[]).await;
+    assert_eq!(now["microphone"]["microphone_in_use"], true, "{now}");
+    let (_, said, _) = sandbox.cli("cli-sources-text", &["sources"]).await;
+    assert!(said.contains("a microphone in use: in a call"), "{said}");
+
+    // The call ends with the recording (after the few seconds' hold), and the status goes with it.
+    recorder.kill().await.expect("stop the recorder");
+    eventually(
+        "the status cleared after the call",
+        SOON,
+        || slack.status(&token),
+        |status| status.text.is_empty(),
+    )
+    .await;
+    meter.kill().await.expect("stop the meter");
+    assert_eq!(
+        microphone_rows(&sandbox),
+        ["microphone in use", "microphone no longer in use"]
+    );
+
+    // The choice outlives a restart: the next start watches again at once.
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+    let mut app = launch(&sandbox, &slack, &audio, "app-again").await;
+    let again = sources(&sandbox, &[]).await;
+    assert_eq!(again["microphone"]["state"], "watching", "{again}");
+    let off = sources(&sandbox, &["microphone", "off"]).await;
+    assert_eq!(off["microphone"]["state"], "off", "{off}");
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_that_comes_and_goes_fifty_times_a_minute_is_one_call_within_slack_s_limits() {
+    require_desktop_session();
+    let audio = AudioServer::start().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let sandbox = Sandbox::new();
+    let (_, _cleanup) = sandbox.seed_workspace(&slack, &token, &trusted());
+    let mut app = launch(&sandbox, &slack, &audio, "app").await;
+    sources(&sandbox, &["microphone", "on"]).await;
+
+    // 50 recordings in a minute, each 0.6 s long with 0.6 s between: a client re-opening its stream.
+    for _ in 0..50 {
+        let mut recorder = audio.record(None);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        recorder.kill().await.expect("stop the recorder");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    eventually_async(
+        "the call over in Slack",
+        SOON,
+        || async { slack.status(&token) },
+        |status| status.text.is_empty(),
+    )
+    .await;
+    let rows = microphone_rows(&sandbox);
+    assert_eq!(
+        rows,
+        ["microphone in use", "microphone no longer in use"],
+        "one call, not fifty"
+    );
+    assert_eq!(slack.count(SET, "ok"), 2, "the call, then clearing it");
+    assert_eq!(slack.count(SET, "ratelimited"), 0);
+    assert_eq!(slack.count("users.profile.get", "ratelimited"), 0);
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
