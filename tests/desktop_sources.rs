@@ -68,9 +68,11 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
     // Off until the user turns it on: a recorder changes nothing.
     assert_eq!(sources(&sandbox, &[]).await["microphone"]["state"], "off");
     let mut early = audio.record(None);
+    audio.wait_for_running_recorders(1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(slack.count(SET, "ok"), 0, "nothing watched, nothing sent");
     early.kill().await.expect("stop the recorder");
+    audio.wait_for_running_recorders(0).await;
 
     let on = sources(&sandbox, &["microphone", "on"]).await;
     assert_eq!(on["microphone"]["state"], "watching", "{on}");
@@ -80,6 +82,7 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
 
     // A level meter (a stream marked as monitoring, as pavucontrol opens) is nobody in a call.
     let mut meter = audio.record(Some("{ stream.monitor = true }"));
+    audio.wait_for_running_recorders(1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         sources(&sandbox, &[]).await["microphone"]["microphone_in_use"],
@@ -104,6 +107,13 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
     assert_eq!(now["microphone"]["microphone_in_use"], true, "{now}");
     let (_, said, _) = sandbox.cli("cli-sources-text", &["sources"]).await;
     assert!(said.contains("a microphone in use: in a call"), "{said}");
+    // The tray's first line, as `caret-desktop state` prints it, says where the call comes from.
+    let (ok, state, _) = sandbox.cli("cli-state", &["state", "--json"]).await;
+    let state: serde_json::Value = serde_json::from_str(state.trim()).expect("the state as JSON");
+    assert!(ok, "{state}");
+    assert_eq!(state["state"], "in_call", "{state}");
+    assert_eq!(state["source"], "microphone", "{state}");
+    assert_eq!(state["lines"][0], "Status: In a call (microphone)", "{state}");
 
     // The call ends with the recording (after the few seconds' hold), and the status goes with it.
     recorder.kill().await.expect("stop the recorder");
@@ -166,6 +176,63 @@ async fn a_stream_that_comes_and_goes_fifty_times_a_minute_is_one_call_within_sl
     assert_eq!(slack.count(SET, "ok"), 2, "the call, then clearing it");
     assert_eq!(slack.count(SET, "ratelimited"), 0);
     assert_eq!(slack.count("users.profile.get", "ratelimited"), 0);
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pipewire_restarting_mid_call_is_no_end_of_the_call_when_the_recording_comes_back() {
+    require_desktop_session();
+    let mut audio = AudioServer::start().await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let sandbox = Sandbox::new();
+    let (_, _cleanup) = sandbox.seed_workspace(&slack, &token, &trusted());
+    let mut app = launch(&sandbox, &slack, &audio, "app").await;
+    sources(&sandbox, &["microphone", "on"]).await;
+    let mut recorder = audio.record(None);
+    eventually(
+        "Slack shows the call",
+        SOON,
+        || slack.status(&token),
+        |status| status.text == "In a call",
+    )
+    .await;
+    let sets = slack.count(SET, "ok");
+
+    // PipeWire goes away (the recorder with it) and comes back; the meeting application records again.
+    audio.restart().await;
+    let _ = recorder.kill().await;
+    let mut again = audio.record(None);
+    audio.wait_for_running_recorders(1).await;
+    let watching = eventually_async(
+        "the source watches the new PipeWire",
+        SOON,
+        || sources(&sandbox, &[]),
+        |view| view["microphone"]["state"] == "watching" && view["microphone"]["microphone_in_use"] == true,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        slack.count(SET, "ok"),
+        sets,
+        "the call was never cleared: {watching}"
+    );
+    assert_eq!(slack.status(&token).text, "In a call");
+    assert_eq!(
+        microphone_rows(&sandbox),
+        ["microphone in use"],
+        "one call throughout"
+    );
+
+    again.kill().await.expect("stop the recorder");
+    eventually(
+        "the status cleared after the call",
+        SOON,
+        || slack.status(&token),
+        |status| status.text.is_empty(),
+    )
+    .await;
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }

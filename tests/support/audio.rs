@@ -32,15 +32,27 @@ impl AudioServer {
             dir,
             daemons: Vec::new(),
         };
-        let mut pipewire = server.command("pipewire", &[], "pipewire.log");
-        server.daemons.push(pipewire.spawn().expect("start pipewire"));
-        let socket = server.runtime_dir().join("pipewire-0");
-        server.wait_until("pipewire's socket", || socket.exists()).await;
-        let mut wireplumber = server.command("wireplumber", &[], "wireplumber.log");
+        server.start_daemons().await;
         server
-            .daemons
-            .push(wireplumber.spawn().expect("start wireplumber"));
-        let created = server
+    }
+
+    /// Stops the server as a crash or an update would (every client loses it), and starts it again.
+    pub async fn restart(&mut self) {
+        for mut daemon in self.daemons.drain(..).rev() {
+            let _ = daemon.kill().await;
+        }
+        let _ = std::fs::remove_file(self.runtime_dir().join("pipewire-0"));
+        self.start_daemons().await;
+    }
+
+    async fn start_daemons(&mut self) {
+        let mut pipewire = self.command("pipewire", &[], "pipewire.log");
+        self.daemons.push(pipewire.spawn().expect("start pipewire"));
+        let socket = self.runtime_dir().join("pipewire-0");
+        self.wait_until("pipewire's socket", || socket.exists()).await;
+        let mut wireplumber = self.command("wireplumber", &[], "wireplumber.log");
+        self.daemons.push(wireplumber.spawn().expect("start wireplumber"));
+        let created = self
             .command(
                 "pw-cli",
                 &[
@@ -59,18 +71,12 @@ impl AudioServer {
         assert!(
             created.success(),
             "the virtual microphone: {}",
-            server.log("pw-cli.log")
+            self.log("pw-cli.log")
         );
         // The session manager is ready once it has made the microphone the default source.
         let mut ready = false;
         for _ in 0..100 {
-            let output = server
-                .command("pw-metadata", &["-n", "default"], "pw-metadata.log")
-                .stdout(Stdio::piped())
-                .output()
-                .await
-                .expect("pw-metadata");
-            if String::from_utf8_lossy(&output.stdout).contains(MICROPHONE) {
+            if self.dump().await.contains(MICROPHONE) && self.default_source_set().await {
                 ready = true;
                 break;
             }
@@ -79,9 +85,57 @@ impl AudioServer {
         assert!(
             ready,
             "wireplumber never chose the microphone: {}",
-            server.log("wireplumber.log")
+            self.log("wireplumber.log")
         );
-        server
+    }
+
+    async fn default_source_set(&self) -> bool {
+        let output = self
+            .command("pw-metadata", &["-n", "default"], "pw-metadata.log")
+            .stdout(Stdio::piped())
+            .output()
+            .await
+            .expect("pw-metadata");
+        String::from_utf8_lossy(&output.stdout).contains(MICROPHONE)
+    }
+
+    /// `pw-dump`: every object of the server, as JSON text.
+    async fn dump(&self) -> String {
+        let output = self
+            .command("pw-dump", &[], "pw-dump.log")
+            .stdout(Stdio::piped())
+            .output()
+            .await
+            .expect("pw-dump");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// How many recording streams (`Stream/Input/Audio` nodes) are running, linked to a source.
+    pub async fn running_recorders(&self) -> usize {
+        let dump: serde_json::Value = serde_json::from_str(&self.dump().await).unwrap_or_default();
+        dump.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|object| {
+                let info = &object["info"];
+                info["props"]["media.class"] == "Stream/Input/Audio" && info["state"] == "running"
+            })
+            .count()
+    }
+
+    /// Waits until `count` recording streams run (a recorder started is linked within a second here).
+    pub async fn wait_for_running_recorders(&self, count: usize) {
+        for _ in 0..200 {
+            if self.running_recorders().await == count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "{count} recorders never ran (now {}): {}",
+            self.running_recorders().await,
+            self.log("wireplumber.log")
+        );
     }
 
     /// Where the server's socket is: give it to a client as `PIPEWIRE_RUNTIME_DIR`.

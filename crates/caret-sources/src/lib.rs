@@ -1,4 +1,4 @@
-//! What the desktop itself sees, turned into the inputs the sync engine takes ([`caret_core::DesktopSignals`]).
+//! What the desktop itself sees, turned into the inputs the sync engine takes (caret-core's `DesktopSignals`).
 //! Each source is a module with one job; none knows Tauri, and each can be tested without a display.
 //!
 //! - [`microphone`]: another application recording from a microphone, or reading a camera (PipeWire).

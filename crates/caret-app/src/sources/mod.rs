@@ -20,6 +20,8 @@ use crate::preferences::SourcePreferences;
 /// The first wait before trying a source that could not start again; it doubles up to [`RETRY_CAP`].
 const RETRY_FIRST: Duration = Duration::from_secs(5);
 const RETRY_CAP: Duration = Duration::from_secs(300);
+/// How soon to connect again after the connection to PipeWire was lost (a restarted PipeWire is back at once).
+const RETRY_AFTER_LOSS: Duration = Duration::from_secs(1);
 
 /// What the microphone source is doing, as Settings and the command line show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -33,7 +35,8 @@ pub enum MicrophoneView {
         microphone_in_use: bool,
         camera_in_use: bool,
     },
-    /// Turned on, but the audio server (PipeWire) could not be reached; tried again every few minutes.
+    /// Turned on, but the audio server (PipeWire) could not be reached; tried again after 5 s, then less and
+    /// less often, up to every 5 minutes.
     Unavailable { reason: String },
 }
 
@@ -190,42 +193,113 @@ impl Retry {
     }
 }
 
+/// The microphone source as the loop keeps it: running or not, and why not.
+struct MicrophoneSource {
+    running: Option<Microphone>,
+    retry: Retry,
+    unavailable: Option<String>,
+    /// After the connection to PipeWire was lost: the last reading, kept until the hold would have ended it,
+    /// so that a PipeWire restart mid-call is no more the call's end than a stream re-opened is.
+    kept: Option<(CaptureReading, Instant)>,
+}
+
+impl MicrophoneSource {
+    fn new() -> MicrophoneSource {
+        MicrophoneSource {
+            running: None,
+            retry: Retry::new(),
+            unavailable: None,
+            kept: None,
+        }
+    }
+
+    /// Stops watching. The watcher's thread is joined off the async workers.
+    fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            drop(tokio::task::spawn_blocking(move || drop(running)));
+        }
+    }
+
+    /// Starts or stops as the user wants, trying to start again once the retry is due.
+    async fn follow(&mut self, wanted: bool) {
+        if !wanted {
+            self.stop();
+            *self = MicrophoneSource::new();
+        } else if self.running.is_none() && self.retry.due() {
+            match Microphone::start().await {
+                Ok(started) => {
+                    tracing::info!("the microphone source is watching PipeWire");
+                    self.running = Some(started);
+                    self.unavailable = None;
+                    self.retry.reset();
+                }
+                Err(reason) => {
+                    tracing::warn!("the microphone source cannot watch PipeWire: {reason}");
+                    self.unavailable = Some(reason);
+                    if self.kept.is_some() {
+                        // Just lost, a call perhaps held: PipeWire restarting is back within a second or two.
+                        self.retry.at = Some(Instant::now() + RETRY_AFTER_LOSS);
+                    } else {
+                        self.retry.failed();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection to PipeWire ended: keep the last reading for the hold, and try again soon.
+    fn lost(&mut self) {
+        tracing::warn!("the microphone source lost PipeWire; trying again");
+        let last = self
+            .running
+            .as_ref()
+            .map(|running| *running.held.borrow())
+            .unwrap_or_default();
+        self.kept = Some((last, Instant::now() + DEFAULT_HOLD));
+        self.stop();
+        self.unavailable = Some("the connection to PipeWire ended".to_owned());
+        self.retry.at = Some(Instant::now() + RETRY_AFTER_LOSS);
+    }
+
+    /// What the source says now: the watcher's held reading, and what was kept from before a loss.
+    fn reading(&mut self) -> CaptureReading {
+        let now = self
+            .running
+            .as_mut()
+            .map(|running| *running.held.borrow_and_update())
+            .unwrap_or_default();
+        self.kept = self.kept.filter(|(_, until)| *until > Instant::now());
+        let kept = self.kept.map(|(reading, _)| reading).unwrap_or_default();
+        CaptureReading {
+            microphone: now.microphone || kept.microphone,
+            camera: now.camera || kept.camera,
+        }
+    }
+
+    /// When the loop must look again by itself: a retry due, or a kept reading running out.
+    fn next_wake(&self, wanted: bool) -> Option<Instant> {
+        let retry = (wanted && self.running.is_none())
+            .then_some(self.retry.at)
+            .flatten();
+        [retry, self.kept.map(|(_, until)| until)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
 async fn run(
     engine: Engine,
     mut wanted: watch::Receiver<SourcePreferences>,
     view: watch::Sender<SourcesView>,
     told: watch::Sender<DesktopSignals>,
 ) {
-    let mut microphone: Option<Microphone> = None;
-    let mut retry = Retry::new();
+    let mut microphone = MicrophoneSource::new();
     let mut signals = DesktopSignals::default();
-    let mut unavailable: Option<String> = None;
     loop {
         let want = *wanted.borrow_and_update();
-        if !want.microphone {
-            microphone = None;
-            unavailable = None;
-            retry.reset();
-        } else if microphone.is_none() && retry.due() {
-            match Microphone::start().await {
-                Ok(started) => {
-                    tracing::info!("the microphone source is watching PipeWire");
-                    microphone = Some(started);
-                    unavailable = None;
-                    retry.reset();
-                }
-                Err(reason) => {
-                    tracing::warn!("the microphone source cannot watch PipeWire: {reason}");
-                    unavailable = Some(reason);
-                    retry.failed();
-                }
-            }
-        }
-
-        let reading = microphone
-            .as_mut()
-            .map(|microphone| *microphone.held.borrow_and_update())
-            .unwrap_or_default();
+        microphone.follow(want.microphone).await;
+        let reading = microphone.reading();
         let next = DesktopSignals {
             microphone_in_use: reading.microphone,
             camera_in_use: reading.camera,
@@ -235,30 +309,35 @@ async fn run(
             signals = next;
             told.send_replace(signals.clone());
             if engine.set_desktop_signals(signals.clone()).is_err() {
+                microphone.stop();
                 return; // the engine stopped: the app is ending
             }
         }
-        let shown = MicrophoneView::of(microphone.is_some(), unavailable.as_deref(), reading);
+        let shown = MicrophoneView::of(
+            microphone.running.is_some(),
+            microphone.unavailable.as_deref(),
+            reading,
+        );
         view.send_if_modified(|current| {
             let changed = current.microphone != shown;
             current.microphone = shown;
             changed
         });
 
-        let retry_at = (want.microphone && microphone.is_none())
-            .then_some(retry.at)
-            .flatten();
+        let wake = microphone.next_wake(want.microphone);
         tokio::select! {
-            changed = wanted.changed() => if changed.is_err() {
-                return; // the handle is gone
+            changed = wanted.changed() => {
+                if changed.is_err() {
+                    microphone.stop();
+                    return; // the handle is gone
+                }
+                // A choice made again (turned on while PipeWire was missing) is tried at once.
+                microphone.retry.reset();
             },
-            lost = held_changed(&mut microphone) => if lost {
-                tracing::warn!("the microphone source lost PipeWire; trying again");
-                microphone = None;
-                unavailable = Some("the connection to PipeWire ended".to_owned());
-                retry.failed();
+            lost = held_changed(&mut microphone.running) => if lost {
+                microphone.lost();
             },
-            () = sleep_until_some(retry_at) => {}
+            () = sleep_until_some(wake) => {}
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct NodeSeen {
     pub process_id: Option<u32>,
     /// `client.id`: the client whose `application.process.id` names the process of a native client.
     pub client_id: Option<u32>,
+    /// `device.api` (`alsa`, `v4l2`, `libcamera`…): the node is a device's, not a stream some program made.
+    pub device_api: Option<String>,
 }
 
 /// What the desktop's capture devices are doing, as one reading.
@@ -44,6 +46,14 @@ pub struct Graph {
 
 const RECORDING_SOUND: &str = "Stream/Input/Audio";
 const READING_VIDEO: &str = "Stream/Input/Video";
+
+fn is_microphone(node: &NodeSeen) -> bool {
+    node.media_class.starts_with("Audio/Source")
+}
+
+fn is_camera(node: &NodeSeen) -> bool {
+    node.media_class == "Video/Source" && matches!(node.device_api.as_deref(), Some("v4l2" | "libcamera"))
+}
 
 impl Graph {
     pub fn node_changed(&mut self, id: u32, node: NodeSeen) {
@@ -83,21 +93,18 @@ impl Graph {
         })
     }
 
-    /// Whether anything linked into `stream` comes from a node whose class starts with `device_class`.
-    fn fed_by(&self, stream: u32, device_class: &str) -> bool {
-        self.links.values().any(|(output, input)| {
-            *input == stream
-                && self
-                    .nodes
-                    .get(output)
-                    .is_some_and(|source| source.media_class.starts_with(device_class))
-        })
+    /// Whether anything linked into `stream` comes from a node `feeds` accepts.
+    fn fed_by(&self, stream: u32, feeds: impl Fn(&NodeSeen) -> bool) -> bool {
+        self.links
+            .values()
+            .any(|(output, input)| *input == stream && self.nodes.get(output).is_some_and(&feeds))
     }
 
     /// Whether some application other than `own_process` records a microphone or reads a camera: a stream
-    /// of that kind, running, fed by a microphone (an `Audio/Source…` node, so not the speakers' monitor) or a
-    /// camera (`Video/Source`, so not a screen being shared, which is a stream of its own), and not a level
-    /// meter.
+    /// of that kind, running, not a level meter, fed by a microphone (an `Audio/Source…` node: a sound card's,
+    /// or a virtual one such as a noise filter's; not the speakers' monitor) or by a camera (a `Video/Source`
+    /// node of a camera device, `v4l2` or `libcamera`: a screen being shared through the desktop's portal is a
+    /// `Video/Source` too on some desktops, but no device's).
     pub fn reading(&self, own_process: u32) -> CaptureReading {
         let mut reading = CaptureReading::default();
         for (id, node) in &self.nodes {
@@ -108,8 +115,8 @@ impl Graph {
                 continue;
             }
             match node.media_class.as_str() {
-                RECORDING_SOUND if self.fed_by(*id, "Audio/Source") => reading.microphone = true,
-                READING_VIDEO if self.fed_by(*id, "Video/Source") => reading.camera = true,
+                RECORDING_SOUND if self.fed_by(*id, is_microphone) => reading.microphone = true,
+                READING_VIDEO if self.fed_by(*id, is_camera) => reading.camera = true,
                 _ => {}
             }
         }
@@ -129,14 +136,15 @@ mod tests {
     /// A graph with a microphone, speakers and a camera, as a desktop has them.
     fn desktop() -> Graph {
         let mut graph = Graph::default();
-        let device = |class: &str| NodeSeen {
+        let device = |class: &str, api: &str| NodeSeen {
             media_class: class.to_owned(),
             running: false,
+            device_api: Some(api.to_owned()),
             ..NodeSeen::default()
         };
-        graph.node_changed(MIC, device("Audio/Source"));
-        graph.node_changed(SPEAKERS, device("Audio/Sink"));
-        graph.node_changed(CAMERA, device("Video/Source"));
+        graph.node_changed(MIC, device("Audio/Source", "alsa"));
+        graph.node_changed(SPEAKERS, device("Audio/Sink", "alsa"));
+        graph.node_changed(CAMERA, device("Video/Source", "v4l2"));
         graph
     }
 
@@ -235,12 +243,32 @@ mod tests {
                 camera: true
             }
         );
-        // A screen being shared is a stream of its own (a portal's `Stream/Output/Video`), not a camera.
-        let mut graph = desktop();
-        graph.node_changed(40, recorder("Stream/Output/Video"));
-        graph.node_changed(50, recorder(READING_VIDEO));
-        graph.link_changed(60, 40, 50);
-        assert_eq!(graph.reading(OWN), CaptureReading::default());
+        // A screen being shared: GNOME's portal makes it a `Stream/Output/Video`, wlroots' and Hyprland's a
+        // `Video/Source` of no device. Neither is a camera.
+        for screen_class in ["Stream/Output/Video", "Video/Source"] {
+            let mut graph = desktop();
+            graph.node_changed(40, recorder(screen_class));
+            graph.node_changed(50, recorder(READING_VIDEO));
+            graph.link_changed(60, 40, 50);
+            assert_eq!(graph.reading(OWN), CaptureReading::default(), "{screen_class}");
+        }
+    }
+
+    #[test]
+    fn a_virtual_microphone_counts_as_a_microphone() {
+        // A noise filter's source, or the virtual microphone of the tests: no device behind it, still a
+        // microphone the user speaks into.
+        let mut graph = Graph::default();
+        graph.node_changed(
+            MIC,
+            NodeSeen {
+                media_class: "Audio/Source/Virtual".to_owned(),
+                ..NodeSeen::default()
+            },
+        );
+        graph.node_changed(50, recorder(RECORDING_SOUND));
+        graph.link_changed(60, MIC, 50);
+        assert!(graph.reading(OWN).microphone);
     }
 
     #[test]

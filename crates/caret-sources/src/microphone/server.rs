@@ -188,6 +188,20 @@ fn flag(props: Option<&pw::spa::utils::dict::DictRef>, key: &str) -> bool {
     props.and_then(|props| props.get(key)) == Some("true")
 }
 
+/// What a node's properties tell about it, read when they change.
+fn node_seen(props: Option<&pw::spa::utils::dict::DictRef>, running: bool) -> NodeSeen {
+    let text = |key: &str| props.and_then(|props| props.get(key));
+    NodeSeen {
+        media_class: text("media.class").unwrap_or_default().to_owned(),
+        running,
+        monitor: flag(props, "stream.monitor"),
+        capture_sink: flag(props, "stream.capture.sink"),
+        process_id: number(props, "application.process.id"),
+        client_id: number(props, "client.id"),
+        device_api: text("device.api").map(str::to_owned),
+    }
+}
+
 /// Follows a node, a client or a link; other globals do not matter here.
 fn bind(
     registry: &pw::registry::RegistryRc,
@@ -204,18 +218,7 @@ fn bind(
                     let Some(shared) = weak.upgrade() else { return };
                     let running = matches!(info.state(), NodeState::Running);
                     if info.change_mask().contains(pw::node::NodeChangeMask::PROPS) {
-                        let props = info.props();
-                        let seen = NodeSeen {
-                            media_class: props
-                                .and_then(|props| props.get("media.class"))
-                                .unwrap_or_default()
-                                .to_owned(),
-                            running,
-                            monitor: flag(props, "stream.monitor"),
-                            capture_sink: flag(props, "stream.capture.sink"),
-                            process_id: number(props, "application.process.id"),
-                            client_id: number(props, "client.id"),
-                        };
+                        let seen = node_seen(info.props(), running);
                         shared.graph.borrow_mut().node_changed(id, seen);
                     } else {
                         shared.graph.borrow_mut().node_running(id, running);
@@ -234,6 +237,10 @@ fn bind(
                 .add_listener_local()
                 .info(move |info| {
                     let Some(shared) = weak.upgrade() else { return };
+                    // Properties come only when they changed; an update without them keeps what we know.
+                    if !info.change_mask().contains(pw::client::ClientChangeMask::PROPS) {
+                        return;
+                    }
                     let process = number(info.props(), "application.process.id");
                     shared.graph.borrow_mut().client_changed(id, process);
                     shared.publish();
