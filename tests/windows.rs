@@ -749,3 +749,54 @@ async fn the_windows_follow_the_desktop_s_colour_scheme_as_it_changes() {
     portal.set_color_scheme(PREFER_DARK).await;
     eventually_shown(&session, scheme, "dark again", |shown| shown == "dark").await;
 }
+
+/// Settings' "What the desktop sees" (issue 19, 7): the microphone off until ticked, then what it sees, live,
+/// as a real recording application starts and stops on a PipeWire server of the test's own.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_turns_the_microphone_on_and_shows_what_it_sees_as_it_changes() {
+    let _desktop = exclusive_desktop().await;
+    let audio = caret_e2e::audio::AudioServer::start().await;
+    let sandbox = Sandbox::new();
+    let session = Session::start(
+        &sandbox,
+        &["--window", "settings"],
+        &[(
+            "PIPEWIRE_RUNTIME_DIR",
+            audio.runtime_dir().to_string_lossy().into_owned(),
+        )],
+    )
+    .await;
+    session.switch_to_window("settings").await;
+    let status = "[data-testid=sources-microphone-status]";
+    session
+        .wait_for_text(status, "off until ticked", |text| text == "Off.")
+        .await;
+
+    session
+        .click(&session.find("[data-testid=sources-microphone]").await)
+        .await;
+    session
+        .wait_for_text(status, "watching once ticked", |text| {
+            text == "Watching: no microphone or camera in use."
+        })
+        .await;
+    let mut recorder = audio.record(None);
+    session
+        .wait_for_text(status, "the recording seen", |text| {
+            text == "A microphone is in use: you are in a call."
+        })
+        .await;
+    session.screenshot(&screenshot_path("settings-microphone")).await;
+    recorder.kill().await.expect("stop the recorder");
+    session
+        .wait_for_text(status, "the call over after the hold", |text| {
+            text == "Watching: no microphone or camera in use."
+        })
+        .await;
+    let saved = std::fs::read_to_string(sandbox.config_dir().join("preferences.json")).expect("preferences");
+    let saved: serde_json::Value = serde_json::from_str(&saved).expect("preferences as JSON");
+    assert_eq!(
+        saved["sources"]["microphone"], true,
+        "the choice is kept: {saved}"
+    );
+}

@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 use caret_app::action::PickerOpening;
 use caret_app::phones::reach::{PhoneReach, ReachView};
 use caret_app::phones::views::{PairingView, PhonesView};
-use caret_app::preferences::{Preferences, PreferencesView, ShortcutStatus};
+use caret_app::preferences::{Preferences, PreferencesView, ShortcutStatus, SourcePreferences};
 use caret_app::slack::manifest::{SlackAppSetup, SlackPage};
 use caret_app::slack::oauth::OAuthStart;
 use caret_app::slack::workspaces::{Disconnected, WorkspaceView};
+use caret_app::sources::SourcesView;
 use caret_app::views::export::{ExportFormat, ExportedLog};
 use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppInfo, Snapshot, WindowKind};
@@ -188,6 +189,8 @@ ipc_commands! {
     reach() -> ReachView;
     set_phone_reach(choice: PhoneReach) -> ReachView;
     forget_networks(id: Option<String>) -> ReachView;
+    sources() -> SourcesView;
+    set_sources(sources: SourcePreferences) -> SourcesView;
 }
 
 /// The events the shell sends every window: name, payload type. Listed once, like the commands, so the UI's
@@ -202,6 +205,9 @@ pub const PREFERENCES_EVENT: &str = "preferences";
 /// When what became of the global shortcut changes (the desktop's portal answers after asking the user).
 /// Payload: the shortcut's status.
 pub const SHORTCUT_EVENT: &str = "shortcut";
+/// When what the desktop's sources do or see changes (one turned on, PipeWire gone, a microphone in use).
+/// Payload: every source's view.
+pub const SOURCES_EVENT: &str = "sources";
 
 fn event_specs(cfg: &Config) -> Vec<(&'static str, String, BTreeSet<String>)> {
     let mut snapshot_imports = BTreeSet::new();
@@ -210,6 +216,8 @@ fn event_specs(cfg: &Config) -> Vec<(&'static str, String, BTreeSet<String>)> {
     imports_of::<Preferences>(cfg, &mut preferences_imports);
     let mut shortcut_imports = BTreeSet::new();
     imports_of::<ShortcutStatus>(cfg, &mut shortcut_imports);
+    let mut sources_imports = BTreeSet::new();
+    imports_of::<SourcesView>(cfg, &mut sources_imports);
     vec![
         (SNAPSHOT_EVENT, <Snapshot as TS>::name(cfg), snapshot_imports),
         (SYNC_LOG_EVENT, "number".to_owned(), BTreeSet::new()),
@@ -224,6 +232,7 @@ fn event_specs(cfg: &Config) -> Vec<(&'static str, String, BTreeSet<String>)> {
             <ShortcutStatus as TS>::name(cfg),
             shortcut_imports,
         ),
+        (SOURCES_EVENT, <SourcesView as TS>::name(cfg), sources_imports),
     ]
 }
 

@@ -116,7 +116,8 @@ pub fn run_tray(open: Option<WindowKind>) -> Result<()> {
     Ok(())
 }
 
-/// Tells every open window when the snapshot changes or the sync log grows, so no window polls.
+/// Tells every open window when the snapshot changes, the desktop's sources change or the sync log grows, so
+/// no window polls.
 fn forward_events<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
     let mut snapshots = core.subscribe();
     let emitter = app.clone();
@@ -129,6 +130,14 @@ fn forward_events<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
     let Ok(services) = core.services() else {
         return;
     };
+    let mut sources = services.sources.changes();
+    let emitter = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while sources.changed().await.is_ok() {
+            let view = sources.borrow_and_update().clone();
+            windows::tell(&emitter, ipc::SOURCES_EVENT, &view);
+        }
+    });
     let mut newest = services.store.watch_log();
     let emitter = app.clone();
     tauri::async_runtime::spawn(async move {

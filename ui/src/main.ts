@@ -8,6 +8,7 @@ import { mountPhoneReach } from "./views/phone-reach";
 import { mountPicker } from "./views/picker";
 import { mountPreferences } from "./views/preferences";
 import { placeWorkspaceSettings, renderError, renderSettings } from "./views/settings";
+import { mountSources } from "./views/sources";
 import { mountSyncLog } from "./views/sync-log";
 import { mountWorkspaceSettings } from "./views/workspace-settings";
 import { mountWorkspaces } from "./views/workspaces";
@@ -27,9 +28,10 @@ async function main(root: HTMLElement): Promise<void> {
       const workspaceSettings = document.createElement("div");
       const preferences = document.createElement("div");
       const phoneReach = document.createElement("div");
+      const sources = document.createElement("div");
       // A workspace's policy and preview first, as most people opening Settings have one connected; connecting
       // comes first once the list shows none is (placeWorkspaceSettings).
-      root.replaceChildren(renderSettings(info, workspaceSettings, workspaces, preferences, phoneReach));
+      root.replaceChildren(renderSettings(info, workspaceSettings, workspaces, preferences, phoneReach, sources));
       // How the window writes times: the Preferences section loads the choice and saves it; the event brings
       // a change made elsewhere.
       const clock = clockChoice();
@@ -47,9 +49,11 @@ async function main(root: HTMLElement): Promise<void> {
       list = mountWorkspaces(workspaces, call, listed, clipboardCopy, clock);
       const preferencesPanel = mountPreferences(preferences, call, clipboardCopy, clock, onEvent);
       const reach = mountPhoneReach(phoneReach, call);
+      const sourcesPanel = mountSources(sources, call, onEvent);
       onPageHide(settings.stop);
       onPageHide(preferencesPanel.stop);
       onPageHide(reach.stop);
+      onPageHide(sourcesPanel.stop);
       break;
     }
     case "phones": {

@@ -8,10 +8,11 @@
 use caret_app::action::PickerOpening;
 use caret_app::phones::reach::{PhoneReach, ReachView};
 use caret_app::phones::views::{PairingView, PhonesView};
-use caret_app::preferences::PreferencesView;
+use caret_app::preferences::{PreferencesView, SourcePreferences};
 use caret_app::slack::manifest::{SlackAppSetup, SlackPage};
 use caret_app::slack::oauth::OAuthStart;
 use caret_app::slack::workspaces::{Disconnected, PastedSecret, WorkspaceView};
+use caret_app::sources::SourcesView;
 use caret_app::views::export::{ExportFormat, ExportedLog};
 use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
@@ -274,6 +275,18 @@ pub async fn forget_networks<R: Runtime>(caller: Caller<R>, id: Option<String>) 
         .phones
         .forget_networks(id.as_deref())
         .await?)
+}
+
+/// The desktop's own sources: which are on and what each sees now.
+pub async fn sources<R: Runtime>(caller: Caller<R>) -> Result<SourcesView> {
+    Ok(caller.core()?.services()?.sources.view())
+}
+
+/// Turns the desktop's sources on or off (saved in the preferences); answers once they followed.
+pub async fn set_sources<R: Runtime>(caller: Caller<R>, sources: SourcePreferences) -> Result<SourcesView> {
+    let core = caller.core()?;
+    let paths = core.config().paths.clone();
+    Ok(core.services()?.sources.set(&paths, sources).await?)
 }
 
 #[cfg(test)]

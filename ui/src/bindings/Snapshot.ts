@@ -18,7 +18,8 @@ paused: boolean, workspaces: Array<WorkspaceLine>,
  */
 desktop: DesktopSignals, 
 /**
- * The input in force when the snapshot last changed, chosen as the engine chooses it (kept current by
- * [`AppCore::update`]): what the windows say you are, and where that comes from.
+ * The input in force when the snapshot last changed, chosen by the engine's rule
+ * ([`caret_core::choose_input`]) from what the snapshot knows (kept current by [`AppCore::update`]): what
+ * the windows say you are, and where that comes from.
  */
 input: StatusInput | null, };

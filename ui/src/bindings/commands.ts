@@ -19,6 +19,8 @@ import type { ShortcutStatus } from "./ShortcutStatus";
 import type { SlackAppSetup } from "./SlackAppSetup";
 import type { SlackPage } from "./SlackPage";
 import type { Snapshot } from "./Snapshot";
+import type { SourcePreferences } from "./SourcePreferences";
+import type { SourcesView } from "./SourcesView";
 import type { TemplateCatalog } from "./TemplateCatalog";
 import type { TimeFormat } from "./TimeFormat";
 import type { WorkspaceSettings } from "./WorkspaceSettings";
@@ -57,6 +59,8 @@ export interface Commands {
   reach: { args: Record<string, never>; result: ReachView };
   set_phone_reach: { args: { choice: PhoneReach }; result: ReachView };
   forget_networks: { args: { id: string | null }; result: ReachView };
+  sources: { args: Record<string, never>; result: SourcesView };
+  set_sources: { args: { sources: SourcePreferences }; result: SourcesView };
 }
 
 export type CommandName = keyof Commands;
@@ -68,6 +72,7 @@ export interface Events {
   "picker-shown": number;
   "preferences": Preferences;
   "shortcut": ShortcutStatus;
+  "sources": SourcesView;
 }
 
 export type EventName = keyof Events;

@@ -3,9 +3,9 @@ import { h } from "../dom";
 
 /**
  * The Settings window: what the app believes now, and where it keeps things. `panels` (a workspace's settings and
- * the Slack workspaces, in the order {@link placeWorkspaceSettings} keeps, the preferences and where phones can
- * reach this computer, filled once the window is shown) go between the state line and the facts about the
- * installation, in order.
+ * the Slack workspaces, in the order {@link placeWorkspaceSettings} keeps, the preferences, where phones can
+ * reach this computer and what the desktop sees, filled once the window is shown) go between the state line
+ * and the facts about the installation, in order.
  */
 export function renderSettings(info: AppInfo, ...panels: Node[]): HTMLElement {
   const row = (term: string, value: string) => h("div", { class: "row" }, h("dt", {}, term), h("dd", {}, value));

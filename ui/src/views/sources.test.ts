@@ -1,0 +1,245 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { SourcesView } from "../bindings/SourcesView";
+import { byTestId, deferred, fakeApp, fakeEvents, inputByTestId, settle, type Handlers } from "../test/fake-app";
+import { microphoneText, mountSources, type SourcesPanel } from "./sources";
+
+const off: SourcesView = { microphone: { state: "off" } };
+const watching: SourcesView = { microphone: { state: "watching", microphone_in_use: false, camera_in_use: false } };
+const inCall: SourcesView = { microphone: { state: "watching", microphone_in_use: true, camera_in_use: false } };
+
+describe("microphoneText", () => {
+  it("says what the source does in each state", () => {
+    expect(microphoneText({ state: "off" })).toEqual(["Off.", false]);
+    expect(microphoneText({ state: "watching", microphone_in_use: false, camera_in_use: false })).toEqual([
+      "Watching: no microphone or camera in use.",
+      false,
+    ]);
+    expect(microphoneText({ state: "watching", microphone_in_use: true, camera_in_use: false })).toEqual([
+      "A microphone is in use: you are in a call.",
+      false,
+    ]);
+    expect(microphoneText({ state: "watching", microphone_in_use: false, camera_in_use: true })).toEqual([
+      "A camera is in use: you are in a call.",
+      false,
+    ]);
+    expect(microphoneText({ state: "watching", microphone_in_use: true, camera_in_use: true })).toEqual([
+      "A microphone and a camera are in use: you are in a call.",
+      false,
+    ]);
+    expect(microphoneText({ state: "unavailable", reason: "PipeWire is not running" })).toEqual([
+      "Not watching: PipeWire is not running. Caret Desktop keeps trying (soon at first, then every 5 minutes).",
+      true,
+    ]);
+  });
+});
+
+describe("mountSources", () => {
+  let root: HTMLElement;
+  let current: SourcesView;
+  let panel: SourcesPanel | null;
+  let events: ReturnType<typeof fakeEvents>;
+
+  const handlers: Partial<Handlers> = {
+    sources: () => current,
+    set_sources: ({ sources }) => {
+      current = sources.microphone ? watching : off;
+      return current;
+    },
+  };
+
+  const mount = (app = fakeApp(handlers)) => {
+    panel?.stop();
+    panel = mountSources(root, app.call, events.onEvent);
+    return app;
+  };
+  const box = () => inputByTestId(root, "sources-microphone");
+  const line = () => byTestId(root, "sources-microphone-status");
+  const alert = () => root.querySelector(".sources > [role=alert]")?.textContent;
+
+  beforeEach(() => {
+    root = document.createElement("div");
+    document.body.append(root);
+    current = off;
+    events = fakeEvents();
+    panel = null;
+  });
+
+  afterEach(() => {
+    panel?.stop();
+    root.remove();
+  });
+
+  it("is a titled section with a labelled, explained checkbox and a polite live line", async () => {
+    mount();
+    await settle();
+    const section = root.querySelector("section");
+    expect(section?.getAttribute("aria-labelledby")).toBe("sources-title");
+    expect(root.querySelector("#sources-title")?.textContent).toBe("What the desktop sees");
+    expect(box().labels?.[0]?.textContent).toBe("Microphone: in a call while another application records");
+    const described = (box().getAttribute("aria-describedby") ?? "").split(" ");
+    expect(described.map((id) => root.querySelector(`#${id}`)?.getAttribute("data-testid"))).toEqual([
+      "sources-microphone-hint",
+      "sources-microphone-status",
+    ]);
+    expect(byTestId(root, "sources-microphone-hint")?.textContent).toContain("never what they hear");
+    expect(line()?.getAttribute("aria-live")).toBe("polite");
+  });
+
+  it("loads once, off until the person turns it on", async () => {
+    const app = mount();
+    await settle();
+    expect(app.calls).toEqual([["sources", {}]]);
+    expect(box().checked).toBe(false);
+    expect(box().disabled).toBe(false);
+    expect(line()?.textContent).toBe("Off.");
+    expect(alert()).toBe("");
+  });
+
+  it("shows an unavailable source as on, with why it is not watching as a problem", async () => {
+    current = { microphone: { state: "unavailable", reason: "PipeWire is not running" } };
+    mount();
+    await settle();
+    expect(box().checked).toBe(true);
+    expect(line()?.textContent).toBe("Not watching: PipeWire is not running. Caret Desktop keeps trying (soon at first, then every 5 minutes).");
+    expect(line()?.classList.contains("problem")).toBe(true);
+  });
+
+  it("turns the microphone on with one set_sources and shows the answer", async () => {
+    const app = mount();
+    await settle();
+    box().click();
+    await settle();
+    expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true } }]);
+    expect(box().checked).toBe(true);
+    expect(box().disabled).toBe(false);
+    expect(line()?.textContent).toBe("Watching: no microphone or camera in use.");
+    expect(alert()).toBe("");
+  });
+
+  it("keeps the box as set and disabled while waiting, and the focus on it after", async () => {
+    const answer = deferred<SourcesView>();
+    mount(fakeApp({ ...handlers, set_sources: () => answer.promise }));
+    await settle();
+    box().focus();
+    box().click();
+    await settle();
+    expect(box().checked).toBe(true);
+    expect(box().disabled).toBe(true);
+    expect(line()?.textContent).toBe("Off.");
+    answer.resolve(inCall);
+    await settle();
+    expect(box().disabled).toBe(false);
+    expect(line()?.textContent).toBe("A microphone is in use: you are in a call.");
+    expect(document.activeElement).toBe(box());
+  });
+
+  it("puts the box back and says why when the change fails", async () => {
+    mount(
+      fakeApp({
+        ...handlers,
+        set_sources: () => {
+          throw new Error("cannot write preferences.json");
+        },
+      }),
+    );
+    await settle();
+    box().click();
+    await settle();
+    expect(box().checked).toBe(false);
+    expect(box().disabled).toBe(false);
+    expect(line()?.textContent).toBe("Off.");
+    expect(alert()).toBe("Could not change what the desktop sees: cannot write preferences.json");
+  });
+
+  it("shows the app's { code, message } error as its message", async () => {
+    mount(
+      fakeApp({
+        ...handlers,
+        set_sources: () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error
+          throw { code: "app", message: "services not started" };
+        },
+      }),
+    );
+    await settle();
+    box().click();
+    await settle();
+    expect(alert()).toBe("Could not change what the desktop sees: services not started");
+  });
+
+  it("follows the sources event, box and line", async () => {
+    current = watching;
+    mount();
+    await settle();
+    events.emit("sources", { microphone: { state: "watching", microphone_in_use: true, camera_in_use: true } });
+    expect(line()?.textContent).toBe("A microphone and a camera are in use: you are in a call.");
+    events.emit("sources", off);
+    expect(line()?.textContent).toBe("Off.");
+    expect(box().checked).toBe(false);
+  });
+
+  it("does not undo a pending change when an event arrives meanwhile", async () => {
+    const answer = deferred<SourcesView>();
+    const app = mount(fakeApp({ ...handlers, set_sources: () => answer.promise }));
+    await settle();
+    box().click();
+    await settle();
+    events.emit("sources", off);
+    expect(box().checked).toBe(true);
+    expect(box().disabled).toBe(true);
+    // The line says what the source does now, even while waiting.
+    events.emit("sources", inCall);
+    expect(line()?.textContent).toBe("A microphone is in use: you are in a call.");
+    expect(box().checked).toBe(true);
+    answer.resolve(inCall);
+    await settle();
+    expect(box().checked).toBe(true);
+    expect(box().disabled).toBe(false);
+    expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true } }]);
+  });
+
+  it("shows the event rather than an older load answered after it", async () => {
+    const load = deferred<SourcesView>();
+    mount(fakeApp({ ...handlers, sources: () => load.promise }));
+    await settle();
+    events.emit("sources", inCall);
+    load.resolve(off);
+    await settle();
+    expect(line()?.textContent).toBe("A microphone is in use: you are in a call.");
+    expect(box().checked).toBe(true);
+  });
+
+  it("says why it could not load, with the box disabled, until the app sends a view", async () => {
+    mount(
+      fakeApp({
+        sources: () => {
+          throw new Error("services not started");
+        },
+      }),
+    );
+    await settle();
+    expect(alert()).toBe("Could not load what the desktop sees: services not started");
+    expect(box().disabled).toBe(true);
+    expect(line()?.textContent).toBe("");
+    events.emit("sources", watching);
+    expect(alert()).toBe("");
+    expect(box().disabled).toBe(false);
+    expect(line()?.textContent).toBe("Watching: no microphone or camera in use.");
+  });
+
+  it("stops following the event when stopped", async () => {
+    mount();
+    await settle();
+    expect(events.listeners("sources")).toBe(1);
+    panel?.stop();
+    expect(events.listeners("sources")).toBe(0);
+  });
+
+  it("never turns text from the core into markup", async () => {
+    current = { microphone: { state: "unavailable", reason: '<img src=x onerror="alert(1)">' } };
+    mount();
+    await settle();
+    expect(root.querySelector("img")).toBeNull();
+    expect(line()?.textContent).toContain("<img");
+  });
+});
