@@ -10,7 +10,7 @@ use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
 use caret_e2e::audio::AudioServer;
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::{eventually, eventually_async, require_desktop_session};
-use caret_store::{LogFilter, Store};
+use caret_store::{LogFilter, LogKind, Store};
 use tokio::process::Child;
 
 const READY: &str = "caret-desktop ready (headless)";
@@ -44,7 +44,7 @@ fn microphone_rows(sandbox: &Sandbox) -> Vec<String> {
     let mut rows = store.query_log(&LogFilter::default()).expect("log");
     rows.reverse();
     rows.into_iter()
-        .filter(|row| row.source == "microphone")
+        .filter(|row| row.kind == LogKind::Input && row.source == "microphone")
         .map(|row| row.outcome)
         .collect()
 }
@@ -114,6 +114,16 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
     assert_eq!(state["state"], "in_call", "{state}");
     assert_eq!(state["source"], "microphone", "{state}");
     assert_eq!(state["lines"][0], "Status: In a call (microphone)", "{state}");
+    // So does the sync log: the write that put the call in Slack names the microphone as its source.
+    let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
+    let writes = store.query_log(&LogFilter::default()).expect("log");
+    assert!(
+        writes.iter().any(|row| row.kind == LogKind::Call
+            && row.method.as_deref() == Some(SET)
+            && row.source == "microphone"
+            && row.state.as_deref() == Some("in_call")),
+        "the call's write in the sync log: {writes:?}"
+    );
 
     // The call ends with the recording (after the few seconds' hold), and the status goes with it.
     recorder.kill().await.expect("stop the recorder");

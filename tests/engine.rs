@@ -353,6 +353,7 @@ async fn the_desktop_s_sources_speak_in_the_documented_order_under_each_policy()
         rows.reverse();
         let desktop_rows: Vec<(String, String)> = rows
             .iter()
+            .filter(|row| row.kind == caret_store::LogKind::Input)
             .filter(|row| ["microphone", "camera", "calendar"].contains(&row.source.as_str()))
             .map(|row| (row.source.clone(), row.outcome.clone()))
             .collect();
@@ -366,6 +367,26 @@ async fn the_desktop_s_sources_speak_in_the_documented_order_under_each_policy()
             ],
             "{policy:?}"
         );
+        // Each write names the input its state came from, in the order they spoke: the phone walking, the
+        // microphone's call, the phone again, the calendar's meeting (under Default all of them are the same
+        // Busy, written once).
+        let writes: Vec<(String, String)> = rows
+            .iter()
+            .filter(|row| row.kind == caret_store::LogKind::Call && row.method.as_deref() == Some(SET))
+            .map(|row| (row.source.clone(), row.state.clone().unwrap_or_default()))
+            .collect();
+        let write = |source: &str, state: &str| (source.to_owned(), state.to_owned());
+        let expected = if policy == SharingPolicy::Default {
+            vec![write("phone", "walking")]
+        } else {
+            vec![
+                write("phone", "walking"),
+                write("microphone", "in_call"),
+                write("phone", "walking"),
+                write("calendar", "event"),
+            ]
+        };
+        assert_eq!(writes, expected, "{policy:?}");
     }
 }
 

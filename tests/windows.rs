@@ -753,7 +753,7 @@ async fn the_windows_follow_the_desktop_s_colour_scheme_as_it_changes() {
 /// Settings' "What the desktop sees" (issue 19, 7): the microphone off until ticked, then what it sees, live,
 /// as a real recording application starts and stops on a PipeWire server of the test's own.
 #[tokio::test(flavor = "multi_thread")]
-async fn settings_turns_the_microphone_on_and_shows_what_it_sees_as_it_changes() {
+async fn settings_turns_the_microphone_and_the_screen_lock_on_and_shows_what_they_see_as_it_changes() {
     let _desktop = exclusive_desktop().await;
     let audio = caret_e2e::audio::AudioServer::start().await;
     let sandbox = Sandbox::new();
@@ -793,10 +793,47 @@ async fn settings_turns_the_microphone_on_and_shows_what_it_sees_as_it_changes()
             text == "Watching: no microphone or camera in use."
         })
         .await;
+
+    // The screen lock beside it, watching a screen saver on the session bus; ticking it leaves the microphone on.
+    let screen =
+        caret_e2e::screensaver::FakeScreenSaver::start(caret_e2e::screensaver::Flavour::Freedesktop, false)
+            .await;
+    let lock_status = "[data-testid=sources-screen-lock-status]";
+    session
+        .wait_for_text(lock_status, "the screen lock off until ticked", |text| {
+            text == "Off."
+        })
+        .await;
+    session
+        .click(&session.find("[data-testid=sources-screen-lock]").await)
+        .await;
+    session
+        .wait_for_text(lock_status, "watching the screen saver", |text| {
+            text == "Watching: the screen is unlocked."
+        })
+        .await;
+    screen.lock().await;
+    session
+        .wait_for_text(lock_status, "the lock seen", |text| {
+            text == "Locked: Slack shows you away."
+        })
+        .await;
+    session
+        .wait_for_text(status, "the microphone still on", |text| {
+            text == "Watching: no microphone or camera in use."
+        })
+        .await;
+    screen.unlock().await;
+    session
+        .wait_for_text(lock_status, "unlocked again", |text| {
+            text == "Watching: the screen is unlocked."
+        })
+        .await;
     let saved = std::fs::read_to_string(sandbox.config_dir().join("preferences.json")).expect("preferences");
     let saved: serde_json::Value = serde_json::from_str(&saved).expect("preferences as JSON");
     assert_eq!(
-        saved["sources"]["microphone"], true,
-        "the choice is kept: {saved}"
+        saved["sources"],
+        serde_json::json!({"microphone": true, "screen_lock": true}),
+        "both choices kept: {saved}"
     );
 }

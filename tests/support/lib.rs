@@ -23,6 +23,7 @@ pub mod notifications;
 pub mod phone;
 pub mod portal;
 pub mod portal_settings;
+pub mod screensaver;
 pub mod sni;
 pub mod webdriver;
 pub mod x11;

@@ -172,7 +172,7 @@ pub enum Refusal {
     UnknownReach { word: String },
     #[error("{word} takes no id (only forget does)")]
     ReachTakesNoId { word: String },
-    #[error("unknown source {word:?}: the desktop's sources are: microphone")]
+    #[error("unknown source {word:?}: the desktop's sources are: microphone, screen-lock")]
     UnknownSource { word: String },
     #[error("turn a source on or off: {word:?} is neither `on` nor `off`")]
     SourceOnOrOff { word: String },

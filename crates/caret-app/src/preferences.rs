@@ -79,6 +79,39 @@ pub struct SourcePreferences {
     /// Another application recording from a microphone (or reading a camera) means "in a call".
     #[serde(default)]
     pub microphone: bool,
+    /// The session's screen lock: while it is locked, Slack shows the person away.
+    #[serde(default)]
+    pub screen_lock: bool,
+}
+
+/// One of the desktop's sources, as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceName {
+    Microphone,
+    ScreenLock,
+}
+
+impl SourceName {
+    /// The word `caret-desktop sources` takes: `microphone`, `screen-lock`.
+    pub fn parse(word: &str) -> Option<SourceName> {
+        match word {
+            "microphone" => Some(SourceName::Microphone),
+            "screen-lock" => Some(SourceName::ScreenLock),
+            _ => None,
+        }
+    }
+}
+
+impl SourcePreferences {
+    /// The same choices with one source turned on or off.
+    pub fn with(mut self, source: SourceName, on: bool) -> SourcePreferences {
+        match source {
+            SourceName::Microphone => self.microphone = on,
+            SourceName::ScreenLock => self.screen_lock = on,
+        }
+        self
+    }
 }
 
 fn default_shortcut() -> String {
@@ -235,7 +268,10 @@ mod tests {
             autostart: true,
             phone_reach: PhoneReach::AnyNetwork,
             clock: caret_core::TimeFormat::H12,
-            sources: SourcePreferences { microphone: true },
+            sources: SourcePreferences {
+                microphone: true,
+                screen_lock: true,
+            },
         };
         save(&paths(dir.path()), &chosen).unwrap();
         assert_eq!(load(&paths(dir.path())).unwrap(), chosen);
@@ -244,6 +280,31 @@ mod tests {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(PREFERENCES_FILE)]);
+    }
+
+    #[test]
+    fn one_source_turned_on_or_off_leaves_the_other_as_it_was() {
+        let both_off = SourcePreferences::default();
+        let microphone = both_off.with(SourceName::Microphone, true);
+        assert_eq!(
+            microphone,
+            SourcePreferences {
+                microphone: true,
+                screen_lock: false
+            }
+        );
+        let both = microphone.with(SourceName::ScreenLock, true);
+        assert!(both.microphone && both.screen_lock);
+        assert_eq!(
+            both.with(SourceName::Microphone, false),
+            SourcePreferences {
+                microphone: false,
+                screen_lock: true
+            }
+        );
+        assert_eq!(SourceName::parse("screen-lock"), Some(SourceName::ScreenLock));
+        assert_eq!(SourceName::parse("microphone"), Some(SourceName::Microphone));
+        assert_eq!(SourceName::parse("camera"), None);
     }
 
     #[test]

@@ -32,6 +32,6 @@ pub use policy::{Blocked, Policy, PolicySetting, SharingPolicy};
 pub use settings::{
     LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule, StateTemplate, TimeFormat, WorkspaceSettings,
 };
-pub use sources::{DesktopSignals, DesktopSource, Inputs, StateSource, choose_input};
+pub use sources::{DesktopSignals, DesktopSource, Inputs, StateSource, choose_input, decide_inputs};
 pub use state::{CaretState, EventDetails, ManualStatus, Origin, StateKind, StatusInput};
 pub use status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus};

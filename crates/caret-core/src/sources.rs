@@ -14,15 +14,22 @@
 //!    only says busy or silent (often *because* of that meeting).
 //! 5. **The phone's generic states**: busy, silent, then available and offline (which share nothing).
 //!
+//! A locked screen is not an input of its own: [`decide_inputs`] makes the presence away while it lasts,
+//! under every policy but Blocked, and leaves the status to the order above.
+//!
 //! A source adds inputs, never exposure: what comes out is a [`StatusInput`] like any other, and
 //! [`crate::decide`] applies the workspace's policy to it unchanged (under Default a call from the
 //! microphone is "Busy" like any call; a calendar event's title reaches Slack only under VIP).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::mapping::decide;
+use crate::policy::Policy;
+use crate::settings::WorkspaceSettings;
 use crate::state::{CaretState, EventDetails, ManualStatus, StateKind, StatusInput};
+use crate::status::{Decision, DesiredStatus, Presence};
 
 /// A source on the desktop itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -61,7 +68,16 @@ impl StateSource {
         StateSource::Calendar,
     ];
 
-    /// How the tray and the sync log name the source, after the state: "In a call (microphone)".
+    /// The source as `state --json` and the sync log's Source column name it: "you" for the user's own
+    /// choice, else the source's label.
+    pub fn name(self) -> &'static str {
+        match self {
+            StateSource::Manual => "you",
+            other => other.label(),
+        }
+    }
+
+    /// How the tray names the source, after the state: "In a call (microphone)".
     pub fn label(self) -> &'static str {
         match self {
             StateSource::Manual => "your choice",
@@ -94,6 +110,10 @@ pub struct DesktopSignals {
     pub camera_in_use: bool,
     /// The calendar event happening now (the one the calendar source picked when several overlap).
     pub calendar_event: Option<EventDetails>,
+    /// The session's screen is locked: the person has left the desk. Not a state of its own: it makes the
+    /// presence away (see [`decide_inputs`]) and leaves the status to the inputs above.
+    #[serde(default)]
+    pub screen_locked: bool,
 }
 
 /// Everything that may speak at one moment.
@@ -154,11 +174,39 @@ pub fn choose_input(inputs: Inputs<'_>, now: DateTime<Utc>) -> Option<StatusInpu
     from_phone()
 }
 
+/// The whole decision for one workspace at one moment: the input [`choose_input`] picks, what the policy makes
+/// of it ([`crate::decide`]; nothing speaking clears the status), then the desk: a locked screen makes the
+/// presence away under every policy that shares anything, whatever the status says, because someone who
+/// left the desk answers later whatever they are doing. Blocked shares nothing, not even that. The status is
+/// never changed by the lock: it adds no exposure.
+pub fn decide_inputs(
+    inputs: Inputs<'_>,
+    settings: &WorkspaceSettings,
+    now: DateTime<FixedOffset>,
+) -> (Option<StatusInput>, Decision) {
+    let now_utc = now.with_timezone(&Utc);
+    let input = choose_input(inputs, now_utc);
+    let mut decision = match &input {
+        Some(input) => decide(input, settings, now),
+        None => Decision {
+            policy: settings.policy.effective(now_utc),
+            status: DesiredStatus::Clear,
+            presence: Presence::Auto,
+            recompute_at: settings.policy.next_change(now_utc),
+        },
+    };
+    if inputs.desktop.screen_locked && decision.policy != Policy::Blocked {
+        decision.presence = Presence::Away;
+    }
+    (input, decision)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
 
     use super::*;
+    use crate::policy::SharingPolicy;
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000, 0).unwrap()
@@ -211,12 +259,19 @@ mod tests {
                 let phone = phone_kind.map(phone_state);
                 for microphone_in_use in [false, true] {
                     for camera_in_use in [false, true] {
-                        for calendar_event in [None, Some(meeting())] {
+                        for (calendar_event, screen_locked) in [
+                            (None, false),
+                            (None, true),
+                            (Some(meeting()), false),
+                            (Some(meeting()), true),
+                        ] {
                             let has_event = calendar_event.is_some();
+                            // A locked screen is no input: it changes nothing here (the presence only).
                             let desktop = DesktopSignals {
                                 microphone_in_use,
                                 camera_in_use,
                                 calendar_event,
+                                screen_locked,
                             };
                             let inputs = Inputs {
                                 manual: manual.as_ref(),
@@ -250,7 +305,7 @@ mod tests {
                                 winner(inputs),
                                 expected,
                                 "manual {manual_case:?}, phone {phone_kind:?}, microphone {microphone_in_use}, \
-                                 camera {camera_in_use}, calendar event {has_event}"
+                                 camera {camera_in_use}, calendar event {has_event}, locked {screen_locked}"
                             );
                             combinations += 1;
                         }
@@ -258,7 +313,100 @@ mod tests {
                 }
             }
         }
-        assert_eq!(combinations, 3 * (StateKind::ALL.len() + 1) * 8);
+        assert_eq!(combinations, 3 * (StateKind::ALL.len() + 1) * 16);
+    }
+
+    fn policies() -> Vec<(&'static str, WorkspaceSettings)> {
+        let with = |sharing: SharingPolicy| {
+            let mut settings = WorkspaceSettings::default();
+            settings.policy.choose(sharing);
+            settings
+        };
+        let mut blocked_for_an_hour = with(SharingPolicy::Vip);
+        blocked_for_an_hour.policy.block_for(Duration::hours(1), now());
+        let mut blocked_until_resumed = with(SharingPolicy::Trusted);
+        blocked_until_resumed.policy.block_until_resumed();
+        vec![
+            ("default", with(SharingPolicy::Default)),
+            ("trusted", with(SharingPolicy::Trusted)),
+            ("vip", with(SharingPolicy::Vip)),
+            ("vip blocked for an hour", blocked_for_an_hour),
+            ("trusted blocked until resumed", blocked_until_resumed),
+        ]
+    }
+
+    /// Every policy, every input (each phone state and none, the user's choice, a call from the microphone, a
+    /// calendar event) with the screen locked and not: the lock makes the presence away under every policy
+    /// that shares anything and changes nothing else; under Blocked it changes nothing at all.
+    #[test]
+    fn a_locked_screen_makes_the_presence_away_under_every_policy_but_blocked_and_nothing_else() {
+        let local = now().fixed_offset();
+        let phone_cases: Vec<Option<StateKind>> = std::iter::once(None)
+            .chain(StateKind::ALL.into_iter().map(Some))
+            .collect();
+        let manual = ManualStatus {
+            state: CaretState::Busy,
+            until: Some(now() + Duration::minutes(30)),
+        };
+        let mut combinations = 0;
+        for (name, settings) in policies() {
+            let blocked = settings.policy.effective(now()) == Policy::Blocked;
+            for phone_kind in &phone_cases {
+                let phone = phone_kind.map(phone_state);
+                for manual in [None, Some(&manual)] {
+                    for (microphone_in_use, calendar_event) in
+                        [(false, None), (true, None), (false, Some(meeting()))]
+                    {
+                        let unlocked = DesktopSignals {
+                            microphone_in_use,
+                            calendar_event,
+                            ..DesktopSignals::default()
+                        };
+                        let locked = DesktopSignals {
+                            screen_locked: true,
+                            ..unlocked.clone()
+                        };
+                        let inputs = |desktop| Inputs {
+                            manual,
+                            phone: phone.as_ref(),
+                            desktop,
+                        };
+                        let (input, open) = decide_inputs(inputs(&unlocked), &settings, local);
+                        let (locked_input, away) = decide_inputs(inputs(&locked), &settings, local);
+                        let case = format!(
+                            "{name}, phone {phone_kind:?}, manual {}, microphone \
+                             {microphone_in_use}, event {}",
+                            manual.is_some(),
+                            unlocked.calendar_event.is_some()
+                        );
+                        assert_eq!(input, locked_input, "{case}: the same input speaks");
+                        assert_eq!(
+                            away.status, open.status,
+                            "{case}: the status is the inputs' alone"
+                        );
+                        assert_eq!(away.policy, open.policy, "{case}");
+                        assert_eq!(away.recompute_at, open.recompute_at, "{case}");
+                        if blocked {
+                            assert_eq!(away, open, "{case}: Blocked shares nothing, not even away");
+                            assert_eq!(away.status, DesiredStatus::Clear, "{case}");
+                            assert_eq!(away.presence, Presence::Auto, "{case}");
+                        } else {
+                            assert_eq!(away.presence, Presence::Away, "{case}: left the desk");
+                        }
+                        // Unlocked, the decision is decide's own (or a clear status when nothing speaks).
+                        match &input {
+                            Some(input) => assert_eq!(open, decide(input, &settings, local), "{case}"),
+                            None => {
+                                assert_eq!(open.status, DesiredStatus::Clear, "{case}");
+                                assert_eq!(open.presence, Presence::Auto, "{case}");
+                            }
+                        }
+                        combinations += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(combinations, 5 * (StateKind::ALL.len() + 1) * 2 * 3);
     }
 
     #[test]

@@ -32,7 +32,7 @@ const PHONE_KEY: &str = "phone";
 pub(crate) struct Target {
     pub phone: Option<CaretState>,
     pub manual: Option<ManualStatus>,
-    /// What the desktop's own sources see (a microphone in use, a calendar event).
+    /// What the desktop's own sources see (a microphone in use, a calendar event, the screen locked).
     pub desktop: DesktopSignals,
     pub settings: WorkspaceSettings,
     pub paused: bool,
@@ -440,6 +440,16 @@ impl Coordinator {
                     "camera in use"
                 } else {
                     "camera no longer in use"
+                },
+            ),
+            (
+                Source::ScreenLock,
+                before.screen_locked != signals.screen_locked,
+                None,
+                if signals.screen_locked {
+                    "screen locked: away"
+                } else {
+                    "screen unlocked"
                 },
             ),
             (

@@ -16,6 +16,8 @@ pub enum Source {
     Microphone,
     Camera,
     Calendar,
+    /// The session's screen lock (not a state: the presence).
+    ScreenLock,
 }
 
 impl Source {
@@ -30,6 +32,7 @@ impl Source {
             Source::Microphone => "microphone",
             Source::Camera => "camera",
             Source::Calendar => "calendar",
+            Source::ScreenLock => "screen lock",
         }
     }
 }

@@ -17,4 +17,9 @@ camera_in_use: boolean,
 /**
  * The calendar event happening now (the one the calendar source picked when several overlap).
  */
-calendar_event: EventDetails | null, };
+calendar_event: EventDetails | null, 
+/**
+ * The session's screen is locked: the person has left the desk. Not a state of its own: it makes the
+ * presence away (see [`decide_inputs`]) and leaves the status to the inputs above.
+ */
+screen_locked: boolean, };

@@ -7,4 +7,8 @@ export type SourcePreferences = {
 /**
  * Another application recording from a microphone (or reading a camera) means "in a call".
  */
-microphone: boolean, };
+microphone: boolean, 
+/**
+ * The session's screen lock: while it is locked, Slack shows the person away.
+ */
+screen_lock: boolean, };

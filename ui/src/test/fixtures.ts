@@ -180,7 +180,7 @@ export const preferences: PreferencesView = {
     autostart: false,
     phone_reach: "known_networks",
     clock: "h24",
-    sources: { microphone: false },
+    sources: { microphone: false, screen_lock: false },
   },
   shortcut: { state: "registered", shortcut: "Ctrl+Alt+S" },
   picker_command: "caret-desktop picker",
@@ -263,6 +263,6 @@ export const snapshot: Snapshot = {
       shows: { text: "In a call", emoji: ":telephone_receiver:" },
     },
   ],
-  desktop: { microphone_in_use: false, camera_in_use: false, calendar_event: null },
+  desktop: { microphone_in_use: false, camera_in_use: false, calendar_event: null, screen_locked: false },
   input: { state: { kind: "in_call" }, origin: { type: "phone" } },
 };

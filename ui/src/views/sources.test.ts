@@ -1,11 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SourcesView } from "../bindings/SourcesView";
 import { byTestId, deferred, fakeApp, fakeEvents, inputByTestId, settle, type Handlers } from "../test/fake-app";
-import { microphoneText, mountSources, type SourcesPanel } from "./sources";
+import type { ScreenLockView } from "../bindings/ScreenLockView";
+import { microphoneText, mountSources, screenLockText, type SourcesPanel } from "./sources";
 
-const off: SourcesView = { microphone: { state: "off" } };
-const watching: SourcesView = { microphone: { state: "watching", microphone_in_use: false, camera_in_use: false } };
-const inCall: SourcesView = { microphone: { state: "watching", microphone_in_use: true, camera_in_use: false } };
+const lockOff: ScreenLockView = { state: "off" };
+const unlocked: ScreenLockView = { state: "watching", locked: false, through: ["org.freedesktop.ScreenSaver", "logind"] };
+const locked: ScreenLockView = { state: "watching", locked: true, through: ["org.freedesktop.ScreenSaver", "logind"] };
+const off: SourcesView = { microphone: { state: "off" }, screen_lock: lockOff };
+const watching: SourcesView = {
+  microphone: { state: "watching", microphone_in_use: false, camera_in_use: false },
+  screen_lock: lockOff,
+};
+const inCall: SourcesView = {
+  microphone: { state: "watching", microphone_in_use: true, camera_in_use: false },
+  screen_lock: lockOff,
+};
 
 describe("microphoneText", () => {
   it("says what the source does in each state", () => {
@@ -33,6 +43,18 @@ describe("microphoneText", () => {
   });
 });
 
+describe("screenLockText", () => {
+  it("says what the source does in each state", () => {
+    expect(screenLockText({ state: "off" })).toEqual(["Off.", false]);
+    expect(screenLockText(unlocked)).toEqual(["Watching: the screen is unlocked.", false]);
+    expect(screenLockText(locked)).toEqual(["Locked: Slack shows you away.", false]);
+    expect(screenLockText({ state: "unavailable", reason: "no screen-lock interface answered" })).toEqual([
+      "Not watching: no screen-lock interface answered. Caret Desktop keeps trying (soon at first, then every 5 minutes).",
+      true,
+    ]);
+  });
+});
+
 describe("mountSources", () => {
   let root: HTMLElement;
   let current: SourcesView;
@@ -42,7 +64,7 @@ describe("mountSources", () => {
   const handlers: Partial<Handlers> = {
     sources: () => current,
     set_sources: ({ sources }) => {
-      current = sources.microphone ? watching : off;
+      current = { ...(sources.microphone ? watching : off), screen_lock: sources.screen_lock ? unlocked : lockOff };
       return current;
     },
   };
@@ -54,6 +76,8 @@ describe("mountSources", () => {
   };
   const box = () => inputByTestId(root, "sources-microphone");
   const line = () => byTestId(root, "sources-microphone-status");
+  const lockBox = () => inputByTestId(root, "sources-screen-lock");
+  const lockLine = () => byTestId(root, "sources-screen-lock-status");
   const alert = () => root.querySelector(".sources > [role=alert]")?.textContent;
 
   beforeEach(() => {
@@ -96,7 +120,7 @@ describe("mountSources", () => {
   });
 
   it("shows an unavailable source as on, with why it is not watching as a problem", async () => {
-    current = { microphone: { state: "unavailable", reason: "PipeWire is not running" } };
+    current = { microphone: { state: "unavailable", reason: "PipeWire is not running" }, screen_lock: lockOff };
     mount();
     await settle();
     expect(box().checked).toBe(true);
@@ -109,7 +133,7 @@ describe("mountSources", () => {
     await settle();
     box().click();
     await settle();
-    expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true } }]);
+    expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true, screen_lock: false } }]);
     expect(box().checked).toBe(true);
     expect(box().disabled).toBe(false);
     expect(line()?.textContent).toBe("Watching: no microphone or camera in use.");
@@ -171,7 +195,10 @@ describe("mountSources", () => {
     current = watching;
     mount();
     await settle();
-    events.emit("sources", { microphone: { state: "watching", microphone_in_use: true, camera_in_use: true } });
+    events.emit("sources", {
+      microphone: { state: "watching", microphone_in_use: true, camera_in_use: true },
+      screen_lock: lockOff,
+    });
     expect(line()?.textContent).toBe("A microphone and a camera are in use: you are in a call.");
     events.emit("sources", off);
     expect(line()?.textContent).toBe("Off.");
@@ -195,7 +222,7 @@ describe("mountSources", () => {
     await settle();
     expect(box().checked).toBe(true);
     expect(box().disabled).toBe(false);
-    expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true } }]);
+    expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true, screen_lock: false } }]);
   });
 
   it("shows the event rather than an older load answered after it", async () => {
@@ -236,10 +263,205 @@ describe("mountSources", () => {
   });
 
   it("never turns text from the core into markup", async () => {
-    current = { microphone: { state: "unavailable", reason: '<img src=x onerror="alert(1)">' } };
+    current = {
+      microphone: { state: "unavailable", reason: '<img src=x onerror="alert(1)">' },
+      screen_lock: { state: "unavailable", reason: '<img src=y onerror="alert(2)">' },
+    };
     mount();
     await settle();
     expect(root.querySelector("img")).toBeNull();
     expect(line()?.textContent).toContain("<img");
+    expect(lockLine()?.textContent).toContain("<img");
+  });
+
+  describe("screen lock", () => {
+    it("is a labelled, explained checkbox with a polite live line, after the microphone", async () => {
+      mount();
+      await settle();
+      expect(lockBox().labels?.[0]?.textContent).toBe("Screen lock: away in Slack while the screen is locked");
+      const described = (lockBox().getAttribute("aria-describedby") ?? "").split(" ");
+      expect(described.map((id) => root.querySelector(`#${id}`)?.getAttribute("data-testid"))).toEqual([
+        "sources-screen-lock-hint",
+        "sources-screen-lock-status",
+      ]);
+      expect(byTestId(root, "sources-screen-lock-hint")?.textContent).toBe(
+        "Caret Desktop watches only whether your session is locked (the desktop's screen saver interface, or " +
+          "logind). Slack shows you away while it is; your status stays as your other inputs set it. Nothing else " +
+          "leaves this machine. Blocked workspaces see nothing.",
+      );
+      expect(lockLine()?.getAttribute("aria-live")).toBe("polite");
+      const boxes = [...root.querySelectorAll("input[type=checkbox]")].map((box) => box.getAttribute("data-testid"));
+      expect(boxes).toEqual(["sources-microphone", "sources-screen-lock"]);
+    });
+
+    it("loads off until the person turns it on", async () => {
+      mount();
+      await settle();
+      expect(lockBox().checked).toBe(false);
+      expect(lockBox().disabled).toBe(false);
+      expect(lockLine()?.textContent).toBe("Off.");
+    });
+
+    it("shows an unavailable source as on, with why it is not watching as a problem", async () => {
+      current = { ...off, screen_lock: { state: "unavailable", reason: "no screen-lock interface answered" } };
+      mount();
+      await settle();
+      expect(lockBox().checked).toBe(true);
+      expect(box().checked).toBe(false);
+      expect(lockLine()?.textContent).toBe(
+        "Not watching: no screen-lock interface answered. Caret Desktop keeps trying (soon at first, then every 5 minutes).",
+      );
+      expect(lockLine()?.classList.contains("problem")).toBe(true);
+      expect(lockLine()?.hasAttribute("title")).toBe(false);
+    });
+
+    it("turns the screen lock on with one set_sources, keeping the microphone off", async () => {
+      const app = mount();
+      await settle();
+      lockBox().click();
+      await settle();
+      expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: false, screen_lock: true } }]);
+      expect(lockBox().checked).toBe(true);
+      expect(lockBox().disabled).toBe(false);
+      expect(lockLine()?.textContent).toBe("Watching: the screen is unlocked.");
+      expect(lockLine()?.getAttribute("title")).toBe("org.freedesktop.ScreenSaver, logind");
+      expect(box().checked).toBe(false);
+      expect(line()?.textContent).toBe("Off.");
+      expect(alert()).toBe("");
+    });
+
+    it("keeps the microphone on when the screen lock is turned on", async () => {
+      current = watching;
+      const app = mount();
+      await settle();
+      lockBox().click();
+      await settle();
+      expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true, screen_lock: true } }]);
+      expect(box().checked).toBe(true);
+      expect(lockBox().checked).toBe(true);
+    });
+
+    it("keeps the screen lock on when the microphone is turned off, and the other way round", async () => {
+      current = { ...watching, screen_lock: locked };
+      const app = mount();
+      await settle();
+      box().click();
+      await settle();
+      expect(box().checked).toBe(false);
+      expect(lockBox().checked).toBe(true);
+      lockBox().click();
+      await settle();
+      expect(box().checked).toBe(false);
+      expect(lockBox().checked).toBe(false);
+      box().click();
+      await settle();
+      expect(app.argsOf("set_sources")).toEqual([
+        { sources: { microphone: false, screen_lock: true } },
+        { sources: { microphone: false, screen_lock: false } },
+        { sources: { microphone: true, screen_lock: false } },
+      ]);
+      expect(box().checked).toBe(true);
+      expect(lockBox().checked).toBe(false);
+    });
+
+    it("keeps both boxes as sent and disabled while waiting, and the focus on the one changed after", async () => {
+      const answer = deferred<SourcesView>();
+      const app = mount(fakeApp({ ...handlers, set_sources: () => answer.promise }));
+      await settle();
+      lockBox().focus();
+      lockBox().click();
+      await settle();
+      expect(lockBox().checked).toBe(true);
+      expect(lockBox().disabled).toBe(true);
+      expect(box().checked).toBe(false);
+      expect(box().disabled).toBe(true);
+      expect(lockLine()?.textContent).toBe("Off.");
+      // The other box waits too: its change would race this one.
+      box().click();
+      await settle();
+      expect(box().checked).toBe(false);
+      answer.resolve({ ...off, screen_lock: locked });
+      await settle();
+      expect(lockBox().disabled).toBe(false);
+      expect(box().disabled).toBe(false);
+      expect(lockLine()?.textContent).toBe("Locked: Slack shows you away.");
+      expect(document.activeElement).toBe(lockBox());
+      expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: false, screen_lock: true } }]);
+    });
+
+    it("keeps the microphone's choice sent while its change waits, whatever an event says", async () => {
+      const answer = deferred<SourcesView>();
+      current = { ...off, screen_lock: unlocked };
+      mount(fakeApp({ ...handlers, set_sources: () => answer.promise }));
+      await settle();
+      box().click();
+      await settle();
+      events.emit("sources", { ...off, screen_lock: locked });
+      expect(box().checked).toBe(true);
+      expect(lockBox().checked).toBe(true);
+      expect(lockLine()?.textContent).toBe("Locked: Slack shows you away.");
+      answer.resolve({ ...watching, screen_lock: locked });
+      await settle();
+      expect(box().checked).toBe(true);
+      expect(lockBox().checked).toBe(true);
+    });
+
+    it("puts the box back and says why when the change fails, leaving the microphone alone", async () => {
+      current = watching;
+      mount(
+        fakeApp({
+          ...handlers,
+          set_sources: () => {
+            throw new Error("cannot write preferences.json");
+          },
+        }),
+      );
+      await settle();
+      lockBox().click();
+      await settle();
+      expect(lockBox().checked).toBe(false);
+      expect(lockBox().disabled).toBe(false);
+      expect(lockLine()?.textContent).toBe("Off.");
+      expect(box().checked).toBe(true);
+      expect(line()?.textContent).toBe("Watching: no microphone or camera in use.");
+      expect(alert()).toBe("Could not change what the desktop sees: cannot write preferences.json");
+    });
+
+    it("follows the sources event, both rows", async () => {
+      current = { ...off, screen_lock: unlocked };
+      mount();
+      await settle();
+      lockBox().focus();
+      events.emit("sources", { ...inCall, screen_lock: locked });
+      expect(lockLine()?.textContent).toBe("Locked: Slack shows you away.");
+      expect(lockBox().checked).toBe(true);
+      expect(line()?.textContent).toBe("A microphone is in use: you are in a call.");
+      expect(box().checked).toBe(true);
+      events.emit("sources", { ...off, screen_lock: { state: "watching", locked: false, through: [] } });
+      expect(lockLine()?.textContent).toBe("Watching: the screen is unlocked.");
+      expect(lockLine()?.hasAttribute("title")).toBe(false);
+      expect(box().checked).toBe(false);
+      events.emit("sources", off);
+      expect(lockLine()?.textContent).toBe("Off.");
+      expect(lockBox().checked).toBe(false);
+      // Updated in place: the focus stays on the box.
+      expect(document.activeElement).toBe(lockBox());
+    });
+
+    it("is disabled with the microphone while the sources cannot be loaded", async () => {
+      mount(
+        fakeApp({
+          sources: () => {
+            throw new Error("services not started");
+          },
+        }),
+      );
+      await settle();
+      expect(lockBox().disabled).toBe(true);
+      expect(lockLine()?.textContent).toBe("");
+      events.emit("sources", { ...off, screen_lock: locked });
+      expect(lockBox().disabled).toBe(false);
+      expect(lockLine()?.textContent).toBe("Locked: Slack shows you away.");
+    });
   });
 });

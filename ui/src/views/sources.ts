@@ -1,4 +1,6 @@
 import type { MicrophoneView } from "../bindings/MicrophoneView";
+import type { ScreenLockView } from "../bindings/ScreenLockView";
+import type { SourcePreferences } from "../bindings/SourcePreferences";
 import type { SourcesView } from "../bindings/SourcesView";
 import { focusLost, h } from "../dom";
 import { describeError, subscribe, type Call, type OnEvent } from "../ipc";
@@ -10,6 +12,12 @@ export interface SourcesPanel {
   stop: () => void;
 }
 
+/** One of the desktop's own sources, named as in `set_sources`. */
+type Source = keyof SourcePreferences;
+
+/** How an unavailable source is retried, as the person is told. */
+const keepsTrying = "Caret Desktop keeps trying (soon at first, then every 5 minutes).";
+
 /** What the microphone source does now, and whether that is a problem. */
 export function microphoneText(view: MicrophoneView): [text: string, problem: boolean] {
   switch (view.state) {
@@ -18,7 +26,19 @@ export function microphoneText(view: MicrophoneView): [text: string, problem: bo
     case "watching":
       return [watchingText(view.microphone_in_use, view.camera_in_use), false];
     case "unavailable":
-      return [`Not watching: ${view.reason}. Caret Desktop keeps trying (soon at first, then every 5 minutes).`, true];
+      return [`Not watching: ${view.reason}. ${keepsTrying}`, true];
+  }
+}
+
+/** What the screen-lock source does now, and whether that is a problem. */
+export function screenLockText(view: ScreenLockView): [text: string, problem: boolean] {
+  switch (view.state) {
+    case "off":
+      return ["Off.", false];
+    case "watching":
+      return [view.locked ? "Locked: Slack shows you away." : "Watching: the screen is unlocked.", false];
+    case "unavailable":
+      return [`Not watching: ${view.reason}. ${keepsTrying}`, true];
   }
 }
 
@@ -30,20 +50,63 @@ function watchingText(microphone: boolean, camera: boolean): string {
   return "Watching: no microphone or camera in use.";
 }
 
-/** Whether the person turned the microphone source on (unavailable is on, waiting for PipeWire). */
-function microphoneOn(view: SourcesView): boolean {
-  return view.microphone.state !== "off";
+/** Which sources the person turned on (unavailable is on, waiting for PipeWire or a screen-lock interface). */
+function sourcesOn(view: SourcesView): SourcePreferences {
+  return { microphone: view.microphone.state !== "off", screen_lock: view.screen_lock.state !== "off" };
+}
+
+/** One source's row: its checkbox, what it watches, and what it does now. */
+interface SourceRow {
+  box: HTMLInputElement;
+  status: HTMLParagraphElement;
+  group: HTMLDivElement;
+}
+
+/** Draws a source's row; `name` makes its ids and test ids (`sources-<name>`, `-hint`, `-status`). */
+function sourceRow(name: string, label: string, hint: string): SourceRow {
+  const id = `sources-${name}`;
+  const box = h("input", {
+    type: "checkbox",
+    id,
+    "aria-describedby": `${id}-hint ${id}-status`,
+    "data-testid": id,
+  });
+  // Read out when what the source sees changes, or the source stops working.
+  const status = h("p", {
+    class: "sources-status",
+    id: `${id}-status`,
+    "aria-live": "polite",
+    "data-testid": `${id}-status`,
+  });
+  const group = h(
+    "div",
+    { class: "form-group" },
+    h("div", { class: "check" }, box, h("label", { for: id }, label)),
+    h("p", { class: "note", id: `${id}-hint`, "data-testid": `${id}-hint` }, hint),
+    status,
+  );
+  return { box, status, group };
+}
+
+/** Shows what a source does now on its status line. */
+function showStatus(status: HTMLElement, [text, problem]: [string, boolean]) {
+  status.textContent = text;
+  status.className = problem ? "sources-status problem" : "sources-status";
 }
 
 /**
  * Settings' "What the desktop sees": the desktop's own sources, each off until the person turns it on, with what
- * it does now. The `sources` event keeps the line current (a microphone starting or stopping being in use, PipeWire
- * going away). The checkbox is drawn once and updated in place, so keyboard focus stays on it across updates.
+ * it does now. The `sources` event keeps the lines current (a microphone starting or stopping being in use, the
+ * screen locking, PipeWire going away). The checkboxes are drawn once and updated in place, so keyboard focus stays
+ * on them across updates.
  */
 export function mountSources(container: HTMLElement, call: Call, onEvent: OnEvent): SourcesPanel {
   let view: SourcesView | null = null;
-  /** The choice sent and not yet answered: the checkbox stays as the person set it while waiting. */
-  let pending: boolean | null = null;
+  /**
+   * The choice sent and not yet answered, for every source (the one changed, the others kept): the boxes stay as
+   * sent while waiting, and both are disabled, so a second change never races the first or flips its box back.
+   */
+  let pending: SourcePreferences | null = null;
   /**
    * Bumped by every call and every event: a load's answer is shown only if nothing newer came meanwhile (an event
    * may say the microphone went into use after the load was answered but before its answer arrived).
@@ -52,25 +115,22 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
   /** The message shown is about loading (a later view clears it; it leaves a failed change's message alone). */
   let loadFailed = false;
 
-  const microphone = h("input", {
-    type: "checkbox",
-    id: "sources-microphone",
-    "aria-describedby": "sources-microphone-hint sources-microphone-status",
-    "data-testid": "sources-microphone",
-  });
-  const hint = h(
-    "p",
-    { class: "note", id: "sources-microphone-hint", "data-testid": "sources-microphone-hint" },
-    "Watches which applications record from a microphone or read a camera (through PipeWire), never what they " +
-      "hear. Only the status decided from it, under each workspace's policy, goes to Slack.",
-  );
-  // Read out when a call starts or ends, or the source stops working.
-  const status = h("p", {
-    class: "sources-status",
-    id: "sources-microphone-status",
-    "aria-live": "polite",
-    "data-testid": "sources-microphone-status",
-  });
+  const rows: Record<Source, SourceRow> = {
+    microphone: sourceRow(
+      "microphone",
+      "Microphone: in a call while another application records",
+      "Watches which applications record from a microphone or read a camera (through PipeWire), never what they " +
+        "hear. Only the status decided from it, under each workspace's policy, goes to Slack.",
+    ),
+    screen_lock: sourceRow(
+      "screen-lock",
+      "Screen lock: away in Slack while the screen is locked",
+      "Caret Desktop watches only whether your session is locked (the desktop's screen saver interface, or " +
+        "logind). Slack shows you away while it is; your status stays as your other inputs set it. Nothing else " +
+        "leaves this machine. Blocked workspaces see nothing.",
+    ),
+  };
+  const sources = Object.keys(rows) as Source[];
   const messages = h("div", { role: "alert", class: "form-messages" });
 
   const say = (message: string | null) => {
@@ -78,12 +138,21 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
   };
 
   const show = () => {
-    microphone.disabled = pending !== null || view === null;
-    microphone.checked = pending ?? (view !== null && microphoneOn(view));
+    const chosen = pending ?? (view === null ? null : sourcesOn(view));
+    for (const source of sources) {
+      rows[source].box.disabled = pending !== null || view === null;
+      rows[source].box.checked = chosen?.[source] ?? false;
+    }
     if (view === null) return;
-    const [text, problem] = microphoneText(view.microphone);
-    status.textContent = text;
-    status.className = problem ? "sources-status problem" : "sources-status";
+    showStatus(rows.microphone.status, microphoneText(view.microphone));
+    const screenLock = rows.screen_lock.status;
+    showStatus(screenLock, screenLockText(view.screen_lock));
+    // Which interfaces tell the lock, for whoever wonders (hovering the line).
+    if (view.screen_lock.state === "watching" && view.screen_lock.through.length > 0) {
+      screenLock.title = view.screen_lock.through.join(", ");
+    } else {
+      screenLock.removeAttribute("title");
+    }
   };
 
   /** Shows a view the app sent, clearing a failed load's message: the section works again. */
@@ -108,33 +177,39 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
     show();
   };
 
-  const setMicrophone = async (on: boolean): Promise<void> => {
-    pending = on;
+  /** Sends every source's choice: `source` as the person set it, the others as they are. */
+  const change = async (current: SourcesView, source: Source, on: boolean): Promise<void> => {
+    const choice = sourcesOn(current);
+    choice[source] = on;
+    pending = choice;
     ++generation;
     say(null);
     show();
     try {
-      // The answer comes once the source started or failed to: it is the newest view, whatever came meanwhile.
-      accept(await call("set_sources", { sources: { microphone: on } }));
+      // The answer comes once the sources started or failed to: it is the newest view, whatever came meanwhile.
+      accept(await call("set_sources", { sources: choice }));
     } catch (error) {
-      // `view` is as it was, so the checkbox goes back.
+      // `view` is as it was, so the box goes back.
       say(`Could not change what the desktop sees: ${describeError(error)}`);
     } finally {
       pending = null;
     }
     show();
-    // Disabling the checkbox while waiting may have taken the focus away.
-    if (focusLost()) microphone.focus();
+    // Disabling the checkboxes while waiting may have taken the focus away.
+    if (focusLost()) rows[source].box.focus();
   };
 
-  microphone.addEventListener("change", () => {
-    // Not ready or still waiting: the box goes back to what it showed.
-    if (pending !== null || view === null) {
-      show();
-      return;
-    }
-    void setMicrophone(microphone.checked);
-  });
+  for (const source of sources) {
+    const box = rows[source].box;
+    box.addEventListener("change", () => {
+      // Not ready or still waiting: the box goes back to what it showed.
+      if (pending !== null || view === null) {
+        show();
+        return;
+      }
+      void change(view, source, box.checked);
+    });
+  }
 
   const stop = subscribe(onEvent, "sources", (next) => {
     ++generation;
@@ -147,18 +222,7 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
       "section",
       { class: "sources", "aria-labelledby": "sources-title" },
       h("h2", { id: "sources-title" }, "What the desktop sees"),
-      h(
-        "div",
-        { class: "form-group" },
-        h(
-          "div",
-          { class: "check" },
-          microphone,
-          h("label", { for: "sources-microphone" }, "Microphone: in a call while another application records"),
-        ),
-        hint,
-        status,
-      ),
+      ...sources.map((source) => rows[source].group),
       messages,
     ),
   );

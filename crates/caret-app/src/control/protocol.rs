@@ -61,6 +61,11 @@ pub enum ControlRequest {
     SetSources {
         sources: crate::preferences::SourcePreferences,
     },
+    /// Turns one of the desktop's sources on or off, the others as they are.
+    SetSource {
+        source: crate::preferences::SourceName,
+        on: bool,
+    },
     /// Forgets one known network (by id), or every one.
     ForgetNetworks {
         #[serde(default)]

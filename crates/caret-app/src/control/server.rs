@@ -393,6 +393,9 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             ControlRequest::SetSources { sources } => ControlResponse::Sources {
                 sources: services.sources.set(&core.config().paths, sources).await?,
             },
+            ControlRequest::SetSource { source, on } => ControlResponse::Sources {
+                sources: services.sources.set_one(&core.config().paths, source, on).await?,
+            },
             ControlRequest::ForgetNetworks { id } => ControlResponse::Reach {
                 reach: services.phones.forget_networks(id.as_deref()).await?,
             },

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use caret_core::{
-    CaretState, DesktopSignals, Inputs, ManualStatus, Origin, Policy, PolicySetting, StateSource,
-    StatusInput, choose_input,
+    CaretState, DesktopSignals, Inputs, ManualStatus, Origin, Policy, PolicySetting, StatusInput,
+    choose_input,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -123,10 +123,7 @@ impl Snapshot {
         StateReport {
             lines,
             state: input.as_ref().map(|input| input.state.kind()),
-            source: input.map(|input| match input.source() {
-                StateSource::Manual => "you".to_owned(),
-                other => other.label().to_owned(),
-            }),
+            source: input.map(|input| input.source().name().to_owned()),
             until: manual
                 .and_then(|manual| manual.until)
                 .map(|until| until.to_rfc3339()),
@@ -137,6 +134,16 @@ impl Snapshot {
 
     /// The read-only first line of the tray menu: what Caret Desktop believes your state is.
     pub fn state_line(&self) -> String {
+        let line = self.input_line();
+        // The lock changes Slack's presence whatever the state: the line says so, as `state` prints it.
+        if self.desktop.screen_locked {
+            format!("{line} · away (screen locked)")
+        } else {
+            line
+        }
+    }
+
+    fn input_line(&self) -> String {
         if let Some(manual) = &self.manual {
             return format!("Status: {} (set by you)", manual.state.kind().label());
         }
@@ -321,7 +328,7 @@ impl AppCore {
 mod tests {
     use super::*;
     use crate::config::AppPaths;
-    use caret_core::CaretState;
+    use caret_core::{CaretState, StateSource};
 
     fn core() -> AppCore {
         let paths = AppPaths {

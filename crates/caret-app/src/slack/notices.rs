@@ -41,6 +41,7 @@ fn source_words(source: Source) -> &'static str {
         Source::Microphone => "by the microphone in use",
         Source::Camera => "by the camera in use",
         Source::Calendar => "by your calendar",
+        Source::ScreenLock => "by the screen lock",
     }
 }
 

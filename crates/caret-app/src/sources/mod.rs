@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use caret_core::DesktopSignals;
 use caret_engine::Engine;
-use caret_sources::microphone::{CaptureReading, CaptureWatcher, DEFAULT_HOLD, hold_uses};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -15,7 +14,15 @@ use ts_rs::TS;
 
 use crate::config::AppPaths;
 use crate::error::Result;
-use crate::preferences::SourcePreferences;
+use crate::preferences::{SourceName, SourcePreferences};
+
+mod microphone;
+mod screen_lock;
+
+pub use microphone::MicrophoneView;
+use microphone::{MicrophoneSource, held_changed};
+use screen_lock::ScreenLockSource;
+pub use screen_lock::ScreenLockView;
 
 /// The first wait before trying a source that could not start again; it doubles up to [`RETRY_CAP`].
 const RETRY_FIRST: Duration = Duration::from_secs(5);
@@ -23,70 +30,28 @@ const RETRY_CAP: Duration = Duration::from_secs(300);
 /// How soon to connect again after the connection to PipeWire was lost (a restarted PipeWire is back at once).
 const RETRY_AFTER_LOSS: Duration = Duration::from_secs(1);
 
-/// What the microphone source is doing, as Settings and the command line show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(tag = "state", rename_all = "snake_case")]
-#[ts(export)]
-pub enum MicrophoneView {
-    /// Turned off: nothing is watched.
-    Off,
-    /// Watching the audio server: what it sees now (a use is held a few seconds after it ends).
-    Watching {
-        microphone_in_use: bool,
-        camera_in_use: bool,
-    },
-    /// Turned on, but the audio server (PipeWire) could not be reached; tried again after 5 s, then less and
-    /// less often, up to every 5 minutes.
-    Unavailable { reason: String },
-}
-
-impl MicrophoneView {
-    /// What the source does: watching (and what it sees), or not, and why.
-    fn of(watching: bool, unavailable: Option<&str>, reading: CaptureReading) -> MicrophoneView {
-        match (watching, unavailable) {
-            (true, _) => MicrophoneView::Watching {
-                microphone_in_use: reading.microphone,
-                camera_in_use: reading.camera,
-            },
-            (false, Some(reason)) => MicrophoneView::Unavailable {
-                reason: reason.to_owned(),
-            },
-            (false, None) => MicrophoneView::Off,
-        }
-    }
-
-    /// One line for the command line.
-    pub fn describe(&self) -> String {
-        match self {
-            MicrophoneView::Off => "off".to_owned(),
-            MicrophoneView::Watching {
-                microphone_in_use,
-                camera_in_use,
-            } => {
-                let said = match (microphone_in_use, camera_in_use) {
-                    (false, false) => "no microphone or camera in use",
-                    (true, false) => "a microphone in use: in a call",
-                    (false, true) => "a camera in use: in a call",
-                    (true, true) => "a microphone and a camera in use: in a call",
-                };
-                format!("on, watching PipeWire: {said}")
-            }
-            MicrophoneView::Unavailable { reason } => format!("on, but not watching: {reason}"),
-        }
-    }
-}
-
 /// Every source with what it does now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct SourcesView {
     pub microphone: MicrophoneView,
+    pub screen_lock: ScreenLockView,
 }
 
 impl SourcesView {
     /// For the command line: a line per source.
     pub fn describe(&self) -> String {
-        format!("microphone: {}\n", self.microphone.describe())
+        format!(
+            "microphone: {}\nscreen lock: {}\n",
+            self.microphone.describe(),
+            self.screen_lock.describe()
+        )
+    }
+
+    /// Whether each source is on or off as `wanted` says (on while waiting for its server counts as on).
+    fn follows(&self, wanted: SourcePreferences) -> bool {
+        (self.microphone != MicrophoneView::Off) == wanted.microphone
+            && (self.screen_lock != ScreenLockView::Off) == wanted.screen_lock
     }
 }
 
@@ -104,6 +69,7 @@ impl DesktopSources {
         let (wanted_tx, wanted_rx) = watch::channel(wanted);
         let (view_tx, view) = watch::channel(SourcesView {
             microphone: MicrophoneView::Off,
+            screen_lock: ScreenLockView::Off,
         });
         let (signals_tx, signals) = watch::channel(DesktopSignals::default());
         tokio::spawn(run(engine, wanted_rx, view_tx, signals_tx));
@@ -127,6 +93,12 @@ impl DesktopSources {
         self.view.clone()
     }
 
+    /// Turns one source on or off, the others as the user left them.
+    pub async fn set_one(&self, paths: &AppPaths, source: SourceName, on: bool) -> Result<SourcesView> {
+        let wanted = self.wanted.borrow().with(source, on);
+        self.set(paths, wanted).await
+    }
+
     /// Turns sources on or off: saved in the preferences, then carried out. Answers with the view once the
     /// change has been carried out (a source that starts has said whether it could), within two seconds.
     pub async fn set(&self, paths: &AppPaths, sources: SourcePreferences) -> Result<SourcesView> {
@@ -134,34 +106,11 @@ impl DesktopSources {
         let mut view = self.view.clone();
         view.mark_unchanged();
         self.wanted.send_replace(sources);
-        let followed =
-            |view: &SourcesView| matches!(view.microphone, MicrophoneView::Off) != sources.microphone;
+        let followed = |view: &SourcesView| view.follows(sources);
         if !followed(&view.borrow()) {
             let _ = tokio::time::timeout(Duration::from_secs(2), view.wait_for(followed)).await;
         }
         Ok(self.view())
-    }
-}
-
-/// The microphone source while it runs: the PipeWire watcher and the held readings.
-struct Microphone {
-    _watcher: CaptureWatcher,
-    held: watch::Receiver<CaptureReading>,
-}
-
-impl Microphone {
-    async fn start() -> std::result::Result<Microphone, String> {
-        let own_process = std::process::id();
-        let watcher = tokio::task::spawn_blocking(move || CaptureWatcher::start(own_process))
-            .await
-            .map_err(|error| error.to_string())?
-            .map_err(|error| error.to_string())?;
-        let (held_tx, held) = watch::channel(CaptureReading::default());
-        tokio::spawn(hold_uses(watcher.readings(), DEFAULT_HOLD, held_tx));
-        Ok(Microphone {
-            _watcher: watcher,
-            held,
-        })
     }
 }
 
@@ -193,98 +142,37 @@ impl Retry {
     }
 }
 
-/// The microphone source as the loop keeps it: running or not, and why not.
-struct MicrophoneSource {
-    running: Option<Microphone>,
-    retry: Retry,
-    unavailable: Option<String>,
-    /// After the connection to PipeWire was lost: the last reading, kept until the hold would have ended it,
-    /// so that a PipeWire restart mid-call is no more the call's end than a stream re-opened is.
-    kept: Option<(CaptureReading, Instant)>,
+/// The sources, as the loop keeps them.
+struct Running {
+    microphone: MicrophoneSource,
+    screen_lock: ScreenLockSource,
 }
 
-impl MicrophoneSource {
-    fn new() -> MicrophoneSource {
-        MicrophoneSource {
-            running: None,
-            retry: Retry::new(),
-            unavailable: None,
-            kept: None,
-        }
-    }
-
-    /// Stops watching. The watcher's thread is joined off the async workers.
+impl Running {
     fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            drop(tokio::task::spawn_blocking(move || drop(running)));
-        }
+        self.microphone.stop();
+        self.screen_lock = ScreenLockSource::new();
     }
 
-    /// Starts or stops as the user wants, trying to start again once the retry is due.
-    async fn follow(&mut self, wanted: bool) {
-        if !wanted {
-            self.stop();
-            *self = MicrophoneSource::new();
-        } else if self.running.is_none() && self.retry.due() {
-            match Microphone::start().await {
-                Ok(started) => {
-                    tracing::info!("the microphone source is watching PipeWire");
-                    self.running = Some(started);
-                    self.unavailable = None;
-                    self.retry.reset();
-                }
-                Err(reason) => {
-                    tracing::warn!("the microphone source cannot watch PipeWire: {reason}");
-                    self.unavailable = Some(reason);
-                    if self.kept.is_some() {
-                        // Just lost, a call perhaps held: PipeWire restarting is back within a second or two.
-                        self.retry.at = Some(Instant::now() + RETRY_AFTER_LOSS);
-                    } else {
-                        self.retry.failed();
-                    }
-                }
-            }
-        }
-    }
-
-    /// The connection to PipeWire ended: keep the last reading for the hold, and try again soon.
-    fn lost(&mut self) {
-        tracing::warn!("the microphone source lost PipeWire; trying again");
-        let last = self
-            .running
-            .as_ref()
-            .map(|running| *running.held.borrow())
-            .unwrap_or_default();
-        self.kept = Some((last, Instant::now() + DEFAULT_HOLD));
-        self.stop();
-        self.unavailable = Some("the connection to PipeWire ended".to_owned());
-        self.retry.at = Some(Instant::now() + RETRY_AFTER_LOSS);
-    }
-
-    /// What the source says now: the watcher's held reading, and what was kept from before a loss.
-    fn reading(&mut self) -> CaptureReading {
-        let now = self
-            .running
-            .as_mut()
-            .map(|running| *running.held.borrow_and_update())
-            .unwrap_or_default();
-        self.kept = self.kept.filter(|(_, until)| *until > Instant::now());
-        let kept = self.kept.map(|(reading, _)| reading).unwrap_or_default();
-        CaptureReading {
-            microphone: now.microphone || kept.microphone,
-            camera: now.camera || kept.camera,
-        }
-    }
-
-    /// When the loop must look again by itself: a retry due, or a kept reading running out.
-    fn next_wake(&self, wanted: bool) -> Option<Instant> {
-        let retry = (wanted && self.running.is_none())
-            .then_some(self.retry.at)
-            .flatten();
-        [retry, self.kept.map(|(_, until)| until)]
-            .into_iter()
-            .flatten()
-            .min()
+    /// What every source says now, and what each does, for Settings.
+    fn read(&mut self, before: &DesktopSignals) -> (DesktopSignals, SourcesView) {
+        let capture = self.microphone.reading();
+        let lock = self.screen_lock.reading();
+        let signals = DesktopSignals {
+            microphone_in_use: capture.microphone,
+            camera_in_use: capture.camera,
+            screen_locked: lock.locked,
+            ..before.clone()
+        };
+        let view = SourcesView {
+            microphone: MicrophoneView::of(
+                self.microphone.running.is_some(),
+                self.microphone.unavailable.as_deref(),
+                capture,
+            ),
+            screen_lock: self.screen_lock.view(&lock),
+        };
+        (signals, view)
     }
 }
 
@@ -294,60 +182,55 @@ async fn run(
     view: watch::Sender<SourcesView>,
     told: watch::Sender<DesktopSignals>,
 ) {
-    let mut microphone = MicrophoneSource::new();
+    let mut sources = Running {
+        microphone: MicrophoneSource::new(),
+        screen_lock: ScreenLockSource::new(),
+    };
     let mut signals = DesktopSignals::default();
     loop {
         let want = *wanted.borrow_and_update();
-        microphone.follow(want.microphone).await;
-        let reading = microphone.reading();
-        let next = DesktopSignals {
-            microphone_in_use: reading.microphone,
-            camera_in_use: reading.camera,
-            ..signals.clone()
-        };
+        sources.microphone.follow(want.microphone).await;
+        sources.screen_lock.follow(want.screen_lock).await;
+        let (next, shown) = sources.read(&signals);
         if next != signals {
             signals = next;
             told.send_replace(signals.clone());
             if engine.set_desktop_signals(signals.clone()).is_err() {
-                microphone.stop();
+                sources.stop();
                 return; // the engine stopped: the app is ending
             }
         }
-        let shown = MicrophoneView::of(
-            microphone.running.is_some(),
-            microphone.unavailable.as_deref(),
-            reading,
-        );
         view.send_if_modified(|current| {
-            let changed = current.microphone != shown;
-            current.microphone = shown;
+            let changed = *current != shown;
+            *current = shown;
             changed
         });
 
-        let wake = microphone.next_wake(want.microphone);
+        let wake = [
+            sources.microphone.next_wake(want.microphone),
+            sources.screen_lock.next_wake(want.screen_lock),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         tokio::select! {
             changed = wanted.changed() => {
                 if changed.is_err() {
-                    microphone.stop();
+                    sources.stop();
                     return; // the handle is gone
                 }
-                // A choice made again (turned on while PipeWire was missing) is tried at once.
-                microphone.retry.reset();
+                // A choice made again (turned on while its server was missing) is tried at once.
+                sources.microphone.retry.reset();
+                sources.screen_lock.retry.reset();
             },
-            lost = held_changed(&mut microphone.running) => if lost {
-                microphone.lost();
+            lost = held_changed(&mut sources.microphone.running) => if lost {
+                sources.microphone.lost();
+            },
+            lost = sources.screen_lock.changed() => if lost {
+                sources.screen_lock.lost();
             },
             () = sleep_until_some(wake) => {}
         }
-    }
-}
-
-/// Waits for the microphone's next held reading; `true` when the watcher is gone (PipeWire went away).
-/// Never returns while the source is off.
-async fn held_changed(microphone: &mut Option<Microphone>) -> bool {
-    match microphone {
-        Some(microphone) => microphone.held.changed().await.is_err(),
-        None => std::future::pending().await,
     }
 }
 

@@ -843,6 +843,49 @@ fn render_status_mapping_doc() -> String {
          Slack has no way to force \"active\".\n",
     );
     out.push_str(&render_which_input_speaks());
+    out.push_str(&render_screen_locked());
+    out
+}
+
+/// What a locked screen does (`caret_core::decide_inputs`), shown on one input under each policy.
+fn render_screen_locked() -> String {
+    let mut out = String::from(
+        "\n## The screen locked\n\nA locked screen (the screen-lock source, when it is on) is not an input of \
+         its own: whatever input speaks keeps its status, and the presence is away under every policy that \
+         shares anything (`caret_core::decide_inputs`). Blocked shares nothing, not even that. With the phone \
+         in a call:\n\n| Policy | Screen | Status | Presence |\n|---|---|---|---|\n",
+    );
+    let policies = [
+        ("Default", settings(Policy::Default, false)),
+        ("Trusted", settings(Policy::Trusted, false)),
+        ("VIP", settings(Policy::Vip, false)),
+        ("Blocked", settings(Policy::Blocked, false)),
+    ];
+    for (name, settings) in &policies {
+        for screen_locked in [false, true] {
+            let desktop = DesktopSignals {
+                screen_locked,
+                ..DesktopSignals::default()
+            };
+            let phone = CaretState::InCall;
+            let inputs = Inputs {
+                manual: None,
+                phone: Some(&phone),
+                desktop: &desktop,
+            };
+            let (_, decision) = crate::sources::decide_inputs(inputs, settings, now());
+            let status = match &decision.status {
+                DesiredStatus::Clear => "none".to_owned(),
+                DesiredStatus::Set(status) => format!("{} {}", status.emoji, status.text),
+            };
+            let presence = match decision.presence {
+                Presence::Away => "**away**",
+                Presence::Auto => "automatic",
+            };
+            let screen = if screen_locked { "locked" } else { "unlocked" };
+            out.push_str(&format!("| {name} | {screen} | {status} | {presence} |\n"));
+        }
+    }
     out
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 mod presence;
 mod status;
 
-use caret_core::{Decision, DesiredStatus, Inputs, Policy, Presence, choose_input, decide};
+use caret_core::{Decision, Inputs, Policy, Presence, StateSource, decide_inputs};
 use caret_slack::{Backoff, ErrorClass, SlackError, SlackMethod, SlackToken};
 use caret_store::{InFlight, LogKind, NewLogEntry, StatusRecord, WorkspaceId};
 use chrono::{DateTime, Utc};
@@ -90,6 +90,10 @@ struct Worker {
     /// A status decided but held back (waiting for the write budget): if a newer decision replaces it before
     /// it is sent, the sync log says so, so that every change the user made is either in Slack or explained.
     held: Option<Held>,
+    /// The input the last decision followed: the Source column of this worker's rows names it ("phone",
+    /// "microphone", "you"…), so that a call says which source the state in Slack came from. `None` (nothing
+    /// speaks, the status is cleared): "engine".
+    speaking: Option<StateSource>,
 }
 
 /// What a write is for: a status's look (a renewed lease is the same write), or a presence.
@@ -233,6 +237,7 @@ impl Worker {
             refresh_due: None,
             refresh_tried: false,
             held: None,
+            speaking: None,
             pending_look: std::cell::RefCell::new(None),
             recovered_in_flight: state.in_flight.clone(),
             cx,
@@ -253,10 +258,10 @@ impl Worker {
         let _ = self.cx.shared.events.send(event);
     }
 
-    /// Fills in what every row of this worker says: when, who, which workspace.
+    /// Fills in what every row of this worker says: when, for which input, which workspace.
     fn stamped(&self, mut entry: NewLogEntry) -> NewLogEntry {
         entry.at_ms = self.cx.shared.clock.now_ms();
-        entry.source = "engine".to_owned();
+        entry.source = self.speaking.map_or("engine", StateSource::name).to_owned();
         entry.workspace_id = Some(self.cx.id);
         entry.workspace = Some(self.cx.team.clone());
         entry
@@ -293,7 +298,8 @@ impl Worker {
     }
 
     async fn step(&mut self, target: &Target) -> Flow {
-        let (decision, state_name) = self.decide_now(target);
+        let (decision, state_name, speaking) = self.decide_now(target);
+        self.speaking = speaking;
         self.notice_changes(&decision, state_name, target);
 
         if target.paused {
@@ -340,26 +346,16 @@ impl Worker {
     }
 
     /// Decides now (so that a lease is always fresh): what the policy makes of the input that wins, and that
-    /// input's state name for the sync log.
-    fn decide_now(&self, target: &Target) -> (Decision, Option<&'static str>) {
-        let now_local = self.cx.shared.clock.now_local();
-        let now = now_local.with_timezone(&Utc);
+    /// input's state name and source for the sync log.
+    fn decide_now(&self, target: &Target) -> (Decision, Option<&'static str>, Option<StateSource>) {
         let inputs = Inputs {
             manual: target.manual.as_ref(),
             phone: target.phone.as_ref(),
             desktop: &target.desktop,
         };
-        let input = choose_input(inputs, now);
-        let decision = match &input {
-            Some(input) => decide(input, &target.settings, now_local),
-            None => Decision {
-                policy: target.settings.policy.effective(now),
-                status: DesiredStatus::Clear,
-                presence: Presence::Auto,
-                recompute_at: target.settings.policy.next_change(now),
-            },
-        };
-        (decision, input.as_ref().map(|i| i.state.kind().as_str()))
+        let (input, decision) = decide_inputs(inputs, &target.settings, self.cx.shared.clock.now_local());
+        let state_name = input.as_ref().map(|input| input.state.kind().as_str());
+        (decision, state_name, input.as_ref().map(|input| input.source()))
     }
 
     /// What changed since the last step that the user should see: a timed block that ended, a held-back
