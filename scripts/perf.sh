@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every figure of docs/performance.md in one run, release builds, each bench inside the test harness's
 # desktop session (Xvfb, D-Bus, the Secret Service, a StatusNotifierWatcher where a tray is measured):
-#   bash scripts/perf.sh [IDLE_SECONDS]     (default 120; about 22 minutes on 2 cores once built)
+#   bash scripts/perf.sh [IDLE_SECONDS]     (default 120; about 30 minutes on 2 cores once built)
 # Prints the figures; asserts nothing. Baselines are measured in the same run: the relay's own ack for the
 # app's end-to-end latency, the phone alone for the phone under attack, the app without a phone for its idle
 # cost, the app with the microphone source off for that source's idle cost, and a bare Tauri app
@@ -23,7 +23,7 @@ bench "relay: latency, and a phone among hostile clients (bench-relay)" \
 bench "through the running app: phone → Slack, and a flapping phone (bench-app)" target/release/bench-app
 bench "the quick picker: shortcut → list taking keys, first and warm openings (bench-picker)" \
   target/release/bench-picker
-bench "the microphone source: its idle cost, and a recording application → Slack (bench-sources)" \
+bench "the desktop sources: their idle cost, a recording application → Slack, the screen lock → presence (bench-sources)" \
   target/release/bench-sources --idle "$idle"
 bench "idle cost of a connected phone on the running app (bench-relay --only idle)" \
   target/release/bench-relay --only idle --idle-secs "$idle"

@@ -1,8 +1,10 @@
 //! The desktop sources' figures of docs/performance.md, through the running app (`--headless`) on a real
-//! PipeWire server of the bench's own (tests/support/audio.rs): what watching the microphone costs when
-//! nothing happens (the app's wake-ups over a quiet window, with the source off, then on, in the same run),
-//! and the time from a recording application starting to `users.profile.set` arriving at the local Slack.
-//! Run inside the test harness's session (the session bus wireplumber needs):
+//! PipeWire server of the bench's own (tests/support/audio.rs) and a screen saver on the session bus
+//! (tests/support/screensaver.rs): what watching costs when nothing happens (the app's wake-ups over a quiet
+//! window with the sources off, the microphone on, then the screen lock on too, in the same run), the time
+//! from a recording application starting to `users.profile.set` arriving at the local Slack, and from the
+//! screen locking to `users.setPresence`. Run inside the test harness's session (the session bus wireplumber
+//! and the screen saver need):
 //!
 //!   tests/harness/desktop-session.sh bench-sources [--idle SECONDS] [--rounds N]
 //!
@@ -14,9 +16,11 @@ use caret_core::{SharingPolicy, WorkspaceSettings};
 use caret_e2e::app::{Sandbox, context_switches, terminate, wait_for_exit, wakeups_between};
 use caret_e2e::audio::AudioServer;
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
+use caret_e2e::screensaver::{FakeScreenSaver, Flavour};
 use tokio::time::Instant;
 
 const SOON: Duration = Duration::from_secs(30);
+const PRESENCE: &str = "users.setPresence";
 const SET: &str = "users.profile.set";
 
 fn flag(name: &str, default: u64) -> u64 {
@@ -28,11 +32,36 @@ fn flag(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-async fn sources(sandbox: &Sandbox, switch: &str) {
-    let (ok, _, stderr) = sandbox
-        .cli("cli-sources", &["sources", "microphone", switch])
-        .await;
-    assert!(ok, "caret-desktop sources microphone {switch}: {stderr}");
+async fn sources(sandbox: &Sandbox, source: &str, switch: &str) {
+    let (ok, _, stderr) = sandbox.cli("cli-sources", &["sources", source, switch]).await;
+    assert!(ok, "caret-desktop sources {source} {switch}: {stderr}");
+}
+
+fn print_spread(what: &str, sorted: &[Duration], note: &str) {
+    println!(
+        "  {what:<38} p50 {:>9.1?}  p90 {:>9.1?}  max {:>9.1?}{note}",
+        percentile(sorted, 0.5),
+        percentile(sorted, 0.9),
+        sorted.last().copied().unwrap_or_default()
+    );
+}
+
+/// Waits for the next call of `method` whose body `wanted` accepts; when it arrived.
+async fn next_call(
+    calls: &mut tokio::sync::broadcast::Receiver<caret_e2e::fake_slack::RecordedCall>,
+    method: &str,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> Instant {
+    tokio::time::timeout(SOON, async {
+        loop {
+            let call = calls.recv().await.expect("the call feed");
+            if call.method == method && wanted(&call.body) {
+                return call.at;
+            }
+        }
+    })
+    .await
+    .expect("the call reaches Slack")
 }
 
 /// The app's wake-ups per hour over `window` of quiet.
@@ -70,76 +99,87 @@ async fn main() {
         .await;
     let pid = app.id().expect("the app's pid");
 
-    // 1. Idle cost: the same app, the same quiet, the source off and then on.
+    // 1. Idle cost: the same app, the same quiet, the sources off, the microphone on, the screen lock too.
+    let screen = FakeScreenSaver::start(Flavour::Freedesktop, false).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let off = wakeups_per_hour(pid, idle).await;
-    sources(&sandbox, "on").await;
+    sources(&sandbox, "microphone", "on").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let on = wakeups_per_hour(pid, idle).await;
+    let microphone = wakeups_per_hour(pid, idle).await;
+    sources(&sandbox, "screen-lock", "on").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let both = wakeups_per_hour(pid, idle).await;
     println!(
-        "Idle, no recording, {} s each, the same app in the same run:",
+        "Idle, no recording, screen unlocked, {} s each, the same app in the same run:",
         idle.as_secs()
     );
-    println!("  microphone source off          {off:>8.0} wake-ups/h");
+    println!("  sources off                    {off:>8.0} wake-ups/h");
     println!(
-        "  microphone source on           {on:>8.0} wake-ups/h  (+{:.0}/h)",
-        on - off
+        "  microphone on                  {microphone:>8.0} wake-ups/h  (+{:.0}/h)",
+        microphone - off
+    );
+    println!(
+        "  microphone and screen lock on  {both:>8.0} wake-ups/h  (+{:.0}/h)",
+        both - off
     );
 
-    // 2. A recording application starting → Slack's request, then its end → the status cleared.
+    // 2. A recording application starting → Slack's request, then its end → the status cleared. Rounds 20 s
+    // apart: Slack's profile-write budget (2 at once, one more every 8 s) is full at each start, so the
+    // figures are the source's and the engine's, not the budget's.
     let mut calls = slack.subscribe_calls();
     let (mut to_call, mut to_clear) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         while calls.try_recv().is_ok() {}
         let started = Instant::now();
         let mut recorder = audio.record(None);
-        let arrived = tokio::time::timeout(SOON, async {
-            loop {
-                let call = calls.recv().await.expect("the call feed");
-                if call.method == SET && call.body["profile"]["status_text"] == "In a call" {
-                    return call.at;
-                }
-            }
+        let arrived = next_call(&mut calls, SET, |body| {
+            body["profile"]["status_text"] == "In a call"
         })
-        .await
-        .expect("the call reaches Slack");
+        .await;
         to_call.push(arrived.duration_since(started));
         recorder.kill().await.expect("stop the recorder");
         let stopped = Instant::now();
-        let cleared = tokio::time::timeout(SOON, async {
-            loop {
-                let call = calls.recv().await.expect("the call feed");
-                if call.method == SET && call.body["profile"]["status_text"] == "" {
-                    return call.at;
-                }
-            }
-        })
-        .await
-        .expect("the status is cleared");
+        let cleared = next_call(&mut calls, SET, |body| body["profile"]["status_text"] == "").await;
         to_clear.push(cleared.duration_since(stopped));
-        // Two writes a round; Slack allows about ten a minute.
-        tokio::time::sleep(Duration::from_secs(8)).await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
     }
     to_call.sort();
     to_clear.sort();
     println!(
         "A recording application (pw-record) through the running app to the local Slack, {rounds} rounds:"
     );
-    println!(
-        "  recorder started → users.profile.set   p50 {:>9.1?}  p90 {:>9.1?}  max {:>9.1?}",
-        percentile(&to_call, 0.5),
-        percentile(&to_call, 0.9),
-        to_call.last().copied().unwrap_or_default()
+    print_spread("recorder started → users.profile.set", &to_call, "");
+    print_spread(
+        "recorder stopped → cleared",
+        &to_clear,
+        "  (the 5 s hold included)",
     );
-    println!(
-        "  recorder stopped → cleared            p50 {:>9.1?}  p90 {:>9.1?}  max {:>9.1?}  (the 5 s hold included)",
-        percentile(&to_clear, 0.5),
-        percentile(&to_clear, 0.9),
-        to_clear.last().copied().unwrap_or_default()
-    );
+
+    // 3. The screen locking → users.setPresence away, unlocking → auto; rounds 10 s apart (presence budget:
+    // 3 at once, one more every 4 s).
+    let (mut to_away, mut to_back) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        while calls.try_recv().is_ok() {}
+        let locked = Instant::now();
+        screen.lock().await;
+        let away = next_call(&mut calls, PRESENCE, |body| body["presence"] == "away").await;
+        to_away.push(away.duration_since(locked));
+        let unlocked = Instant::now();
+        screen.unlock().await;
+        let back = next_call(&mut calls, PRESENCE, |body| body["presence"] == "auto").await;
+        to_back.push(back.duration_since(unlocked));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    to_away.sort();
+    to_back.sort();
+    println!("The screen saver's ActiveChanged through the running app to the local Slack, {rounds} rounds:");
+    print_spread("locked → users.setPresence away", &to_away, "");
+    print_spread("unlocked → users.setPresence auto", &to_back, "");
     println!(
         "  429 answers: {}",
-        slack.count(SET, "ratelimited") + slack.count("users.profile.get", "ratelimited")
+        slack.count(SET, "ratelimited")
+            + slack.count("users.profile.get", "ratelimited")
+            + slack.count(PRESENCE, "ratelimited")
     );
     terminate(&app);
     let _ = wait_for_exit(&mut app, SOON).await;
