@@ -9,6 +9,7 @@ use std::time::Duration;
 use caret_core::{SharingPolicy, WorkspaceSettings};
 use caret_e2e::app::{Sandbox, terminate, wait_for_exit};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
+use caret_e2e::logind::FakeLogind;
 use caret_e2e::screensaver::{FakeScreenSaver, Flavour};
 use caret_e2e::{eventually, require_desktop_session};
 use caret_store::{LogFilter, LogKind, Store};
@@ -19,11 +20,16 @@ const SOON: Duration = Duration::from_secs(30);
 const PRESENCE: &str = "users.setPresence";
 
 async fn launch(sandbox: &Sandbox, slack: &FakeSlack, name: &str) -> Child {
-    let app = sandbox
-        .command(name, &["--headless"])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch");
+    launch_with(sandbox, slack, name, &[]).await
+}
+
+async fn launch_with(sandbox: &Sandbox, slack: &FakeSlack, name: &str, env: &[(&str, &str)]) -> Child {
+    let mut command = sandbox.command(name, &["--headless"]);
+    command.env("CARET_SLACK_API_URL", slack.base_url());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let app = command.spawn().expect("launch");
     sandbox.wait_for_log(name, READY, SOON).await;
     app
 }
@@ -230,6 +236,59 @@ async fn without_a_screen_saver_the_source_says_so_and_watches_one_that_appears(
     away(&slack, &token, "VIP: away while locked", true).await;
     screen.unlock().await;
     away(&slack, &token, "VIP: back when unlocked", false).await;
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logind_s_lock_hint_is_watched_beside_the_screen_saver_and_either_one_locked_is_away() {
+    require_desktop_session();
+    let logind = FakeLogind::start(false).await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let token = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let sandbox = Sandbox::new();
+    let (_, _cleanup) = sandbox.seed_workspace(&slack, &token, &settings(SharingPolicy::Trusted));
+    let mut app = launch_with(
+        &sandbox,
+        &slack,
+        "app",
+        &[("DBUS_SYSTEM_BUS_ADDRESS", logind.address())],
+    )
+    .await;
+
+    // logind alone (a session with swaylock, say, and no screen saver interface).
+    let on = sources(&sandbox, &["screen-lock", "on"]).await;
+    assert_eq!(on["screen_lock"]["state"], "watching", "{on}");
+    assert_eq!(
+        on["screen_lock"]["through"],
+        serde_json::json!(["logind"]),
+        "{on}"
+    );
+    logind.lock().await;
+    away(&slack, &token, "away with logind's hint", true).await;
+    logind.unlock().await;
+    away(&slack, &token, "back with logind's hint", false).await;
+
+    // Both, as on GNOME or KDE: either one saying locked is away, both unlocked is back.
+    let screen = FakeScreenSaver::start(Flavour::Freedesktop, false).await;
+    sources(&sandbox, &["screen-lock", "off"]).await;
+    let on = sources(&sandbox, &["screen-lock", "on"]).await;
+    assert_eq!(
+        on["screen_lock"]["through"],
+        serde_json::json!(["org.freedesktop.ScreenSaver", "logind"]),
+        "{on}"
+    );
+    logind.lock().await;
+    away(&slack, &token, "logind locked, the screen saver not yet", true).await;
+    screen.lock().await;
+    logind.unlock().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        slack.account(&token).manual_away,
+        "the screen saver still says locked"
+    );
+    screen.unlock().await;
+    away(&slack, &token, "both unlocked", false).await;
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
 }

@@ -19,6 +19,7 @@ pub mod bench;
 pub mod browser;
 pub mod fake_slack;
 pub mod faketime;
+pub mod logind;
 pub mod notifications;
 pub mod phone;
 pub mod portal;

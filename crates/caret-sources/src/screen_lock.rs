@@ -180,7 +180,12 @@ impl Follower {
             .destination(service)?
             .path(path)?
             .interface(name)?
-            .cache_properties(zbus::proxy::CacheProperties::No)
+            // logind's LockedHint comes as PropertiesChanged, which zbus follows only on a proxy that
+            // caches properties; the screen savers have a method and a signal, nothing to cache.
+            .cache_properties(match interface {
+                LockInterface::Logind => zbus::proxy::CacheProperties::Yes,
+                _ => zbus::proxy::CacheProperties::No,
+            })
             .build()
             .await?;
         let owners = proxy.receive_owner_changed().await?;

@@ -114,14 +114,18 @@ pub async fn save_workspace_settings<R: Runtime>(
     )?)
 }
 
-/// What Slack would show for each state under each policy with these (unsaved) settings.
+/// What Slack would show for each state under each policy with these (unsaved) settings, and what speaks now.
 pub async fn preview_settings<R: Runtime>(
-    _caller: Caller<R>,
+    caller: Caller<R>,
     settings: WorkspaceSettings,
 ) -> Result<SettingsPreview> {
+    let snapshot = caller.core()?.snapshot();
+    let input = snapshot.effective_input(chrono::Utc::now());
+    let current = caret_app::views::preview::PreviewNow::new(input.as_ref(), snapshot.desktop.screen_locked);
     Ok(caret_app::views::preview::preview(
         &settings,
         chrono::Local::now().fixed_offset(),
+        Some(current),
     ))
 }
 

@@ -171,7 +171,13 @@ export function previewOf(overrides: Partial<SettingsPreview> = {}): SettingsPre
     policy,
     rows: rows(policy),
   }));
-  return { policies, problem: null, example_event: "“Quarterly planning”, 45 minutes from now", ...overrides };
+  return {
+    policies,
+    problem: null,
+    example_event: "“Quarterly planning”, 45 minutes from now",
+    now: null,
+    ...overrides,
+  };
 }
 
 export const preferences: PreferencesView = {

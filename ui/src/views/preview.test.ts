@@ -1,12 +1,26 @@
 import { describe, expect, it } from "vitest";
+import type { PreviewNow } from "../bindings/PreviewNow";
 import type { PreviewRow } from "../bindings/PreviewRow";
 import { allByTestId, byTestId } from "../test/fake-app";
 import { previewOf } from "../test/fixtures";
-import { commonExpiry, renderPreview } from "./preview";
+import { commonExpiry, nowLine, renderPreview } from "./preview";
 
 const cells = (row: HTMLElement) => [...row.querySelectorAll("th, td")].map((cell) => cell.textContent);
 const rowFor = (root: HTMLElement, state: string) =>
   allByTestId(root, "preview-row").find((row) => row.dataset.state === state);
+/** The microphone hears a call: what the tray says of it. */
+const inCall: PreviewNow = {
+  state: "in_call",
+  source: "microphone",
+  said: "In a call (microphone)",
+  screen_locked: false,
+};
+const nothing: PreviewNow = { state: null, source: null, said: "Nothing known now", screen_locked: false };
+/** The rows marked as the state speaking now. */
+const marked = (root: HTMLElement) =>
+  allByTestId(root, "preview-row")
+    .filter((row) => row.classList.contains("now"))
+    .map((row) => row.dataset.state);
 
 describe("renderPreview", () => {
   it("shows the column of the policy in force: label, emoji and text, presence, and once when they go away", () => {
@@ -110,6 +124,64 @@ describe("renderPreview", () => {
       "No status",
     ]);
     expect(meeting?.querySelectorAll("td")[2]?.className).toBe("current");
+  });
+
+  it("says which input speaks now and where it comes from, above the table", () => {
+    const view = renderPreview({ preview: previewOf({ now: inCall }), policy: "trusted", compare: false, error: null });
+    const line = byTestId(view, "preview-now");
+    expect(line?.textContent).toBe("Now: In a call (microphone)");
+    expect(line?.compareDocumentPosition(byTestId(view, "preview-table") as Node)).toBe(
+      Node.DOCUMENT_POSITION_FOLLOWING,
+    );
+  });
+
+  it("says when nothing is known now", () => {
+    const preview = previewOf({ now: nothing });
+    const view = renderPreview({ preview, policy: "trusted", compare: false, error: null });
+    expect(byTestId(view, "preview-now")?.textContent).toBe(
+      "Now: nothing known (no phone, nothing chosen, no source sees anything).",
+    );
+    expect(marked(view)).toEqual([]);
+  });
+
+  it("says a locked screen shows you away, except under Blocked, which shares nothing", () => {
+    const locked = { ...inCall, screen_locked: true };
+    const under = (policy: "vip" | "blocked", now: PreviewNow) =>
+      byTestId(renderPreview({ preview: previewOf({ now }), policy, compare: false, error: null }), "preview-now")
+        ?.textContent;
+    expect(under("vip", locked)).toBe("Now: In a call (microphone) · screen locked: away in Slack");
+    expect(under("blocked", locked)).toBe("Now: In a call (microphone) · screen locked (Blocked shares nothing)");
+    expect(nowLine({ ...nothing, screen_locked: true }, "default")).toBe(
+      "Now: nothing known (no phone, nothing chosen, no source sees anything) · screen locked: away in Slack.",
+    );
+  });
+
+  it("marks the row of the state speaking now", () => {
+    const view = renderPreview({ preview: previewOf({ now: inCall }), policy: "trusted", compare: false, error: null });
+    expect(marked(view)).toEqual(["in_call"]);
+    const call = rowFor(view, "in_call");
+    expect(call && cells(call)).toEqual(["In a call (now)", "📞 In a call", ""]);
+    expect(call?.querySelector("th .now-mark")?.textContent).toBe(" (now)");
+    expect(view.querySelectorAll(".now-mark")).toHaveLength(1);
+  });
+
+  it("marks the row of the state speaking now when comparing, beside the policy in force", () => {
+    const view = renderPreview({ preview: previewOf({ now: inCall }), policy: "vip", compare: true, error: null });
+    expect(marked(view)).toEqual(["in_call"]);
+    expect(rowFor(view, "in_call")?.querySelector("th")?.textContent).toBe("In a call (now)");
+    expect(view.querySelectorAll("tbody .now-mark")).toHaveLength(1);
+    // The policy in force keeps its own mark.
+    expect(view.querySelector("thead .current-mark")?.textContent).toBe(" (now)");
+  });
+
+  it("marks nothing and says nothing of now when the app does not say", () => {
+    for (const compare of [false, true]) {
+      const view = renderPreview({ preview: previewOf(), policy: "trusted", compare, error: null });
+      expect(byTestId(view, "preview-now")).toBeNull();
+      expect(marked(view)).toEqual([]);
+      expect(view.querySelector("tbody .now-mark")).toBeNull();
+      expect(rowFor(view, "in_call")?.querySelector("th")?.textContent).toBe("In a call");
+    }
   });
 
   it("says why the settings cannot be saved, and when the preview failed", () => {

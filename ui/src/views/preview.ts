@@ -1,7 +1,9 @@
 import type { Policy } from "../bindings/Policy";
 import type { PolicyPreview } from "../bindings/PolicyPreview";
+import type { PreviewNow } from "../bindings/PreviewNow";
 import type { PreviewRow } from "../bindings/PreviewRow";
 import type { SettingsPreview } from "../bindings/SettingsPreview";
+import type { StateKind } from "../bindings/StateKind";
 import { h } from "../dom";
 import { renderEmoji } from "../emoji";
 import { policyName } from "./policy";
@@ -63,7 +65,27 @@ function expiresNote(row: PreviewRow, common: string | null): HTMLElement | null
   );
 }
 
-function singleTable(column: PolicyPreview, common: string | null): HTMLElement {
+/** The header of a state's row, marked when it is the state speaking now. */
+function rowHeader(label: string, isNow: boolean): HTMLElement {
+  return h("th", { scope: "row" }, label, isNow && h("span", { class: "now-mark" }, " (now)"));
+}
+
+/**
+ * What speaks now and where it comes from ("Now: In a call (microphone)"), and what a locked screen does under
+ * `policy`, the policy in force.
+ */
+export function nowLine(now: PreviewNow, policy: Policy): string {
+  let locked = "";
+  if (now.screen_locked) {
+    locked = policy === "blocked" ? " · screen locked (Blocked shares nothing)" : " · screen locked: away in Slack";
+  }
+  if (now.state === null) {
+    return `Now: nothing known (no phone, nothing chosen, no source sees anything)${locked}.`;
+  }
+  return `Now: ${now.said}${locked}`;
+}
+
+function singleTable(column: PolicyPreview, common: string | null, now: StateKind | null): HTMLElement {
   const heading = (label: string) => h("th", { scope: "col" }, label);
   return h(
     "table",
@@ -76,8 +98,8 @@ function singleTable(column: PolicyPreview, common: string | null): HTMLElement 
       ...column.rows.map((row) =>
         h(
           "tr",
-          { "data-testid": "preview-row", "data-state": row.state },
-          h("th", { scope: "row" }, row.label),
+          { "data-testid": "preview-row", "data-state": row.state, class: row.state === now ? "now" : "" },
+          rowHeader(row.label, row.state === now),
           h("td", {}, statusCell(row), expiresNote(row, common)),
           h("td", {}, presence(row)),
         ),
@@ -86,7 +108,12 @@ function singleTable(column: PolicyPreview, common: string | null): HTMLElement 
   );
 }
 
-function compareTable(columns: PolicyPreview[], current: Policy, common: string | null): HTMLElement {
+function compareTable(
+  columns: PolicyPreview[],
+  current: Policy,
+  common: string | null,
+  now: StateKind | null,
+): HTMLElement {
   const states = columns[0]?.rows ?? [];
   return h(
     "table",
@@ -115,8 +142,8 @@ function compareTable(columns: PolicyPreview[], current: Policy, common: string 
       ...states.map((state) =>
         h(
           "tr",
-          { "data-testid": "preview-row", "data-state": state.state },
-          h("th", { scope: "row" }, state.label),
+          { "data-testid": "preview-row", "data-state": state.state, class: state.state === now ? "now" : "" },
+          rowHeader(state.label, state.state === now),
           ...columns.map((column) => {
             const row = column.rows.find((candidate) => candidate.state === state.state);
             if (row === undefined) return h("td", {}, "—");
@@ -134,7 +161,7 @@ function compareTable(columns: PolicyPreview[], current: Policy, common: string 
   );
 }
 
-/** The preview's body: the example note, the settings' problem, and the table. */
+/** The preview's body: the settings' problem, what speaks now, the example note, and the table (its row marked). */
 export function renderPreview(state: PreviewState): HTMLElement {
   const { preview } = state;
   const problems = h(
@@ -157,12 +184,15 @@ export function renderPreview(state: PreviewState): HTMLElement {
   const column = preview.policies.find((candidate) => candidate.policy === state.policy);
   const compare = state.compare || column === undefined;
   const common = commonExpiry(compare ? preview.policies.flatMap((policy) => policy.rows) : column.rows);
+  const now = preview.now?.state ?? null;
   return h(
     "div",
     { class: "preview-body" },
     problems,
+    preview.now !== null &&
+      h("p", { class: "note", "data-testid": "preview-now" }, nowLine(preview.now, state.policy)),
     h("p", { class: "note", "data-testid": "preview-example" }, `Example event: ${preview.example_event}.`),
     common !== null && h("p", { class: "note", "data-testid": "preview-expires" }, `It goes away: ${common}.`),
-    compare ? compareTable(preview.policies, state.policy, common) : singleTable(column, common),
+    compare ? compareTable(preview.policies, state.policy, common, now) : singleTable(column, common, now),
   );
 }

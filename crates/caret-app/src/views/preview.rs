@@ -53,6 +53,38 @@ pub struct SettingsPreview {
     pub problem: Option<String>,
     /// The example event used for "In a meeting".
     pub example_event: String,
+    /// What speaks right now, so that the window can mark its row and say where it comes from.
+    pub now: Option<PreviewNow>,
+}
+
+/// The input in force now, as the tray says it ("In a call (microphone)"), and whether the screen is locked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct PreviewNow {
+    /// The state speaking now, `None` when nothing does (no phone, nothing chosen, no source sees anything).
+    pub state: Option<StateKind>,
+    /// Where it comes from, in the tray's words: "your choice", "phone", "microphone", "camera", "calendar".
+    pub source: Option<String>,
+    /// The whole line: "In a call (microphone)", "Nothing known now".
+    pub said: String,
+    /// The screen-lock source sees the screen locked: every policy but Blocked shows the presence away.
+    pub screen_locked: bool,
+}
+
+impl PreviewNow {
+    /// From the input `caret_core::choose_input` picked and the desktop's lock.
+    pub fn new(input: Option<&StatusInput>, screen_locked: bool) -> PreviewNow {
+        let said = input.map_or_else(
+            || "Nothing known now".to_owned(),
+            |input| format!("{} ({})", input.state.kind().label(), input.source().label()),
+        );
+        PreviewNow {
+            state: input.map(|input| input.state.kind()),
+            source: input.map(|input| input.source().label().to_owned()),
+            said,
+            screen_locked,
+        }
+    }
 }
 
 /// A state whose look in Slack the user can change, with its built-in look.
@@ -167,8 +199,13 @@ fn row(
     }
 }
 
-/// What Slack shows for each state reported by the phone, under each policy, with `settings` as edited.
-pub fn preview(settings: &WorkspaceSettings, now: DateTime<FixedOffset>) -> SettingsPreview {
+/// What Slack shows for each state reported by the phone, under each policy, with `settings` as edited, and
+/// what speaks `current`ly.
+pub fn preview(
+    settings: &WorkspaceSettings,
+    now: DateTime<FixedOffset>,
+    current: Option<PreviewNow>,
+) -> SettingsPreview {
     let now_utc = now.with_timezone(&Utc);
     let policies = Policy::ALL
         .into_iter()
@@ -188,12 +225,28 @@ pub fn preview(settings: &WorkspaceSettings, now: DateTime<FixedOffset>) -> Sett
         policies,
         problem: settings.validate().err().map(|error| error.to_string()),
         example_event: format!("“{EXAMPLE_EVENT_TITLE}”, {EXAMPLE_EVENT_MINUTES} minutes from now"),
+        now: current,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_preview_says_what_speaks_now_and_where_it_comes_from() {
+        let microphone = StatusInput::from_desktop(CaretState::InCall, caret_core::DesktopSource::Microphone);
+        let speaking = PreviewNow::new(Some(&microphone), true);
+        assert_eq!(speaking.said, "In a call (microphone)");
+        assert_eq!(speaking.state, Some(StateKind::InCall));
+        assert_eq!(speaking.source.as_deref(), Some("microphone"));
+        assert!(speaking.screen_locked);
+        let nothing = PreviewNow::new(None, false);
+        assert_eq!(nothing.said, "Nothing known now");
+        assert_eq!(nothing.state, None);
+        let preview = preview(&WorkspaceSettings::default(), now(), Some(nothing.clone()));
+        assert_eq!(preview.now, Some(nothing));
+    }
     use caret_core::{PhoneNumber, PhoneSharing, StateTemplate};
 
     fn now() -> DateTime<FixedOffset> {
@@ -236,7 +289,7 @@ mod tests {
 
     #[test]
     fn every_state_is_previewed_under_every_policy() {
-        let preview = preview(&WorkspaceSettings::default(), now());
+        let preview = preview(&WorkspaceSettings::default(), now(), None);
         let policies: Vec<Policy> = preview.policies.iter().map(|column| column.policy).collect();
         assert_eq!(policies, Policy::ALL.to_vec());
         for column in &preview.policies {
@@ -247,7 +300,7 @@ mod tests {
 
     #[test]
     fn default_preview_shows_busy_for_driving_and_nothing_for_available() {
-        let preview = preview(&WorkspaceSettings::default(), now());
+        let preview = preview(&WorkspaceSettings::default(), now(), None);
         assert_eq!(
             shown(&preview, Policy::Default, StateKind::InVehicle).as_deref(),
             Some(":no_entry: Busy")
@@ -258,7 +311,7 @@ mod tests {
 
     #[test]
     fn trusted_preview_names_the_state_and_hides_the_event_title() {
-        let preview = preview(&WorkspaceSettings::default(), now());
+        let preview = preview(&WorkspaceSettings::default(), now(), None);
         assert_eq!(
             shown(&preview, Policy::Trusted, StateKind::InVehicle).as_deref(),
             Some(":car: Driving")
@@ -269,7 +322,7 @@ mod tests {
 
     #[test]
     fn vip_preview_shows_the_event_title_and_its_local_end() {
-        let preview = preview(&WorkspaceSettings::default(), now());
+        let preview = preview(&WorkspaceSettings::default(), now(), None);
         let meeting = shown(&preview, Policy::Vip, StateKind::Event).unwrap();
         assert_eq!(meeting, ":calendar: Quarterly planning (until 14:45)");
         let event = row(&preview, Policy::Vip, StateKind::Event);
@@ -285,7 +338,7 @@ mod tests {
             },
             ..WorkspaceSettings::default()
         };
-        let preview = preview(&settings, now());
+        let preview = preview(&settings, now(), None);
         for kind in StateKind::ALL {
             assert_eq!(shown(&preview, Policy::Blocked, kind), None, "{kind:?}");
         }
@@ -300,7 +353,7 @@ mod tests {
     #[test]
     fn default_preview_shows_one_presence_for_every_state_shown_as_busy() {
         let mut settings = WorkspaceSettings::default();
-        let preview_now = preview(&settings, now());
+        let preview_now = preview(&settings, now(), None);
         let sleeping = row(&preview_now, Policy::Default, StateKind::Sleeping);
         assert_eq!(sleeping.presence, Presence::Auto, "Sleeping is not singled out");
         assert_eq!(
@@ -310,7 +363,7 @@ mod tests {
         settings
             .presence
             .insert(StateKind::Busy, caret_core::PresenceRule::Away);
-        let preview_away = preview(&settings, now());
+        let preview_away = preview(&settings, now(), None);
         for kind in StateKind::ALL {
             let expected = if matches!(kind, StateKind::Available | StateKind::Offline) {
                 Presence::Auto
@@ -334,7 +387,7 @@ mod tests {
             },
             ..WorkspaceSettings::default()
         };
-        let preview = preview(&settings, now());
+        let preview = preview(&settings, now(), None);
         assert_eq!(
             shown(&preview, Policy::Trusted, StateKind::InCall).as_deref(),
             Some(":telephone_receiver: In a call · +1 555 0100")
@@ -352,7 +405,7 @@ mod tests {
                 detailed_text: None,
             },
         );
-        let preview = preview(&settings, now());
+        let preview = preview(&settings, now(), None);
         assert_eq!(
             shown(&preview, Policy::Trusted, StateKind::InVehicle).as_deref(),
             Some(":red_car: On the road")
@@ -365,7 +418,7 @@ mod tests {
                 detailed_text: None,
             },
         );
-        let problem = super::preview(&settings, now()).problem.expect("a problem");
+        let problem = super::preview(&settings, now(), None).problem.expect("a problem");
         assert!(problem.contains("{title}"), "{problem}");
     }
 
@@ -375,7 +428,7 @@ mod tests {
             lease: caret_core::LeaseMinutes::new(15).unwrap(),
             ..WorkspaceSettings::default()
         };
-        let preview = preview(&settings, now());
+        let preview = preview(&settings, now(), None);
         let walking = row(&preview, Policy::Trusted, StateKind::Walking);
         assert_eq!(
             walking.status.as_ref().unwrap().expires,

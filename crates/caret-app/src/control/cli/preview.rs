@@ -34,7 +34,8 @@ impl Preview {
             return Err(unexpected_answer());
         };
         let wanted = policies_arg(self.policy.as_deref(), workspace.effective_policy)?;
-        let shown = preview(&settings, chrono::Local::now().fixed_offset());
+        // What speaks now is `caret-desktop state`'s to say; the tables are the same either way.
+        let shown = preview(&settings, chrono::Local::now().fixed_offset(), None);
         let policies = shown
             .policies
             .into_iter()
