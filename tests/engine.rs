@@ -840,7 +840,11 @@ async fn every_call_is_in_the_sync_log_without_a_token() {
     assert_eq!(call.policy.as_deref(), Some("trusted"));
     assert_eq!(call.state.as_deref(), Some("in_call"));
     assert!(call.sent.as_deref().unwrap_or("").contains("In a call"));
-    assert!(rows.iter().any(|r| r.source == "phone"), "the input row");
+    assert!(
+        rows.iter()
+            .any(|r| r.kind == caret_store::LogKind::Input && r.source == "phone"),
+        "the input row"
+    );
     let mut export = Vec::new();
     rig.store
         .export_log_jsonl(&LogFilter::default(), &mut export)

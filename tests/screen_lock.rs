@@ -170,6 +170,25 @@ async fn a_locked_screen_is_away_in_slack_under_each_policy_but_blocked_and_the_
         .count();
     assert_eq!(blocked_presence_calls, 0, "Blocked: not one presence call");
     assert_eq!(lock_rows(&sandbox), ["screen locked: away", "screen unlocked"]);
+    // The presence calls the lock caused name it as their source (the status calls name the user's choice).
+    let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
+    let presence_calls: Vec<(String, String)> = store
+        .query_log(&LogFilter::default())
+        .expect("log")
+        .into_iter()
+        .rev()
+        .filter(|row| row.kind == LogKind::Call && row.method.as_deref() == Some(PRESENCE))
+        .filter(|row| row.workspace.as_deref() == Some("Acme"))
+        .map(|row| (row.source, row.sent.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        presence_calls,
+        [
+            ("screen lock".to_owned(), r#"{"presence":"away"}"#.to_owned()),
+            ("screen lock".to_owned(), r#"{"presence":"auto"}"#.to_owned()),
+        ],
+        "the lock's presence calls"
+    );
 
     // The desktop's shell restarts while locked: the lock is gone with it, then read again from the new one.
     screen.lock().await;
@@ -256,7 +275,7 @@ async fn logind_s_lock_hint_is_watched_beside_the_screen_saver_and_either_one_lo
     )
     .await;
 
-    // logind alone (a session with swaylock, say, and no screen saver interface).
+    // logind alone (a session whose locker tells logind, with no screen saver interface).
     let on = sources(&sandbox, &["screen-lock", "on"]).await;
     assert_eq!(on["screen_lock"]["state"], "watching", "{on}");
     assert_eq!(
@@ -269,15 +288,13 @@ async fn logind_s_lock_hint_is_watched_beside_the_screen_saver_and_either_one_lo
     logind.unlock().await;
     away(&slack, &token, "back with logind's hint", false).await;
 
-    // Both, as on GNOME or KDE: either one saying locked is away, both unlocked is back.
+    // A screen saver appearing later (the shell started after the app) is watched too, as on GNOME or KDE:
+    // either one saying locked is away, both unlocked is back.
     let screen = FakeScreenSaver::start(Flavour::Freedesktop, false).await;
-    sources(&sandbox, &["screen-lock", "off"]).await;
-    let on = sources(&sandbox, &["screen-lock", "on"]).await;
-    assert_eq!(
-        on["screen_lock"]["through"],
-        serde_json::json!(["org.freedesktop.ScreenSaver", "logind"]),
-        "{on}"
-    );
+    eventually_sources(&sandbox, |view| {
+        view["screen_lock"]["through"] == serde_json::json!(["org.freedesktop.ScreenSaver", "logind"])
+    })
+    .await;
     logind.lock().await;
     away(&slack, &token, "logind locked, the screen saver not yet", true).await;
     screen.lock().await;

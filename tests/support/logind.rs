@@ -1,18 +1,37 @@
 //! logind on a bus of the test's own, standing in for the system bus: a `dbus-daemon` of its own (the app
-//! is pointed at it with `DBUS_SYSTEM_BUS_ADDRESS`), owning `org.freedesktop.login1` and serving the caller's
-//! session at `/org/freedesktop/login1/session/auto` with the one property the app reads, written from
-//! logind's documented interface `org.freedesktop.login1.Session`: `LockedHint` (read-only, announced with
-//! `PropertiesChanged` as it changes). The test locks and unlocks it as a screen locker that talks to logind
-//! (swaylock, GNOME, KDE) would.
+//! is pointed at it with `DBUS_SYSTEM_BUS_ADDRESS`), owning `org.freedesktop.login1`, written from logind's
+//! documented interfaces: the manager at `/org/freedesktop/login1` answers `GetSession("auto")` with the
+//! session's own path, and the session there (`org.freedesktop.login1.Session`) has the one property the app
+//! reads, `LockedHint` (read-only, announced with `PropertiesChanged` from that path as it changes). Nothing
+//! is served at the `auto` alias, as in logind, which resolves it only for method calls. The test locks and
+//! unlocks it as GNOME or KDE do.
 
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use zbus::object_server::InterfaceRef;
+use zbus::zvariant::OwnedObjectPath;
 use zbus::{Connection, interface};
 
-const SESSION_PATH: &str = "/org/freedesktop/login1/session/auto";
+const MANAGER_PATH: &str = "/org/freedesktop/login1";
+const SESSION_PATH: &str = "/org/freedesktop/login1/session/_32";
+
+struct Manager;
+
+#[interface(name = "org.freedesktop.login1.Manager")]
+impl Manager {
+    fn get_session(&self, session_id: &str) -> zbus::fdo::Result<OwnedObjectPath> {
+        if session_id == "auto" || session_id == "32" {
+            OwnedObjectPath::try_from(SESSION_PATH)
+                .map_err(|error| zbus::fdo::Error::Failed(error.to_string()))
+        } else {
+            Err(zbus::fdo::Error::Failed(format!(
+                "No session '{session_id}' known"
+            )))
+        }
+    }
+}
 
 struct Session {
     locked_hint: bool,
@@ -52,6 +71,8 @@ impl FakeLogind {
         let address = address.trim().to_owned();
         let connection = zbus::connection::Builder::address(address.as_str())
             .expect("the bus's address")
+            .serve_at(MANAGER_PATH, Manager)
+            .expect("the manager object")
             .serve_at(SESSION_PATH, Session { locked_hint: locked })
             .expect("the session object")
             .name("org.freedesktop.login1")

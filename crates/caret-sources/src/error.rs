@@ -7,9 +7,14 @@ pub enum SourceError {
     /// No PipeWire to watch (none running for this user, or it refused us).
     #[error("PipeWire is not available ({step}: {reason})")]
     PipeWire { step: &'static str, reason: String },
-    /// No way to tell whether the session is locked.
-    #[error("{reason}")]
-    ScreenLock { reason: String },
+    /// No session bus to ask whether the session is locked.
+    #[error("no session bus: {0}")]
+    NoSessionBus(#[source] zbus::Error),
+    /// The session bus is there, but nothing on it (nor logind) says whether the session is locked.
+    #[error(
+        "this session offers no screen-lock interface (org.freedesktop.ScreenSaver, org.gnome.ScreenSaver, logind)"
+    )]
+    NoLockInterface,
     #[error("cannot start the source's thread: {0}")]
     Thread(#[source] std::io::Error),
 }

@@ -5,19 +5,24 @@
 //!   the session bus: `GetActive` for the state at start, the `ActiveChanged` signal for each change. Their
 //!   "active" is the lock screen (or the blanking that comes with the session going idle), which is what the
 //!   desk being left looks like from here.
-//! - logind's `LockedHint` on the user's session (`/org/freedesktop/login1/session/auto`), on the system bus,
-//!   which lockers that talk to logind set (swaylock, GNOME, KDE).
+//! - logind's `LockedHint` on the user's session, on the system bus, which GNOME and KDE set as they lock
+//!   (swaylock does not talk to logind). The session is found with `Manager.GetSession("auto")`; its
+//!   changes come as `PropertiesChanged` from its own path, never from the `auto` alias.
 //!
-//! The screen counts as locked while any of them says so. Only the names already running are watched: a
-//! call never starts (D-Bus activates) a screen saver that is not there.
+//! The screen counts as locked while any of them says so. A name not on the bus at start is waited for
+//! (`NameOwnerChanged`), never started: a call would make D-Bus activate a screen saver that is not there.
 
 use std::time::Duration;
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use futures_util::StreamExt;
+use futures_util::future::join_all;
 use futures_util::stream::BoxStream;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use zbus::Connection;
+use zbus::zvariant::OwnedObjectPath;
 
 use crate::error::{Result, SourceError};
 
@@ -58,9 +63,10 @@ impl LockInterface {
                 "/org/gnome/ScreenSaver",
                 "org.gnome.ScreenSaver",
             ),
+            // The path is the session's own, asked of the manager (see `Follower::connect`).
             LockInterface::Logind => (
                 "org.freedesktop.login1",
-                "/org/freedesktop/login1/session/auto",
+                "/org/freedesktop/login1",
                 "org.freedesktop.login1.Session",
             ),
         }
@@ -80,83 +86,160 @@ struct Answers(Vec<(LockInterface, bool)>);
 
 impl Answers {
     fn reading(&self) -> LockReading {
+        let mut through: Vec<LockInterface> = self.0.iter().map(|(interface, _)| *interface).collect();
+        through.sort_by_key(|interface| LockInterface::ALL.iter().position(|known| known == interface));
         LockReading {
             locked: self.0.iter().any(|(_, locked)| *locked),
-            through: self.0.iter().map(|(interface, _)| *interface).collect(),
+            through,
         }
     }
 
+    /// Records an interface's answer, adding the interface if it was not watched yet.
     fn set(&mut self, interface: LockInterface, locked: bool) {
-        if let Some(answer) = self.0.iter_mut().find(|(seen, _)| *seen == interface) {
-            answer.1 = locked;
+        match self.0.iter_mut().find(|(seen, _)| *seen == interface) {
+            Some(answer) => answer.1 = locked,
+            None => self.0.push((interface, locked)),
         }
     }
 }
 
-/// How long a bus gets to answer the first question; a bus that does not answer is not watched.
-const FIRST_ANSWER: Duration = Duration::from_secs(5);
+/// The answers and the readings made of them, changed together under one lock: two interfaces changing at
+/// once (the screen saver and logind, on GNOME and KDE) can never publish a reading older than the answers.
+#[derive(Clone)]
+struct Publisher {
+    answers: Arc<Mutex<Answers>>,
+    readings: watch::Sender<LockReading>,
+}
 
-/// Follows the session's lock while it lives. Its readings end (the receiver sees the sender gone) when every
-/// interface it watched went away: the owner restarts it.
+impl Publisher {
+    fn publish(&self, interface: LockInterface, locked: bool) {
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        answers.set(interface, locked);
+        let reading = answers.reading();
+        self.readings.send_if_modified(|current| {
+            let changed = *current != reading;
+            *current = reading;
+            changed
+        });
+    }
+}
+
+/// How long a bus gets to answer the first questions; a bus that does not answer is not watched.
+const FIRST_ANSWER: Duration = Duration::from_secs(2);
+
+/// Follows the session's lock while it lives. Its readings end (the receiver sees the sender gone) when the
+/// buses it watched went away: the owner restarts it.
 #[derive(Debug)]
 pub struct ScreenLockWatcher {
     readings: watch::Receiver<LockReading>,
-    followers: Vec<JoinHandle<()>>,
+    supervisor: JoinHandle<()>,
 }
 
 impl Drop for ScreenLockWatcher {
     fn drop(&mut self) {
-        for follower in &self.followers {
-            follower.abort();
-        }
+        // Its followers live in the supervisor's JoinSet, which aborts them as it is dropped.
+        self.supervisor.abort();
     }
 }
 
 impl ScreenLockWatcher {
-    /// Connects to the session bus (and the system bus for logind, when there is one) and watches every lock
-    /// interface that answers. An error when none does.
+    /// Connects to the session bus (and the system bus for logind, when there is one), watches every lock
+    /// interface that answers and waits for the others to appear. An error when none answers.
     pub async fn start() -> Result<ScreenLockWatcher> {
-        let session = Connection::session()
-            .await
-            .map_err(|error| SourceError::ScreenLock {
-                reason: format!("no session bus: {error}"),
-            })?;
+        let session = Connection::session().await.map_err(SourceError::NoSessionBus)?;
         // Many test sessions and containers have no system bus: logind is then simply not watched.
         let system = Connection::system().await.ok();
+        let candidates: Vec<(LockInterface, Connection)> = LockInterface::ALL
+            .into_iter()
+            .filter_map(|interface| match interface {
+                LockInterface::Logind => system.clone().map(|bus| (interface, bus)),
+                _ => Some((interface, session.clone())),
+            })
+            .collect();
+        // Asked at once, so that a bus that does not answer costs the start 2 s, not 2 s each.
+        let answers = join_all(candidates.iter().map(|(interface, bus)| async move {
+            match tokio::time::timeout(FIRST_ANSWER, Follower::connect(bus, *interface)).await {
+                Ok(Ok(found)) => found,
+                Ok(Err(error)) => {
+                    tracing::debug!("{}: not watched ({error})", interface.name());
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!("{}: not watched (no answer)", interface.name());
+                    None
+                }
+            }
+        }))
+        .await;
         let mut found = Vec::new();
-        for interface in LockInterface::ALL {
-            let bus = match interface {
-                LockInterface::Logind => system.as_ref(),
-                _ => Some(&session),
-            };
-            let Some(bus) = bus else { continue };
-            match tokio::time::timeout(FIRST_ANSWER, Follower::connect(bus, interface)).await {
-                Ok(Ok(follower)) => found.push(follower),
-                Ok(Err(error)) => tracing::debug!("{}: not watched ({error})", interface.name()),
-                Err(_) => tracing::debug!("{}: not watched (no answer)", interface.name()),
+        let mut missing = Vec::new();
+        for ((interface, bus), answer) in candidates.into_iter().zip(answers) {
+            match answer {
+                Some(follower) => found.push(follower),
+                None => missing.push((interface, bus)),
             }
         }
         if found.is_empty() {
-            return Err(SourceError::ScreenLock {
-                reason: "this session offers no screen-lock interface (org.freedesktop.ScreenSaver, \
-                         org.gnome.ScreenSaver, logind)"
-                    .to_owned(),
-            });
+            return Err(SourceError::NoLockInterface);
         }
-        let answers = Answers(found.iter().map(|f| (f.interface, f.locked)).collect());
-        let (readings_tx, readings) = watch::channel(answers.reading());
-        let (answers_tx, _) = watch::channel(answers);
-        let followers = found
-            .into_iter()
-            .map(|follower| tokio::spawn(follower.follow(answers_tx.clone(), readings_tx.clone())))
-            .collect();
-        Ok(ScreenLockWatcher { readings, followers })
+        let mut first = Answers::default();
+        for follower in &found {
+            first.set(follower.interface, follower.locked);
+        }
+        let (readings_tx, readings) = watch::channel(first.reading());
+        let publisher = Publisher {
+            answers: Arc::new(Mutex::new(first)),
+            readings: readings_tx,
+        };
+        let supervisor = tokio::spawn(supervise(found, missing, publisher));
+        Ok(ScreenLockWatcher { readings, supervisor })
     }
 
     /// The readings, the first one at once; ends when every interface went away.
     pub fn readings(&self) -> watch::Receiver<LockReading> {
         self.readings.clone()
     }
+}
+
+/// Runs the followers, and waits for each interface not there at start to appear, then follows it too.
+async fn supervise(found: Vec<Follower>, missing: Vec<(LockInterface, Connection)>, publisher: Publisher) {
+    let mut tasks = JoinSet::new();
+    for follower in found {
+        tasks.spawn(follower.follow(publisher.clone()));
+    }
+    for (interface, bus) in missing {
+        let publisher = publisher.clone();
+        tasks.spawn(async move {
+            if let Some(follower) = appearing(&bus, interface).await {
+                publisher.publish(interface, follower.locked);
+                follower.follow(publisher).await;
+            }
+        });
+    }
+    drop(publisher);
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Waits for `interface`'s name to appear on `bus`, then follows it; `None` if the bus goes away first.
+async fn appearing(bus: &Connection, interface: LockInterface) -> Option<Follower> {
+    let (service, ..) = interface.address();
+    let dbus = zbus::fdo::DBusProxy::new(bus).await.ok()?;
+    let mut owners = dbus
+        .receive_name_owner_changed_with_args(&[(0, service)])
+        .await
+        .ok()?;
+    // It may have appeared between the first look and the subscription.
+    if let Ok(Some(follower)) = Follower::connect(bus, interface).await {
+        return Some(follower);
+    }
+    while let Some(change) = owners.next().await {
+        let appeared = change.args().is_ok_and(|args| args.new_owner().is_some());
+        if appeared && let Ok(Some(follower)) = Follower::connect(bus, interface).await {
+            tracing::info!("{} appeared: watching it too", interface.name());
+            return Some(follower);
+        }
+    }
+    None
 }
 
 /// One interface being watched: subscribed to its changes before it was first asked, so that none is missed.
@@ -169,13 +252,21 @@ struct Follower {
 }
 
 impl Follower {
-    /// Asks the interface once, only if its name is already on the bus.
-    async fn connect(bus: &Connection, interface: LockInterface) -> zbus::Result<Follower> {
+    /// Asks the interface once; `None` when its name is not on the bus (never starting it).
+    async fn connect(bus: &Connection, interface: LockInterface) -> zbus::Result<Option<Follower>> {
         let (service, path, name) = interface.address();
         let dbus = zbus::fdo::DBusProxy::new(bus).await?;
         if !dbus.name_has_owner(service.try_into()?).await? {
-            return Err(zbus::Error::Failure(format!("{service} is not running")));
+            return Ok(None);
         }
+        let path: OwnedObjectPath = match interface {
+            // logind announces a session's changes from its own path: ask which one is ours.
+            LockInterface::Logind => {
+                let manager = zbus::Proxy::new(bus, service, path, "org.freedesktop.login1.Manager").await?;
+                manager.call("GetSession", &("auto",)).await?
+            }
+            _ => path.try_into()?,
+        };
         let proxy: zbus::Proxy<'static> = zbus::proxy::Builder::new(bus)
             .destination(service)?
             .path(path)?
@@ -202,49 +293,49 @@ impl Follower {
                 .boxed(),
         };
         let locked = ask(&proxy, interface).await?;
-        Ok(Follower {
+        Ok(Some(Follower {
             interface,
             proxy,
             locked,
             changes,
             owners,
-        })
+        }))
     }
 
     /// Follows the interface's changes until its bus goes away.
-    async fn follow(mut self, answers: watch::Sender<Answers>, readings: watch::Sender<LockReading>) {
+    async fn follow(mut self, publisher: Publisher) {
         let interface = self.interface;
-        let publish = |locked: bool| {
-            answers.send_modify(|answers| answers.set(interface, locked));
-            let reading = answers.borrow().reading();
-            readings.send_if_modified(|current| {
-                let changed = *current != reading;
-                *current = reading;
-                changed
-            });
-        };
         loop {
             tokio::select! {
                 change = self.changes.next() => match change {
-                    Some(Some(locked)) => publish(locked),
+                    Some(Some(locked)) => publisher.publish(interface, locked),
                     Some(None) => {} // a malformed signal: the next one says the truth
                     None => break,   // the bus went away
                 },
                 owner = self.owners.next() => match owner {
                     // The locker restarted: ask it again; gone, it can no longer say locked.
-                    Some(Some(_)) => publish(ask(&self.proxy, interface).await.unwrap_or(false)),
-                    Some(None) => publish(false),
+                    Some(Some(_)) => publisher.publish(interface, ask(&self.proxy, interface).await.unwrap_or(false)),
+                    Some(None) => publisher.publish(interface, false),
                     None => break,
                 },
             }
         }
-        publish(false);
+        publisher.publish(interface, false);
     }
 }
 
+/// Asks the interface now, never from a cache (a restarted logind has a new answer).
 async fn ask(proxy: &zbus::Proxy<'static>, interface: LockInterface) -> zbus::Result<bool> {
     match interface {
-        LockInterface::Logind => proxy.get_property::<bool>("LockedHint").await,
+        LockInterface::Logind => {
+            let properties = zbus::fdo::PropertiesProxy::builder(proxy.connection())
+                .destination(proxy.destination().to_owned())?
+                .path(proxy.path().to_owned())?
+                .build()
+                .await?;
+            let value = properties.get(proxy.interface().to_owned(), "LockedHint").await?;
+            Ok(bool::try_from(value)?)
+        }
         _ => proxy.call("GetActive", &()).await,
     }
 }
@@ -276,9 +367,15 @@ mod tests {
     }
 
     #[test]
-    fn an_interface_not_watched_cannot_lock() {
-        let mut answers = Answers(vec![(LockInterface::GnomeScreenSaver, false)]);
-        answers.set(LockInterface::Logind, true);
-        assert!(!answers.reading().locked);
+    fn an_interface_that_appears_later_is_watched_and_listed_in_the_usual_order() {
+        let mut answers = Answers(vec![(LockInterface::Logind, false)]);
+        answers.set(LockInterface::GnomeScreenSaver, true);
+        assert_eq!(
+            answers.reading(),
+            LockReading {
+                locked: true,
+                through: vec![LockInterface::GnomeScreenSaver, LockInterface::Logind],
+            }
+        );
     }
 }

@@ -1,11 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PolicySetting } from "../bindings/PolicySetting";
+import type { PreviewNow } from "../bindings/PreviewNow";
+import type { SettingsPreview } from "../bindings/SettingsPreview";
+import type { SourcesView } from "../bindings/SourcesView";
 import type { WorkspaceSettings } from "../bindings/WorkspaceSettings";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
 import { clockChoice } from "../clock";
 import {
   allByTestId,
   byTestId,
+  deferred,
   fakeApp,
   fakeEvents,
   inputByTestId,
@@ -22,6 +26,19 @@ import {
 } from "./workspace-settings";
 
 const flush = () => vi.advanceTimersByTimeAsync(0);
+
+/** What the sources event says when a microphone starts being used. */
+const micInUse: SourcesView = {
+  microphone: { state: "watching", microphone_in_use: true, camera_in_use: false },
+  screen_lock: { state: "off" },
+};
+const inCallNow: PreviewNow = {
+  state: "in_call",
+  source: "microphone",
+  said: "In a call (microphone)",
+  screen_locked: false,
+};
+const nothingNow: PreviewNow = { state: null, source: null, said: "Nothing known now", screen_locked: false };
 
 describe("mountWorkspaceSettings", () => {
   let root: HTMLElement;
@@ -438,8 +455,131 @@ describe("mountWorkspaceSettings", () => {
     mount();
     panel?.setWorkspaces([acme]);
     await flush();
+    expect(events.listeners("sources")).toBe(1);
     panel?.stop();
     panel = null;
     expect(events.listeners("snapshot")).toBe(0);
+    expect(events.listeners("sources")).toBe(0);
+  });
+
+  describe("when what speaks now changes", () => {
+    const shownNow = () => byTestId(root, "preview-now")?.textContent;
+    const markedRows = () =>
+      allByTestId(root, "preview-row")
+        .filter((row) => row.classList.contains("now"))
+        .map((row) => row.dataset.state);
+
+    it("asks for the preview again on a sources event, with the settings as edited (not yet saved)", async () => {
+      let now: PreviewNow | null = nothingNow;
+      const { app } = mount({ preview_settings: () => previewOf({ now }) });
+      panel?.setWorkspaces([acme]);
+      await flush();
+      expect(shownNow()).toBe("Now: nothing known (no phone, nothing chosen, no source sees anything).");
+      typeInto(inputByTestId(root, "lease-minutes"), "45");
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS);
+      expect(app.argsOf("preview_settings")).toHaveLength(2);
+
+      now = inCallNow;
+      events.emit("sources", micInUse);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS - 10);
+      expect(app.argsOf("preview_settings")).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(app.argsOf("preview_settings")).toEqual([
+        { settings },
+        { settings: { ...settings, lease: 45 } },
+        { settings: { ...settings, lease: 45 } },
+      ]);
+      expect(shownNow()).toBe("Now: In a call (microphone)");
+      expect(markedRows()).toEqual(["in_call"]);
+      // The edit is still unsaved: only the preview was asked for.
+      expect(app.names()).not.toContain("save_workspace_settings");
+      expect(byTestId(root, "settings-dirty")?.textContent).toBe("Unsaved changes");
+    });
+
+    it("asks for the preview again on a snapshot event", async () => {
+      const { app } = mount();
+      panel?.setWorkspaces([acme]);
+      await flush();
+      events.emit("snapshot", snapshot);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS);
+      expect(app.argsOf("preview_settings")).toEqual([{ settings }, { settings }]);
+    });
+
+    it("asks once for a burst of events", async () => {
+      const { app } = mount();
+      panel?.setWorkspaces([acme]);
+      await flush();
+      events.emit("snapshot", snapshot);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS - 50);
+      events.emit("sources", micInUse);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS - 50);
+      events.emit("snapshot", snapshot);
+      events.emit("sources", micInUse);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS - 10);
+      expect(app.argsOf("preview_settings")).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS * 4);
+      expect(app.argsOf("preview_settings")).toEqual([{ settings }, { settings }]);
+
+      // An edit in the same pause as an event is the same request.
+      events.emit("sources", micInUse);
+      typeInto(inputByTestId(root, "lease-minutes"), "45");
+      events.emit("snapshot", snapshot);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS * 4);
+      expect(app.argsOf("preview_settings")).toEqual([
+        { settings },
+        { settings },
+        { settings: { ...settings, lease: 45 } },
+      ]);
+    });
+
+    it("does not ask before the settings are loaded: loading asks for the first preview", async () => {
+      const { app } = mount();
+      panel?.setWorkspaces([acme]);
+      events.emit("sources", micInUse);
+      events.emit("snapshot", snapshot);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS * 2);
+      expect(app.argsOf("preview_settings")).toEqual([{ settings }]);
+    });
+
+    it("keeps the newer answer when an older one comes after it", async () => {
+      const answers: ReturnType<typeof deferred<SettingsPreview>>[] = [];
+      const { app } = mount({
+        preview_settings: () => {
+          if (app.argsOf("preview_settings").length === 1) return previewOf({ now: nothingNow });
+          const answer = deferred<SettingsPreview>();
+          answers.push(answer);
+          return answer.promise;
+        },
+      });
+      panel?.setWorkspaces([acme]);
+      await flush();
+      events.emit("sources", micInUse);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS);
+      events.emit("snapshot", snapshot);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS);
+      expect(answers).toHaveLength(2);
+      const [older, newer] = answers;
+      newer?.resolve(previewOf({ now: inCallNow }));
+      await flush();
+      expect(shownNow()).toBe("Now: In a call (microphone)");
+      older?.resolve(previewOf({ now: { ...nothingNow, screen_locked: true } }));
+      await flush();
+      expect(shownNow()).toBe("Now: In a call (microphone)");
+      expect(markedRows()).toEqual(["in_call"]);
+    });
+
+    it("asks no more once stopped, even for an event still waiting out the pause", async () => {
+      const { app } = mount();
+      panel?.setWorkspaces([acme]);
+      await flush();
+      events.emit("sources", micInUse);
+      panel?.stop();
+      panel = null;
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS * 2);
+      events.emit("sources", micInUse);
+      events.emit("snapshot", snapshot);
+      await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS * 2);
+      expect(app.argsOf("preview_settings")).toEqual([{ settings }]);
+    });
   });
 });

@@ -14,7 +14,7 @@ import { createPolicyControl, effectiveOf, expectedPolicy, isApplied } from "./p
 import { renderPreview } from "./preview";
 import { createSettingsForm } from "./workspace-form";
 
-/** How long the preview waits after a keystroke before asking again. */
+/** How long the preview waits after a keystroke (or a change of state the app reports) before asking again. */
 export const PREVIEW_DEBOUNCE_MS = 150;
 /** How long the save bar stays in view with "Saved." before going back to the end of the form. */
 export const SAVED_SHOWN_MS = 3000;
@@ -41,6 +41,12 @@ interface Editor {
   setPolicy: (policy: PolicySetting, effective: Policy) => void;
   setClock: (clock: TimeFormat) => void;
   hasChanges: () => boolean;
+  /**
+   * What speaks now may have changed (a phone reported, a microphone started, the screen locked): asks for the
+   * preview again, with the settings as edited, once the events pause. Nothing before the settings are loaded
+   * (loading asks for the first preview).
+   */
+  refreshPreview: () => void;
   destroy: () => void;
 }
 
@@ -361,6 +367,10 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
     setPolicy,
     setClock: policyControl.setClock,
     hasChanges,
+    refreshPreview: () => {
+      if (destroyed || draft === null) return;
+      schedulePreview();
+    },
     destroy: () => {
       destroyed = true;
       window.clearTimeout(previewTimer);
@@ -372,8 +382,8 @@ function createEditor(workspace: WorkspaceView, { call, catalog, refreshPolicies
 /**
  * The "Workspace settings" section of the Settings window: for the chosen connected workspace, its policy
  * (applied at once), a live preview of what Slack shows, and the form of its status settings. It follows
- * `snapshot` events so a policy changed from the tray shows here too, and `options.clock` for how to write the
- * end of a block.
+ * `snapshot` events so a policy changed from the tray shows here too, `snapshot` and `sources` events so the
+ * preview's "Now" line follows what speaks now, and `options.clock` for how to write the end of a block.
  */
 export function mountWorkspaceSettings(
   container: HTMLElement,
@@ -500,8 +510,14 @@ export function mountWorkspaceSettings(
       return;
     }
     applySnapshot(snapshot, workspaces);
+    // What speaks now may have changed too (a phone reported, the state moved on).
+    editor?.refreshPreview();
   };
   const unlisten = subscribe(onEvent, "snapshot", onSnapshot);
+  // A microphone or the screen lock changed: the preview's "Now" may have too.
+  const stopSources = subscribe(onEvent, "sources", () => {
+    editor?.refreshPreview();
+  });
   const stopClock = clock.watch((next) => {
     editor?.setClock(next);
   });
@@ -525,6 +541,7 @@ export function mountWorkspaceSettings(
     stop: () => {
       stopped = true;
       unlisten();
+      stopSources();
       stopClock();
       editor?.destroy();
     },

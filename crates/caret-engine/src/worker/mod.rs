@@ -16,7 +16,7 @@ use std::time::Duration;
 mod presence;
 mod status;
 
-use caret_core::{Decision, Inputs, Policy, Presence, StateSource, decide_inputs};
+use caret_core::{Decision, DesktopSignals, Inputs, Policy, Presence, StateSource, decide_inputs};
 use caret_slack::{Backoff, ErrorClass, SlackError, SlackMethod, SlackToken};
 use caret_store::{InFlight, LogKind, NewLogEntry, StatusRecord, WorkspaceId};
 use chrono::{DateTime, Utc};
@@ -94,6 +94,10 @@ struct Worker {
     /// "microphone", "you"…), so that a call says which source the state in Slack came from. `None` (nothing
     /// speaks, the status is cleared): "engine".
     speaking: Option<StateSource>,
+    /// The screen lock makes the presence differ from what the inputs alone make it (away while locked).
+    lock_decides_presence: bool,
+    /// The presence Slack has was written for the lock: its lifting is the lock's row too.
+    applied_presence_by_lock: bool,
 }
 
 /// What a write is for: a status's look (a renewed lease is the same write), or a presence.
@@ -238,6 +242,8 @@ impl Worker {
             refresh_tried: false,
             held: None,
             speaking: None,
+            lock_decides_presence: false,
+            applied_presence_by_lock: false,
             pending_look: std::cell::RefCell::new(None),
             recovered_in_flight: state.in_flight.clone(),
             cx,
@@ -300,6 +306,7 @@ impl Worker {
     async fn step(&mut self, target: &Target) -> Flow {
         let (decision, state_name, speaking) = self.decide_now(target);
         self.speaking = speaking;
+        self.lock_decides_presence = self.lock_decides(target, &decision);
         self.notice_changes(&decision, state_name, target);
 
         if target.paused {
@@ -356,6 +363,24 @@ impl Worker {
         let (input, decision) = decide_inputs(inputs, &target.settings, self.cx.shared.clock.now_local());
         let state_name = input.as_ref().map(|input| input.state.kind().as_str());
         (decision, state_name, input.as_ref().map(|input| input.source()))
+    }
+
+    /// Whether the screen lock is what makes `decision`'s presence (the same inputs unlocked would not).
+    fn lock_decides(&self, target: &Target, decision: &Decision) -> bool {
+        if !target.desktop.screen_locked {
+            return false;
+        }
+        let unlocked = DesktopSignals {
+            screen_locked: false,
+            ..target.desktop.clone()
+        };
+        let inputs = Inputs {
+            manual: target.manual.as_ref(),
+            phone: target.phone.as_ref(),
+            desktop: &unlocked,
+        };
+        let (_, without_lock) = decide_inputs(inputs, &target.settings, self.cx.shared.clock.now_local());
+        without_lock.presence != decision.presence
     }
 
     /// What changed since the last step that the user should see: a timed block that ended, a held-back

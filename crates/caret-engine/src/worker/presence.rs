@@ -23,6 +23,17 @@ fn presence_name(presence: Presence) -> &'static str {
 }
 
 impl Worker {
+    /// A presence call's row: its source is the screen lock when the lock makes this presence (away while
+    /// locked) or lifts the one it made (back at unlock), else the input the decision followed.
+    fn log_presence_call(&self, decision: &Decision, state_name: Option<&str>, call: super::Call<'_>) {
+        let mut row = self.stamped(self.call_row(decision, state_name, call));
+        if self.lock_decides_presence || self.applied_presence_by_lock {
+            row.source = crate::Source::ScreenLock.as_str().to_owned();
+        }
+        self.flush_pending_look();
+        self.append(&row);
+    }
+
     /// Sets the decided presence if Slack does not have it yet.
     pub(super) async fn sync_presence(
         &mut self,
@@ -50,7 +61,7 @@ impl Worker {
         ));
         match result {
             Ok(()) => {
-                self.log_call(
+                self.log_presence_call(
                     decision,
                     state_name,
                     Call::answered(SlackMethod::UsersSetPresence, sent, latency_ms),
@@ -58,6 +69,7 @@ impl Worker {
                 self.answered();
                 self.settled();
                 self.presence_applied(decision.presence);
+                self.applied_presence_by_lock = self.lock_decides_presence;
                 Flow::Rest(None)
             }
             Err(SlackError::MissingScope { needed, .. }) => {
@@ -77,7 +89,7 @@ impl Worker {
                 Flow::Rest(None)
             }
             Err(error) => {
-                self.log_call(
+                self.log_presence_call(
                     decision,
                     state_name,
                     Call::failed(SlackMethod::UsersSetPresence, sent, latency_ms, &error),
