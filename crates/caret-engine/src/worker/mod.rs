@@ -13,10 +13,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod decide;
 mod presence;
 mod status;
 
-use caret_core::{Decision, DesktopSignals, Inputs, Policy, Presence, StateSource, decide_inputs};
+use caret_core::{Decision, Policy, Presence, StateSource};
 use caret_slack::{Backoff, ErrorClass, SlackError, SlackMethod, SlackToken};
 use caret_store::{InFlight, LogKind, NewLogEntry, StatusRecord, WorkspaceId};
 use chrono::{DateTime, Utc};
@@ -350,37 +351,6 @@ impl Worker {
             Flow::RetryAt(at) => Flow::Rest(wakes.into_iter().flatten().chain([at]).min()),
             Flow::Rest(_) | Flow::Halt => Flow::Rest(wakes.into_iter().flatten().min()),
         }
-    }
-
-    /// Decides now (so that a lease is always fresh): what the policy makes of the input that wins, and that
-    /// input's state name and source for the sync log.
-    fn decide_now(&self, target: &Target) -> (Decision, Option<&'static str>, Option<StateSource>) {
-        let inputs = Inputs {
-            manual: target.manual.as_ref(),
-            phone: target.phone.as_ref(),
-            desktop: &target.desktop,
-        };
-        let (input, decision) = decide_inputs(inputs, &target.settings, self.cx.shared.clock.now_local());
-        let state_name = input.as_ref().map(|input| input.state.kind().as_str());
-        (decision, state_name, input.as_ref().map(|input| input.source()))
-    }
-
-    /// Whether the screen lock is what makes `decision`'s presence (the same inputs unlocked would not).
-    fn lock_decides(&self, target: &Target, decision: &Decision) -> bool {
-        if !target.desktop.screen_locked {
-            return false;
-        }
-        let unlocked = DesktopSignals {
-            screen_locked: false,
-            ..target.desktop.clone()
-        };
-        let inputs = Inputs {
-            manual: target.manual.as_ref(),
-            phone: target.phone.as_ref(),
-            desktop: &unlocked,
-        };
-        let (_, without_lock) = decide_inputs(inputs, &target.settings, self.cx.shared.clock.now_local());
-        without_lock.presence != decision.presence
     }
 
     /// What changed since the last step that the user should see: a timed block that ended, a held-back
