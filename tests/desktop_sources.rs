@@ -29,26 +29,6 @@ async fn launch(sandbox: &Sandbox, slack: &FakeSlack, audio: &AudioServer, name:
     app
 }
 
-async fn sources(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["sources"];
-    all.extend(args);
-    all.push("--json");
-    let (ok, stdout, stderr) = sandbox.cli("cli-sources", &all).await;
-    assert!(ok, "caret-desktop sources {args:?}: {stderr}");
-    serde_json::from_str(stdout.trim()).expect("the sources as JSON")
-}
-
-/// The sync log's rows the microphone wrote, oldest first.
-fn microphone_rows(sandbox: &Sandbox) -> Vec<String> {
-    let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
-    let mut rows = store.query_log(&LogFilter::default()).expect("log");
-    rows.reverse();
-    rows.into_iter()
-        .filter(|row| row.kind == LogKind::Input && row.source == "microphone")
-        .map(|row| row.outcome)
-        .collect()
-}
-
 fn trusted() -> WorkspaceSettings {
     let mut settings = WorkspaceSettings::default();
     settings.policy.choose(SharingPolicy::Trusted);
@@ -66,7 +46,7 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
     let mut app = launch(&sandbox, &slack, &audio, "app").await;
 
     // Off until the user turns it on: a recorder changes nothing.
-    assert_eq!(sources(&sandbox, &[]).await["microphone"]["state"], "off");
+    assert_eq!(sandbox.sources(&[]).await["microphone"]["state"], "off");
     let mut early = audio.record(None);
     audio.wait_for_running_recorders(1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -74,7 +54,7 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
     early.kill().await.expect("stop the recorder");
     audio.wait_for_running_recorders(0).await;
 
-    let on = sources(&sandbox, &["microphone", "on"]).await;
+    let on = sandbox.sources(&["microphone", "on"]).await;
     assert_eq!(on["microphone"]["state"], "watching", "{on}");
     assert_eq!(on["microphone"]["microphone_in_use"], false, "{on}");
     let (ok, said, _) = sandbox.cli("cli-sources-text", &["sources"]).await;
@@ -85,7 +65,7 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
     audio.wait_for_running_recorders(1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        sources(&sandbox, &[]).await["microphone"]["microphone_in_use"],
+        sandbox.sources(&[]).await["microphone"]["microphone_in_use"],
         false
     );
     assert_eq!(slack.status(&token).text, "", "a level meter shares nothing");
@@ -103,7 +83,7 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
         shown.expiration > 0,
         "a lease, renewed while the call lasts: {shown:?}"
     );
-    let now = sources(&sandbox, &[]).await;
+    let now = sandbox.sources(&[]).await;
     assert_eq!(now["microphone"]["microphone_in_use"], true, "{now}");
     let (_, said, _) = sandbox.cli("cli-sources-text", &["sources"]).await;
     assert!(said.contains("a microphone in use: in a call"), "{said}");
@@ -136,7 +116,7 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
     .await;
     meter.kill().await.expect("stop the meter");
     assert_eq!(
-        microphone_rows(&sandbox),
+        sandbox.input_rows("microphone"),
         ["microphone in use", "microphone no longer in use"]
     );
 
@@ -144,9 +124,9 @@ async fn a_recording_application_is_a_call_in_slack_once_the_user_turns_the_micr
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
     let mut app = launch(&sandbox, &slack, &audio, "app-again").await;
-    let again = sources(&sandbox, &[]).await;
+    let again = sandbox.sources(&[]).await;
     assert_eq!(again["microphone"]["state"], "watching", "{again}");
-    let off = sources(&sandbox, &["microphone", "off"]).await;
+    let off = sandbox.sources(&["microphone", "off"]).await;
     assert_eq!(off["microphone"]["state"], "off", "{off}");
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
@@ -161,7 +141,7 @@ async fn a_stream_that_comes_and_goes_fifty_times_a_minute_is_one_call_within_sl
     let sandbox = Sandbox::new();
     let (_, _cleanup) = sandbox.seed_workspace(&slack, &token, &trusted());
     let mut app = launch(&sandbox, &slack, &audio, "app").await;
-    sources(&sandbox, &["microphone", "on"]).await;
+    sandbox.sources(&["microphone", "on"]).await;
 
     // 50 recordings in a minute, each 0.6 s long with 0.6 s between: a client re-opening its stream.
     for _ in 0..50 {
@@ -177,7 +157,7 @@ async fn a_stream_that_comes_and_goes_fifty_times_a_minute_is_one_call_within_sl
         |status| status.text.is_empty(),
     )
     .await;
-    let rows = microphone_rows(&sandbox);
+    let rows = sandbox.input_rows("microphone");
     assert_eq!(
         rows,
         ["microphone in use", "microphone no longer in use"],
@@ -199,7 +179,7 @@ async fn pipewire_restarting_mid_call_is_no_end_of_the_call_when_the_recording_c
     let sandbox = Sandbox::new();
     let (_, _cleanup) = sandbox.seed_workspace(&slack, &token, &trusted());
     let mut app = launch(&sandbox, &slack, &audio, "app").await;
-    sources(&sandbox, &["microphone", "on"]).await;
+    sandbox.sources(&["microphone", "on"]).await;
     let mut recorder = audio.record(None);
     eventually(
         "Slack shows the call",
@@ -218,7 +198,7 @@ async fn pipewire_restarting_mid_call_is_no_end_of_the_call_when_the_recording_c
     let watching = eventually_async(
         "the source watches the new PipeWire",
         SOON,
-        || sources(&sandbox, &[]),
+        || sandbox.sources(&[]),
         |view| view["microphone"]["state"] == "watching" && view["microphone"]["microphone_in_use"] == true,
     )
     .await;
@@ -230,7 +210,7 @@ async fn pipewire_restarting_mid_call_is_no_end_of_the_call_when_the_recording_c
     );
     assert_eq!(slack.status(&token).text, "In a call");
     assert_eq!(
-        microphone_rows(&sandbox),
+        sandbox.input_rows("microphone"),
         ["microphone in use"],
         "one call throughout"
     );

@@ -34,30 +34,10 @@ async fn launch_with(sandbox: &Sandbox, slack: &FakeSlack, name: &str, env: &[(&
     app
 }
 
-async fn sources(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["sources"];
-    all.extend(args);
-    all.push("--json");
-    let (ok, stdout, stderr) = sandbox.cli("cli-sources", &all).await;
-    assert!(ok, "caret-desktop sources {args:?}: {stderr}");
-    serde_json::from_str(stdout.trim()).expect("the sources as JSON")
-}
-
 async fn state(sandbox: &Sandbox) -> serde_json::Value {
     let (ok, stdout, stderr) = sandbox.cli("cli-state", &["state", "--json"]).await;
     assert!(ok, "caret-desktop state: {stderr}");
     serde_json::from_str(stdout.trim()).expect("the state as JSON")
-}
-
-/// The sync log's rows the screen lock wrote, oldest first.
-fn lock_rows(sandbox: &Sandbox) -> Vec<String> {
-    let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
-    let mut rows = store.query_log(&LogFilter::default()).expect("log");
-    rows.reverse();
-    rows.into_iter()
-        .filter(|row| row.kind == LogKind::Input && row.source == "screen lock")
-        .map(|row| row.outcome)
-        .collect()
 }
 
 fn settings(sharing: SharingPolicy) -> WorkspaceSettings {
@@ -93,7 +73,7 @@ async fn a_locked_screen_is_away_in_slack_under_each_policy_but_blocked_and_the_
     let mut app = launch(&sandbox, &slack, "app").await;
 
     // Off until the user turns it on: locking changes nothing.
-    assert_eq!(sources(&sandbox, &[]).await["screen_lock"]["state"], "off");
+    assert_eq!(sandbox.sources(&[]).await["screen_lock"]["state"], "off");
     screen.lock().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
@@ -102,7 +82,7 @@ async fn a_locked_screen_is_away_in_slack_under_each_policy_but_blocked_and_the_
     );
     screen.unlock().await;
 
-    let on = sources(&sandbox, &["screen-lock", "on"]).await;
+    let on = sandbox.sources(&["screen-lock", "on"]).await;
     assert_eq!(on["screen_lock"]["state"], "watching", "{on}");
     assert_eq!(on["screen_lock"]["locked"], false, "{on}");
     assert_eq!(
@@ -141,7 +121,7 @@ async fn a_locked_screen_is_away_in_slack_under_each_policy_but_blocked_and_the_
         "the status stays the inputs' own"
     );
     assert_eq!(slack.status(&default).text, "Busy", "Default: still only Busy");
-    let now = sources(&sandbox, &[]).await;
+    let now = sandbox.sources(&[]).await;
     assert_eq!(now["screen_lock"]["locked"], true, "{now}");
     let shown = state(&sandbox).await;
     assert_eq!(
@@ -169,7 +149,10 @@ async fn a_locked_screen_is_away_in_slack_under_each_policy_but_blocked_and_the_
         .filter(|call| call.method == PRESENCE && call.user_id.as_deref() == Some(blocked_user.as_str()))
         .count();
     assert_eq!(blocked_presence_calls, 0, "Blocked: not one presence call");
-    assert_eq!(lock_rows(&sandbox), ["screen locked: away", "screen unlocked"]);
+    assert_eq!(
+        sandbox.input_rows("screen lock"),
+        ["screen locked: away", "screen unlocked"]
+    );
     // The presence calls the lock caused name it as their source (the status calls name the user's choice).
     let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
     let presence_calls: Vec<(String, String)> = store
@@ -208,7 +191,7 @@ async fn a_locked_screen_is_away_in_slack_under_each_policy_but_blocked_and_the_
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
     let mut app = launch(&sandbox, &slack, "app-again").await;
-    let again = sources(&sandbox, &[]).await;
+    let again = sandbox.sources(&[]).await;
     assert_eq!(again["screen_lock"]["state"], "watching", "{again}");
     assert_eq!(again["screen_lock"]["locked"], true, "{again}");
     screen.unlock().await;
@@ -217,7 +200,7 @@ async fn a_locked_screen_is_away_in_slack_under_each_policy_but_blocked_and_the_
     // Turned off while locked: back to automatic at once.
     screen.lock().await;
     away(&slack, &trusted, "locked once more", true).await;
-    let off = sources(&sandbox, &["screen-lock", "off"]).await;
+    let off = sandbox.sources(&["screen-lock", "off"]).await;
     assert_eq!(off["screen_lock"]["state"], "off", "{off}");
     away(&slack, &trusted, "the source off: not away", false).await;
     assert_eq!(slack.count(PRESENCE, "ratelimited"), 0, "within Slack's limits");
@@ -234,7 +217,7 @@ async fn without_a_screen_saver_the_source_says_so_and_watches_one_that_appears(
     let (_, _cleanup) = sandbox.seed_workspace(&slack, &token, &settings(SharingPolicy::Vip));
     let mut app = launch(&sandbox, &slack, "app").await;
 
-    let on = sources(&sandbox, &["screen-lock", "on"]).await;
+    let on = sandbox.sources(&["screen-lock", "on"]).await;
     assert_eq!(on["screen_lock"]["state"], "unavailable", "{on}");
     let reason = on["screen_lock"]["reason"]
         .as_str()
@@ -276,7 +259,7 @@ async fn logind_s_lock_hint_is_watched_beside_the_screen_saver_and_either_one_lo
     .await;
 
     // logind alone (a session whose locker tells logind, with no screen saver interface).
-    let on = sources(&sandbox, &["screen-lock", "on"]).await;
+    let on = sandbox.sources(&["screen-lock", "on"]).await;
     assert_eq!(on["screen_lock"]["state"], "watching", "{on}");
     assert_eq!(
         on["screen_lock"]["through"],
@@ -316,7 +299,7 @@ async fn eventually_sources(
 ) -> serde_json::Value {
     let deadline = tokio::time::Instant::now() + SOON;
     loop {
-        let view = sources(sandbox, &[]).await;
+        let view = sandbox.sources(&[]).await;
         if wanted(&view) {
             return view;
         }

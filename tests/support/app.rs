@@ -193,6 +193,28 @@ impl Sandbox {
         )
     }
 
+    /// `caret-desktop sources ARGS --json` on the running instance: which desktop sources are on and what
+    /// each sees (after turning one on or off, when ARGS say so).
+    pub async fn sources(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["sources"];
+        all.extend(args);
+        all.push("--json");
+        let (ok, stdout, stderr) = self.cli("cli-sources", &all).await;
+        assert!(ok, "caret-desktop sources {args:?}: {stderr}");
+        serde_json::from_str(stdout.trim()).expect("the sources as JSON")
+    }
+
+    /// The outcomes of the sync log's input rows from `source` ("microphone", "screen lock"…), oldest first.
+    pub fn input_rows(&self, source: &str) -> Vec<String> {
+        let store = caret_store::Store::open(&self.data_dir().join("caret.db")).expect("store");
+        let mut rows = store.query_log(&caret_store::LogFilter::default()).expect("log");
+        rows.reverse();
+        rows.into_iter()
+            .filter(|row| row.kind == caret_store::LogKind::Input && row.source == source)
+            .map(|row| row.outcome)
+            .collect()
+    }
+
     /// Opens a pairing window on the running instance (`caret-desktop pair --json`): what the QR code holds.
     pub async fn start_pairing(&self) -> serde_json::Value {
         let (ok, stdout, stderr) = self.cli("cli-pair", &["pair", "--json"]).await;

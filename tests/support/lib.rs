@@ -117,3 +117,22 @@ pub fn require_desktop_session() {
          (bash scripts/test.sh does), e.g. tests/harness/desktop-session.sh cargo nextest run -p caret-e2e"
     );
 }
+
+/// Takes `name` on the bus for a fake service of the tests (a portal, a screen saver), failing the test if
+/// another program holds it: two fakes of the same service must never run at once.
+pub(crate) async fn take_bus_name(connection: &zbus::Connection, name: &str) {
+    let reply = zbus::fdo::DBusProxy::new(connection)
+        .await
+        .expect("the bus")
+        .request_name(
+            name.try_into().expect("a bus name"),
+            zbus::fdo::RequestNameFlags::DoNotQueue.into(),
+        )
+        .await
+        .expect("RequestName answers");
+    assert_eq!(
+        reply,
+        zbus::fdo::RequestNameReply::PrimaryOwner,
+        "the fake service cannot take {name}: another program holds it"
+    );
+}

@@ -333,20 +333,7 @@ impl Registry {
 /// Takes the portal's bus name. No real portal can hold it: the harness makes its D-Bus activation fail
 /// (tests/harness/desktop-session.sh), and tests that start a portal hold the desktop lock.
 pub(crate) async fn take_portal_name(connection: &Connection) {
-    let reply = zbus::fdo::DBusProxy::new(connection)
-        .await
-        .expect("the bus")
-        .request_name(
-            PORTAL_NAME.try_into().expect("name"),
-            zbus::fdo::RequestNameFlags::DoNotQueue.into(),
-        )
-        .await
-        .expect("RequestName answers");
-    assert_eq!(
-        reply,
-        zbus::fdo::RequestNameReply::PrimaryOwner,
-        "the fake portal cannot take {PORTAL_NAME}: another program holds it"
-    );
+    crate::take_bus_name(connection, PORTAL_NAME).await;
 }
 
 /// The portal, owning `org.freedesktop.portal.Desktop` on the session bus while it lives.

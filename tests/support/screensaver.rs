@@ -89,20 +89,7 @@ impl FakeScreenSaver {
             }
         };
         served.expect("the screen saver's object");
-        let reply = zbus::fdo::DBusProxy::new(&connection)
-            .await
-            .expect("the bus")
-            .request_name(
-                name.try_into().expect("name"),
-                zbus::fdo::RequestNameFlags::DoNotQueue.into(),
-            )
-            .await
-            .expect("RequestName answers");
-        assert_eq!(
-            reply,
-            zbus::fdo::RequestNameReply::PrimaryOwner,
-            "the fake screen saver cannot take {name}: another program holds it"
-        );
+        crate::take_bus_name(&connection, name).await;
         FakeScreenSaver {
             connection,
             flavour,
