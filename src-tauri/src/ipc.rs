@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use caret_app::action::PickerOpening;
 use caret_app::phones::reach::{PhoneReach, ReachView};
 use caret_app::phones::views::{PairingView, PhonesView};
-use caret_app::preferences::{Preferences, PreferencesView, ShortcutStatus, SourcePreferences};
+use caret_app::preferences::{Preferences, PreferencesView, ShortcutStatus, SourceName};
 use caret_app::slack::manifest::{SlackAppSetup, SlackPage};
 use caret_app::slack::oauth::OAuthStart;
 use caret_app::slack::workspaces::{Disconnected, WorkspaceView};
@@ -190,7 +190,7 @@ ipc_commands! {
     set_phone_reach(choice: PhoneReach) -> ReachView;
     forget_networks(id: Option<String>) -> ReachView;
     sources() -> SourcesView;
-    set_sources(sources: SourcePreferences) -> SourcesView;
+    set_source(source: SourceName, on: bool) -> SourcesView;
 }
 
 /// The events the shell sends every window: name, payload type. Listed once, like the commands, so the UI's

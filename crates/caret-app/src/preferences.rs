@@ -84,9 +84,10 @@ pub struct SourcePreferences {
     pub screen_lock: bool,
 }
 
-/// One of the desktop's sources, as the command line names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One of the desktop's sources: `microphone`, `screen_lock` (the field names of [`SourcePreferences`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum SourceName {
     Microphone,
     ScreenLock,

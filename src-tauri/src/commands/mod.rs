@@ -8,7 +8,7 @@
 use caret_app::action::PickerOpening;
 use caret_app::phones::reach::{PhoneReach, ReachView};
 use caret_app::phones::views::{PairingView, PhonesView};
-use caret_app::preferences::{PreferencesView, SourcePreferences};
+use caret_app::preferences::{PreferencesView, SourceName};
 use caret_app::slack::manifest::{SlackAppSetup, SlackPage};
 use caret_app::slack::oauth::OAuthStart;
 use caret_app::slack::workspaces::{Disconnected, PastedSecret, WorkspaceView};
@@ -286,11 +286,13 @@ pub async fn sources<R: Runtime>(caller: Caller<R>) -> Result<SourcesView> {
     Ok(caller.core()?.services()?.sources.view())
 }
 
-/// Turns the desktop's sources on or off (saved in the preferences); answers once they followed.
-pub async fn set_sources<R: Runtime>(caller: Caller<R>, sources: SourcePreferences) -> Result<SourcesView> {
+/// Turns one of the desktop's sources on or off, the others as they are (saved in the preferences); answers
+/// once it followed. One source per call, so that two changes in flight (Settings and the command line) never
+/// undo each other.
+pub async fn set_source<R: Runtime>(caller: Caller<R>, source: SourceName, on: bool) -> Result<SourcesView> {
     let core = caller.core()?;
     let paths = core.config().paths.clone();
-    Ok(core.services()?.sources.set(&paths, sources).await?)
+    Ok(core.services()?.sources.set_one(&paths, source, on).await?)
 }
 
 #[cfg(test)]

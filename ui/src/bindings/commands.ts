@@ -19,7 +19,7 @@ import type { ShortcutStatus } from "./ShortcutStatus";
 import type { SlackAppSetup } from "./SlackAppSetup";
 import type { SlackPage } from "./SlackPage";
 import type { Snapshot } from "./Snapshot";
-import type { SourcePreferences } from "./SourcePreferences";
+import type { SourceName } from "./SourceName";
 import type { SourcesView } from "./SourcesView";
 import type { TemplateCatalog } from "./TemplateCatalog";
 import type { TimeFormat } from "./TimeFormat";
@@ -60,7 +60,7 @@ export interface Commands {
   set_phone_reach: { args: { choice: PhoneReach }; result: ReachView };
   forget_networks: { args: { id: string | null }; result: ReachView };
   sources: { args: Record<string, never>; result: SourcesView };
-  set_sources: { args: { sources: SourcePreferences }; result: SourcesView };
+  set_source: { args: { source: SourceName; on: boolean }; result: SourcesView };
 }
 
 export type CommandName = keyof Commands;

@@ -63,8 +63,13 @@ describe("mountSources", () => {
 
   const handlers: Partial<Handlers> = {
     sources: () => current,
-    set_sources: ({ sources }) => {
-      current = { ...(sources.microphone ? watching : off), screen_lock: sources.screen_lock ? unlocked : lockOff };
+    set_source: ({ source, on }) => {
+      const wanted = {
+        microphone: current.microphone.state !== "off",
+        screen_lock: current.screen_lock.state !== "off",
+        [source]: on,
+      };
+      current = { ...(wanted.microphone ? watching : off), screen_lock: wanted.screen_lock ? unlocked : lockOff };
       return current;
     },
   };
@@ -128,12 +133,12 @@ describe("mountSources", () => {
     expect(line()?.classList.contains("problem")).toBe(true);
   });
 
-  it("turns the microphone on with one set_sources and shows the answer", async () => {
+  it("turns the microphone on with one set_source and shows the answer", async () => {
     const app = mount();
     await settle();
     box().click();
     await settle();
-    expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true, screen_lock: false } }]);
+    expect(app.argsOf("set_source")).toEqual([{ source: "microphone", on: true }]);
     expect(box().checked).toBe(true);
     expect(box().disabled).toBe(false);
     expect(line()?.textContent).toBe("Watching: no microphone or camera in use.");
@@ -142,7 +147,7 @@ describe("mountSources", () => {
 
   it("keeps the box as set and disabled while waiting, and the focus on it after", async () => {
     const answer = deferred<SourcesView>();
-    mount(fakeApp({ ...handlers, set_sources: () => answer.promise }));
+    mount(fakeApp({ ...handlers, set_source: () => answer.promise }));
     await settle();
     box().focus();
     box().click();
@@ -161,7 +166,7 @@ describe("mountSources", () => {
     mount(
       fakeApp({
         ...handlers,
-        set_sources: () => {
+        set_source: () => {
           throw new Error("cannot write preferences.json");
         },
       }),
@@ -179,7 +184,7 @@ describe("mountSources", () => {
     mount(
       fakeApp({
         ...handlers,
-        set_sources: () => {
+        set_source: () => {
           // eslint-disable-next-line @typescript-eslint/only-throw-error
           throw { code: "app", message: "services not started" };
         },
@@ -207,7 +212,7 @@ describe("mountSources", () => {
 
   it("does not undo a pending change when an event arrives meanwhile", async () => {
     const answer = deferred<SourcesView>();
-    const app = mount(fakeApp({ ...handlers, set_sources: () => answer.promise }));
+    const app = mount(fakeApp({ ...handlers, set_source: () => answer.promise }));
     await settle();
     box().click();
     await settle();
@@ -222,7 +227,7 @@ describe("mountSources", () => {
     await settle();
     expect(box().checked).toBe(true);
     expect(box().disabled).toBe(false);
-    expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true, screen_lock: false } }]);
+    expect(app.argsOf("set_source")).toEqual([{ source: "microphone", on: true }]);
   });
 
   it("shows the event rather than an older load answered after it", async () => {
@@ -315,12 +320,12 @@ describe("mountSources", () => {
       expect(lockLine()?.hasAttribute("title")).toBe(false);
     });
 
-    it("turns the screen lock on with one set_sources, keeping the microphone off", async () => {
+    it("turns the screen lock on with one set_source, keeping the microphone off", async () => {
       const app = mount();
       await settle();
       lockBox().click();
       await settle();
-      expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: false, screen_lock: true } }]);
+      expect(app.argsOf("set_source")).toEqual([{ source: "screen_lock", on: true }]);
       expect(lockBox().checked).toBe(true);
       expect(lockBox().disabled).toBe(false);
       expect(lockLine()?.textContent).toBe("Watching: the screen is unlocked.");
@@ -336,7 +341,7 @@ describe("mountSources", () => {
       await settle();
       lockBox().click();
       await settle();
-      expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: true, screen_lock: true } }]);
+      expect(app.argsOf("set_source")).toEqual([{ source: "screen_lock", on: true }]);
       expect(box().checked).toBe(true);
       expect(lockBox().checked).toBe(true);
     });
@@ -355,10 +360,10 @@ describe("mountSources", () => {
       expect(lockBox().checked).toBe(false);
       box().click();
       await settle();
-      expect(app.argsOf("set_sources")).toEqual([
-        { sources: { microphone: false, screen_lock: true } },
-        { sources: { microphone: false, screen_lock: false } },
-        { sources: { microphone: true, screen_lock: false } },
+      expect(app.argsOf("set_source")).toEqual([
+        { source: "microphone", on: false },
+        { source: "screen_lock", on: false },
+        { source: "microphone", on: true },
       ]);
       expect(box().checked).toBe(true);
       expect(lockBox().checked).toBe(false);
@@ -366,7 +371,7 @@ describe("mountSources", () => {
 
     it("keeps both boxes as sent and disabled while waiting, and the focus on the one changed after", async () => {
       const answer = deferred<SourcesView>();
-      const app = mount(fakeApp({ ...handlers, set_sources: () => answer.promise }));
+      const app = mount(fakeApp({ ...handlers, set_source: () => answer.promise }));
       await settle();
       lockBox().focus();
       lockBox().click();
@@ -386,13 +391,13 @@ describe("mountSources", () => {
       expect(box().disabled).toBe(false);
       expect(lockLine()?.textContent).toBe("Locked: Slack shows you away.");
       expect(document.activeElement).toBe(lockBox());
-      expect(app.argsOf("set_sources")).toEqual([{ sources: { microphone: false, screen_lock: true } }]);
+      expect(app.argsOf("set_source")).toEqual([{ source: "screen_lock", on: true }]);
     });
 
     it("keeps the microphone's choice sent while its change waits, whatever an event says", async () => {
       const answer = deferred<SourcesView>();
       current = { ...off, screen_lock: unlocked };
-      mount(fakeApp({ ...handlers, set_sources: () => answer.promise }));
+      mount(fakeApp({ ...handlers, set_source: () => answer.promise }));
       await settle();
       box().click();
       await settle();
@@ -411,7 +416,7 @@ describe("mountSources", () => {
       mount(
         fakeApp({
           ...handlers,
-          set_sources: () => {
+          set_source: () => {
             throw new Error("cannot write preferences.json");
           },
         }),

@@ -12,7 +12,7 @@ export interface SourcesPanel {
   stop: () => void;
 }
 
-/** One of the desktop's own sources, named as in `set_sources`. */
+/** One of the desktop's own sources, named as in `set_source`. */
 type Source = keyof SourcePreferences;
 
 /** How an unavailable source is retried, as the person is told. */
@@ -177,7 +177,7 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
     show();
   };
 
-  /** Sends every source's choice: `source` as the person set it, the others as they are. */
+  /** Turns `source` on or off as the person set it; the app leaves the others as they are. */
   const change = async (current: SourcesView, source: Source, on: boolean): Promise<void> => {
     const choice = sourcesOn(current);
     choice[source] = on;
@@ -187,7 +187,7 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
     show();
     try {
       // The answer comes once the sources started or failed to: it is the newest view, whatever came meanwhile.
-      accept(await call("set_sources", { sources: choice }));
+      accept(await call("set_source", { source, on }));
     } catch (error) {
       // `view` is as it was, so the box goes back.
       say(`Could not change what the desktop sees: ${describeError(error)}`);

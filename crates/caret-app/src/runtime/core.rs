@@ -135,8 +135,14 @@ impl Snapshot {
     /// The read-only first line of the tray menu: what Caret Desktop believes your state is.
     pub fn state_line(&self) -> String {
         let line = self.input_line();
-        // The lock changes Slack's presence whatever the state: the line says so, as `state` prints it.
-        if self.desktop.screen_locked {
+        // The lock makes Slack's presence away whatever the state, where anything is shared: the line says so
+        // (as `state` prints it), and not when nothing is sent (paused, every workspace blocked or gone).
+        let away_somewhere = !self.paused
+            && self
+                .workspaces
+                .iter()
+                .any(|workspace| workspace.connected && workspace.effective_policy != Policy::Blocked);
+        if self.desktop.screen_locked && away_somewhere {
             format!("{line} · away (screen locked)")
         } else {
             line
@@ -368,6 +374,48 @@ mod tests {
         core.update(|s| s.phone = PhoneLink::Offline);
         core.update(|s| s.manual = None);
         assert_eq!(core.snapshot().state_line(), "Phone offline");
+    }
+
+    #[test]
+    fn the_tray_says_away_for_the_lock_only_where_a_workspace_shares_anything() {
+        let core = core();
+        let workspace = |effective_policy: Policy| WorkspaceLine {
+            id: 1,
+            team: "Acme".into(),
+            connected: true,
+            needs_user: false,
+            policy: PolicySetting::default(),
+            effective_policy,
+            shows: None,
+        };
+        core.update(|s| {
+            s.phone = PhoneLink::Connected {
+                state: CaretState::Walking,
+            };
+            s.desktop.screen_locked = true;
+        });
+        assert_eq!(
+            core.snapshot().state_line(),
+            "Phone: Walking",
+            "no workspace, nobody to be away for"
+        );
+        core.update(|s| s.workspaces = vec![workspace(Policy::Blocked)]);
+        assert_eq!(
+            core.snapshot().state_line(),
+            "Phone: Walking",
+            "Blocked shares nothing"
+        );
+        core.update(|s| s.workspaces = vec![workspace(Policy::Blocked), workspace(Policy::Default)]);
+        assert_eq!(
+            core.snapshot().state_line(),
+            "Phone: Walking · away (screen locked)"
+        );
+        core.update(|s| s.paused = true);
+        assert_eq!(
+            core.snapshot().state_line(),
+            "Phone: Walking",
+            "paused: nothing is sent"
+        );
     }
 
     #[test]

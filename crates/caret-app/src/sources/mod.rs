@@ -95,22 +95,48 @@ impl DesktopSources {
 
     /// Turns one source on or off, the others as the user left them.
     pub async fn set_one(&self, paths: &AppPaths, source: SourceName, on: bool) -> Result<SourcesView> {
-        let wanted = self.wanted.borrow().with(source, on);
-        self.set(paths, wanted).await
+        let wanted = self.save_and_send(paths, |wanted| wanted.with(source, on))?;
+        Ok(self.followed(wanted).await)
     }
 
     /// Turns sources on or off: saved in the preferences, then carried out. Answers with the view once the
     /// change has been carried out (a source that starts has said whether it could), within two seconds.
     pub async fn set(&self, paths: &AppPaths, sources: SourcePreferences) -> Result<SourcesView> {
-        crate::preferences::set_sources(paths, sources)?;
+        let wanted = self.save_and_send(paths, |_| sources)?;
+        Ok(self.followed(wanted).await)
+    }
+
+    /// Reads the choices, changes them, saves them and hands them to the loop under the channel's lock, so
+    /// that two changes at once (Settings and the command line) are applied one after the other and the file
+    /// and the running sources never disagree.
+    fn save_and_send(
+        &self,
+        paths: &AppPaths,
+        change: impl FnOnce(SourcePreferences) -> SourcePreferences,
+    ) -> Result<SourcePreferences> {
+        let mut outcome = None;
+        self.wanted.send_if_modified(|wanted| {
+            let next = change(*wanted);
+            let saved = crate::preferences::set_sources(paths, next).map(|_| next);
+            let modified = saved.is_ok();
+            if modified {
+                *wanted = next;
+            }
+            outcome = Some(saved);
+            // Sent even when unchanged: a choice made again retries a source that could not start.
+            modified
+        });
+        outcome.unwrap_or_else(|| Ok(*self.wanted.borrow()))
+    }
+
+    /// The view once the sources follow `wanted`, or as it is after two seconds.
+    async fn followed(&self, wanted: SourcePreferences) -> SourcesView {
         let mut view = self.view.clone();
-        view.mark_unchanged();
-        self.wanted.send_replace(sources);
-        let followed = |view: &SourcesView| view.follows(sources);
-        if !followed(&view.borrow()) {
+        let followed = |view: &SourcesView| view.follows(wanted);
+        if !followed(&view.borrow_and_update()) {
             let _ = tokio::time::timeout(Duration::from_secs(2), view.wait_for(followed)).await;
         }
-        Ok(self.view())
+        self.view()
     }
 }
 
