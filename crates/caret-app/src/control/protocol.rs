@@ -57,10 +57,6 @@ pub enum ControlRequest {
     },
     /// The desktop's own sources: which are on and what each sees now.
     Sources,
-    /// Turns the desktop's sources on or off (saved in the preferences).
-    SetSources {
-        sources: crate::preferences::SourcePreferences,
-    },
     /// Turns one of the desktop's sources on or off, the others as they are.
     SetSource {
         source: crate::preferences::SourceName,

@@ -390,9 +390,6 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             ControlRequest::Sources => ControlResponse::Sources {
                 sources: services.sources.view(),
             },
-            ControlRequest::SetSources { sources } => ControlResponse::Sources {
-                sources: services.sources.set(&core.config().paths, sources).await?,
-            },
             ControlRequest::SetSource { source, on } => ControlResponse::Sources {
                 sources: services.sources.set_one(&core.config().paths, source, on).await?,
             },

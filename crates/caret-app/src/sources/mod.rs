@@ -93,16 +93,11 @@ impl DesktopSources {
         self.view.clone()
     }
 
-    /// Turns one source on or off, the others as the user left them.
+    /// Turns one source on or off, the others as the user left them: saved in the preferences, then carried
+    /// out. Answers with the view once the change has been carried out (a source that starts has said whether
+    /// it could), within two seconds.
     pub async fn set_one(&self, paths: &AppPaths, source: SourceName, on: bool) -> Result<SourcesView> {
         let wanted = self.save_and_send(paths, |wanted| wanted.with(source, on))?;
-        Ok(self.followed(wanted).await)
-    }
-
-    /// Turns sources on or off: saved in the preferences, then carried out. Answers with the view once the
-    /// change has been carried out (a source that starts has said whether it could), within two seconds.
-    pub async fn set(&self, paths: &AppPaths, sources: SourcePreferences) -> Result<SourcesView> {
-        let wanted = self.save_and_send(paths, |_| sources)?;
         Ok(self.followed(wanted).await)
     }
 
