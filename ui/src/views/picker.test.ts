@@ -433,6 +433,22 @@ describe("mountPicker", () => {
     focused.mockRestore();
   });
 
+  it("a new opening is not closed by the blur of the hiding just before it", async () => {
+    const { close, events } = mount();
+    await settle();
+    const focused = vi.spyOn(document, "hasFocus").mockReturnValue(false);
+    // Closed by the window's close button (the host hides it), shown again at once, its focus not there yet.
+    window.dispatchEvent(new Event("blur"));
+    events.emit("picker-shown", 2);
+    await new Promise((resolve) => setTimeout(resolve, BLUR_GRACE_MS + 20));
+    expect(close).not.toHaveBeenCalled();
+    // Its own leaving still closes it.
+    window.dispatchEvent(new Event("blur"));
+    await new Promise((resolve) => setTimeout(resolve, BLUR_GRACE_MS + 20));
+    expect(close).toHaveBeenCalledOnce();
+    focused.mockRestore();
+  });
+
   it("stays open and says why when setting the status failed", async () => {
     const { close } = mount({
       perform: () => {

@@ -399,6 +399,9 @@ export function mountPicker(root: HTMLElement, call: Call, onEvent: OnEvent, clo
   };
   begin();
   const stopShown = subscribe(onEvent, "picker-shown", () => {
+    // The blur of the hiding just before may still be waiting its grace; it was the last opening's leaving,
+    // and must not close this one while its focus is on the way (a click on the icon right after a close).
+    clearTimeout(blurCheck);
     filter.focus();
     begin();
   });
