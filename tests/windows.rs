@@ -837,3 +837,87 @@ async fn settings_turns_the_microphone_and_the_screen_lock_on_and_shows_what_the
         "both choices kept: {saved}"
     );
 }
+
+/// Issue 19, point 7: a calendar added in Settings (its secret address typed into a hidden field, kept in the
+/// keyring only) shows in its row with what it counts, the event under way shows as "Now:", and Remove asks
+/// first, then takes the address out of the keyring.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_adds_a_calendar_shows_its_event_now_and_removes_it_after_asking() {
+    use caret_e2e::calendar_server::{Answer, CalendarServer, calendar, event};
+    let _desktop = exclusive_desktop().await;
+    let server = CalendarServer::start().await;
+    let now = chrono::Utc::now();
+    server.answer(Answer::Document(calendar(&[event(
+        "review",
+        "Design review",
+        now - chrono::Duration::minutes(5),
+        now + chrono::Duration::hours(1),
+        "",
+    )])));
+    let sandbox = Sandbox::new();
+    let session = Session::start(&sandbox, &["--window", "settings"], &[]).await;
+    session.switch_to_window("settings").await;
+    session
+        .wait_for_text("[data-testid=calendar-none]", "no calendar yet", |text| {
+            text == "No calendars yet."
+        })
+        .await;
+    session
+        .type_into(&session.find("[data-testid=calendar-name]").await, "Work")
+        .await;
+    session
+        .type_into(
+            &session.find("[data-testid=calendar-address]").await,
+            server.address(),
+        )
+        .await;
+    session
+        .click(&session.find("[data-testid=calendar-add]").await)
+        .await;
+    let row = session
+        .wait_for_text("[data-testid=calendar-row]", "the calendar's row", |text| {
+            text.contains("Work") && text.contains("1 event in the next 24 hours, read at")
+        })
+        .await;
+    assert!(row.contains("127.0.0.1"), "its host is shown: {row}");
+    session
+        .wait_for_text("[data-testid=calendar-now]", "the event now", |text| {
+            text.starts_with("Now: Design review, until ")
+        })
+        .await;
+    session.screenshot(&screenshot_path("settings-calendars")).await;
+    let page = session.page_text().await;
+    assert!(
+        !page.contains(CalendarServer::SECRET),
+        "the address is not shown: {page}"
+    );
+    let address_field = session.find("[data-testid=calendar-address]").await;
+    assert_eq!(session.attribute(&address_field, "type").await, "password");
+    let account = format!("calendar:{}", calendar_id(&sandbox));
+    let kept = caret_e2e::app::secret_tool_lookup(&account).await;
+    assert_eq!(kept.as_deref(), Some(server.address()), "in the keyring");
+    sandbox.assert_secret_nowhere(CalendarServer::SECRET, "calendar's secret address");
+
+    session
+        .click(&session.find("[data-testid=calendar-remove]").await)
+        .await;
+    let asked = session.accept_prompt().await;
+    assert!(asked.contains("deleted from the keyring"), "{asked}");
+    session
+        .wait_for_text("[data-testid=calendar-none]", "removed", |text| {
+            text == "No calendars yet."
+        })
+        .await;
+    assert_eq!(
+        caret_e2e::app::secret_tool_lookup(&account).await,
+        None,
+        "its address left the keyring with it"
+    );
+}
+
+/// The id of the one calendar in the sandbox's list.
+fn calendar_id(sandbox: &Sandbox) -> String {
+    let saved = std::fs::read_to_string(sandbox.config_dir().join("calendars.json")).expect("calendars.json");
+    let saved: serde_json::Value = serde_json::from_str(&saved).expect("JSON");
+    saved[0]["id"].as_str().expect("an id").to_owned()
+}

@@ -14,6 +14,7 @@ use caret_app::slack::manifest::{SlackAppSetup, SlackPage};
 use caret_app::slack::oauth::OAuthStart;
 use caret_app::slack::workspaces::{Disconnected, WorkspaceView};
 use caret_app::sources::SourcesView;
+use caret_app::sources::calendars::NewCalendar;
 use caret_app::views::export::{ExportFormat, ExportedLog};
 use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppInfo, Snapshot, WindowKind};
@@ -191,6 +192,8 @@ ipc_commands! {
     forget_networks(id: Option<String>) -> ReachView;
     sources() -> SourcesView;
     set_source(source: SourceName, on: bool) -> SourcesView;
+    add_calendar(calendar: NewCalendar) -> SourcesView;
+    remove_calendar(name: String) -> SourcesView;
 }
 
 /// The events the shell sends every window: name, payload type. Listed once, like the commands, so the UI's

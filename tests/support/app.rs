@@ -350,21 +350,27 @@ impl Sandbox {
     /// `caret-desktop workspace add` with `token` on standard input (as a pipe gives it); returns whether it
     /// succeeded and its standard output and error.
     pub async fn add_workspace(&self, token: &str) -> (bool, String, String) {
+        self.cli_with_input("cli-add", &["workspace", "add"], &format!("  {token}\n"))
+            .await
+    }
+
+    /// `caret-desktop ARGS` with `input` on standard input (as a pipe gives it).
+    pub async fn cli_with_input(&self, name: &str, args: &[&str], input: &str) -> (bool, String, String) {
         use tokio::io::AsyncWriteExt;
         let mut child = self
-            .command("cli-add", &["workspace", "add"])
+            .command(name, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("run workspace add");
+            .expect("run the command line");
         let mut stdin = child.stdin.take().expect("stdin");
         stdin
-            .write_all(format!("  {token}\n").as_bytes())
+            .write_all(input.as_bytes())
             .await
-            .expect("write the token");
+            .expect("write standard input");
         drop(stdin);
-        let output = child.wait_with_output().await.expect("workspace add ends");
+        let output = child.wait_with_output().await.expect("the command ends");
         (
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -17,6 +17,7 @@ pub mod app;
 pub mod audio;
 pub mod bench;
 pub mod browser;
+pub mod calendar_server;
 pub mod fake_slack;
 pub mod faketime;
 pub mod logind;

@@ -345,6 +345,24 @@ impl Session {
             .await;
     }
 
+    /// Waits for the page's dialog (a `confirm()`) and accepts it, as a person clicking OK; returns its text.
+    pub async fn accept_prompt(&self) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match self.try_send(reqwest::Method::GET, "/alert/text", None).await {
+                Ok(text) => {
+                    self.post("/alert/accept", json!({})).await;
+                    return text.as_str().unwrap_or_default().to_owned();
+                }
+                Err(error) => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no dialog within {PATIENCE:?}: {error}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The text of every element matching `css`, read in one script (no element reference to go stale while
     /// the view re-renders).
     pub async fn texts(&self, css: &str) -> Vec<String> {

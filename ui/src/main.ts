@@ -49,7 +49,7 @@ async function main(root: HTMLElement): Promise<void> {
       list = mountWorkspaces(workspaces, call, listed, clipboardCopy, clock);
       const preferencesPanel = mountPreferences(preferences, call, clipboardCopy, clock, onEvent);
       const reach = mountPhoneReach(phoneReach, call);
-      const sourcesPanel = mountSources(sources, call, onEvent);
+      const sourcesPanel = mountSources(sources, call, onEvent, clock);
       onPageHide(settings.stop);
       onPageHide(preferencesPanel.stop);
       onPageHide(reach.stop);

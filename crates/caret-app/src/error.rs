@@ -176,6 +176,17 @@ pub enum Refusal {
     UnknownSource { word: String },
     #[error("turn a source on or off: {word:?} is neither `on` nor `off`")]
     SourceOnOrOff { word: String },
+    #[error("a calendar needs a name")]
+    CalendarName,
+    #[error("there is already a calendar named {name:?}")]
+    CalendarNameTaken { name: String },
+    #[error("no calendar is named {name:?}")]
+    UnknownCalendar { name: String },
+    #[error("no file at {path}: a calendar file must be an iCalendar (.ics) file that exists")]
+    CalendarFile { path: String },
+    /// Says why without repeating the address, which is a secret.
+    #[error("{reason}")]
+    CalendarAddress { reason: String },
     #[error("no known network has the id {prefix:?}")]
     UnknownNetwork { prefix: String },
     #[error("{prefix:?} starts more than one known network's id: give more of it")]

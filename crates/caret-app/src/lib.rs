@@ -18,13 +18,15 @@
 //!   keyring and the tokens' rotation, security notices by direct message to yourself, and the Slack app
 //!   manifest generated from the scopes the code checks.
 //! - [`sources`]: the desktop's own sources, one handle ([`sources::DesktopSources`]): the ones the user
-//!   turned on (a microphone in use), started, stopped and tried again, their readings fed to the engine.
+//!   turned on (a microphone in use, the screen lock, calendars), started, stopped and tried again, their
+//!   readings fed to the engine.
 //! - [`phones`]: the phones' side, one handle ([`phones::Phones`]): the relay, pairing, the paired devices,
 //!   and which networks phones can reach this computer on (the relay opens to the LAN on networks where a
 //!   phone was paired, or as the user chose, and only there).
 //! - The ground floor, single files every room may use: [`config`] (where things live, which Slack API),
 //!   [`preferences`] (the app's own preferences file), [`action`] (the one [`Action`] type), [`error`],
-//!   [`autostart`] (the XDG Autostart entry), `blocking` (work off the async threads), [`instance`] (one
+//!   [`autostart`] (the XDG Autostart entry), `blocking` (work off the async threads), [`secrets`] (the desktop
+//!   keyring, where every secret is kept), [`instance`] (one
 //!   running instance per data directory), [`logging`] (to stderr; never a secret) and [`notify`]
 //!   (desktop notifications; a missing daemon is logged, never fatal).
 
@@ -41,6 +43,7 @@ pub mod notify;
 pub mod phones;
 pub mod preferences;
 pub mod runtime;
+pub mod secrets;
 pub mod slack;
 pub mod sources;
 pub mod views;

@@ -13,6 +13,7 @@ use caret_app::slack::manifest::{SlackAppSetup, SlackPage};
 use caret_app::slack::oauth::OAuthStart;
 use caret_app::slack::workspaces::{Disconnected, PastedSecret, WorkspaceView};
 use caret_app::sources::SourcesView;
+use caret_app::sources::calendars::NewCalendar;
 use caret_app::views::export::{ExportFormat, ExportedLog};
 use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
@@ -293,6 +294,20 @@ pub async fn set_source<R: Runtime>(caller: Caller<R>, source: SourceName, on: b
     let core = caller.core()?;
     let paths = core.config().paths.clone();
     Ok(core.services()?.sources.set_one(&paths, source, on).await?)
+}
+
+/// Adds a calendar (its secret address to the keyring only); answers once it was read or said why not.
+pub async fn add_calendar<R: Runtime>(caller: Caller<R>, calendar: NewCalendar) -> Result<SourcesView> {
+    let core = caller.core()?;
+    let paths = core.config().paths.clone();
+    Ok(core.services()?.sources.add_calendar(&paths, calendar).await?)
+}
+
+/// Removes a calendar by name, and its address from the keyring.
+pub async fn remove_calendar<R: Runtime>(caller: Caller<R>, name: String) -> Result<SourcesView> {
+    let core = caller.core()?;
+    let paths = core.config().paths.clone();
+    Ok(core.services()?.sources.remove_calendar(&paths, &name).await?)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ import type { ExportFormat } from "./ExportFormat";
 import type { ExportedLog } from "./ExportedLog";
 import type { LogEntry } from "./LogEntry";
 import type { LogFilter } from "./LogFilter";
+import type { NewCalendar } from "./NewCalendar";
 import type { OAuthStart } from "./OAuthStart";
 import type { PairingView } from "./PairingView";
 import type { PhoneReach } from "./PhoneReach";
@@ -61,6 +62,8 @@ export interface Commands {
   forget_networks: { args: { id: string | null }; result: ReachView };
   sources: { args: Record<string, never>; result: SourcesView };
   set_source: { args: { source: SourceName; on: boolean }; result: SourcesView };
+  add_calendar: { args: { calendar: NewCalendar }; result: SourcesView };
+  remove_calendar: { args: { name: string }; result: SourcesView };
 }
 
 export type CommandName = keyof Commands;

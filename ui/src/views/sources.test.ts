@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { CalendarsView } from "../bindings/CalendarsView";
 import type { SourcesView } from "../bindings/SourcesView";
 import { byTestId, deferred, fakeApp, fakeEvents, inputByTestId, settle, type Handlers } from "../test/fake-app";
 import type { ScreenLockView } from "../bindings/ScreenLockView";
@@ -7,14 +8,17 @@ import { microphoneText, mountSources, screenLockText, type SourcesPanel } from 
 const lockOff: ScreenLockView = { state: "off" };
 const unlocked: ScreenLockView = { state: "watching", locked: false, through: ["org.freedesktop.ScreenSaver", "logind"] };
 const locked: ScreenLockView = { state: "watching", locked: true, through: ["org.freedesktop.ScreenSaver", "logind"] };
-const off: SourcesView = { microphone: { state: "off" }, screen_lock: lockOff };
+const noCalendars: CalendarsView = { calendars: [], now: null };
+const off: SourcesView = { microphone: { state: "off" }, screen_lock: lockOff, calendar: noCalendars };
 const watching: SourcesView = {
   microphone: { state: "watching", microphone_in_use: false, camera_in_use: false },
   screen_lock: lockOff,
+  calendar: noCalendars,
 };
 const inCall: SourcesView = {
   microphone: { state: "watching", microphone_in_use: true, camera_in_use: false },
   screen_lock: lockOff,
+  calendar: noCalendars,
 };
 
 describe("microphoneText", () => {
@@ -125,7 +129,7 @@ describe("mountSources", () => {
   });
 
   it("shows an unavailable source as on, with why it is not watching as a problem", async () => {
-    current = { microphone: { state: "unavailable", reason: "PipeWire is not running" }, screen_lock: lockOff };
+    current = { ...off, microphone: { state: "unavailable", reason: "PipeWire is not running" } };
     mount();
     await settle();
     expect(box().checked).toBe(true);
@@ -201,6 +205,7 @@ describe("mountSources", () => {
     mount();
     await settle();
     events.emit("sources", {
+      ...off,
       microphone: { state: "watching", microphone_in_use: true, camera_in_use: true },
       screen_lock: lockOff,
     });
@@ -269,6 +274,7 @@ describe("mountSources", () => {
 
   it("never turns text from the core into markup", async () => {
     current = {
+      ...off,
       microphone: { state: "unavailable", reason: '<img src=x onerror="alert(1)">' },
       screen_lock: { state: "unavailable", reason: '<img src=y onerror="alert(2)">' },
     };
@@ -296,7 +302,8 @@ describe("mountSources", () => {
       );
       expect(lockLine()?.getAttribute("aria-live")).toBe("polite");
       const boxes = [...root.querySelectorAll("input[type=checkbox]")].map((box) => box.getAttribute("data-testid"));
-      expect(boxes).toEqual(["sources-microphone", "sources-screen-lock"]);
+      // The calendars come after both sources.
+      expect(boxes).toEqual(["sources-microphone", "sources-screen-lock", "calendar-all-day"]);
     });
 
     it("loads off until the person turns it on", async () => {

@@ -2,8 +2,10 @@ import type { MicrophoneView } from "../bindings/MicrophoneView";
 import type { ScreenLockView } from "../bindings/ScreenLockView";
 import type { SourcePreferences } from "../bindings/SourcePreferences";
 import type { SourcesView } from "../bindings/SourcesView";
+import { clockChoice, type ClockChoice } from "../clock";
 import { focusLost, h } from "../dom";
 import { describeError, subscribe, type Call, type OnEvent } from "../ipc";
+import { createCalendars } from "./calendars";
 
 /** The running "What the desktop sees" section. */
 export interface SourcesPanel {
@@ -96,11 +98,17 @@ function showStatus(status: HTMLElement, [text, problem]: [string, boolean]) {
 
 /**
  * Settings' "What the desktop sees": the desktop's own sources, each off until the person turns it on, with what
- * it does now. The `sources` event keeps the lines current (a microphone starting or stopping being in use, the
- * screen locking, PipeWire going away). The checkboxes are drawn once and updated in place, so keyboard focus stays
- * on them across updates.
+ * it does now, and the person's calendars. The `sources` event keeps the lines current (a microphone starting or
+ * stopping being in use, the screen locking, PipeWire going away, a calendar read or failing, the event now). The
+ * checkboxes and the add-a-calendar form are drawn once and updated in place, so keyboard focus and what is being
+ * typed stay across updates. Times follow `clock`.
  */
-export function mountSources(container: HTMLElement, call: Call, onEvent: OnEvent): SourcesPanel {
+export function mountSources(
+  container: HTMLElement,
+  call: Call,
+  onEvent: OnEvent,
+  clock: ClockChoice = clockChoice(),
+): SourcesPanel {
   let view: SourcesView | null = null;
   /**
    * The choice sent and not yet answered, for every source (the one changed, the others kept): the boxes stay as
@@ -137,7 +145,19 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
     messages.replaceChildren(message === null ? "" : h("p", { class: "alert" }, message));
   };
 
+  // An added or removed calendar's answer is the newest view, for every row.
+  const calendars = createCalendars(
+    call,
+    (next) => {
+      ++generation;
+      accept(next);
+      show();
+    },
+    clock,
+  );
+
   const show = () => {
+    calendars.show(view?.calendar ?? null);
     const chosen = pending ?? (view === null ? null : sourcesOn(view));
     for (const source of sources) {
       rows[source].box.disabled = pending !== null || view === null;
@@ -211,11 +231,15 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
     });
   }
 
-  const stop = subscribe(onEvent, "sources", (next) => {
+  const unsubscribe = subscribe(onEvent, "sources", (next) => {
     ++generation;
     accept(next);
     show();
   });
+  const stop = () => {
+    unsubscribe();
+    calendars.stop();
+  };
 
   container.replaceChildren(
     h(
@@ -224,6 +248,7 @@ export function mountSources(container: HTMLElement, call: Call, onEvent: OnEven
       h("h2", { id: "sources-title" }, "What the desktop sees"),
       ...sources.map((source) => rows[source].group),
       messages,
+      calendars.element,
     ),
   );
   show();

@@ -31,6 +31,7 @@ const flush = () => vi.advanceTimersByTimeAsync(0);
 const micInUse: SourcesView = {
   microphone: { state: "watching", microphone_in_use: true, camera_in_use: false },
   screen_lock: { state: "off" },
+  calendar: { calendars: [], now: null },
 };
 const inCallNow: PreviewNow = {
   state: "in_call",

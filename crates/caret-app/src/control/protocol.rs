@@ -62,6 +62,15 @@ pub enum ControlRequest {
         source: crate::preferences::SourceName,
         on: bool,
     },
+    /// Adds a calendar (its address goes to the keyring); answers with the sources once it was read or said
+    /// why not.
+    AddCalendar {
+        calendar: crate::sources::calendars::NewCalendar,
+    },
+    /// Removes the calendar with this name (or id), and its address from the keyring.
+    RemoveCalendar {
+        name: String,
+    },
     /// Forgets one known network (by id), or every one.
     ForgetNetworks {
         #[serde(default)]

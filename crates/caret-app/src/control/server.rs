@@ -387,11 +387,11 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
                     .set_phone_reach(&core.config().paths, choice)
                     .await?,
             },
-            ControlRequest::Sources => ControlResponse::Sources {
-                sources: services.sources.view(),
-            },
-            ControlRequest::SetSource { source, on } => ControlResponse::Sources {
-                sources: services.sources.set_one(&core.config().paths, source, on).await?,
+            request @ (ControlRequest::Sources
+            | ControlRequest::SetSource { .. }
+            | ControlRequest::AddCalendar { .. }
+            | ControlRequest::RemoveCalendar { .. }) => ControlResponse::Sources {
+                sources: sources_answer(&services.sources, &core.config().paths, request).await?,
             },
             ControlRequest::ForgetNetworks { id } => ControlResponse::Reach {
                 reach: services.phones.forget_networks(id.as_deref()).await?,
@@ -412,6 +412,20 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
     result.unwrap_or_else(|error| ControlResponse::Error {
         message: error.to_string(),
     })
+}
+
+/// The desktop's sources, after the change asked for if any.
+async fn sources_answer(
+    sources: &crate::sources::DesktopSources,
+    paths: &crate::config::AppPaths,
+    request: ControlRequest,
+) -> Result<crate::sources::SourcesView> {
+    match request {
+        ControlRequest::SetSource { source, on } => sources.set_one(paths, source, on).await,
+        ControlRequest::AddCalendar { calendar } => sources.add_calendar(paths, calendar).await,
+        ControlRequest::RemoveCalendar { name } => sources.remove_calendar(paths, &name).await,
+        _ => Ok(sources.view()),
+    }
 }
 
 /// Carries out an action asked for from the command line: the domain's here, the windows' by the shell.

@@ -71,7 +71,7 @@ impl Services {
         let wanted_sources = crate::preferences::load_or_reset(paths)
             .map(|preferences| preferences.sources)
             .unwrap_or_default();
-        let sources = DesktopSources::start(engine.clone(), wanted_sources);
+        let sources = DesktopSources::start(engine.clone(), wanted_sources, paths);
         super::tasks::spawn_desktop_signals(core.clone(), sources.signals());
         let services = Services {
             store,

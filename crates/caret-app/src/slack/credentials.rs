@@ -10,10 +10,8 @@
 use caret_slack::{RefreshToken, SlackToken, TokenGrant};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, KeyringAction, Result};
-
-/// The keyring's service name for every secret of the app.
-pub const KEYRING_SERVICE: &str = "caret-desktop";
+use crate::error::Result;
+pub use crate::secrets::KEYRING_SERVICE;
 
 /// The keyring account of a workspace's credentials: one per (team, user), so two workspaces never share.
 pub fn keyring_account(team_id: &str, user_id: &str) -> String {
@@ -123,62 +121,27 @@ impl Credentials {
     }
 }
 
-fn keyring_error(action: KeyringAction) -> impl FnOnce(keyring::Error) -> AppError {
-    move |source| match source {
-        // The keyring library connects to the Secret Service once per process: one that was missing then
-        // stays missing for this run.
-        keyring::Error::NoDefaultStore
-        | keyring::Error::PlatformFailure(_)
-        | keyring::Error::NoStorageAccess(_) => AppError::KeyringUnavailable { action, source },
-        source => AppError::Keyring { action, source },
-    }
-}
-
-/// Keyring calls are D-Bus round trips that may wait for the user to unlock the keyring: they run on the
-/// blocking pool, never on the async threads.
-async fn off_the_runtime<T: Send + 'static>(
-    call: impl FnOnce() -> keyring::Result<T> + Send + 'static,
-) -> Result<keyring::Result<T>> {
-    crate::blocking::run("a call to the keyring", call).await
-}
-
 /// Keeps a workspace's credentials, replacing what was there in one call.
 pub async fn store(account: String, credentials: &Credentials) -> Result<()> {
-    let text = credentials.to_keyring_text();
-    off_the_runtime(move || {
-        keyring::Entry::new(KEYRING_SERVICE, &account).and_then(|entry| entry.set_password(&text))
-    })
-    .await?
-    .map_err(keyring_error(KeyringAction::Write))
+    crate::secrets::store(account, credentials.to_keyring_text()).await
 }
 
 /// Deletes a workspace's credentials; nothing there is fine.
 pub async fn delete(account: String) -> Result<()> {
-    match off_the_runtime(move || {
-        keyring::Entry::new(KEYRING_SERVICE, &account).and_then(|entry| entry.delete_credential())
-    })
-    .await?
-    {
-        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(error) => Err(keyring_error(KeyringAction::Delete)(error)),
-    }
+    crate::secrets::delete(account).await
 }
 
 /// Reads a workspace's credentials, blocking (the engine's token source runs it through
 /// [`caret_store::off_the_async_workers`]). `Ok(None)`: nothing kept, or something that is not ours.
 pub fn read_blocking(account: &str) -> Result<Option<Credentials>> {
-    let entry = keyring::Entry::new(KEYRING_SERVICE, account).map_err(keyring_error(KeyringAction::Read))?;
-    match entry.get_password() {
-        Ok(text) => {
-            let credentials = Credentials::from_keyring_text(&text);
-            if credentials.is_none() {
-                tracing::warn!("the keyring holds something for {account} that is not a Slack token");
-            }
-            Ok(credentials)
-        }
-        Err(keyring::Error::NoEntry) => Ok(None),
-        Err(error) => Err(keyring_error(KeyringAction::Read)(error)),
+    let Some(text) = crate::secrets::read_blocking(account)? else {
+        return Ok(None);
+    };
+    let credentials = Credentials::from_keyring_text(&text);
+    if credentials.is_none() {
+        tracing::warn!("the keyring holds something for {account} that is not a Slack token");
     }
+    Ok(credentials)
 }
 
 /// Reads a workspace's credentials off the async threads.

@@ -6,8 +6,6 @@
 //! scopes Slack granted), never the token. Disconnecting revokes the token at Slack (`auth.revoke`) and
 //! deletes the keyring entry.
 
-use std::fmt;
-
 use caret_core::WorkspaceSettings;
 use caret_slack::SlackToken;
 use caret_store::{Workspace, WorkspaceId};
@@ -24,26 +22,7 @@ pub const REQUIRED_SCOPES: [&str; 2] = ["users.profile:write", "users.profile:re
 /// Scopes for presence (away / auto); without them statuses still sync and presence is left alone.
 pub const PRESENCE_SCOPES: [&str; 2] = ["users:write", "users:read"];
 
-/// A secret typed or pasted by the user, on its way to the keyring: never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PastedSecret(String);
-
-impl PastedSecret {
-    pub fn new(text: impl Into<String>) -> PastedSecret {
-        PastedSecret(text.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PastedSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PastedSecret(…redacted)")
-    }
-}
+pub use crate::secrets::PastedSecret;
 
 /// The reason recorded when the user disconnects a workspace (any other reason came from Slack).
 pub const DISCONNECTED_BY_USER: &str = "disconnected by you";

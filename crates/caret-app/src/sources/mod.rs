@@ -1,8 +1,10 @@
 //! The desktop's own sources, one handle ([`DesktopSources`]): which are on (the preferences), what each sees
 //! right now (for Settings and `caret-desktop sources`), and their readings fed to the sync engine as
 //! [`DesktopSignals`]. The sources themselves live in the `caret-sources` crate; this room starts and stops
-//! them as the user turns them on and off, and tries again when one cannot start.
+//! them as the user turns them on and off, and tries again when one cannot start. Calendars are on while the
+//! person has added any ([`calendars`] keeps the list, their addresses in the keyring).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use caret_core::DesktopSignals;
@@ -16,9 +18,14 @@ use crate::config::AppPaths;
 use crate::error::Result;
 use crate::preferences::{SourceName, SourcePreferences};
 
+mod calendar;
+pub mod calendars;
 mod microphone;
 mod screen_lock;
 
+pub use calendar::{CalendarRow, CalendarsView};
+use calendar::{CalendarSetup, CalendarSource};
+use calendars::NewCalendar;
 pub use microphone::MicrophoneView;
 use microphone::{MicrophoneSource, held_changed};
 use screen_lock::ScreenLockSource;
@@ -36,15 +43,17 @@ const RETRY_AFTER_LOSS: Duration = Duration::from_secs(1);
 pub struct SourcesView {
     pub microphone: MicrophoneView,
     pub screen_lock: ScreenLockView,
+    pub calendar: CalendarsView,
 }
 
 impl SourcesView {
     /// For the command line: a line per source.
     pub fn describe(&self) -> String {
         format!(
-            "microphone: {}\nscreen lock: {}\n",
+            "microphone: {}\nscreen lock: {}\ncalendars: {}",
             self.microphone.describe(),
-            self.screen_lock.describe()
+            self.screen_lock.describe(),
+            self.calendar.describe()
         )
     }
 
@@ -59,25 +68,83 @@ impl SourcesView {
 #[derive(Debug, Clone)]
 pub struct DesktopSources {
     wanted: watch::Sender<SourcePreferences>,
+    calendars: watch::Sender<CalendarSetup>,
+    /// Held from a change to the calendars' list until the loop has it, so that two changes at once (Settings
+    /// and the command line) reach the loop in the order they were saved.
+    calendar_changes: Arc<tokio::sync::Mutex<()>>,
     view: watch::Receiver<SourcesView>,
     signals: watch::Receiver<DesktopSignals>,
 }
 
 impl DesktopSources {
-    /// Starts the sources `wanted` turns on, feeding `engine`.
-    pub fn start(engine: Engine, wanted: SourcePreferences) -> DesktopSources {
+    /// Starts the sources `wanted` turns on and the calendars the person added, feeding `engine`.
+    pub fn start(engine: Engine, wanted: SourcePreferences, paths: &AppPaths) -> DesktopSources {
         let (wanted_tx, wanted_rx) = watch::channel(wanted);
+        let (calendars_tx, calendars_rx) = watch::channel(CalendarSetup::default());
         let (view_tx, view) = watch::channel(SourcesView {
             microphone: MicrophoneView::Off,
             screen_lock: ScreenLockView::Off,
+            calendar: CalendarsView::default(),
         });
         let (signals_tx, signals) = watch::channel(DesktopSignals::default());
-        tokio::spawn(run(engine, wanted_rx, view_tx, signals_tx));
-        DesktopSources {
+        let loop_inputs = Inputs {
+            wanted: wanted_rx,
+            calendars: calendars_rx,
+        };
+        tokio::spawn(run(engine, loop_inputs, view_tx, signals_tx));
+        let sources = DesktopSources {
             wanted: wanted_tx,
+            calendars: calendars_tx,
+            calendar_changes: Arc::default(),
             view,
             signals,
-        }
+        };
+        let (starting, paths) = (sources.clone(), paths.clone());
+        tokio::spawn(async move {
+            let _in_order = starting.calendar_changes.lock().await;
+            starting.calendars.send_replace(load_calendars(&paths).await);
+        });
+        sources
+    }
+
+    /// Adds a calendar (its address to the keyring); answers once it was read or said why not, within five
+    /// seconds.
+    pub async fn add_calendar(&self, paths: &AppPaths, new: NewCalendar) -> Result<SourcesView> {
+        let added = {
+            let _in_order = self.calendar_changes.lock().await;
+            let added = calendars::add(paths, new).await?;
+            self.calendars.send_replace(load_calendars(paths).await);
+            added
+        };
+        let tried = |view: &SourcesView| {
+            view.calendar
+                .calendars
+                .iter()
+                .any(|row| row.calendar.id == added.id && (row.read_at.is_some() || row.problem.is_some()))
+        };
+        let mut view = self.view.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(5), view.wait_for(tried)).await;
+        Ok(self.view())
+    }
+
+    /// Removes the calendar named `name` (and its address from the keyring).
+    pub async fn remove_calendar(&self, paths: &AppPaths, name: &str) -> Result<SourcesView> {
+        let removed = {
+            let _in_order = self.calendar_changes.lock().await;
+            let removed = calendars::remove(paths, name).await?;
+            self.calendars.send_replace(load_calendars(paths).await);
+            removed
+        };
+        let gone = |view: &SourcesView| {
+            !view
+                .calendar
+                .calendars
+                .iter()
+                .any(|row| row.calendar.id == removed.id)
+        };
+        let mut view = self.view.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(2), view.wait_for(gone)).await;
+        Ok(self.view())
     }
 
     /// What the sources tell the engine, at every change (the tray shows it too).
@@ -163,27 +230,54 @@ impl Retry {
     }
 }
 
+/// The calendars the person added, with their addresses from the keyring (off the async threads).
+async fn load_calendars(paths: &AppPaths) -> CalendarSetup {
+    let entries = calendars::load(paths).unwrap_or_else(|error| {
+        tracing::warn!("the calendars cannot be read: {error}");
+        Vec::new()
+    });
+    let listed = entries.clone();
+    let (configs, missing) = crate::blocking::run("reading the calendars' addresses", move || {
+        calendars::configs_blocking(&listed)
+    })
+    .await
+    .unwrap_or_default();
+    CalendarSetup {
+        entries,
+        configs,
+        missing,
+    }
+}
+
+/// What the loop follows: the sources turned on, the calendars added.
+struct Inputs {
+    wanted: watch::Receiver<SourcePreferences>,
+    calendars: watch::Receiver<CalendarSetup>,
+}
+
 /// The sources, as the loop keeps them.
 struct Running {
     microphone: MicrophoneSource,
     screen_lock: ScreenLockSource,
+    calendar: CalendarSource,
 }
 
 impl Running {
     fn stop(&mut self) {
         self.microphone.stop();
         self.screen_lock = ScreenLockSource::new();
+        self.calendar = CalendarSource::new();
     }
 
     /// What every source says now, and what each does, for Settings.
-    fn read(&mut self, before: &DesktopSignals) -> (DesktopSignals, SourcesView) {
+    fn read(&mut self) -> (DesktopSignals, SourcesView) {
         let capture = self.microphone.reading();
         let lock = self.screen_lock.reading();
         let signals = DesktopSignals {
             microphone_in_use: capture.microphone,
             camera_in_use: capture.camera,
             screen_locked: lock.locked,
-            ..before.clone()
+            calendar_event: self.calendar.reading(),
         };
         let view = SourcesView {
             microphone: MicrophoneView::of(
@@ -192,6 +286,7 @@ impl Running {
                 capture,
             ),
             screen_lock: self.screen_lock.view(&lock),
+            calendar: self.calendar.view(),
         };
         (signals, view)
     }
@@ -199,20 +294,26 @@ impl Running {
 
 async fn run(
     engine: Engine,
-    mut wanted: watch::Receiver<SourcePreferences>,
+    inputs: Inputs,
     view: watch::Sender<SourcesView>,
     told: watch::Sender<DesktopSignals>,
 ) {
+    let Inputs {
+        mut wanted,
+        mut calendars,
+    } = inputs;
     let mut sources = Running {
         microphone: MicrophoneSource::new(),
         screen_lock: ScreenLockSource::new(),
+        calendar: CalendarSource::new(),
     };
     let mut signals = DesktopSignals::default();
     loop {
         let want = *wanted.borrow_and_update();
         sources.microphone.follow(want.microphone).await;
         sources.screen_lock.follow(want.screen_lock).await;
-        let (next, shown) = sources.read(&signals);
+        sources.calendar.follow(calendars.borrow_and_update().clone());
+        let (next, shown) = sources.read();
         if next != signals {
             signals = next;
             told.send_replace(signals.clone());
@@ -250,6 +351,11 @@ async fn run(
             lost = sources.screen_lock.changed() => if lost {
                 sources.screen_lock.lost();
             },
+            changed = calendars.changed() => if changed.is_err() {
+                sources.stop();
+                return; // the handle is gone
+            },
+            () = sources.calendar.changed() => {}
             () = sleep_until_some(wake) => {}
         }
     }

@@ -2,6 +2,7 @@
 //! socket ([`crate::control`]) and print for a person, or JSON with `--json` for scripts. One module per
 //! command (or per family of commands): its arguments, and what it asks and prints.
 
+mod calendars;
 mod log;
 mod phones;
 mod policy;
@@ -44,6 +45,7 @@ pub enum Command {
     Picker,
     Reach(reach::Reach),
     Sources(sources::Sources),
+    Calendars(calendars::Calendars),
 }
 
 /// Runs a command against the running app.
@@ -73,6 +75,7 @@ pub fn run(command: Command) -> Result<()> {
             }
             Command::Reach(reach) => reach.run(&config).await,
             Command::Sources(sources) => sources.run(&config).await,
+            Command::Calendars(calendars) => calendars.run(&config).await,
         }
     })
 }
