@@ -3,10 +3,12 @@
 //! (tests/support/screensaver.rs): what watching costs when nothing happens (the app's wake-ups over a quiet
 //! window with the sources off, the microphone on, then the screen lock on too, in the same run), the time
 //! from a recording application starting to `users.profile.set` arriving at the local Slack, and from the
-//! screen locking to `users.setPresence`. Run inside the test harness's session (the session bus wireplumber
-//! and the screen saver need):
+//! screen locking to `users.setPresence`; then a calendar (on a local calendar server): its idle cost over a
+//! longer window (it asks its server every 5 minutes) and the time from an event's start to
+//! `users.profile.set`. Run inside the test harness's session (the session bus wireplumber, the screen saver
+//! and the keyring need):
 //!
-//!   tests/harness/desktop-session.sh bench-sources [--idle SECONDS] [--rounds N]
+//!   tests/harness/desktop-session.sh bench-sources [--idle SECONDS] [--calendar-idle SECONDS] [--rounds N]
 //!
 //! (CARET_APP_BIN: the binary to measure; the release one for the figures.)
 
@@ -15,6 +17,7 @@ use std::time::Duration;
 use caret_core::{SharingPolicy, WorkspaceSettings};
 use caret_e2e::app::{Sandbox, context_switches, terminate, wait_for_exit, wakeups_between};
 use caret_e2e::audio::AudioServer;
+use caret_e2e::calendar_server::{Answer, CalendarServer, calendar, event};
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::screensaver::{FakeScreenSaver, Flavour};
 use tokio::time::Instant;
@@ -181,6 +184,100 @@ async fn main() {
             + slack.count("users.profile.get", "ratelimited")
             + slack.count(PRESENCE, "ratelimited")
     );
+    calendar_figures(&sandbox, &slack, &mut calls, pid, both, rounds).await;
     terminate(&app);
     let _ = wait_for_exit(&mut app, SOON).await;
+}
+
+/// `caret-desktop calendars add Bench` with `server`'s address; fails the bench if it is not read at once.
+async fn add_calendar(sandbox: &Sandbox, server: &CalendarServer) {
+    let (ok, stdout, stderr) = sandbox
+        .cli_with_input(
+            "cli-calendars",
+            &["calendars", "add", "Bench", "--json"],
+            &format!("{}\n", server.address()),
+        )
+        .await;
+    assert!(
+        ok && stdout.contains("\"problem\":null"),
+        "calendars add: {stdout} {stderr}"
+    );
+}
+
+/// Step 4, a calendar on top of the other sources: the idle cost over `--calendar-idle` (10 minutes by default, two
+/// of its fetches), against the figure with the other sources on; then events a few seconds apart, each
+/// start → `users.profile.set` "In a meeting" (Trusted).
+async fn calendar_figures(
+    sandbox: &Sandbox,
+    slack: &FakeSlack,
+    calls: &mut tokio::sync::broadcast::Receiver<caret_e2e::fake_slack::RecordedCall>,
+    pid: u32,
+    without: f64,
+    rounds: usize,
+) {
+    let window = Duration::from_secs(flag("--calendar-idle", 600));
+    let server = CalendarServer::start().await;
+    let whole_seconds =
+        |from_now: i64| chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + from_now, 0);
+    let tomorrow = whole_seconds(86_400).expect("a time");
+    server.answer(Answer::Document(calendar(&[event(
+        "later", "Tomorrow", tomorrow, tomorrow, "",
+    )])));
+    add_calendar(sandbox, &server).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (fetched_before, _) = server.requests();
+    let idle = wakeups_per_hour(pid, window).await;
+    let (fetched_after, unchanged) = server.requests();
+    println!(
+        "A calendar on top of the microphone and the screen lock, {} s:",
+        window.as_secs()
+    );
+    println!(
+        "  calendar on                    {idle:>8.0} wake-ups/h  (+{:.0}/h; {} requests to its server, {unchanged} answered 304)",
+        idle - without,
+        fetched_after - fetched_before
+    );
+
+    // Events 12 s apart, 4 s long, in a document read once: each start is the watcher waking by itself.
+    let (ok, _, stderr) = sandbox
+        .cli("cli-calendars", &["calendars", "remove", "Bench"])
+        .await;
+    assert!(ok, "calendars remove: {stderr}");
+    let first = whole_seconds(15).expect("a time");
+    let starts: Vec<_> = (0..rounds)
+        .map(|round| first + chrono::Duration::seconds(12 * i64::try_from(round).unwrap_or(0)))
+        .collect();
+    let events: Vec<String> = starts
+        .iter()
+        .enumerate()
+        .map(|(round, start)| {
+            event(
+                &format!("e{round}"),
+                "Bench event",
+                *start,
+                *start + chrono::Duration::seconds(4),
+                "",
+            )
+        })
+        .collect();
+    server.answer(Answer::Document(calendar(&events)));
+    add_calendar(sandbox, &server).await;
+    let mut to_call = Vec::new();
+    for start in starts {
+        let arrived = next_call(calls, SET, |body| {
+            body["profile"]["status_text"] == "In a meeting"
+        })
+        .await;
+        let arrived_at =
+            chrono::Utc::now() - chrono::Duration::from_std(arrived.elapsed()).unwrap_or_default();
+        to_call.push((arrived_at - start).to_std().unwrap_or_default());
+    }
+    to_call.sort();
+    println!("Calendar events through the running app to the local Slack, {rounds} rounds:");
+    print_spread("event start → users.profile.set", &to_call, "");
+    println!("  429 answers: {}", slack.count(SET, "ratelimited"));
+    let (ok, _, stderr) = sandbox
+        .cli("cli-calendars", &["calendars", "remove", "Bench"])
+        .await;
+    assert!(ok, "calendars remove: {stderr}");
 }
