@@ -69,11 +69,24 @@ fn param<'a>(property: &'a Property<'_>, key: &str) -> Option<&'a str> {
         .map(|value| value.as_str())
 }
 
-fn props<'a, 'b>(component: &'a Component<'b>, name: &'a str) -> impl Iterator<Item = &'a Property<'b>> + 'a {
+/// The properties of `component` named `name` (names are case-insensitive).
+pub fn props<'a, 'b>(
+    component: &'a Component<'b>,
+    name: &'a str,
+) -> impl Iterator<Item = &'a Property<'b>> + 'a {
     component
         .properties
         .iter()
         .filter(move |property| property.name.as_str().eq_ignore_ascii_case(name))
+}
+
+/// The raw value of `component`'s first property named `name`.
+pub fn value<'a>(component: &'a Component<'_>, name: &str) -> Option<&'a str> {
+    component
+        .properties
+        .iter()
+        .find(|property| property.name.as_str().eq_ignore_ascii_case(name))
+        .map(|property| property.val.as_str())
 }
 
 fn text(component: &Component<'_>, name: &str) -> Option<String> {

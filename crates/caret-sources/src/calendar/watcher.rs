@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -224,10 +225,16 @@ async fn follow(
         let configs = calendars.borrow_and_update().clone();
         followed = keep_or_add(followed, configs);
         let now = Utc::now();
+        // Fetched side by side: a slow server (up to the fetcher's timeout) holds up no other calendar.
+        let due = Instant::now();
+        join_all(
+            followed
+                .iter_mut()
+                .filter(|calendar| calendar.fetch_at <= due)
+                .map(|calendar| calendar.fetch(&fetcher, &timing, now)),
+        )
+        .await;
         for calendar in &mut followed {
-            if calendar.fetch_at <= Instant::now() {
-                calendar.fetch(&fetcher, &timing, now).await;
-            }
             calendar.read(now);
         }
         let next = publish(&followed, &view, Utc::now());

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Local, NaiveDateTime, Offset as _, TimeZone, Utc};
 use icalendar::parser::Component;
 
+use super::ics::value as prop;
 use super::recurrence::{self, Until};
 
 /// A zone events can be written in.
@@ -128,11 +129,7 @@ impl Transitions {
                 let until = Until::with(move |instant| (instant + from).naive_utc());
                 walls = recurrence::walls(rule, start, false, &until, horizon).unwrap_or(walls);
             }
-            for rdate in observance
-                .properties
-                .iter()
-                .filter(|property| property.name.as_str().eq_ignore_ascii_case("RDATE"))
-            {
+            for rdate in super::ics::props(observance, "RDATE") {
                 walls.extend(
                     rdate
                         .val
@@ -154,14 +151,6 @@ impl Transitions {
         onsets.sort_by_key(|onset| onset.instant);
         Some(Self { initial, onsets })
     }
-}
-
-fn prop<'a>(component: &'a Component<'_>, name: &str) -> Option<&'a str> {
-    component
-        .properties
-        .iter()
-        .find(|property| property.name.as_str().eq_ignore_ascii_case(name))
-        .map(|property| property.val.as_str())
 }
 
 /// "+0100", "-0530", "+013045" as a duration east of UTC.

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use super::unexpected_answer;
 use crate::config::AppConfig;
 use crate::control::{ControlRequest, ControlResponse, request};
-use crate::error::{AppError, Result};
+use crate::error::Result;
 use crate::secrets::PastedSecret;
 use crate::sources::calendars::NewCalendar;
 
@@ -71,17 +71,5 @@ impl Calendars {
 
 /// Reads the address: hidden when typed at a terminal, a line of standard input otherwise.
 fn read_address() -> Result<PastedSecret> {
-    use std::io::{BufRead, IsTerminal};
-    let line = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("The calendar's secret address, or an .ics file's path (not shown): ")
-            .map_err(AppError::Stdin)?
-    } else {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(AppError::Stdin)?;
-        line
-    };
-    Ok(PastedSecret::new(line.trim()))
+    super::read_secret("The calendar's secret address, or an .ics file's path (not shown): ")
 }

@@ -85,6 +85,22 @@ fn unexpected_answer() -> AppError {
     AppError::RunningAppAnswer(AnswerProblem::Unexpected)
 }
 
+/// Reads a secret: hidden when typed at a terminal (after `prompt`), a line of standard input otherwise.
+fn read_secret(prompt: &str) -> Result<crate::secrets::PastedSecret> {
+    use std::io::{BufRead, IsTerminal};
+    let line = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).map_err(AppError::Stdin)?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(AppError::Stdin)?;
+        line
+    };
+    Ok(crate::secrets::PastedSecret::new(line.trim()))
+}
+
 /// Has the running app carry out an action, as the tray or a window would.
 async fn perform(config: &AppConfig, action: Action) -> Result<()> {
     request(&config.paths, &ControlRequest::Perform { action }).await?;

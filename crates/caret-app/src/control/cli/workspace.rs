@@ -199,18 +199,7 @@ fn print_scope_problem(workspace: &WorkspaceView) {
 
 /// Reads the token: hidden when typed at a terminal, a line of standard input otherwise.
 fn read_token() -> Result<PastedSecret> {
-    use std::io::{BufRead, IsTerminal};
-    let line = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("Slack User OAuth Token (xoxp-…, not shown): ").map_err(AppError::Stdin)?
-    } else {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(AppError::Stdin)?;
-        line
-    };
-    Ok(PastedSecret::new(line.trim()))
+    super::read_secret("Slack User OAuth Token (xoxp-…, not shown): ")
 }
 
 fn workspace_line(workspace: &WorkspaceView) -> String {

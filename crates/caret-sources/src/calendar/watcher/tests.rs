@@ -15,6 +15,10 @@ use crate::calendar::fetch::SecretAddress;
 struct Server {
     answer: Arc<Mutex<(u16, String)>>,
     requests: Arc<AtomicUsize>,
+    /// How long it takes to answer.
+    delay: Arc<Mutex<Duration>>,
+    /// Requests being answered now, and the most at once (servers may share one).
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Server {
@@ -30,6 +34,11 @@ impl Server {
                 let server = server.clone();
                 async move {
                     server.requests.fetch_add(1, Ordering::SeqCst);
+                    let delay = *server.delay.lock().expect("not poisoned");
+                    let (now, most) = &*server.in_flight;
+                    most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
                     let (status, body) = server.answer.lock().expect("not poisoned").clone();
                     (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
                 }
@@ -203,6 +212,36 @@ async fn a_calendar_added_is_fetched_at_once_and_one_removed_stops_speaking() {
         view.calendars.len() == 1 && view.now.is_none()
     })
     .await;
+}
+
+#[tokio::test]
+async fn slow_calendars_are_fetched_side_by_side() {
+    let work = Server::default();
+    let home = Server {
+        in_flight: work.in_flight.clone(),
+        ..Server::default()
+    };
+    let (work_address, home_address) = (work.start().await, home.start().await);
+    let now = Utc::now();
+    for (server, title) in [(&work, "Work"), (&home, "Home")] {
+        *server.delay.lock().expect("not poisoned") = Duration::from_secs(2);
+        server.answer(200, calendar_with(title, now, now + chrono::Duration::hours(1)));
+    }
+    let watcher = CalendarWatcher::start(
+        fetcher(),
+        vec![config("Work", &work_address), config("Home", &home_address)],
+        Timing::default(),
+    );
+    let mut view = watcher.view();
+    until(&mut view, "both read", |view| {
+        view.calendars.len() == 2 && view.calendars.iter().all(|state| state.read_at.is_some())
+    })
+    .await;
+    assert_eq!(
+        work.in_flight.1.load(Ordering::SeqCst),
+        2,
+        "both servers were asked at once"
+    );
 }
 
 #[test]
