@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 pub enum Answer {
     /// The document, with an ETag that changes when it does.
     Document(String),
-    /// An HTTP error status, with a Retry-After when given.
+    /// An HTTP status and nothing else.
     Status(u16),
     /// A redirect to itself.
     RedirectLoop,

@@ -182,8 +182,8 @@ pub enum Refusal {
     CalendarNameTaken { name: String },
     #[error("no calendar is named {name:?}")]
     UnknownCalendar { name: String },
-    #[error("no file at {path}: a calendar file must be an iCalendar (.ics) file that exists")]
-    CalendarFile { path: String },
+    #[error("no such file: a calendar file must be an iCalendar (.ics) file that exists")]
+    CalendarFile,
     /// Says why without repeating the address, which is a secret.
     #[error("{reason}")]
     CalendarAddress { reason: String },

@@ -88,6 +88,9 @@ impl CalendarsView {
 pub(super) struct CalendarSource {
     running: Option<(CalendarWatcher, watch::Receiver<CalendarView>)>,
     setup: CalendarSetup,
+    /// The watcher stopped by itself (a bug): started again with the next change to the calendars, not in a
+    /// loop.
+    stopped: bool,
 }
 
 impl CalendarSource {
@@ -95,14 +98,16 @@ impl CalendarSource {
         CalendarSource {
             running: None,
             setup: CalendarSetup::default(),
+            stopped: false,
         }
     }
 
     /// Follows the calendars of `setup`: starts the watcher for the first, stops it with the last.
     pub(super) fn follow(&mut self, setup: CalendarSetup) {
-        if setup == self.setup && (self.running.is_some() || setup.configs.is_empty()) {
+        if setup == self.setup && (self.running.is_some() || setup.configs.is_empty() || self.stopped) {
             return;
         }
+        self.stopped = false;
         if setup.configs.is_empty() {
             self.running = None;
         } else if let Some((watcher, _)) = &self.running {
@@ -173,9 +178,10 @@ impl CalendarSource {
         match &mut self.running {
             Some((_, view)) => {
                 if view.changed().await.is_err() {
-                    // The watcher's task ended (it never does while it lives): start it again next time.
+                    // The watcher's task ended, which it never does while it lives.
+                    tracing::error!("the calendar source stopped; it starts again when the calendars change");
                     self.running = None;
-                    self.setup = CalendarSetup::default();
+                    self.stopped = true;
                 }
             }
             None => std::future::pending().await,

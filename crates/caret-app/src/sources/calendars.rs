@@ -97,9 +97,8 @@ fn location(address: &str) -> Result<CalendarLocation> {
     if file.starts_with('/') {
         let path = PathBuf::from(file);
         if !path.is_file() {
-            return Err(AppError::Refused(Refusal::CalendarFile {
-                path: path.display().to_string(),
-            }));
+            // The path is not repeated: what was pasted may be the secret part of an address.
+            return Err(AppError::Refused(Refusal::CalendarFile));
         }
         return Ok(CalendarLocation::File(path));
     }
@@ -146,7 +145,15 @@ pub async fn add(paths: &AppPaths, new: NewCalendar) -> Result<CalendarEntry> {
         own_addresses: clean_addresses(new.own_addresses),
     };
     calendars.push(entry.clone());
-    save(paths, &calendars)?;
+    if let Err(error) = save(paths, &calendars) {
+        // Nothing points to the address any more: it leaves the keyring again.
+        if matches!(entry.place, CalendarPlace::Web { .. })
+            && let Err(left) = crate::secrets::delete(keyring_account(&entry.id)).await
+        {
+            tracing::warn!("a calendar's address could not be taken back out of the keyring: {left}");
+        }
+        return Err(error);
+    }
     Ok(entry)
 }
 
@@ -162,7 +169,9 @@ fn clean_addresses(addresses: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// Removes the calendar named `name` (or with that id): from the file, then its address from the keyring.
+/// Removes the calendar named `name` (or with that id): its address from the keyring first (a failure there
+/// leaves the calendar listed, to be removed again), then from the file (a failure there leaves it listed
+/// without an address, which its row says).
 pub async fn remove(paths: &AppPaths, name: &str) -> Result<CalendarEntry> {
     let mut calendars = load(paths)?;
     let Some(position) = calendars
@@ -174,18 +183,20 @@ pub async fn remove(paths: &AppPaths, name: &str) -> Result<CalendarEntry> {
         }));
     };
     let removed = calendars.remove(position);
-    save(paths, &calendars)?;
     if matches!(removed.place, CalendarPlace::Web { .. }) {
         crate::secrets::delete(keyring_account(&removed.id)).await?;
     }
+    save(paths, &calendars)?;
     Ok(removed)
 }
 
 /// What the calendar source follows: each calendar with its address from the keyring, or why it cannot be
-/// followed (its address is not there, the keyring cannot be read). Blocking: keyring round trips.
-pub fn configs_blocking(calendars: &[CalendarEntry]) -> (Vec<CalendarConfig>, Vec<(String, String)>) {
+/// followed (its address is not there, the keyring cannot be read); and whether the keyring failed (worth
+/// trying again). Blocking: keyring round trips.
+pub fn configs_blocking(calendars: &[CalendarEntry]) -> (Vec<CalendarConfig>, Vec<(String, String)>, bool) {
     let mut configs = Vec::new();
     let mut missing = Vec::new();
+    let mut keyring_failed = false;
     for entry in calendars {
         let location = match &entry.place {
             CalendarPlace::File { path } => Ok(CalendarLocation::File(PathBuf::from(path))),
@@ -194,7 +205,10 @@ pub fn configs_blocking(calendars: &[CalendarEntry]) -> (Vec<CalendarConfig>, Ve
                     .map(CalendarLocation::Web)
                     .map_err(|_| "the keyring holds something else for its address: add it again".to_owned()),
                 Ok(None) => Err("its address is not in the keyring: add it again".to_owned()),
-                Err(error) => Err(error.to_string()),
+                Err(error) => {
+                    keyring_failed = true;
+                    Err(format!("{error} (tried again by itself)"))
+                }
             },
         };
         match location {
@@ -209,7 +223,7 @@ pub fn configs_blocking(calendars: &[CalendarEntry]) -> (Vec<CalendarConfig>, Ve
             Err(problem) => missing.push((entry.id.clone(), problem)),
         }
     }
-    (configs, missing)
+    (configs, missing, keyring_failed)
 }
 
 #[cfg(test)]
@@ -234,10 +248,7 @@ mod tests {
         ));
         for refused in ["/no/such/s3cr3t.ics", "ftp://example.com/s3cr3t", "s3cr3t"] {
             let message = location(refused).expect_err(refused).to_string();
-            assert!(
-                !message.contains("s3cr3t") || refused.starts_with('/'),
-                "{refused}: {message}"
-            );
+            assert!(!message.contains("s3cr3t"), "{refused}: {message}");
         }
     }
 

@@ -99,11 +99,7 @@ impl DesktopSources {
             view,
             signals,
         };
-        let (starting, paths) = (sources.clone(), paths.clone());
-        tokio::spawn(async move {
-            let _in_order = starting.calendar_changes.lock().await;
-            starting.calendars.send_replace(load_calendars(&paths).await);
-        });
+        tokio::spawn(follow_calendars_from_start(sources.clone(), paths.clone()));
         sources
     }
 
@@ -112,9 +108,10 @@ impl DesktopSources {
     pub async fn add_calendar(&self, paths: &AppPaths, new: NewCalendar) -> Result<SourcesView> {
         let added = {
             let _in_order = self.calendar_changes.lock().await;
-            let added = calendars::add(paths, new).await?;
-            self.calendars.send_replace(load_calendars(paths).await);
-            added
+            let added = calendars::add(paths, new).await;
+            // Whatever happened, the loop follows the list as it is now.
+            self.calendars.send_replace(load_calendars(paths).await.0);
+            added?
         };
         let tried = |view: &SourcesView| {
             view.calendar
@@ -131,9 +128,9 @@ impl DesktopSources {
     pub async fn remove_calendar(&self, paths: &AppPaths, name: &str) -> Result<SourcesView> {
         let removed = {
             let _in_order = self.calendar_changes.lock().await;
-            let removed = calendars::remove(paths, name).await?;
-            self.calendars.send_replace(load_calendars(paths).await);
-            removed
+            let removed = calendars::remove(paths, name).await;
+            self.calendars.send_replace(load_calendars(paths).await.0);
+            removed?
         };
         let gone = |view: &SourcesView| {
             !view
@@ -230,23 +227,45 @@ impl Retry {
     }
 }
 
-/// The calendars the person added, with their addresses from the keyring (off the async threads).
-async fn load_calendars(paths: &AppPaths) -> CalendarSetup {
+/// Hands the loop the calendars the person added; while the keyring cannot be read (not unlocked yet after
+/// logging in, say), tries again after 5 s, then less and less often, up to every 5 minutes.
+async fn follow_calendars_from_start(sources: DesktopSources, paths: AppPaths) {
+    let mut retry = Retry::new();
+    loop {
+        let keyring_failed = {
+            let _in_order = sources.calendar_changes.lock().await;
+            let (setup, keyring_failed) = load_calendars(&paths).await;
+            sources.calendars.send_replace(setup);
+            keyring_failed
+        };
+        if !keyring_failed || sources.calendars.is_closed() {
+            return;
+        }
+        retry.failed();
+        sleep_until_some(retry.at).await;
+    }
+}
+
+/// The calendars the person added, with their addresses from the keyring (off the async threads), and
+/// whether the keyring could not be read for some.
+async fn load_calendars(paths: &AppPaths) -> (CalendarSetup, bool) {
     let entries = calendars::load(paths).unwrap_or_else(|error| {
         tracing::warn!("the calendars cannot be read: {error}");
         Vec::new()
     });
     let listed = entries.clone();
-    let (configs, missing) = crate::blocking::run("reading the calendars' addresses", move || {
-        calendars::configs_blocking(&listed)
-    })
-    .await
-    .unwrap_or_default();
-    CalendarSetup {
+    let (configs, missing, keyring_failed) =
+        crate::blocking::run("reading the calendars' addresses", move || {
+            calendars::configs_blocking(&listed)
+        })
+        .await
+        .unwrap_or_default();
+    let setup = CalendarSetup {
         entries,
         configs,
         missing,
-    }
+    };
+    (setup, keyring_failed)
 }
 
 /// What the loop follows: the sources turned on, the calendars added.

@@ -139,7 +139,7 @@ fn parse_duration(value: &str) -> Option<Duration> {
                 let amount: i64 = number.parse().ok()?;
                 number.clear();
                 any = true;
-                total += match (unit, in_time) {
+                let part = match (unit, in_time) {
                     ('W', false) => Duration::try_weeks(amount)?,
                     ('D', false) => Duration::try_days(amount)?,
                     ('H', true) => Duration::try_hours(amount)?,
@@ -147,6 +147,7 @@ fn parse_duration(value: &str) -> Option<Duration> {
                     ('S', true) => Duration::try_seconds(amount)?,
                     _ => return None,
                 };
+                total = total.checked_add(&part)?;
             }
         }
     }
@@ -179,11 +180,35 @@ struct Entry {
     replaces: Option<DateTime<Utc>>,
     title: String,
     start: Moment,
-    /// In wall time (DTEND's wall time less DTSTART's, or DURATION), so that every occurrence has the length
-    /// of the first in its own wall time.
-    length: Duration,
+    length: Length,
     busy: bool,
 }
+
+/// How long each occurrence lasts.
+#[derive(Debug, Clone, Copy)]
+enum Length {
+    /// DTEND of a timed event: the same exact time for every occurrence (RFC 5545 3.8.5.3), whatever zone
+    /// the end is written in.
+    Exact(Duration),
+    /// Dates, and DURATION: in the series' wall time (a day is a calendar day across a change).
+    Nominal(Duration),
+}
+
+impl Length {
+    fn longest(self) -> Duration {
+        match self {
+            Self::Exact(length) | Self::Nominal(length) => length + Duration::hours(2),
+        }
+    }
+}
+
+/// The longest event that counts: a calendar saying someone is busy for longer says nothing useful, and a
+/// bound keeps the arithmetic safe whatever a document writes.
+const LONGEST_EVENT: Duration = Duration::days(366);
+/// The longest title kept: Slack shows 100 characters of a status.
+const LONGEST_TITLE: usize = 1024;
+/// How deep components may nest: VCALENDAR › VEVENT › VALARM, VCALENDAR › VTIMEZONE › STANDARD are 3.
+const DEEPEST_NESTING: usize = 8;
 
 fn entry(event: &Component<'_>, zones: &Zones, own: &[String], reading: &mut Reading) -> Option<Entry> {
     let Some(start) = moment(event, "DTSTART", zones, reading) else {
@@ -191,27 +216,32 @@ fn entry(event: &Component<'_>, zones: &Zones, own: &[String], reading: &mut Rea
         return None;
     };
     let length = match moment(event, "DTEND", zones, reading) {
-        Some(end) if end.all_day == start.all_day && end.instant() >= start.instant() => {
-            // The same zone: the wall difference; another zone: the real one.
-            if std::mem::discriminant(&end.zone) == std::mem::discriminant(&start.zone) {
-                end.wall - start.wall
-            } else {
-                end.instant() - start.instant()
+        Some(end) if end.all_day && start.all_day => Length::Nominal(end.wall - start.wall),
+        Some(end) if !end.all_day && !start.all_day => Length::Exact(end.instant() - start.instant()),
+        Some(_) => Length::Exact(Duration::zero()),
+        None => match text(event, "DURATION").map(|value| parse_duration(&value)) {
+            Some(Some(duration)) => Length::Nominal(duration),
+            Some(None) => {
+                reading.unreadable_events += 1;
+                return None;
             }
-        }
-        Some(_) => Duration::zero(),
-        None => text(event, "DURATION")
-            .and_then(|value| parse_duration(&value))
-            .unwrap_or(if start.all_day {
-                Duration::days(1)
-            } else {
-                Duration::zero()
-            }),
+            None if start.all_day => Length::Nominal(Duration::days(1)),
+            None => Length::Exact(Duration::zero()),
+        },
     };
+    let (Length::Exact(span) | Length::Nominal(span)) = length;
+    if span > LONGEST_EVENT || span < Duration::zero() {
+        reading.unreadable_events += 1;
+        return None;
+    }
+    let mut title = text(event, "SUMMARY").unwrap_or_default();
+    if let Some((cut, _)) = title.char_indices().nth(LONGEST_TITLE) {
+        title.truncate(cut);
+    }
     Some(Entry {
         uid: text(event, "UID"),
         replaces: moment(event, "RECURRENCE-ID", zones, reading).map(|moment| moment.instant()),
-        title: text(event, "SUMMARY").unwrap_or_default(),
+        title,
         length,
         busy: !not_busy(event, own),
         start,
@@ -220,26 +250,33 @@ fn entry(event: &Component<'_>, zones: &Zones, own: &[String], reading: &mut Rea
 
 impl Entry {
     fn occurrence(&self, wall: NaiveDateTime, zone: &Zone) -> Occurrence {
+        let start = zone.instant(wall);
         Occurrence {
             title: self.title.clone(),
-            start: zone.instant(wall),
-            end: zone.instant(wall + self.length),
+            start,
+            end: match self.length {
+                Length::Exact(length) => start + length,
+                Length::Nominal(length) => zone.instant(wall + length),
+            },
             all_day: self.start.all_day,
         }
     }
 }
 
-/// The occurrences of `event`'s series (master `entry`) that start before `horizon`, with the instants they
+/// The occurrences of `event`'s series (master `entry`) that may overlap `window`, with the instants they
 /// are known by for `EXDATE` and `RECURRENCE-ID`.
 fn series(
     event: &Component<'_>,
     master: &Entry,
     zones: &Zones,
-    horizon: DateTime<Utc>,
+    window: &std::ops::Range<DateTime<Utc>>,
     reading: &mut Reading,
+    steps: &mut usize,
 ) -> Vec<(DateTime<Utc>, Occurrence)> {
     let zone = &master.start.zone;
-    let horizon_wall = zone.wall(horizon) + Duration::days(1);
+    // A day's margin each side for the zone's offset, and the event's length before the window.
+    let from = zone.wall(window.start - master.length.longest()) - Duration::days(1);
+    let horizon = zone.wall(window.end) + Duration::days(1);
     let mut walls = vec![master.start.wall];
     if let Some(rule) = props(event, "RRULE").next() {
         let until = Until::with(|instant| zone.wall(instant));
@@ -248,9 +285,13 @@ fn series(
             master.start.wall,
             master.start.all_day,
             &until,
-            horizon_wall,
+            from..=horizon,
+            steps,
         ) {
-            Ok(made) => walls = made,
+            Ok(made) => {
+                reading.broken_rules += usize::from(made.cut);
+                walls = made.walls;
+            }
             Err(_) => reading.broken_rules += 1,
         }
     }
@@ -271,6 +312,28 @@ fn series(
     made
 }
 
+/// Refuses a document nested deeper than any calendar is (the parser would recurse once per level).
+fn nesting_is_sane(unfolded: &str) -> Result<(), String> {
+    let mut depth = 0_usize;
+    for line in unfolded.lines() {
+        let keyword = line.get(..6).unwrap_or(line);
+        if keyword.eq_ignore_ascii_case("BEGIN:") {
+            depth += 1;
+            if depth > DEEPEST_NESTING {
+                return Err(format!(
+                    "not an iCalendar document (its parts nest deeper than {DEEPEST_NESTING})"
+                ));
+            }
+        } else if keyword
+            .get(..4)
+            .is_some_and(|end| end.eq_ignore_ascii_case("END:"))
+        {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    Ok(())
+}
+
 /// The occurrences in `document` that overlap `window`, and what could not be read.
 pub fn read(
     document: &str,
@@ -278,6 +341,7 @@ pub fn read(
     options: &CalendarOptions,
 ) -> Result<Reading, String> {
     let unfolded = icalendar::parser::unfold(document);
+    nesting_is_sane(&unfolded)?;
     let roots = icalendar::parser::read_calendar_simple(&unfolded).map_err(|error| {
         let line = unfolded[..unfolded.len() - error.input.len()]
             .lines()
@@ -299,6 +363,7 @@ pub fn read(
     }
     let zones = Zones::read(&calendar.components, window.end.naive_utc() + Duration::days(366));
     let mut reading = Reading::default();
+    let mut steps = recurrence::STEPS_PER_DOCUMENT;
     let events: Vec<(&Component<'_>, Entry)> = calendar
         .components
         .iter()
@@ -321,7 +386,7 @@ pub fn read(
             )]
         } else {
             let replacements = entry.uid.as_deref().and_then(|uid| replaced.get(uid));
-            series(event, entry, &zones, window.end, &mut reading)
+            series(event, entry, &zones, &window, &mut reading, &mut steps)
                 .into_iter()
                 .filter(|(known_as, _)| replacements.is_none_or(|instants| !instants.contains(known_as)))
                 .collect()
@@ -333,6 +398,8 @@ pub fn read(
             occurrences
                 .into_iter()
                 .map(|(_, occurrence)| occurrence)
+                // An event that takes no time (RFC 5545: a start and nothing else) makes no one busy.
+                .filter(|occurrence| occurrence.start < occurrence.end)
                 .filter(|occurrence| occurrence.start < window.end && occurrence.end > window.start),
         );
     }

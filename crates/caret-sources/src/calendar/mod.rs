@@ -15,7 +15,7 @@ mod zones;
 
 use chrono::{DateTime, Utc};
 
-pub use recurrence::MAX_OCCURRENCES;
+pub use recurrence::{MAX_OCCURRENCES, STEPS_PER_DOCUMENT};
 
 /// What the person chose about a calendar.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,9 +45,10 @@ pub struct Reading {
     pub occurrences: Vec<Occurrence>,
     /// Times whose `TZID` neither the document nor the IANA database knows: read as the machine's own time.
     pub unknown_zones: usize,
-    /// Recurrence rules that could not be read: their event counts once, at its start.
+    /// Recurrence rules that could not be read (their event counts once, at its start), or that were cut
+    /// short (more occurrences than a calendar has any use for).
     pub broken_rules: usize,
-    /// Events without a readable start, left out.
+    /// Events without a readable start, or longer than a year (or ending before they start), left out.
     pub unreadable_events: usize,
 }
 

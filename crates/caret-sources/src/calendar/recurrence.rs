@@ -10,9 +10,13 @@
 use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone as _, Utc};
 use rrule::{RRule, Tz, Unvalidated};
 
-/// At most this many occurrences of one rule are looked at: a rule that would make more before the horizon
-/// (every minute for years) is cut there rather than hold the source up.
+/// At most this many occurrences of a rule are kept (from the window's start on).
 pub const MAX_OCCURRENCES: usize = 20_000;
+/// The steps one document may spend expanding its rules, all together: a rule that would make millions of
+/// occurrences (every minute for years) or search for ones that never come (the 30th of February) is cut
+/// there rather than hold the source up. The rrule crate itself gives up on a rule after 100 000 fruitless
+/// steps ([`rrule::RRuleSet::limit`]).
+pub const STEPS_PER_DOCUMENT: usize = 2_000_000;
 
 /// How a rule's `UNTIL` written in UTC becomes the series' wall time.
 pub struct Until<'a>(Box<dyn Fn(DateTime<Utc>) -> NaiveDateTime + 'a>);
@@ -23,16 +27,26 @@ impl<'a> Until<'a> {
     }
 }
 
-/// The wall times of the series that starts at `start` and repeats by `rule`, up to `horizon` included, in
-/// order. The start always counts (RFC 5545: `DTSTART` is the first instance, whether or not the rule would
-/// make it). `all_day` series have dates: an `UNTIL` date includes its day.
+/// A rule's wall times, and whether it was cut short (by [`MAX_OCCURRENCES`] or the document's steps).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Walls {
+    pub walls: Vec<NaiveDateTime>,
+    pub cut: bool,
+}
+
+/// The wall times of the series that starts at `start` and repeats by `rule`, from `from` up to `horizon`
+/// included, in order. The start always counts (RFC 5545: `DTSTART` is the first instance, whether or not the
+/// rule would make it). `all_day` series have dates: an `UNTIL` date includes its day. Each occurrence looked
+/// at, kept or not, spends one of `steps`.
 pub fn walls(
     rule: &str,
     start: NaiveDateTime,
     all_day: bool,
     until: &Until<'_>,
-    horizon: NaiveDateTime,
-) -> Result<Vec<NaiveDateTime>, String> {
+    range: std::ops::RangeInclusive<NaiveDateTime>,
+    steps: &mut usize,
+) -> Result<Walls, String> {
+    let (from, horizon) = (*range.start(), *range.end());
     let mut parts = Vec::new();
     let mut until_wall = None;
     for part in rule.trim().split(';').filter(|part| !part.is_empty()) {
@@ -43,8 +57,16 @@ pub fn walls(
             _ => parts.push(part),
         }
     }
+    let only_start = || Walls {
+        walls: (from..=horizon)
+            .contains(&start)
+            .then_some(start)
+            .into_iter()
+            .collect(),
+        cut: false,
+    };
     if until_wall.is_some_and(|until| until < start) {
-        return Ok(vec![start]);
+        return Ok(only_start());
     }
     let mut parsed: RRule<Unvalidated> = parts
         .join(";")
@@ -55,17 +77,24 @@ pub fn walls(
     }
     let set = parsed
         .build(Tz::UTC.from_utc_datetime(&start))
-        .map_err(|error| error.to_string())?;
-    let mut walls: Vec<NaiveDateTime> = (&set)
-        .into_iter()
-        .map(|occurrence| occurrence.naive_utc())
-        .take_while(|wall| *wall <= horizon)
-        .take(MAX_OCCURRENCES)
-        .collect();
-    if walls.first() != Some(&start) && start <= horizon {
-        walls.insert(0, start);
+        .map_err(|error| error.to_string())?
+        .limit();
+    let mut made = only_start();
+    for occurrence in &set {
+        let wall = occurrence.naive_utc();
+        if wall > horizon {
+            break;
+        }
+        if *steps == 0 || made.walls.len() >= MAX_OCCURRENCES {
+            made.cut = true;
+            break;
+        }
+        *steps -= 1;
+        if wall >= from && wall != start {
+            made.walls.push(wall);
+        }
     }
-    Ok(walls)
+    Ok(made)
 }
 
 fn until_as_wall(value: &str, all_day: bool, until: &Until<'_>) -> Option<NaiveDateTime> {
@@ -101,6 +130,26 @@ mod tests {
 
     fn same_wall() -> Until<'static> {
         Until::with(|instant| instant.naive_utc())
+    }
+
+    /// Every wall time from the start to `horizon`, with steps to spare.
+    fn walls(
+        rule: &str,
+        start: NaiveDateTime,
+        all_day: bool,
+        until: &Until<'_>,
+        horizon: NaiveDateTime,
+    ) -> Result<Vec<NaiveDateTime>, String> {
+        let mut steps = STEPS_PER_DOCUMENT;
+        super::walls(
+            rule,
+            start,
+            all_day,
+            until,
+            NaiveDateTime::MIN..=horizon,
+            &mut steps,
+        )
+        .map(|made| made.walls)
     }
 
     #[test]
@@ -164,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn an_until_date_includes_its_day_and_an_endless_rule_is_cut() {
+    fn an_until_date_includes_its_day() {
         let days = walls(
             "FREQ=DAILY;UNTIL=20261021",
             wall("2026-10-19 00:00"),
@@ -174,15 +223,52 @@ mod tests {
         )
         .expect("expands");
         assert_eq!(days.len(), 3);
-        let every_minute = walls(
-            "FREQ=MINUTELY",
+    }
+
+    #[test]
+    fn only_the_range_is_kept_and_hostile_rules_are_cut_by_the_documents_steps() {
+        let mut steps = STEPS_PER_DOCUMENT;
+        let range = wall("2026-12-01 00:00")..=wall("2026-12-08 00:00");
+        // Daily since 2010: only the week asked for is kept, the steps before it spent.
+        let daily = super::walls(
+            "FREQ=DAILY",
+            wall("2010-01-01 09:00"),
+            false,
+            &same_wall(),
+            range.clone(),
+            &mut steps,
+        )
+        .expect("expands");
+        assert_eq!(daily.walls.len(), 7);
+        assert!(!daily.cut);
+        assert!(
+            steps < STEPS_PER_DOCUMENT - 6000,
+            "the years before were looked at"
+        );
+        // Every second for years: cut where the steps ran out, said so.
+        let every_second = super::walls(
+            "FREQ=SECONDLY",
             wall("2020-01-01 00:00"),
             false,
             &same_wall(),
-            wall("2027-01-01 00:00"),
+            range.clone(),
+            &mut steps,
         )
         .expect("expands");
-        assert_eq!(every_minute.len(), MAX_OCCURRENCES);
+        assert!(every_second.cut && every_second.walls.is_empty());
+        assert_eq!(steps, 0);
+        // A 30th of February never comes: the crate gives up on it, and with no steps left nothing runs.
+        let mut steps = STEPS_PER_DOCUMENT;
+        let never = super::walls(
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+            wall("2020-01-01 00:00"),
+            false,
+            &same_wall(),
+            NaiveDateTime::MIN..=wall("2027-01-01 00:00"),
+            &mut steps,
+        )
+        .expect("expands");
+        assert_eq!(never.walls, vec![wall("2020-01-01 00:00")], "only the start");
     }
 
     #[test]

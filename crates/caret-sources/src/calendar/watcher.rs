@@ -6,11 +6,11 @@
 //! Settings to show.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -21,7 +21,7 @@ use crate::SourceError;
 /// One calendar to follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CalendarConfig {
-    /// The person's name for it, unique among their calendars (what Settings and the sync log show).
+    /// Names it among the calendars followed (the app gives each a random id; nothing secret).
     pub id: String,
     pub location: CalendarLocation,
     pub options: CalendarOptions,
@@ -121,43 +121,75 @@ impl CalendarWatcher {
 const LOOK_BACK: chrono::Duration = chrono::Duration::days(1);
 const LOOK_AHEAD: chrono::Duration = chrono::Duration::days(7);
 
+/// The longest wait a server's Retry-After can ask for: a day.
+const LONGEST_ASKED_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// A fetch's outcome, sent back by its task.
+struct FetchDone {
+    id: String,
+    /// Which configuration of that calendar it was for: one fetched for an address since changed is dropped.
+    generation: u64,
+    outcome: crate::Result<Fetched>,
+}
+
 /// A calendar being followed.
 struct Followed {
     config: CalendarConfig,
+    generation: u64,
     validators: Validators,
     /// The last good document, read again as the window moves.
-    document: Option<String>,
+    document: Option<Arc<str>>,
     occurrences: Vec<Occurrence>,
     /// The window `occurrences` were worked out for.
     window_start: Option<DateTime<Utc>>,
     failures: u32,
     fetch_at: Instant,
+    fetching: bool,
     state: CalendarState,
 }
 
 impl Followed {
-    fn new(config: CalendarConfig) -> Self {
+    fn new(config: CalendarConfig, generation: u64) -> Self {
         Self {
             state: CalendarState {
                 id: config.id.clone(),
                 ..CalendarState::default()
             },
             config,
+            generation,
             validators: Validators::default(),
             document: None,
             occurrences: Vec::new(),
             window_start: None,
             failures: 0,
             fetch_at: Instant::now(),
+            fetching: false,
         }
     }
 
-    async fn fetch(&mut self, fetcher: &CalendarFetcher, timing: &Timing, now: DateTime<Utc>) {
-        match fetcher.fetch(&self.config.location, &self.validators).await {
+    /// Starts a fetch on a task of its own, which reports on `done`.
+    fn start_fetch(&mut self, fetcher: &CalendarFetcher, done: &mpsc::UnboundedSender<FetchDone>) {
+        self.fetching = true;
+        let (fetcher, done) = (fetcher.clone(), done.clone());
+        let (location, validators) = (self.config.location.clone(), self.validators.clone());
+        let (id, generation) = (self.config.id.clone(), self.generation);
+        tokio::spawn(async move {
+            let outcome = fetcher.fetch(&location, &validators).await;
+            let _ = done.send(FetchDone {
+                id,
+                generation,
+                outcome,
+            });
+        });
+    }
+
+    fn fetched(&mut self, outcome: crate::Result<Fetched>, timing: &Timing, now: DateTime<Utc>) {
+        self.fetching = false;
+        match outcome {
             Ok(fetched) => {
                 if let Fetched::Changed { document, validators } = fetched {
                     self.validators = validators;
-                    self.document = Some(document);
+                    self.document = Some(Arc::from(document));
                     self.window_start = None;
                 }
                 self.failures = 0;
@@ -168,7 +200,9 @@ impl Followed {
             Err(error) => {
                 self.failures = self.failures.saturating_add(1);
                 let asked = match &error {
-                    SourceError::CalendarFetch { retry_after, .. } => *retry_after,
+                    SourceError::CalendarFetch { retry_after, .. } => {
+                        retry_after.map(|asked| asked.min(LONGEST_ASKED_WAIT))
+                    }
                     _ => None,
                 };
                 let wait = timing.after_failures(self.failures, asked);
@@ -183,14 +217,23 @@ impl Followed {
         }
     }
 
-    /// Works the occurrences out again when the document changed or the window moved by a day.
-    fn read(&mut self, now: DateTime<Utc>) {
+    /// Works the occurrences out again when the document changed or the window moved by a day, off the async
+    /// threads (a large calendar takes a while).
+    async fn read(&mut self, now: DateTime<Utc>) {
         let moved = self.window_start.is_none_or(|start| now - start > LOOK_BACK * 2);
-        let Some(document) = self.document.as_deref().filter(|_| moved) else {
+        let Some(document) = self.document.clone().filter(|_| moved) else {
             return;
         };
         let window = (now - LOOK_BACK)..(now + LOOK_AHEAD);
-        match super::read(document, window.clone(), &self.config.options) {
+        let (options, asked) = (self.config.options.clone(), window.clone());
+        let reading = tokio::task::spawn_blocking(move || super::read(&document, asked, &options))
+            .await
+            .unwrap_or_else(|error| {
+                Err(SourceError::CalendarUnreadable {
+                    reason: format!("reading it failed ({error})"),
+                })
+            });
+        match reading {
             Ok(reading) => {
                 self.state.unreadable_parts =
                     reading.unknown_zones + reading.broken_rules + reading.unreadable_events;
@@ -220,22 +263,27 @@ async fn follow(
     view: watch::Sender<CalendarView>,
     timing: Timing,
 ) {
+    let (done_tx, mut done) = mpsc::unbounded_channel();
     let mut followed: Vec<Followed> = Vec::new();
+    let mut generations = 0_u64;
+    let mut reload = true;
     loop {
-        let configs = calendars.borrow_and_update().clone();
-        followed = keep_or_add(followed, configs);
-        let now = Utc::now();
-        // Fetched side by side: a slow server (up to the fetcher's timeout) holds up no other calendar.
+        if reload {
+            reload = false;
+            let configs = calendars.borrow_and_update().clone();
+            followed = keep_or_add(followed, configs, &mut generations);
+        }
+        // Each fetch runs on a task of its own: a slow server holds up no other calendar, no start or end.
         let due = Instant::now();
-        join_all(
-            followed
-                .iter_mut()
-                .filter(|calendar| calendar.fetch_at <= due)
-                .map(|calendar| calendar.fetch(&fetcher, &timing, now)),
-        )
-        .await;
+        for calendar in followed
+            .iter_mut()
+            .filter(|calendar| !calendar.fetching && calendar.fetch_at <= due)
+        {
+            calendar.start_fetch(&fetcher, &done_tx);
+        }
+        let now = Utc::now();
         for calendar in &mut followed {
-            calendar.read(now);
+            calendar.read(now).await;
         }
         let next = publish(&followed, &view, Utc::now());
         // Woken at the next start or end, the next fetch, or 5 minutes at most: a machine that slept through
@@ -244,19 +292,41 @@ async fn follow(
         if let Some(change) = next.and_then(|at| (at - Utc::now()).to_std().ok()) {
             wake = wake.min(Instant::now() + change);
         }
-        if let Some(fetch) = followed.iter().map(|calendar| calendar.fetch_at).min() {
+        if let Some(fetch) = followed
+            .iter()
+            .filter(|calendar| !calendar.fetching)
+            .map(|calendar| calendar.fetch_at)
+            .min()
+        {
             wake = wake.min(fetch);
         }
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {}
-            changed = calendars.changed() => if changed.is_err() { return },
+            changed = calendars.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                reload = true;
+            }
+            Some(finished) = done.recv() => {
+                if let Some(calendar) = followed
+                    .iter_mut()
+                    .find(|calendar| calendar.config.id == finished.id && calendar.generation == finished.generation)
+                {
+                    calendar.fetched(finished.outcome, &timing, Utc::now());
+                }
+            }
         }
     }
 }
 
 /// The calendars in `configs`: those already followed keep what they know (unless their address or options
 /// changed), new ones start fresh and are fetched at once.
-fn keep_or_add(followed: Vec<Followed>, configs: Vec<CalendarConfig>) -> Vec<Followed> {
+fn keep_or_add(
+    followed: Vec<Followed>,
+    configs: Vec<CalendarConfig>,
+    generations: &mut u64,
+) -> Vec<Followed> {
     let mut known: HashMap<String, Followed> = followed
         .into_iter()
         .map(|calendar| (calendar.config.id.clone(), calendar))
@@ -265,7 +335,10 @@ fn keep_or_add(followed: Vec<Followed>, configs: Vec<CalendarConfig>) -> Vec<Fol
         .into_iter()
         .map(|config| match known.remove(&config.id) {
             Some(calendar) if calendar.config == config => calendar,
-            _ => Followed::new(config),
+            _ => {
+                *generations += 1;
+                Followed::new(config, *generations)
+            }
         })
         .collect()
 }

@@ -127,7 +127,17 @@ impl Transitions {
             let mut walls = vec![start];
             if let Some(rule) = prop(observance, "RRULE") {
                 let until = Until::with(move |instant| (instant + from).naive_utc());
-                walls = recurrence::walls(rule, start, false, &until, horizon).unwrap_or(walls);
+                // Yearly onsets since 1601 (Outlook's start of time) are a few hundred steps.
+                let mut steps = 10_000;
+                walls = recurrence::walls(
+                    rule,
+                    start,
+                    false,
+                    &until,
+                    NaiveDateTime::MIN..=horizon,
+                    &mut steps,
+                )
+                .map_or(walls, |made| made.walls);
             }
             for rdate in super::ics::props(observance, "RDATE") {
                 walls.extend(
@@ -205,7 +215,10 @@ impl Zones {
                 .map(Zone::Named)
                 .or_else(|| Transitions::from_definition(definition, horizon).map(Zone::Defined));
             if let Some(zone) = zone {
-                by_tzid.insert(tzid.trim().trim_matches('"').to_owned(), zone);
+                // A TEXT value: "(UTC+01:00) Amsterdam\, Berlin" is the zone events name as
+                // TZID="(UTC+01:00) Amsterdam, Berlin".
+                let unescaped = icalendar::parser::ParseString::from(tzid.trim()).unescape_text();
+                by_tzid.insert(unescaped.as_str().trim_matches('"').to_owned(), zone);
             }
         }
         Self { by_tzid }
@@ -310,6 +323,20 @@ mod tests {
             zones.zone("Custom Berlin"),
             Some(Zone::Named(chrono_tz::Tz::Europe__Berlin))
         ));
+    }
+
+    #[test]
+    fn an_escaped_tzid_is_the_one_events_name_quoted() {
+        let text = OUTLOOK_BERLIN.replace(
+            "TZID:W. Europe Standard Time",
+            "TZID:(UTC+01:00) Amsterdam\\, Berlin\\, Bern",
+        );
+        let components = icalendar::parser::read_calendar_simple(&text).expect("parses");
+        let zones = Zones::read(&components, wall("2030-01-01 00:00"));
+        let zone = zones
+            .zone("\"(UTC+01:00) Amsterdam, Berlin, Bern\"")
+            .expect("found under its unescaped name");
+        assert_eq!(zone.instant(wall("2026-07-15 09:00")), utc("2026-07-15 07:00"));
     }
 
     #[test]

@@ -77,6 +77,15 @@ async fn serve(seen: Seen) -> String {
         .route("/s3cr3t/moved.ics", get(redirect("/s3cr3t/etag.ics")))
         .route("/s3cr3t/loop.ics", get(redirect("/s3cr3t/loop.ics")))
         .route(
+            "/s3cr3t/huge-streamed.ics",
+            get(|| async {
+                // No Content-Length: the size is only known as it arrives.
+                let chunk = axum::body::Bytes::from(vec![b'X'; 1024 * 1024]);
+                let chunks = (0..17).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+                Body::from_stream(futures_util::stream::iter(chunks))
+            }),
+        )
+        .route(
             "/s3cr3t/huge.ics",
             get(|| async { "X".repeat(MAX_DOCUMENT_BYTES + 1) }),
         );
@@ -152,6 +161,7 @@ async fn errors_say_what_happened_and_when_to_come_back_without_the_address() {
         ),
         ("/s3cr3t/loop.ics", "redirects too often", None),
         ("/s3cr3t/huge.ics", "larger than 16 MiB", None),
+        ("/s3cr3t/huge-streamed.ics", "larger than 16 MiB", None),
     ] {
         let error = fetcher
             .fetch(&at(&base, path), &Validators::default())

@@ -314,6 +314,48 @@ fn a_document_that_is_not_icalendar_is_refused_without_quoting_it() {
 }
 
 #[test]
+fn hostile_documents_are_refused_or_cut_and_nothing_overflows() {
+    // Nested deeper than any calendar: refused before the parser recurses into it.
+    let nested = format!("BEGIN:VCALENDAR\r\n{}", "BEGIN:X\r\n".repeat(100_000));
+    let error = read(&nested, autumn(), &CalendarOptions::default()).expect_err("too deep");
+    assert!(error.to_string().contains("nest deeper than 8"), "{error}");
+    // Lengths past any arithmetic, a length of more than a year, an end before the start: left out, counted.
+    let events = [
+        event("UID:huge\r\nSUMMARY:Huge\r\nDTSTART:20261105T100000Z\r\nDURATION:P99999999D\r\n"),
+        event("UID:sum\r\nSUMMARY:Sum\r\nDTSTART:20261105T100000Z\r\nDURATION:P15000000000W15000000000W\r\n"),
+        event("UID:year\r\nSUMMARY:Year\r\nDTSTART:20261105T100000Z\r\nDURATION:P400D\r\n"),
+        event("UID:back\r\nSUMMARY:Back\r\nDTSTART:20261105T100000Z\r\nDTEND:20261104T100000Z\r\n"),
+        // Every second since 2020: cut where the document's steps run out, the rest still read.
+        event("UID:sec\r\nSUMMARY:Every second\r\nDTSTART:20200101T000000Z\r\nDURATION:PT1S\r\nRRULE:FREQ=SECONDLY\r\n"),
+        event(&format!("UID:long\r\nSUMMARY:{}\r\nDTSTART:20261106T100000Z\r\nDURATION:PT1H\r\n", "T".repeat(5000))),
+    ]
+    .concat();
+    let reading = read_all(&document(&events), &CalendarOptions::default());
+    assert_eq!(reading.unreadable_events, 4, "{reading:?}");
+    assert_eq!(reading.broken_rules, 1, "the endless rule cut, and said");
+    let titles: Vec<usize> = reading
+        .occurrences
+        .iter()
+        .map(|occurrence| occurrence.title.len())
+        .collect();
+    assert_eq!(titles, [LONGEST_TITLE], "the only one left, its title cut");
+}
+
+#[test]
+fn an_end_in_another_zone_gives_every_occurrence_its_exact_length() {
+    // A flight from Tokyo at 17:00 to Los Angeles at 10:00 the same day: 10 hours.
+    let flight = event(
+        "UID:flight\r\nSUMMARY:Flight\r\nDTSTART;TZID=Asia/Tokyo:20261105T170000\r\n\
+         DTEND;TZID=America/Los_Angeles:20261105T100000\r\n",
+    );
+    let reading = read_all(&document(&flight), &CalendarOptions::default());
+    assert_eq!(
+        starts_and_titles(&reading),
+        vec![(utc("2026-11-05 08:00"), utc("2026-11-05 18:00"), "Flight")]
+    );
+}
+
+#[test]
 fn durations_are_read_as_written() {
     assert_eq!(parse_duration("PT1H30M"), Some(Duration::minutes(90)));
     assert_eq!(parse_duration("P2W"), Some(Duration::weeks(2)));

@@ -98,10 +98,10 @@ async fn an_event_speaks_from_its_start_to_its_end_without_fetching_again() {
     let server = Server::default();
     let address = server.start().await;
     // Whole seconds: the document's times have no fractions.
-    let start = DateTime::from_timestamp(Utc::now().timestamp() + 2, 0).expect("a time");
+    let start = DateTime::from_timestamp(Utc::now().timestamp() + 4, 0).expect("a time");
     server.answer(
         200,
-        calendar_with("Design review", start, start + chrono::Duration::seconds(2)),
+        calendar_with("Design review", start, start + chrono::Duration::seconds(3)),
     );
     // An hour between fetches: what happens next is the watcher waking for the start and the end.
     let timing = Timing {
@@ -124,7 +124,7 @@ async fn an_event_speaks_from_its_start_to_its_end_without_fetching_again() {
     .await;
     assert!(Utc::now() >= start);
     until(&mut view, "over", |view| view.now.is_none()).await;
-    assert!(Utc::now() >= start + chrono::Duration::seconds(2));
+    assert!(Utc::now() >= start + chrono::Duration::seconds(3));
     assert_eq!(server.requests.load(Ordering::SeqCst), 1, "fetched once");
 }
 
