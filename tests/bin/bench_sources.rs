@@ -264,10 +264,20 @@ async fn calendar_figures(
     add_calendar(sandbox, &server).await;
     let mut to_call = Vec::new();
     for start in starts {
-        let arrived = next_call(calls, SET, |body| {
-            body["profile"]["status_text"] == "In a meeting"
+        let mut feed = calls.resubscribe();
+        let waited = tokio::spawn(async move {
+            next_call(&mut feed, SET, |body| {
+                body["profile"]["status_text"] == "In a meeting"
+            })
+            .await
         })
         .await;
+        let Ok(arrived) = waited else {
+            let log = sandbox.log("app");
+            let mut tail: Vec<&str> = log.lines().rev().take(60).collect();
+            tail.reverse();
+            panic!("no event reached Slack; the app's log ends:\n{}", tail.join("\n"));
+        };
         let arrived_at =
             chrono::Utc::now() - chrono::Duration::from_std(arrived.elapsed()).unwrap_or_default();
         to_call.push((arrived_at - start).to_std().unwrap_or_default());
