@@ -91,11 +91,13 @@ impl Listener {
 
     /// Grabs the wanted shortcut again with the keyboard's current map (after a layout change, or on a new
     /// connection where nothing is grabbed yet), and reads the map again for the keys typed for the picker.
+    ///
+    /// The old grab stays until the new one is in place, and only what the new one does not cover is released
+    /// then: the server sends these notices when a program types through another keyboard device (xdotool's
+    /// first key does), so one often arrives with the shortcut's own press on its heels, and a press that
+    /// fell between a release and the grab again went to the focused window, lost.
     fn grab_again(&self, link: &Link) {
         let mut grabs = self.grabs.lock();
-        if let Some(old) = grabs.active.take() {
-            link.release(&old);
-        }
         let map = match link.key_map() {
             Ok(map) => map,
             Err(reason) => {
@@ -105,20 +107,37 @@ impl Listener {
             }
         };
         self.capture.lock().map = Some(map.clone());
+        let old = grabs.active.take();
         let Some(wanted) = grabs.wanted else {
+            if let Some(old) = old {
+                link.release(&old);
+            }
             return;
         };
+        // Grabbing a combination this connection holds already replaces that grab (X protocol, GrabKey).
         match link.grab(&map, wanted) {
             Ok(grab) => {
-                tracing::info!(
-                    keycode = grab.keycode,
-                    num_lock = u16::from(grab.num_lock),
-                    "the keyboard's mapping is read again and the shortcut grabbed on it"
-                );
+                let moved = old.as_ref() != Some(&grab);
+                if let Some(old) = old {
+                    link.release_all_but(&old, &grab);
+                }
+                if moved {
+                    tracing::info!(
+                        keycode = grab.keycode,
+                        num_lock = u16::from(grab.num_lock),
+                        "the keyboard's mapping is read again and the shortcut grabbed on it"
+                    );
+                } else {
+                    tracing::debug!("the keyboard's mapping is read again; the shortcut's grab is unchanged");
+                }
                 grabs.active = Some(grab);
             }
             // Kept as wanted: the next change of the mapping may give the key back.
             Err(reason) => {
+                // A failed grab releases what it took, some of which may have been the old grab's.
+                if let Some(old) = old {
+                    link.release(&old);
+                }
                 tracing::warn!("the shortcut cannot be grabbed on the new keyboard mapping: {reason}")
             }
         }

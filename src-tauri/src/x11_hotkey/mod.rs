@@ -217,6 +217,20 @@ impl Link {
         Ok(grab)
     }
 
+    /// Releases the combinations of `old` that `new` does not hold (both grabbed by this connection).
+    fn release_all_but(&self, old: &Grab, new: &Grab) {
+        let held_by_new = |modifiers: ModMask| {
+            new.keycode == old.keycode && new.locks.iter().any(|lock| new.modifiers | *lock == modifiers)
+        };
+        for lock in &old.locks {
+            let modifiers = old.modifiers | *lock;
+            if !held_by_new(modifiers) {
+                let _ = self.connection.ungrab_key(old.keycode, self.root, modifiers);
+            }
+        }
+        let _ = self.connection.flush();
+    }
+
     fn release(&self, grab: &Grab) {
         for lock in &grab.locks {
             let _ = self
