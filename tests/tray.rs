@@ -1000,7 +1000,11 @@ async fn no_press_of_the_shortcut_is_lost_while_the_keyboard_map_changes() {
         std::thread::spawn(move || {
             let mut changes = 0_u32;
             while !stop.load(Ordering::Relaxed) {
-                let symbol = if changes % 2 == 0 { "F35" } else { "NoSymbol" };
+                let symbol = if changes.is_multiple_of(2) {
+                    "F35"
+                } else {
+                    "NoSymbol"
+                };
                 xmodmap(&[&format!("keycode {spare} = {symbol}")]);
                 changes += 1;
             }
