@@ -18,6 +18,7 @@ use caret_app::sources::calendars::NewCalendar;
 use caret_app::views::export::{ExportFormat, ExportedLog};
 use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppInfo, Snapshot, WindowKind};
+use caret_core::WorkingHours;
 use caret_core::{TimeFormat, WorkspaceSettings};
 use caret_store::{LogEntry, LogFilter};
 use tauri::Manager;
@@ -194,6 +195,7 @@ ipc_commands! {
     set_source(source: SourceName, on: bool) -> SourcesView;
     add_calendar(calendar: NewCalendar) -> SourcesView;
     remove_calendar(name: String) -> SourcesView;
+    set_working_hours(hours: WorkingHours) -> SourcesView;
 }
 
 /// The events the shell sends every window: name, payload type. Listed once, like the commands, so the UI's

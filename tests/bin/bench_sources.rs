@@ -1,8 +1,9 @@
 //! The desktop sources' figures of docs/performance.md, through the running app (`--headless`) on a real
 //! PipeWire server of the bench's own (tests/support/audio.rs) and a screen saver on the session bus
 //! (tests/support/screensaver.rs): what watching costs when nothing happens (the app's wake-ups over a quiet
-//! window with the sources off, the microphone on, then the screen lock on too, in the same run), the time
-//! from a recording application starting to `users.profile.set` arriving at the local Slack, and from the
+//! window with the sources off, the microphone on, then the screen lock on too, then the working hours, in
+//! the same run), the time from a recording application starting to `users.profile.set` arriving at the
+//! local Slack, and from the
 //! screen locking to `users.setPresence`; then a calendar (on a local calendar server): its idle cost over a
 //! longer window (it asks its server every 5 minutes) and the time from an event's start to
 //! `users.profile.set`. Run inside the test harness's session (the session bus wireplumber, the screen saver
@@ -95,6 +96,8 @@ async fn main() {
         .command("app", &["--headless"])
         .env("CARET_SLACK_API_URL", slack.base_url())
         .env("PIPEWIRE_RUNTIME_DIR", audio.runtime_dir())
+        // The sources' and the engine's own account, for a phase that fails.
+        .env("CARET_LOG", "info,caret_sources=debug,caret_app=debug")
         .spawn()
         .expect("launch");
     sandbox
@@ -125,6 +128,21 @@ async fn main() {
         "  microphone and screen lock on  {both:>8.0} wake-ups/h  (+{:.0}/h)",
         both - off
     );
+    // The working hours on top, off work now (every day's work starts in two hours): the source looks again
+    // every 5 minutes at most.
+    let start = chrono::Local::now() + chrono::Duration::hours(2);
+    let end = start + chrono::Duration::hours(1);
+    let week = format!("mon-sun {}-{}", start.format("%H:%M"), end.format("%H:%M"));
+    let (ok, _, stderr) = sandbox.cli("cli-hours", &["hours", "on", "--week", &week]).await;
+    assert!(ok, "caret-desktop hours on: {stderr}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let hours = wakeups_per_hour(pid, idle).await;
+    println!(
+        "  and working hours on (off work) {hours:>7.0} wake-ups/h  (+{:.0}/h against the two)",
+        hours - both
+    );
+    let (ok, _, stderr) = sandbox.cli("cli-hours", &["hours", "off"]).await;
+    assert!(ok, "caret-desktop hours off: {stderr}");
 
     // 2. A recording application starting → Slack's request, then its end → the status cleared. Rounds 20 s
     // apart: Slack's profile-write budget (2 at once, one more every 8 s) is full at each start, so the

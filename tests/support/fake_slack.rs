@@ -262,6 +262,7 @@ const STANDARD_EMOJI: &[&str] = &[
     "coffee",
     "headphones",
     "large_green_circle",
+    "crescent_moon",
 ];
 
 fn scope_for(method: &str) -> Option<&'static str> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clockChoice, clockTime, dateTime, followClock, momentText, timeOfDay } from "./clock";
+import { clockChoice, clockTime, dateTime, followClock, momentText, timeOfDay, weekMomentText } from "./clock";
 import { preferences } from "./test/fixtures";
 import { fakeApp, fakeEvents, settle } from "./test/fake-app";
 
@@ -38,6 +38,19 @@ describe("dates with times", () => {
     expect(momentText(moment, at(23, 0).getTime(), "h12")).toBe("3:42 PM");
     expect(momentText(moment, new Date(2025, 2, 2, 0, 1).getTime(), "h24", "seconds")).toBe("2025-03-01 15:42:07");
     expect(momentText(Number.NaN, moment, "h24")).toBe("unknown");
+  });
+
+  it("writes a moment in the coming week with its weekday, today's alone, and a week away with its date", () => {
+    // Saturday 1 March 2025, 15:42.
+    const now = moment;
+    expect(weekMomentText(at(17, 0).getTime(), now, "h24")).toBe("17:00");
+    expect(weekMomentText(new Date(2025, 2, 3, 9, 0).getTime(), now, "h24")).toBe("Mon 09:00");
+    expect(weekMomentText(new Date(2025, 2, 2, 0, 30).getTime(), now, "h12")).toBe("Sun 12:30 AM");
+    expect(weekMomentText(new Date(2025, 2, 7, 23, 0).getTime(), now, "h24")).toBe("Fri 23:00");
+    // Seven days on, "Sat" would read as today: the date says which.
+    expect(weekMomentText(new Date(2025, 2, 8, 9, 0).getTime(), now, "h24")).toBe("2025-03-08 09:00");
+    expect(weekMomentText(new Date(2025, 1, 28, 9, 0).getTime(), now, "h24")).toBe("2025-02-28 09:00");
+    expect(weekMomentText(Number.NaN, now, "h24")).toBe("unknown");
   });
 
   it("writes the time of an ISO date, or the text as it came", () => {

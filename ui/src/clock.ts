@@ -52,6 +52,31 @@ export function momentText(atMs: number, nowMs: number, clock: TimeFormat, preci
   return isSameDay(atMs, nowMs) ? timeOfDay(date, clock, precision) : dateTime(atMs, clock, precision);
 }
 
+/** Weekday abbreviations in `Date.getDay()` order (Sunday first): English, as every other word in the windows. */
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] as const;
+
+/** How many local calendar days `atMs` is after `nowMs` (negative before): rounded, so a DST day still counts 1. */
+function daysAhead(atMs: number, nowMs: number): number {
+  const midnight = (ms: number) => {
+    const date = new Date(ms);
+    return new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
+  };
+  return Math.round((midnight(atMs) - midnight(nowMs)) / 86_400_000);
+}
+
+/**
+ * A moment in the coming week: the time alone today, with its weekday in the next six days ("Tue 09:00"), and
+ * with its date otherwise (see {@link dateTime}), where a weekday alone could be read as today's or last week's.
+ */
+export function weekMomentText(atMs: number, nowMs: number, clock: TimeFormat): string {
+  const date = new Date(atMs);
+  if (Number.isNaN(date.getTime())) return "unknown";
+  const days = daysAhead(atMs, nowMs);
+  if (days === 0) return timeOfDay(date, clock);
+  if (days > 0 && days < 7) return `${WEEKDAYS[date.getDay()] ?? ""} ${timeOfDay(date, clock)}`;
+  return dateTime(atMs, clock);
+}
+
 /** The time of day of an ISO date ("until 15:42"), or the text as it came when it is not a date. */
 export function clockTime(iso: string, clock: TimeFormat): string {
   const date = new Date(iso);

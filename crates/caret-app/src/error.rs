@@ -176,6 +176,13 @@ pub enum Refusal {
     UnknownSource { word: String },
     #[error("turn a source on or off: {word:?} is neither `on` nor `off`")]
     SourceOnOrOff { word: String },
+    /// The week as `caret-desktop hours --week` takes it could not be read.
+    #[error(
+        "cannot read the working week {text:?}: {reason} (write it like \"mon-fri 09:00-17:30, sat 10:00-13:00\")"
+    )]
+    WorkingWeek { text: String, reason: String },
+    #[error("{word:?} is neither `on` nor `off`")]
+    OnOrOff { word: String },
     #[error("a calendar needs a name")]
     CalendarName,
     #[error("there is already a calendar named {name:?}")]

@@ -82,6 +82,9 @@ pub struct SourcePreferences {
     /// The session's screen lock: while it is locked, Slack shows the person away.
     #[serde(default)]
     pub screen_lock: bool,
+    /// The working week: outside it, Slack shows the person away (and "Off for the day" if they want).
+    #[serde(default)]
+    pub working_hours: caret_core::WorkingHours,
 }
 
 /// One of the desktop's sources: `microphone`, `screen_lock` (the field names of [`SourcePreferences`]).
@@ -272,6 +275,11 @@ mod tests {
             sources: SourcePreferences {
                 microphone: true,
                 screen_lock: true,
+                working_hours: caret_core::WorkingHours {
+                    on: true,
+                    off_status: true,
+                    ..caret_core::WorkingHours::default()
+                },
             },
         };
         save(&paths(dir.path()), &chosen).unwrap();
@@ -291,7 +299,8 @@ mod tests {
             microphone,
             SourcePreferences {
                 microphone: true,
-                screen_lock: false
+                screen_lock: false,
+                working_hours: caret_core::WorkingHours::default(),
             }
         );
         let both = microphone.with(SourceName::ScreenLock, true);
@@ -300,7 +309,8 @@ mod tests {
             both.with(SourceName::Microphone, false),
             SourcePreferences {
                 microphone: false,
-                screen_lock: true
+                screen_lock: true,
+                working_hours: caret_core::WorkingHours::default(),
             }
         );
         assert_eq!(SourceName::parse("screen-lock"), Some(SourceName::ScreenLock));

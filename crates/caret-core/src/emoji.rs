@@ -21,6 +21,7 @@ pub const STANDARD_GLYPHS: &[(&str, &str)] = &[
     ("car", "\u{1F697}"),
     ("coffee", "\u{2615}"),
     ("computer", "\u{1F4BB}"),
+    ("crescent_moon", "\u{1F319}"),
     ("date", "\u{1F4C5}"),
     ("dog", "\u{1F436}"),
     ("eyes", "\u{1F440}"),

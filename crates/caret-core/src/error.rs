@@ -32,6 +32,10 @@ pub enum CoreError {
     UnknownPlaceholder { kind: StateKind, found: String },
     #[error("an event must end after it starts")]
     EventEndsBeforeStart,
+    #[error(
+        "working hours from minute {start} to minute {end} are not a day's: start between 00:00 and 23:59, end between 00:01 and 24:00, and not at the start"
+    )]
+    InvalidWorkingHours { start: u16, end: u16 },
 }
 
 pub type Result<T> = std::result::Result<T, CoreError>;

@@ -11,6 +11,7 @@
 //! - [`mapping`]: [`decide`], the one function that turns (state, settings, now) into that status. The user's
 //!   privacy depends on it, so it is table-tested for every state, policy and phone-number option.
 //! - [`rate`]: a token bucket with the time passed in, for rate limits (the engine's, the relay's).
+//! - [`working_hours`]: the person's working week in local time, and where a moment falls in it.
 //! - [`text`]: Slack's 100-character rule, grapheme-safe truncation and sanitising of free text from a phone.
 //!
 //! Time always comes in as an argument (`now`), so every rule here is testable without waiting.
@@ -25,6 +26,7 @@ pub mod sources;
 pub mod state;
 pub mod status;
 pub mod text;
+pub mod working_hours;
 
 pub use error::{CoreError, Result};
 pub use mapping::decide;
@@ -32,6 +34,10 @@ pub use policy::{Blocked, Policy, PolicySetting, SharingPolicy};
 pub use settings::{
     LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule, StateTemplate, TimeFormat, WorkspaceSettings,
 };
-pub use sources::{DesktopSignals, DesktopSource, Inputs, StateSource, choose_input, decide_inputs};
+pub use sources::{
+    DesktopSignals, DesktopSource, Inputs, OFF_HOURS_EMOJI, OFF_HOURS_TEXT, OffHours, StateSource,
+    choose_input, decide_inputs,
+};
 pub use state::{CaretState, EventDetails, ManualStatus, Origin, StateKind, StatusInput};
 pub use status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus};
+pub use working_hours::{DayHours, HoursNow, WorkingHours};

@@ -194,7 +194,7 @@ fn substitute(text: &str, value_of: impl Fn(&str) -> Option<String>) -> String {
 }
 
 /// Appends the phone number whole, shortening only the text before it.
-fn with_phone_number(body: &str, number: Option<&str>) -> String {
+pub(crate) fn with_phone_number(body: &str, number: Option<&str>) -> String {
     let Some(number) = number else {
         return truncate_to(body, STATUS_TEXT_LIMIT);
     };

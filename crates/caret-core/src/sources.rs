@@ -15,7 +15,9 @@
 //! 5. **The phone's generic states**: busy, silent, then available and offline (which share nothing).
 //!
 //! A locked screen is not an input of its own: [`decide_inputs`] makes the presence away while it lasts,
-//! under every policy but Blocked, and leaves the status to the order above.
+//! under every policy but Blocked, and leaves the status to the order above. Nor are the working hours:
+//! outside them the presence is away too (unless the user's own choice speaks), and "Off for the day", where
+//! the user asked for it, fills a status nothing above sets, under Trusted and VIP.
 //!
 //! A source adds inputs, never exposure: what comes out is a [`StatusInput`] like any other, and
 //! [`crate::decide`] applies the workspace's policy to it unchanged (under Default a call from the
@@ -28,8 +30,8 @@ use ts_rs::TS;
 use crate::mapping::decide;
 use crate::policy::Policy;
 use crate::settings::WorkspaceSettings;
-use crate::state::{CaretState, EventDetails, ManualStatus, StateKind, StatusInput};
-use crate::status::{Decision, DesiredStatus, Presence};
+use crate::state::{CaretState, EventDetails, ManualStatus, Origin, StateKind, StatusInput};
+use crate::status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus};
 
 /// A source on the desktop itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -56,16 +58,20 @@ pub enum StateSource {
     Microphone,
     Camera,
     Calendar,
+    /// Outside the working hours: "Off for the day" ([`decide_inputs`]), never an input of its own.
+    WorkingHours,
 }
 
 impl StateSource {
-    /// Every source, in the order of [`choose_input`]'s tie-breaks.
-    pub const ALL: [StateSource; 5] = [
+    /// Every source, in the order of [`choose_input`]'s tie-breaks (the working hours last: they fill only a
+    /// status no input sets).
+    pub const ALL: [StateSource; 6] = [
         StateSource::Manual,
         StateSource::Phone,
         StateSource::Microphone,
         StateSource::Camera,
         StateSource::Calendar,
+        StateSource::WorkingHours,
     ];
 
     /// The source as `state --json` and the sync log's Source column name it: "you" for the user's own
@@ -85,6 +91,7 @@ impl StateSource {
             StateSource::Microphone => "microphone",
             StateSource::Camera => "camera",
             StateSource::Calendar => "calendar",
+            StateSource::WorkingHours => "working hours",
         }
     }
 }
@@ -114,7 +121,25 @@ pub struct DesktopSignals {
     /// presence away (see [`decide_inputs`]) and leaves the status to the inputs above.
     #[serde(default)]
     pub screen_locked: bool,
+    /// Outside the working hours the person set (the working-hours source, when it is on). Not a state of its
+    /// own either: see [`decide_inputs`].
+    #[serde(default)]
+    pub off_hours: Option<OffHours>,
 }
+
+/// Outside working hours, as the working-hours source tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OffHours {
+    /// The next start of work; `None` when the week has no working day.
+    pub back_at: Option<DateTime<Utc>>,
+    /// The person wants "Off for the day" shown until then.
+    pub show_status: bool,
+}
+
+/// What Slack shows outside working hours, where the person asked for it ([`decide_inputs`]).
+pub const OFF_HOURS_TEXT: &str = "Off for the day";
+pub const OFF_HOURS_EMOJI: &str = ":crescent_moon:";
 
 /// Everything that may speak at one moment.
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +204,12 @@ pub fn choose_input(inputs: Inputs<'_>, now: DateTime<Utc>) -> Option<StatusInpu
 /// presence away under every policy that shares anything, whatever the status says, because someone who
 /// left the desk answers later whatever they are doing. Blocked shares nothing, not even that. The status is
 /// never changed by the lock: it adds no exposure.
+///
+/// Then the working hours: outside them, unless the person's own choice speaks (they said what they are
+/// doing, at whatever hour), the presence is away under every policy but Blocked, as for the lock. Where the
+/// person asked for it, the status "Off for the day" until the next start fills a status nothing else sets,
+/// under Trusted and VIP only: Default shares Available and Busy and nothing else, and the away presence says
+/// enough there. It never replaces a status another input sets (a call at 9 pm is still a call).
 pub fn decide_inputs(
     inputs: Inputs<'_>,
     settings: &WorkspaceSettings,
@@ -198,7 +229,40 @@ pub fn decide_inputs(
     if inputs.desktop.screen_locked && decision.policy != Policy::Blocked {
         decision.presence = Presence::Away;
     }
+    let chosen_by_the_person = input
+        .as_ref()
+        .is_some_and(|input| matches!(input.origin, Origin::Manual { .. }));
+    if let Some(off) = inputs.desktop.off_hours
+        && !chosen_by_the_person
+        && decision.policy != Policy::Blocked
+    {
+        decision.presence = Presence::Away;
+        let shows_states = matches!(decision.policy, Policy::Trusted | Policy::Vip);
+        if off.show_status && shows_states && decision.status == DesiredStatus::Clear {
+            decision.status = DesiredStatus::Set(off_hours_status(off, settings, now_utc));
+        }
+    }
     (input, decision)
+}
+
+/// "Off for the day" until the next start (Slack clears it then, even if this computer is off by then), with
+/// the phone number where the person shows it; with no next start, a lease like any status of open length.
+fn off_hours_status(off: OffHours, settings: &WorkspaceSettings, now: DateTime<Utc>) -> SlackStatus {
+    let text = crate::mapping::with_phone_number(
+        OFF_HOURS_TEXT,
+        settings.phone.shown_number().map(|number| number.as_str()),
+    );
+    let expiration = match off.back_at {
+        Some(at) => Expiration::Fixed { at },
+        None => Expiration::Lease {
+            at: now + settings.lease.duration(),
+        },
+    };
+    SlackStatus {
+        text,
+        emoji: OFF_HOURS_EMOJI.to_owned(),
+        expiration,
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +336,7 @@ mod tests {
                                 camera_in_use,
                                 calendar_event,
                                 screen_locked,
+                                off_hours: None,
                             };
                             let inputs = Inputs {
                                 manual: manual.as_ref(),
@@ -407,6 +472,147 @@ mod tests {
             }
         }
         assert_eq!(combinations, 5 * (StateKind::ALL.len() + 1) * 2 * 3);
+    }
+
+    /// Every policy, every input (each phone state and none, the user's choice, a call from the microphone, a
+    /// calendar event), the screen locked and not, and the working hours: inside, outside without the status,
+    /// outside with it (a next start, and a week with none). Outside, unless the person's own choice speaks,
+    /// the presence is away under every policy but Blocked; "Off for the day" fills only a status nothing else
+    /// sets, only under Trusted and VIP, until the next start; nothing else changes.
+    #[test]
+    fn outside_working_hours_the_presence_is_away_and_off_for_the_day_fills_only_an_empty_status_that_may_show_states()
+     {
+        let local = now().fixed_offset();
+        let back = now() + Duration::hours(15);
+        let phone_cases: Vec<Option<StateKind>> = std::iter::once(None)
+            .chain(StateKind::ALL.into_iter().map(Some))
+            .collect();
+        let manual = ManualStatus {
+            state: CaretState::Busy,
+            until: None,
+        };
+        let off_cases = [
+            OffHours {
+                back_at: Some(back),
+                show_status: false,
+            },
+            OffHours {
+                back_at: Some(back),
+                show_status: true,
+            },
+            OffHours {
+                back_at: None,
+                show_status: true,
+            },
+        ];
+        let mut combinations = 0;
+        let mut shown = 0;
+        for (name, settings) in policies() {
+            let policy = settings.policy.effective(now());
+            for phone_kind in &phone_cases {
+                let phone = phone_kind.map(phone_state);
+                for manual in [None, Some(&manual)] {
+                    for (microphone_in_use, calendar_event) in
+                        [(false, None), (true, None), (false, Some(meeting()))]
+                    {
+                        for screen_locked in [false, true] {
+                            let inside = DesktopSignals {
+                                microphone_in_use,
+                                calendar_event: calendar_event.clone(),
+                                screen_locked,
+                                off_hours: None,
+                                ..DesktopSignals::default()
+                            };
+                            let inside_inputs = Inputs {
+                                manual,
+                                phone: phone.as_ref(),
+                                desktop: &inside,
+                            };
+                            let (input, working) = decide_inputs(inside_inputs, &settings, local);
+                            for off in off_cases {
+                                let outside = DesktopSignals {
+                                    off_hours: Some(off),
+                                    ..inside.clone()
+                                };
+                                let off_inputs = Inputs {
+                                    manual,
+                                    phone: phone.as_ref(),
+                                    desktop: &outside,
+                                };
+                                let (off_input, decision) = decide_inputs(off_inputs, &settings, local);
+                                let case = format!(
+                                    "{name}, phone {phone_kind:?}, manual {}, microphone {microphone_in_use}, \
+                                     event {}, locked {screen_locked}, {off:?}",
+                                    manual.is_some(),
+                                    calendar_event.is_some()
+                                );
+                                assert_eq!(off_input, input, "{case}: the same input speaks");
+                                assert_eq!(decision.policy, working.policy, "{case}");
+                                assert_eq!(decision.recompute_at, working.recompute_at, "{case}");
+                                if manual.is_some() || policy == Policy::Blocked {
+                                    assert_eq!(decision, working, "{case}: unchanged");
+                                    combinations += 1;
+                                    continue;
+                                }
+                                assert_eq!(decision.presence, Presence::Away, "{case}: off work");
+                                let fills = off.show_status
+                                    && matches!(policy, Policy::Trusted | Policy::Vip)
+                                    && working.status == DesiredStatus::Clear;
+                                if fills {
+                                    let expiration = match off.back_at {
+                                        Some(at) => Expiration::Fixed { at },
+                                        None => Expiration::Lease {
+                                            at: now() + settings.lease.duration(),
+                                        },
+                                    };
+                                    let expected = DesiredStatus::Set(SlackStatus {
+                                        text: OFF_HOURS_TEXT.to_owned(),
+                                        emoji: OFF_HOURS_EMOJI.to_owned(),
+                                        expiration,
+                                    });
+                                    assert_eq!(decision.status, expected, "{case}");
+                                    shown += 1;
+                                } else {
+                                    assert_eq!(decision.status, working.status, "{case}: not replaced");
+                                }
+                                combinations += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(combinations, 5 * (StateKind::ALL.len() + 1) * 2 * 3 * 2 * 3);
+        // Trusted and VIP, with the phone silent about anything shareable and nothing else speaking: no phone,
+        // available, offline (under both: 3 phone cases × 2 locks × 2 status cases).
+        assert_eq!(shown, 2 * 3 * 2 * 2);
+    }
+
+    #[test]
+    fn the_phone_number_follows_off_for_the_day_where_the_person_shows_it() {
+        let mut settings = WorkspaceSettings::default();
+        settings.policy.choose(SharingPolicy::Trusted);
+        settings.phone = crate::settings::PhoneSharing {
+            share: true,
+            number: Some(crate::settings::PhoneNumber::parse("+1 555 0100").unwrap()),
+        };
+        let desktop = DesktopSignals {
+            off_hours: Some(OffHours {
+                back_at: Some(now() + Duration::hours(1)),
+                show_status: true,
+            }),
+            ..DesktopSignals::default()
+        };
+        let inputs = Inputs {
+            manual: None,
+            phone: None,
+            desktop: &desktop,
+        };
+        let (_, decision) = decide_inputs(inputs, &settings, now().fixed_offset());
+        let DesiredStatus::Set(status) = decision.status else {
+            panic!("a status: {decision:?}");
+        };
+        assert_eq!(status.text, format!("{OFF_HOURS_TEXT} · +1 555 0100"));
     }
 
     #[test]

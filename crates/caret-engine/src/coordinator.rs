@@ -465,6 +465,17 @@ impl Coordinator {
         ];
         let rows: Vec<NewLogEntry> = changes
             .into_iter()
+            .chain([(
+                Source::WorkingHours,
+                before.off_hours != signals.off_hours,
+                None,
+                match (before.off_hours, signals.off_hours) {
+                    (None, Some(_)) => "outside working hours: away",
+                    (Some(_), None) => "working hours began",
+                    // The next start moved, or "Off for the day" was turned on or off.
+                    _ => "working hours changed",
+                },
+            )])
             .filter(|(_, changed, ..)| *changed)
             .map(|(source, _, state, outcome)| {
                 self.input_row(

@@ -18,6 +18,8 @@ pub enum Source {
     Calendar,
     /// The session's screen lock (not a state: the presence).
     ScreenLock,
+    /// The working hours (not a state: the presence, and "Off for the day" where asked for).
+    WorkingHours,
 }
 
 impl Source {
@@ -33,6 +35,7 @@ impl Source {
             Source::Camera => "camera",
             Source::Calendar => "calendar",
             Source::ScreenLock => "screen lock",
+            Source::WorkingHours => "working hours",
         }
     }
 }

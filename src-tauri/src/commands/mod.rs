@@ -17,6 +17,7 @@ use caret_app::sources::calendars::NewCalendar;
 use caret_app::views::export::{ExportFormat, ExportedLog};
 use caret_app::views::preview::{SettingsPreview, TemplateCatalog};
 use caret_app::{Action, AppCore, AppInfo, Snapshot, WindowKind};
+use caret_core::WorkingHours;
 use caret_core::{TimeFormat, WorkspaceSettings};
 use caret_store::{LogEntry, LogFilter};
 use tauri::{AppHandle, Manager, Runtime};
@@ -122,7 +123,7 @@ pub async fn preview_settings<R: Runtime>(
 ) -> Result<SettingsPreview> {
     let snapshot = caller.core()?.snapshot();
     let input = snapshot.effective_input(chrono::Utc::now());
-    let current = caret_app::views::preview::PreviewNow::new(input.as_ref(), snapshot.desktop.screen_locked);
+    let current = caret_app::views::preview::PreviewNow::new(input.as_ref(), &snapshot.desktop);
     Ok(caret_app::views::preview::preview(
         &settings,
         chrono::Local::now().fixed_offset(),
@@ -308,6 +309,13 @@ pub async fn remove_calendar<R: Runtime>(caller: Caller<R>, name: String) -> Res
     let core = caller.core()?;
     let paths = core.config().paths.clone();
     Ok(core.services()?.sources.remove_calendar(&paths, &name).await?)
+}
+
+/// Saves the working week and follows it; answers once the sources show it.
+pub async fn set_working_hours<R: Runtime>(caller: Caller<R>, hours: WorkingHours) -> Result<SourcesView> {
+    let core = caller.core()?;
+    let paths = core.config().paths.clone();
+    Ok(core.services()?.sources.set_working_hours(&paths, hours).await?)
 }
 
 #[cfg(test)]

@@ -2,8 +2,14 @@
 import type { CalendarsView } from "./CalendarsView";
 import type { MicrophoneView } from "./MicrophoneView";
 import type { ScreenLockView } from "./ScreenLockView";
+import type { WorkingHours } from "./WorkingHours";
+import type { WorkingHoursView } from "./WorkingHoursView";
 
 /**
  * Every source with what it does now.
  */
-export type SourcesView = { microphone: MicrophoneView, screen_lock: ScreenLockView, calendar: CalendarsView, };
+export type SourcesView = { microphone: MicrophoneView, screen_lock: ScreenLockView, calendar: CalendarsView, working_hours: WorkingHoursView, 
+/**
+ * The working week as saved (followed or not).
+ */
+working_week: WorkingHours, };

@@ -24,6 +24,7 @@ import type { SourceName } from "./SourceName";
 import type { SourcesView } from "./SourcesView";
 import type { TemplateCatalog } from "./TemplateCatalog";
 import type { TimeFormat } from "./TimeFormat";
+import type { WorkingHours } from "./WorkingHours";
 import type { WorkspaceSettings } from "./WorkspaceSettings";
 import type { WorkspaceView } from "./WorkspaceView";
 
@@ -64,6 +65,7 @@ export interface Commands {
   set_source: { args: { source: SourceName; on: boolean }; result: SourcesView };
   add_calendar: { args: { calendar: NewCalendar }; result: SourcesView };
   remove_calendar: { args: { name: string }; result: SourcesView };
+  set_working_hours: { args: { hours: WorkingHours }; result: SourcesView };
 }
 
 export type CommandName = keyof Commands;

@@ -15,6 +15,7 @@ import type { StateKind } from "../bindings/StateKind";
 import type { TemplateCatalog } from "../bindings/TemplateCatalog";
 import type { TemplateState } from "../bindings/TemplateState";
 import type { WorkspaceSettings } from "../bindings/WorkspaceSettings";
+import type { WorkingHours } from "../bindings/WorkingHours";
 import type { WorkspaceView } from "../bindings/WorkspaceView";
 
 export const acme: WorkspaceView = {
@@ -180,13 +181,28 @@ export function previewOf(overrides: Partial<SettingsPreview> = {}): SettingsPre
   };
 }
 
+/** The working week the app starts with: not followed; Monday to Friday, 09:00 to 17:00. */
+export const officeWeek: WorkingHours = {
+  on: false,
+  days: [
+    { start: 540, end: 1020 },
+    { start: 540, end: 1020 },
+    { start: 540, end: 1020 },
+    { start: 540, end: 1020 },
+    { start: 540, end: 1020 },
+    null,
+    null,
+  ],
+  off_status: false,
+};
+
 export const preferences: PreferencesView = {
   preferences: {
     shortcut: "Ctrl+Alt+S",
     autostart: false,
     phone_reach: "known_networks",
     clock: "h24",
-    sources: { microphone: false, screen_lock: false },
+    sources: { microphone: false, screen_lock: false, working_hours: officeWeek },
   },
   shortcut: { state: "registered", shortcut: "Ctrl+Alt+S" },
   picker_command: "caret-desktop picker",
@@ -269,6 +285,6 @@ export const snapshot: Snapshot = {
       shows: { text: "In a call", emoji: ":telephone_receiver:" },
     },
   ],
-  desktop: { microphone_in_use: false, camera_in_use: false, calendar_event: null, screen_locked: false },
+  desktop: { microphone_in_use: false, camera_in_use: false, calendar_event: null, screen_locked: false, off_hours: null },
   input: { state: { kind: "in_call" }, origin: { type: "phone" } },
 };

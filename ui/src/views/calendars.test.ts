@@ -16,6 +16,7 @@ import {
   typeInto,
   type Handlers,
 } from "../test/fake-app";
+import { officeWeek } from "../test/fixtures";
 import { calendarState, nowText, ownAddresses, placeText, removeQuestion } from "./calendars";
 import { mountSources, type SourcesPanel } from "./sources";
 
@@ -62,6 +63,8 @@ const sourcesWith = (calendar: CalendarsView): SourcesView => ({
   microphone: { state: "off" },
   screen_lock: { state: "off" },
   calendar,
+  working_hours: { state: "off" },
+  working_week: officeWeek,
 });
 
 describe("calendarState", () => {

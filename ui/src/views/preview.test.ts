@@ -14,8 +14,9 @@ const inCall: PreviewNow = {
   source: "microphone",
   said: "In a call (microphone)",
   screen_locked: false,
+  off_hours: null,
 };
-const nothing: PreviewNow = { state: null, source: null, said: "Nothing known now", screen_locked: false };
+const nothing: PreviewNow = { state: null, source: null, said: "Nothing known now", screen_locked: false, off_hours: null };
 /** The rows marked as the state speaking now. */
 const marked = (root: HTMLElement) =>
   allByTestId(root, "preview-row")
@@ -153,6 +154,39 @@ describe("renderPreview", () => {
     expect(under("blocked", locked)).toBe("Now: In a call (microphone) · screen locked (Blocked shares nothing)");
     expect(nowLine({ ...nothing, screen_locked: true }, "default")).toBe(
       "Now: nothing known (no phone, nothing chosen, no source sees anything) · screen locked: away in Slack.",
+    );
+  });
+
+  it("says off work shows you away, and “Off for the day” under Trusted and VIP when asked for", () => {
+    const offWork = { ...inCall, off_hours: { back_at: "2025-03-04T08:00:00Z", show_status: false } };
+    const withStatus = { ...inCall, off_hours: { back_at: null, show_status: true } };
+    expect(nowLine(offWork, "default")).toBe("Now: In a call (microphone) · off work: away in Slack");
+    expect(nowLine(offWork, "vip")).toBe("Now: In a call (microphone) · off work: away in Slack");
+    expect(nowLine(offWork, "blocked")).toBe("Now: In a call (microphone) · off work (Blocked shares nothing)");
+    // Default shows only the presence; Blocked, nothing at all.
+    expect(nowLine(withStatus, "default")).toBe("Now: In a call (microphone) · off work: away in Slack");
+    expect(nowLine(withStatus, "blocked")).toBe("Now: In a call (microphone) · off work (Blocked shares nothing)");
+    for (const policy of ["trusted", "vip"] as const) {
+      expect(nowLine(withStatus, policy)).toBe(
+        "Now: In a call (microphone) · off work: away in Slack, “Off for the day” where nothing else is shown",
+      );
+    }
+    expect(nowLine({ ...nothing, off_hours: withStatus.off_hours }, "trusted")).toBe(
+      "Now: nothing known (no phone, nothing chosen, no source sees anything) · off work: away in Slack, " +
+        "“Off for the day” where nothing else is shown.",
+    );
+  });
+
+  it("says a locked screen and the end of the working day together, once", () => {
+    const both = { ...inCall, screen_locked: true, off_hours: { back_at: null, show_status: true } };
+    const view = renderPreview({ preview: previewOf({ now: both }), policy: "vip", compare: false, error: null });
+    expect(byTestId(view, "preview-now")?.textContent).toBe(
+      "Now: In a call (microphone) · screen locked, off work: away in Slack, “Off for the day” where nothing " +
+        "else is shown",
+    );
+    expect(nowLine(both, "default")).toBe("Now: In a call (microphone) · screen locked, off work: away in Slack");
+    expect(nowLine(both, "blocked")).toBe(
+      "Now: In a call (microphone) · screen locked, off work (Blocked shares nothing)",
     );
   });
 

@@ -71,18 +71,26 @@ function rowHeader(label: string, isNow: boolean): HTMLElement {
 }
 
 /**
- * What speaks now and where it comes from ("Now: In a call (microphone)"), and what a locked screen does under
- * `policy`, the policy in force.
+ * What speaks now and where it comes from ("Now: In a call (microphone)"), and what a locked screen and the end of
+ * the working day do under `policy`, the policy in force: both make the presence away (said once when both are
+ * true), and off work Trusted and VIP may show "Off for the day" too, but never over a status something else sets.
  */
 export function nowLine(now: PreviewNow, policy: Policy): string {
-  let locked = "";
-  if (now.screen_locked) {
-    locked = policy === "blocked" ? " · screen locked (Blocked shares nothing)" : " · screen locked: away in Slack";
+  const away = [now.screen_locked && "screen locked", now.off_hours !== null && "off work"].filter(
+    (part) => part !== false,
+  );
+  let aside = "";
+  if (away.length > 0) {
+    const why = away.join(", ");
+    aside = policy === "blocked" ? ` · ${why} (Blocked shares nothing)` : ` · ${why}: away in Slack`;
+    if (now.off_hours?.show_status === true && (policy === "trusted" || policy === "vip")) {
+      aside += ", “Off for the day” where nothing else is shown";
+    }
   }
   if (now.state === null) {
-    return `Now: nothing known (no phone, nothing chosen, no source sees anything)${locked}.`;
+    return `Now: nothing known (no phone, nothing chosen, no source sees anything)${aside}.`;
   }
-  return `Now: ${now.said}${locked}`;
+  return `Now: ${now.said}${aside}`;
 }
 
 function singleTable(column: PolicyPreview, common: string | null, now: StateKind | null): HTMLElement {

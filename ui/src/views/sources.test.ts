@@ -3,22 +3,27 @@ import type { CalendarsView } from "../bindings/CalendarsView";
 import type { SourcesView } from "../bindings/SourcesView";
 import { byTestId, deferred, fakeApp, fakeEvents, inputByTestId, settle, type Handlers } from "../test/fake-app";
 import type { ScreenLockView } from "../bindings/ScreenLockView";
+import { officeWeek } from "../test/fixtures";
 import { microphoneText, mountSources, screenLockText, type SourcesPanel } from "./sources";
 
 const lockOff: ScreenLockView = { state: "off" };
 const unlocked: ScreenLockView = { state: "watching", locked: false, through: ["org.freedesktop.ScreenSaver", "logind"] };
 const locked: ScreenLockView = { state: "watching", locked: true, through: ["org.freedesktop.ScreenSaver", "logind"] };
 const noCalendars: CalendarsView = { calendars: [], now: null };
-const off: SourcesView = { microphone: { state: "off" }, screen_lock: lockOff, calendar: noCalendars };
+/** The parts of every view these tests leave alone: the working hours are not followed. */
+const hoursOff = { working_hours: { state: "off" }, working_week: officeWeek } as const;
+const off: SourcesView = { microphone: { state: "off" }, screen_lock: lockOff, calendar: noCalendars, ...hoursOff };
 const watching: SourcesView = {
   microphone: { state: "watching", microphone_in_use: false, camera_in_use: false },
   screen_lock: lockOff,
   calendar: noCalendars,
+  ...hoursOff,
 };
 const inCall: SourcesView = {
   microphone: { state: "watching", microphone_in_use: true, camera_in_use: false },
   screen_lock: lockOff,
   calendar: noCalendars,
+  ...hoursOff,
 };
 
 describe("microphoneText", () => {
@@ -302,8 +307,15 @@ describe("mountSources", () => {
       );
       expect(lockLine()?.getAttribute("aria-live")).toBe("polite");
       const boxes = [...root.querySelectorAll("input[type=checkbox]")].map((box) => box.getAttribute("data-testid"));
-      // The calendars come after both sources.
-      expect(boxes).toEqual(["sources-microphone", "sources-screen-lock", "calendar-all-day"]);
+      // The working hours, then the calendars, come after both sources.
+      expect(boxes).toEqual([
+        "sources-microphone",
+        "sources-screen-lock",
+        "working-hours-on",
+        "working-hours-off-status",
+        ...["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => `working-hours-${day}-works`),
+        "calendar-all-day",
+      ]);
     });
 
     it("loads off until the person turns it on", async () => {

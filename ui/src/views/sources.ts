@@ -1,11 +1,13 @@
 import type { MicrophoneView } from "../bindings/MicrophoneView";
 import type { ScreenLockView } from "../bindings/ScreenLockView";
+import type { SourceName } from "../bindings/SourceName";
 import type { SourcePreferences } from "../bindings/SourcePreferences";
 import type { SourcesView } from "../bindings/SourcesView";
 import { clockChoice, type ClockChoice } from "../clock";
 import { focusLost, h } from "../dom";
 import { describeError, subscribe, type Call, type OnEvent } from "../ipc";
 import { createCalendars } from "./calendars";
+import { createWorkingHours } from "./working-hours";
 
 /** The running "What the desktop sees" section. */
 export interface SourcesPanel {
@@ -14,8 +16,8 @@ export interface SourcesPanel {
   stop: () => void;
 }
 
-/** One of the desktop's own sources, named as in `set_source`. */
-type Source = keyof SourcePreferences;
+/** One of the desktop's own sources turned on or off by its checkbox, named as in `set_source`. */
+type Source = SourceName;
 
 /** How an unavailable source is retried, as the person is told. */
 const keepsTrying = "Caret Desktop keeps trying (soon at first, then every 5 minutes).";
@@ -52,9 +54,16 @@ function watchingText(microphone: boolean, camera: boolean): string {
   return "Watching: no microphone or camera in use.";
 }
 
-/** Which sources the person turned on (unavailable is on, waiting for PipeWire or a screen-lock interface). */
+/**
+ * Which sources the person turned on (unavailable is on, waiting for PipeWire or a screen-lock interface), and the
+ * working week as saved (its own part of the section changes it, with `set_working_hours`).
+ */
 function sourcesOn(view: SourcesView): SourcePreferences {
-  return { microphone: view.microphone.state !== "off", screen_lock: view.screen_lock.state !== "off" };
+  return {
+    microphone: view.microphone.state !== "off",
+    screen_lock: view.screen_lock.state !== "off",
+    working_hours: view.working_week,
+  };
 }
 
 /** One source's row: its checkbox, what it watches, and what it does now. */
@@ -98,10 +107,11 @@ function showStatus(status: HTMLElement, [text, problem]: [string, boolean]) {
 
 /**
  * Settings' "What the desktop sees": the desktop's own sources, each off until the person turns it on, with what
- * it does now, and the person's calendars. The `sources` event keeps the lines current (a microphone starting or
- * stopping being in use, the screen locking, PipeWire going away, a calendar read or failing, the event now). The
- * checkboxes and the add-a-calendar form are drawn once and updated in place, so keyboard focus and what is being
- * typed stay across updates. Times follow `clock`.
+ * it does now, the working hours, and the person's calendars. The `sources` event keeps the lines current (a
+ * microphone starting or stopping being in use, the screen locking, PipeWire going away, the end of the working
+ * day, a calendar read or failing, the event now). The checkboxes, the working week and the add-a-calendar form
+ * are drawn once and updated in place, so keyboard focus and what is being typed stay across updates. Times follow
+ * `clock`.
  */
 export function mountSources(
   container: HTMLElement,
@@ -145,18 +155,17 @@ export function mountSources(
     messages.replaceChildren(message === null ? "" : h("p", { class: "alert" }, message));
   };
 
-  // An added or removed calendar's answer is the newest view, for every row.
-  const calendars = createCalendars(
-    call,
-    (next) => {
-      ++generation;
-      accept(next);
-      show();
-    },
-    clock,
-  );
+  /** A saved week's, an added or removed calendar's answer: the newest view, for every row. */
+  const answered = (next: SourcesView) => {
+    ++generation;
+    accept(next);
+    show();
+  };
+  const workingHours = createWorkingHours(call, answered, clock);
+  const calendars = createCalendars(call, answered, clock);
 
   const show = () => {
+    workingHours.show(view);
     calendars.show(view?.calendar ?? null);
     const chosen = pending ?? (view === null ? null : sourcesOn(view));
     for (const source of sources) {
@@ -238,6 +247,7 @@ export function mountSources(
   });
   const stop = () => {
     unsubscribe();
+    workingHours.stop();
     calendars.stop();
   };
 
@@ -248,6 +258,7 @@ export function mountSources(
       h("h2", { id: "sources-title" }, "What the desktop sees"),
       ...sources.map((source) => rows[source].group),
       messages,
+      workingHours.element,
       calendars.element,
     ),
   );

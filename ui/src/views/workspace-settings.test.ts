@@ -17,7 +17,7 @@ import {
   type FakeEvents,
   type Handlers,
 } from "../test/fake-app";
-import { acme, catalog, globex, initech, previewOf, settings, snapshot } from "../test/fixtures";
+import { acme, catalog, globex, initech, officeWeek, previewOf, settings, snapshot } from "../test/fixtures";
 import {
   PREVIEW_DEBOUNCE_MS,
   SAVED_SHOWN_MS,
@@ -32,14 +32,20 @@ const micInUse: SourcesView = {
   microphone: { state: "watching", microphone_in_use: true, camera_in_use: false },
   screen_lock: { state: "off" },
   calendar: { calendars: [], now: null },
+  working_hours: { state: "off" },
+  working_week: officeWeek,
 };
 const inCallNow: PreviewNow = {
   state: "in_call",
   source: "microphone",
   said: "In a call (microphone)",
   screen_locked: false,
+  off_hours: null,
 };
-const nothingNow: PreviewNow = { state: null, source: null, said: "Nothing known now", screen_locked: false };
+const nothingNow: PreviewNow = { state: null, source: null, said: "Nothing known now",
+  screen_locked: false,
+  off_hours: null,
+};
 
 describe("mountWorkspaceSettings", () => {
   let root: HTMLElement;

@@ -514,7 +514,7 @@ export function mountWorkspaceSettings(
     editor?.refreshPreview();
   };
   const unlisten = subscribe(onEvent, "snapshot", onSnapshot);
-  // A microphone or the screen lock changed: the preview's "Now" may have too.
+  // A microphone, the screen lock or the working day changed: the preview's "Now" may have too.
   const stopSources = subscribe(onEvent, "sources", () => {
     editor?.refreshPreview();
   });

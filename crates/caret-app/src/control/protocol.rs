@@ -71,6 +71,10 @@ pub enum ControlRequest {
     RemoveCalendar {
         name: String,
     },
+    /// Sets the working hours (saved in the preferences); answers with the sources once they follow them.
+    SetWorkingHours {
+        hours: caret_core::WorkingHours,
+    },
     /// Forgets one known network (by id), or every one.
     ForgetNetworks {
         #[serde(default)]

@@ -390,7 +390,8 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             request @ (ControlRequest::Sources
             | ControlRequest::SetSource { .. }
             | ControlRequest::AddCalendar { .. }
-            | ControlRequest::RemoveCalendar { .. }) => ControlResponse::Sources {
+            | ControlRequest::RemoveCalendar { .. }
+            | ControlRequest::SetWorkingHours { .. }) => ControlResponse::Sources {
                 sources: sources_answer(&services.sources, &core.config().paths, request).await?,
             },
             ControlRequest::ForgetNetworks { id } => ControlResponse::Reach {
@@ -424,6 +425,7 @@ async fn sources_answer(
         ControlRequest::SetSource { source, on } => sources.set_one(paths, source, on).await,
         ControlRequest::AddCalendar { calendar } => sources.add_calendar(paths, calendar).await,
         ControlRequest::RemoveCalendar { name } => sources.remove_calendar(paths, &name).await,
+        ControlRequest::SetWorkingHours { hours } => sources.set_working_hours(paths, hours).await,
         _ => Ok(sources.view()),
     }
 }

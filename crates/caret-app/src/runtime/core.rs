@@ -142,8 +142,20 @@ impl Snapshot {
                 .workspaces
                 .iter()
                 .any(|workspace| workspace.connected && workspace.effective_policy != Policy::Blocked);
-        if self.desktop.screen_locked && away_somewhere {
-            format!("{line} · away (screen locked)")
+        // Off work counts unless a status the person chose speaks (caret_core::decide_inputs).
+        let chosen = self
+            .manual
+            .as_ref()
+            .is_some_and(|manual| manual.is_active(chrono::Utc::now()));
+        let off_work = self.desktop.off_hours.is_some() && !chosen;
+        let why = match (self.desktop.screen_locked, off_work) {
+            (true, true) => "screen locked, off work",
+            (true, false) => "screen locked",
+            (false, true) => "off work",
+            (false, false) => return line,
+        };
+        if away_somewhere {
+            format!("{line} · away ({why})")
         } else {
             line
         }
@@ -377,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn the_tray_says_away_for_the_lock_only_where_a_workspace_shares_anything() {
+    fn the_tray_says_away_for_the_lock_and_off_work_only_where_a_workspace_shares_anything() {
         let core = core();
         let workspace = |effective_policy: Policy| WorkspaceLine {
             id: 1,
@@ -410,7 +422,33 @@ mod tests {
             core.snapshot().state_line(),
             "Phone: Walking · away (screen locked)"
         );
-        core.update(|s| s.paused = true);
+        let off_work = caret_core::OffHours {
+            back_at: None,
+            show_status: true,
+        };
+        core.update(|s| s.desktop.off_hours = Some(off_work));
+        assert_eq!(
+            core.snapshot().state_line(),
+            "Phone: Walking · away (screen locked, off work)"
+        );
+        core.update(|s| s.desktop.screen_locked = false);
+        assert_eq!(core.snapshot().state_line(), "Phone: Walking · away (off work)");
+        core.update(|s| {
+            s.manual = Some(ManualStatus {
+                state: CaretState::Busy,
+                until: None,
+            })
+        });
+        assert_eq!(
+            core.snapshot().state_line(),
+            "Status: Busy (set by you)",
+            "the person's own choice beats the working hours"
+        );
+        core.update(|s| {
+            s.manual = None;
+            s.desktop.screen_locked = true;
+            s.paused = true;
+        });
         assert_eq!(
             core.snapshot().state_line(),
             "Phone: Walking",

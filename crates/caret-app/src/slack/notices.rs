@@ -42,6 +42,7 @@ fn source_words(source: Source) -> &'static str {
         Source::Camera => "by the camera in use",
         Source::Calendar => "by your calendar",
         Source::ScreenLock => "by the screen lock",
+        Source::WorkingHours => "by your working hours",
     }
 }
 

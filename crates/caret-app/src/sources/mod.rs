@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caret_core::DesktopSignals;
+use caret_core::{DesktopSignals, WorkingHours};
 use caret_engine::Engine;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -22,6 +22,7 @@ mod calendar;
 pub mod calendars;
 mod microphone;
 mod screen_lock;
+mod working_hours;
 
 pub use calendar::{CalendarRow, CalendarsView};
 use calendar::{CalendarSetup, CalendarSource};
@@ -30,6 +31,7 @@ pub use microphone::MicrophoneView;
 use microphone::{MicrophoneSource, held_changed};
 use screen_lock::ScreenLockSource;
 pub use screen_lock::ScreenLockView;
+pub use working_hours::WorkingHoursView;
 
 /// The first wait before trying a source that could not start again; it doubles up to [`RETRY_CAP`].
 const RETRY_FIRST: Duration = Duration::from_secs(5);
@@ -44,23 +46,33 @@ pub struct SourcesView {
     pub microphone: MicrophoneView,
     pub screen_lock: ScreenLockView,
     pub calendar: CalendarsView,
+    pub working_hours: WorkingHoursView,
+    /// The working week as saved (followed or not).
+    pub working_week: WorkingHours,
 }
 
 impl SourcesView {
     /// For the command line: a line per source.
     pub fn describe(&self) -> String {
         format!(
-            "microphone: {}\nscreen lock: {}\ncalendars: {}",
+            "microphone: {}\nscreen lock: {}\ncalendars: {}\nworking hours: {}\n",
             self.microphone.describe(),
             self.screen_lock.describe(),
-            self.calendar.describe()
+            self.calendar.describe(),
+            self.working_hours.describe()
         )
+    }
+
+    /// Whether the view is of the working week `hours`.
+    fn working_hours_follow(&self, hours: &WorkingHours) -> bool {
+        self.working_week == *hours && (self.working_hours != WorkingHoursView::Off) == hours.on
     }
 
     /// Whether each source is on or off as `wanted` says (on while waiting for its server counts as on).
     fn follows(&self, wanted: SourcePreferences) -> bool {
         (self.microphone != MicrophoneView::Off) == wanted.microphone
             && (self.screen_lock != ScreenLockView::Off) == wanted.screen_lock
+            && (self.working_hours != WorkingHoursView::Off) == wanted.working_hours.on
     }
 }
 
@@ -85,6 +97,8 @@ impl DesktopSources {
             microphone: MicrophoneView::Off,
             screen_lock: ScreenLockView::Off,
             calendar: CalendarsView::default(),
+            working_hours: WorkingHoursView::Off,
+            working_week: wanted.working_hours,
         });
         let (signals_tx, signals) = watch::channel(DesktopSignals::default());
         let loop_inputs = Inputs {
@@ -163,6 +177,21 @@ impl DesktopSources {
     pub async fn set_one(&self, paths: &AppPaths, source: SourceName, on: bool) -> Result<SourcesView> {
         let wanted = self.save_and_send(paths, |wanted| wanted.with(source, on))?;
         Ok(self.followed(wanted).await)
+    }
+
+    /// Saves the working week and follows it; answers with the view once the loop has it (within two seconds).
+    pub async fn set_working_hours(&self, paths: &AppPaths, hours: WorkingHours) -> Result<SourcesView> {
+        hours.validate()?;
+        let wanted = self.save_and_send(paths, |mut wanted| {
+            wanted.working_hours = hours;
+            wanted
+        })?;
+        let mut view = self.view.clone();
+        let shown = |view: &SourcesView| view.follows(wanted) && view.working_hours_follow(&hours);
+        if !shown(&view.borrow_and_update()) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), view.wait_for(shown)).await;
+        }
+        Ok(self.view())
     }
 
     /// Reads the choices, changes them, saves them and hands them to the loop under the channel's lock, so
@@ -289,14 +318,16 @@ impl Running {
     }
 
     /// What every source says now, and what each does, for Settings.
-    fn read(&mut self) -> (DesktopSignals, SourcesView) {
+    fn read(&mut self, hours: &WorkingHours) -> (DesktopSignals, SourcesView) {
         let capture = self.microphone.reading();
         let lock = self.screen_lock.reading();
+        let (off_hours, hours_view) = working_hours::reading(hours, chrono::Local::now());
         let signals = DesktopSignals {
             microphone_in_use: capture.microphone,
             camera_in_use: capture.camera,
             screen_locked: lock.locked,
             calendar_event: self.calendar.reading(),
+            off_hours,
         };
         let view = SourcesView {
             microphone: MicrophoneView::of(
@@ -306,6 +337,8 @@ impl Running {
             ),
             screen_lock: self.screen_lock.view(&lock),
             calendar: self.calendar.view(),
+            working_hours: hours_view,
+            working_week: *hours,
         };
         (signals, view)
     }
@@ -332,7 +365,7 @@ async fn run(
         sources.microphone.follow(want.microphone).await;
         sources.screen_lock.follow(want.screen_lock).await;
         sources.calendar.follow(calendars.borrow_and_update().clone());
-        let (next, shown) = sources.read();
+        let (next, shown) = sources.read(&want.working_hours);
         if next != signals {
             signals = next;
             told.send_replace(signals.clone());
@@ -350,6 +383,7 @@ async fn run(
         let wake = [
             sources.microphone.next_wake(want.microphone),
             sources.screen_lock.next_wake(want.screen_lock),
+            working_hours::next_wake(&want.working_hours, chrono::Local::now()),
         ]
         .into_iter()
         .flatten()

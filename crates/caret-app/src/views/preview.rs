@@ -69,11 +69,15 @@ pub struct PreviewNow {
     pub said: String,
     /// The screen-lock source sees the screen locked: every policy but Blocked shows the presence away.
     pub screen_locked: bool,
+    /// Off work, and no status the person chose speaks: every policy but Blocked shows the presence away, and
+    /// Trusted and VIP "Off for the day" (if asked for) where nothing else sets a status.
+    pub off_hours: Option<caret_core::OffHours>,
 }
 
 impl PreviewNow {
-    /// From the input `caret_core::choose_input` picked and the desktop's lock.
-    pub fn new(input: Option<&StatusInput>, screen_locked: bool) -> PreviewNow {
+    /// From the input `caret_core::choose_input` picked and what the desktop's lock and working hours say.
+    pub fn new(input: Option<&StatusInput>, desktop: &caret_core::DesktopSignals) -> PreviewNow {
+        let chosen = input.is_some_and(|input| matches!(input.origin, caret_core::Origin::Manual { .. }));
         let said = input.map_or_else(
             || "Nothing known now".to_owned(),
             |input| format!("{} ({})", input.state.kind().label(), input.source().label()),
@@ -82,7 +86,8 @@ impl PreviewNow {
             state: input.map(|input| input.state.kind()),
             source: input.map(|input| input.source().label().to_owned()),
             said,
-            screen_locked,
+            screen_locked: desktop.screen_locked,
+            off_hours: desktop.off_hours.filter(|_| !chosen),
         }
     }
 }
@@ -236,12 +241,28 @@ mod tests {
     #[test]
     fn the_preview_says_what_speaks_now_and_where_it_comes_from() {
         let microphone = StatusInput::from_desktop(CaretState::InCall, caret_core::DesktopSource::Microphone);
-        let speaking = PreviewNow::new(Some(&microphone), true);
+        let off_work = caret_core::OffHours {
+            back_at: None,
+            show_status: true,
+        };
+        let locked_off_work = caret_core::DesktopSignals {
+            screen_locked: true,
+            off_hours: Some(off_work),
+            ..caret_core::DesktopSignals::default()
+        };
+        let speaking = PreviewNow::new(Some(&microphone), &locked_off_work);
         assert_eq!(speaking.said, "In a call (microphone)");
         assert_eq!(speaking.state, Some(StateKind::InCall));
         assert_eq!(speaking.source.as_deref(), Some("microphone"));
         assert!(speaking.screen_locked);
-        let nothing = PreviewNow::new(None, false);
+        assert_eq!(speaking.off_hours, Some(off_work));
+        let chosen = StatusInput::manual(CaretState::Busy, None);
+        assert_eq!(
+            PreviewNow::new(Some(&chosen), &locked_off_work).off_hours,
+            None,
+            "the person's own choice beats the working hours"
+        );
+        let nothing = PreviewNow::new(None, &caret_core::DesktopSignals::default());
         assert_eq!(nothing.said, "Nothing known now");
         assert_eq!(nothing.state, None);
         let preview = preview(&WorkspaceSettings::default(), now(), Some(nothing.clone()));

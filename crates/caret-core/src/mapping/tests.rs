@@ -844,6 +844,68 @@ fn render_status_mapping_doc() -> String {
     );
     out.push_str(&render_which_input_speaks());
     out.push_str(&render_screen_locked());
+    out.push_str(&render_off_hours());
+    out
+}
+
+/// What the working hours do (`caret_core::decide_inputs`), under each policy, with nothing else speaking and
+/// with the phone in a call.
+fn render_off_hours() -> String {
+    let mut out = String::from(
+        "\n## Outside working hours\n\nThe working hours (when they are on) are not an input either. Outside them, \
+         unless a status you chose yourself speaks, the presence is away under every policy that shares anything; \
+         with \"Off for the day\" turned on, that status fills a status nothing else sets, until the next start, \
+         under Trusted and VIP only (Default shares Available and Busy and nothing else; the away presence says \
+         enough there). A call at 9 pm stays a call (`caret_core::decide_inputs`).\n\n\
+         | Policy | What speaks | \"Off for the day\" | Status | Presence |\n|---|---|---|---|---|\n",
+    );
+    let policies = [
+        ("Default", settings(Policy::Default, false)),
+        ("Trusted", settings(Policy::Trusted, false)),
+        ("VIP", settings(Policy::Vip, false)),
+        ("Blocked", settings(Policy::Blocked, false)),
+    ];
+    let back_at = now().with_timezone(&Utc) + chrono::Duration::hours(15);
+    for (name, settings) in &policies {
+        for (speaks, phone) in [
+            ("nothing", None),
+            ("the phone: in a call", Some(CaretState::InCall)),
+        ] {
+            for show_status in [false, true] {
+                let desktop = DesktopSignals {
+                    off_hours: Some(crate::sources::OffHours {
+                        back_at: Some(back_at),
+                        show_status,
+                    }),
+                    ..DesktopSignals::default()
+                };
+                let inputs = Inputs {
+                    manual: None,
+                    phone: phone.as_ref(),
+                    desktop: &desktop,
+                };
+                let (_, decision) = crate::sources::decide_inputs(inputs, settings, now());
+                let status = match &decision.status {
+                    DesiredStatus::Clear => "none".to_owned(),
+                    DesiredStatus::Set(status) => {
+                        let until = match status.expiration {
+                            Expiration::Fixed { at } if at == back_at => " (until the next start)",
+                            _ => "",
+                        };
+                        format!("{} {}{until}", status.emoji, status.text)
+                    }
+                };
+                let presence = match decision.presence {
+                    Presence::Away => "**away**",
+                    Presence::Auto => "automatic",
+                };
+                let shown = if show_status { "on" } else { "off" };
+                out.push_str(&format!(
+                    "| {name} | {speaks} | {shown} | {status} | {presence} |\n"
+                ));
+            }
+        }
+    }
     out
 }
 

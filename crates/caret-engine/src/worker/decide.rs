@@ -1,9 +1,10 @@
 //! What a step decides: the input that speaks and what the workspace's policy makes of it
-//! ([`caret_core::decide_inputs`]), and whether the screen lock is what makes the presence.
+//! ([`caret_core::decide_inputs`]), and what the desk (the screen lock, the working hours) changes in it.
 
 use caret_core::{Decision, DesktopSignals, Inputs, StateSource, decide_inputs};
 
 use super::Worker;
+use crate::Source;
 use crate::coordinator::Target;
 
 impl Worker {
@@ -23,21 +24,51 @@ impl Worker {
         (decision, state_name, input.as_ref().map(|input| input.source()))
     }
 
-    /// Whether the screen lock is what makes `decision`'s presence (the same inputs unlocked would not).
-    pub(super) fn lock_decides(&self, target: &Target, decision: &Decision) -> bool {
-        if !target.desktop.screen_locked {
-            return false;
+    /// What the desk changes in `decision`: which of the screen lock and the working hours makes its presence
+    /// (the lock first: the same inputs unlocked would not be away), and whether the working hours set its
+    /// status ("Off for the day"), compared with the same inputs without them.
+    pub(super) fn desk_effects(&self, target: &Target, decision: &Decision) -> DeskEffects {
+        let desktop = &target.desktop;
+        if !desktop.screen_locked && desktop.off_hours.is_none() {
+            return DeskEffects::default();
         }
+        let now = self.cx.shared.clock.now_local();
+        let decide_with = |desktop: &DesktopSignals| {
+            let inputs = Inputs {
+                manual: target.manual.as_ref(),
+                phone: target.phone.as_ref(),
+                desktop,
+            };
+            decide_inputs(inputs, &target.settings, now).1
+        };
         let unlocked = DesktopSignals {
             screen_locked: false,
-            ..target.desktop.clone()
+            ..desktop.clone()
         };
-        let inputs = Inputs {
-            manual: target.manual.as_ref(),
-            phone: target.phone.as_ref(),
-            desktop: &unlocked,
+        let without_lock = decide_with(&unlocked);
+        let at_work = decide_with(&DesktopSignals {
+            off_hours: None,
+            ..unlocked
+        });
+        let presence = if without_lock.presence != decision.presence {
+            Some(Source::ScreenLock)
+        } else if at_work.presence != without_lock.presence {
+            Some(Source::WorkingHours)
+        } else {
+            None
         };
-        let (_, without_lock) = decide_inputs(inputs, &target.settings, self.cx.shared.clock.now_local());
-        without_lock.presence != decision.presence
+        DeskEffects {
+            presence,
+            status_by_hours: at_work.status != decision.status,
+        }
     }
+}
+
+/// What the screen lock and the working hours change in a decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct DeskEffects {
+    /// The one that makes the presence (away), if either does.
+    pub(super) presence: Option<Source>,
+    /// The working hours set the status ("Off for the day").
+    pub(super) status_by_hours: bool,
 }

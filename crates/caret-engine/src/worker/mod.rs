@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use self::status::{look_of, same_look};
+use crate::Source;
 use crate::budget::WorkspaceLimits;
 use crate::coordinator::{Target, WorkerContextShared};
 use crate::events::EngineEvent;
@@ -95,10 +96,11 @@ struct Worker {
     /// "microphone", "you"…), so that a call says which source the state in Slack came from. `None` (nothing
     /// speaks, the status is cleared): "engine".
     speaking: Option<StateSource>,
-    /// The screen lock makes the presence differ from what the inputs alone make it (away while locked).
-    lock_decides_presence: bool,
-    /// The presence Slack has was written for the lock: its lifting is the lock's row too.
-    applied_presence_by_lock: bool,
+    /// The desk signal (the screen lock, the working hours) that makes the presence differ from what the
+    /// inputs alone make it (away while locked, or off work).
+    desk_presence: Option<Source>,
+    /// The presence Slack has was written for that signal: its lifting is that signal's row too.
+    applied_presence_by: Option<Source>,
 }
 
 /// What a write is for: a status's look (a renewed lease is the same write), or a presence.
@@ -243,8 +245,8 @@ impl Worker {
             refresh_tried: false,
             held: None,
             speaking: None,
-            lock_decides_presence: false,
-            applied_presence_by_lock: false,
+            desk_presence: None,
+            applied_presence_by: None,
             pending_look: std::cell::RefCell::new(None),
             recovered_in_flight: state.in_flight.clone(),
             cx,
@@ -306,8 +308,14 @@ impl Worker {
 
     async fn step(&mut self, target: &Target) -> Flow {
         let (decision, state_name, speaking) = self.decide_now(target);
-        self.speaking = speaking;
-        self.lock_decides_presence = self.lock_decides(target, &decision);
+        let desk = self.desk_effects(target, &decision);
+        // "Off for the day" is the working hours' own row, whatever the phone said (available, say).
+        self.speaking = if desk.status_by_hours {
+            Some(StateSource::WorkingHours)
+        } else {
+            speaking
+        };
+        self.desk_presence = desk.presence;
         self.notice_changes(&decision, state_name, target);
 
         if target.paused {

@@ -23,12 +23,13 @@ fn presence_name(presence: Presence) -> &'static str {
 }
 
 impl Worker {
-    /// A presence call's row: its source is the screen lock when the lock makes this presence (away while
-    /// locked) or lifts the one it made (back at unlock), else the input the decision followed.
+    /// A presence call's row: its source is the screen lock or the working hours when that makes this presence
+    /// (away while locked, or off work) or lifts the one it made (back at unlock, or at work), else the input
+    /// the decision followed.
     fn log_presence_call(&self, decision: &Decision, state_name: Option<&str>, call: super::Call<'_>) {
         let mut row = self.stamped(self.call_row(decision, state_name, call));
-        if self.lock_decides_presence || self.applied_presence_by_lock {
-            row.source = crate::Source::ScreenLock.as_str().to_owned();
+        if let Some(desk) = self.desk_presence.or(self.applied_presence_by) {
+            row.source = desk.as_str().to_owned();
         }
         self.flush_pending_look();
         self.append(&row);
@@ -69,7 +70,7 @@ impl Worker {
                 self.answered();
                 self.settled();
                 self.presence_applied(decision.presence);
-                self.applied_presence_by_lock = self.lock_decides_presence;
+                self.applied_presence_by = self.desk_presence;
                 Flow::Rest(None)
             }
             Err(SlackError::MissingScope { needed, .. }) => {

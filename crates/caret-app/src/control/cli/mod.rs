@@ -3,6 +3,7 @@
 //! command (or per family of commands): its arguments, and what it asks and prints.
 
 mod calendars;
+mod hours;
 mod log;
 mod phones;
 mod policy;
@@ -46,6 +47,7 @@ pub enum Command {
     Reach(reach::Reach),
     Sources(sources::Sources),
     Calendars(calendars::Calendars),
+    Hours(hours::Hours),
 }
 
 /// Runs a command against the running app.
@@ -76,6 +78,7 @@ pub fn run(command: Command) -> Result<()> {
             Command::Reach(reach) => reach.run(&config).await,
             Command::Sources(sources) => sources.run(&config).await,
             Command::Calendars(calendars) => calendars.run(&config).await,
+            Command::Hours(hours) => hours.run(&config).await,
         }
     })
 }
