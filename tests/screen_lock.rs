@@ -310,3 +310,96 @@ async fn eventually_sources(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// Issue 19, point 2's option: with "Away from the desk" turned on, a locked screen also shows that status under
+/// Trusted (a lease: renewed while locked), nothing more under Default than away, never over the person's own
+/// status; unlocked, it is cleared. The status call names the screen lock as its source.
+#[tokio::test(flavor = "multi_thread")]
+async fn away_from_the_desk_is_shown_while_locked_where_asked_and_nothing_else_sets_a_status() {
+    require_desktop_session();
+    let screen = FakeScreenSaver::start(Flavour::Freedesktop, false).await;
+    let slack = FakeSlack::start(TestClock::new()).await;
+    let trusted = slack.add_user("Acme", "ada", &FakeSlack::FULL_SCOPES);
+    let default = slack.add_user("Globex", "ada", &FakeSlack::FULL_SCOPES);
+    let sandbox = Sandbox::new();
+    let (_, _trusted) = sandbox.seed_workspace(&slack, &trusted, &settings(SharingPolicy::Trusted));
+    let (_, _default) = sandbox.seed_workspace(&slack, &default, &settings(SharingPolicy::Default));
+    let mut app = launch(&sandbox, &slack, "app").await;
+    sandbox.sources(&["screen-lock", "on"]).await;
+    let asked = sandbox.sources(&["screen-lock-status", "on"]).await;
+    assert_eq!(asked["screen_lock_status"], true, "{asked}");
+    let (_, said, _) = sandbox.cli("cli-sources-text", &["sources"]).await;
+    assert!(
+        said.contains("\"Away from the desk\" shown while locked"),
+        "{said}"
+    );
+
+    screen.lock().await;
+    away(&slack, &trusted, "Trusted: away while locked", true).await;
+    let shown = eventually(
+        "Trusted: Away from the desk",
+        SOON,
+        || slack.status(&trusted),
+        |status| status.text == "Away from the desk" && status.emoji == ":coffee:",
+    )
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        shown.expiration > now && shown.expiration <= now + 61 * 60,
+        "a lease, renewed while locked: {shown:?}"
+    );
+    away(&slack, &default, "Default: away while locked", true).await;
+    assert_eq!(slack.status(&default).text, "", "Default: only away");
+
+    // The person's own status is not replaced, and takes the status back when it goes.
+    let (ok, _, stderr) = sandbox
+        .cli("cli-set", &["status", "set", "busy", "--for", "1h"])
+        .await;
+    assert!(ok, "{stderr}");
+    eventually(
+        "Trusted: the person's Busy",
+        SOON,
+        || slack.status(&trusted).text,
+        |text| text == "Busy",
+    )
+    .await;
+    let (ok, _, stderr) = sandbox.cli("cli-clear", &["status", "clear"]).await;
+    assert!(ok, "{stderr}");
+    eventually(
+        "Trusted: Away from the desk again",
+        SOON,
+        || slack.status(&trusted).text,
+        |text| text == "Away from the desk",
+    )
+    .await;
+
+    screen.unlock().await;
+    away(&slack, &trusted, "Trusted: back when unlocked", false).await;
+    eventually(
+        "Trusted: cleared when unlocked",
+        SOON,
+        || slack.status(&trusted).text,
+        String::is_empty,
+    )
+    .await;
+    let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");
+    let away_calls = store
+        .query_log(&LogFilter::default())
+        .expect("log")
+        .into_iter()
+        .filter(|row| row.kind == LogKind::Call && row.method.as_deref() == Some("users.profile.set"))
+        .filter(|row| {
+            row.sent
+                .as_deref()
+                .is_some_and(|sent| sent.contains("Away from the desk"))
+        })
+        .map(|row| row.source)
+        .collect::<Vec<_>>();
+    assert!(
+        !away_calls.is_empty() && away_calls.iter().all(|source| source == "screen lock"),
+        "{away_calls:?}"
+    );
+    assert_eq!(slack.count("users.profile.set", "ratelimited"), 0);
+    terminate(&app);
+    assert!(wait_for_exit(&mut app, SOON).await.success());
+}

@@ -832,9 +832,17 @@ async fn settings_turns_the_microphone_and_the_screen_lock_on_and_shows_what_the
     let saved = std::fs::read_to_string(sandbox.config_dir().join("preferences.json")).expect("preferences");
     let saved: serde_json::Value = serde_json::from_str(&saved).expect("preferences as JSON");
     assert_eq!(
-        saved["sources"],
-        serde_json::json!({"microphone": true, "screen_lock": true}),
-        "both choices kept: {saved}"
+        (
+            &saved["sources"]["microphone"],
+            &saved["sources"]["screen_lock"],
+            &saved["sources"]["screen_lock_status"]
+        ),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(true),
+            &serde_json::json!(false)
+        ),
+        "both choices kept, the option left as it was: {saved}"
     );
 }
 
@@ -920,4 +928,107 @@ fn calendar_id(sandbox: &Sandbox) -> String {
     let saved = std::fs::read_to_string(sandbox.config_dir().join("calendars.json")).expect("calendars.json");
     let saved: serde_json::Value = serde_json::from_str(&saved).expect("JSON");
     saved[0]["id"].as_str().expect("an id").to_owned()
+}
+
+/// Issue 19, point 4 in Settings: the working week is set in the form (a day's end at midnight typed as 00:00, a
+/// night shift on Saturday), followed and "Off for the day" turned on, saved as a whole; the app follows it (what
+/// `caret-desktop hours` reads back is the week typed) and the status line says where now falls in it, in the
+/// app's zone (New York).
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_sets_the_working_week_and_says_where_now_falls_in_it() {
+    let _desktop = exclusive_desktop().await;
+    let sandbox = Sandbox::new();
+    let session = Session::start(
+        &sandbox,
+        &["--window", "settings"],
+        &[("TZ", "America/New_York".to_owned())],
+    )
+    .await;
+    session.switch_to_window("settings").await;
+    session
+        .wait_for_text("[data-testid=working-hours-status]", "the source off", |text| {
+            text.starts_with("Off")
+        })
+        .await;
+    session
+        .click(&session.find("[data-testid=working-hours-on]").await)
+        .await;
+    session
+        .click(&session.find("[data-testid=working-hours-off-status]").await)
+        .await;
+    session
+        .click(&session.find("[data-testid=working-hours-sat-works]").await)
+        .await;
+    // Time inputs take what a person picks; the page reads them on input as it does for a person.
+    let set_time = |testid: &'static str, value: &'static str| {
+        let session = &session;
+        async move {
+            session
+                .execute(
+                    "const input = document.querySelector(`[data-testid=${arguments[0]}]`); \
+                     input.value = arguments[1]; \
+                     input.dispatchEvent(new Event('input', { bubbles: true })); \
+                     input.dispatchEvent(new Event('change', { bubbles: true }));",
+                    serde_json::json!([testid, value]),
+                )
+                .await;
+        }
+    };
+    set_time("working-hours-fri-end", "00:00").await;
+    set_time("working-hours-sat-start", "22:00").await;
+    set_time("working-hours-sat-end", "06:00").await;
+    session
+        .wait_for_text("[data-testid=working-hours-sat-note]", "a night shift", |text| {
+            text.contains("ends the next day")
+        })
+        .await;
+    session
+        .click(&session.find("[data-testid=working-hours-save]").await)
+        .await;
+
+    let week = caret_core::WorkingHours {
+        on: true,
+        days: {
+            let office = Some(caret_core::DayHours {
+                start: 540,
+                end: 1020,
+            });
+            [
+                office,
+                office,
+                office,
+                office,
+                Some(caret_core::DayHours {
+                    start: 540,
+                    end: 1440,
+                }),
+                Some(caret_core::DayHours {
+                    start: 1320,
+                    end: 360,
+                }),
+                None,
+            ]
+        },
+        off_status: true,
+    };
+    let expected = match week.at(&chrono::Utc::now().with_timezone(&chrono_tz::America::New_York)) {
+        caret_core::HoursNow::Working { .. } => "At work until ",
+        caret_core::HoursNow::Off { .. } => "Off work until ",
+    };
+    session
+        .wait_for_text("[data-testid=working-hours-status]", "where now falls", |text| {
+            text.starts_with(expected)
+        })
+        .await;
+    let (ok, saved, stderr) = sandbox.cli("cli-hours", &["hours", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let saved: serde_json::Value = serde_json::from_str(saved.trim()).expect("JSON");
+    assert_eq!(
+        saved["working_week"],
+        serde_json::to_value(week).expect("JSON"),
+        "the week typed is the week followed"
+    );
+    session
+        .screenshot(&screenshot_path("settings-working-hours"))
+        .await;
 }

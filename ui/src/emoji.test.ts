@@ -21,7 +21,7 @@ describe("emojiLook", () => {
   });
 
   it("knows every look the app has built in", () => {
-    for (const name of ["no_entry", "car", "calendar", "walking", "sleeping", "no_bell"]) {
+    for (const name of ["no_entry", "car", "calendar", "walking", "sleeping", "no_bell", "crescent_moon", "coffee"]) {
       expect(EMOJI_GLYPHS.has(name), name).toBe(true);
     }
   });

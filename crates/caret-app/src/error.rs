@@ -172,7 +172,9 @@ pub enum Refusal {
     UnknownReach { word: String },
     #[error("{word} takes no id (only forget does)")]
     ReachTakesNoId { word: String },
-    #[error("unknown source {word:?}: the desktop's sources are: microphone, screen-lock")]
+    #[error(
+        "unknown source {word:?}: the desktop's sources are: microphone, screen-lock (and screen-lock-status)"
+    )]
     UnknownSource { word: String },
     #[error("turn a source on or off: {word:?} is neither `on` nor `off`")]
     SourceOnOrOff { word: String },

@@ -82,18 +82,23 @@ pub struct SourcePreferences {
     /// The session's screen lock: while it is locked, Slack shows the person away.
     #[serde(default)]
     pub screen_lock: bool,
+    /// While the screen is locked, also "Away from the desk" where nothing else sets a status (Trusted, VIP).
+    #[serde(default)]
+    pub screen_lock_status: bool,
     /// The working week: outside it, Slack shows the person away (and "Off for the day" if they want).
     #[serde(default)]
     pub working_hours: caret_core::WorkingHours,
 }
 
-/// One of the desktop's sources: `microphone`, `screen_lock` (the field names of [`SourcePreferences`]).
+/// One of the desktop's sources, or an option of one: `microphone`, `screen_lock`, `screen_lock_status` (the
+/// field names of [`SourcePreferences`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum SourceName {
     Microphone,
     ScreenLock,
+    ScreenLockStatus,
 }
 
 impl SourceName {
@@ -102,6 +107,7 @@ impl SourceName {
         match word {
             "microphone" => Some(SourceName::Microphone),
             "screen-lock" => Some(SourceName::ScreenLock),
+            "screen-lock-status" => Some(SourceName::ScreenLockStatus),
             _ => None,
         }
     }
@@ -113,6 +119,7 @@ impl SourcePreferences {
         match source {
             SourceName::Microphone => self.microphone = on,
             SourceName::ScreenLock => self.screen_lock = on,
+            SourceName::ScreenLockStatus => self.screen_lock_status = on,
         }
         self
     }
@@ -275,6 +282,7 @@ mod tests {
             sources: SourcePreferences {
                 microphone: true,
                 screen_lock: true,
+                screen_lock_status: true,
                 working_hours: caret_core::WorkingHours {
                     on: true,
                     off_status: true,
@@ -300,6 +308,7 @@ mod tests {
             SourcePreferences {
                 microphone: true,
                 screen_lock: false,
+                screen_lock_status: false,
                 working_hours: caret_core::WorkingHours::default(),
             }
         );
@@ -310,6 +319,7 @@ mod tests {
             SourcePreferences {
                 microphone: false,
                 screen_lock: true,
+                screen_lock_status: false,
                 working_hours: caret_core::WorkingHours::default(),
             }
         );

@@ -58,20 +58,23 @@ pub enum StateSource {
     Microphone,
     Camera,
     Calendar,
+    /// The screen locked: "Away from the desk" ([`decide_inputs`]), never an input of its own.
+    ScreenLock,
     /// Outside the working hours: "Off for the day" ([`decide_inputs`]), never an input of its own.
     WorkingHours,
 }
 
 impl StateSource {
-    /// Every source, in the order of [`choose_input`]'s tie-breaks (the working hours last: they fill only a
-    /// status no input sets).
-    pub const ALL: [StateSource; 6] = [
+    /// Every source, in the order of [`choose_input`]'s tie-breaks (the working hours, then the screen lock,
+    /// last: they fill only a status no input sets).
+    pub const ALL: [StateSource; 7] = [
         StateSource::Manual,
         StateSource::Phone,
         StateSource::Microphone,
         StateSource::Camera,
         StateSource::Calendar,
         StateSource::WorkingHours,
+        StateSource::ScreenLock,
     ];
 
     /// The source as `state --json` and the sync log's Source column name it: "you" for the user's own
@@ -91,6 +94,7 @@ impl StateSource {
             StateSource::Microphone => "microphone",
             StateSource::Camera => "camera",
             StateSource::Calendar => "calendar",
+            StateSource::ScreenLock => "screen lock",
             StateSource::WorkingHours => "working hours",
         }
     }
@@ -121,6 +125,9 @@ pub struct DesktopSignals {
     /// presence away (see [`decide_inputs`]) and leaves the status to the inputs above.
     #[serde(default)]
     pub screen_locked: bool,
+    /// While the screen is locked, the person wants "Away from the desk" shown (see [`decide_inputs`]).
+    #[serde(default)]
+    pub away_status: bool,
     /// Outside the working hours the person set (the working-hours source, when it is on). Not a state of its
     /// own either: see [`decide_inputs`].
     #[serde(default)]
@@ -140,6 +147,9 @@ pub struct OffHours {
 /// What Slack shows outside working hours, where the person asked for it ([`decide_inputs`]).
 pub const OFF_HOURS_TEXT: &str = "Off for the day";
 pub const OFF_HOURS_EMOJI: &str = ":crescent_moon:";
+/// What Slack shows while the screen is locked, where the person asked for it ([`decide_inputs`]).
+pub const AWAY_TEXT: &str = "Away from the desk";
+pub const AWAY_EMOJI: &str = ":coffee:";
 
 /// Everything that may speak at one moment.
 #[derive(Debug, Clone, Copy)]
@@ -210,6 +220,11 @@ pub fn choose_input(inputs: Inputs<'_>, now: DateTime<Utc>) -> Option<StatusInpu
 /// person asked for it, the status "Off for the day" until the next start fills a status nothing else sets,
 /// under Trusted and VIP only: Default shares Available and Busy and nothing else, and the away presence says
 /// enough there. It never replaces a status another input sets (a call at 9 pm is still a call).
+///
+/// Last, where the person asked for it and nothing above set a status: "Away from the desk" while the screen
+/// is locked, under the same rule as "Off for the day" (Trusted and VIP, not while the person's own choice
+/// speaks), with a lease as for any status of open length (renewed while it lasts, so that it never outlives a
+/// desktop that stopped). Off work says more than a locked screen, so "Off for the day" goes first.
 pub fn decide_inputs(
     inputs: Inputs<'_>,
     settings: &WorkspaceSettings,
@@ -232,15 +247,26 @@ pub fn decide_inputs(
     let chosen_by_the_person = input
         .as_ref()
         .is_some_and(|input| matches!(input.origin, Origin::Manual { .. }));
+    let may_fill = !chosen_by_the_person && matches!(decision.policy, Policy::Trusted | Policy::Vip);
     if let Some(off) = inputs.desktop.off_hours
         && !chosen_by_the_person
         && decision.policy != Policy::Blocked
     {
         decision.presence = Presence::Away;
-        let shows_states = matches!(decision.policy, Policy::Trusted | Policy::Vip);
-        if off.show_status && shows_states && decision.status == DesiredStatus::Clear {
+        if off.show_status && may_fill && decision.status == DesiredStatus::Clear {
             decision.status = DesiredStatus::Set(off_hours_status(off, settings, now_utc));
         }
+    }
+    let desk = inputs.desktop;
+    if desk.screen_locked && desk.away_status && may_fill && decision.status == DesiredStatus::Clear {
+        decision.status = DesiredStatus::Set(desk_status(
+            AWAY_TEXT,
+            AWAY_EMOJI,
+            Expiration::Lease {
+                at: now_utc + settings.lease.duration(),
+            },
+            settings,
+        ));
     }
     (input, decision)
 }
@@ -248,19 +274,23 @@ pub fn decide_inputs(
 /// "Off for the day" until the next start (Slack clears it then, even if this computer is off by then), with
 /// the phone number where the person shows it; with no next start, a lease like any status of open length.
 fn off_hours_status(off: OffHours, settings: &WorkspaceSettings, now: DateTime<Utc>) -> SlackStatus {
-    let text = crate::mapping::with_phone_number(
-        OFF_HOURS_TEXT,
-        settings.phone.shown_number().map(|number| number.as_str()),
-    );
     let expiration = match off.back_at {
         Some(at) => Expiration::Fixed { at },
         None => Expiration::Lease {
             at: now + settings.lease.duration(),
         },
     };
+    desk_status(OFF_HOURS_TEXT, OFF_HOURS_EMOJI, expiration, settings)
+}
+
+/// A status of the desk's own, with the phone number where the person shows it.
+fn desk_status(text: &str, emoji: &str, expiration: Expiration, settings: &WorkspaceSettings) -> SlackStatus {
     SlackStatus {
-        text,
-        emoji: OFF_HOURS_EMOJI.to_owned(),
+        text: crate::mapping::with_phone_number(
+            text,
+            settings.phone.shown_number().map(|number| number.as_str()),
+        ),
+        emoji: emoji.to_owned(),
         expiration,
     }
 }
@@ -336,6 +366,7 @@ mod tests {
                                 camera_in_use,
                                 calendar_event,
                                 screen_locked,
+                                away_status: screen_locked,
                                 off_hours: None,
                             };
                             let inputs = Inputs {
@@ -586,6 +617,106 @@ mod tests {
         // Trusted and VIP, with the phone silent about anything shareable and nothing else speaking: no phone,
         // available, offline (under both: 3 phone cases × 2 locks × 2 status cases).
         assert_eq!(shown, 2 * 3 * 2 * 2);
+    }
+
+    /// Every policy, every input, the working hours (none, off work with and without "Off for the day"), the
+    /// screen locked or not, with "Away from the desk" asked for: it changes only a status nothing else sets,
+    /// while locked, under Trusted and VIP, not while the person's own choice speaks, with a lease; "Off for
+    /// the day" goes first; the presence and everything else are as without it.
+    #[test]
+    fn away_from_the_desk_fills_only_an_empty_status_while_locked_that_may_show_states() {
+        let local = now().fixed_offset();
+        let phone_cases: Vec<Option<StateKind>> = std::iter::once(None)
+            .chain(StateKind::ALL.into_iter().map(Some))
+            .collect();
+        let manual = ManualStatus {
+            state: CaretState::Available,
+            until: None,
+        };
+        let off_cases = [
+            None,
+            Some(OffHours {
+                back_at: Some(now() + Duration::hours(15)),
+                show_status: false,
+            }),
+            Some(OffHours {
+                back_at: Some(now() + Duration::hours(15)),
+                show_status: true,
+            }),
+        ];
+        let (mut combinations, mut shown) = (0, 0);
+        for (name, settings) in policies() {
+            let policy = settings.policy.effective(now());
+            for phone_kind in &phone_cases {
+                let phone = phone_kind.map(phone_state);
+                for manual in [None, Some(&manual)] {
+                    for (microphone_in_use, calendar_event) in
+                        [(false, None), (true, None), (false, Some(meeting()))]
+                    {
+                        for off_hours in off_cases {
+                            for screen_locked in [false, true] {
+                                let without = DesktopSignals {
+                                    microphone_in_use,
+                                    calendar_event: calendar_event.clone(),
+                                    screen_locked,
+                                    off_hours,
+                                    ..DesktopSignals::default()
+                                };
+                                let with = DesktopSignals {
+                                    away_status: true,
+                                    ..without.clone()
+                                };
+                                let decide_with = |desktop: &DesktopSignals| {
+                                    let inputs = Inputs {
+                                        manual,
+                                        phone: phone.as_ref(),
+                                        desktop,
+                                    };
+                                    decide_inputs(inputs, &settings, local)
+                                };
+                                let (input, plain) = decide_with(&without);
+                                let (away_input, decision) = decide_with(&with);
+                                let case = format!(
+                                    "{name}, phone {phone_kind:?}, manual {}, microphone {microphone_in_use}, \
+                                     event {}, {off_hours:?}, locked {screen_locked}",
+                                    manual.is_some(),
+                                    calendar_event.is_some()
+                                );
+                                assert_eq!(away_input, input, "{case}");
+                                assert_eq!(
+                                    decision.presence, plain.presence,
+                                    "{case}: the presence as without"
+                                );
+                                assert_eq!(decision.policy, plain.policy, "{case}");
+                                assert_eq!(decision.recompute_at, plain.recompute_at, "{case}");
+                                let fills = screen_locked
+                                    && manual.is_none()
+                                    && matches!(policy, Policy::Trusted | Policy::Vip)
+                                    && plain.status == DesiredStatus::Clear;
+                                if fills {
+                                    let expected = DesiredStatus::Set(SlackStatus {
+                                        text: AWAY_TEXT.to_owned(),
+                                        emoji: AWAY_EMOJI.to_owned(),
+                                        expiration: Expiration::Lease {
+                                            at: now() + settings.lease.duration(),
+                                        },
+                                    });
+                                    assert_eq!(decision.status, expected, "{case}");
+                                    shown += 1;
+                                } else {
+                                    assert_eq!(decision.status, plain.status, "{case}: not replaced");
+                                }
+                                combinations += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(combinations, 5 * (StateKind::ALL.len() + 1) * 2 * 3 * 3 * 2);
+        // Trusted and VIP, locked, nothing sets a status (no phone, available, offline), and off work not
+        // showing its own: the working hours off or without "Off for the day".
+        assert_eq!(shown, 2 * 3 * 2);
     }
 
     #[test]

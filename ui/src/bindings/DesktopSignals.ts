@@ -25,6 +25,10 @@ calendar_event: EventDetails | null,
  */
 screen_locked: boolean, 
 /**
+ * While the screen is locked, the person wants "Away from the desk" shown (see [`decide_inputs`]).
+ */
+away_status: boolean, 
+/**
  * Outside the working hours the person set (the working-hours source, when it is on). Not a state of its
  * own either: see [`decide_inputs`].
  */

@@ -26,4 +26,9 @@ screen_locked: boolean,
  * Off work, and no status the person chose speaks: every policy but Blocked shows the presence away, and
  * Trusted and VIP "Off for the day" (if asked for) where nothing else sets a status.
  */
-off_hours: OffHours | null, };
+off_hours: OffHours | null, 
+/**
+ * The screen is locked and "Away from the desk" is asked for, and no status the person chose speaks:
+ * Trusted and VIP show it where nothing else sets a status.
+ */
+away_status: boolean, };

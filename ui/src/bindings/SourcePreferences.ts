@@ -14,6 +14,10 @@ microphone: boolean,
  */
 screen_lock: boolean, 
 /**
+ * While the screen is locked, also "Away from the desk" where nothing else sets a status (Trusted, VIP).
+ */
+screen_lock_status: boolean, 
+/**
  * The working week: outside it, Slack shows the person away (and "Off for the day" if they want).
  */
 working_hours: WorkingHours, };

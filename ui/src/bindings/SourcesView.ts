@@ -8,7 +8,12 @@ import type { WorkingHoursView } from "./WorkingHoursView";
 /**
  * Every source with what it does now.
  */
-export type SourcesView = { microphone: MicrophoneView, screen_lock: ScreenLockView, calendar: CalendarsView, working_hours: WorkingHoursView, 
+export type SourcesView = { microphone: MicrophoneView, screen_lock: ScreenLockView, 
+/**
+ * "Away from the desk" while locked is asked for (shown under Trusted and VIP, where nothing else sets a
+ * status, while the screen-lock source is on).
+ */
+screen_lock_status: boolean, calendar: CalendarsView, working_hours: WorkingHoursView, 
 /**
  * The working week as saved (followed or not).
  */

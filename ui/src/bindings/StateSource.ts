@@ -3,4 +3,4 @@
 /**
  * Where the state being shared came from, for the words "In a call (microphone)".
  */
-export type StateSource = "manual" | "phone" | "microphone" | "camera" | "calendar" | "working_hours";
+export type StateSource = "manual" | "phone" | "microphone" | "camera" | "calendar" | "screen_lock" | "working_hours";

@@ -202,7 +202,7 @@ export const preferences: PreferencesView = {
     autostart: false,
     phone_reach: "known_networks",
     clock: "h24",
-    sources: { microphone: false, screen_lock: false, working_hours: officeWeek },
+    sources: { microphone: false, screen_lock: false, screen_lock_status: false, working_hours: officeWeek },
   },
   shortcut: { state: "registered", shortcut: "Ctrl+Alt+S" },
   picker_command: "caret-desktop picker",
@@ -285,6 +285,6 @@ export const snapshot: Snapshot = {
       shows: { text: "In a call", emoji: ":telephone_receiver:" },
     },
   ],
-  desktop: { microphone_in_use: false, camera_in_use: false, calendar_event: null, screen_locked: false, off_hours: null },
+  desktop: { microphone_in_use: false, camera_in_use: false, calendar_event: null, screen_locked: false, away_status: false, off_hours: null },
   input: { state: { kind: "in_call" }, origin: { type: "phone" } },
 };

@@ -62,6 +62,7 @@ const standup = { title: "Standup", start: at(11, 45), end: at(12, 30) };
 const sourcesWith = (calendar: CalendarsView): SourcesView => ({
   microphone: { state: "off" },
   screen_lock: { state: "off" },
+  screen_lock_status: false,
   calendar,
   working_hours: { state: "off" },
   working_week: officeWeek,

@@ -15,8 +15,16 @@ const inCall: PreviewNow = {
   said: "In a call (microphone)",
   screen_locked: false,
   off_hours: null,
+  away_status: false,
 };
-const nothing: PreviewNow = { state: null, source: null, said: "Nothing known now", screen_locked: false, off_hours: null };
+const nothing: PreviewNow = {
+  state: null,
+  source: null,
+  said: "Nothing known now",
+  screen_locked: false,
+  off_hours: null,
+  away_status: false,
+};
 /** The rows marked as the state speaking now. */
 const marked = (root: HTMLElement) =>
   allByTestId(root, "preview-row")
@@ -187,6 +195,71 @@ describe("renderPreview", () => {
     expect(nowLine(both, "default")).toBe("Now: In a call (microphone) · screen locked, off work: away in Slack");
     expect(nowLine(both, "blocked")).toBe(
       "Now: In a call (microphone) · screen locked, off work (Blocked shares nothing)",
+    );
+  });
+
+  it("says “Away from the desk” under Trusted and VIP while locked, when the app says it may show", () => {
+    const awayNow = { ...nothing, screen_locked: true, away_status: true };
+    for (const policy of ["trusted", "vip"] as const) {
+      expect(nowLine(awayNow, policy)).toBe(
+        "Now: nothing known (no phone, nothing chosen, no source sees anything) · screen locked: away in Slack, " +
+          "“Away from the desk” where nothing else is shown.",
+      );
+    }
+    // Default shows only that you are away; Blocked, nothing at all.
+    expect(nowLine(awayNow, "default")).toBe(
+      "Now: nothing known (no phone, nothing chosen, no source sees anything) · screen locked: away in Slack.",
+    );
+    expect(nowLine(awayNow, "blocked")).toBe(
+      "Now: nothing known (no phone, nothing chosen, no source sees anything) · screen locked (Blocked shares nothing).",
+    );
+    // Only where nothing else is shown: a call keeps its status, which the line says first.
+    const view = renderPreview({
+      preview: previewOf({ now: { ...inCall, screen_locked: true, away_status: true } }),
+      policy: "vip",
+      compare: false,
+      error: null,
+    });
+    expect(byTestId(view, "preview-now")?.textContent).toBe(
+      "Now: In a call (microphone) · screen locked: away in Slack, “Away from the desk” where nothing else is shown",
+    );
+  });
+
+  it("says nothing of “Away from the desk” unless the screen is locked and the app says it may show", () => {
+    // Option off, or a status the person chose speaking: the app sends no away status.
+    expect(nowLine({ ...inCall, screen_locked: true }, "trusted")).toBe(
+      "Now: In a call (microphone) · screen locked: away in Slack",
+    );
+    // Unlocked: nothing about the desk at all, whatever the flag says.
+    expect(nowLine({ ...inCall, away_status: true }, "trusted")).toBe("Now: In a call (microphone)");
+    const offWork = { back_at: null, show_status: false };
+    expect(nowLine({ ...inCall, off_hours: offWork, away_status: true }, "vip")).toBe(
+      "Now: In a call (microphone) · off work: away in Slack",
+    );
+  });
+
+  it("says “Off for the day” rather than “Away from the desk” when off work and locked, as the app shows", () => {
+    const both = {
+      ...inCall,
+      screen_locked: true,
+      away_status: true,
+      off_hours: { back_at: "2025-03-04T08:00:00Z", show_status: true },
+    };
+    for (const policy of ["trusted", "vip"] as const) {
+      expect(nowLine(both, policy)).toBe(
+        "Now: In a call (microphone) · screen locked, off work: away in Slack, “Off for the day” where nothing " +
+          "else is shown",
+      );
+    }
+    expect(nowLine(both, "default")).toBe("Now: In a call (microphone) · screen locked, off work: away in Slack");
+    expect(nowLine(both, "blocked")).toBe(
+      "Now: In a call (microphone) · screen locked, off work (Blocked shares nothing)",
+    );
+    // Off work without “Off for the day”: the locked screen's status fills the gap.
+    const withoutOffStatus = { ...both, off_hours: { back_at: null, show_status: false } };
+    expect(nowLine(withoutOffStatus, "vip")).toBe(
+      "Now: In a call (microphone) · screen locked, off work: away in Slack, “Away from the desk” where nothing " +
+        "else is shown",
     );
   });
 

@@ -73,7 +73,7 @@ function rowHeader(label: string, isNow: boolean): HTMLElement {
 /**
  * What speaks now and where it comes from ("Now: In a call (microphone)"), and what a locked screen and the end of
  * the working day do under `policy`, the policy in force: both make the presence away (said once when both are
- * true), and off work Trusted and VIP may show "Off for the day" too, but never over a status something else sets.
+ * true), and Trusted and VIP may show a status of the desk's too (see `deskStatus`).
  */
 export function nowLine(now: PreviewNow, policy: Policy): string {
   const away = [now.screen_locked && "screen locked", now.off_hours !== null && "off work"].filter(
@@ -83,14 +83,26 @@ export function nowLine(now: PreviewNow, policy: Policy): string {
   if (away.length > 0) {
     const why = away.join(", ");
     aside = policy === "blocked" ? ` · ${why} (Blocked shares nothing)` : ` · ${why}: away in Slack`;
-    if (now.off_hours?.show_status === true && (policy === "trusted" || policy === "vip")) {
-      aside += ", “Off for the day” where nothing else is shown";
-    }
+    const status = deskStatus(now, policy);
+    if (status !== null) aside += `, “${status}” where nothing else is shown`;
   }
   if (now.state === null) {
     return `Now: nothing known (no phone, nothing chosen, no source sees anything)${aside}.`;
   }
   return `Now: ${now.said}${aside}`;
+}
+
+/**
+ * The status the desk itself may show under `policy`, as the app decides it: only Trusted and VIP show one, and
+ * never over a status something else sets. Off work says more than a locked screen, so "Off for the day" (when
+ * asked for) goes first, and "Away from the desk" shows only without it. The app sends `away_status` only while
+ * the screen is locked; checking the lock too keeps the line from saying it otherwise.
+ */
+function deskStatus(now: PreviewNow, policy: Policy): string | null {
+  if (policy !== "trusted" && policy !== "vip") return null;
+  if (now.off_hours?.show_status === true) return "Off for the day";
+  if (now.screen_locked && now.away_status) return "Away from the desk";
+  return null;
 }
 
 function singleTable(column: PolicyPreview, common: string | null, now: StateKind | null): HTMLElement {

@@ -12,16 +12,24 @@ const locked: ScreenLockView = { state: "watching", locked: true, through: ["org
 const noCalendars: CalendarsView = { calendars: [], now: null };
 /** The parts of every view these tests leave alone: the working hours are not followed. */
 const hoursOff = { working_hours: { state: "off" }, working_week: officeWeek } as const;
-const off: SourcesView = { microphone: { state: "off" }, screen_lock: lockOff, calendar: noCalendars, ...hoursOff };
+const off: SourcesView = {
+  microphone: { state: "off" },
+  screen_lock: lockOff,
+  screen_lock_status: false,
+  calendar: noCalendars,
+  ...hoursOff,
+};
 const watching: SourcesView = {
   microphone: { state: "watching", microphone_in_use: false, camera_in_use: false },
   screen_lock: lockOff,
+  screen_lock_status: false,
   calendar: noCalendars,
   ...hoursOff,
 };
 const inCall: SourcesView = {
   microphone: { state: "watching", microphone_in_use: true, camera_in_use: false },
   screen_lock: lockOff,
+  screen_lock_status: false,
   calendar: noCalendars,
   ...hoursOff,
 };
@@ -76,9 +84,14 @@ describe("mountSources", () => {
       const wanted = {
         microphone: current.microphone.state !== "off",
         screen_lock: current.screen_lock.state !== "off",
+        screen_lock_status: current.screen_lock_status,
         [source]: on,
       };
-      current = { ...(wanted.microphone ? watching : off), screen_lock: wanted.screen_lock ? unlocked : lockOff };
+      current = {
+        ...(wanted.microphone ? watching : off),
+        screen_lock: wanted.screen_lock ? unlocked : lockOff,
+        screen_lock_status: wanted.screen_lock_status,
+      };
       return current;
     },
   };
@@ -92,6 +105,8 @@ describe("mountSources", () => {
   const line = () => byTestId(root, "sources-microphone-status");
   const lockBox = () => inputByTestId(root, "sources-screen-lock");
   const lockLine = () => byTestId(root, "sources-screen-lock-status");
+  const awayBox = () => inputByTestId(root, "sources-screen-lock-away");
+  const awayHint = () => byTestId(root, "sources-screen-lock-away-hint")?.textContent;
   const alert = () => root.querySelector(".sources > [role=alert]")?.textContent;
 
   beforeEach(() => {
@@ -302,15 +317,16 @@ describe("mountSources", () => {
       ]);
       expect(byTestId(root, "sources-screen-lock-hint")?.textContent).toBe(
         "Caret Desktop watches only whether your session is locked (the desktop's screen saver interface, or " +
-          "logind). Slack shows you away while it is; your status stays as your other inputs set it. Nothing else " +
-          "leaves this machine. Blocked workspaces see nothing.",
+          "logind). Slack shows you away while it is; your status stays as your other inputs set it, unless you " +
+          "ask for “Away from the desk” below. Nothing else leaves this machine. Blocked workspaces see nothing.",
       );
       expect(lockLine()?.getAttribute("aria-live")).toBe("polite");
       const boxes = [...root.querySelectorAll("input[type=checkbox]")].map((box) => box.getAttribute("data-testid"));
-      // The working hours, then the calendars, come after both sources.
+      // "Away from the desk" right under the screen lock; the working hours, then the calendars, after them.
       expect(boxes).toEqual([
         "sources-microphone",
         "sources-screen-lock",
+        "sources-screen-lock-away",
         "working-hours-on",
         "working-hours-off-status",
         ...["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => `working-hours-${day}-works`),
@@ -486,6 +502,169 @@ describe("mountSources", () => {
       events.emit("sources", { ...off, screen_lock: locked });
       expect(lockBox().disabled).toBe(false);
       expect(lockLine()?.textContent).toBe("Locked: Slack shows you away.");
+    });
+  });
+
+  describe("Away from the desk", () => {
+    const hint =
+      "Only where nothing else sets a status, and not over a status you chose; Default shows only that you are away.";
+    const waitsForLock = `${hint} It takes effect while the screen lock is on.`;
+
+    it("is a labelled checkbox under the screen lock, described by its hint, with no status line", async () => {
+      mount();
+      await settle();
+      expect(awayBox().labels?.[0]?.textContent).toBe("Show “Away from the desk” while locked (Trusted and VIP)");
+      const described = (awayBox().getAttribute("aria-describedby") ?? "").split(" ");
+      expect(described.map((id) => root.querySelector(`#${id}`)?.getAttribute("data-testid"))).toEqual([
+        "sources-screen-lock-away-hint",
+      ]);
+      expect(byTestId(root, "sources-screen-lock-away-status")).toBeNull();
+      // Every id once, so each label and description finds its own element (the lock's line keeps its name).
+      const ids = [...root.querySelectorAll("[id]")].map((element) => element.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(lockLine()?.tagName).toBe("P");
+      const group = awayBox().closest(".form-group");
+      expect(group?.classList.contains("sources-option")).toBe(true);
+      expect(group?.previousElementSibling).toBe(lockBox().closest(".form-group"));
+    });
+
+    it("loads off and usable with the screen lock off, its hint saying it waits for the lock", async () => {
+      mount();
+      await settle();
+      expect(awayBox().checked).toBe(false);
+      expect(awayBox().disabled).toBe(false);
+      expect(awayHint()).toBe(waitsForLock);
+    });
+
+    it("draws the view: on as the app follows it, the hint plain while the screen lock is on", async () => {
+      current = { ...off, screen_lock: unlocked, screen_lock_status: true };
+      mount();
+      await settle();
+      expect(awayBox().checked).toBe(true);
+      expect(lockBox().checked).toBe(true);
+      expect(awayHint()).toBe(hint);
+      // An unavailable screen lock is on too: the option waits for it with the source, not in the hint.
+      events.emit("sources", { ...off, screen_lock: { state: "unavailable", reason: "no interface" }, screen_lock_status: true });
+      expect(awayHint()).toBe(hint);
+      events.emit("sources", { ...off, screen_lock_status: true });
+      expect(awayBox().checked).toBe(true);
+      expect(awayHint()).toBe(waitsForLock);
+      events.emit("sources", off);
+      expect(awayBox().checked).toBe(false);
+    });
+
+    it("turns on with one set_source of its own, leaving both sources as they are", async () => {
+      current = { ...watching, screen_lock: locked };
+      const app = mount();
+      await settle();
+      awayBox().click();
+      await settle();
+      expect(app.argsOf("set_source")).toEqual([{ source: "screen_lock_status", on: true }]);
+      expect(awayBox().checked).toBe(true);
+      expect(awayBox().disabled).toBe(false);
+      expect(box().checked).toBe(true);
+      expect(lockBox().checked).toBe(true);
+      expect(alert()).toBe("");
+    });
+
+    it("can be chosen with the screen lock off, and is kept when the screen lock is turned off", async () => {
+      const app = mount();
+      await settle();
+      awayBox().click();
+      await settle();
+      expect(awayBox().checked).toBe(true);
+      expect(awayHint()).toBe(waitsForLock);
+      lockBox().click();
+      await settle();
+      expect(awayHint()).toBe(hint);
+      lockBox().click();
+      await settle();
+      expect(awayBox().checked).toBe(true);
+      expect(awayHint()).toBe(waitsForLock);
+      awayBox().click();
+      await settle();
+      expect(app.argsOf("set_source")).toEqual([
+        { source: "screen_lock_status", on: true },
+        { source: "screen_lock", on: true },
+        { source: "screen_lock", on: false },
+        { source: "screen_lock_status", on: false },
+      ]);
+      expect(awayBox().checked).toBe(false);
+      expect(lockBox().checked).toBe(false);
+    });
+
+    it("keeps every box as sent and disabled while waiting, and the focus on it after", async () => {
+      const answer = deferred<SourcesView>();
+      const app = mount(fakeApp({ ...handlers, set_source: () => answer.promise }));
+      await settle();
+      awayBox().focus();
+      awayBox().click();
+      await settle();
+      expect(awayBox().checked).toBe(true);
+      expect([box(), lockBox(), awayBox()].map((each) => each.disabled)).toEqual([true, true, true]);
+      // A view meanwhile does not flip it back.
+      events.emit("sources", off);
+      expect(awayBox().checked).toBe(true);
+      lockBox().click();
+      await settle();
+      expect(lockBox().checked).toBe(false);
+      answer.resolve({ ...off, screen_lock_status: true });
+      await settle();
+      expect([box(), lockBox(), awayBox()].map((each) => each.disabled)).toEqual([false, false, false]);
+      expect(awayBox().checked).toBe(true);
+      expect(document.activeElement).toBe(awayBox());
+      expect(app.argsOf("set_source")).toEqual([{ source: "screen_lock_status", on: true }]);
+    });
+
+    it("stays as chosen while another box's change waits", async () => {
+      const answer = deferred<SourcesView>();
+      current = { ...off, screen_lock_status: true };
+      mount(fakeApp({ ...handlers, set_source: () => answer.promise }));
+      await settle();
+      lockBox().click();
+      await settle();
+      expect(lockBox().checked).toBe(true);
+      expect(awayBox().checked).toBe(true);
+      expect(awayHint()).toBe(hint);
+      answer.resolve({ ...off, screen_lock: unlocked, screen_lock_status: true });
+      await settle();
+      expect(awayBox().checked).toBe(true);
+    });
+
+    it("puts the box back and says why when the change fails", async () => {
+      current = { ...off, screen_lock: locked };
+      mount(
+        fakeApp({
+          ...handlers,
+          set_source: () => {
+            throw new Error("cannot write preferences.json");
+          },
+        }),
+      );
+      await settle();
+      awayBox().click();
+      await settle();
+      expect(awayBox().checked).toBe(false);
+      expect(awayBox().disabled).toBe(false);
+      expect(lockBox().checked).toBe(true);
+      expect(alert()).toBe("Could not change what the desktop sees: cannot write preferences.json");
+    });
+
+    it("is disabled with the sources while they cannot be loaded, its hint plain", async () => {
+      mount(
+        fakeApp({
+          sources: () => {
+            throw new Error("services not started");
+          },
+        }),
+      );
+      await settle();
+      expect(awayBox().disabled).toBe(true);
+      expect(awayBox().checked).toBe(false);
+      expect(awayHint()).toBe(hint);
+      events.emit("sources", { ...off, screen_lock: locked, screen_lock_status: true });
+      expect(awayBox().disabled).toBe(false);
+      expect(awayBox().checked).toBe(true);
     });
   });
 });

@@ -16,7 +16,10 @@ export interface SourcesPanel {
   stop: () => void;
 }
 
-/** One of the desktop's own sources turned on or off by its checkbox, named as in `set_source`. */
+/**
+ * One of the desktop's own sources, or an option of one, turned on or off by its checkbox, named as in
+ * `set_source`.
+ */
 type Source = SourceName;
 
 /** How an unavailable source is retried, as the person is told. */
@@ -55,33 +58,63 @@ function watchingText(microphone: boolean, camera: boolean): string {
 }
 
 /**
- * Which sources the person turned on (unavailable is on, waiting for PipeWire or a screen-lock interface), and the
- * working week as saved (its own part of the section changes it, with `set_working_hours`).
+ * Which sources and options the person turned on (unavailable is on, waiting for PipeWire or a screen-lock
+ * interface; "Away from the desk" is kept while the screen lock is off), and the working week as saved (its own
+ * part of the section changes it, with `set_working_hours`).
  */
 function sourcesOn(view: SourcesView): SourcePreferences {
   return {
     microphone: view.microphone.state !== "off",
     screen_lock: view.screen_lock.state !== "off",
+    screen_lock_status: view.screen_lock_status,
     working_hours: view.working_week,
   };
 }
 
-/** One source's row: its checkbox, what it watches, and what it does now. */
-interface SourceRow {
+/** A checkbox of the section, with what it does: every source and option has one. */
+interface SourceBox {
   box: HTMLInputElement;
-  status: HTMLParagraphElement;
+  /** What it does, read out with the box (`-hint`). */
+  hint: HTMLParagraphElement;
   group: HTMLDivElement;
+}
+
+/** A source's row: its checkbox, what it watches, and what it does now. */
+interface SourceRow extends SourceBox {
+  status: HTMLParagraphElement;
+}
+
+/**
+ * Draws a checkbox with its label and hint, and the status line if it has one; `id` makes its ids and test ids
+ * (`<id>`, `-hint`, `-status`), and `extraClass` sets the group apart (an option under its source).
+ */
+function checkRow(
+  id: string,
+  label: string,
+  hint: string,
+  status: HTMLParagraphElement | null,
+  extraClass = "",
+): SourceBox {
+  const box = h("input", {
+    type: "checkbox",
+    id,
+    "aria-describedby": status === null ? `${id}-hint` : `${id}-hint ${id}-status`,
+    "data-testid": id,
+  });
+  const hintLine = h("p", { class: "note", id: `${id}-hint`, "data-testid": `${id}-hint` }, hint);
+  const group = h(
+    "div",
+    { class: `form-group ${extraClass}`.trim() },
+    h("div", { class: "check" }, box, h("label", { for: id }, label)),
+    hintLine,
+    status,
+  );
+  return { box, hint: hintLine, group };
 }
 
 /** Draws a source's row; `name` makes its ids and test ids (`sources-<name>`, `-hint`, `-status`). */
 function sourceRow(name: string, label: string, hint: string): SourceRow {
   const id = `sources-${name}`;
-  const box = h("input", {
-    type: "checkbox",
-    id,
-    "aria-describedby": `${id}-hint ${id}-status`,
-    "data-testid": id,
-  });
   // Read out when what the source sees changes, or the source stops working.
   const status = h("p", {
     class: "sources-status",
@@ -89,15 +122,22 @@ function sourceRow(name: string, label: string, hint: string): SourceRow {
     "aria-live": "polite",
     "data-testid": `${id}-status`,
   });
-  const group = h(
-    "div",
-    { class: "form-group" },
-    h("div", { class: "check" }, box, h("label", { for: id }, label)),
-    h("p", { class: "note", id: `${id}-hint`, "data-testid": `${id}-hint` }, hint),
-    status,
-  );
-  return { box, status, group };
+  return { ...checkRow(id, label, hint, status), status };
 }
+
+/**
+ * Draws an option of the source above it (`sources-<name>`, `-hint`): it watches nothing of its own, so it has no
+ * status line; what it changes shows in each workspace's preview.
+ */
+function optionRow(name: string, label: string, hint: string): SourceBox {
+  return checkRow(`sources-${name}`, label, hint, null, "sources-option");
+}
+
+/** What "Away from the desk" does, as its hint says it. */
+const awayHint =
+  "Only where nothing else sets a status, and not over a status you chose; Default shows only that you are away.";
+/** Added to the hint while the screen lock is off: the choice is kept, and waits for it. */
+const awayWaitsForLock = " It takes effect while the screen lock is on.";
 
 /** Shows what a source does now on its status line. */
 function showStatus(status: HTMLElement, [text, problem]: [string, boolean]) {
@@ -133,20 +173,26 @@ export function mountSources(
   /** The message shown is about loading (a later view clears it; it leaves a failed change's message alone). */
   let loadFailed = false;
 
-  const rows: Record<Source, SourceRow> = {
-    microphone: sourceRow(
-      "microphone",
-      "Microphone: in a call while another application records",
-      "Watches which applications record from a microphone or read a camera (through PipeWire), never what they " +
-        "hear. Only the status decided from it, under each workspace's policy, goes to Slack.",
-    ),
-    screen_lock: sourceRow(
-      "screen-lock",
-      "Screen lock: away in Slack while the screen is locked",
-      "Caret Desktop watches only whether your session is locked (the desktop's screen saver interface, or " +
-        "logind). Slack shows you away while it is; your status stays as your other inputs set it. Nothing else " +
-        "leaves this machine. Blocked workspaces see nothing.",
-    ),
+  const microphone = sourceRow(
+    "microphone",
+    "Microphone: in a call while another application records",
+    "Watches which applications record from a microphone or read a camera (through PipeWire), never what they " +
+      "hear. Only the status decided from it, under each workspace's policy, goes to Slack.",
+  );
+  const screenLock = sourceRow(
+    "screen-lock",
+    "Screen lock: away in Slack while the screen is locked",
+    "Caret Desktop watches only whether your session is locked (the desktop's screen saver interface, or " +
+      "logind). Slack shows you away while it is; your status stays as your other inputs set it, unless you ask " +
+      "for “Away from the desk” below. Nothing else leaves this machine. Blocked workspaces see nothing.",
+  );
+  // Not "screen-lock-status": that names the screen lock's status line already (the end-to-end tests read it).
+  const awayStatus = optionRow("screen-lock-away", "Show “Away from the desk” while locked (Trusted and VIP)", awayHint);
+  // In the order drawn: the option right under the source it belongs to.
+  const rows: Record<Source, SourceBox> = {
+    microphone,
+    screen_lock: screenLock,
+    screen_lock_status: awayStatus,
   };
   const sources = Object.keys(rows) as Source[];
   const messages = h("div", { role: "alert", class: "form-messages" });
@@ -172,15 +218,18 @@ export function mountSources(
       rows[source].box.disabled = pending !== null || view === null;
       rows[source].box.checked = chosen?.[source] ?? false;
     }
+    // The option stays usable with the lock off (the choice is kept), so its hint says when it applies.
+    const lockOff = chosen !== null && !chosen.screen_lock;
+    awayStatus.hint.textContent = lockOff ? awayHint + awayWaitsForLock : awayHint;
     if (view === null) return;
-    showStatus(rows.microphone.status, microphoneText(view.microphone));
-    const screenLock = rows.screen_lock.status;
-    showStatus(screenLock, screenLockText(view.screen_lock));
+    showStatus(microphone.status, microphoneText(view.microphone));
+    const lockLine = screenLock.status;
+    showStatus(lockLine, screenLockText(view.screen_lock));
     // Which interfaces tell the lock, for whoever wonders (hovering the line).
     if (view.screen_lock.state === "watching" && view.screen_lock.through.length > 0) {
-      screenLock.title = view.screen_lock.through.join(", ");
+      lockLine.title = view.screen_lock.through.join(", ");
     } else {
-      screenLock.removeAttribute("title");
+      lockLine.removeAttribute("title");
     }
   };
 

@@ -165,6 +165,27 @@ describe("mountSyncLog", () => {
     expect(badge?.textContent).toBe("manual status set");
   });
 
+  it("shows the desk's own sources as the app names them, in the row and its details", async () => {
+    // The screen lock and the working hours set a status of their own ("Away from the desk", "Off for the day").
+    store.push(
+      logEntry(5, {
+        source: "working hours",
+        sent: '{"status_text":"Off for the day","status_emoji":":crescent_moon:"}',
+      }),
+      logEntry(6, {
+        source: "screen lock",
+        sent: '{"status_text":"Away from the desk","status_emoji":":coffee:"}',
+      }),
+    );
+    mount();
+    await flush();
+    const sourceCells = allByTestId(root, "log-row").map((row) => row.querySelectorAll("td")[2]?.textContent);
+    expect(sourceCells.slice(0, 2)).toEqual(["screen lock", "working hours"]);
+    allByTestId(root, "log-row")[0]?.click();
+    expect(details()?.textContent).toContain("screen lock");
+    expect(byTestId(root, "log-sent")?.textContent).toContain("Away from the desk");
+  });
+
   it("lists the newest rows first with every column, problems marked", async () => {
     store.push(logEntry(4, { outcome: "ratelimited", latency_ms: null, method: null, problem: true }));
     const app = mount();

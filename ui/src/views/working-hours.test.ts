@@ -31,6 +31,7 @@ const followed: WorkingHours = { ...officeWeek, on: true };
 const sourcesWith = (working_hours: WorkingHoursView, working_week: WorkingHours): SourcesView => ({
   microphone: { state: "off" },
   screen_lock: { state: "off" },
+  screen_lock_status: false,
   calendar: { calendars: [], now: null },
   working_hours,
   working_week,

@@ -31,6 +31,7 @@ const flush = () => vi.advanceTimersByTimeAsync(0);
 const micInUse: SourcesView = {
   microphone: { state: "watching", microphone_in_use: true, camera_in_use: false },
   screen_lock: { state: "off" },
+  screen_lock_status: false,
   calendar: { calendars: [], now: null },
   working_hours: { state: "off" },
   working_week: officeWeek,
@@ -41,10 +42,12 @@ const inCallNow: PreviewNow = {
   said: "In a call (microphone)",
   screen_locked: false,
   off_hours: null,
+  away_status: false,
 };
 const nothingNow: PreviewNow = { state: null, source: null, said: "Nothing known now",
   screen_locked: false,
   off_hours: null,
+  away_status: false,
 };
 
 describe("mountWorkspaceSettings", () => {

@@ -45,6 +45,9 @@ const RETRY_AFTER_LOSS: Duration = Duration::from_secs(1);
 pub struct SourcesView {
     pub microphone: MicrophoneView,
     pub screen_lock: ScreenLockView,
+    /// "Away from the desk" while locked is asked for (shown under Trusted and VIP, where nothing else sets a
+    /// status, while the screen-lock source is on).
+    pub screen_lock_status: bool,
     pub calendar: CalendarsView,
     pub working_hours: WorkingHoursView,
     /// The working week as saved (followed or not).
@@ -55,9 +58,14 @@ impl SourcesView {
     /// For the command line: a line per source.
     pub fn describe(&self) -> String {
         format!(
-            "microphone: {}\nscreen lock: {}\ncalendars: {}\nworking hours: {}\n",
+            "microphone: {}\nscreen lock: {}{}\ncalendars: {}\nworking hours: {}\n",
             self.microphone.describe(),
             self.screen_lock.describe(),
+            if self.screen_lock_status {
+                " (\"Away from the desk\" shown while locked)"
+            } else {
+                ""
+            },
             self.calendar.describe(),
             self.working_hours.describe()
         )
@@ -72,6 +80,7 @@ impl SourcesView {
     fn follows(&self, wanted: SourcePreferences) -> bool {
         (self.microphone != MicrophoneView::Off) == wanted.microphone
             && (self.screen_lock != ScreenLockView::Off) == wanted.screen_lock
+            && self.screen_lock_status == wanted.screen_lock_status
             && (self.working_hours != WorkingHoursView::Off) == wanted.working_hours.on
     }
 }
@@ -96,6 +105,7 @@ impl DesktopSources {
         let (view_tx, view) = watch::channel(SourcesView {
             microphone: MicrophoneView::Off,
             screen_lock: ScreenLockView::Off,
+            screen_lock_status: wanted.screen_lock_status,
             calendar: CalendarsView::default(),
             working_hours: WorkingHoursView::Off,
             working_week: wanted.working_hours,
@@ -318,7 +328,8 @@ impl Running {
     }
 
     /// What every source says now, and what each does, for Settings.
-    fn read(&mut self, hours: &WorkingHours) -> (DesktopSignals, SourcesView) {
+    fn read(&mut self, want: &SourcePreferences) -> (DesktopSignals, SourcesView) {
+        let hours = &want.working_hours;
         let capture = self.microphone.reading();
         let lock = self.screen_lock.reading();
         let (off_hours, hours_view) = working_hours::reading(hours, chrono::Local::now());
@@ -326,6 +337,7 @@ impl Running {
             microphone_in_use: capture.microphone,
             camera_in_use: capture.camera,
             screen_locked: lock.locked,
+            away_status: want.screen_lock_status,
             calendar_event: self.calendar.reading(),
             off_hours,
         };
@@ -336,6 +348,7 @@ impl Running {
                 capture,
             ),
             screen_lock: self.screen_lock.view(&lock),
+            screen_lock_status: want.screen_lock_status,
             calendar: self.calendar.view(),
             working_hours: hours_view,
             working_week: *hours,
@@ -365,7 +378,7 @@ async fn run(
         sources.microphone.follow(want.microphone).await;
         sources.screen_lock.follow(want.screen_lock).await;
         sources.calendar.follow(calendars.borrow_and_update().clone());
-        let (next, shown) = sources.read(&want.working_hours);
+        let (next, shown) = sources.read(&want);
         if next != signals {
             signals = next;
             told.send_replace(signals.clone());

@@ -72,6 +72,9 @@ pub struct PreviewNow {
     /// Off work, and no status the person chose speaks: every policy but Blocked shows the presence away, and
     /// Trusted and VIP "Off for the day" (if asked for) where nothing else sets a status.
     pub off_hours: Option<caret_core::OffHours>,
+    /// The screen is locked and "Away from the desk" is asked for, and no status the person chose speaks:
+    /// Trusted and VIP show it where nothing else sets a status.
+    pub away_status: bool,
 }
 
 impl PreviewNow {
@@ -88,6 +91,7 @@ impl PreviewNow {
             said,
             screen_locked: desktop.screen_locked,
             off_hours: desktop.off_hours.filter(|_| !chosen),
+            away_status: desktop.screen_locked && desktop.away_status && !chosen,
         }
     }
 }

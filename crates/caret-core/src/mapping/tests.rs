@@ -914,8 +914,11 @@ fn render_screen_locked() -> String {
     let mut out = String::from(
         "\n## The screen locked\n\nA locked screen (the screen-lock source, when it is on) is not an input of \
          its own: whatever input speaks keeps its status, and the presence is away under every policy that \
-         shares anything (`caret_core::decide_inputs`). Blocked shares nothing, not even that. With the phone \
-         in a call:\n\n| Policy | Screen | Status | Presence |\n|---|---|---|---|\n",
+         shares anything (`caret_core::decide_inputs`). Blocked shares nothing, not even that. With \"Away from \
+         the desk\" turned on, that status fills a status nothing else sets while the screen is locked, under \
+         Trusted and VIP only, not while a status you chose yourself speaks, with a lease like any status of \
+         open length; outside working hours \"Off for the day\" goes first.\n\n\
+         | Policy | What speaks | Screen | \"Away from the desk\" | Status | Presence |\n|---|---|---|---|---|---|\n",
     );
     let policies = [
         ("Default", settings(Policy::Default, false)),
@@ -923,16 +926,23 @@ fn render_screen_locked() -> String {
         ("VIP", settings(Policy::Vip, false)),
         ("Blocked", settings(Policy::Blocked, false)),
     ];
+    let rows = [
+        ("the phone: in a call", Some(CaretState::InCall), false, false),
+        ("the phone: in a call", Some(CaretState::InCall), true, false),
+        ("the phone: in a call", Some(CaretState::InCall), true, true),
+        ("nothing", None, true, false),
+        ("nothing", None, true, true),
+    ];
     for (name, settings) in &policies {
-        for screen_locked in [false, true] {
+        for (speaks, phone, screen_locked, away_status) in &rows {
             let desktop = DesktopSignals {
-                screen_locked,
+                screen_locked: *screen_locked,
+                away_status: *away_status,
                 ..DesktopSignals::default()
             };
-            let phone = CaretState::InCall;
             let inputs = Inputs {
                 manual: None,
-                phone: Some(&phone),
+                phone: phone.as_ref(),
                 desktop: &desktop,
             };
             let (_, decision) = crate::sources::decide_inputs(inputs, settings, now());
@@ -944,8 +954,11 @@ fn render_screen_locked() -> String {
                 Presence::Away => "**away**",
                 Presence::Auto => "automatic",
             };
-            let screen = if screen_locked { "locked" } else { "unlocked" };
-            out.push_str(&format!("| {name} | {screen} | {status} | {presence} |\n"));
+            let screen = if *screen_locked { "locked" } else { "unlocked" };
+            let asked = if *away_status { "on" } else { "off" };
+            out.push_str(&format!(
+                "| {name} | {speaks} | {screen} | {asked} | {status} | {presence} |\n"
+            ));
         }
     }
     out

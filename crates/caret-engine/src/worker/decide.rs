@@ -25,8 +25,8 @@ impl Worker {
     }
 
     /// What the desk changes in `decision`: which of the screen lock and the working hours makes its presence
-    /// (the lock first: the same inputs unlocked would not be away), and whether the working hours set its
-    /// status ("Off for the day"), compared with the same inputs without them.
+    /// (the lock first: the same inputs unlocked would not be away), and which of them set its status ("Away
+    /// from the desk", "Off for the day"), compared with the same inputs without them.
     pub(super) fn desk_effects(&self, target: &Target, decision: &Decision) -> DeskEffects {
         let desktop = &target.desktop;
         if !desktop.screen_locked && desktop.off_hours.is_none() {
@@ -57,10 +57,14 @@ impl Worker {
         } else {
             None
         };
-        DeskEffects {
-            presence,
-            status_by_hours: at_work.status != decision.status,
-        }
+        let status = if without_lock.status != decision.status {
+            Some(StateSource::ScreenLock)
+        } else if at_work.status != without_lock.status {
+            Some(StateSource::WorkingHours)
+        } else {
+            None
+        };
+        DeskEffects { presence, status }
     }
 }
 
@@ -69,6 +73,6 @@ impl Worker {
 pub(super) struct DeskEffects {
     /// The one that makes the presence (away), if either does.
     pub(super) presence: Option<Source>,
-    /// The working hours set the status ("Off for the day").
-    pub(super) status_by_hours: bool,
+    /// The one that set the status ("Away from the desk", "Off for the day"), if either did.
+    pub(super) status: Option<StateSource>,
 }

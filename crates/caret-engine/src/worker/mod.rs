@@ -309,12 +309,8 @@ impl Worker {
     async fn step(&mut self, target: &Target) -> Flow {
         let (decision, state_name, speaking) = self.decide_now(target);
         let desk = self.desk_effects(target, &decision);
-        // "Off for the day" is the working hours' own row, whatever the phone said (available, say).
-        self.speaking = if desk.status_by_hours {
-            Some(StateSource::WorkingHours)
-        } else {
-            speaking
-        };
+        // "Off for the day" and "Away from the desk" are the desk's own rows, whatever the phone said.
+        self.speaking = desk.status.or(speaking);
         self.desk_presence = desk.presence;
         self.notice_changes(&decision, state_name, target);
 
