@@ -859,12 +859,7 @@ fn render_off_hours() -> String {
          enough there). A call at 9 pm stays a call (`caret_core::decide_inputs`).\n\n\
          | Policy | What speaks | \"Off for the day\" | Status | Presence |\n|---|---|---|---|---|\n",
     );
-    let policies = [
-        ("Default", settings(Policy::Default, false)),
-        ("Trusted", settings(Policy::Trusted, false)),
-        ("VIP", settings(Policy::Vip, false)),
-        ("Blocked", settings(Policy::Blocked, false)),
-    ];
+    let policies = doc_policies();
     let back_at = now().with_timezone(&Utc) + chrono::Duration::hours(15);
     for (name, settings) in &policies {
         for (speaks, phone) in [
@@ -879,12 +874,7 @@ fn render_off_hours() -> String {
                     }),
                     ..DesktopSignals::default()
                 };
-                let inputs = Inputs {
-                    manual: None,
-                    phone: phone.as_ref(),
-                    desktop: &desktop,
-                };
-                let (_, decision) = crate::sources::decide_inputs(inputs, settings, now());
+                let decision = desk_decision(settings, phone.as_ref(), &desktop);
                 let status = match &decision.status {
                     DesiredStatus::Clear => "none".to_owned(),
                     DesiredStatus::Set(status) => {
@@ -909,6 +899,30 @@ fn render_off_hours() -> String {
     out
 }
 
+/// The four policies as the doc's tables name them.
+fn doc_policies() -> [(&'static str, WorkspaceSettings); 4] {
+    [
+        ("Default", settings(Policy::Default, false)),
+        ("Trusted", settings(Policy::Trusted, false)),
+        ("VIP", settings(Policy::Vip, false)),
+        ("Blocked", settings(Policy::Blocked, false)),
+    ]
+}
+
+/// `decide_inputs` with only the phone (or nothing) speaking and the desk as `desktop` says.
+fn desk_decision(
+    settings: &WorkspaceSettings,
+    phone: Option<&CaretState>,
+    desktop: &DesktopSignals,
+) -> Decision {
+    let inputs = Inputs {
+        manual: None,
+        phone,
+        desktop,
+    };
+    crate::sources::decide_inputs(inputs, settings, now()).1
+}
+
 /// What a locked screen does (`caret_core::decide_inputs`), shown on one input under each policy.
 fn render_screen_locked() -> String {
     let mut out = String::from(
@@ -920,12 +934,7 @@ fn render_screen_locked() -> String {
          open length; outside working hours \"Off for the day\" goes first.\n\n\
          | Policy | What speaks | Screen | \"Away from the desk\" | Status | Presence |\n|---|---|---|---|---|---|\n",
     );
-    let policies = [
-        ("Default", settings(Policy::Default, false)),
-        ("Trusted", settings(Policy::Trusted, false)),
-        ("VIP", settings(Policy::Vip, false)),
-        ("Blocked", settings(Policy::Blocked, false)),
-    ];
+    let policies = doc_policies();
     let rows = [
         ("the phone: in a call", Some(CaretState::InCall), false, false),
         ("the phone: in a call", Some(CaretState::InCall), true, false),
@@ -940,12 +949,7 @@ fn render_screen_locked() -> String {
                 away_status: *away_status,
                 ..DesktopSignals::default()
             };
-            let inputs = Inputs {
-                manual: None,
-                phone: phone.as_ref(),
-                desktop: &desktop,
-            };
-            let (_, decision) = crate::sources::decide_inputs(inputs, settings, now());
+            let decision = desk_decision(settings, phone.as_ref(), &desktop);
             let status = match &decision.status {
                 DesiredStatus::Clear => "none".to_owned(),
                 DesiredStatus::Set(status) => format!("{} {}", status.emoji, status.text),
