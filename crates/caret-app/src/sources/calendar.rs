@@ -138,8 +138,7 @@ impl CalendarSource {
             Some((_, view)) => view.borrow_and_update().clone(),
             None => return None,
         };
-        view.now
-            .and_then(|event| EventDetails::new(event.title, event.start, event.end).ok())
+        event_details(view.now)
     }
 
     pub(super) fn view(&self) -> CalendarsView {
@@ -167,9 +166,7 @@ impl CalendarSource {
             .collect();
         CalendarsView {
             calendars,
-            now: current
-                .now
-                .and_then(|event| EventDetails::new(event.title, event.start, event.end).ok()),
+            now: event_details(current.now),
         }
     }
 
@@ -187,4 +184,9 @@ impl CalendarSource {
             None => std::future::pending().await,
         }
     }
+}
+
+/// The engine's event from the calendar's occurrence under way (none when its times do not make an event).
+fn event_details(now: Option<caret_sources::calendar::Occurrence>) -> Option<EventDetails> {
+    now.and_then(|event| EventDetails::new(event.title, event.start, event.end).ok())
 }
