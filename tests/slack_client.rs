@@ -407,3 +407,59 @@ async fn the_code_exchange_checks_the_pkce_verifier_the_redirect_and_single_use(
     let after = client.auth_test(&renewed.access_token).await.unwrap_err();
     assert_eq!(after.class(), ErrorClass::Disconnect);
 }
+
+/// Do Not Disturb (issue 19, point 5's client): `dnd.setSnooze` form-encoded with `num_minutes` starts a snooze
+/// that `dnd.info` reads back and ends by itself; `dnd.endSnooze` ends it, and says `snooze_not_active` when
+/// none runs; a snooze the person started is seen as theirs through `dnd.info`; without `dnd:write` or
+/// `dnd:read` the missing scope is named.
+#[tokio::test]
+async fn a_snooze_is_started_read_back_and_ended_and_a_missing_dnd_scope_is_named() {
+    let scopes: Vec<&str> = FakeSlack::FULL_SCOPES
+        .into_iter()
+        .chain(FakeSlack::DND_SCOPES)
+        .collect();
+    let (slack, client, token, raw) = setup(&scopes).await;
+    let quiet = client.dnd_info(&token).await.expect("dnd.info");
+    assert!(
+        !quiet.snooze_enabled && quiet.snooze_endtime.is_none(),
+        "{quiet:?}"
+    );
+
+    let thirty = std::num::NonZeroU32::new(30).expect("30");
+    let started = client.set_snooze(&token, thirty).await.expect("dnd.setSnooze");
+    assert!(started.snooze_enabled, "{started:?}");
+    let ends = started.snooze_endtime.expect("an end");
+    let read = client.dnd_info(&token).await.expect("dnd.info");
+    assert_eq!((read.snooze_enabled, read.snooze_endtime), (true, Some(ends)));
+    assert_eq!(slack.account(&raw).snooze_until, Some(ends));
+
+    let ended = client.end_snooze(&token).await.expect("dnd.endSnooze");
+    assert!(!ended.snooze_enabled, "{ended:?}");
+    let again = client.end_snooze(&token).await.unwrap_err();
+    assert_eq!(again.code(), "snooze_not_active");
+
+    // The person's own snooze is there to be seen before anything is changed.
+    slack.user_snoozes(&raw, 45);
+    let theirs = client.dnd_info(&token).await.expect("dnd.info");
+    assert!(
+        theirs.snooze_enabled && theirs.snooze_endtime.is_some(),
+        "{theirs:?}"
+    );
+
+    // A snooze ends by itself at its end.
+    slack.advance_clock(Duration::from_secs(46 * 60));
+    let over = client.dnd_info(&token).await.expect("dnd.info");
+    assert!(!over.snooze_enabled, "{over:?}");
+
+    let (_slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
+    let write = client.set_snooze(&token, thirty).await.unwrap_err();
+    assert!(
+        matches!(&write, SlackError::MissingScope { needed, .. } if needed == "dnd:write"),
+        "{write:?}"
+    );
+    let read = client.dnd_info(&token).await.unwrap_err();
+    assert!(
+        matches!(&read, SlackError::MissingScope { needed, .. } if needed == "dnd:read"),
+        "{read:?}"
+    );
+}

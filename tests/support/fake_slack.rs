@@ -8,6 +8,10 @@
 //!   emoji both `""` clears; a text without emoji gets `:speech_balloon:`; `&`, `<`, `>` are kept escaped;
 //!   the status clears itself at `status_expiration`;
 //! - presence: `users.setPresence` (`auto`/`away`, else `invalid_presence`), `users.getPresence`;
+//! - Do Not Disturb: `dnd.setSnooze` (form-encoded `num_minutes`, as Slack documents it; none readable →
+//!   `missing_duration`; `dnd:write`, tier 2), `dnd.endSnooze` (`snooze_not_active` when none runs; `dnd:write`,
+//!   tier 2), `dnd.info` (`dnd:read`, tier 3); a snooze ends by itself at its end; the user snoozes on their
+//!   own with [`FakeSlack::user_snoozes`];
 //! - limits: `users.profile.set` at most 10 per minute per user, and per-method tier limits per workspace,
 //!   answered with HTTP 429, `Retry-After` (seconds) and `{"ok":false,"error":"ratelimited"}`;
 //! - faults on demand: HTTP 5xx, hanging (timeouts), an outage until a time (for everyone or one team), a
@@ -94,6 +98,8 @@ pub struct Account {
     pub expired: bool,
     pub status: Status,
     pub manual_away: bool,
+    /// The snooze running (Do Not Disturb paused notifications) until then, in Slack's clock's Unix seconds.
+    pub snooze_until: Option<i64>,
     profile_sets: VecDeque<Instant>,
 }
 
@@ -272,6 +278,8 @@ fn scope_for(method: &str) -> Option<&'static str> {
         "users.profile.get" => Some("users.profile:read"),
         "users.setPresence" => Some("users:write"),
         "users.getPresence" => Some("users:read"),
+        "dnd.info" => Some("dnd:read"),
+        "dnd.setSnooze" | "dnd.endSnooze" => Some("dnd:write"),
         _ => None,
     }
 }
@@ -279,8 +287,8 @@ fn scope_for(method: &str) -> Option<&'static str> {
 /// Requests per minute per workspace, by method tier (Slack's tiers 2-4; auth.test is "special", generous).
 fn tier_limit(method: &str) -> usize {
     match method {
-        "users.setPresence" => 20,
-        "users.profile.set" | "users.getPresence" => 50,
+        "users.setPresence" | "dnd.setSnooze" | "dnd.endSnooze" => 20,
+        "users.profile.set" | "users.getPresence" | "dnd.info" => 50,
         "users.profile.get" => 100,
         _ => 600,
     }
@@ -362,6 +370,7 @@ impl FakeSlack {
                 expired: false,
                 status: Status::default(),
                 manual_away: false,
+                snooze_until: None,
                 profile_sets: VecDeque::new(),
             });
             token
@@ -369,6 +378,9 @@ impl FakeSlack {
     }
 
     /// All the scopes Caret Desktop asks for.
+    /// The scopes Do Not Disturb needs, beside [`FakeSlack::FULL_SCOPES`].
+    pub const DND_SCOPES: [&'static str; 2] = ["dnd:read", "dnd:write"];
+
     pub const FULL_SCOPES: [&'static str; 4] = [
         "users.profile:write",
         "users.profile:read",
@@ -404,6 +416,16 @@ impl FakeSlack {
     /// The status Slack shows now (expired statuses already cleared).
     pub fn status(&self, token: &str) -> Status {
         self.account(token).status
+    }
+
+    /// The user pauses notifications in Slack for `minutes` (a snooze of their own).
+    pub fn user_snoozes(&self, token: &str, minutes: i64) {
+        self.with(|inner| {
+            let until = inner.now_secs() + minutes * 60;
+            if let Some(account) = inner.accounts.iter_mut().find(|account| account.token == token) {
+                account.snooze_until = Some(until);
+            }
+        });
     }
 
     /// The user (or another app) changes the status in Slack.
@@ -676,7 +698,12 @@ async fn handle(
                 Ok(ratelimited(retry_after))
             }
             _ => {
-                let answered = answer(state, &method, token.as_deref(), &body_json);
+                let request = Request {
+                    token: token.as_deref(),
+                    body: &body_json,
+                    is_form,
+                };
+                let answered = answer(state, &method, request);
                 let outcome = if answered.1["ok"] == json!(true) {
                     "ok".to_owned()
                 } else {
@@ -703,12 +730,19 @@ async fn handle(
     response
 }
 
+/// What a call brought: its bearer token, its body, and whether that body was form-encoded.
+struct Request<'a> {
+    token: Option<&'a str>,
+    body: &'a Value,
+    is_form: bool,
+}
+
 fn answer(
     state: &mut Inner,
     method: &str,
-    token: Option<&str>,
-    body: &Value,
+    request: Request<'_>,
 ) -> (StatusCode, Value, Vec<(&'static str, String)>) {
+    let Request { token, body, is_form } = request;
     let now = state.now_secs();
     if method == "oauth.v2.access" {
         let (status, value) = oauth_access(state, body, now);
@@ -886,6 +920,49 @@ fn answer(
                 json!({"ok": true, "channel": posted_in, "ts": ts}),
                 vec![],
             )
+        }
+        "dnd.info" => {
+            let mut value = json!({"ok": true, "dnd_enabled": false, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1,
+                                   "snooze_enabled": false});
+            if let Some(until) = account.snooze_until.filter(|until| *until > now) {
+                value["snooze_enabled"] = json!(true);
+                value["snooze_endtime"] = json!(until);
+                value["snooze_remaining"] = json!(until - now);
+            }
+            (StatusCode::OK, value, vec![])
+        }
+        // Documented as form-encoded only: a JSON body carries no `num_minutes` Slack can read.
+        "dnd.setSnooze" => match body
+            .get("num_minutes")
+            .filter(|_| is_form)
+            .and_then(Value::as_str)
+            .map(|minutes| minutes.trim().parse::<i64>())
+        {
+            None => {
+                let (status, value) = api_error("missing_duration");
+                (status, value, vec![])
+            }
+            Some(Ok(minutes)) if minutes > 0 => {
+                let until = now + minutes * 60;
+                account.snooze_until = Some(until);
+                let value = json!({"ok": true, "snooze_enabled": true, "snooze_endtime": until,
+                                   "snooze_remaining": minutes * 60, "snooze_is_indefinite": false});
+                (StatusCode::OK, value, vec![])
+            }
+            Some(_) => {
+                let (status, value) = api_error("snooze_failed");
+                (status, value, vec![])
+            }
+        },
+        "dnd.endSnooze" => {
+            if account.snooze_until.is_none_or(|until| until <= now) {
+                let (status, value) = api_error("snooze_not_active");
+                return (status, value, vec![]);
+            }
+            account.snooze_until = None;
+            let value = json!({"ok": true, "dnd_enabled": false, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1,
+                               "snooze_enabled": false});
+            (StatusCode::OK, value, vec![])
         }
         "users.getPresence" => {
             let presence = if account.manual_away { "away" } else { "active" };

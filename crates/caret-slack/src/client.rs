@@ -79,6 +79,20 @@ pub struct PresenceInfo {
     pub online: bool,
 }
 
+/// The person's Do Not Disturb, as `dnd.info`, `dnd.setSnooze` and `dnd.endSnooze` answer: their schedule is
+/// on or off, and a snooze (the "pause notifications" a person or an app starts) runs until `snooze_endtime`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct DndInfo {
+    /// The person's Do Not Disturb schedule is on (not a snooze).
+    #[serde(default)]
+    pub dnd_enabled: bool,
+    #[serde(default)]
+    pub snooze_enabled: bool,
+    /// Unix seconds; Slack leaves it out when no snooze runs.
+    #[serde(default)]
+    pub snooze_endtime: Option<i64>,
+}
+
 #[derive(Deserialize)]
 struct ProfileEnvelope {
     profile: ProfileStatus,
@@ -181,6 +195,30 @@ impl SlackClient {
     pub async fn get_presence(&self, token: &SlackToken) -> Result<PresenceInfo> {
         let method = SlackMethod::UsersGetPresence;
         let (info, _) = self.call(method, self.get(method, token)).await?;
+        Ok(info)
+    }
+
+    /// The person's Do Not Disturb (`dnd.info`: scope `dnd:read`, tier 3).
+    pub async fn dnd_info(&self, token: &SlackToken) -> Result<DndInfo> {
+        let method = SlackMethod::DndInfo;
+        let (info, _) = self.call(method, self.get(method, token)).await?;
+        Ok(info)
+    }
+
+    /// Starts a snooze of `minutes` (at least 1), or changes the one running (`dnd.setSnooze`: scope
+    /// `dnd:write`, tier 2). Slack documents this method as form-encoded only, so no JSON body.
+    pub async fn set_snooze(&self, token: &SlackToken, minutes: std::num::NonZeroU32) -> Result<DndInfo> {
+        let method = SlackMethod::DndSetSnooze;
+        let form = [("num_minutes", minutes.to_string())];
+        let (info, _) = self.call(method, self.post(method, token).form(&form)).await?;
+        Ok(info)
+    }
+
+    /// Ends the snooze running now (`dnd.endSnooze`: scope `dnd:write`, tier 2); Slack answers
+    /// `snooze_not_active` when none runs.
+    pub async fn end_snooze(&self, token: &SlackToken) -> Result<DndInfo> {
+        let method = SlackMethod::DndEndSnooze;
+        let (info, _) = self.call(method, self.post(method, token)).await?;
         Ok(info)
     }
 

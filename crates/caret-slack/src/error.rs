@@ -13,6 +13,9 @@ pub enum SlackMethod {
     OAuthV2Access,
     AuthRevoke,
     ChatPostMessage,
+    DndInfo,
+    DndSetSnooze,
+    DndEndSnooze,
 }
 
 impl SlackMethod {
@@ -26,6 +29,9 @@ impl SlackMethod {
             SlackMethod::OAuthV2Access => "oauth.v2.access",
             SlackMethod::AuthRevoke => "auth.revoke",
             SlackMethod::ChatPostMessage => "chat.postMessage",
+            SlackMethod::DndInfo => "dnd.info",
+            SlackMethod::DndSetSnooze => "dnd.setSnooze",
+            SlackMethod::DndEndSnooze => "dnd.endSnooze",
         }
     }
 }

@@ -18,7 +18,7 @@ pub mod retry;
 pub mod token;
 
 pub use client::{
-    AuthInfo, PostedMessage, PresenceInfo, ProfileStatus, SlackClient, StatusFields, WirePresence,
+    AuthInfo, DndInfo, PostedMessage, PresenceInfo, ProfileStatus, SlackClient, StatusFields, WirePresence,
 };
 pub use error::{AuthFailure, ErrorClass, Result, SlackError, SlackMethod};
 pub use oauth::{AuthorizeRequest, Pkce, RefreshToken, TokenGrant};
