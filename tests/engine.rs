@@ -11,7 +11,7 @@ use caret_core::{
 use caret_e2e::fake_slack::{FakeSlack, Fault, Status, TestClock};
 use caret_engine::{Engine, EngineConfig, EngineEvent, Source, StaticTokens, TokioClock};
 use caret_slack::{SlackClient, SlackToken};
-use caret_store::{LogFilter, Store, WorkspaceId};
+use caret_store::{LogFilter, LogKind, Store, WorkspaceId};
 use chrono::{DateTime, FixedOffset, Utc};
 
 const SET: &str = "users.profile.set";
@@ -1817,4 +1817,51 @@ async fn a_restored_state_posted_for_a_time_holds_no_longer_than_that() {
     assert_eq!(text(&slack, &raw), "Driving", "still within its two minutes");
     run_for(Duration::from_secs(70)).await;
     assert_eq!(text(&slack, &raw), "", "its two minutes are over: not 30 more");
+}
+
+/// On a clock that moves (not paused), a lease status decided while the screen is locked is the input's, not
+/// the lock's: the desk's comparison decides at the same moment as the decision itself, so the lease's end is
+/// the same in both (a second reading of the clock made every lease differ, and the sync log named the screen
+/// lock as the source of the phone's status).
+#[tokio::test]
+async fn a_lease_status_while_locked_names_its_input_and_the_presence_the_lock() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine
+        .set_desktop_signals(DesktopSignals {
+            screen_locked: true,
+            ..DesktopSignals::default()
+        })
+        .unwrap();
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while (text(&rig.slack, &raw) != "Walking" || !rig.slack.account(&raw).manual_away)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(text(&rig.slack, &raw), "Walking");
+    assert!(rig.slack.account(&raw).manual_away, "away while locked");
+    let calls: Vec<(String, String)> = rig
+        .store
+        .query_log(&LogFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.kind == LogKind::Call)
+        .filter(|row| matches!(row.method.as_deref(), Some(SET) | Some("users.setPresence")))
+        .map(|row| (row.method.unwrap_or_default(), row.source))
+        .collect();
+    assert!(
+        calls.contains(&(SET.to_owned(), "phone".to_owned())),
+        "the status call names the phone: {calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|(method, source)| method != SET || source == "phone"),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&("users.setPresence".to_owned(), "screen lock".to_owned())),
+        "{calls:?}"
+    );
 }

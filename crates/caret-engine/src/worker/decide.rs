@@ -2,6 +2,7 @@
 //! ([`caret_core::decide_inputs`]), and what the desk (the screen lock, the working hours) changes in it.
 
 use caret_core::{Decision, DesktopSignals, Inputs, StateSource, decide_inputs};
+use chrono::{DateTime, FixedOffset};
 
 use super::Worker;
 use crate::Source;
@@ -13,13 +14,14 @@ impl Worker {
     pub(super) fn decide_now(
         &self,
         target: &Target,
+        now: DateTime<FixedOffset>,
     ) -> (Decision, Option<&'static str>, Option<StateSource>) {
         let inputs = Inputs {
             manual: target.manual.as_ref(),
             phone: target.phone.as_ref(),
             desktop: &target.desktop,
         };
-        let (input, decision) = decide_inputs(inputs, &target.settings, self.cx.shared.clock.now_local());
+        let (input, decision) = decide_inputs(inputs, &target.settings, now);
         let state_name = input.as_ref().map(|input| input.state.kind().as_str());
         (decision, state_name, input.as_ref().map(|input| input.source()))
     }
@@ -27,12 +29,17 @@ impl Worker {
     /// What the desk changes in `decision`: which of the screen lock and the working hours makes its presence
     /// (the lock first: the same inputs unlocked would not be away), and which of them set its status ("Away
     /// from the desk", "Off for the day"), compared with the same inputs without them.
-    pub(super) fn desk_effects(&self, target: &Target, decision: &Decision) -> DeskEffects {
+    /// `now` must be the decision's own: a lease's end is computed from it.
+    pub(super) fn desk_effects(
+        &self,
+        target: &Target,
+        decision: &Decision,
+        now: DateTime<FixedOffset>,
+    ) -> DeskEffects {
         let desktop = &target.desktop;
         if !desktop.screen_locked && desktop.off_hours.is_none() {
             return DeskEffects::default();
         }
-        let now = self.cx.shared.clock.now_local();
         let decide_with = |desktop: &DesktopSignals| {
             let inputs = Inputs {
                 manual: target.manual.as_ref(),

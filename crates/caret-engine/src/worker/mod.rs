@@ -307,8 +307,10 @@ impl Worker {
     }
 
     async fn step(&mut self, target: &Target) -> Flow {
-        let (decision, state_name, speaking) = self.decide_now(target);
-        let desk = self.desk_effects(target, &decision);
+        // One reading of the clock for the decision and its comparisons: a lease's end moves with it.
+        let now = self.cx.shared.clock.now_local();
+        let (decision, state_name, speaking) = self.decide_now(target, now);
+        let desk = self.desk_effects(target, &decision, now);
         // "Off for the day" and "Away from the desk" are the desk's own rows, whatever the phone said.
         self.speaking = desk.status.or(speaking);
         self.desk_presence = desk.presence;
