@@ -373,6 +373,26 @@ async fn away_from_the_desk_is_shown_while_locked_where_asked_and_nothing_else_s
     )
     .await;
 
+    // Taken back while locked: the status goes at once, the presence stays away.
+    let taken_back = sandbox.sources(&["screen-lock-status", "off"]).await;
+    assert_eq!(taken_back["screen_lock_status"], false, "{taken_back}");
+    eventually(
+        "Trusted: Away from the desk taken back while locked",
+        SOON,
+        || slack.status(&trusted).text,
+        String::is_empty,
+    )
+    .await;
+    assert!(slack.account(&trusted).manual_away, "still away while locked");
+    sandbox.sources(&["screen-lock-status", "on"]).await;
+    eventually(
+        "Trusted: Away from the desk asked for again while locked",
+        SOON,
+        || slack.status(&trusted).text,
+        |text| text == "Away from the desk",
+    )
+    .await;
+
     screen.unlock().await;
     away(&slack, &trusted, "Trusted: back when unlocked", false).await;
     eventually(

@@ -176,6 +176,39 @@ async fn off_work_is_away_and_off_for_the_day_until_the_next_start_which_comes_b
     assert_eq!(again["working_hours"]["state"], "off_work", "{again}");
     assert_eq!(again["working_week"], on["working_week"], "{again}");
 
+    // Turned off while off work: automatic presence and no status at once; turned on again, the week kept.
+    let off = hours(&sandbox, &["off"]).await;
+    assert_eq!(off["working_hours"]["state"], "off", "{off}");
+    away(
+        &sandbox,
+        &slack,
+        &trusted,
+        "Trusted: the hours off, not away",
+        false,
+    )
+    .await;
+    away(
+        &sandbox,
+        &slack,
+        &default,
+        "Default: the hours off, not away",
+        false,
+    )
+    .await;
+    eventually(
+        "Trusted: Off for the day gone with the hours",
+        SOON,
+        || slack.status(&trusted).text,
+        String::is_empty,
+    )
+    .await;
+    let on_again = hours(&sandbox, &["on"]).await;
+    assert_eq!(
+        on_again["working_week"], on["working_week"],
+        "the week is kept: {on_again}"
+    );
+    away(&sandbox, &slack, &trusted, "Trusted: away again", true).await;
+
     // Work starts at the next whole minute (at least 5 s away): the source wakes by itself and both clear.
     let mut start = Utc::now().duration_trunc(Span::minutes(1)).expect("a minute") + Span::minutes(1);
     if start - Utc::now() < Span::seconds(5) {
@@ -224,7 +257,7 @@ async fn off_work_is_away_and_off_for_the_day_until_the_next_start_which_comes_b
     );
     assert_eq!(
         rows.last().map(String::as_str),
-        Some("working hours began"),
+        Some("no longer off work"),
         "{rows:?}"
     );
     let store = Store::open(&sandbox.data_dir().join("caret.db")).expect("store");

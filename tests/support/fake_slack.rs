@@ -377,10 +377,10 @@ impl FakeSlack {
         })
     }
 
-    /// All the scopes Caret Desktop asks for.
-    /// The scopes Do Not Disturb needs, beside [`FakeSlack::FULL_SCOPES`].
+    /// The scopes Do Not Disturb needs, beside [`FakeSlack::FULL_SCOPES`] (the app does not ask for them yet).
     pub const DND_SCOPES: [&'static str; 2] = ["dnd:read", "dnd:write"];
 
+    /// All the scopes Caret Desktop asks for.
     pub const FULL_SCOPES: [&'static str; 4] = [
         "users.profile:write",
         "users.profile:read",

@@ -122,7 +122,8 @@ pub struct DesktopSignals {
     /// The calendar event happening now (the one the calendar source picked when several overlap).
     pub calendar_event: Option<EventDetails>,
     /// The session's screen is locked: the person has left the desk. Not a state of its own: it makes the
-    /// presence away (see [`decide_inputs`]) and leaves the status to the inputs above.
+    /// presence away (see [`decide_inputs`]) and leaves the status to the inputs above, unless the person asked
+    /// for "Away from the desk" ([`DesktopSignals::away_status`]).
     #[serde(default)]
     pub screen_locked: bool,
     /// While the screen is locked, the person wants "Away from the desk" shown (see [`decide_inputs`]).
@@ -212,14 +213,15 @@ pub fn choose_input(inputs: Inputs<'_>, now: DateTime<Utc>) -> Option<StatusInpu
 /// The whole decision for one workspace at one moment: the input [`choose_input`] picks, what the policy makes
 /// of it ([`crate::decide`]; nothing speaking clears the status), then the desk: a locked screen makes the
 /// presence away under every policy that shares anything, whatever the status says, because someone who
-/// left the desk answers later whatever they are doing. Blocked shares nothing, not even that. The status is
-/// never changed by the lock: it adds no exposure.
+/// left the desk answers later whatever they are doing. Blocked shares nothing, not even that. The lock alone
+/// never changes the status (see "Away from the desk" below, which the person asks for).
 ///
 /// Then the working hours: outside them, unless the person's own choice speaks (they said what they are
 /// doing, at whatever hour), the presence is away under every policy but Blocked, as for the lock. Where the
 /// person asked for it, the status "Off for the day" until the next start fills a status nothing else sets,
 /// under Trusted and VIP only: Default shares Available and Busy and nothing else, and the away presence says
-/// enough there. It never replaces a status another input sets (a call at 9 pm is still a call).
+/// enough there. It never replaces a status another input sets (a call at 9 pm is still a call). An off-work
+/// reading whose next start has passed counts as work begun.
 ///
 /// Last, where the person asked for it and nothing above set a status: "Away from the desk" while the screen
 /// is locked, under the same rule as "Off for the day" (Trusted and VIP, not while the person's own choice
@@ -248,7 +250,13 @@ pub fn decide_inputs(
         .as_ref()
         .is_some_and(|input| matches!(input.origin, Origin::Manual { .. }));
     let may_fill = !chosen_by_the_person && matches!(decision.policy, Policy::Trusted | Policy::Vip);
-    if let Some(off) = inputs.desktop.off_hours
+    // A reading whose next start has passed is stale (the source had not looked again yet, after a
+    // suspend, say): work has begun.
+    let off_hours = inputs
+        .desktop
+        .off_hours
+        .filter(|off| off.back_at.is_none_or(|back| back > now_utc));
+    if let Some(off) = off_hours
         && !chosen_by_the_person
         && decision.policy != Policy::Blocked
     {
@@ -717,6 +725,27 @@ mod tests {
         // Trusted and VIP, locked, nothing sets a status (no phone, available, offline), and off work not
         // showing its own: the working hours off or without "Off for the day".
         assert_eq!(shown, 2 * 3 * 2);
+    }
+
+    #[test]
+    fn an_off_work_reading_past_its_next_start_counts_as_work_begun() {
+        let mut settings = WorkspaceSettings::default();
+        settings.policy.choose(SharingPolicy::Trusted);
+        let stale = DesktopSignals {
+            off_hours: Some(OffHours {
+                back_at: Some(now() - Duration::minutes(2)),
+                show_status: true,
+            }),
+            ..DesktopSignals::default()
+        };
+        let inputs = Inputs {
+            manual: None,
+            phone: None,
+            desktop: &stale,
+        };
+        let (_, decision) = decide_inputs(inputs, &settings, now().fixed_offset());
+        assert_eq!(decision.presence, Presence::Auto);
+        assert_eq!(decision.status, DesiredStatus::Clear);
     }
 
     #[test]

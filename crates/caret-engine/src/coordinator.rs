@@ -465,17 +465,30 @@ impl Coordinator {
         ];
         let rows: Vec<NewLogEntry> = changes
             .into_iter()
-            .chain([(
-                Source::WorkingHours,
-                before.off_hours != signals.off_hours,
-                None,
-                match (before.off_hours, signals.off_hours) {
-                    (None, Some(_)) => "outside working hours: away",
-                    (Some(_), None) => "working hours began",
-                    // The next start moved, or "Off for the day" was turned on or off.
-                    _ => "working hours changed",
-                },
-            )])
+            .chain([
+                (
+                    Source::ScreenLock,
+                    before.away_status != signals.away_status,
+                    None,
+                    if signals.away_status {
+                        "\"Away from the desk\" while locked: on"
+                    } else {
+                        "\"Away from the desk\" while locked: off"
+                    },
+                ),
+                (
+                    Source::WorkingHours,
+                    before.off_hours != signals.off_hours,
+                    None,
+                    match (before.off_hours, signals.off_hours) {
+                        (None, Some(_)) => "outside working hours: away",
+                        // Work began, or the working hours were turned off.
+                        (Some(_), None) => "no longer off work",
+                        // The next start moved, or "Off for the day" was turned on or off.
+                        _ => "working hours changed",
+                    },
+                ),
+            ])
             .filter(|(_, changed, ..)| *changed)
             .map(|(source, _, state, outcome)| {
                 self.input_row(
@@ -487,7 +500,8 @@ impl Coordinator {
                 )
             })
             .collect();
-        if rows.is_empty() {
+        // A reading with no row of its own still counts if it differs (a field added without one).
+        if rows.is_empty() && self.desktop == signals {
             return;
         }
         for row in &rows {

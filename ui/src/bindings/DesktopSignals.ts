@@ -21,7 +21,8 @@ camera_in_use: boolean,
 calendar_event: EventDetails | null, 
 /**
  * The session's screen is locked: the person has left the desk. Not a state of its own: it makes the
- * presence away (see [`decide_inputs`]) and leaves the status to the inputs above.
+ * presence away (see [`decide_inputs`]) and leaves the status to the inputs above, unless the person asked
+ * for "Away from the desk" ([`DesktopSignals::away_status`]).
  */
 screen_locked: boolean, 
 /**

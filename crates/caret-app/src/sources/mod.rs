@@ -328,11 +328,15 @@ impl Running {
     }
 
     /// What every source says now, and what each does, for Settings.
-    fn read(&mut self, want: &SourcePreferences) -> (DesktopSignals, SourcesView) {
+    fn read(
+        &mut self,
+        want: &SourcePreferences,
+        now: chrono::DateTime<chrono::Local>,
+    ) -> (DesktopSignals, SourcesView) {
         let hours = &want.working_hours;
         let capture = self.microphone.reading();
         let lock = self.screen_lock.reading();
-        let (off_hours, hours_view) = working_hours::reading(hours, chrono::Local::now());
+        let (off_hours, hours_view) = working_hours::reading(hours, now);
         let signals = DesktopSignals {
             microphone_in_use: capture.microphone,
             camera_in_use: capture.camera,
@@ -378,7 +382,10 @@ async fn run(
         sources.microphone.follow(want.microphone).await;
         sources.screen_lock.follow(want.screen_lock).await;
         sources.calendar.follow(calendars.borrow_and_update().clone());
-        let (next, shown) = sources.read(&want);
+        // One reading of the clock for what the hours say and when to look again: a change between two
+        // readings would be waited for until the 5-minute look.
+        let now = chrono::Local::now();
+        let (next, shown) = sources.read(&want, now);
         if next != signals {
             signals = next;
             told.send_replace(signals.clone());
@@ -396,7 +403,7 @@ async fn run(
         let wake = [
             sources.microphone.next_wake(want.microphone),
             sources.screen_lock.next_wake(want.screen_lock),
-            working_hours::next_wake(&want.working_hours, chrono::Local::now()),
+            working_hours::next_wake(&want.working_hours, now),
         ]
         .into_iter()
         .flatten()

@@ -113,12 +113,24 @@ pub fn parse_week(text: &str) -> Result<[Option<DayHours>; 7]> {
     Ok(days)
 }
 
+/// The days' whole names: a day is named by one of these, or by its start of at least three letters ("mon",
+/// "Tues").
+const DAY_WORDS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
 fn parse_days(named: &str) -> std::result::Result<Vec<usize>, String> {
     let day = |name: &str| {
         let name = name.to_ascii_lowercase();
-        DAY_NAMES
+        DAY_WORDS
             .iter()
-            .position(|known| name.starts_with(known) && known.len() <= name.len())
+            .position(|word| name.len() >= 3 && word.starts_with(name.as_str()))
             .ok_or_else(|| format!("{name:?} is not a day (mon, tue, wed, thu, fri, sat, sun)"))
     };
     match named.split_once('-') {
@@ -143,18 +155,21 @@ fn parse_span(span: &str) -> std::result::Result<DayHours, String> {
 fn parse_clock(text: &str) -> std::result::Result<u16, String> {
     let refuse = || format!("{text:?} is not a time like 09:00");
     let (hours, minutes) = text.split_once(':').ok_or_else(refuse)?;
+    // Digits only: `u16::from_str` would take "+9".
+    let digits = |part: &str, lengths: std::ops::RangeInclusive<usize>| {
+        lengths.contains(&part.len()) && part.bytes().all(|byte| byte.is_ascii_digit())
+    };
+    if !digits(hours, 1..=2) || !digits(minutes, 2..=2) {
+        return Err(refuse());
+    }
     let (hours, minutes): (u16, u16) = (
         hours.parse().map_err(|_| refuse())?,
         minutes.parse().map_err(|_| refuse())?,
     );
-    if minutes >= 60 || hours > 24 || (hours == 24 && minutes != 0) || minutes_text_len(text) != 2 {
+    if minutes >= 60 || hours > 24 || (hours == 24 && minutes != 0) {
         return Err(refuse());
     }
     Ok(hours * 60 + minutes)
-}
-
-fn minutes_text_len(text: &str) -> usize {
-    text.split_once(':').map_or(0, |(_, minutes)| minutes.len())
 }
 
 /// The week as `--week` takes it, each run of days with the same hours together: "mon-fri 09:00-17:00".
@@ -208,7 +223,7 @@ mod tests {
         };
         assert_eq!(describe_week(&hours), "mon-fri 09:00-17:30, sat 10:00-13:00");
         // A range wraps past Sunday; a night shift ends the next day; 24:00 ends the day.
-        let nights = parse_week("Fri-Mon 22:00-06:00; wed 00:00-24:00").expect("a week");
+        let nights = parse_week("Friday-Mon 22:00-06:00; wed 00:00-24:00").expect("a week");
         assert_eq!(nights.iter().filter(|day| **day == span(1320, 360)).count(), 4);
         assert_eq!(nights[2], span(0, 1440));
         assert_eq!(nights[1], None);
@@ -223,6 +238,9 @@ mod tests {
             ("mon 09:00-09:00", "not a day's"),
             ("mon 25:00-26:00", "is not a time like 09:00"),
             ("mon 09:0-10:00", "is not a time like 09:00"),
+            ("mon +9:00-10:00", "is not a time like 09:00"),
+            ("monkey 09:00-10:00", "is not a day"),
+            ("mo 09:00-10:00", "is not a day"),
             ("funday 09:00-10:00", "is not a day"),
             ("mon-fri 09:00-17:00, fri 10:00-12:00", "fri is named twice"),
             ("mon 09:00-17:00 extra", "is not days then hours"),
