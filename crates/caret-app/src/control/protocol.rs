@@ -71,9 +71,10 @@ pub enum ControlRequest {
     RemoveCalendar {
         name: String,
     },
-    /// Sets the working hours (saved in the preferences); answers with the sources once they follow them.
-    SetWorkingHours {
-        hours: caret_core::WorkingHours,
+    /// Changes the parts of the working week it names (saved in the preferences, the others kept as they are
+    /// saved); answers with the sources once they follow them.
+    ChangeWorkingHours {
+        change: crate::sources::WorkingHoursChange,
     },
     /// Forgets one known network (by id), or every one.
     ForgetNetworks {

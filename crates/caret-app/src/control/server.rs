@@ -391,7 +391,7 @@ async fn answer(core: &AppCore, request: ControlRequest) -> ControlResponse {
             | ControlRequest::SetSource { .. }
             | ControlRequest::AddCalendar { .. }
             | ControlRequest::RemoveCalendar { .. }
-            | ControlRequest::SetWorkingHours { .. }) => ControlResponse::Sources {
+            | ControlRequest::ChangeWorkingHours { .. }) => ControlResponse::Sources {
                 sources: sources_answer(&services.sources, &core.config().paths, request).await?,
             },
             ControlRequest::ForgetNetworks { id } => ControlResponse::Reach {
@@ -425,7 +425,7 @@ async fn sources_answer(
         ControlRequest::SetSource { source, on } => sources.set_one(paths, source, on).await,
         ControlRequest::AddCalendar { calendar } => sources.add_calendar(paths, calendar).await,
         ControlRequest::RemoveCalendar { name } => sources.remove_calendar(paths, &name).await,
-        ControlRequest::SetWorkingHours { hours } => sources.set_working_hours(paths, hours).await,
+        ControlRequest::ChangeWorkingHours { change } => sources.change_working_hours(paths, change).await,
         _ => Ok(sources.view()),
     }
 }

@@ -191,11 +191,39 @@ impl DesktopSources {
 
     /// Saves the working week and follows it; answers with the view once the loop has it (within two seconds).
     pub async fn set_working_hours(&self, paths: &AppPaths, hours: WorkingHours) -> Result<SourcesView> {
-        hours.validate()?;
+        self.change_working_hours(
+            paths,
+            WorkingHoursChange {
+                on: Some(hours.on),
+                days: Some(hours.days),
+                off_status: Some(hours.off_status),
+            },
+        )
+        .await
+    }
+
+    /// Changes only what `change` names in the working week as it is saved, in one step with the save, so
+    /// that the command line's `hours on` never undoes a week saved in Settings a moment before.
+    pub async fn change_working_hours(
+        &self,
+        paths: &AppPaths,
+        change: WorkingHoursChange,
+    ) -> Result<SourcesView> {
+        if let Some(days) = change.days {
+            WorkingHours {
+                days,
+                ..WorkingHours::default()
+            }
+            .validate()?;
+        }
         let wanted = self.save_and_send(paths, |mut wanted| {
-            wanted.working_hours = hours;
+            let hours = &mut wanted.working_hours;
+            hours.on = change.on.unwrap_or(hours.on);
+            hours.days = change.days.unwrap_or(hours.days);
+            hours.off_status = change.off_status.unwrap_or(hours.off_status);
             wanted
         })?;
+        let hours = wanted.working_hours;
         let mut view = self.view.clone();
         let shown = |view: &SourcesView| view.follows(wanted) && view.working_hours_follow(&hours);
         if !shown(&view.borrow_and_update()) {
@@ -305,6 +333,17 @@ async fn load_calendars(paths: &AppPaths) -> (CalendarSetup, bool) {
         missing,
     };
     (setup, keyring_failed)
+}
+
+/// A change to the working week: each part named is set, the others kept as saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkingHoursChange {
+    #[serde(default)]
+    pub on: Option<bool>,
+    #[serde(default)]
+    pub days: Option<[Option<caret_core::DayHours>; 7]>,
+    #[serde(default)]
+    pub off_status: Option<bool>,
 }
 
 /// What the loop follows: the sources turned on, the calendars added.

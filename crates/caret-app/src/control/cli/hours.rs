@@ -1,6 +1,8 @@
 //! `caret-desktop hours [on|off] [--week WEEK] [--off-status on|off] [--json]`: the working hours.
 
 use caret_core::{DayHours, WorkingHours};
+
+use crate::sources::WorkingHoursChange;
 use clap::Args;
 
 use super::unexpected_answer;
@@ -31,29 +33,19 @@ pub struct Hours {
 
 impl Hours {
     pub async fn run(self, config: &AppConfig) -> Result<()> {
-        let changes = self.switch.is_some() || self.week.is_some() || self.off_status.is_some();
-        let ControlResponse::Sources { sources } = request(&config.paths, &ControlRequest::Sources).await?
-        else {
-            return Err(unexpected_answer());
+        // Only what was given changes, in one step in the app: a week saved in Settings meanwhile is kept.
+        let change = WorkingHoursChange {
+            on: self.switch.as_deref().map(on_or_off).transpose()?,
+            days: self.week.as_deref().map(parse_week).transpose()?,
+            off_status: self.off_status.as_deref().map(on_or_off).transpose()?,
         };
-        let sources = if changes {
-            let mut hours = sources.working_week;
-            if let Some(word) = &self.switch {
-                hours.on = on_or_off(word)?;
-            }
-            if let Some(word) = &self.off_status {
-                hours.off_status = on_or_off(word)?;
-            }
-            if let Some(text) = &self.week {
-                hours.days = parse_week(text)?;
-            }
-            let asked = ControlRequest::SetWorkingHours { hours };
-            let ControlResponse::Sources { sources } = request(&config.paths, &asked).await? else {
-                return Err(unexpected_answer());
-            };
-            sources
+        let asked = if change == WorkingHoursChange::default() {
+            ControlRequest::Sources
         } else {
-            sources
+            ControlRequest::ChangeWorkingHours { change }
+        };
+        let ControlResponse::Sources { sources } = request(&config.paths, &asked).await? else {
+            return Err(unexpected_answer());
         };
         if self.json {
             println!("{}", serde_json::to_string(&sources).unwrap_or_default());
