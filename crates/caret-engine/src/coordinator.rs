@@ -420,75 +420,8 @@ impl Coordinator {
 
     /// The desktop's sources reported: a row for each source whose reading changed, then the workers see it.
     fn desktop_reported(&mut self, signals: DesktopSignals) {
-        let before = &self.desktop;
-        let changes = [
-            (
-                Source::Microphone,
-                before.microphone_in_use != signals.microphone_in_use,
-                signals.microphone_in_use.then_some(StateKind::InCall),
-                if signals.microphone_in_use {
-                    "microphone in use"
-                } else {
-                    "microphone no longer in use"
-                },
-            ),
-            (
-                Source::Camera,
-                before.camera_in_use != signals.camera_in_use,
-                signals.camera_in_use.then_some(StateKind::InCall),
-                if signals.camera_in_use {
-                    "camera in use"
-                } else {
-                    "camera no longer in use"
-                },
-            ),
-            (
-                Source::ScreenLock,
-                before.screen_locked != signals.screen_locked,
-                None,
-                if signals.screen_locked {
-                    "screen locked: away"
-                } else {
-                    "screen unlocked"
-                },
-            ),
-            (
-                Source::Calendar,
-                before.calendar_event != signals.calendar_event,
-                signals.calendar_event.is_some().then_some(StateKind::Event),
-                if signals.calendar_event.is_some() {
-                    "calendar event now"
-                } else {
-                    "no calendar event now"
-                },
-            ),
-        ];
-        let rows: Vec<NewLogEntry> = changes
+        let rows: Vec<NewLogEntry> = desktop_changes(&self.desktop, &signals)
             .into_iter()
-            .chain([
-                (
-                    Source::ScreenLock,
-                    before.away_status != signals.away_status,
-                    None,
-                    if signals.away_status {
-                        "\"Away from the desk\" while locked: on"
-                    } else {
-                        "\"Away from the desk\" while locked: off"
-                    },
-                ),
-                (
-                    Source::WorkingHours,
-                    before.off_hours != signals.off_hours,
-                    None,
-                    match (before.off_hours, signals.off_hours) {
-                        (None, Some(_)) => "outside working hours: away",
-                        // Work began, or the working hours were turned off.
-                        (Some(_), None) => "no longer off work",
-                        // The next start moved, or "Off for the day" was turned on or off.
-                        _ => "working hours changed",
-                    },
-                ),
-            ])
             .filter(|(_, changed, ..)| *changed)
             .map(|(source, _, state, outcome)| {
                 self.input_row(
@@ -549,4 +482,69 @@ impl Coordinator {
             }
         }
     }
+}
+
+/// Each of the desktop's readings: its source, whether it changed from `before`, the state it stands for (if
+/// any) and the sync log's words for it now.
+fn desktop_changes(
+    before: &DesktopSignals,
+    signals: &DesktopSignals,
+) -> [(Source, bool, Option<StateKind>, &'static str); 6] {
+    let said = |on: bool, yes: &'static str, no: &'static str| if on { yes } else { no };
+    [
+        (
+            Source::Microphone,
+            before.microphone_in_use != signals.microphone_in_use,
+            signals.microphone_in_use.then_some(StateKind::InCall),
+            said(
+                signals.microphone_in_use,
+                "microphone in use",
+                "microphone no longer in use",
+            ),
+        ),
+        (
+            Source::Camera,
+            before.camera_in_use != signals.camera_in_use,
+            signals.camera_in_use.then_some(StateKind::InCall),
+            said(signals.camera_in_use, "camera in use", "camera no longer in use"),
+        ),
+        (
+            Source::ScreenLock,
+            before.screen_locked != signals.screen_locked,
+            None,
+            said(signals.screen_locked, "screen locked: away", "screen unlocked"),
+        ),
+        (
+            Source::Calendar,
+            before.calendar_event != signals.calendar_event,
+            signals.calendar_event.is_some().then_some(StateKind::Event),
+            said(
+                signals.calendar_event.is_some(),
+                "calendar event now",
+                "no calendar event now",
+            ),
+        ),
+        (
+            Source::ScreenLock,
+            before.away_status != signals.away_status,
+            None,
+            said(
+                signals.away_status,
+                "\"Away from the desk\" while locked: on",
+                "\"Away from the desk\" while locked: off",
+            ),
+        ),
+        (
+            Source::WorkingHours,
+            before.off_hours != signals.off_hours,
+            None,
+            match (before.off_hours, signals.off_hours) {
+                (None, Some(_)) => "outside working hours: away",
+                // Work began, or the working hours were turned off.
+                (Some(_), None) => "no longer off work",
+                // The next start moved, or "Off for the day" was turned on or off.
+                _ => "working hours changed",
+            },
+        ),
+    ]
 }
