@@ -318,7 +318,10 @@ async fn a_week_that_is_not_one_is_refused_and_changes_nothing() {
         assert!(stderr.contains(reason), "{week}: {stderr}");
     }
     let (ok, _, stderr) = sandbox.cli("cli-hours-bad", &["hours", "maybe"]).await;
-    assert!(!ok && stderr.contains("neither `on` nor `off`"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("hours is on or off, not \"maybe\""),
+        "{stderr}"
+    );
     let unchanged = hours(&sandbox, &[]).await;
     assert_eq!(unchanged["working_hours"]["state"], "off", "{unchanged}");
     assert_eq!(

@@ -183,8 +183,6 @@ pub enum Refusal {
         "cannot read the working week {text:?}: {reason} (write it like \"mon-fri 09:00-17:30, sat 10:00-13:00\")"
     )]
     WorkingWeek { text: String, reason: String },
-    #[error("{word:?} is neither `on` nor `off`")]
-    OnOrOff { word: String },
     #[error("a calendar needs a name")]
     CalendarName,
     #[error("there is already a calendar named {name:?}")]

@@ -2,6 +2,7 @@
 
 use caret_core::{DayHours, WorkingHours};
 
+use crate::slack::setting_keys::{on_off, on_off_arg};
 use crate::sources::WorkingHoursChange;
 use clap::Args;
 
@@ -35,9 +36,17 @@ impl Hours {
     pub async fn run(self, config: &AppConfig) -> Result<()> {
         // Only what was given changes, in one step in the app: a week saved in Settings meanwhile is kept.
         let change = WorkingHoursChange {
-            on: self.switch.as_deref().map(on_or_off).transpose()?,
+            on: self
+                .switch
+                .as_deref()
+                .map(|word| on_off_arg("hours", word))
+                .transpose()?,
             days: self.week.as_deref().map(parse_week).transpose()?,
-            off_status: self.off_status.as_deref().map(on_or_off).transpose()?,
+            off_status: self
+                .off_status
+                .as_deref()
+                .map(|word| on_off_arg("--off-status", word))
+                .transpose()?,
         };
         let asked = if change == WorkingHoursChange::default() {
             ControlRequest::Sources
@@ -53,25 +62,11 @@ impl Hours {
             println!("week: {}", describe_week(&sources.working_week));
             println!(
                 "\"Off for the day\" outside them: {}",
-                if sources.working_week.off_status {
-                    "on"
-                } else {
-                    "off"
-                }
+                on_off(sources.working_week.off_status)
             );
             println!("now: {}", sources.working_hours.describe());
         }
         Ok(())
-    }
-}
-
-fn on_or_off(word: &str) -> Result<bool> {
-    match word {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        other => Err(AppError::Refused(Refusal::OnOrOff {
-            word: other.to_owned(),
-        })),
     }
 }
 
