@@ -1865,3 +1865,256 @@ async fn a_lease_status_while_locked_names_its_input_and_the_presence_the_lock()
         "{calls:?}"
     );
 }
+
+/// The end of the snooze Slack runs, in seconds from Slack's now (`None`: no snooze).
+fn snooze_left(slack: &FakeSlack, raw: &str) -> Option<i64> {
+    let now = slack.now_secs();
+    slack
+        .account(raw)
+        .snooze_until
+        .filter(|until| *until > now)
+        .map(|until| until - now)
+}
+
+fn log_with(store: &Store, text: &str) -> Vec<caret_store::LogEntry> {
+    store
+        .query_log(&LogFilter {
+            text: Some(text.into()),
+            ..LogFilter::default()
+        })
+        .expect("log")
+}
+
+#[tokio::test(start_paused = true)]
+async fn driving_pauses_notifications_on_a_renewed_lease_and_the_end_of_the_drive_ends_it() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(text(&rig.slack, &raw), "Driving");
+    let left = snooze_left(&rig.slack, &raw).expect("notifications paused");
+    assert!((29 * 60..=30 * 60).contains(&left), "a 30-minute lease: {left} s");
+    let calls: Vec<String> = rig
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|call| call.method.starts_with("dnd."))
+        .map(|call| call.method)
+        .collect();
+    assert_eq!(calls, ["dnd.info", "dnd.setSnooze"], "looked at first");
+    let rows = log_with(&rig.store, "dnd.setSnooze");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].sent.as_deref(), Some(r#"{"num_minutes":30}"#));
+    assert_eq!(rows[0].state.as_deref(), Some("in_vehicle"));
+
+    // Renewed in the lease's last third, like the status: the snooze never runs out during the drive.
+    run_for(Duration::from_secs(50 * 60)).await;
+    let left = snooze_left(&rig.slack, &raw).expect("still paused after 50 minutes of driving");
+    assert!(left > 60, "{left}");
+    assert!(rig.slack.accepted("dnd.setSnooze") >= 3);
+
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(text(&rig.slack, &raw), "Walking");
+    assert_eq!(
+        snooze_left(&rig.slack, &raw),
+        None,
+        "the drive is over: notifications back"
+    );
+    assert_eq!(rig.slack.accepted("dnd.endSnooze"), 1);
+    let calls_before = rig.slack.calls().len();
+    rig.engine.set_phone_state(Some(CaretState::Busy)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    let dnd_after: Vec<_> = rig.slack.calls()[calls_before..]
+        .iter()
+        .filter(|call| call.method.starts_with("dnd."))
+        .map(|call| call.method.clone())
+        .collect();
+    assert!(
+        dnd_after.is_empty(),
+        "no snooze of ours, none wanted: nothing to call: {dnd_after:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snooze_the_person_started_is_never_changed_nor_ended_and_ours_follows_it() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.slack.user_snoozes(&raw, 60);
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(rig.slack.accepted("dnd.setSnooze"), 0, "theirs is left as it is");
+    assert_eq!(snooze_left(&rig.slack, &raw), Some(3600 - 2));
+    assert_eq!(log_with(&rig.store, "a snooze you started runs until").len(), 1);
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(rig.slack.accepted("dnd.endSnooze"), 0, "never ended");
+    assert!(snooze_left(&rig.slack, &raw).is_some());
+
+    // Driving again while theirs runs: nothing until theirs ends, then ours, for as long as the drive.
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(50 * 60)).await;
+    assert_eq!(rig.slack.accepted("dnd.setSnooze"), 0);
+    run_for(Duration::from_secs(15 * 60)).await;
+    assert_eq!(rig.slack.accepted("dnd.setSnooze"), 1, "ours once theirs ended");
+    assert!(snooze_left(&rig.slack, &raw).is_some());
+    assert_eq!(rig.slack.count("dnd.info", "ratelimited"), 0);
+    assert!(rig.slack.accepted("dnd.info") <= 4, "no look while theirs runs");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snooze_the_person_ends_is_not_started_again_while_the_state_lasts() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert!(snooze_left(&rig.slack, &raw).is_some());
+    rig.slack.user_snoozes(&raw, 0);
+    // At the renewal the look finds it gone early: the person's word.
+    run_for(Duration::from_secs(40 * 60)).await;
+    assert_eq!(snooze_left(&rig.slack, &raw), None);
+    assert_eq!(rig.slack.accepted("dnd.setSnooze"), 1);
+    assert_eq!(log_with(&rig.store, "you ended the snooze in Slack").len(), 1);
+    assert_eq!(text(&rig.slack, &raw), "Sleeping", "the status goes on");
+    // Another state, then sleeping again: a new state snoozes again.
+    rig.engine.set_phone_state(Some(CaretState::Available)).unwrap();
+    run_for(Duration::from_secs(10)).await;
+    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
+    run_for(Duration::from_secs(10)).await;
+    assert!(snooze_left(&rig.slack, &raw).is_some());
+    assert_eq!(rig.slack.accepted("dnd.setSnooze"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_and_blocked_never_pause_notifications_and_a_manual_end_is_the_snooze_s() {
+    for policy in [SharingPolicy::Default, SharingPolicy::Vip] {
+        let (rig, id, raw) = rig(policy).await;
+        rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+        run_for(Duration::from_secs(2)).await;
+        if policy == SharingPolicy::Default {
+            assert_eq!(text(&rig.slack, &raw), "Busy");
+            assert!(
+                rig.slack
+                    .calls()
+                    .iter()
+                    .all(|call| !call.method.starts_with("dnd.")),
+                "Default shows Busy, whose rule is not to snooze"
+            );
+            continue;
+        }
+        assert!(snooze_left(&rig.slack, &raw).is_some());
+        // Blocked shares nothing: our snooze is ended.
+        let mut blocked = settings(policy);
+        blocked.policy.block_until_resumed();
+        rig.engine.set_settings(id, blocked, Source::Ui).unwrap();
+        run_for(Duration::from_secs(2)).await;
+        assert_eq!(snooze_left(&rig.slack, &raw), None);
+        let mut vip = settings(policy);
+        vip.policy.choose(SharingPolicy::Vip);
+        rig.engine.set_settings(id, vip, Source::Ui).unwrap();
+        // A status chosen until a time: the snooze ends then too, without a renewal.
+        let until = DateTime::<Utc>::from_timestamp(rig.clock_now_secs(), 0).expect("now")
+            + chrono::Duration::minutes(90);
+        rig.engine
+            .set_manual(
+                Some(ManualStatus {
+                    state: CaretState::InVehicle,
+                    until: Some(until),
+                }),
+                Source::Ui,
+            )
+            .unwrap();
+        // Three snooze calls so far (start, end, start again): the fourth waits for the budget's next token.
+        run_for(Duration::from_secs(6)).await;
+        let left = snooze_left(&rig.slack, &raw).expect("paused until the chosen end");
+        assert!((90 * 60 - 6..=91 * 60).contains(&left), "{left}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_ends_the_snooze_it_started_and_a_token_without_dnd_scopes_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("caret.sqlite3");
+    let Parts {
+        test_clock,
+        slack,
+        store,
+        tokens,
+    } = parts(Store::open(&path).unwrap()).await;
+    let (_, raw) = add_workspace(&slack, &store, &tokens, "Acme", &settings(SharingPolicy::Trusted));
+    let no_dnd: Vec<&str> = FakeSlack::FULL_SCOPES
+        .into_iter()
+        .filter(|scope| !scope.starts_with("dnd:"))
+        .collect();
+    let (_, lacking) = add_workspace_with_scopes(
+        &slack,
+        &store,
+        &tokens,
+        "Globex",
+        &settings(SharingPolicy::Trusted),
+        &no_dnd,
+    );
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    let mut events = engine.subscribe();
+    engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert!(snooze_left(&slack, &raw).is_some());
+    assert_eq!(
+        text(&slack, &lacking),
+        "Driving",
+        "the status syncs without the DND scopes"
+    );
+    assert!(drain(&mut events).iter().any(
+        |event| matches!(event, EngineEvent::MissingScope { team, scope, .. } if team == "Globex" && scope == "dnd:read")
+    ));
+    engine.shutdown().await;
+
+    let store = Store::open(&path).unwrap();
+    let engine = start_engine(&slack, &store, &tokens, tokio_clock(&test_clock));
+    engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(
+        snooze_left(&slack, &raw),
+        None,
+        "the restarted engine knew the snooze was its own"
+    );
+    for state in [CaretState::InVehicle, CaretState::Walking, CaretState::Sleeping] {
+        engine.set_phone_state(Some(state)).unwrap();
+        run_for(Duration::from_secs(10)).await;
+    }
+    assert_eq!(
+        slack.count("dnd.info", "missing_scope"),
+        2,
+        "asked once by each start (neither knew the grant), not at every change"
+    );
+    let notes = log_with(&store, "Do Not Disturb not synced");
+    assert!(!notes.is_empty() && notes.len() <= 2, "{notes:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_phone_flapping_in_and_out_of_the_car_costs_no_429_and_ends_exact() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    for change in 0..120 {
+        let state = if change % 2 == 0 {
+            CaretState::InVehicle
+        } else {
+            CaretState::Walking
+        };
+        rig.engine.set_phone_state(Some(state)).unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(30)).await;
+    assert_eq!(snooze_left(&rig.slack, &raw), None, "settled walking: no snooze");
+    for method in ["dnd.info", "dnd.setSnooze", "dnd.endSnooze"] {
+        assert_eq!(rig.slack.count(method, "ratelimited"), 0, "{method}");
+    }
+    let calls = rig.slack.calls();
+    for (index, call) in calls.iter().enumerate() {
+        if !matches!(call.method.as_str(), "dnd.setSnooze" | "dnd.endSnooze") {
+            continue;
+        }
+        let window = calls[index..]
+            .iter()
+            .filter(|c| c.method == call.method && c.at < call.at + Duration::from_secs(60))
+            .count();
+        assert!(window <= 18, "{window} {} within a minute", call.method);
+    }
+}

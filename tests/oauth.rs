@@ -17,11 +17,13 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 const READY: &str = "caret-desktop ready (headless)";
 const SOON: Duration = Duration::from_secs(30);
 const CLIENT_ID: &str = "1111111111.2222222222";
-const FULL_SCOPES: [&str; 5] = [
+const FULL_SCOPES: [&str; 7] = [
     "users.profile:write",
     "users.profile:read",
     "users:write",
     "users:read",
+    "dnd:write",
+    "dnd:read",
     "chat:write",
 ];
 

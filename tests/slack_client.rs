@@ -414,11 +414,7 @@ async fn the_code_exchange_checks_the_pkce_verifier_the_redirect_and_single_use(
 /// `dnd:read` the missing scope is named.
 #[tokio::test]
 async fn a_snooze_is_started_read_back_and_ended_and_a_missing_dnd_scope_is_named() {
-    let scopes: Vec<&str> = FakeSlack::FULL_SCOPES
-        .into_iter()
-        .chain(FakeSlack::DND_SCOPES)
-        .collect();
-    let (slack, client, token, raw) = setup(&scopes).await;
+    let (slack, client, token, raw) = setup(&FakeSlack::FULL_SCOPES).await;
     let quiet = client.dnd_info(&token).await.expect("dnd.info");
     assert!(
         !quiet.snooze_enabled && quiet.snooze_endtime.is_none(),

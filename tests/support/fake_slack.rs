@@ -377,15 +377,17 @@ impl FakeSlack {
         })
     }
 
-    /// The scopes Do Not Disturb needs, beside [`FakeSlack::FULL_SCOPES`] (the app does not ask for them yet).
+    /// The scopes Do Not Disturb needs (in [`FakeSlack::FULL_SCOPES`] too).
     pub const DND_SCOPES: [&'static str; 2] = ["dnd:read", "dnd:write"];
 
-    /// All the scopes Caret Desktop asks for.
-    pub const FULL_SCOPES: [&'static str; 4] = [
+    /// All the scopes Caret Desktop asks for, but `chat:write` (security notices, off unless turned on).
+    pub const FULL_SCOPES: [&'static str; 6] = [
         "users.profile:write",
         "users.profile:read",
         "users:write",
         "users:read",
+        "dnd:write",
+        "dnd:read",
     ];
 
     pub fn account(&self, token: &str) -> Account {

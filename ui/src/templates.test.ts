@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { settingsKey, templateOf, withTemplate } from "./templates";
+import { dndOf, settingsKey, templateOf, withDnd, withTemplate } from "./templates";
 import { catalogEntry as entry, settings } from "./test/fixtures";
 
 describe("templates", () => {
@@ -19,6 +19,26 @@ describe("templates", () => {
     expect(withTemplate(changed, entry("busy"), null).templates).toEqual(changed.templates);
     expect(withTemplate(changed, call, { ...call.builtin }).templates).toEqual({});
     expect(withTemplate(changed, call, null).templates).toEqual({});
+  });
+
+  it("uses the user's Do Not Disturb rule over the built-in one", () => {
+    expect(dndOf(settings, entry("in_vehicle"))).toBe("snooze");
+    expect(dndOf(settings, entry("in_call"))).toBe("off");
+    const changed = { ...settings, dnd: { in_vehicle: "off", in_call: "snooze" } as const };
+    expect(dndOf(changed, entry("in_vehicle"))).toBe("off");
+    expect(dndOf(changed, entry("in_call"))).toBe("snooze");
+  });
+
+  it("keeps a Do Not Disturb rule only where it differs from the built-in", () => {
+    const call = entry("in_call");
+    const changed = withDnd(settings, call, "snooze");
+    expect(changed.dnd).toEqual({ in_call: "snooze" });
+    expect(settings.dnd).toEqual({});
+    const both = withDnd(changed, entry("sleeping"), "off");
+    expect(both.dnd).toEqual({ in_call: "snooze", sleeping: "off" });
+    expect(withDnd(both, call, "off").dnd).toEqual({ sleeping: "off" });
+    expect(withDnd(both, entry("sleeping"), "snooze").dnd).toEqual({ in_call: "snooze" });
+    expect(withDnd(settings, entry("in_vehicle"), "snooze").dnd).toEqual({});
   });
 
   it("compares settings whatever the order of their keys", () => {

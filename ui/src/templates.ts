@@ -1,5 +1,6 @@
 // Pure helpers of the template editor. The states, their labels and built-in looks are not here: they come
 // from the app (the `template_catalog` command), never copied from Rust.
+import type { DndRule } from "./bindings/DndRule";
 import type { StateKind } from "./bindings/StateKind";
 import type { StateTemplate } from "./bindings/StateTemplate";
 import type { TemplateState } from "./bindings/TemplateState";
@@ -26,6 +27,21 @@ export function withTemplate(
   }
   if (next !== null && !sameTemplate(next, entry.builtin)) templates[entry.state] = next;
   return { ...settings, templates };
+}
+
+/** Whether a state pauses Slack's notifications (Do Not Disturb): the user's rule, or the built-in. */
+export function dndOf(settings: WorkspaceSettings, entry: TemplateState): DndRule {
+  return settings.dnd[entry.state] ?? entry.builtin_dnd;
+}
+
+/** A copy of `settings` with `rule` as the state's Do Not Disturb rule; a rule equal to the built-in is dropped. */
+export function withDnd(settings: WorkspaceSettings, entry: TemplateState, rule: DndRule): WorkspaceSettings {
+  const dnd: WorkspaceSettings["dnd"] = {};
+  for (const [state, kept] of Object.entries(settings.dnd) as [StateKind, DndRule][]) {
+    if (state !== entry.state) dnd[state] = kept;
+  }
+  if (rule !== entry.builtin_dnd) dnd[entry.state] = rule;
+  return { ...settings, dnd };
 }
 
 /** A JSON text of the settings with keys in a fixed order, to tell whether two settings are the same. */

@@ -36,6 +36,10 @@ pub enum CoreError {
         "working hours from minute {start} to minute {end} are not a day's: start between 00:00 and 23:59, end between 00:01 and 24:00, and not at the start"
     )]
     InvalidWorkingHours { start: u16, end: u16 },
+    #[error(
+        "{kind:?} never shows a status, so it cannot pause notifications; choose Do Not Disturb for a state that shows one"
+    )]
+    DndWithoutStatus { kind: StateKind },
 }
 
 pub type Result<T> = std::result::Result<T, CoreError>;

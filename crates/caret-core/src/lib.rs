@@ -5,7 +5,7 @@
 //! - [`state`]: the catalog of Caret states a phone (or the user) reports, e.g. `in_call` or an `event`.
 //! - [`policy`]: the four privacy policies of a Slack workspace (Default, Trusted, VIP, Blocked) and timed blocks.
 //! - [`settings`]: everything a user configures per workspace, with validation.
-//! - [`status`]: what we want Slack to show: status text, emoji, expiration and presence.
+//! - [`status`]: what we want Slack to show: status text, emoji, expiration, presence and a Do Not Disturb snooze.
 //! - [`sources`]: [`choose_input`], which input speaks when several do (the user, the phone, the desktop's
 //!   microphone, camera and calendar).
 //! - [`mapping`]: [`decide`], the one function that turns (state, settings, now) into that status. The user's
@@ -32,12 +32,13 @@ pub use error::{CoreError, Result};
 pub use mapping::decide;
 pub use policy::{Blocked, Policy, PolicySetting, SharingPolicy};
 pub use settings::{
-    LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule, StateTemplate, TimeFormat, WorkspaceSettings,
+    DndRule, LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule, StateTemplate, TimeFormat,
+    WorkspaceSettings,
 };
 pub use sources::{
     DesktopSignals, DesktopSource, Inputs, OFF_HOURS_EMOJI, OFF_HOURS_TEXT, OffHours, StateSource,
     choose_input, decide_inputs,
 };
 pub use state::{CaretState, EventDetails, ManualStatus, Origin, StateKind, StatusInput};
-pub use status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus};
+pub use status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus, Snooze};
 pub use working_hours::{DayHours, HoursNow, WorkingHours};

@@ -16,13 +16,19 @@
 //!    desktop that died. (Under Default
 //!    and Trusted an event's end is a detail, so it is not used as the expiration; `recompute_at` tells the
 //!    engine to clear it when the event ends.)
+//! 9. Do Not Disturb: a state whose rule is to snooze pauses notifications until the status ends (a status
+//!    "until cleared" gets a lease instead: a snooze needs an end). Under Default, every state shown as Busy
+//!    takes Busy's rule, as for the presence: others see that notifications are paused, so the real state's
+//!    rule would single it out. Blocked, Available and Offline never snooze.
 
 use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::policy::Policy;
-use crate::settings::{DETAIL_PLACEHOLDERS, StateTemplate, TimeFormat, WorkspaceSettings, placeholders};
+use crate::settings::{
+    DETAIL_PLACEHOLDERS, DndRule, StateTemplate, TimeFormat, WorkspaceSettings, placeholders,
+};
 use crate::state::{CaretState, Origin, StateKind, StatusInput};
-use crate::status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus};
+use crate::status::{Decision, DesiredStatus, Expiration, Presence, SlackStatus, Snooze};
 use crate::text::{STATUS_TEXT_LIMIT, sanitize_free_text, slack_length, truncate_to};
 
 /// Separates the status text from a shared phone number.
@@ -42,6 +48,7 @@ pub fn decide(input: &StatusInput, settings: &WorkspaceSettings, now: DateTime<F
         policy,
         status: DesiredStatus::Clear,
         presence: Presence::Auto,
+        snooze: None,
         recompute_at,
     };
 
@@ -82,6 +89,9 @@ pub fn decide(input: &StatusInput, settings: &WorkspaceSettings, now: DateTime<F
             at: now_utc + settings.lease.duration(),
         },
     };
+    let snooze = shown_kind
+        .filter(|shown| settings.dnd_rule(*shown) == DndRule::Snooze)
+        .map(|_| snooze_for(expiration, now_utc, settings));
     let status = DesiredStatus::Set(SlackStatus {
         text,
         emoji: template.emoji,
@@ -91,7 +101,27 @@ pub fn decide(input: &StatusInput, settings: &WorkspaceSettings, now: DateTime<F
         policy,
         status,
         presence,
+        snooze,
         recompute_at,
+    }
+}
+
+/// A snooze that ends with the status: at its fixed end, or on a lease (renewed while the state lasts) where
+/// the status has a lease or no end at all.
+fn snooze_for(expiration: Expiration, now: DateTime<Utc>, settings: &WorkspaceSettings) -> Snooze {
+    match expiration {
+        Expiration::Fixed { at } => Snooze {
+            until: at,
+            renewed: false,
+        },
+        Expiration::Lease { at } => Snooze {
+            until: at,
+            renewed: true,
+        },
+        Expiration::Never => Snooze {
+            until: now + settings.lease.duration(),
+            renewed: true,
+        },
     }
 }
 

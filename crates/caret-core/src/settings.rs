@@ -121,6 +121,30 @@ impl PresenceRule {
     }
 }
 
+/// Whether Slack's Do Not Disturb is snoozed ("pause notifications") while in a state: `dnd.setSnooze` when
+/// the state begins, `dnd.endSnooze` when it ends. Others see that notifications are paused, so it follows the
+/// policy like the presence does (see [`crate::decide`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DndRule {
+    /// Notifications as the person has them.
+    #[default]
+    Off,
+    /// Notifications paused while the state lasts.
+    Snooze,
+}
+
+impl DndRule {
+    /// Driving and sleeping pause notifications unless the person says otherwise: nobody can answer then.
+    pub fn builtin(kind: StateKind) -> DndRule {
+        match kind {
+            StateKind::InVehicle | StateKind::Sleeping => DndRule::Snooze,
+            _ => DndRule::Off,
+        }
+    }
+}
+
 /// A phone number the user chose to show in the status. Kept short and plain so that it always fits whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(try_from = "String", into = "String")]
@@ -263,6 +287,9 @@ pub struct WorkspaceSettings {
     /// The user's changes to the built-in presence rules ([`PresenceRule::builtin`]).
     #[serde(default)]
     pub presence: BTreeMap<StateKind, PresenceRule>,
+    /// The user's changes to the built-in Do Not Disturb rules ([`DndRule::builtin`]).
+    #[serde(default)]
+    pub dnd: BTreeMap<StateKind, DndRule>,
     #[serde(default)]
     pub lease: LeaseMinutes,
     #[serde(default)]
@@ -287,6 +314,17 @@ impl WorkspaceSettings {
             .unwrap_or_else(|| PresenceRule::builtin(kind))
     }
 
+    /// The Do Not Disturb rule in force for a state; always off for the states that never show a status.
+    pub fn dnd_rule(&self, kind: StateKind) -> DndRule {
+        if StateTemplate::builtin(kind).is_none() {
+            return DndRule::Off;
+        }
+        self.dnd
+            .get(&kind)
+            .copied()
+            .unwrap_or_else(|| DndRule::builtin(kind))
+    }
+
     /// Checks everything a user could have typed. The mapping stays safe on unvalidated settings too (it never
     /// expands a detail outside VIP and always fits Slack's limit), but a user deserves an error, not a surprise.
     pub fn validate(&self) -> Result<()> {
@@ -295,6 +333,13 @@ impl WorkspaceSettings {
         }
         for (kind, template) in &self.templates {
             template.validate(*kind)?;
+        }
+        if let Some((kind, _)) = self
+            .dnd
+            .iter()
+            .find(|(kind, rule)| **rule == DndRule::Snooze && StateTemplate::builtin(**kind).is_none())
+        {
+            return Err(CoreError::DndWithoutStatus { kind: *kind });
         }
         Ok(())
     }
@@ -416,6 +461,34 @@ mod tests {
     fn settings_deserialise_from_an_empty_object_with_defaults() {
         let settings: WorkspaceSettings = serde_json::from_str("{}").unwrap();
         assert_eq!(settings, WorkspaceSettings::default());
+    }
+
+    #[test]
+    fn driving_and_sleeping_pause_notifications_by_default_and_only_states_with_a_status_can() {
+        let mut settings = WorkspaceSettings::default();
+        for kind in StateKind::ALL {
+            let snoozes = matches!(kind, StateKind::InVehicle | StateKind::Sleeping);
+            assert_eq!(settings.dnd_rule(kind) == DndRule::Snooze, snoozes, "{kind:?}");
+        }
+        settings.dnd.insert(StateKind::InCall, DndRule::Snooze);
+        settings.dnd.insert(StateKind::InVehicle, DndRule::Off);
+        assert_eq!(settings.dnd_rule(StateKind::InCall), DndRule::Snooze);
+        assert_eq!(settings.dnd_rule(StateKind::InVehicle), DndRule::Off);
+        settings.validate().unwrap();
+        settings.dnd.insert(StateKind::Available, DndRule::Snooze);
+        assert_eq!(
+            settings.validate(),
+            Err(CoreError::DndWithoutStatus {
+                kind: StateKind::Available
+            })
+        );
+        assert_eq!(
+            settings.dnd_rule(StateKind::Available),
+            DndRule::Off,
+            "unvalidated, still off"
+        );
+        settings.dnd.insert(StateKind::Available, DndRule::Off);
+        settings.validate().unwrap();
     }
 
     #[test]

@@ -240,6 +240,7 @@ pub fn decide_inputs(
             policy: settings.policy.effective(now_utc),
             status: DesiredStatus::Clear,
             presence: Presence::Auto,
+            snooze: None,
             recompute_at: settings.policy.next_change(now_utc),
         },
     };

@@ -70,6 +70,18 @@ impl From<PresenceRule> for Presence {
     }
 }
 
+/// A Do Not Disturb snooze we want Slack to run (`dnd.setSnooze`): notifications paused until `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Snooze {
+    /// The status's own end where it has one Slack may know (a chosen end, an event's end under VIP), else
+    /// a lease's.
+    pub until: DateTime<Utc>,
+    /// A lease: renewed while the state lasts, like the status's, so that a snooze never outlives a desktop
+    /// that stopped.
+    pub renewed: bool,
+}
+
 /// Everything [`crate::decide`] concluded for one workspace at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -78,6 +90,8 @@ pub struct Decision {
     pub policy: Policy,
     pub status: DesiredStatus,
     pub presence: Presence,
+    /// Do Not Disturb paused while the state lasts (`None`: no snooze of ours; one we started is ended).
+    pub snooze: Option<Snooze>,
     /// When this decision changes by itself (an event ends, a manual status or a timed block runs out): the
     /// engine must decide again then. Lease renewals are separate; see [`Expiration::Lease`].
     pub recompute_at: Option<DateTime<Utc>>,

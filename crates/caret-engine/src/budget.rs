@@ -7,7 +7,8 @@
 //! tick lands badly, so we never need Slack's 429 to slow us down. The first change after a quiet spell goes
 //! out at once; a flapping phone is held to the budget, and the engine sends only the latest state when a
 //! token frees up. `users.setPresence` is Slack's tier 2 (20 a minute per workspace): a burst of 3 and one
-//! more every 4 s holds any minute to 18.
+//! more every 4 s holds any minute to 18. Do Not Disturb has the same budget: one token pays for a `dnd.info`
+//! (tier 3, 50 a minute) and the `dnd.setSnooze` or `dnd.endSnooze` (tier 2) that follows it.
 //!
 //! A bucket lives in memory and starts full, so a process that restarts would get a fresh burst each time.
 //! Every attempt is therefore also written to the database *before* it is sent (a `kill -9` during the call
@@ -34,6 +35,8 @@ pub enum BudgetKind {
     ProfileWrites,
     /// `users.setPresence`: Slack's tier 2, 20 a minute per workspace.
     Presence,
+    /// `dnd.setSnooze` and `dnd.endSnooze` (Slack's tier 2), each with the `dnd.info` (tier 3) before it.
+    Dnd,
 }
 
 impl BudgetKind {
@@ -42,6 +45,7 @@ impl BudgetKind {
         match self {
             BudgetKind::ProfileWrites => "users.profile.set",
             BudgetKind::Presence => "users.setPresence",
+            BudgetKind::Dnd => "dnd.snooze",
         }
     }
 
@@ -49,7 +53,7 @@ impl BudgetKind {
     pub fn default_limits(self) -> (u32, Duration) {
         match self {
             BudgetKind::ProfileWrites => (Budget::DEFAULT_CAPACITY, Budget::DEFAULT_REFILL),
-            BudgetKind::Presence => (3, Duration::from_secs(4)),
+            BudgetKind::Presence | BudgetKind::Dnd => (3, Duration::from_secs(4)),
         }
     }
 }
@@ -283,16 +287,18 @@ impl SharedBudget {
 pub(crate) struct WorkspaceLimits {
     pub profile: SharedBudget,
     pub presence: SharedBudget,
+    pub dnd: SharedBudget,
     /// Slack answered 429 with `Retry-After`: until then no method is called with this workspace's token,
     /// whatever wakes the worker.
     hold: Arc<parking_lot::Mutex<Option<Instant>>>,
 }
 
 impl WorkspaceLimits {
-    pub fn new(profile: SharedBudget, presence: SharedBudget) -> WorkspaceLimits {
+    pub fn new(profile: SharedBudget, presence: SharedBudget, dnd: SharedBudget) -> WorkspaceLimits {
         WorkspaceLimits {
             profile,
             presence,
+            dnd,
             hold: Arc::default(),
         }
     }

@@ -190,7 +190,8 @@ impl Coordinator {
                 };
                 WorkspaceLimits::new(
                     SharedBudget::recorded(BudgetKind::ProfileWrites, shared.profile_budget, log.clone()),
-                    SharedBudget::recorded(BudgetKind::Presence, shared.presence_budget, log),
+                    SharedBudget::recorded(BudgetKind::Presence, shared.presence_budget, log.clone()),
+                    SharedBudget::recorded(BudgetKind::Dnd, BudgetKind::Dnd.default_limits(), log),
                 )
             })
             .clone();

@@ -143,17 +143,21 @@ pub enum ErrorClass {
     Permanent,
 }
 
-/// Codes Slack documents as transient server trouble, answered with HTTP 200 and `ok: false`.
-const TRANSIENT_CODES: [&str; 4] = [
+/// Codes Slack documents as transient server trouble, answered with HTTP 200 and `ok: false`
+/// (`snooze_failed`, `snooze_end_failed`: "there was a problem setting the user's Do Not Disturb status").
+const TRANSIENT_CODES: [&str; 6] = [
     "internal_error",
     "fatal_error",
     "service_unavailable",
     "request_timeout",
+    "snooze_failed",
+    "snooze_end_failed",
 ];
 
 /// Codes that mean our request was wrong: the mapping or the client has a bug.
-const BUG_CODES: [&str; 10] = [
+const BUG_CODES: [&str; 11] = [
     "too_long",
+    "missing_duration",
     "invalid_emoji_not_allowed",
     "profile_status_set_failed_not_valid_emoji",
     "profile_status_set_failed_not_emoji_syntax",

@@ -8,6 +8,7 @@
 //!   settings, the inputs and per-workspace sync state that let a restart converge, and the sync log.
 //! - [`devices`]: paired phones (token hashes only, never tokens), last seen, revocation.
 //! - [`networks`]: the networks a phone was paired on, where the relay opens to the LAN.
+//! - [`snooze`]: the Slack Do Not Disturb snooze the engine started, so that a restart can end it.
 //! - [`log`]: sync log entries, queries for the UI (newest first, filters), retention, JSON-lines and CSV
 //!   export.
 //!
@@ -23,10 +24,12 @@ pub mod error;
 pub mod log;
 pub mod migrations;
 pub mod networks;
+pub mod snooze;
 pub mod store;
 
 pub use devices::Device;
 pub use error::{Result, StoreError};
 pub use log::{LogEntry, LogFilter, LogKind, NewLogEntry, OUTCOME_REACHED_BEFORE_RESTART, Retention};
 pub use networks::KnownNetwork;
+pub use snooze::{SnoozeRecord, SnoozeState};
 pub use store::{InFlight, StatusRecord, Store, SyncState, Workspace, WorkspaceId, off_the_async_workers};

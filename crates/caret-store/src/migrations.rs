@@ -31,6 +31,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "20261206_0006_drop_desired.sql",
         include_str!("../migrations/20261206_0006_drop_desired.sql"),
     ),
+    (
+        "20261207_0007_snooze.sql",
+        include_str!("../migrations/20261207_0007_snooze.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -114,7 +114,7 @@ fn on<T>(connection: &Mutex<Connection>, work: impl FnOnce(&Connection) -> T) ->
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     // Our own types always serialise; a failure would be a bug caught by the tests.
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
@@ -137,7 +137,7 @@ fn split_scopes(scopes: &str) -> Vec<String> {
         .collect()
 }
 
-fn from_json<T: DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|source| StoreError::Json { column, source })
 }
 
@@ -462,7 +462,7 @@ impl Store {
         })
     }
 
-    fn ensure_sync_row(c: &Connection, id: WorkspaceId) -> Result<()> {
+    pub(crate) fn ensure_sync_row(c: &Connection, id: WorkspaceId) -> Result<()> {
         c.execute(
             "INSERT OR IGNORE INTO sync_state (workspace_id) VALUES (?1)",
             [id],

@@ -2,6 +2,7 @@
 import type { DesiredStatus } from "./DesiredStatus";
 import type { Policy } from "./Policy";
 import type { Presence } from "./Presence";
+import type { Snooze } from "./Snooze";
 
 /**
  * Everything [`crate::decide`] concluded for one workspace at one moment.
@@ -11,6 +12,10 @@ export type Decision = {
  * The policy that was in force.
  */
 policy: Policy, status: DesiredStatus, presence: Presence, 
+/**
+ * Do Not Disturb paused while the state lasts (`None`: no snooze of ours; one we started is ended).
+ */
+snooze: Snooze | null, 
 /**
  * When this decision changes by itself (an event ends, a manual status or a timed block runs out): the
  * engine must decide again then. Lease renewals are separate; see [`Expiration::Lease`].

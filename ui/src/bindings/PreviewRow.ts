@@ -14,4 +14,8 @@ label: string,
 /**
  * The status text and emoji; `None`: no status from us (Slack shows nothing, or what you set yourself).
  */
-status: PreviewStatus | null, presence: Presence, };
+status: PreviewStatus | null, presence: Presence, 
+/**
+ * Slack's notifications paused (a Do Not Disturb snooze) while in this state.
+ */
+snooze: boolean, };

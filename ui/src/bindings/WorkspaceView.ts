@@ -11,8 +11,9 @@ export type WorkspaceView = { id: number, team: string, user: string, connected:
  */
 disconnect_reason: string | null, 
 /**
- * Scopes the features in use need and the token lacks: the presence ones (presence is then left alone)
- * and `chat:write` while security notices are on. The status scopes are never missing from a connected
+ * Scopes the features in use need and the token lacks: the presence ones (presence is then left alone),
+ * the Do Not Disturb ones while a state pauses notifications, and `chat:write` while security notices
+ * are on. The status scopes are never missing from a connected
  * workspace: without them it is not connected.
  */
 missing_scopes: Array<string>, 

@@ -105,15 +105,24 @@ export const settings: WorkspaceSettings = {
   phone: { share: false, number: null },
   templates: {},
   presence: {},
+  dnd: {},
   lease: 30,
   time_format: "h24",
   always_override: false,
 };
 
-const look = (state: StateKind, label: string, text: string, emoji: string, detailed: string | null = null) => ({
+const look = (
+  state: StateKind,
+  label: string,
+  text: string,
+  emoji: string,
+  detailed: string | null = null,
+): TemplateState => ({
   state,
   label,
   builtin: { text, emoji, detailed_text: detailed },
+  // As the app has it: driving and sleeping pause notifications.
+  builtin_dnd: state === "in_vehicle" || state === "sleeping" ? "snooze" : "off",
 });
 
 /** A template catalog shaped like the Rust answer (fewer states, sample looks). */
@@ -143,11 +152,20 @@ function rows(policy: Policy): PreviewRow[] {
     policy === "blocked" ? null : { text, emoji, expires: LEASE_WORDS };
   const busy = shown("Busy", ":no_entry:");
   const named = (text: string, emoji: string) => (policy === "default" ? busy : shown(text, emoji));
+  // The built-in rules: driving and sleeping pause notifications under Trusted and VIP; under Default every
+  // state takes Busy's (off), and Blocked never does.
+  const snooze = policy === "trusted" || policy === "vip";
   return [
-    { state: "available", label: "Available", status: null, presence: "auto" },
-    { state: "busy", label: "Busy", status: busy, presence: "auto" },
-    { state: "in_call", label: "In a call", status: named("In a call", ":telephone_receiver:"), presence: "auto" },
-    { state: "in_vehicle", label: "In a vehicle", status: named("Driving", ":car:"), presence: "auto" },
+    { state: "available", label: "Available", status: null, presence: "auto", snooze: false },
+    { state: "busy", label: "Busy", status: busy, presence: "auto", snooze: false },
+    {
+      state: "in_call",
+      label: "In a call",
+      status: named("In a call", ":telephone_receiver:"),
+      presence: "auto",
+      snooze: false,
+    },
+    { state: "in_vehicle", label: "In a vehicle", status: named("Driving", ":car:"), presence: "auto", snooze },
     {
       state: "event",
       label: "At an event",
@@ -156,12 +174,14 @@ function rows(policy: Policy): PreviewRow[] {
           ? { text: "Quarterly planning (until 14:45)", emoji: ":calendar:", expires: "ends at 14:45" }
           : named("In a meeting", ":calendar:"),
       presence: "auto",
+      snooze: false,
     },
     {
       state: "sleeping",
       label: "Sleeping",
       status: named("Sleeping", ":sleeping:"),
       presence: policy === "blocked" ? "auto" : "away",
+      snooze,
     },
   ];
 }

@@ -47,13 +47,50 @@ describe("renderPreview", () => {
       "It goes away: renewed while your phone says so; gone 30 min after it stops.",
     );
     const car = rowFor(view, "in_vehicle");
-    expect(car && cells(car)).toEqual(["In a vehicle", "🚗 Driving", ""]);
+    expect(car && cells(car)).toEqual(["In a vehicle", "🚗 Driving", "notifications paused"]);
     const available = rowFor(view, "available");
     expect(available && cells(available)).toEqual(["Available", "No status", ""]);
     const sleeping = rowFor(view, "sleeping");
-    expect(sleeping && cells(sleeping)[2]).toBe("away");
+    expect(sleeping && cells(sleeping)[2]).toBe("away notifications paused");
     expect(byTestId(view, "preview-example")?.textContent).toBe(
       "Example event: “Quarterly planning”, 45 minutes from now.",
+    );
+  });
+
+  it("marks the rows whose state pauses Slack's notifications, and only those", () => {
+    const snoozing = (view: HTMLElement) =>
+      allByTestId(view, "preview-row")
+        .filter((row) => row.querySelector(".badge.badge-dnd") !== null)
+        .map((row) => row.dataset.state);
+    const trusted = renderPreview({ preview: previewOf(), policy: "trusted", compare: false, error: null });
+    expect(snoozing(trusted)).toEqual(["in_vehicle", "sleeping"]);
+    expect(rowFor(trusted, "in_vehicle")?.querySelector(".badge-dnd")?.textContent).toBe("notifications paused");
+    // Beside "away", a pill each.
+    const sleeping = rowFor(trusted, "sleeping")?.querySelectorAll("td")[1];
+    expect([...(sleeping?.querySelectorAll(".badge") ?? [])].map((badge) => badge.className)).toEqual([
+      "badge badge-away",
+      "badge badge-dnd",
+    ]);
+    // The fixture's Default and Blocked pause nothing.
+    for (const policy of ["default", "blocked"] as const) {
+      const view = renderPreview({ preview: previewOf(), policy, compare: false, error: null });
+      expect(view.querySelector(".badge-dnd")).toBeNull();
+    }
+  });
+
+  it("marks a paused row in each policy's column that pauses it when comparing", () => {
+    const preview = previewOf();
+    // Busy pauses notifications under Default: every state shown as Busy does.
+    const column = preview.policies.find((candidate) => candidate.policy === "default");
+    for (const row of column?.rows ?? []) row.snooze = row.status !== null;
+    const view = renderPreview({ preview, policy: "trusted", compare: true, error: null });
+    const paused = (state: string) =>
+      [...(rowFor(view, state)?.querySelectorAll("td") ?? [])].map((td) => td.querySelector(".badge-dnd") !== null);
+    expect(paused("in_call")).toEqual([true, false, false, false]);
+    expect(paused("in_vehicle")).toEqual([true, true, true, false]);
+    expect(paused("available")).toEqual([false, false, false, false]);
+    expect(rowFor(view, "in_vehicle")?.querySelector("td .preview-presence")?.textContent).toBe(
+      "notifications paused",
     );
   });
 
@@ -65,6 +102,7 @@ describe("renderPreview", () => {
       label: "Walking",
       status: { text: "Out for a walk", emoji: ":acme-walk:", expires: "soon" },
       presence: "auto",
+      snooze: false,
     };
     trusted?.rows.push(walking);
     const view = renderPreview({ preview, policy: "trusted", compare: false, error: null });
@@ -97,6 +135,7 @@ describe("renderPreview", () => {
       label: "Busy",
       status: expires === null ? null : status(expires),
       presence: "auto",
+      snooze: false,
     });
     expect(commonExpiry([row("a"), row("b"), row("b"), row(null)])).toBe("b");
     expect(commonExpiry([row("a"), row("b")])).toBeNull();

@@ -32,8 +32,17 @@ function statusCell(row: PreviewRow): HTMLElement {
   );
 }
 
-function presence(row: PreviewRow): HTMLElement | string {
-  return row.presence === "away" ? h("span", { class: "badge badge-away" }, "away") : "";
+/**
+ * What others see beside the name besides the status: away, and notifications paused (a Do Not Disturb snooze),
+ * each a badge, a space apart; nothing while neither.
+ */
+function presence(row: PreviewRow): (HTMLElement | string)[] {
+  const badges: HTMLElement[] = [];
+  if (row.presence === "away") badges.push(h("span", { class: "badge badge-away" }, "away"));
+  if (row.snooze) {
+    badges.push(h("span", { class: "badge badge-dnd", "data-testid": "preview-dnd" }, "notifications paused"));
+  }
+  return badges.flatMap((badge, index) => (index === 0 ? [badge] : [" ", badge]));
 }
 
 /**
@@ -121,7 +130,7 @@ function singleTable(column: PolicyPreview, common: string | null, now: StateKin
           { "data-testid": "preview-row", "data-state": row.state, class: row.state === now ? "now" : "" },
           rowHeader(row.label, row.state === now),
           h("td", {}, statusCell(row), expiresNote(row, common)),
-          h("td", {}, presence(row)),
+          h("td", {}, ...presence(row)),
         ),
       ),
     ),
@@ -172,7 +181,7 @@ function compareTable(
               { class: column.policy === current ? "current" : "" },
               statusCell(row),
               expiresNote(row, common),
-              row.presence === "away" && h("span", { class: "preview-presence" }, presence(row)),
+              (row.presence === "away" || row.snooze) && h("span", { class: "preview-presence" }, ...presence(row)),
             );
           }),
         ),

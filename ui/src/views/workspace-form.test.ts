@@ -14,6 +14,7 @@ const templateRow = (root: HTMLElement, state: string) => {
     text: input("template-text"),
     emoji: input("template-emoji"),
     detailed: input("template-detailed"),
+    dnd: input("template-dnd"),
     reset: row.querySelector<HTMLButtonElement>('[data-testid="template-reset"]'),
     glyph: () => row.querySelector('[data-testid="template-glyph"]'),
     badge: row.querySelector(".badge")?.textContent,
@@ -58,8 +59,18 @@ describe("createSettingsForm", () => {
   it("has a row for each state of the catalog, in its order, named by its label", () => {
     const { root } = mount(settings, {
       states: [
-        { state: "sleeping", label: "Asleep", builtin: { text: "Zzz", emoji: ":zzz:", detailed_text: null } },
-        { state: "busy", label: "Occupied", builtin: { text: "Busy", emoji: "", detailed_text: null } },
+        {
+          state: "sleeping",
+          label: "Asleep",
+          builtin: { text: "Zzz", emoji: ":zzz:", detailed_text: null },
+          builtin_dnd: "snooze",
+        },
+        {
+          state: "busy",
+          label: "Occupied",
+          builtin: { text: "Busy", emoji: "", detailed_text: null },
+          builtin_dnd: "off",
+        },
       ],
       detail_placeholders: ["{title}"],
     });
@@ -142,6 +153,59 @@ describe("createSettingsForm", () => {
     root.remove();
   });
 
+  it("checks Pause notifications where the built-in rule pauses them, and names the state", () => {
+    const { root } = mount();
+    expect(templateRow(root, "in_vehicle").dnd.checked).toBe(true);
+    expect(templateRow(root, "sleeping").dnd.checked).toBe(true);
+    expect(templateRow(root, "in_call").dnd.checked).toBe(false);
+    expect(templateRow(root, "busy").dnd.checked).toBe(false);
+    // One box per state, found by id; its label is a visible click target naming the state.
+    const car = document.getElementById("ws-1-in_vehicle-dnd") as HTMLInputElement | null;
+    expect(car).toBe(templateRow(root, "in_vehicle").dnd);
+    expect(car?.className).toBe("template-dnd");
+    expect(car?.labels?.[0]?.textContent).toBe("In a vehicle: Pause notifications (Do Not Disturb)");
+    expect([...root.querySelectorAll("thead th")].map((th) => th.textContent)).toContain("Do Not Disturb");
+    const note = document.getElementById(car?.getAttribute("aria-describedby") ?? "");
+    expect(note?.textContent).toContain("Under Default only Busy's choice counts (every state is shown as Busy)");
+    expect(note?.textContent).toContain("A snooze you start yourself in Slack is left alone.");
+    root.remove();
+  });
+
+  it("checks Pause notifications as the user's changed rules say", () => {
+    const { root } = mount({ ...settings, dnd: { in_vehicle: "off", in_call: "snooze" } });
+    expect(templateRow(root, "in_vehicle").dnd.checked).toBe(false);
+    expect(templateRow(root, "in_call").dnd.checked).toBe(true);
+    expect(templateRow(root, "sleeping").dnd.checked).toBe(true);
+    expect(templateRow(root, "busy").dnd.checked).toBe(false);
+    root.remove();
+  });
+
+  it("keeps a Do Not Disturb rule only where it differs from the built-in", () => {
+    const { root, last } = mount();
+    templateRow(root, "in_call").dnd.click();
+    expect(last()).toEqual([{ ...settings, dnd: { in_call: "snooze" } }, true]);
+    templateRow(root, "in_vehicle").dnd.click();
+    expect(last()?.[0].dnd).toEqual({ in_call: "snooze", in_vehicle: "off" });
+    // Back to the built-in: the key goes.
+    templateRow(root, "in_call").dnd.click();
+    expect(last()?.[0].dnd).toEqual({ in_vehicle: "off" });
+    templateRow(root, "in_vehicle").dnd.click();
+    expect(last()).toEqual([settings, true]);
+    // Removed, not left as an undefined key (which toEqual would not see).
+    expect(Object.keys(last()?.[0].dnd ?? {})).toEqual([]);
+    root.remove();
+  });
+
+  it("leaves the Do Not Disturb rule alone when the look is reset", () => {
+    const own = { text: "On the phone", emoji: ":phone:", detailed_text: null };
+    const { root, last } = mount({ ...settings, templates: { in_call: own }, dnd: { in_call: "snooze" } });
+    templateRow(root, "in_call").reset?.click();
+    expect(last()?.[0].templates).toEqual({});
+    expect(last()?.[0].dnd).toEqual({ in_call: "snooze" });
+    expect(templateRow(root, "in_call").dnd.checked).toBe(true);
+    root.remove();
+  });
+
   it("edits the phone number sharing", () => {
     const { root, last } = mount();
     const share = inputByTestId(root, "phone-share");
@@ -206,7 +270,17 @@ describe("createSettingsForm", () => {
   it("puts settings back in every field", () => {
     const { root, form } = mount();
     typeInto(inputByTestId(root, "lease-minutes"), "2");
-    form.set({ ...settings, lease: 60, phone: { share: true, number: "+44 20 7946 0000" }, always_override: true });
+    templateRow(root, "in_call").dnd.click();
+    form.set({
+      ...settings,
+      lease: 60,
+      phone: { share: true, number: "+44 20 7946 0000" },
+      dnd: { sleeping: "off" },
+      always_override: true,
+    });
+    expect(templateRow(root, "in_call").dnd.checked).toBe(false);
+    expect(templateRow(root, "sleeping").dnd.checked).toBe(false);
+    expect(templateRow(root, "in_vehicle").dnd.checked).toBe(true);
     expect(inputByTestId(root, "always-override").checked).toBe(true);
     expect(inputByTestId(root, "lease-minutes").value).toBe("60");
     expect(inputByTestId(root, "lease-minutes").getAttribute("aria-invalid")).toBe("false");

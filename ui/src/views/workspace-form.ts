@@ -5,7 +5,7 @@ import type { TimeFormat } from "../bindings/TimeFormat";
 import type { WorkspaceSettings } from "../bindings/WorkspaceSettings";
 import { h } from "../dom";
 import { emojiLook, renderEmoji } from "../emoji";
-import { templateOf, withTemplate } from "../templates";
+import { dndOf, templateOf, withDnd, withTemplate } from "../templates";
 
 /** The lease bounds (LeaseMinutes::MIN and MAX in crates/caret-core). */
 export const LEASE_MIN = 5;
@@ -40,6 +40,8 @@ interface TemplateRow {
   /** The glyph of the code typed, beside the field. */
   glyph: HTMLElement;
   detailed: HTMLInputElement;
+  /** Checked: the state pauses Slack's notifications (Do Not Disturb) while it lasts. */
+  dnd: HTMLInputElement;
   badge: HTMLElement;
   reset: HTMLButtonElement;
 }
@@ -56,10 +58,10 @@ function field(attributes: Record<string, string>): HTMLInputElement {
 
 /**
  * Builds the fields once (so typing never loses focus) and reports every change through `changed`: the phone
- * number, how each state looks, the lease, the time format and whether a status set elsewhere is replaced. The
- * policy is not here: it applies at once.
- * `catalog` (the app's `template_catalog`) names the states the user can change, their built-in look and the
- * placeholders a VIP text may use.
+ * number, how each state looks and whether it pauses notifications, the lease, the time format and whether a
+ * status set elsewhere is replaced. The policy is not here: it applies at once.
+ * `catalog` (the app's `template_catalog`) names the states the user can change, their built-in look and
+ * Do Not Disturb rule, and the placeholders a VIP text may use.
  */
 export function createSettingsForm(
   prefix: string,
@@ -124,6 +126,23 @@ export function createSettingsForm(
       placeholder: "Same as the text",
       "data-testid": "template-detailed",
     });
+    const dndId = id(`${entry.state}-dnd`);
+    const dnd = h("input", {
+      type: "checkbox",
+      id: dndId,
+      class: "template-dnd",
+      "aria-describedby": id("dnd-note"),
+      "data-testid": "template-dnd",
+    });
+    // The column says "Do Not Disturb" and each row "Pause notifications"; the label names the state and the
+    // feature for a screen reader, and stays a click target for the box.
+    const dndLabel = h(
+      "label",
+      { for: dndId },
+      h("span", { class: "visually-hidden" }, `${entry.label}: `),
+      "Pause notifications",
+      h("span", { class: "visually-hidden" }, " (Do Not Disturb)"),
+    );
     // What the code looks like, as it is typed: the field keeps the code Slack is sent.
     const glyph = h("span", { class: "template-glyph", "data-testid": "template-glyph" });
     const badge = h("span", { class: "badge" });
@@ -144,9 +163,10 @@ export function createSettingsForm(
       h("td", {}, h("div", { class: "template-emoji-cell" }, emoji, glyph)),
       h("td", {}, text),
       h("td", {}, detailed),
+      h("td", {}, h("div", { class: "check" }, dnd, dndLabel)),
       h("td", {}, reset),
     );
-    return { entry, row, text, emoji, glyph, detailed, badge, reset };
+    return { entry, row, text, emoji, glyph, detailed, dnd, badge, reset };
   });
   const placeholders = inWords(catalog.detail_placeholders);
   const templates = h(
@@ -160,6 +180,13 @@ export function createSettingsForm(
         (placeholders === "" ? "" : ` and may use ${placeholders}`) +
         "; leave it empty to show the text. An emoji is a code like :car: (its picture shows beside it when it " +
         "is a standard one), or empty for Slack's default.",
+    ),
+    h(
+      "p",
+      { class: "note", id: id("dnd-note") },
+      "Pause notifications snoozes your Slack notifications (Do Not Disturb) while the state lasts. Under " +
+        "Default only Busy's choice counts (every state is shown as Busy); Blocked never pauses them. A snooze " +
+        "you start yourself in Slack is left alone.",
     ),
     h(
       "div",
@@ -177,6 +204,7 @@ export function createSettingsForm(
             h("th", { scope: "col" }, "Emoji"),
             h("th", { scope: "col" }, "Text"),
             h("th", { scope: "col" }, "VIP text"),
+            h("th", { scope: "col" }, "Do Not Disturb"),
             h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Reset")),
           ),
         ),
@@ -275,6 +303,10 @@ export function createSettingsForm(
     showCustom(row);
   };
 
+  const showDnd = (row: TemplateRow) => {
+    row.dnd.checked = dndOf(settings, row.entry) === "snooze";
+  };
+
   /** The picture of a standard code; nothing beside a custom one, which the field already shows as it is. */
   const showGlyph = (row: TemplateRow) => {
     const look = emojiLook(row.emoji.value);
@@ -308,6 +340,11 @@ export function createSettingsForm(
       emit();
     };
     for (const input of [row.text, row.emoji, row.detailed]) input.addEventListener("input", edit);
+    // Apart from the look: Reset gives back the built-in look and leaves this as chosen.
+    row.dnd.addEventListener("change", () => {
+      settings = withDnd(settings, row.entry, row.dnd.checked ? "snooze" : "off");
+      emit();
+    });
     row.reset.addEventListener("click", () => {
       settings = withTemplate(settings, row.entry, null);
       showTemplate(row);
@@ -352,7 +389,10 @@ export function createSettingsForm(
     share.checked = next.phone.share;
     number.value = next.phone.number ?? "";
     number.required = next.phone.share;
-    for (const row of rows) showTemplate(row);
+    for (const row of rows) {
+      showTemplate(row);
+      showDnd(row);
+    }
     lease.value = String(next.lease);
     leaseValid = true;
     showLeaseError();

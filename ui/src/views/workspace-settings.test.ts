@@ -214,6 +214,24 @@ describe("mountWorkspaceSettings", () => {
     expect(save().disabled).toBe(true);
   });
 
+  it("saves a Do Not Disturb rule only where it differs from the built-in, and previews it", async () => {
+    const { app } = mount();
+    panel?.setWorkspaces([acme]);
+    await flush();
+    const box = (state: string) => root.querySelector<HTMLInputElement>(`#ws-1-${state}-dnd`);
+    expect(box("in_vehicle")?.checked).toBe(true);
+    box("in_call")?.click();
+    box("in_vehicle")?.click();
+    box("in_vehicle")?.click();
+    await vi.advanceTimersByTimeAsync(PREVIEW_DEBOUNCE_MS);
+    expect(app.argsOf("preview_settings").at(-1)).toEqual({ settings: { ...settings, dnd: { in_call: "snooze" } } });
+    save().click();
+    await flush();
+    expect(app.argsOf("save_workspace_settings")).toEqual([
+      { workspaceId: 1, settings: { ...settings, dnd: { in_call: "snooze" } } },
+    ]);
+  });
+
   it("says why the settings were refused", async () => {
     mount({
       save_workspace_settings: () => {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::workspaces::{PRESENCE_SCOPES, REQUIRED_SCOPES};
+use super::workspaces::{DND_SCOPES, PRESENCE_SCOPES, REQUIRED_SCOPES};
 use crate::config::OAUTH_REDIRECT_PORT;
 
 /// `chat:write`, only for the security notice Caret Desktop may send you as a DM to yourself (off by default).
@@ -20,6 +20,7 @@ pub fn user_scopes() -> Vec<&'static str> {
     REQUIRED_SCOPES
         .into_iter()
         .chain(PRESENCE_SCOPES)
+        .chain(DND_SCOPES)
         .chain([DM_SCOPE])
         .collect()
 }
@@ -177,6 +178,8 @@ mod tests {
                 "users.profile:read",
                 "users:write",
                 "users:read",
+                "dnd:write",
+                "dnd:read",
                 "chat:write"
             ]
         );

@@ -4,12 +4,14 @@
 //! [`super::workspaces::Workspaces::edit_settings`], so a value the window refuses is refused here with the
 //! same words.
 
-use caret_core::{LeaseMinutes, PhoneNumber, StateKind, StateTemplate, TimeFormat, WorkspaceSettings};
+use caret_core::{
+    DndRule, LeaseMinutes, PhoneNumber, StateKind, StateTemplate, TimeFormat, WorkspaceSettings,
+};
 
 use crate::error::{AppError, Refusal, Result};
 
-/// The keys of one state's look; `STATE.text` and so on.
-const STATE_FIELDS: [&str; 3] = ["text", "emoji", "vip-text"];
+/// The keys of one state's look, and whether it pauses Slack's notifications; `STATE.text` and so on.
+const STATE_FIELDS: [&str; 4] = ["text", "emoji", "vip-text", "dnd"];
 
 /// Every key a person can set, in the order `settings ID` lists them.
 pub fn keys() -> Vec<String> {
@@ -59,6 +61,7 @@ pub fn value_of(settings: &WorkspaceSettings, key: &str) -> Result<String> {
             match field {
                 "text" => template.text,
                 "emoji" => template.emoji,
+                "dnd" => on_off(settings.dnd_rule(kind) == DndRule::Snooze).to_owned(),
                 _ => template.detailed_text.unwrap_or_default(),
             }
         }
@@ -90,6 +93,15 @@ pub fn set(settings: &mut WorkspaceSettings, key: &str, value: &str) -> Result<(
         _ => {
             let (kind, field) = state_key(key)?;
             let mut template = settings.template(kind).ok_or_else(|| unknown_key(key))?;
+            if field == "dnd" {
+                let rule = if on_off_arg(key, value)? {
+                    DndRule::Snooze
+                } else {
+                    DndRule::Off
+                };
+                settings.dnd.insert(kind, rule);
+                return Ok(());
+            }
             match field {
                 "text" => template.text = value.to_owned(),
                 "emoji" => template.emoji = value.trim().to_owned(),
@@ -179,7 +191,13 @@ mod tests {
         set(&mut settings, "in_call.text", "On a call").unwrap();
         set(&mut settings, "in_call.emoji", ":telephone:").unwrap();
         set(&mut settings, "event.vip-text", "In {title} until {end}").unwrap();
+        set(&mut settings, "in_call.dnd", "on").unwrap();
+        set(&mut settings, "in_vehicle.dnd", "off").unwrap();
         settings.validate().unwrap();
+        assert_eq!(value_of(&settings, "in_call.dnd").unwrap(), "on");
+        assert_eq!(value_of(&settings, "in_vehicle.dnd").unwrap(), "off");
+        assert_eq!(value_of(&settings, "sleeping.dnd").unwrap(), "on", "built in");
+        assert_eq!(settings.dnd_rule(StateKind::InCall), DndRule::Snooze);
         assert_eq!(value_of(&settings, "show-phone").unwrap(), "on");
         assert_eq!(value_of(&settings, "lease").unwrap(), "45");
         assert_eq!(value_of(&settings, "time-format").unwrap(), "12h");
@@ -222,6 +240,8 @@ mod tests {
             AppError::from(LeaseMinutes::new(2).unwrap_err()).to_string()
         );
         assert!(said("show-phone", "maybe").contains("on or off"));
+        assert!(said("in_call.dnd", "maybe").contains("on or off"));
+        assert!(said("available.dnd", "on").contains("unknown setting"));
         assert!(said("time-format", "noon").contains("24h"));
         assert!(said("colour", "red").contains("in_call.text"));
         assert!(said("in_call.colour", "red").contains("unknown setting"));

@@ -21,6 +21,9 @@ use crate::error::{AppError, Refusal, Result};
 pub const REQUIRED_SCOPES: [&str; 2] = ["users.profile:write", "users.profile:read"];
 /// Scopes for presence (away / auto); without them statuses still sync and presence is left alone.
 pub const PRESENCE_SCOPES: [&str; 2] = ["users:write", "users:read"];
+/// Scopes for Do Not Disturb (pausing notifications in the states that ask for it); without them statuses and
+/// presence still sync and notifications are left alone.
+pub const DND_SCOPES: [&str; 2] = ["dnd:write", "dnd:read"];
 
 pub use crate::secrets::PastedSecret;
 
@@ -38,8 +41,9 @@ pub struct WorkspaceView {
     pub connected: bool,
     /// Why it is disconnected (token revoked, disconnected by you…).
     pub disconnect_reason: Option<String>,
-    /// Scopes the features in use need and the token lacks: the presence ones (presence is then left alone)
-    /// and `chat:write` while security notices are on. The status scopes are never missing from a connected
+    /// Scopes the features in use need and the token lacks: the presence ones (presence is then left alone),
+    /// the Do Not Disturb ones while a state pauses notifications, and `chat:write` while security notices
+    /// are on. The status scopes are never missing from a connected
     /// workspace: without them it is not connected.
     pub missing_scopes: Vec<String>,
     /// What the missing scopes mean for the user, a sentence each (the UI and the CLI show these words).
@@ -94,6 +98,13 @@ pub fn scope_problems(missing: &[String]) -> Vec<String> {
             presence.join(", ")
         ));
     }
+    let dnd = lacking(&DND_SCOPES);
+    if !dnd.is_empty() {
+        problems.push(format!(
+            "Notifications are not paused (Do Not Disturb) in the states that ask for it: the token lacks {}.",
+            dnd.join(", ")
+        ));
+    }
     if !lacking(&[DM_SCOPE]).is_empty() {
         problems.push(format!(
             "Security notices cannot be sent: the token lacks {DM_SCOPE}."
@@ -108,9 +119,15 @@ fn missing_scopes(workspace: &Workspace) -> Vec<String> {
         return Vec::new();
     };
     let notices = workspace.security_notices.then_some(DM_SCOPE);
+    let settings = &workspace.settings;
+    let snoozes = caret_core::StateKind::ALL
+        .into_iter()
+        .any(|kind| settings.dnd_rule(kind) == caret_core::DndRule::Snooze);
+    let dnd = DND_SCOPES.into_iter().filter(|_| snoozes);
     REQUIRED_SCOPES
         .into_iter()
         .chain(PRESENCE_SCOPES)
+        .chain(dnd)
         .chain(notices)
         .filter(|scope| !granted.iter().any(|g| g == scope))
         .map(str::to_owned)

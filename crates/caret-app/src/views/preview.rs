@@ -24,6 +24,8 @@ pub struct PreviewRow {
     /// The status text and emoji; `None`: no status from us (Slack shows nothing, or what you set yourself).
     pub status: Option<PreviewStatus>,
     pub presence: Presence,
+    /// Slack's notifications paused (a Do Not Disturb snooze) while in this state.
+    pub snooze: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -103,6 +105,8 @@ pub struct TemplateState {
     pub state: StateKind,
     pub label: String,
     pub builtin: caret_core::StateTemplate,
+    /// Whether the state pauses Slack's notifications unless the user says otherwise.
+    pub builtin_dnd: caret_core::DndRule,
 }
 
 /// What the Settings form's template editor starts from: the built-in look of each state that shows a status
@@ -124,6 +128,7 @@ impl TemplateCatalog {
                         state,
                         label: state.label().to_owned(),
                         builtin,
+                        builtin_dnd: caret_core::DndRule::builtin(state),
                     })
                 })
                 .collect(),
@@ -205,6 +210,7 @@ fn row(
             }),
         },
         presence: decision.presence,
+        snooze: decision.snooze.is_some(),
     }
 }
 
@@ -401,6 +407,35 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_preview_says_which_states_pause_notifications_under_each_policy() {
+        let mut settings = WorkspaceSettings::default();
+        let built_in = preview(&settings, now(), None);
+        for policy in [Policy::Trusted, Policy::Vip] {
+            for kind in StateKind::ALL {
+                let snoozes = matches!(kind, StateKind::InVehicle | StateKind::Sleeping);
+                assert_eq!(
+                    row(&built_in, policy, kind).snooze,
+                    snoozes,
+                    "{policy:?} {kind:?}"
+                );
+            }
+        }
+        for kind in StateKind::ALL {
+            assert!(
+                !row(&built_in, Policy::Default, kind).snooze,
+                "Driving is not singled out"
+            );
+            assert!(!row(&built_in, Policy::Blocked, kind).snooze);
+        }
+        settings
+            .dnd
+            .insert(StateKind::InCall, caret_core::DndRule::Snooze);
+        let edited = preview(&settings, now(), None);
+        assert!(row(&edited, Policy::Trusted, StateKind::InCall).snooze);
+        assert!(!row(&edited, Policy::Blocked, StateKind::InCall).snooze);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 
 use super::*;
 use crate::policy::{PolicySetting, SharingPolicy};
-use crate::settings::{LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule};
+use crate::settings::{DndRule, LeaseMinutes, PhoneNumber, PhoneSharing, PresenceRule};
 use crate::sources::{DesktopSignals, DesktopSource, Inputs, choose_input};
 use crate::state::{EventDetails, ManualStatus};
 use crate::text::ELLIPSIS;
@@ -174,12 +174,151 @@ fn every_state_policy_phone_option_and_origin_maps_exactly_as_the_table_says() {
                     let away = kind == StateKind::Sleeping && matches!(policy, Policy::Trusted | Policy::Vip);
                     let presence = if away { Presence::Away } else { Presence::Auto };
                     assert_eq!(decision.presence, presence, "{case}");
+                    // Driving and Sleeping snooze by default; under Default they are shown as Busy, which does not.
+                    let snoozes = matches!(kind, StateKind::InVehicle | StateKind::Sleeping)
+                        && matches!(policy, Policy::Trusted | Policy::Vip);
+                    let snooze = snoozes.then(|| expected_snooze(expected_expiration(kind, policy, origin)));
+                    assert_eq!(decision.snooze, snooze, "{case}");
                     cases += 1;
                 }
             }
         }
     }
     assert_eq!(cases, 11 * 4 * 2 * 6);
+}
+
+/// The snooze that goes with a status's expiration: the same end, or a 30-minute lease for "until cleared".
+fn expected_snooze(expiration: Expiration) -> Snooze {
+    match expiration {
+        Expiration::Fixed { at } => Snooze {
+            until: at,
+            renewed: false,
+        },
+        Expiration::Lease { at } => Snooze {
+            until: at,
+            renewed: true,
+        },
+        Expiration::Never => Snooze {
+            until: now_utc() + Duration::minutes(30),
+            renewed: true,
+        },
+    }
+}
+
+/// Settings under `policy` where exactly the states in `snoozing` pause notifications.
+fn snoozing(policy: Policy, snoozing: &[StateKind]) -> WorkspaceSettings {
+    let mut settings = settings(policy, false);
+    for kind in StateKind::ALL {
+        let rule = if snoozing.contains(&kind) {
+            DndRule::Snooze
+        } else {
+            DndRule::Off
+        };
+        settings.dnd.insert(kind, rule);
+    }
+    settings
+}
+
+#[test]
+fn do_not_disturb_follows_each_states_rule_under_trusted_and_vip_and_ends_with_the_status() {
+    let mut cases = 0;
+    for policy in [Policy::Trusted, Policy::Vip] {
+        for chosen in StateKind::ALL {
+            let settings = snoozing(policy, &[chosen]);
+            for kind in StateKind::ALL {
+                for origin in OriginCase::ALL {
+                    let case = format!("{kind:?} under {policy:?}, {chosen:?} snoozes, {origin:?}");
+                    let decision = decide(&origin.input(state_of(kind)), &settings, now());
+                    let expected = (kind == chosen && StateTemplate::builtin(kind).is_some())
+                        .then(|| expected_snooze(expected_expiration(kind, policy, origin)));
+                    assert_eq!(decision.snooze, expected, "{case}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 2 * 11 * 11 * 6);
+}
+
+#[test]
+fn under_default_every_state_shown_as_busy_snoozes_exactly_when_busy_does() {
+    for busy_snoozes in [false, true] {
+        for others in [&[][..], &StateKind::ALL[..]] {
+            let mut chosen: Vec<StateKind> =
+                others.iter().copied().filter(|k| *k != StateKind::Busy).collect();
+            if busy_snoozes {
+                chosen.push(StateKind::Busy);
+            }
+            let settings = snoozing(Policy::Default, &chosen);
+            for kind in StateKind::ALL {
+                for origin in OriginCase::ALL {
+                    let decision = decide(&origin.input(state_of(kind)), &settings, now());
+                    let shown_as_busy = !matches!(kind, StateKind::Available | StateKind::Offline);
+                    let expected = (busy_snoozes && shown_as_busy)
+                        .then(|| expected_snooze(expected_expiration(kind, Policy::Default, origin)));
+                    assert_eq!(
+                        decision.snooze,
+                        expected,
+                        "{kind:?}, {origin:?}, Busy snoozes: {busy_snoozes}, others: {}",
+                        others.len()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn blocked_and_a_status_past_its_end_never_snooze() {
+    let every_state = snoozing(Policy::Blocked, &StateKind::ALL);
+    for kind in StateKind::ALL {
+        for origin in OriginCase::ALL {
+            let decision = decide(&origin.input(state_of(kind)), &every_state, now());
+            assert_eq!(decision.snooze, None, "{kind:?} {origin:?} under Blocked");
+        }
+    }
+    let trusted = snoozing(Policy::Trusted, &StateKind::ALL);
+    let ended = StatusInput::manual(CaretState::InVehicle, Some(now_utc() - Duration::minutes(1)));
+    assert_eq!(decide(&ended, &trusted, now()).snooze, None);
+    let mut past = event();
+    past.end = now_utc();
+    past.start = now_utc() - Duration::hours(1);
+    let over = StatusInput::from_phone(CaretState::Event(past));
+    assert_eq!(decide(&over, &trusted, now()).snooze, None);
+}
+
+#[test]
+fn the_desk_never_snoozes_and_never_lifts_a_snooze() {
+    let settings = snoozing(Policy::Trusted, &[StateKind::InVehicle]);
+    let off_hours = crate::sources::OffHours {
+        back_at: Some(now_utc() + Duration::hours(12)),
+        show_status: true,
+    };
+    for phone in [None, Some(CaretState::InVehicle), Some(CaretState::Walking)] {
+        for (screen_locked, away_status, off) in [
+            (false, false, None),
+            (true, false, None),
+            (true, true, None),
+            (false, false, Some(off_hours)),
+            (true, true, Some(off_hours)),
+        ] {
+            let desktop = DesktopSignals {
+                screen_locked,
+                away_status,
+                off_hours: off,
+                ..DesktopSignals::default()
+            };
+            let decision = desk_decision(&settings, phone.as_ref(), &desktop);
+            let expected = (phone == Some(CaretState::InVehicle)).then(|| Snooze {
+                until: now_utc() + Duration::minutes(30),
+                renewed: true,
+            });
+            assert_eq!(
+                decision.snooze, expected,
+                "{phone:?} locked {screen_locked} off {off:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -842,9 +981,46 @@ fn render_status_mapping_doc() -> String {
          to automatic. \"Automatic\" means Slack decides from your activity, as if Caret Desktop were not there; \
          Slack has no way to force \"active\".\n",
     );
+    out.push_str(&render_dnd());
     out.push_str(&render_which_input_speaks());
     out.push_str(&render_screen_locked());
     out.push_str(&render_off_hours());
+    out
+}
+
+/// Which states pause Slack's notifications (a Do Not Disturb snooze), with the built-in rules.
+fn render_dnd() -> String {
+    let mut out = String::from(
+        "\n## Do Not Disturb\n\nWith the built-in rules (Driving and Sleeping pause notifications, every other \
+         state leaves them alone), a state from the phone:\n\n\
+         | State | Default | Trusted | VIP | Blocked |\n|---|---|---|---|---|\n",
+    );
+    for kind in StateKind::ALL {
+        let input = StatusInput::from_phone(state_of(kind));
+        let cells: Vec<String> = Policy::ALL
+            .iter()
+            .map(
+                |policy| match decide(&input, &settings(*policy, false), now()).snooze {
+                    None => "—".to_owned(),
+                    Some(snooze) if snooze.renewed => "**paused** (30-minute lease, renewed)".to_owned(),
+                    Some(snooze) => format!(
+                        "**paused** until {}",
+                        snooze.until.with_timezone(now().offset()).format("%H:%M")
+                    ),
+                },
+            )
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", kind.label(), cells.join(" | ")));
+    }
+    out.push_str(
+        "\nA snooze ends with the status: at its chosen end, at an event's end under VIP, else on a lease that is \
+         renewed while the state lasts (a status \"until cleared\" too: a snooze needs an end). Under Default every \
+         state shown as Busy takes Busy's rule, as for the presence: people see that your notifications are \
+         paused, so Driving's own rule would single it out. Blocked, Available and an offline phone never \
+         pause notifications; neither do \"Away from the desk\" and \"Off for the day\" (Slack's own \
+         notification schedule is the tool for hours). A snooze you started yourself in Slack is never changed \
+         or ended.\n",
+    );
     out
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 mod decide;
 mod presence;
+mod snooze;
 mod status;
 
 use caret_core::{Decision, Policy, Presence, StateSource};
@@ -101,6 +102,8 @@ struct Worker {
     desk_presence: Option<Source>,
     /// The presence Slack has was written for that signal: its lifting is that signal's row too.
     applied_presence_by: Option<Source>,
+    /// Slack's Do Not Disturb: the snooze of ours, and the person's own.
+    snooze: snooze::SnoozeSync,
 }
 
 /// What a write is for: a status's look (a renewed lease is the same write), or a presence.
@@ -219,12 +222,11 @@ impl Worker {
         let backoff = Backoff::new(cx.shared.retry_base, cx.shared.retry_cap);
         // Scopes Slack granted at connection (or at the last refresh): without users:write, a presence call
         // would only be refused. `None`: not known (connected before they were kept), so try and learn.
-        let presence_unavailable = cx
-            .shared
-            .store
-            .workspace(cx.id)?
-            .granted_scopes
+        let granted_scopes = cx.shared.store.workspace(cx.id)?.granted_scopes;
+        let presence_unavailable = granted_scopes
+            .as_ref()
             .is_some_and(|granted| !granted.iter().any(|scope| scope == PRESENCE_SCOPE));
+        let snooze = snooze::SnoozeSync::new(cx.shared.store.snooze_state(cx.id)?, granted_scopes.as_deref());
         Ok(Worker {
             applied: state.applied_status,
             maybe_ours,
@@ -247,6 +249,7 @@ impl Worker {
             speaking: None,
             desk_presence: None,
             applied_presence_by: None,
+            snooze,
             pending_look: std::cell::RefCell::new(None),
             recovered_in_flight: state.in_flight.clone(),
             cx,
@@ -348,15 +351,27 @@ impl Worker {
             Flow::Halt => return Flow::Rest(recompute),
             other => return other,
         };
-        let wakes = [status_wake, recompute];
         // A look no write followed is written before the next call, which a stop could cut short.
         self.flush_pending_look();
-        match self.sync_presence(&decision, state_name, &token).await {
-            Flow::Exit => Flow::Exit,
-            // Presence is a nicety: its trouble never holds up the status (nor its lease renewals).
-            Flow::RetryAt(at) => Flow::Rest(wakes.into_iter().flatten().chain([at]).min()),
-            Flow::Rest(_) | Flow::Halt => Flow::Rest(wakes.into_iter().flatten().min()),
-        }
+        // Presence and Do Not Disturb are niceties: their trouble never holds up the status (nor its lease
+        // renewals), and their own waits only add a time to wake.
+        let presence_wake = match self.sync_presence(&decision, state_name, &token).await {
+            Flow::Exit => return Flow::Exit,
+            Flow::RetryAt(at) => Some(at),
+            Flow::Rest(_) | Flow::Halt => None,
+        };
+        let lease = target.settings.lease.duration().to_std().unwrap_or(MAX_SLEEP);
+        let snooze_wake = match self.sync_snooze(&decision, state_name, &token, lease).await {
+            Flow::Exit => return Flow::Exit,
+            Flow::RetryAt(at) | Flow::Rest(Some(at)) => Some(at),
+            Flow::Rest(None) | Flow::Halt => None,
+        };
+        Flow::Rest(
+            [status_wake, recompute, presence_wake, snooze_wake]
+                .into_iter()
+                .flatten()
+                .min(),
+        )
     }
 
     /// What changed since the last step that the user should see: a timed block that ended, a held-back
@@ -516,6 +531,9 @@ impl Worker {
                 match method {
                     SlackMethod::UsersProfileSet => self.limits.profile.drain_until(until),
                     SlackMethod::UsersSetPresence => self.limits.presence.drain_until(until),
+                    SlackMethod::DndInfo | SlackMethod::DndSetSnooze | SlackMethod::DndEndSnooze => {
+                        self.limits.dnd.drain_until(until);
+                    }
                     _ => {}
                 }
                 Flow::RetryAt(until)
