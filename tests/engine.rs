@@ -2118,3 +2118,90 @@ async fn a_phone_flapping_in_and_out_of_the_car_costs_no_429_and_ends_exact() {
         assert!(window <= 18, "{window} {} within a minute", call.method);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_snooze_for_a_status_until_cleared_is_renewed_though_nothing_else_wakes_the_worker() {
+    let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
+    rig.engine
+        .set_manual(
+            Some(ManualStatus {
+                state: CaretState::InVehicle,
+                until: None,
+            }),
+            Source::Ui,
+        )
+        .unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(
+        slack_status_expiration(&rig.slack, &raw),
+        0,
+        "the status never ends by itself"
+    );
+    run_for(Duration::from_secs(100 * 60)).await;
+    assert!(
+        snooze_left(&rig.slack, &raw).is_some(),
+        "still paused after 100 minutes"
+    );
+    assert!(rig.slack.accepted("dnd.setSnooze") >= 5, "renewed on its lease");
+}
+
+fn slack_status_expiration(slack: &FakeSlack, raw: &str) -> i64 {
+    slack.status(raw).expiration
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_default_a_declined_snooze_stays_declined_whatever_state_is_behind_busy() {
+    let (rig, id, raw) = rig(SharingPolicy::Default).await;
+    let mut busy_snoozes = settings(SharingPolicy::Default);
+    busy_snoozes
+        .dnd
+        .insert(caret_core::StateKind::Busy, caret_core::DndRule::Snooze);
+    rig.engine.set_settings(id, busy_snoozes, Source::Ui).unwrap();
+    rig.engine.set_phone_state(Some(CaretState::InVehicle)).unwrap();
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(text(&rig.slack, &raw), "Busy");
+    assert!(
+        snooze_left(&rig.slack, &raw).is_some(),
+        "Busy snoozes, so every state shown as Busy does"
+    );
+    rig.slack.user_snoozes(&raw, 0);
+    run_for(Duration::from_secs(25 * 60)).await;
+    assert_eq!(log_with(&rig.store, "you ended the snooze in Slack").len(), 1);
+    // Walking is Busy too: starting a snooze again would tell that the state behind Busy changed.
+    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
+    run_for(Duration::from_secs(10)).await;
+    assert_eq!(snooze_left(&rig.slack, &raw), None);
+    assert_eq!(rig.slack.accepted("dnd.setSnooze"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_s_end_kept_by_a_vip_snooze_is_replaced_by_a_lease_under_default() {
+    let (rig, id, raw) = rig(SharingPolicy::Vip).await;
+    let mut vip = settings(SharingPolicy::Vip);
+    vip.dnd
+        .insert(caret_core::StateKind::Event, caret_core::DndRule::Snooze);
+    vip.dnd
+        .insert(caret_core::StateKind::Busy, caret_core::DndRule::Snooze);
+    rig.engine.set_settings(id, vip.clone(), Source::Ui).unwrap();
+    let now = DateTime::<Utc>::from_timestamp(rig.clock_now_secs(), 0).expect("now");
+    let event = EventDetails::new("Board meeting", now, now + chrono::Duration::minutes(50)).unwrap();
+    rig.engine
+        .set_phone_state(Some(CaretState::Event(event)))
+        .unwrap();
+    run_for(Duration::from_secs(2)).await;
+    let left = snooze_left(&rig.slack, &raw).expect("paused for the meeting");
+    assert!(
+        (49 * 60..=51 * 60).contains(&left),
+        "until the event's end: {left}"
+    );
+    let mut default = vip;
+    default.policy.choose(SharingPolicy::Default);
+    rig.engine.set_settings(id, default, Source::Ui).unwrap();
+    run_for(Duration::from_secs(5)).await;
+    assert_eq!(text(&rig.slack, &raw), "Busy");
+    let left = snooze_left(&rig.slack, &raw).expect("still paused");
+    assert!(
+        (29 * 60..=30 * 60).contains(&left),
+        "a lease, not the event's end: {left}"
+    );
+}

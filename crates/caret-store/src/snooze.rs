@@ -15,16 +15,26 @@ pub struct SnoozeRecord {
     pub slack_end: i64,
     /// The end we asked for, on our own clock (Unix seconds): when it is renewed or due to end.
     pub until: i64,
+    /// A lease (renewed while the state lasts), not a status's own end.
+    #[serde(default)]
+    pub renewed: bool,
 }
 
 /// What the engine knows of its snooze in one workspace.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnoozeState {
     /// The snooze of ours Slack runs, as far as we know.
     pub applied: Option<SnoozeRecord>,
     /// A `dnd.setSnooze` sent and not yet answered: the end it asked for (Unix seconds, our clock). After a
     /// crash, a running snooze ending within a couple of minutes of it is ours.
     pub in_flight_until: Option<i64>,
+    /// A `dnd.endSnooze` of ours was sent: a snooze found gone was ended by us, not by the person.
+    #[serde(default)]
+    pub ending: bool,
+    /// The person ended our snooze while the status showed this (its text and emoji): not started again
+    /// until the status changes, across restarts too.
+    #[serde(default)]
+    pub declined_for: Option<String>,
 }
 
 impl Store {
@@ -77,16 +87,18 @@ mod tests {
             .unwrap();
         assert_eq!(store.snooze_state(first).unwrap(), SnoozeState::default());
         let sending = SnoozeState {
-            applied: None,
             in_flight_until: Some(1_800_000_600),
+            ..SnoozeState::default()
         };
         store.save_snooze_state(first, &sending).unwrap();
         let confirmed = SnoozeState {
             applied: Some(SnoozeRecord {
                 slack_end: 1_800_000_601,
                 until: 1_800_000_600,
+                renewed: true,
             }),
-            in_flight_until: None,
+            declined_for: Some(":car: Driving".into()),
+            ..SnoozeState::default()
         };
         store.save_snooze_state(first, &confirmed).unwrap();
         drop(store);

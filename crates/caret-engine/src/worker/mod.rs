@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod call;
 mod decide;
 mod presence;
 mod snooze;
@@ -25,6 +26,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use self::call::Call;
 use self::status::{look_of, same_look};
 use crate::Source;
 use crate::budget::WorkspaceLimits;
@@ -121,35 +123,6 @@ struct Held {
     reason: &'static str,
 }
 
-/// A call to Slack, as its row in the sync log tells it; its outcome is "ok", or the error's code.
-struct Call<'a> {
-    method: SlackMethod,
-    /// What was sent (JSON), if anything.
-    sent: Option<String>,
-    latency_ms: i64,
-    error: Option<&'a SlackError>,
-}
-
-impl<'a> Call<'a> {
-    fn answered(method: SlackMethod, sent: Option<String>, latency_ms: i64) -> Call<'a> {
-        Call {
-            method,
-            sent,
-            latency_ms,
-            error: None,
-        }
-    }
-
-    fn failed(method: SlackMethod, sent: Option<String>, latency_ms: i64, error: &'a SlackError) -> Call<'a> {
-        Call {
-            method,
-            sent,
-            latency_ms,
-            error: Some(error),
-        }
-    }
-}
-
 /// Why a decided status waits: Slack takes about ten status changes a minute per user.
 const HELD_FOR_BUDGET: &str = "waiting for the write budget (Slack takes about ten status changes a minute)";
 /// Why a decided status waits: Slack answered 429 and said how long to wait.
@@ -226,7 +199,11 @@ impl Worker {
         let presence_unavailable = granted_scopes
             .as_ref()
             .is_some_and(|granted| !granted.iter().any(|scope| scope == PRESENCE_SCOPE));
-        let snooze = snooze::SnoozeSync::new(cx.shared.store.snooze_state(cx.id)?, granted_scopes.as_deref());
+        let snooze = snooze::SnoozeSync::new(
+            cx.shared.store.snooze_state(cx.id)?,
+            granted_scopes.as_deref(),
+            Backoff::new(cx.shared.retry_base, cx.shared.retry_cap),
+        );
         Ok(Worker {
             applied: state.applied_status,
             maybe_ours,
@@ -347,8 +324,14 @@ impl Worker {
                 }
                 wake
             }
-            // Retrying the same thing is useless, but the decision changes by itself at `recompute_at`.
-            Flow::Halt => return Flow::Rest(recompute),
+            // Retrying the same thing is useless, but the decision changes by itself at `recompute_at`. A
+            // snooze of ours the decision no longer wants is ended all the same (a block, say).
+            Flow::Halt => {
+                return match self.end_unwanted_snooze(&decision, state_name, &token).await {
+                    Flow::Exit => Flow::Exit,
+                    _ => Flow::Rest(recompute),
+                };
+            }
             other => return other,
         };
         // A look no write followed is written before the next call, which a stop could cut short.
@@ -497,26 +480,6 @@ impl Worker {
             reason,
         });
         Flow::Exit
-    }
-
-    fn log_call(&self, decision: &Decision, state_name: Option<&str>, call: Call<'_>) {
-        self.log(self.call_row(decision, state_name, call));
-    }
-
-    /// The sync log's row for a call to Slack, under the decision and state it served.
-    fn call_row(&self, decision: &Decision, state_name: Option<&str>, call: Call<'_>) -> NewLogEntry {
-        NewLogEntry {
-            kind: Some(LogKind::Call),
-            state: state_name.map(str::to_owned),
-            policy: Some(decision.policy.label().to_lowercase()),
-            method: Some(call.method.as_str().to_owned()),
-            sent: call.sent,
-            outcome: call.error.map_or_else(|| "ok".to_owned(), SlackError::code),
-            latency_ms: Some(call.latency_ms),
-            retries: self.retries,
-            error: call.error.map(ToString::to_string),
-            ..NewLogEntry::default()
-        }
     }
 
     /// What a failed call means for this worker (the call's row is already in the sync log).
