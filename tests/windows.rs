@@ -112,6 +112,36 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
         .await;
     session.screenshot(&screenshot_path("settings")).await;
 
+    // Do Not Disturb per state: In a call's box, shown at once in the preview and saved, pauses notifications
+    // in Slack during the call.
+    session
+        .click_label_of("[data-testid=template-row][data-state=in_call] [data-testid=template-dnd]")
+        .await;
+    session
+        .wait_for_text(
+            "[data-testid=preview-row][data-state=in_call]",
+            "the preview says notifications are paused in a call",
+            |row| row.contains("notifications paused"),
+        )
+        .await;
+    session
+        .click(&session.find("[data-testid=settings-save]").await)
+        .await;
+    let snoozed = || {
+        let now = slack.now_secs();
+        slack
+            .account(&token)
+            .snooze_until
+            .is_some_and(|until| until > now)
+    };
+    eventually(
+        "notifications paused in Slack during the call",
+        SOON,
+        snoozed,
+        |on| *on,
+    )
+    .await;
+
     // Starting at login: off until asked; the box writes the login item and removes it again.
     let autostart_dir = sandbox.root.path().join("home/.config/autostart");
     let login_items = || {
