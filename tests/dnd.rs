@@ -13,20 +13,8 @@ use caret_e2e::eventually;
 use caret_e2e::fake_slack::{FakeSlack, TestClock};
 use caret_e2e::require_desktop_session;
 use caret_store::{LogFilter, Store};
-use tokio::process::Child;
 
-const READY: &str = "caret-desktop ready (headless)";
 const SOON: Duration = Duration::from_secs(30);
-
-async fn launch(sandbox: &Sandbox, slack: &FakeSlack, name: &str) -> Child {
-    let app = sandbox
-        .command(name, &["--headless"])
-        .env("CARET_SLACK_API_URL", slack.base_url())
-        .spawn()
-        .expect("launch");
-    sandbox.wait_for_log(name, READY, SOON).await;
-    app
-}
 
 fn settings(sharing: SharingPolicy) -> WorkspaceSettings {
     let mut settings = WorkspaceSettings::default();
@@ -77,7 +65,7 @@ async fn driving_pauses_notifications_under_trusted_only_until_it_ends_and_never
     let (_, _default) = sandbox.seed_workspace(&slack, &default, &settings(SharingPolicy::Default));
     let (_, _lacking) = sandbox.seed_workspace(&slack, &lacking, &settings(SharingPolicy::Trusted));
     let trusted_id = trusted_id.to_string();
-    let mut app = launch(&sandbox, &slack, "app").await;
+    let mut app = sandbox.launch_headless(&slack, "app").await;
 
     let shown = cli_ok(&sandbox, &["settings", &trusted_id, "get", "in_vehicle.dnd"]).await;
     assert_eq!(
@@ -156,7 +144,7 @@ async fn driving_pauses_notifications_under_trusted_only_until_it_ends_and_never
     // A restart with the snooze running: the next start knows it is its own and ends it with the state.
     terminate(&app);
     assert!(wait_for_exit(&mut app, SOON).await.success());
-    app = launch(&sandbox, &slack, "app-again").await;
+    app = sandbox.launch_headless(&slack, "app-again").await;
     cli_ok(&sandbox, &["status", "clear"]).await;
     snooze_is(&slack, &trusted, "the drive is over after a restart", false).await;
     assert_eq!(slack.count("dnd.endSnooze", "ok"), 2);

@@ -447,7 +447,11 @@ async fn a_snooze_is_started_read_back_and_ended_and_a_missing_dnd_scope_is_name
     let over = client.dnd_info(&token).await.expect("dnd.info");
     assert!(!over.snooze_enabled, "{over:?}");
 
-    let (_slack, client, token, _) = setup(&FakeSlack::FULL_SCOPES).await;
+    let without_dnd: Vec<&str> = FakeSlack::FULL_SCOPES
+        .into_iter()
+        .filter(|scope| !FakeSlack::DND_SCOPES.contains(scope))
+        .collect();
+    let (_slack, client, token, _) = setup(&without_dnd).await;
     let write = client.set_snooze(&token, thirty).await.unwrap_err();
     assert!(
         matches!(&write, SlackError::MissingScope { needed, .. } if needed == "dnd:write"),

@@ -119,9 +119,9 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
         .await;
     session
         .wait_for_text(
-            "[data-testid=preview-row][data-state=in_call]",
+            "[data-testid=preview-row][data-state=in_call] [data-testid=preview-dnd]",
             "the preview says notifications are paused in a call",
-            |row| row.contains("notifications paused"),
+            |badge| badge == "DND",
         )
         .await;
     session

@@ -92,8 +92,9 @@ impl Default for WorkingHours {
 #[serde(tag = "hours", rename_all = "snake_case")]
 #[ts(export)]
 pub enum HoursNow {
-    /// Within working hours, until `until`.
-    Working { until: DateTime<Utc> },
+    /// Within working hours, until `until`; `None` when work runs around the clock (a week with every day
+    /// worked whole: no end in sight).
+    Working { until: Option<DateTime<Utc>> },
     /// Outside them; back at the next start, `None` when the week has no working day.
     Off { back_at: Option<DateTime<Utc>> },
 }
@@ -102,7 +103,7 @@ impl HoursNow {
     /// When this changes by itself.
     pub fn next_change(self) -> Option<DateTime<Utc>> {
         match self {
-            HoursNow::Working { until } => Some(until),
+            HoursNow::Working { until } => until,
             HoursNow::Off { back_at } => back_at,
         }
     }
@@ -153,7 +154,11 @@ impl WorkingHours {
             }
         }
         if let Some(&(_, until)) = merged.iter().find(|(start, end)| *start <= now && now < *end) {
-            return HoursNow::Working { until };
+            // Any week with a break has an end within seven days; a stretch past them runs around the clock.
+            let ends = until - now <= Duration::days(7);
+            return HoursNow::Working {
+                until: ends.then_some(until),
+            };
         }
         HoursNow::Off {
             back_at: merged.iter().map(|(start, _)| *start).find(|start| *start > now),

@@ -3,4 +3,4 @@
 /**
  * Where a moment falls in the working week.
  */
-export type HoursNow = { "hours": "working", until: string, } | { "hours": "off", back_at: string | null, };
+export type HoursNow = { "hours": "working", until: string | null, } | { "hours": "off", back_at: string | null, };

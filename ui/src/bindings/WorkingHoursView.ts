@@ -3,4 +3,4 @@
 /**
  * What the working-hours source says now, as Settings and the command line show it.
  */
-export type WorkingHoursView = { "state": "off" } | { "state": "at_work", until: string, } | { "state": "off_work", back_at: string | null, off_status: boolean, };
+export type WorkingHoursView = { "state": "off" } | { "state": "at_work", until: string | null, } | { "state": "off_work", back_at: string | null, off_status: boolean, };

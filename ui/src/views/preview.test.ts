@@ -47,11 +47,11 @@ describe("renderPreview", () => {
       "It goes away: renewed while your phone says so; gone 30 min after it stops.",
     );
     const car = rowFor(view, "in_vehicle");
-    expect(car && cells(car)).toEqual(["In a vehicle", "🚗 Driving", "notifications paused"]);
+    expect(car && cells(car)).toEqual(["In a vehicle", "🚗 Driving", "DND"]);
     const available = rowFor(view, "available");
     expect(available && cells(available)).toEqual(["Available", "No status", ""]);
     const sleeping = rowFor(view, "sleeping");
-    expect(sleeping && cells(sleeping)[2]).toBe("away notifications paused");
+    expect(sleeping && cells(sleeping)[2]).toBe("away DND");
     expect(byTestId(view, "preview-example")?.textContent).toBe(
       "Example event: “Quarterly planning”, 45 minutes from now.",
     );
@@ -64,7 +64,9 @@ describe("renderPreview", () => {
         .map((row) => row.dataset.state);
     const trusted = renderPreview({ preview: previewOf(), policy: "trusted", compare: false, error: null });
     expect(snoozing(trusted)).toEqual(["in_vehicle", "sleeping"]);
-    expect(rowFor(trusted, "in_vehicle")?.querySelector(".badge-dnd")?.textContent).toBe("notifications paused");
+    const badge = rowFor(trusted, "in_vehicle")?.querySelector(".badge-dnd");
+    expect(badge?.textContent).toBe("DND");
+    expect(badge?.getAttribute("title")).toBe("Slack notifications paused (Do Not Disturb)");
     // Beside "away", a pill each.
     const sleeping = rowFor(trusted, "sleeping")?.querySelectorAll("td")[1];
     expect([...(sleeping?.querySelectorAll(".badge") ?? [])].map((badge) => badge.className)).toEqual([
@@ -89,9 +91,7 @@ describe("renderPreview", () => {
     expect(paused("in_call")).toEqual([true, false, false, false]);
     expect(paused("in_vehicle")).toEqual([true, true, true, false]);
     expect(paused("available")).toEqual([false, false, false, false]);
-    expect(rowFor(view, "in_vehicle")?.querySelector("td .preview-presence")?.textContent).toBe(
-      "notifications paused",
-    );
+    expect(rowFor(view, "in_vehicle")?.querySelector("td .preview-presence")?.textContent).toBe("DND");
   });
 
   it("shows a standard emoji as its picture with its code in the tooltip, a custom one as its code", () => {

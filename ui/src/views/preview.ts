@@ -33,14 +33,18 @@ function statusCell(row: PreviewRow): HTMLElement {
 }
 
 /**
- * What others see beside the name besides the status: away, and notifications paused (a Do Not Disturb snooze),
- * each a badge, a space apart; nothing while neither.
+ * What others see beside the name besides the status: away, and notifications paused (a Do Not Disturb snooze,
+ * "DND", said whole in its tooltip), each a badge, a space apart; nothing while neither.
  */
 function presence(row: PreviewRow): (HTMLElement | string)[] {
   const badges: HTMLElement[] = [];
   if (row.presence === "away") badges.push(h("span", { class: "badge badge-away" }, "away"));
   if (row.snooze) {
-    badges.push(h("span", { class: "badge badge-dnd", "data-testid": "preview-dnd" }, "notifications paused"));
+    // Short, so that a row with both badges stays one line and the whole preview stays in view.
+    const meaning = "Slack notifications paused (Do Not Disturb)";
+    badges.push(
+      h("span", { class: "badge badge-dnd", "data-testid": "preview-dnd", title: meaning, "aria-label": meaning }, "DND"),
+    );
   }
   return badges.flatMap((badge, index) => (index === 0 ? [badge] : [" ", badge]));
 }

@@ -104,6 +104,7 @@ describe("hoursNowText", () => {
     expect(hoursNowText(atWork, "h12", now)).toBe("At work until 5:00 PM.");
     // A night shift: until tomorrow morning.
     expect(hoursNowText({ state: "at_work", until: at(1, 6) }, "h24", now)).toBe("At work until Tue 06:00.");
+    expect(hoursNowText({ state: "at_work", until: null }, "h24", now)).toBe("At work around the clock.");
   });
 
   it("says off work you are away in Slack until the next start, and “Off for the day” when asked for", () => {

@@ -106,7 +106,7 @@ export function hoursNowText(view: WorkingHoursView, clock: TimeFormat, nowMs: n
     case "off":
       return "Off.";
     case "at_work":
-      return `At work until ${moment(view.until, clock, nowMs)}.`;
+      return view.until === null ? "At work around the clock." : `At work until ${moment(view.until, clock, nowMs)}.`;
     case "off_work": {
       const until =
         view.back_at === null ? " (no working day in the week)" : ` until ${moment(view.back_at, clock, nowMs)}`;

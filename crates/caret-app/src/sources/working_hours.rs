@@ -20,8 +20,8 @@ const LOOK_AGAIN: Duration = Duration::from_secs(300);
 pub enum WorkingHoursView {
     /// Not followed.
     Off,
-    /// At work now, until `until`.
-    AtWork { until: DateTime<Utc> },
+    /// At work now, until `until`; `None`: around the clock (every day worked whole).
+    AtWork { until: Option<DateTime<Utc>> },
     /// Off work: away in Slack (and "Off for the day" if `off_status`) until `back_at`, `None` when the week
     /// has no working day.
     OffWork {
@@ -36,7 +36,8 @@ impl WorkingHoursView {
         let local = |at: &DateTime<Utc>| at.with_timezone(&Local).format("%a %H:%M").to_string();
         match self {
             WorkingHoursView::Off => "off".to_owned(),
-            WorkingHoursView::AtWork { until } => format!("on: at work until {}", local(until)),
+            WorkingHoursView::AtWork { until: Some(until) } => format!("on: at work until {}", local(until)),
+            WorkingHoursView::AtWork { until: None } => "on: at work around the clock".to_owned(),
             WorkingHoursView::OffWork { back_at, off_status } => {
                 let until = back_at.as_ref().map_or_else(
                     || " (no working day in the week)".to_owned(),

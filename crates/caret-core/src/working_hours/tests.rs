@@ -34,7 +34,7 @@ fn a_weekday_is_worked_until_its_end_and_an_evening_or_weekend_waits_for_the_nex
     assert_eq!(
         week.at(&new_york(2026, 12, 7, 10, 0)),
         HoursNow::Working {
-            until: utc(new_york(2026, 12, 7, 17, 0))
+            until: Some(utc(new_york(2026, 12, 7, 17, 0)))
         }
     );
     assert_eq!(
@@ -125,7 +125,7 @@ fn a_night_shift_runs_past_midnight_and_touching_days_are_one_stretch() {
     assert_eq!(
         nights.at(&new_york(2026, 12, 8, 3, 0)),
         HoursNow::Working {
-            until: utc(new_york(2026, 12, 8, 6, 0))
+            until: Some(utc(new_york(2026, 12, 8, 6, 0)))
         }
     );
     assert_eq!(
@@ -141,7 +141,28 @@ fn a_night_shift_runs_past_midnight_and_touching_days_are_one_stretch() {
     assert_eq!(
         long.at(&new_york(2026, 12, 7, 10, 0)),
         HoursNow::Working {
-            until: utc(new_york(2026, 12, 8, 12, 0))
+            until: Some(utc(new_york(2026, 12, 8, 12, 0)))
+        }
+    );
+}
+
+#[test]
+fn a_week_worked_around_the_clock_has_no_end_and_one_day_off_ends_it() {
+    let mut always = WorkingHours {
+        on: true,
+        days: [hours(0, MINUTES_PER_DAY); 7],
+        off_status: false,
+    };
+    assert_eq!(
+        always.at(&new_york(2026, 12, 9, 15, 0)),
+        HoursNow::Working { until: None }
+    );
+    assert_eq!(always.at(&new_york(2026, 12, 9, 15, 0)).next_change(), None);
+    always.days[6] = None;
+    assert_eq!(
+        always.at(&new_york(2026, 12, 9, 15, 0)),
+        HoursNow::Working {
+            until: Some(utc(new_york(2026, 12, 13, 0, 0)))
         }
     );
 }
@@ -209,17 +230,25 @@ fn every_moment_of_a_fortnight_agrees_with_the_change_it_announces() {
             let now = from + Duration::minutes(10 * step);
             let minute = Duration::minutes(1);
             match week.at(&now) {
-                HoursNow::Working { until } => {
+                HoursNow::Working { until: None } => {
+                    // Around the clock: every day worked whole, and a week ahead still at work.
+                    assert!(
+                        week.days.iter().all(|day| *day == hours(0, MINUTES_PER_DAY)),
+                        "{now}"
+                    );
+                    let later = now + Duration::days(7);
+                    assert!(matches!(week.at(&later), HoursNow::Working { .. }), "{now}");
+                }
+                HoursNow::Working { until: Some(until) } => {
                     assert!(until > now.with_timezone(&Utc), "{now}");
+                    assert!(until - now.with_timezone(&Utc) <= Duration::days(7), "{now}");
                     let last = (until - minute).with_timezone(&New_York);
                     assert!(
                         matches!(week.at(&last), HoursNow::Working { .. }),
                         "{now}: {last}"
                     );
-                    if until - now.with_timezone(&Utc) < Duration::days(7) {
-                        let after = until.with_timezone(&New_York);
-                        assert!(matches!(week.at(&after), HoursNow::Off { .. }), "{now}: {after}");
-                    }
+                    let after = until.with_timezone(&New_York);
+                    assert!(matches!(week.at(&after), HoursNow::Off { .. }), "{now}: {after}");
                 }
                 HoursNow::Off { back_at } => {
                     let back = back_at.expect("these weeks have working days");
