@@ -63,7 +63,12 @@ async fn driving_pauses_notifications_under_trusted_only_until_it_ends_and_never
     let sandbox = Sandbox::new();
     let (trusted_id, _trusted) = sandbox.seed_workspace(&slack, &trusted, &settings(SharingPolicy::Trusted));
     let (_, _default) = sandbox.seed_workspace(&slack, &default, &settings(SharingPolicy::Default));
-    let (_, _lacking) = sandbox.seed_workspace(&slack, &lacking, &settings(SharingPolicy::Trusted));
+    let (lacking_id, _lacking) = sandbox.seed_workspace(&slack, &lacking, &settings(SharingPolicy::Trusted));
+    // What connecting keeps: the scopes Slack granted (auth.test's answer).
+    let granted: Vec<String> = no_dnd.iter().map(|scope| (*scope).to_owned()).collect();
+    Store::open(&sandbox.data_dir().join("caret.db"))
+        .and_then(|store| store.set_granted_scopes(lacking_id, &granted))
+        .expect("the grant kept");
     let trusted_id = trusted_id.to_string();
     let mut app = sandbox.launch_headless(&slack, "app").await;
 
@@ -125,6 +130,28 @@ async fn driving_pauses_notifications_under_trusted_only_until_it_ends_and_never
         |rows| rows.len() == 1,
     )
     .await;
+
+    // The workspace list (and Settings, from the same view) names what the grant lacks, and what suffers.
+    let listed = cli_ok(&sandbox, &["workspace", "list", "--json"]).await;
+    let views: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a workspace as JSON"))
+        .collect();
+    let initech = views
+        .iter()
+        .find(|view| view["team"] == "Initech")
+        .expect("Initech listed");
+    assert_eq!(
+        initech["missing_scopes"],
+        serde_json::json!(["dnd:write", "dnd:read"]),
+        "{initech}"
+    );
+    assert!(
+        initech["scope_problems"][0]
+            .as_str()
+            .is_some_and(|problem| problem.contains("Do Not Disturb")),
+        "{initech}"
+    );
 
     // Turned off for Driving: the snooze of ours ends at once.
     cli_ok(

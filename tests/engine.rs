@@ -150,6 +150,19 @@ async fn run_for(duration: Duration) {
     }
 }
 
+/// A phone flapping through `states` in turn, a change every 500 ms, 120 changes (a minute), then settling on
+/// `last`; the engine then works for `settle`.
+async fn flap(engine: &Engine, states: &[CaretState], last: CaretState, settle: Duration) {
+    for change in 0..120 {
+        engine
+            .set_phone_state(Some(states[change % states.len()].clone()))
+            .expect("the engine runs");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    engine.set_phone_state(Some(last)).expect("the engine runs");
+    run_for(settle).await;
+}
+
 fn text(slack: &FakeSlack, raw: &str) -> String {
     slack.status(raw).text
 }
@@ -431,14 +444,7 @@ async fn a_flapping_phone_costs_at_most_ten_writes_a_minute_and_ends_exact() {
         CaretState::InVehicle,
         CaretState::Busy,
     ];
-    for change in 0..120 {
-        rig.engine
-            .set_phone_state(Some(states[change % states.len()].clone()))
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    rig.engine.set_phone_state(Some(CaretState::Silent)).unwrap();
-    run_for(Duration::from_secs(20)).await;
+    flap(&rig.engine, &states, CaretState::Silent, Duration::from_secs(20)).await;
     assert_eq!(
         text(&rig.slack, &raw),
         "Phone on silent",
@@ -1440,14 +1446,7 @@ async fn a_presence_storm_under_every_policy_never_meets_a_429_and_ends_exact() 
         CaretState::InCall,
         CaretState::Available,
     ];
-    for change in 0..120 {
-        engine
-            .set_phone_state(Some(states[change % states.len()].clone()))
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
-    run_for(Duration::from_secs(30)).await;
+    flap(&engine, &states, CaretState::Sleeping, Duration::from_secs(30)).await;
 
     let calls = slack.calls();
     let limited: Vec<_> = calls.iter().filter(|c| c.outcome == "ratelimited").collect();
@@ -1761,17 +1760,13 @@ async fn a_presence_storm_behind_a_status_set_elsewhere_keeps_every_method_under
         },
     );
     let user = rig.slack.account(&raw).user_id;
-    for change in 0..120 {
-        let state = if change % 2 == 0 {
-            CaretState::Sleeping
-        } else {
-            CaretState::InCall
-        };
-        rig.engine.set_phone_state(Some(state)).unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    rig.engine.set_phone_state(Some(CaretState::Sleeping)).unwrap();
-    run_for(Duration::from_secs(30)).await;
+    flap(
+        &rig.engine,
+        &[CaretState::Sleeping, CaretState::InCall],
+        CaretState::Sleeping,
+        Duration::from_secs(30),
+    )
+    .await;
     let calls = rig.slack.calls();
     let limited: Vec<_> = calls.iter().filter(|c| c.outcome == "ratelimited").collect();
     assert!(limited.is_empty(), "429s: {limited:?}");
@@ -2091,17 +2086,13 @@ async fn a_restart_ends_the_snooze_it_started_and_a_token_without_dnd_scopes_say
 #[tokio::test(start_paused = true)]
 async fn a_phone_flapping_in_and_out_of_the_car_costs_no_429_and_ends_exact() {
     let (rig, _, raw) = rig(SharingPolicy::Trusted).await;
-    for change in 0..120 {
-        let state = if change % 2 == 0 {
-            CaretState::InVehicle
-        } else {
-            CaretState::Walking
-        };
-        rig.engine.set_phone_state(Some(state)).unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    rig.engine.set_phone_state(Some(CaretState::Walking)).unwrap();
-    run_for(Duration::from_secs(30)).await;
+    flap(
+        &rig.engine,
+        &[CaretState::InVehicle, CaretState::Walking],
+        CaretState::Walking,
+        Duration::from_secs(30),
+    )
+    .await;
     assert_eq!(snooze_left(&rig.slack, &raw), None, "settled walking: no snooze");
     for method in ["dnd.info", "dnd.setSnooze", "dnd.endSnooze"] {
         assert_eq!(rig.slack.count(method, "ratelimited"), 0, "{method}");

@@ -414,6 +414,43 @@ mod tests {
     }
 
     #[test]
+    fn the_dnd_scopes_are_missing_only_while_a_state_pauses_notifications() {
+        let mut workspace = Workspace {
+            id: 1,
+            team_id: "T1".into(),
+            user_id: "U1".into(),
+            team_name: "Acme".into(),
+            user_name: "ada".into(),
+            settings: WorkspaceSettings::default(),
+            connected: true,
+            disconnect_reason: None,
+            created_at_ms: 0,
+            granted_scopes: Some(
+                REQUIRED_SCOPES
+                    .into_iter()
+                    .chain(PRESENCE_SCOPES)
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            security_notices: false,
+        };
+        // Driving and Sleeping pause notifications unless changed.
+        assert_eq!(missing_scopes(&workspace), ["dnd:write", "dnd:read"]);
+        assert!(scope_problems(&missing_scopes(&workspace))[0].contains("Do Not Disturb"));
+        for kind in caret_core::StateKind::ALL {
+            workspace.settings.dnd.insert(kind, caret_core::DndRule::Off);
+        }
+        assert_eq!(missing_scopes(&workspace), Vec::<String>::new());
+        workspace.granted_scopes = None;
+        workspace.settings = WorkspaceSettings::default();
+        assert_eq!(
+            missing_scopes(&workspace),
+            Vec::<String>::new(),
+            "a grant not known"
+        );
+    }
+
+    #[test]
     fn a_pasted_secret_never_shows_itself() {
         let secret = PastedSecret::new("xoxp-1234-abcd");
         assert!(!format!("{secret:?}").contains("1234"));
