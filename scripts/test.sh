@@ -50,8 +50,16 @@ fi
 
 step "the resilience suite, bounded (bash scripts/resilience.sh for the long one; docs/reliability.md)"
 resilience_log=$(mktemp)
-if ! tests/harness/desktop-session.sh cargo test --locked -p caret-e2e --test resilience --test soak \
-  -- --nocapture --test-threads 1 >"$resilience_log" 2>&1; then
+if cargo nextest --version >/dev/null 2>&1; then
+  # The build of the run above (`--workspace`: the same features, so nothing is compiled again), the two
+  # binaries side by side (both mostly wait: the soak's compressed day, the restarts), each test's output
+  # printed at the end for the summary lines.
+  resilience=(cargo nextest run --locked --workspace --success-output final
+    -E 'package(caret-e2e) & (binary(resilience) | binary(soak))')
+else
+  resilience=(cargo test --locked -p caret-e2e --test resilience --test soak -- --nocapture --test-threads 1)
+fi
+if ! tests/harness/desktop-session.sh "${resilience[@]}" >"$resilience_log" 2>&1; then
   cat "$resilience_log" >&2
   echo "the resilience suite failed (its whole output is above)" >&2
   exit 1
