@@ -21,6 +21,19 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// How many redirects are followed.
 const MAX_REDIRECTS: usize = 5;
 
+/// Why a redirect to `next` is not followed after the addresses in `previous` (the first is the one asked
+/// for), if it is not: never from https to plain http anywhere along the way (the secret address, or the
+/// one it moved to, would cross the network in clear), and not past [`MAX_REDIRECTS`].
+fn refused_redirect(next: &Url, previous: &[Url]) -> Option<&'static str> {
+    if next.scheme() == "http" && previous.iter().any(|url| url.scheme() == "https") {
+        Some("https to http")
+    } else if previous.len() > MAX_REDIRECTS {
+        Some("too many")
+    } else {
+        None
+    }
+}
+
 /// A calendar's secret web address (`https://`, `http://`, or the `webcal://` spelling of either).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretAddress(Url);
@@ -105,14 +118,9 @@ impl CalendarFetcher {
     pub fn new(timeout: Duration) -> Result<Self> {
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
         let redirects = reqwest::redirect::Policy::custom(|attempt| {
-            let downgrade = attempt.url().scheme() == "http"
-                && attempt.previous().iter().any(|url| url.scheme() == "https");
-            if downgrade {
-                attempt.error("https to http")
-            } else if attempt.previous().len() > MAX_REDIRECTS {
-                attempt.error("too many")
-            } else {
-                attempt.follow()
+            match refused_redirect(attempt.url(), attempt.previous()) {
+                Some(why) => attempt.error(why),
+                None => attempt.follow(),
             }
         });
         let http = reqwest::Client::builder()

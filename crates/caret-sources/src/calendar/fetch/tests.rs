@@ -202,6 +202,47 @@ async fn a_redirect_is_followed() {
     assert!(matches!(fetched, Fetched::Changed { document, .. } if document == DOCUMENT));
 }
 
+/// The redirect rule itself: the local server speaks plain http only, so the refusal to go from https to
+/// http is shown here on the rule reqwest's policy asks at each redirect (`loop.ics` above shows the policy
+/// in use, through its "too many").
+#[test]
+fn a_redirect_never_goes_from_https_to_plain_http_anywhere_along_the_way() {
+    let url = |text: &str| Url::parse(text).expect("url");
+    let https = url("https://calendar.example/s3cr3t.ics");
+    let http = url("http://calendar.example/s3cr3t.ics");
+    let elsewhere_http = url("http://elsewhere.example/moved.ics");
+    let elsewhere_https = url("https://elsewhere.example/moved.ics");
+    assert_eq!(
+        refused_redirect(&http, std::slice::from_ref(&https)),
+        Some("https to http")
+    );
+    assert_eq!(
+        refused_redirect(&elsewhere_http, &[https.clone(), elsewhere_https.clone()]),
+        Some("https to http"),
+        "once https, never http again, even after a second https hop"
+    );
+    assert_eq!(
+        refused_redirect(&elsewhere_https, std::slice::from_ref(&http)),
+        None,
+        "http up to https"
+    );
+    assert_eq!(
+        refused_redirect(&elsewhere_http, std::slice::from_ref(&http)),
+        None,
+        "http as asked"
+    );
+    assert_eq!(
+        refused_redirect(&elsewhere_https, std::slice::from_ref(&https)),
+        None
+    );
+    let chain = |hops: usize| vec![https.clone(); hops];
+    assert_eq!(refused_redirect(&elsewhere_https, &chain(MAX_REDIRECTS)), None);
+    assert_eq!(
+        refused_redirect(&elsewhere_https, &chain(MAX_REDIRECTS + 1)),
+        Some("too many")
+    );
+}
+
 #[tokio::test]
 async fn a_file_is_read_again_only_when_it_changed() {
     let directory = tempfile::tempdir().expect("a directory");
