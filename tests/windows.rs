@@ -144,9 +144,17 @@ async fn settings_policy_changes_the_next_sync_the_log_window_shows_it_the_short
 
     // Starting at login: off until asked; the box writes the login item and removes it again.
     let autostart_dir = sandbox.root.path().join("home/.config/autostart");
+    // Desktop entries only, as a session reads the folder: the app writes the entry to a temporary file
+    // beside it and renames it, and that temporary file is not a login item.
     let login_items = || {
         std::fs::read_dir(&autostart_dir)
-            .map(|entries| entries.flatten().map(|entry| entry.path()).collect::<Vec<_>>())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.path())
+                    .filter(|path| path.extension().is_some_and(|ext| ext == "desktop"))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
     };
     assert!(login_items().is_empty(), "no login item until the user asks");
